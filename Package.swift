@@ -1,0 +1,82 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "tributary",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "tributary", targets: ["tributary"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        // System libraries named by the brief.
+        .systemLibrary(
+            name: "CSnappy",
+            pkgConfig: "snappy",
+            providers: [.apt(["libsnappy-dev"])]
+        ),
+        .systemLibrary(
+            name: "CProtobufC",
+            pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]
+        ),
+        // protoc-c output for ../shared/proto (regenerate with scripts/gen-proto) plus the arena.
+        .target(
+            name: "CPrompb",
+            dependencies: ["CProtobufC"]
+        ),
+
+        .target(
+            name: "TributaryModel",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TributaryWire",
+            dependencies: ["TributaryModel", "CSnappy", "CPrompb"],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "tributary",
+            dependencies: [
+                "TributaryModel",
+                "TributaryWire",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // Benchmarks and fuzzers: separate executables that `swift test` never runs.
+        .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
+        .executableTarget(
+            name: "tributary-bench",
+            dependencies: ["TributaryModel", "TributaryWire", "CMallocCounter"],
+            path: "Benchmarks/tributary-bench",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-wire",
+            dependencies: ["TributaryModel", "TributaryWire"],
+            path: "Fuzz/fuzz-wire",
+            swiftSettings: swiftSettings
+        ),
+
+        .testTarget(
+            name: "TributaryModelTests",
+            dependencies: ["TributaryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryWireTests",
+            dependencies: ["TributaryModel", "TributaryWire"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,86 @@
+/// A borrowed, non-owning view of labels in the flat encoding of ``Labels``.
+///
+/// Valid only while the memory it points at is; never store one. Used on hot paths (decoding,
+/// head lookups) to hash, compare and validate labels without copying them.
+public struct LabelsView {
+    public let bytes: UnsafeRawBufferPointer
+
+    @inlinable
+    public init(_ bytes: UnsafeRawBufferPointer) {
+        self.bytes = bytes
+    }
+
+    /// Calls `body` with each name and value, in order. Stops early on malformed bytes.
+    @inlinable
+    public func forEach(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> Void) rethrows {
+        var offset = 0
+        while offset < bytes.count {
+            guard let name = FlatLabels.readString(bytes, at: &offset),
+                  let value = FlatLabels.readString(bytes, at: &offset) else { return }
+            try body(name, value)
+        }
+    }
+
+    /// Number of labels.
+    public var count: Int {
+        var n = 0
+        forEach { _, _ in n += 1 }
+        return n
+    }
+
+    /// The value of the label `name`, or nil.
+    public func value(of name: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer? {
+        var found: UnsafeRawBufferPointer?
+        forEach { n, v in
+            if found == nil, FlatLabels.equal(n, name) { found = v }
+        }
+        return found
+    }
+
+    /// Negative, zero or positive as `self` orders before, equal to or after `other`.
+    public func compare(_ other: LabelsView) -> Int {
+        var a = 0, b = 0
+        while a < bytes.count, b < other.bytes.count {
+            guard let ln = FlatLabels.readString(bytes, at: &a), let rn = FlatLabels.readString(other.bytes, at: &b)
+            else { return 0 }
+            let c = FlatLabels.compare(ln, rn)
+            if c != 0 { return c }
+            guard let lv = FlatLabels.readString(bytes, at: &a), let rv = FlatLabels.readString(other.bytes, at: &b)
+            else { return 0 }
+            let d = FlatLabels.compare(lv, rv)
+            if d != 0 { return d }
+        }
+        return (a < bytes.count ? 1 : 0) - (b < other.bytes.count ? 1 : 0)
+    }
+
+    /// The stable 64-bit hash of the bytes (see ``StableHash``).
+    public var stableHash: UInt64 { StableHash.hash(bytes) }
+
+    /// `{a="1", b="2"}`.
+    public var description: String {
+        var out = "{"
+        var first = true
+        forEach { name, value in
+            if !first { out += ", " }
+            first = false
+            out += String(decoding: name, as: UTF8.self)
+            out += "="
+            out += quoted(String(decoding: value, as: UTF8.self))
+        }
+        return out + "}"
+    }
+}
+
+/// Go-style double-quoted string with `\\`, `\"`, `\n` escaped, as Prometheus prints values.
+func quoted(_ s: String) -> String {
+    var out = "\""
+    for scalar in s.unicodeScalars {
+        switch scalar {
+        case "\\": out += "\\\\"
+        case "\"": out += "\\\""
+        case "\n": out += "\\n"
+        default: out.unicodeScalars.append(scalar)
+        }
+    }
+    return out + "\""
+}

@@ -1,0 +1,96 @@
+import CPrompb
+import TributaryModel
+
+/// Encodes remote-write 1.0 requests with libprotobuf-c and compresses them with snappy.
+///
+/// Concurrency: not thread-safe; one encoder per shard or sender.
+public final class WriteRequestEncoder {
+    let arena = ArenaAllocator.make()
+    var alloc: ArenaAllocator { ArenaAllocator(arena: arena) }
+
+    public init() {}
+
+    deinit {
+        tributary_arena_destroy(arena)
+        arena.deallocate()
+    }
+
+    /// The snappy-compressed body of `request`.
+    public func encode(_ request: WriteRequest) -> [UInt8] {
+        Snappy.compress(encodeUncompressed(request))
+    }
+
+    /// The serialized `prometheus.WriteRequest`, uncompressed.
+    public func encodeUncompressed(_ request: WriteRequest) -> [UInt8] {
+        tributary_arena_reset(arena)
+        var message = Prometheus__WriteRequest()
+        prometheus__write_request__init(&message)
+        message.n_timeseries = request.timeseries.count
+        message.timeseries = alloc.allocate(UnsafeMutablePointer<Prometheus__TimeSeries>?.self, count: request.timeseries.count)
+        for (i, series) in request.timeseries.enumerated() {
+            message.timeseries[i] = makeSeries(series)
+        }
+        message.n_metadata = request.metadata.count
+        message.metadata = alloc.allocate(UnsafeMutablePointer<Prometheus__MetricMetadata>?.self, count: request.metadata.count)
+        for (i, m) in request.metadata.enumerated() {
+            let p = alloc.allocate(Prometheus__MetricMetadata.self, count: 1)
+            prometheus__metric_metadata__init(p)
+            p.pointee.type = Prometheus__MetricMetadata__MetricType(rawValue: UInt32(m.type.rawValue))
+            p.pointee.metric_family_name = alloc.cString(m.metricFamilyName.utf8)
+            p.pointee.help = alloc.cString(m.help.utf8)
+            p.pointee.unit = alloc.cString(m.unit.utf8)
+            message.metadata[i] = p
+        }
+        return pack(&message.base)
+    }
+
+    private func makeSeries(_ series: TimeSeries) -> UnsafeMutablePointer<Prometheus__TimeSeries> {
+        let ts = alloc.allocate(Prometheus__TimeSeries.self, count: 1)
+        prometheus__time_series__init(ts)
+        (ts.pointee.n_labels, ts.pointee.labels) = makeLabels(series.labels)
+        ts.pointee.n_samples = series.samples.count
+        ts.pointee.samples = alloc.allocate(UnsafeMutablePointer<Prometheus__Sample>?.self, count: series.samples.count)
+        let samples = alloc.allocate(Prometheus__Sample.self, count: series.samples.count)
+        for (j, s) in series.samples.enumerated() {
+            prometheus__sample__init(samples + j)
+            samples[j].value = s.value
+            samples[j].timestamp = s.timestamp
+            ts.pointee.samples[j] = samples + j
+        }
+        ts.pointee.n_exemplars = series.exemplars.count
+        ts.pointee.exemplars = alloc.allocate(UnsafeMutablePointer<Prometheus__Exemplar>?.self, count: series.exemplars.count)
+        for (j, e) in series.exemplars.enumerated() {
+            let p = alloc.allocate(Prometheus__Exemplar.self, count: 1)
+            prometheus__exemplar__init(p)
+            (p.pointee.n_labels, p.pointee.labels) = makeLabels(e.labels)
+            p.pointee.value = e.value
+            p.pointee.timestamp = e.timestamp
+            ts.pointee.exemplars[j] = p
+        }
+        return ts
+    }
+
+    private func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
+        labels.withView { view in
+            let count = view.count
+            let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
+            let structs = alloc.allocate(Prometheus__Label.self, count: count)
+            var j = 0
+            view.forEach { name, value in
+                prometheus__label__init(structs + j)
+                structs[j].name = alloc.cString(name)
+                structs[j].value = alloc.cString(value)
+                pointers[j] = structs + j
+                j += 1
+            }
+            return (count, pointers)
+        }
+    }
+
+    func pack(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
+        let size = protobuf_c_message_get_packed_size(message)
+        return [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            initialized = protobuf_c_message_pack(message, buffer.baseAddress)
+        }
+    }
+}

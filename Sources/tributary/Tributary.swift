@@ -1,0 +1,43 @@
+import ArgumentParser
+
+@main
+struct Tributary: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tributary",
+        abstract: "A Prometheus remote-write aggregation gateway: edge agents and a deduplicating receiver.",
+        version: TributaryVersion.string,
+        subcommands: [Receive.self, Agent.self]
+    )
+}
+
+enum TributaryVersion {
+    static let string = "0.1.0"
+}
+
+struct Receive: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the central receiver (remote-write endpoint, HA dedup, TSDB, PromQL API)."
+    )
+
+    @Option(help: "Path to receiver.yml.") var config: String?
+    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
+    @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
+
+    func run() throws {
+        throw ValidationError("the receiver is not built yet (see issue 'The receiver'); only the wire format exists so far")
+    }
+}
+
+struct Agent: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run an edge agent (scrape, label, buffer on disk, remote-write)."
+    )
+
+    @Option(help: "Path to agent.yml.") var config: String?
+    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9202).") var listen: String?
+    @Option(name: .customLong("data-dir"), help: "WAL directory (default ./data/agent).") var dataDir: String?
+
+    func run() throws {
+        throw ValidationError("the agent is not built yet (see issue 'The edge agent'); only the wire format exists so far")
+    }
+}

@@ -1,0 +1,61 @@
+import Testing
+import TributaryModel
+
+@Suite struct LabelsTests {
+    @Test func builderSortsAndDropsEmptyValues() {
+        var b = LabelsBuilder()
+        b.set("job", "node")
+        b.set("__name__", "up")
+        b.set("instance", "a:9100")
+        b.set("gone", "")
+        b.set("job", "node2")
+        let labels = b.labels()
+        #expect(labels.pairs.map(\.name) == ["__name__", "instance", "job"])
+        #expect(labels.value(of: "job") == "node2")
+        #expect(labels.value(of: "gone") == nil)
+        #expect(labels.count == 3)
+        #expect(labels.description == #"{__name__="up", instance="a:9100", job="node2"}"#)
+    }
+
+    @Test func equalityAndHashFollowBytes() {
+        let a: Labels = ["job": "node", "__name__": "up"]
+        let b = Labels(sortedPairs: [("__name__", "up"), ("job", "node")])
+        #expect(a == b)
+        #expect(a.hashValue == b.hashValue)
+        #expect(a.stableHash == b.stableHash)
+        let c: Labels = ["job": "node", "__name__": "down"]
+        #expect(a != c)
+        #expect(a.stableHash != c.stableHash)
+    }
+
+    @Test func orderingIsLabelByLabel() {
+        // Byte order of the flat encoding would put "b" (length 1) before "aa" (length 2);
+        // Prometheus orders by name first, so {a="x"} < {aa="x"} < {b="x"}.
+        let a: Labels = ["a": "x"], aa: Labels = ["aa": "x"], b: Labels = ["b": "x"]
+        #expect(a < aa)
+        #expect(aa < b)
+        let shorter: Labels = ["a": "1"], longer: Labels = ["a": "1", "b": "2"]
+        #expect(shorter < longer)
+        #expect(!(longer < shorter))
+        #expect([b, longer, aa, a].sorted() == [longer, a, aa, b])
+    }
+
+    @Test func descriptionEscapesValues() {
+        let l: Labels = ["msg": "a \"quoted\"\nline\\"]
+        #expect(l.description == #"{msg="a \"quoted\"\nline\\"}"#)
+    }
+
+    @Test func longValuesUseMultiByteLengths() {
+        let long = String(repeating: "v", count: 300)
+        let l: Labels = ["__name__": "m", "k": long]
+        #expect(l.value(of: "k") == long)
+        #expect(l.count == 2)
+    }
+
+    @Test func stableHashIsFixedAcrossRuns() {
+        // The hash picks shards and is persisted later, so it must never change silently.
+        let l: Labels = ["__name__": "up", "job": "node"]
+        #expect(l.stableHash == l.withView { StableHash.hash($0.bytes) })
+        #expect(l.stableHash == 0x331A_4B0C_3D72_F131, "value \(String(l.stableHash, radix: 16))")
+    }
+}
