@@ -56,7 +56,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
             name: "tributary-bench",
-            dependencies: ["TributaryModel", "TributaryWire", "CMallocCounter"],
+            dependencies: ["TributaryModel", "TributaryWire", "CPrompb", "CMallocCounter"],
             path: "Benchmarks/tributary-bench",
             swiftSettings: swiftSettings
         ),

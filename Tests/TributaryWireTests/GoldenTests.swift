@@ -65,5 +65,8 @@ import TributaryWire
         // The same request through remote write 2.0: symbols table and references.
         let third = try decoder.decode(V2Message(first).encode(), version: .v2).makeWriteRequest()
         #expect(third.timeseries == first.timeseries)
+        // libprotobuf-c, the reference, reads the recorded body the same way.
+        let reference = WriteRequestDecoder(implementation: .reference)
+        #expect(try reference.decode(try Fixtures.bytes(name), version: .v1).makeWriteRequest() == first)
     }
 }

@@ -22,8 +22,9 @@ import TributaryWire
         metadata: [MetricMetadata(type: .counter, metricFamilyName: "http_requests_total", help: "Requests served.", unit: "")]
     )
 
-    @Test func v1RoundTripKeepsEverything() throws {
-        let decoder = WriteRequestDecoder()
+    @Test(arguments: [WriteRequestDecoder.Implementation.direct, .reference])
+    func v1RoundTripKeepsEverything(_ implementation: WriteRequestDecoder.Implementation) throws {
+        let decoder = WriteRequestDecoder(implementation: implementation)
         let body = WriteRequestEncoder().encode(Self.request)
         let decoded = try decoder.decode(body, version: .v1).makeWriteRequest()
         #expect(decoded == Self.request)

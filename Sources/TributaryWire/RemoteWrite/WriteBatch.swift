@@ -30,6 +30,8 @@ public struct WriteBatch {
         public var timestamp: Int64
     }
 
+    /// Labels of all series and exemplars, in the flat encoding; index it only through the
+    /// ranges of ``series`` and ``exemplars`` (it may extend past the last range).
     public internal(set) var labelBytes: [UInt8] = []
     public internal(set) var series: [Series] = []
     public internal(set) var samples: [Sample] = []
@@ -46,8 +48,8 @@ public struct WriteBatch {
 
     public init() {}
 
+    /// Forgets the previous request; `labelBytes` keeps its size, the direct decoder reuses it.
     mutating func reset() {
-        labelBytes.removeAll(keepingCapacity: true)
         series.removeAll(keepingCapacity: true)
         samples.removeAll(keepingCapacity: true)
         exemplars.removeAll(keepingCapacity: true)

@@ -11,6 +11,7 @@ extension WriteRequestDecoder {
             throw unpackFailure("WriteRequest", size: message.count)
         }
         let req = request.pointee
+        batch.labelBytes.removeAll(keepingCapacity: true)
         batch.series.reserveCapacity(req.n_timeseries)
         var validator = LabelValidator(limits: limits.labels)
         for i in 0..<req.n_timeseries {

@@ -14,6 +14,7 @@ extension WriteRequestDecoder {
             throw unpackFailure("io.prometheus.write.v2.Request", size: message.count)
         }
         let req = request.pointee
+        batch.labelBytes.removeAll(keepingCapacity: true)
         symbolLengths.removeAll(keepingCapacity: true)
         for i in 0..<req.n_symbols {
             symbolLengths.append(req.symbols[i].map { strlen($0) } ?? 0)

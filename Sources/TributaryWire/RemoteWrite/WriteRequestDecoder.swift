@@ -12,7 +12,16 @@ import TributaryModel
 ///
 /// Concurrency: not thread-safe; use one decoder per connection or worker.
 public final class WriteRequestDecoder {
+    /// Which code decodes remote write 1.0.
+    public enum Implementation: Sendable {
+        /// The direct single-pass decoder (default; see `decodeV1Direct`).
+        case direct
+        /// libprotobuf-c's unpack, the reference the direct decoder is fuzzed against.
+        case reference
+    }
+
     public let limits: DecoderLimits
+    public let implementation: Implementation
     /// The last decoded request; refilled by every call to ``decode(_:version:)``.
     public internal(set) var batch = WriteBatch()
 
@@ -20,8 +29,12 @@ public final class WriteRequestDecoder {
     let scratch = ScratchBuffer()
     var symbolLengths: [Int] = []
 
-    public init(limits: DecoderLimits = .default) {
+    public init(limits: DecoderLimits = .default, implementation: Implementation = .direct) {
+        var limits = limits
+        // Batch offsets are 32-bit; one request never needs more than 1 GiB.
+        limits.maxUncompressedBytes = Swift.min(limits.maxUncompressedBytes, 1 << 30)
         self.limits = limits
+        self.implementation = implementation
         arena = .allocate(capacity: 1)
         // A first block of 1 MiB; the arena grows to the working size after one request.
         if tributary_arena_init(arena, 1 << 20, Int.max) != 0 {
@@ -72,6 +85,7 @@ public final class WriteRequestDecoder {
         tributary_arena_reset(arena)
         arena.pointee.limit = Swift.max(1 << 20, message.count.multipliedReportingOverflow(by: limits.arenaBytesPerMessageByte).partialValue)
         switch version {
+        case .v1 where implementation == .direct: try decodeV1Direct(message)
         case .v1: try decodeV1(message)
         case .v2: try decodeV2(message)
         }
