@@ -38,7 +38,7 @@ extension WriteRequestDecoder {
             var reader = ProtoReader(message)
             var index = 0
             while !reader.atEnd {
-                guard let key = reader.varint() else { failure = malformed("field key", at: reader.offset, size: message.count); return }
+                guard let key = reader.key() else { failure = malformed("field key", at: reader.offset, size: message.count); return }
                 let field = key >> 3, wireType = key & 7
                 if field == 1 {
                     guard wireType == 2, let range = reader.lengthDelimited() else {
@@ -59,7 +59,7 @@ extension WriteRequestDecoder {
                         failure = malformed("metadata", at: reader.offset, size: message.count); return
                     }
                     batch.metadata.append(m)
-                } else if !reader.skip(wireType: wireType) {
+                } else if !reader.skipUnknown(key: key) {
                     failure = malformed("field \(field)", at: reader.offset, size: message.count); return
                 }
             }
@@ -77,7 +77,7 @@ extension WriteRequestDecoder {
         var type: Int32 = 0
         var name = "", help = "", unit = ""
         while !r.atEnd {
-            guard let key = r.varint() else { return nil }
+            guard let key = r.key() else { return nil }
             switch (key >> 3, key & 7) {
             case (1, 0):
                 guard let v = r.varint() else { return nil }
@@ -92,7 +92,7 @@ extension WriteRequestDecoder {
                 }
             case (1, _), (2, _), (4, _), (5, _): return nil
             default:
-                guard r.skip(wireType: key & 7) else { return nil }
+                guard r.skipUnknown(key: key) else { return nil }
             }
         }
         return MetricMetadata(type: MetricMetadata.MetricType(rawValue: type) ?? .unknown, metricFamilyName: name, help: help, unit: unit)
@@ -103,10 +103,10 @@ extension WriteRequestDecoder {
         var r = reader
         var pairs: [(UnsafeRawBufferPointer, UnsafeRawBufferPointer)] = []
         while !r.atEnd {
-            guard let key = r.varint() else { break }
+            guard let key = r.key() else { break }
             if key == 0x0A, let range = r.lengthDelimited() {
                 if let (name, value) = DirectV1State.label(r.sub(range)) { pairs.append((name, value)) }
-            } else if !r.skip(wireType: key & 7) {
+            } else if !r.skipUnknown(key: key) {
                 break
             }
         }
@@ -152,7 +152,7 @@ struct DirectV1State {
         validator.reset()
         pendingExemplars.removeAll(keepingCapacity: true)
         while !r.atEnd {
-            guard let key = r.varint() else { return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars) }
+            guard let key = r.key() else { return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars) }
             switch key {
             case 0x0A: // labels = 1
                 guard let range = r.lengthDelimited(), let (name, value) = Self.label(r.sub(range)) else {
@@ -172,15 +172,15 @@ struct DirectV1State {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 pendingExemplars.append(range)
-            case 0x22: // histograms = 4 (counted, not decoded)
-                guard r.lengthDelimited() != nil else {
+            case 0x22: // histograms = 4 (checked and counted, not decoded)
+                guard let range = r.lengthDelimited(), HistogramShape.isWellFormed(r.sub(range)) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 histograms += 1
             default:
                 let field = key >> 3
                 if field >= 1 && field <= 4 { return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars) }
-                guard r.skip(wireType: key & 7) else {
+                guard r.skipUnknown(key: key) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
             }
@@ -225,7 +225,7 @@ struct DirectV1State {
         var name = (start: r.offset, end: r.offset)
         var value = name
         while !r.atEnd {
-            guard let key = r.varint() else { return nil }
+            guard let key = r.key() else { return nil }
             switch key {
             case 0x0A:
                 guard let range = r.lengthDelimited() else { return nil }
@@ -235,7 +235,7 @@ struct DirectV1State {
                 value = range
             default:
                 if key >> 3 == 1 || key >> 3 == 2 { return nil }
-                guard r.skip(wireType: key & 7) else { return nil }
+                guard r.skipUnknown(key: key) else { return nil }
             }
         }
         return (r.bytes(name), r.bytes(value))
@@ -248,7 +248,7 @@ struct DirectV1State {
         var value: UInt64 = 0
         var timestamp: UInt64 = 0
         while !r.atEnd {
-            guard let key = r.varint() else { return nil }
+            guard let key = r.key() else { return nil }
             switch key {
             case 0x09:
                 guard let v = r.fixed64() else { return nil }
@@ -258,7 +258,7 @@ struct DirectV1State {
                 timestamp = t
             default:
                 if key >> 3 == 1 || key >> 3 == 2 { return nil }
-                guard r.skip(wireType: key & 7) else { return nil }
+                guard r.skipUnknown(key: key) else { return nil }
             }
         }
         return Sample(timestamp: Int64(bitPattern: timestamp), value: Double(bitPattern: value))
@@ -272,7 +272,7 @@ struct DirectV1State {
         var value: UInt64 = 0
         var timestamp: UInt64 = 0
         while !r.atEnd {
-            guard let key = r.varint() else { return nil }
+            guard let key = r.key() else { return nil }
             switch key {
             case 0x0A:
                 guard let range = r.lengthDelimited(), let (name, v) = Self.label(r.sub(range)), write(name: name, value: v) else { return nil }
@@ -284,7 +284,7 @@ struct DirectV1State {
                 timestamp = t
             default:
                 if (1...3).contains(key >> 3) { return nil }
-                guard r.skip(wireType: key & 7) else { return nil }
+                guard r.skipUnknown(key: key) else { return nil }
             }
         }
         return WriteBatch.DecodedExemplar(

@@ -77,7 +77,7 @@ public final class WriteRequestDecoder {
         do {
             seriesCount = try ProtoScanner.countField(seriesField, in: message)
         } catch {
-            throw WireError(.protobufMalformed, "cannot decode protobuf: \(Self.describe(error)) (message of \(message.count) bytes)")
+            throw WireError(.protobufMalformed, "cannot decode protobuf: malformed field at byte \(error.offset) (message of \(message.count) bytes)")
         }
         guard seriesCount <= limits.maxSeriesPerRequest else {
             throw WireError(.tooManySeries, "request holds \(seriesCount) series, over the limit of \(limits.maxSeriesPerRequest)")
@@ -100,13 +100,6 @@ public final class WriteRequestDecoder {
             return WireError(.bodyTooLarge, "cannot decode \(what): unpacking needs more than \(arena.pointee.limit) bytes")
         }
         return WireError(.protobufMalformed, "cannot decode \(what): malformed or truncated protobuf (message of \(size) bytes)")
-    }
-
-    static func describe(_ error: ProtoScanner.ScanError) -> String {
-        switch error {
-        case .truncated(let offset): "truncated field at byte \(offset)"
-        case .badWireType(let type, let offset): "invalid wire type \(type) at byte \(offset)"
-        }
     }
 
     /// Records a refused series: counts it, and describes it if it is the first.
