@@ -37,6 +37,18 @@ enum DecodeBenchmark {
         print(String(format: "  direct decoder (decode + validate, default):     %6.2fM samples/s  %5.1f allocs/request  (%.2fx baseline)",
                      ours.samplesPerSecond / 1e6, ours.allocationsPerRequest, ours.samplesPerSecond / baseline.samplesPerSecond))
         print("  target: >= 3.00M samples/s, < 20 allocs/request")
+
+        // The same load as remote write 2.0 (libprotobuf-c unpack + symbol resolution).
+        let v2Bodies = bodies.map { body -> [UInt8] in
+            let request = (try? decoder.decode(body, version: .v1))?.makeWriteRequest() ?? WriteRequest()
+            return V2Message(request).encode()
+        }
+        let v2 = measure(seconds: seconds, bodies: v2Bodies, samplesPerRequest: samplesPerRequest) { body in
+            let batch = try? decoder.decode(body, version: .v2)
+            precondition(batch?.series.count == samplesPerRequest && batch?.rejectedSeries == 0, "v2 decode failed")
+        }
+        print(String(format: "  remote write 2.0 (protobuf-c + symbols + validate): %6.2fM samples/s  %5.1f allocs/request",
+                     v2.samplesPerSecond / 1e6, v2.allocationsPerRequest))
     }
 
     struct Result {

@@ -6,7 +6,7 @@ struct Tributary: ParsableCommand {
         commandName: "tributary",
         abstract: "A Prometheus remote-write aggregation gateway: edge agents and a deduplicating receiver.",
         version: TributaryVersion.string,
-        subcommands: [Receive.self, Agent.self]
+        subcommands: [Receive.self, Agent.self, Debug.self]
     )
 }
 
@@ -24,7 +24,7 @@ struct Receive: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
 
     func run() throws {
-        throw ValidationError("the receiver is not built yet (see issue 'The receiver'); only the wire format exists so far")
+        throw CommandError("the receiver is not built yet (see issue 'The receiver'); only the wire format exists so far")
     }
 }
 
@@ -38,6 +38,12 @@ struct Agent: ParsableCommand {
     @Option(name: .customLong("data-dir"), help: "WAL directory (default ./data/agent).") var dataDir: String?
 
     func run() throws {
-        throw ValidationError("the agent is not built yet (see issue 'The edge agent'); only the wire format exists so far")
+        throw CommandError("the agent is not built yet (see issue 'The edge agent'); only the wire format exists so far")
     }
+}
+
+/// A command failure: printed as `Error: <message>` (without the usage text) and exit code 1.
+struct CommandError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
 }

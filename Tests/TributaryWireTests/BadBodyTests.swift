@@ -189,4 +189,32 @@ import TributaryWire
             #expect(batch.series.isEmpty)
         }
     }
+
+    @Test func v2SymbolReuseCannotBlowUpLabels() {
+        // 2,000 series each naming the same 4 KiB value: a small message, 8 MB of labels.
+        let big = String(repeating: "v", count: 4000)
+        let series = (0..<2_000).map { _ in V2Message.Series(labelsRefs: [1, 2, 3, 4], samples: [Sample(timestamp: 1, value: 1)]) }
+        let message = V2Message(symbols: ["", "__name__", "up", "blob", big], timeseries: series)
+        let limits = DecoderLimits(maxDecodedLabelBytes: 1 << 20)
+        let e = Self.decodeError(message.encode(), .v2, limits: limits)
+        #expect(e?.code == .bodyTooLarge)
+        #expect(e?.message.contains("more than 1048576 bytes") == true, "\(String(describing: e))")
+    }
+
+    @Test(arguments: [WriteRequestDecoder.Implementation.direct, .reference])
+    func overlongExemplarsAreDroppedSamplesKept(_ implementation: WriteRequestDecoder.Implementation) throws {
+        let long = String(repeating: "t", count: 200)
+        let request = WriteRequest(timeseries: [TimeSeries(
+            labels: ["__name__": "req_total"], samples: [Sample(timestamp: 1, value: 1)],
+            exemplars: [Exemplar(labels: ["trace_id": long], value: 1, timestamp: 1), Exemplar(labels: ["trace_id": "ok"], value: 2, timestamp: 2)]
+        )])
+        let batch = try WriteRequestDecoder(implementation: implementation).decode(Self.body(request), version: .v1)
+        #expect(batch.series.count == 1)
+        #expect(batch.samples.count == 1)
+        #expect(batch.droppedExemplars == 1)
+        #expect(batch.makeWriteRequest().timeseries[0].exemplars.map(\.value) == [2])
+        let v2 = try WriteRequestDecoder().decode(V2Message(request).encode(), version: .v2)
+        #expect(v2.droppedExemplars == 1)
+        #expect(v2.makeWriteRequest().timeseries[0].exemplars.map(\.value) == [2])
+    }
 }

@@ -33,4 +33,13 @@ public enum UTF8Check {
         }
         return true
     }
+
+    /// Number of code points, counting every byte that does not continue a sequence (exact for
+    /// valid UTF-8, an estimate otherwise).
+    @inlinable
+    public static func runeCount(_ bytes: UnsafeRawBufferPointer) -> Int {
+        var n = 0
+        for b in bytes where b & 0xC0 != 0x80 { n += 1 }
+        return n
+    }
 }

@@ -14,3 +14,16 @@ public struct Exemplar: Sendable, Equatable {
         lhs.labels == rhs.labels && lhs.value.bitPattern == rhs.value.bitPattern && lhs.timestamp == rhs.timestamp
     }
 }
+
+extension Exemplar {
+    /// Most code points an exemplar's label names and values may hold together (Prometheus's
+    /// `ExemplarMaxLabelSetLength`); longer exemplars are dropped, their sample kept.
+    public static let maxLabelSetRunes = 128
+
+    /// True when labels of `runes` code points in `bytes` bytes are too long to keep. The byte
+    /// bound (four per code point) keeps invalid UTF-8, whose code points are miscounted, small.
+    @inlinable
+    public static func labelsTooLong(runes: Int, bytes: Int) -> Bool {
+        runes > maxLabelSetRunes || bytes > 4 * maxLabelSetRunes
+    }
+}

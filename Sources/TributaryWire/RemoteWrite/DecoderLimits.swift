@@ -9,6 +9,10 @@ public struct DecoderLimits: Sendable, Equatable {
     /// Most bytes libprotobuf-c may take while unpacking one request, as a multiple of the
     /// message size (unpacked structs are larger than their wire form).
     public var arenaBytesPerMessageByte: Int
+    /// Most bytes the labels of one request may take once decoded. Remote write 2.0 refers to
+    /// interned symbols, so a small message can name huge label sets; 1.0 never exceeds its
+    /// message size.
+    public var maxDecodedLabelBytes: Int
     /// Label rules per series.
     public var labels: LabelLimits
 
@@ -16,8 +20,10 @@ public struct DecoderLimits: Sendable, Equatable {
         maxUncompressedBytes: Int = 32 << 20,
         maxSeriesPerRequest: Int = 50_000,
         arenaBytesPerMessageByte: Int = 32,
+        maxDecodedLabelBytes: Int = 128 << 20,
         labels: LabelLimits = .default
     ) {
+        self.maxDecodedLabelBytes = maxDecodedLabelBytes
         self.maxUncompressedBytes = maxUncompressedBytes
         self.maxSeriesPerRequest = maxSeriesPerRequest
         self.arenaBytesPerMessageByte = arenaBytesPerMessageByte

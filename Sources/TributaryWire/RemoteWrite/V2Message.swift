@@ -98,7 +98,7 @@ public struct V2Message: Sendable {
             if let m = series.metadata {
                 let p = alloc.allocate(Io__Prometheus__Write__V2__Metadata.self, count: 1)
                 io__prometheus__write__v2__metadata__init(p)
-                p.pointee.type = Io__Prometheus__Write__V2__Metadata__MetricType(rawValue: UInt32(m.type.rawValue))
+                p.pointee.type = Io__Prometheus__Write__V2__Metadata__MetricType(rawValue: UInt32(truncatingIfNeeded: m.type.rawValue))
                 p.pointee.help_ref = m.helpRef
                 p.pointee.unit_ref = m.unitRef
                 ts.pointee.metadata = p

@@ -45,6 +45,8 @@ public struct WriteBatch {
     public internal(set) var firstError: WireError?
     /// Native histogram samples in valid series (counted, not decoded).
     public internal(set) var histogramCount = 0
+    /// Exemplars dropped because their labels exceed ``Exemplar/maxLabelSetRunes``.
+    public internal(set) var droppedExemplars = 0
 
     public init() {}
 
@@ -58,6 +60,7 @@ public struct WriteBatch {
         rejectedSamples = 0
         firstError = nil
         histogramCount = 0
+        droppedExemplars = 0
     }
 
     /// Calls `body` with a borrowed view of the labels of `series`.

@@ -21,7 +21,7 @@ extension WriteRequestDecoder {
         for i in 0..<req.n_metadata {
             guard let m = req.metadata[i]?.pointee else { continue }
             batch.metadata.append(MetricMetadata(
-                type: MetricMetadata.MetricType(rawValue: Int32(m.type.rawValue)) ?? .unknown,
+                type: MetricMetadata.MetricType(rawValue: Int32(truncatingIfNeeded: m.type.rawValue)) ?? .unknown,
                 metricFamilyName: String(decoding: cBytes(m.metric_family_name), as: UTF8.self),
                 help: String(decoding: cBytes(m.help), as: UTF8.self),
                 unit: String(decoding: cBytes(m.unit), as: UTF8.self)
@@ -57,9 +57,17 @@ extension WriteRequestDecoder {
         for j in 0..<ts.n_exemplars {
             guard let e = ts.exemplars[j]?.pointee else { continue }
             let start = batch.labelBytes.count
+            var runes = 0
             for k in 0..<e.n_labels {
                 guard let l = e.labels[k]?.pointee else { continue }
-                FlatLabels.append(name: cBytes(l.name), value: cBytes(l.value), to: &batch.labelBytes)
+                let name = cBytes(l.name), value = cBytes(l.value)
+                runes += UTF8Check.runeCount(name) + UTF8Check.runeCount(value)
+                FlatLabels.append(name: name, value: value, to: &batch.labelBytes)
+            }
+            if Exemplar.labelsTooLong(runes: runes, bytes: batch.labelBytes.count - start) {
+                batch.labelBytes.removeSubrange(start...)
+                batch.droppedExemplars += 1
+                continue
             }
             batch.exemplars.append(.init(
                 labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp

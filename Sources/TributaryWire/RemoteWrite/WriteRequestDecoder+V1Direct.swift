@@ -64,6 +64,7 @@ extension WriteRequestDecoder {
                 }
             }
             if let overflow = state.overflow { failure = overflow }
+            batch.droppedExemplars = state.droppedExemplars
         }
         if let failure { throw failure }
     }
@@ -127,6 +128,8 @@ struct DirectV1State {
     var validator: LabelValidator
     /// Exemplars of the current series, as byte ranges, decoded once its labels are written.
     var pendingExemplars: [(start: Int, end: Int)] = []
+    /// Exemplars dropped for over-long labels.
+    var droppedExemplars = 0
     /// Set if the output ever ran out of room (it cannot, by the size bound; checked anyway).
     var overflow: WireError?
 
@@ -189,10 +192,16 @@ struct DirectV1State {
         // as libprotobuf-c does.
         let labelsEnd = used
         for range in pendingExemplars {
-            guard let e = exemplar(reader.sub(range)) else {
+            let before = used
+            guard let (e, runes) = exemplar(reader.sub(range)) else {
                 return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
             }
-            if violation == nil { exemplars.append(e) }
+            if Exemplar.labelsTooLong(runes: runes, bytes: used - before) {
+                used = before
+                if violation == nil { droppedExemplars += 1 }
+            } else if violation == nil {
+                exemplars.append(e)
+            }
         }
         if violation == nil, let v = validator.finish() { violation = v }
         if let violation {
@@ -264,11 +273,13 @@ struct DirectV1State {
         return Sample(timestamp: Int64(bitPattern: timestamp), value: Double(bitPattern: value))
     }
 
-    /// An `Exemplar` message; its labels are written after the series' labels.
+    /// An `Exemplar` message and the code points of its labels; the labels are written after
+    /// the series' labels.
     @inline(__always)
-    mutating func exemplar(_ reader: ProtoReader) -> WriteBatch.DecodedExemplar? {
+    mutating func exemplar(_ reader: ProtoReader) -> (WriteBatch.DecodedExemplar, runes: Int)? {
         var r = reader
         let start = used
+        var runes = 0
         var value: UInt64 = 0
         var timestamp: UInt64 = 0
         while !r.atEnd {
@@ -276,6 +287,7 @@ struct DirectV1State {
             switch key {
             case 0x0A:
                 guard let range = r.lengthDelimited(), let (name, v) = Self.label(r.sub(range)), write(name: name, value: v) else { return nil }
+                runes += UTF8Check.runeCount(name) + UTF8Check.runeCount(v)
             case 0x11:
                 guard let v = r.fixed64() else { return nil }
                 value = v
@@ -287,9 +299,10 @@ struct DirectV1State {
                 guard r.skipUnknown(key: key) else { return nil }
             }
         }
-        return WriteBatch.DecodedExemplar(
+        let e = WriteBatch.DecodedExemplar(
             labelsStart: Int32(start), labelsEnd: Int32(used), value: Double(bitPattern: value), timestamp: Int64(bitPattern: timestamp)
         )
+        return (e, runes)
     }
 
     /// Writes one label in the flat encoding; false if it does not fit.

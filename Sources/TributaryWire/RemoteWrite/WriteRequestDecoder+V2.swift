@@ -30,7 +30,12 @@ extension WriteRequestDecoder {
         let symbols = Symbols(pointers: req.symbols, lengths: symbolLengths)
         for i in 0..<req.n_timeseries {
             guard let ts = req.timeseries[i]?.pointee else { continue }
-            appendSeries(ts, index: i, symbols: symbols, validator: &validator)
+            guard appendSeries(ts, index: i, symbols: symbols, validator: &validator) else {
+                throw WireError(
+                    .bodyTooLarge,
+                    "cannot decode request: labels of the first \(i + 1) series take more than \(limits.maxDecodedLabelBytes) bytes once resolved from the symbols table"
+                )
+            }
         }
     }
 
@@ -46,13 +51,15 @@ extension WriteRequestDecoder {
         }
     }
 
+    /// Appends one series, or refuses it; false only when the decoded labels outgrow
+    /// ``DecoderLimits/maxDecodedLabelBytes`` (symbols may be referenced any number of times).
     private func appendSeries(
         _ ts: Io__Prometheus__Write__V2__TimeSeries, index: Int, symbols: Symbols, validator: inout LabelValidator
-    ) {
+    ) -> Bool {
         let describe = { Self.describeRefs(ts.n_labels_refs, ts.labels_refs, symbols) }
         guard ts.n_labels_refs % 2 == 0 else {
             reject(index: index, samples: ts.n_samples, message: "labels_refs holds an odd number (\(ts.n_labels_refs)) of references", labels: describe)
-            return
+            return true
         }
         let labelsStart = batch.labelBytes.count
         validator.reset()
@@ -63,25 +70,26 @@ extension WriteRequestDecoder {
                 batch.labelBytes.removeSubrange(labelsStart...)
                 let bad = symbols[nameRef] == nil ? nameRef : valueRef
                 reject(index: index, samples: ts.n_samples, message: "labels_refs[\(symbols[nameRef] == nil ? j : j + 1)] = \(bad) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
-                return
+                return true
             }
             if let violation = validator.check(name: name, value: value) {
                 batch.labelBytes.removeSubrange(labelsStart...)
                 reject(index: index, samples: ts.n_samples, violation: violation, labels: describe)
-                return
+                return true
             }
+            if batch.labelBytes.count + name.count + value.count > limits.maxDecodedLabelBytes { return false }
             FlatLabels.append(name: name, value: value, to: &batch.labelBytes)
             j += 2
         }
         if let violation = validator.finish() {
             reject(index: index, samples: ts.n_samples, violation: violation) { "{}" }
-            return
+            return true
         }
         let labelsEnd = batch.labelBytes.count
         if let m = ts.metadata?.pointee, !appendMetadata(m, labelsStart: labelsStart, labelsEnd: labelsEnd, symbols: symbols) {
             batch.labelBytes.removeSubrange(labelsStart...)
             reject(index: index, samples: ts.n_samples, message: "metadata help_ref \(m.help_ref) or unit_ref \(m.unit_ref) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
-            return
+            return true
         }
         let samplesStart = batch.samples.count
         for k in 0..<ts.n_samples {
@@ -92,12 +100,21 @@ extension WriteRequestDecoder {
         for k in 0..<ts.n_exemplars {
             guard let e = ts.exemplars[k]?.pointee else { continue }
             let start = batch.labelBytes.count
+            var runes = 0, bytes = 0
             var r = 0
             while r + 1 < e.n_labels_refs {
                 if let name = symbols[e.labels_refs[r]], let value = symbols[e.labels_refs[r + 1]] {
+                    runes += UTF8Check.runeCount(name) + UTF8Check.runeCount(value)
+                    bytes += name.count + value.count
+                    if Exemplar.labelsTooLong(runes: runes, bytes: bytes) { break }
                     FlatLabels.append(name: name, value: value, to: &batch.labelBytes)
                 }
                 r += 2
+            }
+            if Exemplar.labelsTooLong(runes: runes, bytes: bytes) {
+                batch.labelBytes.removeSubrange(start...)
+                batch.droppedExemplars += 1
+                continue
             }
             batch.exemplars.append(.init(
                 labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
@@ -110,6 +127,7 @@ extension WriteRequestDecoder {
             exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(batch.exemplars.count),
             histogramCount: Int32(ts.n_histograms), requestIndex: Int32(index)
         ))
+        return true
     }
 
     /// Adds the series' metadata unless it is empty or repeats the previous entry's family.
@@ -118,7 +136,7 @@ extension WriteRequestDecoder {
         _ m: Io__Prometheus__Write__V2__Metadata, labelsStart: Int, labelsEnd: Int, symbols: Symbols
     ) -> Bool {
         guard let help = symbols[m.help_ref], let unit = symbols[m.unit_ref] else { return false }
-        let type = Int32(m.type.rawValue)
+        let type = Int32(truncatingIfNeeded: m.type.rawValue)
         if type == 0, help.isEmpty, unit.isEmpty { return true }
         let family = batch.labelBytes.withUnsafeBytes { all -> String in
             let view = LabelsView(UnsafeRawBufferPointer(rebasing: all[labelsStart..<labelsEnd]))

@@ -33,6 +33,7 @@ public final class WriteRequestDecoder {
         var limits = limits
         // Batch offsets are 32-bit; one request never needs more than 1 GiB.
         limits.maxUncompressedBytes = Swift.min(limits.maxUncompressedBytes, 1 << 30)
+        limits.maxDecodedLabelBytes = Swift.min(limits.maxDecodedLabelBytes, 1 << 30)
         self.limits = limits
         self.implementation = implementation
         arena = .allocate(capacity: 1)

@@ -35,7 +35,7 @@ public final class WriteRequestEncoder {
         for (i, m) in request.metadata.enumerated() {
             let p = alloc.allocate(Prometheus__MetricMetadata.self, count: 1)
             prometheus__metric_metadata__init(p)
-            p.pointee.type = Prometheus__MetricMetadata__MetricType(rawValue: UInt32(m.type.rawValue))
+            p.pointee.type = Prometheus__MetricMetadata__MetricType(rawValue: UInt32(truncatingIfNeeded: m.type.rawValue))
             p.pointee.metric_family_name = alloc.cString(m.metricFamilyName.utf8)
             p.pointee.help = alloc.cString(m.help.utf8)
             p.pointee.unit = alloc.cString(m.unit.utf8)
