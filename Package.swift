@@ -42,6 +42,11 @@ let package = Package(
             dependencies: ["TributaryModel", "CSnappy", "CPrompb"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TributaryTSDB",
+            dependencies: ["TributaryModel"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
@@ -70,6 +75,12 @@ let package = Package(
         .testTarget(
             name: "TributaryModelTests",
             dependencies: ["TributaryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryTSDBTests",
+            dependencies: ["TributaryModel", "TributaryTSDB"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

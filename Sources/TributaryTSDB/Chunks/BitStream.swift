@@ -1,0 +1,103 @@
+/// An append-only bit stream, most significant bit first, as Prometheus's `bstream`.
+struct BitWriter {
+    /// The written bytes; the last byte holds `bitsInLastByte` valid bits (8 when full).
+    var bytes: [UInt8]
+    var bitsInLastByte: UInt8
+
+    init(bytes: [UInt8]) {
+        self.bytes = bytes
+        self.bitsInLastByte = 8
+    }
+
+    @inline(__always)
+    mutating func writeBit(_ bit: Bool) {
+        if bitsInLastByte == 8 {
+            bytes.append(0)
+            bitsInLastByte = 0
+        }
+        if bit { bytes[bytes.count - 1] |= 0x80 >> bitsInLastByte }
+        bitsInLastByte += 1
+    }
+
+    /// Writes the low `count` bits of `value`, most significant first.
+    @inline(__always)
+    mutating func writeBits(_ value: UInt64, count: Int) {
+        var remaining = count
+        let v = count == 64 ? value : value & ((1 << UInt64(count)) - 1)
+        while remaining > 0 {
+            if bitsInLastByte == 8 {
+                bytes.append(0)
+                bitsInLastByte = 0
+            }
+            let free = 8 - Int(bitsInLastByte)
+            let take = Swift.min(free, remaining)
+            let chunk = UInt8(truncatingIfNeeded: (v >> UInt64(remaining - take)) & ((1 << UInt64(take)) - 1))
+            bytes[bytes.count - 1] |= chunk << UInt8(free - take)
+            bitsInLastByte += UInt8(take)
+            remaining -= take
+        }
+    }
+}
+
+/// Reads a bit stream written by ``BitWriter``; every read reports running out of bits instead
+/// of trapping, so a corrupt chunk from disk ends its iterator.
+struct BitReader {
+    let bytes: [UInt8]
+    /// Next bit to read, counted from the start of `bytes`.
+    var position: Int
+    let endBit: Int
+
+    init(bytes: [UInt8], startByte: Int) {
+        self.bytes = bytes
+        self.position = startByte * 8
+        self.endBit = bytes.count * 8
+    }
+
+    @inline(__always)
+    mutating func readBit() -> Bool? {
+        guard position < endBit else { return nil }
+        let byte = bytes[position >> 3]
+        let bit = byte & (0x80 >> UInt8(position & 7)) != 0
+        position += 1
+        return bit
+    }
+
+    /// Reads `count` (≤ 64) bits as an unsigned number.
+    @inline(__always)
+    mutating func readBits(_ count: Int) -> UInt64? {
+        guard count > 0 else { return 0 }
+        guard endBit - position >= count else { return nil }
+        var value: UInt64 = 0
+        var remaining = count
+        while remaining > 0 {
+            let offset = position & 7
+            let available = 8 - offset
+            let take = Swift.min(available, remaining)
+            let byte = UInt64(bytes[position >> 3])
+            let chunk = (byte >> UInt64(available - take)) & ((1 << UInt64(take)) - 1)
+            value = take == 64 ? chunk : (value << UInt64(take)) | chunk
+            position += take
+            remaining -= take
+        }
+        return value
+    }
+
+    /// A varint as Go's `binary.ReadVarint` (zig-zag), read from the bit stream.
+    mutating func readVarint() -> Int64? {
+        guard let u = readUVarint() else { return nil }
+        let x = Int64(bitPattern: u >> 1)
+        return u & 1 != 0 ? ~x : x
+    }
+
+    mutating func readUVarint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        for _ in 0..<10 {
+            guard let b = readBits(8) else { return nil }
+            value |= (b & 0x7F) << shift
+            if b < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+}

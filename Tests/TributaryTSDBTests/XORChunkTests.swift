@@ -1,0 +1,143 @@
+import Testing
+import TributaryModel
+@testable import TributaryTSDB
+
+@Suite struct XORChunkTests {
+    /// The chunks of Prometheus's chunk segment file: magic 0x85BD40DD, version, 3 padding
+    /// bytes, then per chunk uvarint length, encoding byte, data, CRC32.
+    static func promtoolChunks() throws -> [[UInt8]] {
+        let file = try Fixtures.bytes("promtool-xor/000001")
+        #expect(Array(file[0..<4]) == [0x85, 0xBD, 0x40, 0xDD])
+        var offset = 8
+        var chunks: [[UInt8]] = []
+        while offset < file.count {
+            var length = 0, shift = 0
+            while true {
+                let b = file[offset]; offset += 1
+                length |= Int(b & 0x7F) << shift
+                if b < 0x80 { break }
+                shift += 7
+            }
+            #expect(file[offset] == 1, "XOR encoding")
+            offset += 1
+            chunks.append(Array(file[offset..<(offset + length)]))
+            offset += length + 4
+        }
+        return chunks
+    }
+
+    static func promtoolSamples() throws -> [Sample] {
+        try Fixtures.text("promtool-xor/dump.txt").split(separator: "\n").map { line in
+            let parts = line.split(separator: " ")
+            return Sample(timestamp: Int64(parts[2])!, value: Double(parts[1])!)
+        }
+    }
+
+    @Test func encodesBitForBitAsPrometheus() throws {
+        let expected = try Self.promtoolChunks()
+        let samples = try Self.promtoolSamples()
+        #expect(samples.count == 110)
+        #expect(expected.count == 2, "the 10-minute gap makes Prometheus cut early")
+        var cutter = ChunkCutter()
+        var chunks: [XORChunk] = [XORChunk()]
+        var minTime: Int64 = 0
+        for s in samples {
+            let current = chunks[chunks.count - 1]
+            if current.count == 0 { minTime = s.timestamp }
+            if cutter.mustCut(at: s.timestamp, count: current.count, minTime: minTime, maxTime: current.maxTime) {
+                chunks.append(XORChunk())
+                minTime = s.timestamp
+                _ = cutter.mustCut(at: s.timestamp, count: 0, minTime: minTime, maxTime: minTime)
+            }
+            chunks[chunks.count - 1].append(s.timestamp, s.value)
+        }
+        #expect(chunks.map(\.bytes) == expected)
+    }
+
+    @Test func decodesPrometheusChunks() throws {
+        let samples = try Self.promtoolSamples()
+        var decoded: [Sample] = []
+        for bytes in try Self.promtoolChunks() {
+            var it = XORIterator(bytes: bytes)
+            while let s = it.next() { decoded.append(s) }
+            #expect(!it.isCorrupt)
+        }
+        #expect(decoded == samples)
+    }
+
+    static let specialValues: [Double] = [
+        .nan, StaleMarker.value, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, 1, 1,
+    ]
+
+    @Test(arguments: 0..<50)
+    func randomRoundTrip(seed: Int) {
+        var rng = SplitMix(seed: UInt64(seed))
+        var chunk = XORChunk()
+        var expected: [Sample] = []
+        var t = Int64(bitPattern: rng.next() % 2_000_000_000_000) - 1_000_000_000_000
+        var v = 0.0
+        for _ in 0..<(1 + Int(rng.next() % 240)) {
+            switch rng.next() % 6 {
+            case 0: t += 15_000
+            case 1: t += Int64(rng.next() % 100) + 1
+            case 2: t += Int64(rng.next() % (1 << 40)) + 1 // huge jump: 64-bit delta of delta
+            default: t += 15_000 + Int64(rng.next() % 2000)
+            }
+            switch rng.next() % 5 {
+            case 0: v = Self.specialValues[Int(rng.next() % UInt64(Self.specialValues.count))]
+            case 1: break // repeat
+            case 2: v = Double(bitPattern: rng.next())
+            default: v += Double(rng.next() % 1000) / 8
+            }
+            chunk.append(t, v)
+            expected.append(Sample(timestamp: t, value: v))
+        }
+        var it = chunk.makeIterator()
+        var got: [Sample] = []
+        while let s = it.next() { got.append(s) }
+        #expect(got == expected)
+        #expect(chunk.count == expected.count)
+    }
+
+    @Test func seekFindsFirstSampleAtOrAfter() {
+        var chunk = XORChunk()
+        for i in 0..<100 { chunk.append(Int64(i) * 1000, Double(i)) }
+        var it = chunk.makeIterator()
+        #expect(it.seek(41_500)?.timestamp == 42_000)
+        #expect(it.seek(10_000)?.timestamp == 42_000, "seek never goes back")
+        #expect(it.next()?.timestamp == 43_000)
+        #expect(it.seek(1_000_000) == nil)
+    }
+
+    @Test func truncatedOrGarbageChunksEndWithoutTrapping() {
+        var chunk = XORChunk()
+        for i in 0..<120 { chunk.append(Int64(i) * 15_000 + Int64(i % 3), Double(i) * 1.1) }
+        let bytes = chunk.bytes
+        for cut in [0, 1, 2, 3, 10, bytes.count / 2, bytes.count - 1] {
+            var it = XORIterator(bytes: Array(bytes.prefix(cut)))
+            var n = 0
+            while it.next() != nil { n += 1 }
+            #expect(n < 120)
+        }
+        var rng = SplitMix(seed: 99)
+        for _ in 0..<200 {
+            var garbage = (0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+            garbage[0] = 0xFF
+            var it = XORIterator(bytes: garbage)
+            while it.next() != nil {}
+        }
+    }
+}
+
+/// A small deterministic generator for tests.
+struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &+ 0x9E37_79B9_7F4A_7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
