@@ -8,12 +8,13 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "tributary",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tributary", targets: ["tributary"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
     ],
     targets: [
         // System libraries named by the brief.
@@ -42,9 +43,15 @@ let package = Package(
             dependencies: ["TributaryModel", "CSnappy", "CPrompb"],
             swiftSettings: swiftSettings
         ),
+        .target(name: "CTributaryCRC"),
+        .target(
+            name: "TributaryWAL",
+            dependencies: ["TributaryModel", "CTributaryCRC", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TributaryTSDB",
-            dependencies: ["TributaryModel"],
+            dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -75,6 +82,11 @@ let package = Package(
         .testTarget(
             name: "TributaryModelTests",
             dependencies: ["TributaryModel"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryWALTests",
+            dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

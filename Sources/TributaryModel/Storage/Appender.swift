@@ -1,0 +1,53 @@
+/// Adds samples to storage in batches: nothing is visible or durable until ``commit()``.
+///
+/// Concurrency: one appender per request or task; the storage serialises commits.
+public protocol Appender {
+    /// Queues a sample for the series `labels` (validated by the caller).
+    /// - Throws: ``AppendError`` when the sample can never be stored (out of order, too old,
+    ///   same timestamp with another value); other samples of the batch are unaffected.
+    mutating func append(_ labels: LabelsView, _ sample: Sample) throws(AppendError)
+
+    /// Writes the queued samples to the write-ahead log, then makes them visible.
+    /// - Returns: what was stored and what was dropped at commit.
+    /// - Throws: ``StorageError`` when the log cannot be written; nothing was acknowledged.
+    mutating func commit() throws(StorageError) -> CommitResult
+
+    /// Drops the queued samples.
+    mutating func rollback()
+}
+
+/// Why one sample was refused.
+public enum AppendError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Older than the series' newest sample and outside the out-of-order window.
+    case outOfOrder(timestamp: Int64, newest: Int64)
+    /// Older than the head's newest time minus the out-of-order window.
+    case tooOld(timestamp: Int64, oldestAllowed: Int64)
+    /// Same timestamp as a stored sample but another value.
+    case duplicateTimestamp(timestamp: Int64)
+
+    public var description: String {
+        switch self {
+        case .outOfOrder(let t, let newest): "out of order sample: timestamp \(t) is before the series' newest \(newest)"
+        case .tooOld(let t, let oldest): "too old sample: timestamp \(t) is before \(oldest), the oldest the out-of-order window allows"
+        case .duplicateTimestamp(let t): "duplicate sample for timestamp \(t) with a different value"
+        }
+    }
+}
+
+/// What a commit did.
+public struct CommitResult: Sendable, Equatable {
+    /// Samples now stored.
+    public var samplesStored = 0
+    /// Exact repeats (same timestamp and value) ignored.
+    public var duplicatesIgnored = 0
+    /// Series created by this commit.
+    public var seriesCreated = 0
+    public init() {}
+}
+
+/// A storage failure: the commit was not acknowledged and may be retried.
+public struct StorageError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -1,0 +1,91 @@
+/// Identifies a series inside one storage (the head assigns them).
+public typealias SeriesRef = UInt64
+
+/// Iterates the samples of one series in timestamp order.
+public protocol SampleIterator {
+    /// The next sample, or nil at the end.
+    mutating func next() -> Sample?
+    /// The first sample at or after `time` (never moves backwards), or nil.
+    mutating func seek(_ time: Int64) -> Sample?
+}
+
+/// A series returned by a query: its labels and a way to read its samples in the queried range.
+public struct QueriedSeries {
+    public let labels: Labels
+    let makeIteratorBody: () -> any SampleIterator
+
+    public init(labels: Labels, makeIterator: @escaping () -> any SampleIterator) {
+        self.labels = labels
+        self.makeIteratorBody = makeIterator
+    }
+
+    /// A new iterator over the samples in the queried time range.
+    public func makeIterator() -> any SampleIterator { makeIteratorBody() }
+}
+
+/// Read access to stored series, the only storage interface PromQL and the HTTP API see.
+/// Times are milliseconds, ranges inclusive at both ends.
+///
+/// Concurrency: implementations are safe to call from any thread; results are snapshots.
+public protocol Querier: Sendable {
+    /// Series matching every matcher with at least one sample in `[start, end]`, sorted by
+    /// labels. At least one matcher must not match the empty string (as in Prometheus).
+    func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries]
+
+    /// Label names of the series matching `matchers` (all series when empty), sorted, at most
+    /// `limit` (0 means no limit).
+    func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String]
+
+    /// Values of label `name` in the series matching `matchers`, sorted, at most `limit`.
+    func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String]
+
+    /// Cardinality figures for `/api/v1/status/tsdb`, each list cut to `limit` entries.
+    func cardinality(limit: Int) -> CardinalityStats
+}
+
+/// Why a query against storage failed.
+public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// The figures Prometheus shows in `/api/v1/status/tsdb`.
+public struct CardinalityStats: Sendable, Equatable {
+    public struct Entry: Sendable, Equatable {
+        public var name: String
+        public var value: Int
+        public init(name: String, value: Int) {
+            self.name = name
+            self.value = value
+        }
+    }
+
+    public var numSeries: Int
+    public var numLabelPairs: Int
+    public var chunkCount: Int
+    public var minTime: Int64
+    public var maxTime: Int64
+    /// Series per metric name, most first.
+    public var seriesCountByMetricName: [Entry]
+    /// Distinct values per label name, most first.
+    public var labelValueCountByLabelName: [Entry]
+    /// Bytes of all values per label name, most first.
+    public var memoryInBytesByLabelName: [Entry]
+    /// Series per `name=value` pair, most first.
+    public var seriesCountByLabelValuePair: [Entry]
+
+    public init(numSeries: Int = 0, numLabelPairs: Int = 0, chunkCount: Int = 0, minTime: Int64 = 0, maxTime: Int64 = 0,
+                seriesCountByMetricName: [Entry] = [], labelValueCountByLabelName: [Entry] = [],
+                memoryInBytesByLabelName: [Entry] = [], seriesCountByLabelValuePair: [Entry] = []) {
+        self.numSeries = numSeries
+        self.numLabelPairs = numLabelPairs
+        self.chunkCount = chunkCount
+        self.minTime = minTime
+        self.maxTime = maxTime
+        self.seriesCountByMetricName = seriesCountByMetricName
+        self.labelValueCountByLabelName = labelValueCountByLabelName
+        self.memoryInBytesByLabelName = memoryInBytesByLabelName
+        self.seriesCountByLabelValuePair = seriesCountByLabelValuePair
+    }
+}

@@ -1,0 +1,169 @@
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+/// Buffers of the commit in progress, reused between commits (guarded by the commit lock).
+struct CommitState {
+    var sequence: UInt64 = 0
+    var series: [MemSeries] = []
+    var samples: [Sample] = []
+    var ids: [UInt32] = []
+    var newSeries: [MemSeries] = []
+    /// Series created by commits whose WAL write failed; logged with the next commit.
+    var unlogged: [MemSeries] = []
+    var record: [UInt8] = []
+    var duplicates = 0
+}
+
+/// The samples of one commit, filled by the closure given to ``Head/commit(_:)``.
+///
+/// Each `append` is checked against what is stored and what this batch already holds, so its
+/// result is final: a sample it accepts is stored by the commit (if the WAL write succeeds).
+public struct HeadBatch: ~Copyable {
+    let head: Head
+    var state: CommitState
+
+    /// Queues a sample for the series `labels` (already validated).
+    /// - Returns: nil when queued or an exact repeat (ignored), else why it was refused.
+    public mutating func append(_ labels: LabelsView, _ sample: Sample) -> AppendError? {
+        let hash = labels.stableHash
+        let series = head.lookup(labels, hash: hash) ?? newSeries(Labels(labels), hash: hash)
+        return append(series, sample)
+    }
+
+    /// Queues a sample for the series `labels`.
+    public mutating func append(_ labels: Labels, _ sample: Sample) -> AppendError? {
+        labels.withView { append($0, sample) }
+    }
+
+    private mutating func newSeries(_ labels: Labels, hash: UInt64) -> MemSeries {
+        let s = head.create(labels, hash: hash)
+        state.newSeries.append(s)
+        return s
+    }
+
+    private mutating func append(_ s: MemSeries, _ sample: Sample) -> AppendError? {
+        let t = sample.timestamp
+        if s.pendingCommit != state.sequence {
+            s.pendingCommit = state.sequence
+            s.pendingLastT = s.lastT
+            s.pendingLastV = s.lastV
+        }
+        if t > s.pendingLastT {
+            s.pendingLastT = t
+            s.pendingLastV = sample.value
+            state.series.append(s)
+            state.samples.append(sample)
+            return nil
+        }
+        if t == s.pendingLastT {
+            if s.pendingLastV.bitPattern == sample.value.bitPattern {
+                state.duplicates += 1
+                return nil
+            }
+            return .duplicateTimestamp(timestamp: t)
+        }
+        // Older than the newest sample: an exact repeat of a stored sample is harmless (senders
+        // re-send after a restart); otherwise the out-of-order window decides.
+        let stored = head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in s.storedValue(at: t) }
+            ?? pendingValue(s, at: t)
+        if let stored {
+            if stored.bitPattern == sample.value.bitPattern {
+                state.duplicates += 1
+                return nil
+            }
+            return .duplicateTimestamp(timestamp: t)
+        }
+        let window = head.options.outOfOrderWindow
+        if window <= 0 { return .outOfOrder(timestamp: t, newest: s.pendingLastT) }
+        let newest = max(head.maxTime, s.pendingLastT)
+        if t < newest - window { return .tooOld(timestamp: t, oldestAllowed: newest - window) }
+        state.series.append(s)
+        state.samples.append(sample)
+        return nil
+    }
+
+    private func pendingValue(_ s: MemSeries, at t: Int64) -> Double? {
+        for (i, other) in state.series.enumerated() where other === s && state.samples[i].timestamp == t {
+            return state.samples[i].value
+        }
+        return nil
+    }
+}
+
+extension Head {
+    /// Runs one commit: `fill` queues samples, then they are written to the WAL (one write)
+    /// and applied to memory. Commits are serialised.
+    /// - Throws: ``StorageError`` when the WAL write fails; nothing of this commit is stored.
+    public func commit(_ fill: (inout HeadBatch) -> Void) throws(StorageError) -> CommitResult {
+        let outcome: Result<CommitResult, StorageError> = commitState.withLock { state in
+            state.sequence &+= 1
+            var batch = HeadBatch(head: self, state: state)
+            state = CommitState() // moved into the batch; restored below
+            fill(&batch)
+            state = batch.state
+            defer {
+                state.series.removeAll(keepingCapacity: true)
+                state.samples.removeAll(keepingCapacity: true)
+                state.ids.removeAll(keepingCapacity: true)
+                state.newSeries.removeAll(keepingCapacity: true)
+                state.record.removeAll(keepingCapacity: true)
+                state.duplicates = 0
+            }
+            var result = CommitResult()
+            result.duplicatesIgnored = state.duplicates
+            result.seriesCreated = state.newSeries.count
+            if let wal {
+                let toLog = state.unlogged + state.newSeries
+                if !toLog.isEmpty {
+                    RecordCodec.appendSeries(ids: toLog.map(\.id), labels: toLog.map(\.labels), to: &state.record)
+                }
+                if !state.samples.isEmpty {
+                    for s in state.series { state.ids.append(s.id) }
+                    RecordCodec.appendSamples(ids: state.ids, samples: state.samples, to: &state.record)
+                }
+                do throws(WALError) {
+                    try wal.log(state.record)
+                    state.unlogged.removeAll()
+                } catch {
+                    // The new series exist in memory; their record goes out with the next commit.
+                    state.unlogged = toLog
+                    for s in state.series { s.pendingCommit = 0 }
+                    return .failure(StorageError("cannot write the WAL: \(error.message)"))
+                }
+            }
+            result.samplesStored = apply(series: state.series, samples: state.samples)
+            return .success(result)
+        }
+        return try outcome.get()
+    }
+
+    /// Applies queued samples to memory; returns how many were stored.
+    func apply(series: [MemSeries], samples: [Sample]) -> Int {
+        var grown = 0
+        var stored = 0
+        var i = 0
+        while i < series.count {
+            let s = series[i]
+            let stripe = stripe(forHash: s.hash)
+            // Consecutive samples of one stripe under one lock acquisition.
+            stripes[stripe].map.withLock { _ in
+                repeat {
+                    let sample = samples[i]
+                    let target = series[i]
+                    if sample.timestamp > target.lastT {
+                        grown += target.appendInOrder(sample.timestamp, sample.value)
+                        stored += 1
+                    } else if target.storedValue(at: sample.timestamp) == nil {
+                        grown += target.insertOutOfOrder(sample)
+                        stored += 1
+                    }
+                    noteTime(sample.timestamp)
+                    i += 1
+                } while i < series.count && self.stripe(forHash: series[i].hash) == stripe
+            }
+        }
+        bytes.add(grown, ordering: .relaxed)
+        return stored
+    }
+}

@@ -1,0 +1,71 @@
+import Logging
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+extension Head {
+    /// Rebuilds the head from the WAL: series records recreate series with their IDs, samples
+    /// records are applied as the commits that wrote them were. A torn or corrupt tail is
+    /// repaired by the WAL (see `Docs/wal.md`); samples of unknown series are dropped and
+    /// counted. Call once, before the first commit.
+    @discardableResult
+    public func replayWAL() throws(StorageError) -> HeadReplayStats {
+        guard let wal else { return HeadReplayStats() }
+        var stats = HeadReplayStats()
+        let outcome: Result<ReplayStats, WALError> = commitState.withLock { _ in
+            var series: [MemSeries] = []
+            var samples: [Sample] = []
+            do throws(WALError) {
+                let walStats = try wal.replay { kind, payload in
+                    switch kind {
+                    case .series:
+                        let ok = RecordCodec.decodeSeries(payload) { id, labels in
+                            guard self.series(id: id) == nil else { return }
+                            _ = self.create(Labels(labels), hash: labels.stableHash, id: id)
+                            stats.series += 1
+                        }
+                        if !ok { stats.malformedRecords += 1 }
+                    case .samples:
+                        series.removeAll(keepingCapacity: true)
+                        samples.removeAll(keepingCapacity: true)
+                        let ok = RecordCodec.decodeSamples(payload) { id, sample in
+                            guard let s = self.series(id: id) else {
+                                stats.samplesOfUnknownSeries += 1
+                                return
+                            }
+                            series.append(s)
+                            samples.append(sample)
+                        }
+                        if !ok { stats.malformedRecords += 1 }
+                        stats.samples += apply(series: series, samples: samples)
+                    }
+                }
+                return .success(walStats)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch outcome {
+        case .success(let walStats):
+            stats.wal = walStats
+            if stats.samplesOfUnknownSeries > 0 || stats.malformedRecords > 0 {
+                logger.warning("WAL replay dropped data", metadata: [
+                    "samples_of_unknown_series": "\(stats.samplesOfUnknownSeries)", "malformed_records": "\(stats.malformedRecords)",
+                ])
+            }
+            return stats
+        case .failure(let error):
+            throw StorageError("cannot replay the WAL: \(error.message)")
+        }
+    }
+}
+
+/// What a WAL replay restored.
+public struct HeadReplayStats: Sendable, Equatable {
+    public var series = 0
+    public var samples = 0
+    public var samplesOfUnknownSeries = 0
+    public var malformedRecords = 0
+    public var wal = ReplayStats()
+    public init() {}
+}

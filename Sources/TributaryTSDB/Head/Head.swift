@@ -1,0 +1,106 @@
+import Logging
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+/// The in-memory part of the TSDB: series in lock stripes, their chunks, the postings index,
+/// and the write-ahead log every commit goes through.
+///
+/// Concurrency: thread-safe. Commits are serialised by one lock (the WAL is one file anyway);
+/// readers take only the stripe locks of the series they read, and never wait for a commit's
+/// I/O.
+public final class Head: Sendable {
+    public let options: HeadOptions
+    let logger: Logger
+    let wal: WAL?
+    let stripes: [Stripe]
+    let stripeMask: Int
+    let byID = Mutex<ContiguousArray<MemSeries?>>([nil])
+    public let postings = MemPostings()
+    let commitState: Mutex<CommitState>
+    let bytes = Atomic<Int>(0)
+    let seriesCount = Atomic<Int>(0)
+    let minTimeValue = Atomic<Int64>(.max)
+    let maxTimeValue = Atomic<Int64>(.min)
+
+    /// Opens a head; with a WAL, replays it first (see ``replayWAL()``).
+    public init(options: HeadOptions = HeadOptions(), wal: WAL? = nil, logger: Logger = Logger(label: "tributary.head")) {
+        var options = options
+        var n = 1
+        while n < max(options.stripes, 1) { n <<= 1 }
+        options.stripes = n
+        self.options = options
+        self.logger = logger
+        self.wal = wal
+        stripes = (0..<n).map { _ in Stripe() }
+        stripeMask = n - 1
+        commitState = Mutex(CommitState())
+    }
+
+    /// Number of series.
+    public var numSeries: Int { seriesCount.load(ordering: .relaxed) }
+
+    /// Approximate bytes the head holds (labels, series overhead, chunks).
+    public var memoryBytes: Int { bytes.load(ordering: .relaxed) }
+
+    /// True when ``memoryBytes`` exceeds ``HeadOptions/memoryBudget`` (never when it is 0).
+    public var isOverMemoryBudget: Bool {
+        options.memoryBudget > 0 && memoryBytes > options.memoryBudget
+    }
+
+    /// Oldest and newest sample timestamps (`.max`/`.min` while empty).
+    public var minTime: Int64 { minTimeValue.load(ordering: .relaxed) }
+    public var maxTime: Int64 { maxTimeValue.load(ordering: .relaxed) }
+
+    /// Fixed bytes charged per series besides its labels and chunks (object, map and postings
+    /// entries); an estimate from MemoryLayout sizes, checked by the memory benchmark.
+    static let seriesOverhead = 240
+
+    @inline(__always)
+    func stripe(forHash hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & stripeMask }
+
+    /// The series with exactly these labels, if it exists.
+    func lookup(_ labels: LabelsView, hash: UInt64) -> MemSeries? {
+        stripes[stripe(forHash: hash)].map.withLock { map in
+            var candidate = map[hash]
+            while let s = candidate {
+                if s.labels.bytes.withUnsafeBytes({ FlatLabels.equal($0, labels.bytes) }) { return s }
+                candidate = s.nextInBucket
+            }
+            return nil
+        }
+    }
+
+    /// Creates a series; the caller holds the commit lock and has checked it does not exist.
+    func create(_ labels: Labels, hash: UInt64, id requested: UInt32? = nil) -> MemSeries {
+        let series: MemSeries = byID.withLock { all in
+            let id = requested ?? UInt32(truncatingIfNeeded: all.count)
+            let s = MemSeries(id: id, labels: labels, hash: hash, chunkRange: options.chunkRange)
+            while all.count <= Int(id) { all.append(nil) }
+            all[Int(id)] = s
+            return s
+        }
+        stripes[stripe(forHash: hash)].map.withLock { map in
+            series.nextInBucket = map[hash]
+            map[hash] = series
+        }
+        postings.add(series.id, labels)
+        seriesCount.add(1, ordering: .relaxed)
+        bytes.add(labels.bytes.count + Self.seriesOverhead, ordering: .relaxed)
+        return series
+    }
+
+    func series(id: UInt32) -> MemSeries? {
+        byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
+    }
+
+    func noteTime(_ t: Int64) {
+        if t < minTimeValue.load(ordering: .relaxed) { _ = minTimeValue.min(t, ordering: .relaxed) }
+        if t > maxTimeValue.load(ordering: .relaxed) { _ = maxTimeValue.max(t, ordering: .relaxed) }
+    }
+}
+
+/// One lock stripe of the series map: series by label hash, chained on collisions.
+final class Stripe: Sendable {
+    let map = Mutex<[UInt64: MemSeries]>([:])
+}

@@ -1,0 +1,168 @@
+import Synchronization
+import TributaryModel
+
+/// Reads the head: a snapshot per series, taken under that series' stripe lock.
+public struct HeadQuerier: Querier {
+    let head: Head
+
+    public init(head: Head) { self.head = head }
+
+    public func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        let ids = try head.postings.select(matchers)
+        var out: [QueriedSeries] = []
+        for id in ids {
+            guard let s = head.series(id: id) else { continue }
+            // Matchers on labels the index cannot see (none today) would be checked here.
+            guard let snapshot = head.snapshot(s, start: start, end: end) else { continue }
+            out.append(QueriedSeries(labels: s.labels) {
+                SeriesSnapshotIterator(snapshot, start: start, end: end)
+            })
+        }
+        out.sort { $0.labels < $1.labels }
+        return out
+    }
+
+    public func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
+        let names: [String]
+        if matchers.isEmpty {
+            names = head.postings.labelNames()
+        } else {
+            var set = Set<String>()
+            for s in try select(matchers, start: start, end: end) {
+                for (name, _) in s.labels.pairs { set.insert(name) }
+            }
+            names = set.sorted()
+        }
+        return limit > 0 ? Array(names.prefix(limit)) : names
+    }
+
+    public func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
+        let values: [String]
+        if matchers.isEmpty {
+            values = head.postings.labelValues(name)
+        } else {
+            var set = Set<String>()
+            for s in try select(matchers, start: start, end: end) {
+                if let v = s.labels.value(of: name) { set.insert(v) }
+            }
+            values = set.sorted()
+        }
+        return limit > 0 ? Array(values.prefix(limit)) : values
+    }
+
+    public func cardinality(limit: Int) -> CardinalityStats {
+        head.postings.withIndex { index, all in
+            func top(_ entries: [CardinalityStats.Entry]) -> [CardinalityStats.Entry] {
+                Array(entries.sorted { $0.value != $1.value ? $0.value > $1.value : $0.name < $1.name }.prefix(limit))
+            }
+            var pairs = 0
+            var byPair: [CardinalityStats.Entry] = []
+            var valuesByName: [CardinalityStats.Entry] = []
+            var bytesByName: [CardinalityStats.Entry] = []
+            for (name, values) in index {
+                pairs += values.count
+                valuesByName.append(.init(name: name, value: values.count))
+                bytesByName.append(.init(name: name, value: values.keys.reduce(0) { $0 + $1.utf8.count }))
+                for (value, list) in values { byPair.append(.init(name: "\(name)=\(value)", value: list.count)) }
+            }
+            let byMetric = (index["__name__"] ?? [:]).map { CardinalityStats.Entry(name: $0.key, value: $0.value.count) }
+            return CardinalityStats(
+                numSeries: all.count, numLabelPairs: pairs, chunkCount: 0,
+                minTime: head.minTime == .max ? 0 : head.minTime, maxTime: head.maxTime == .min ? 0 : head.maxTime,
+                seriesCountByMetricName: top(byMetric), labelValueCountByLabelName: top(valuesByName),
+                memoryInBytesByLabelName: top(bytesByName), seriesCountByLabelValuePair: top(byPair)
+            )
+        }
+    }
+}
+
+/// The chunks of one series overlapping a time range, copied out under its stripe lock.
+struct SeriesSnapshot: Sendable {
+    var chunks: [[UInt8]]
+    var ooo: [Sample]
+}
+
+extension Head {
+    /// A querier over everything in the head.
+    public func querier() -> HeadQuerier { HeadQuerier(head: self) }
+
+    /// The data of `s` in `[start, end]`, or nil when it has none there.
+    func snapshot(_ s: MemSeries, start: Int64, end: Int64) -> SeriesSnapshot? {
+        stripes[stripe(forHash: s.hash)].map.withLock { _ in
+            var chunks: [[UInt8]] = []
+            for c in s.closed where c.maxTime >= start && c.minTime <= end { chunks.append(c.bytes) }
+            if s.head.count > 0, s.head.maxTime >= start, s.headMinTime <= end { chunks.append(s.head.bytes) }
+            let ooo = s.ooo.filter { $0.timestamp >= start && $0.timestamp <= end }
+            if chunks.isEmpty && ooo.isEmpty { return nil }
+            return SeriesSnapshot(chunks: chunks, ooo: ooo)
+        }
+    }
+}
+
+/// Iterates a snapshot: the chunks in order, merged with the out-of-order samples, limited to
+/// `[start, end]`.
+struct SeriesSnapshotIterator: SampleIterator {
+    let snapshot: SeriesSnapshot
+    let start: Int64
+    let end: Int64
+    var chunkIndex = 0
+    var current: XORIterator?
+    var pendingChunkSample: Sample?
+    var oooIndex = 0
+    var last: Sample?
+
+    init(_ snapshot: SeriesSnapshot, start: Int64, end: Int64) {
+        self.snapshot = snapshot
+        self.start = start
+        self.end = end
+    }
+
+    mutating func next() -> Sample? {
+        if pendingChunkSample == nil { pendingChunkSample = nextFromChunks() }
+        let fromOOO = oooIndex < snapshot.ooo.count ? snapshot.ooo[oooIndex] : nil
+        let pick: Sample?
+        switch (pendingChunkSample, fromOOO) {
+        case (nil, nil): pick = nil
+        case (let c?, nil): pick = c; pendingChunkSample = nil
+        case (nil, let o?): pick = o; oooIndex += 1
+        case (let c?, let o?):
+            if o.timestamp < c.timestamp {
+                pick = o
+                oooIndex += 1
+            } else {
+                pick = c
+                pendingChunkSample = nil
+                if o.timestamp == c.timestamp { oooIndex += 1 }
+            }
+        }
+        guard let sample = pick, sample.timestamp <= end else {
+            last = nil
+            return nil
+        }
+        last = sample
+        return sample
+    }
+
+    mutating func seek(_ time: Int64) -> Sample? {
+        if let last, last.timestamp >= time { return last }
+        while let s = next() {
+            if s.timestamp >= time { return s }
+        }
+        return nil
+    }
+
+    private mutating func nextFromChunks() -> Sample? {
+        while true {
+            if current == nil {
+                guard chunkIndex < snapshot.chunks.count else { return nil }
+                current = XORIterator(bytes: snapshot.chunks[chunkIndex])
+                chunkIndex += 1
+                if let s = current?.seek(start) { return s }
+                current = nil
+                continue
+            }
+            if let s = current?.next() { return s }
+            current = nil
+        }
+    }
+}
