@@ -89,9 +89,15 @@ let package = Package(
             dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .executableTarget(
+            name: "tsdb-crash-writer",
+            dependencies: ["TributaryModel", "TributaryTSDB", "TributaryWAL"],
+            path: "TestTools/tsdb-crash-writer",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TributaryTSDBTests",
-            dependencies: ["TributaryModel", "TributaryTSDB"],
+            dependencies: ["TributaryModel", "TributaryTSDB", "TributaryWAL", "tsdb-crash-writer"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

@@ -53,3 +53,8 @@ public enum Record {
         return .record(kind, payload: UnsafeRawBufferPointer(rebasing: body.dropFirst()), next: offset + headerSize + length)
     }
 }
+
+/// CRC-32C of `bytes` (exposed for tests and tools).
+public func tributaryCRC32C(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
+    tributary_crc32c(0, bytes.baseAddress, bytes.count)
+}
