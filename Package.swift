@@ -68,7 +68,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
             name: "tributary-bench",
-            dependencies: ["TributaryModel", "TributaryWire", "CPrompb", "CMallocCounter"],
+            dependencies: ["TributaryModel", "TributaryWire", "TributaryTSDB", "TributaryWAL", "CPrompb", "CMallocCounter"],
             path: "Benchmarks/tributary-bench",
             swiftSettings: swiftSettings
         ),

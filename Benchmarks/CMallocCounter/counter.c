@@ -27,3 +27,6 @@ int posix_memalign(void **out, size_t alignment, size_t size) {
     *out = p;
     return 0;
 }
+
+#include <malloc.h>
+void tributary_malloc_trim(void) { malloc_trim(0); }

@@ -10,8 +10,17 @@ struct BenchMain {
         switch args.first {
         case "decode", nil:
             DecodeBenchmark.run(seconds: seconds)
+        case "tsdb":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100_000
+            let memorySeries = args.firstIndex(of: "--memory-series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 1_000_000
+            do {
+                try TSDBBenchmark.run(series: series, memorySeries: memorySeries)
+            } catch {
+                print("tsdb benchmark failed: \(error)")
+                exit(1)
+            }
         default:
-            print("usage: tributary-bench [decode] [--seconds N]")
+            print("usage: tributary-bench [decode|tsdb] [--seconds N] [--series N] [--memory-series N]")
             exit(2)
         }
     }

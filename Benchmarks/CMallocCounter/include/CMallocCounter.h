@@ -9,4 +9,8 @@
 /// Allocations (malloc, calloc, realloc, aligned variants) since the process started.
 uint64_t tributary_allocation_count(void);
 
+
+
+/// Returns freed heap memory to the system (glibc's malloc_trim(0)), before reading RSS.
+void tributary_malloc_trim(void);
 #endif

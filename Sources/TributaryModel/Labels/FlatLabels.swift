@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Byte-level helpers for the flat label encoding shared by ``Labels``, ``LabelsView`` and the
 /// decoders that write labels straight into a buffer.
 public enum FlatLabels {
@@ -67,13 +73,6 @@ public enum FlatLabels {
 
     @usableFromInline
     static func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
-        var i = 0
-        while i < n {
-            let x = a.load(fromByteOffset: i, as: UInt8.self)
-            let y = b.load(fromByteOffset: i, as: UInt8.self)
-            if x != y { return Int(x) - Int(y) }
-            i += 1
-        }
-        return 0
+        Int(memcmp(a, b, n))
     }
 }

@@ -1,17 +1,19 @@
 /// A fast 64-bit hash over bytes that is the same in every process and on every run, unlike
 /// `Hasher`, which is seeded per process. Used for shard and stripe selection and for anything
-/// persisted. Reads eight bytes per step and mixes with a multiply-xorshift finaliser
-/// (constants from SplitMix64), which is enough spread for table selection; it is not a
+/// persisted. Reads eight bytes per step (multiply, xor-shift) and ends with SplitMix64's
+/// finaliser, which is enough spread for table selection; it is not a
 /// cryptographic hash.
 public enum StableHash {
     @inlinable
     public static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ UInt64(bytes.count)
+        // One multiply and one shift per eight bytes, then a full mix: labels are ~100 bytes
+        // hashed once per sample on ingest (callgrind: 9% of append with a mix per word).
+        var h: UInt64 = 0x9E37_79B9_7F4A_7C15 ^ (UInt64(bytes.count) &* 0xFF51_AFD7_ED55_8CCD)
         var i = 0
         let n = bytes.count
         while i + 8 <= n {
-            let word = bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)
-            h = mix(h ^ word) &* 0xBF58_476D_1CE4_E5B9
+            h = (h ^ bytes.loadUnaligned(fromByteOffset: i, as: UInt64.self)) &* 0x9E37_79B9_7F4A_7C15
+            h ^= h >> 29
             i += 8
         }
         var tail: UInt64 = 0
@@ -21,8 +23,7 @@ public enum StableHash {
             shift += 8
             i += 1
         }
-        h = mix(h ^ tail)
-        return h
+        return mix(h ^ tail)
     }
 
     @inlinable

@@ -19,22 +19,31 @@ struct BitWriter {
         bitsInLastByte += 1
     }
 
-    /// Writes the low `count` bits of `value`, most significant first.
+    /// Writes the low `count` bits of `value`, most significant first: fills the free bits
+    /// of the last byte, then appends whole bytes.
     @inline(__always)
     mutating func writeBits(_ value: UInt64, count: Int) {
+        guard count > 0 else { return }
         var remaining = count
         let v = count == 64 ? value : value & ((1 << UInt64(count)) - 1)
-        while remaining > 0 {
-            if bitsInLastByte == 8 {
-                bytes.append(0)
-                bitsInLastByte = 0
-            }
+        if bitsInLastByte < 8 {
             let free = 8 - Int(bitsInLastByte)
             let take = Swift.min(free, remaining)
-            let chunk = UInt8(truncatingIfNeeded: (v >> UInt64(remaining - take)) & ((1 << UInt64(take)) - 1))
+            let chunk = UInt8(truncatingIfNeeded: v >> UInt64(remaining - take)) & UInt8(truncatingIfNeeded: (1 << take) - 1)
             bytes[bytes.count - 1] |= chunk << UInt8(free - take)
             bitsInLastByte += UInt8(take)
             remaining -= take
+            if remaining == 0 { return }
+        }
+        while remaining >= 8 {
+            remaining -= 8
+            bytes.append(UInt8(truncatingIfNeeded: v >> UInt64(remaining)))
+        }
+        if remaining > 0 {
+            bytes.append(UInt8(truncatingIfNeeded: v << UInt64(8 - remaining)))
+            bitsInLastByte = UInt8(remaining)
+        } else {
+            bitsInLastByte = 8
         }
     }
 }
