@@ -5,7 +5,10 @@ import TributaryWAL
 /// Buffers of the commit in progress, reused between commits (guarded by the commit lock).
 struct CommitState {
     var sequence: UInt64 = 0
-    var series: [MemSeries] = []
+    /// Series of the queued samples, unretained: series live as long as the head (there is no
+    /// series garbage collection yet) and this saves two atomic operations per sample
+    /// (callgrind: retain/release were 14% of an append).
+    var series: [Unmanaged<MemSeries>] = []
     var samples: [Sample] = []
     var ids: [UInt32] = []
     var newSeries: [MemSeries] = []
@@ -52,7 +55,7 @@ public struct HeadBatch: ~Copyable {
         if t > s.pendingLastT {
             s.pendingLastT = t
             s.pendingLastV = sample.value
-            state.series.append(s)
+            state.series.append(Unmanaged.passUnretained(s))
             state.samples.append(sample)
             return nil
         }
@@ -78,13 +81,13 @@ public struct HeadBatch: ~Copyable {
         if window <= 0 { return .outOfOrder(timestamp: t, newest: s.pendingLastT) }
         let newest = max(head.maxTime, s.pendingLastT)
         if t < newest - window { return .tooOld(timestamp: t, oldestAllowed: newest - window) }
-        state.series.append(s)
+        state.series.append(Unmanaged.passUnretained(s))
         state.samples.append(sample)
         return nil
     }
 
     private func pendingValue(_ s: MemSeries, at t: Int64) -> Double? {
-        for (i, other) in state.series.enumerated() where other === s && state.samples[i].timestamp == t {
+        for (i, other) in state.series.enumerated() where other.takeUnretainedValue() === s && state.samples[i].timestamp == t {
             return state.samples[i].value
         }
         return nil
@@ -119,7 +122,7 @@ extension Head {
                     RecordCodec.appendSeries(ids: toLog.map(\.id), labels: toLog.map(\.labels), to: &state.record)
                 }
                 if !state.samples.isEmpty {
-                    for s in state.series { state.ids.append(s.id) }
+                    for s in state.series { state.ids.append(s.takeUnretainedValue().id) }
                     RecordCodec.appendSamples(ids: state.ids, samples: state.samples, to: &state.record)
                 }
                 do throws(WALError) {
@@ -128,7 +131,7 @@ extension Head {
                 } catch {
                     // The new series exist in memory; their record goes out with the next commit.
                     state.unlogged = toLog
-                    for s in state.series { s.pendingCommit = 0 }
+                    for s in state.series { s.takeUnretainedValue().pendingCommit = 0 }
                     return .failure(StorageError("cannot write the WAL: \(error.message)"))
                 }
             }
@@ -139,28 +142,28 @@ extension Head {
     }
 
     /// Applies queued samples to memory; returns how many were stored.
-    func apply(series: [MemSeries], samples: [Sample]) -> Int {
+    func apply(series: [Unmanaged<MemSeries>], samples: [Sample]) -> Int {
         var grown = 0
         var stored = 0
         var i = 0
         while i < series.count {
-            let s = series[i]
-            let stripe = stripe(forHash: s.hash)
+            let stripe = stripe(forHash: series[i]._withUnsafeGuaranteedRef { $0.hash })
             // Consecutive samples of one stripe under one lock acquisition.
             stripes[stripe].map.withLock { _ in
                 repeat {
                     let sample = samples[i]
-                    let target = series[i]
-                    if sample.timestamp > target.lastT {
-                        grown += target.appendInOrder(sample.timestamp, sample.value)
-                        stored += 1
-                    } else if target.storedValue(at: sample.timestamp) == nil {
-                        grown += target.insertOutOfOrder(sample)
-                        stored += 1
+                    series[i]._withUnsafeGuaranteedRef { target in
+                        if sample.timestamp > target.lastT {
+                            grown += target.appendInOrder(sample.timestamp, sample.value)
+                            stored += 1
+                        } else if target.storedValue(at: sample.timestamp) == nil {
+                            grown += target.insertOutOfOrder(sample)
+                            stored += 1
+                        }
                     }
                     noteTime(sample.timestamp)
                     i += 1
-                } while i < series.count && self.stripe(forHash: series[i].hash) == stripe
+                } while i < series.count && self.stripe(forHash: series[i]._withUnsafeGuaranteedRef { $0.hash }) == stripe
             }
         }
         bytes.add(grown, ordering: .relaxed)

@@ -13,7 +13,7 @@ extension Head {
         guard let wal else { return HeadReplayStats() }
         var stats = HeadReplayStats()
         let outcome: Result<ReplayStats, WALError> = commitState.withLock { _ in
-            var series: [MemSeries] = []
+            var series: [Unmanaged<MemSeries>] = []
             var samples: [Sample] = []
             do throws(WALError) {
                 let walStats = try wal.replay { kind, payload in
@@ -33,7 +33,7 @@ extension Head {
                                 stats.samplesOfUnknownSeries += 1
                                 return
                             }
-                            series.append(s)
+                            series.append(Unmanaged.passUnretained(s))
                             samples.append(sample)
                         }
                         if !ok { stats.malformedRecords += 1 }
