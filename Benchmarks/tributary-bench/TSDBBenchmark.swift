@@ -10,10 +10,13 @@ enum TSDBBenchmark {
     static func run(series seriesCount: Int, memorySeries: Int) throws {
         print("tsdb: append \(seriesCount) series x 120 samples, commits of 2,000 samples")
         let labels = (0..<seriesCount).map(nodeLabels)
-        try append(labels, wal: nil)
+        try append(labels, wal: nil, byRef: false)
+        try append(labels, wal: nil, byRef: true)
         let dir = NSTemporaryDirectory() + "tributary-bench-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try append(labels, wal: dir)
+        try append(labels, wal: dir, byRef: false)
+        try? FileManager.default.removeItem(atPath: dir)
+        try append(labels, wal: dir, byRef: true)
         try replay(dir)
         try memory(seriesCount: memorySeries)
     }
@@ -37,9 +40,13 @@ enum TSDBBenchmark {
         return b.labels()
     }
 
-    static func append(_ labels: [Labels], wal dir: String?) throws {
+    /// Appends 120 rounds. By labels, every sample is looked up by its labels (a receiver
+    /// without per-series state); by reference, the first round looks up and later rounds use
+    /// the references (as the HA dedup stage and Prometheus's scrape cache do).
+    static func append(_ labels: [Labels], wal dir: String?, byRef: Bool) throws {
         let wal = try dir.map { try WAL(directory: $0 + "/wal", options: .init(fsync: .batch)) }
         let head = Head(wal: wal)
+        var refs = [SeriesRef](repeating: 0, count: labels.count)
         let start = Date()
         var samples = 0
         for round in 0..<120 {
@@ -49,7 +56,14 @@ enum TSDBBenchmark {
                 let end = min(i + 2000, labels.count)
                 let result = try head.commit { batch in
                     for k in i..<end {
-                        _ = batch.append(labels[k], Sample(timestamp: t, value: Double(round * 7 + k)))
+                        let sample = Sample(timestamp: t, value: Double(round * 7 + k))
+                        if !byRef {
+                            _ = batch.append(labels[k], sample)
+                        } else if round == 0 {
+                            refs[k] = labels[k].withView { batch.appendReturningRef($0, sample).0 }
+                        } else {
+                            _ = batch.append(ref: refs[k], sample)
+                        }
                     }
                 }
                 samples += result.samplesStored
@@ -58,7 +72,7 @@ enum TSDBBenchmark {
         }
         try wal?.sync()
         let seconds = Date().timeIntervalSince(start)
-        let what = dir == nil ? "head only     " : "head + WAL    "
+        let what = (dir == nil ? "head only, " : "head + WAL, ") + (byRef ? "by ref   " : "by labels")
         print(String(format: "  append, %@ %6.2fM samples/s (%d samples in %.2f s)   target >= 5M", what, Double(samples) / seconds / 1e6, samples, seconds))
     }
 

@@ -104,3 +104,23 @@ extension XORIterator {
         return n
     }
 }
+
+@Suite struct AppendByRefTests {
+    @Test func refsFromAppendWorkLaterAndUnknownRefsAreRefused() throws {
+        let head = Head()
+        let labels: Labels = ["__name__": "r", "job": "x"]
+        var ref: SeriesRef = 0
+        _ = try head.commit { batch in
+            labels.withView { ref = batch.appendReturningRef($0, Sample(timestamp: 1, value: 1)).0 }
+        }
+        var errors: [AppendError?] = []
+        _ = try head.commit { batch in
+            errors.append(batch.append(ref: ref, Sample(timestamp: 2, value: 2)))
+            errors.append(batch.append(ref: ref, Sample(timestamp: 2, value: 3)))
+            errors.append(batch.append(ref: 999, Sample(timestamp: 2, value: 3)))
+            #expect(batch.isValid(ref) && !batch.isValid(999))
+        }
+        #expect(errors == [nil, .duplicateTimestamp(timestamp: 2), .unknownSeries(ref: 999)])
+        #expect(try head.querier().dump([m("__name__", .equal, "r")])[labels]?.map(\.value) == [1, 2])
+    }
+}

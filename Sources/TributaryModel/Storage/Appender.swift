@@ -24,12 +24,15 @@ public enum AppendError: Error, Sendable, Equatable, CustomStringConvertible {
     case tooOld(timestamp: Int64, oldestAllowed: Int64)
     /// Same timestamp as a stored sample but another value.
     case duplicateTimestamp(timestamp: Int64)
+    /// An append by reference named no series.
+    case unknownSeries(ref: SeriesRef)
 
     public var description: String {
         switch self {
         case .outOfOrder(let t, let newest): "out of order sample: timestamp \(t) is before the series' newest \(newest)"
         case .tooOld(let t, let oldest): "too old sample: timestamp \(t) is before \(oldest), the oldest the out-of-order window allows"
         case .duplicateTimestamp(let t): "duplicate sample for timestamp \(t) with a different value"
+        case .unknownSeries(let ref): "unknown series reference \(ref)"
         }
     }
 }

@@ -16,6 +16,15 @@ struct CommitState {
     var unlogged: [MemSeries] = []
     var record: [UInt8] = []
     var duplicates = 0
+    /// Series by ID for appends by reference: a mirror of `Head.byID` that commits read
+    /// without taking its lock (both change only under the commit lock).
+    var byID: ContiguousArray<Unmanaged<MemSeries>?> = [nil]
+
+    mutating func register(_ s: MemSeries) {
+        let i = Int(s.id)
+        while byID.count <= i { byID.append(nil) }
+        byID[i] = Unmanaged.passUnretained(s)
+    }
 }
 
 /// The samples of one commit, filled by the closure given to ``Head/commit(_:)``.
@@ -39,9 +48,32 @@ public struct HeadBatch: ~Copyable {
         labels.withView { append($0, sample) }
     }
 
+    /// Queues a sample and returns the series' reference, for callers that keep per-series
+    /// state (HA dedup, scrape caches) and append by reference afterwards.
+    public mutating func appendReturningRef(_ labels: LabelsView, _ sample: Sample) -> (SeriesRef, AppendError?) {
+        let hash = labels.stableHash
+        let series = head.lookup(labels, hash: hash) ?? newSeries(Labels(labels), hash: hash)
+        return (SeriesRef(series.id), append(series, sample))
+    }
+
+    /// Queues a sample for the series `ref` (from ``appendReturningRef(_:_:)``), skipping the
+    /// label lookup; `.unknownSeries` when no series has that reference.
+    public mutating func append(ref: SeriesRef, _ sample: Sample) -> AppendError? {
+        guard let series = series(ref) else { return .unknownSeries(ref: ref) }
+        return series._withUnsafeGuaranteedRef { append($0, sample) }
+    }
+
+    /// True when `ref` names a series of this head.
+    public func isValid(_ ref: SeriesRef) -> Bool { series(ref) != nil }
+
+    private func series(_ ref: SeriesRef) -> Unmanaged<MemSeries>? {
+        ref < UInt64(state.byID.count) ? state.byID[Int(ref)] : nil
+    }
+
     private mutating func newSeries(_ labels: Labels, hash: UInt64) -> MemSeries {
         let s = head.create(labels, hash: hash)
         state.newSeries.append(s)
+        state.register(s)
         return s
     }
 

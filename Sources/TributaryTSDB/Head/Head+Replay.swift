@@ -12,7 +12,7 @@ extension Head {
     public func replayWAL() throws(StorageError) -> HeadReplayStats {
         guard let wal else { return HeadReplayStats() }
         var stats = HeadReplayStats()
-        let outcome: Result<ReplayStats, WALError> = commitState.withLock { _ in
+        let outcome: Result<ReplayStats, WALError> = commitState.withLock { state in
             var series: [Unmanaged<MemSeries>] = []
             var samples: [Sample] = []
             do throws(WALError) {
@@ -21,7 +21,7 @@ extension Head {
                     case .series:
                         let ok = RecordCodec.decodeSeries(payload) { id, labels in
                             guard self.series(id: id) == nil else { return }
-                            _ = self.create(Labels(labels), hash: labels.stableHash, id: id)
+                            state.register(self.create(Labels(labels), hash: labels.stableHash, id: id))
                             stats.series += 1
                         }
                         if !ok { stats.malformedRecords += 1 }
