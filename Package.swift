@@ -54,6 +54,11 @@ let package = Package(
             dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TributaryPromQL",
+            dependencies: ["TributaryModel"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
@@ -99,6 +104,11 @@ let package = Package(
             name: "TributaryTSDBTests",
             dependencies: ["TributaryModel", "TributaryTSDB", "TributaryWAL", "tsdb-crash-writer"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryPromQLTests",
+            dependencies: ["TributaryModel", "TributaryPromQL"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -51,7 +51,7 @@ import TributaryWAL
         #expect(stored.count < 50)
         #expect(Double(stored.count) >= Double(50) * fraction - 2)
         // The database accepts new writes after the repair.
-        _ = try head.commit { $0.append(["__name__": "c", "i": "0"], Sample(timestamp: 999_000, value: 1)) }
+        _ = try head.commit { _ = $0.append(["__name__": "c", "i": "0"], Sample(timestamp: 999_000, value: 1)) }
     }
 
     @Test(arguments: [1, 7, 100])
@@ -75,9 +75,9 @@ import TributaryWAL
         do {
             let wal = try WAL(directory: dir.path + "/wal")
             let head = Head(wal: wal)
-            _ = try head.commit { $0.append(["__name__": "a"], Sample(timestamp: 1, value: 1)) }
+            _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 1, value: 1)) }
             let keep = try #require(try head.checkpointSeries())
-            _ = try head.commit { $0.append(["__name__": "a"], Sample(timestamp: 2, value: 2)) }
+            _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 2, value: 2)) }
             // (A block would now hold the samples of the older segments.)
             try wal.truncate(before: keep)
             #expect(try wal.segments() == [keep])
