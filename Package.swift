@@ -108,7 +108,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryPromQLTests",
-            dependencies: ["TributaryModel", "TributaryPromQL"],
+            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

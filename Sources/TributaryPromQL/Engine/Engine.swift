@@ -1,0 +1,93 @@
+import Foundation
+import TributaryModel
+
+/// Settings of the PromQL engine (Prometheus's defaults).
+public struct EngineOptions: Sendable {
+    /// How far back an instant selector looks for the latest sample (5m).
+    public var lookbackDelta: Int64 = 5 * 60_000
+    /// Most samples one query may load or hold; beyond it the query fails.
+    public var maxSamples = 50_000_000
+    /// Longest a query may run.
+    public var timeout: Double = 120
+    /// Subquery resolution when `[range:]` gives no step.
+    public var defaultSubqueryStep: Int64 = 60_000
+
+    public init() {}
+}
+
+/// Evaluates PromQL against a ``Querier`` with Prometheus 3's semantics.
+///
+/// Concurrency: an engine is immutable and can run any number of queries at once.
+public struct Engine: Sendable {
+    public let options: EngineOptions
+
+    public init(options: EngineOptions = EngineOptions()) {
+        self.options = options
+    }
+
+    /// Evaluates `query` at one time (milliseconds).
+    public func instantQuery(_ query: String, at time: Int64, querier: any Querier) throws -> (QueryValue, Annotations) {
+        let expr = try Parser.parse(query)
+        return try instantQuery(expr, at: time, querier: querier)
+    }
+
+    /// Evaluates a parsed expression at one time.
+    public func instantQuery(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        var ev = Evaluator(options: options, querier: querier, start: time, end: time, step: 0)
+        try ev.preload(expr)
+        let value = try ev.eval(expr, at: time)
+        let result: QueryValue
+        switch value {
+        case .scalar(let v): result = .scalar(timestamp: time, value: v)
+        case .string(let s): result = .string(timestamp: time, value: s)
+        case .vector(let v): result = .vector(timestamp: time, try ev.finish(v))
+        case .matrix(let m): result = .matrix(try ev.finish(m))
+        }
+        return (result, ev.annotations)
+    }
+
+    /// Evaluates `query` at every step from `start` to `end` (milliseconds).
+    public func rangeQuery(_ query: String, start: Int64, end: Int64, step: Int64, querier: any Querier) throws -> (QueryValue, Annotations) {
+        let expr = try Parser.parse(query)
+        return try rangeQuery(expr, start: start, end: end, step: step, querier: querier)
+    }
+
+    public func rangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        guard step > 0 else { throw EvaluationError(.badData, "zero or negative query resolution step widths are not accepted. Try a positive integer") }
+        guard end >= start else { throw EvaluationError(.badData, "end timestamp must not be before start time") }
+        guard expr.type == .scalar || expr.type == .vector else {
+            throw EvaluationError(.badData, "invalid expression type \"\(expr.type.rawValue)\" for range query, must be Scalar or instant Vector")
+        }
+        var ev = Evaluator(options: options, querier: querier, start: start, end: end, step: step)
+        try ev.preload(expr)
+        var series: [Labels: Int] = [:]
+        var out: [SeriesResult] = []
+        var t = start
+        while t <= end {
+            switch try ev.eval(expr, at: t) {
+            case .scalar(let v):
+                if series[.empty] == nil {
+                    series[.empty] = out.count
+                    out.append(SeriesResult(labels: .empty, samples: []))
+                }
+                out[series[.empty]!].samples.append(Sample(timestamp: t, value: v))
+            case .vector(let vector):
+                let finished = try ev.finish(vector)
+                for s in finished {
+                    if let i = series[s.labels] {
+                        out[i].samples.append(Sample(timestamp: t, value: s.value))
+                    } else {
+                        series[s.labels] = out.count
+                        out.append(SeriesResult(labels: s.labels, samples: [Sample(timestamp: t, value: s.value)]))
+                    }
+                }
+            default:
+                throw EvaluationError(.execution, "unexpected result type in range query")
+            }
+            try ev.checkLimits()
+            t += step
+        }
+        out.sort { $0.labels < $1.labels }
+        return (.matrix(out), ev.annotations)
+    }
+}

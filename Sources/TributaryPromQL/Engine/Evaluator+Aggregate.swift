@@ -1,0 +1,199 @@
+import Foundation
+import TributaryModel
+
+extension Evaluator {
+    mutating func aggregate(_ a: AggregateExpr, at t: Int64) throws(EvaluationError) -> StepValue {
+        guard case .vector(let input) = try eval(a.expr, at: t) else {
+            throw EvaluationError(.execution, "aggregation over a non-vector")
+        }
+        var parameter: Double = 0
+        var label = ""
+        if let p = a.parameter {
+            switch try eval(p, at: t) {
+            case .scalar(let v): parameter = v
+            case .string(let s): label = s
+            default: throw EvaluationError(.execution, "aggregation parameter must be a scalar or string")
+            }
+        }
+        // Group by the grouping labels.
+        let grouping = Set(a.grouping)
+        var order: [Labels] = []
+        var groups: [Labels: [VectorSample]] = [:]
+        for s in input {
+            let key: Labels
+            if a.without {
+                key = s.labels.dropping(grouping.union(["__name__"]))
+            } else {
+                key = s.labels.keeping(grouping)
+            }
+            if groups[key] == nil { order.append(key) }
+            groups[key, default: []].append(s)
+        }
+        switch a.op {
+        case .topk, .bottomk, .limitk, .limitRatio:
+            return .vector(try selectK(a, parameter: parameter, order: order, groups: groups))
+        case .countValues:
+            guard Self.isValidLabelName(label) else { throw EvaluationError(.execution, "invalid label name \"\(label)\"") }
+            var counts: [Labels: Int] = [:]
+            var countOrder: [Labels] = []
+            for key in order {
+                for s in groups[key] ?? [] {
+                    let k = key.setting(label, Self.formatValue(s.value))
+                    if counts[k] == nil { countOrder.append(k) }
+                    counts[k, default: 0] += 1
+                }
+            }
+            return .vector(countOrder.map { VectorSample(labels: $0, value: Double(counts[$0] ?? 0)) })
+        default:
+            break
+        }
+        if a.op == .quantile, parameter.isNaN || parameter < 0 || parameter > 1 {
+            annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(parameter))")
+        }
+        var out: [VectorSample] = []
+        for key in order {
+            let values = (groups[key] ?? []).map(\.value)
+            let v: Double
+            switch a.op {
+            case .sum: v = Self.kahanSum(values)
+            case .avg: v = Self.mean(values)
+            case .count: v = Double(values.count)
+            case .group: v = 1
+            case .min: v = values.reduce(Double.nan) { $0.isNaN || $1 < $0 ? $1 : $0 }
+            case .max: v = values.reduce(Double.nan) { $0.isNaN || $1 > $0 ? $1 : $0 }
+            case .stddev: v = Self.variance(values).squareRoot()
+            case .stdvar: v = Self.variance(values)
+            case .quantile: v = Self.quantile(parameter, values)
+            default: v = .nan
+            }
+            var sample = VectorSample(labels: key, value: v)
+            // A metric name kept by `by (__name__)` is still dropped later if the inputs'
+            // names were to be dropped (Prometheus's delayed name removal).
+            sample.dropName = (groups[key] ?? []).contains { $0.dropName }
+            out.append(sample)
+        }
+        return .vector(out)
+    }
+
+    /// topk, bottomk, limitk and limit_ratio keep input samples (labels unchanged).
+    func selectK(_ a: AggregateExpr, parameter: Double, order: [Labels], groups: [Labels: [VectorSample]]) throws(EvaluationError) -> [VectorSample] {
+        var out: [VectorSample] = []
+        if a.op == .limitRatio {
+            guard !parameter.isNaN else { throw EvaluationError(.execution, "Ratio value is NaN") }
+            let ratio = max(-1, min(1, parameter))
+            for key in order {
+                for s in groups[key] ?? [] {
+                    // A stable per-series position in [0, 1) from the labels' hash.
+                    let position = Double(s.labels.stableHash) / 18_446_744_073_709_551_616.0
+                    if ratio >= 0 ? position < ratio : position >= 1 + ratio { out.append(s) }
+                }
+            }
+            return out
+        }
+        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
+        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
+        let k = Int(parameter >= 1 ? parameter : 0)
+        guard k > 0 else { return [] }
+        for key in order {
+            let members = groups[key] ?? []
+            let chosen: [VectorSample]
+            switch a.op {
+            case .topk:
+                chosen = Array(members.sorted { Self.greater($0.value, $1.value) }.prefix(k))
+            case .bottomk:
+                chosen = Array(members.sorted { Self.less($0.value, $1.value) }.prefix(k))
+            default: // limitk
+                chosen = Array(members.sorted { $0.labels.stableHash < $1.labels.stableHash }.prefix(k))
+            }
+            out.append(contentsOf: chosen)
+        }
+        return out
+    }
+
+    /// Ordering for topk: NaN last.
+    static func greater(_ a: Double, _ b: Double) -> Bool {
+        if a.isNaN { return false }
+        if b.isNaN { return true }
+        return a > b
+    }
+
+    static func less(_ a: Double, _ b: Double) -> Bool {
+        if a.isNaN { return false }
+        if b.isNaN { return true }
+        return a < b
+    }
+
+    static func isValidLabelName(_ s: String) -> Bool {
+        !s.isEmpty && !s.contains("\u{FFFD}")
+    }
+
+    /// Kahan–Babuška summation, as Prometheus 3 sums.
+    static func kahanSum(_ values: [Double]) -> Double {
+        var sum = 0.0, c = 0.0
+        for v in values { (sum, c) = kahanInc(v, sum, c) }
+        if sum.isInfinite { return sum }
+        return sum + c
+    }
+
+    static func kahanInc(_ inc: Double, _ sum: Double, _ c: Double) -> (Double, Double) {
+        let t = sum + inc
+        var c = c
+        if t.isInfinite {
+            c = 0
+        } else if abs(sum) >= abs(inc) {
+            c += (sum - t) + inc
+        } else {
+            c += (inc - t) + sum
+        }
+        return (t, c)
+    }
+
+    static func mean(_ values: [Double]) -> Double {
+        guard !values.isEmpty else { return .nan }
+        // Sum with compensation, then divide; fall back to an incremental mean on overflow.
+        let sum = kahanSum(values)
+        if !sum.isInfinite { return sum / Double(values.count) }
+        var mean = 0.0
+        for (i, v) in values.enumerated() {
+            if mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0) { continue }
+            mean += v / Double(i + 1) - mean / Double(i + 1)
+        }
+        return mean
+    }
+
+    /// Population variance (Welford).
+    static func variance(_ values: [Double]) -> Double {
+        var count = 0.0, mean = 0.0, m2 = 0.0
+        for v in values {
+            count += 1
+            let delta = v - mean
+            mean += delta / count
+            m2 += delta * (v - mean)
+        }
+        return count > 0 ? m2 / count : .nan
+    }
+
+    /// Prometheus's quantile: linear interpolation between closest ranks.
+    static func quantile(_ q: Double, _ values: [Double]) -> Double {
+        guard !values.isEmpty, !q.isNaN else { return .nan }
+        if q < 0 { return -.infinity }
+        if q > 1 { return .infinity }
+        let sorted = values.sorted { less($0, $1) }
+        let n = Double(sorted.count)
+        let rank = q * (n - 1)
+        let lower = max(0, Int(rank.rounded(.down)))
+        let upper = min(sorted.count - 1, lower + 1)
+        let weight = rank - rank.rounded(.down)
+        return sorted[lower] * (1 - weight) + sorted[upper] * weight
+    }
+
+    /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`-like text of a value, as count_values and
+    /// label values use it.
+    static func formatValue(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v == .infinity { return "+Inf" }
+        if v == -.infinity { return "-Inf" }
+        if v == v.rounded(), abs(v) < 1e21 { return String(format: "%.0f", v) }
+        return "\(v)"
+    }
+}

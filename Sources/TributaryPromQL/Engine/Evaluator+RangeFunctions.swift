@@ -1,0 +1,191 @@
+import Foundation
+import TributaryModel
+
+extension Evaluator {
+    /// Functions over a range vector: one output sample per input series.
+    mutating func rangeFunction(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
+        let name = c.function.name
+        let matrixArg = name == "quantile_over_time" ? c.args[1] : c.args[0]
+        guard case .matrix(let matrix) = try eval(matrixArg, at: t) else { return [] }
+        var scalars: [Double] = []
+        for (i, arg) in c.args.enumerated() where arg.type == .scalar && !(name == "quantile_over_time" && i == 1) {
+            guard case .scalar(let v) = try eval(arg, at: t) else { continue }
+            scalars.append(v)
+        }
+        if name == "double_exponential_smoothing" || name == "holt_winters" {
+            let sf = scalars.count > 0 ? scalars[0] : .nan, tf = scalars.count > 1 ? scalars[1] : .nan
+            guard sf > 0, sf < 1 else { throw EvaluationError(.execution, "invalid smoothing factor. Expected: 0 < sf < 1, got: \(Self.formatValue(sf))") }
+            guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(tf))") }
+        }
+        if name == "quantile_over_time", let q = scalars.first, q.isNaN || q < 0 || q > 1 {
+            annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
+        }
+        // The window for extrapolation: (t - offset - range, t - offset].
+        var rangeStart = t, rangeEnd = t, rangeSeconds = 0.0
+        if case .matrixSelector(let m) = Self.unparen(matrixArg) {
+            let ref = (m.selector.at.map(resolve) ?? t) - offset(m.selector.offset, m.selector.offsetExpr)
+            rangeEnd = ref
+            rangeStart = ref - rangeOf(m)
+            rangeSeconds = Double(rangeOf(m)) / 1000
+        } else if case .subquery(let s) = Self.unparen(matrixArg) {
+            let ref = (s.at.map(resolve) ?? t) - offset(s.offset, s.offsetExpr)
+            rangeEnd = ref
+            rangeStart = ref - range(s.range, s.rangeExpr)
+            rangeSeconds = Double(range(s.range, s.rangeExpr)) / 1000
+        }
+        var out: [VectorSample] = []
+        for series in matrix {
+            let samples = series.samples
+            guard !samples.isEmpty else { continue }
+            let value: Double?
+            switch name {
+            case "rate", "increase", "delta":
+                value = Self.extrapolatedRate(samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
+                                              isCounter: name != "delta", isRate: name == "rate")
+            case "irate", "idelta":
+                value = Self.instantRate(samples, isRate: name == "irate")
+            case "deriv":
+                value = samples.count < 2 ? nil : Self.linearRegression(samples, interceptTime: samples[0].timestamp).slope
+            case "predict_linear":
+                if samples.count < 2 { value = nil } else {
+                    let (slope, intercept) = Self.linearRegression(samples, interceptTime: t)
+                    value = slope * (scalars.first ?? .nan) + intercept
+                }
+            case "changes":
+                var n = 0
+                for i in 1..<max(samples.count, 1) where i < samples.count {
+                    let a = samples[i - 1].value, b = samples[i].value
+                    if !(a == b || (a.isNaN && b.isNaN)) { n += 1 }
+                }
+                value = Double(n)
+            case "resets":
+                var n = 0
+                for i in 1..<max(samples.count, 1) where i < samples.count && samples[i].value < samples[i - 1].value { n += 1 }
+                value = Double(n)
+            case "avg_over_time": value = Self.mean(samples.map(\.value))
+            case "sum_over_time": value = Self.kahanSum(samples.map(\.value))
+            case "count_over_time": value = Double(samples.count)
+            case "min_over_time": value = samples.map(\.value).reduce(Double.nan) { $0.isNaN || $1 < $0 ? $1 : $0 }
+            case "max_over_time": value = samples.map(\.value).reduce(Double.nan) { $0.isNaN || $1 > $0 ? $1 : $0 }
+            case "last_over_time": value = samples[samples.count - 1].value
+            case "first_over_time": value = samples[0].value
+            case "present_over_time": value = 1
+            case "stddev_over_time": value = Self.variance(samples.map(\.value)).squareRoot()
+            case "stdvar_over_time": value = Self.variance(samples.map(\.value))
+            case "quantile_over_time":
+                guard case .scalar(let q) = try eval(c.args[0], at: t) else { continue }
+                value = Self.quantile(q, samples.map(\.value))
+            case "mad_over_time":
+                let values = samples.map(\.value)
+                let median = Self.quantile(0.5, values)
+                value = Self.quantile(0.5, values.map { abs($0 - median) })
+            case "ts_of_first_over_time": value = Double(samples[0].timestamp) / 1000
+            case "ts_of_last_over_time": value = Double(samples[samples.count - 1].timestamp) / 1000
+            case "ts_of_min_over_time", "ts_of_max_over_time":
+                var best = samples[0]
+                for s in samples.dropFirst() {
+                    if best.value.isNaN || (name == "ts_of_min_over_time" ? s.value <= best.value : s.value >= best.value) { best = s }
+                }
+                value = Double(best.timestamp) / 1000
+            case "double_exponential_smoothing", "holt_winters":
+                value = Self.smoothing(samples.map(\.value), sf: scalars[0], tf: scalars[1])
+            default:
+                throw EvaluationError(.execution, "function \(name) is not implemented")
+            }
+            guard let v = value else { continue }
+            var sample = VectorSample(labels: series.labels, value: v)
+            sample.dropName = (name == "last_over_time" || name == "first_over_time") ? series.dropName : true
+            out.append(sample)
+        }
+        return out
+    }
+
+    static func unparen(_ e: Expr) -> Expr {
+        var inner = e
+        while case .paren(let x, _) = inner { inner = x }
+        return inner
+    }
+
+    /// Prometheus's `extrapolatedRate` for rate, increase and delta.
+    static func extrapolatedRate(_ samples: [Sample], rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
+                                 isCounter: Bool, isRate: Bool) -> Double? {
+        guard samples.count >= 2 else { return nil }
+        let first = samples[0], last = samples[samples.count - 1]
+        var result = last.value - first.value
+        if isCounter {
+            var previous = first.value
+            for s in samples.dropFirst() {
+                if s.value < previous { result += previous }
+                previous = s.value
+            }
+        }
+        var durationToStart = Double(first.timestamp - rangeStart) / 1000
+        var durationToEnd = Double(rangeEnd - last.timestamp) / 1000
+        let sampledInterval = Double(last.timestamp - first.timestamp) / 1000
+        let averageBetween = sampledInterval / Double(samples.count - 1)
+        let threshold = averageBetween * 1.1
+        var extrapolateTo = sampledInterval
+        if durationToStart >= threshold { durationToStart = averageBetween / 2 }
+        if isCounter, result > 0, first.value >= 0 {
+            let durationToZero = sampledInterval * (first.value / result)
+            if durationToZero < durationToStart { durationToStart = durationToZero }
+        }
+        extrapolateTo += durationToStart
+        if durationToEnd >= threshold { durationToEnd = averageBetween / 2 }
+        extrapolateTo += durationToEnd
+        var factor = extrapolateTo / sampledInterval
+        if isRate { factor /= rangeSeconds }
+        return result * factor
+    }
+
+    static func instantRate(_ samples: [Sample], isRate: Bool) -> Double? {
+        guard samples.count >= 2 else { return nil }
+        let last = samples[samples.count - 1], previous = samples[samples.count - 2]
+        var result = last.value - previous.value
+        if isRate, last.value < previous.value { result = last.value }
+        if !isRate { return result }
+        let interval = Double(last.timestamp - previous.timestamp) / 1000
+        guard interval != 0 else { return nil }
+        return result / interval
+    }
+
+    /// Least-squares slope (per second) and the value at `interceptTime`, with compensated sums.
+    static func linearRegression(_ samples: [Sample], interceptTime: Int64) -> (slope: Double, intercept: Double) {
+        var n = 0.0
+        var sumX = 0.0, cX = 0.0, sumY = 0.0, cY = 0.0, sumXY = 0.0, cXY = 0.0, sumX2 = 0.0, cX2 = 0.0
+        let initY = samples[0].value
+        var constY = true
+        for (i, s) in samples.enumerated() {
+            if constY, i > 0, s.value != initY { constY = false }
+            n += 1
+            let x = Double(s.timestamp - interceptTime) / 1000
+            (sumX, cX) = kahanInc(x, sumX, cX)
+            (sumY, cY) = kahanInc(s.value, sumY, cY)
+            (sumXY, cXY) = kahanInc(x * s.value, sumXY, cXY)
+            (sumX2, cX2) = kahanInc(x * x, sumX2, cX2)
+        }
+        if constY {
+            if initY.isInfinite { return (.nan, .nan) }
+            return (0, initY)
+        }
+        sumX += cX; sumY += cY; sumXY += cXY; sumX2 += cX2
+        let covXY = sumXY - sumX * sumY / n
+        let varX = sumX2 - sumX * sumX / n
+        let slope = covXY / varX
+        let intercept = sumY / n - slope * sumX / n
+        return (slope, intercept)
+    }
+
+    static func smoothing(_ values: [Double], sf: Double, tf: Double) -> Double? {
+        guard values.count >= 2 else { return nil }
+        var s0 = 0.0, s1 = values[0], b = values[1] - values[0]
+        for i in 1..<values.count {
+            let x = sf * values[i]
+            if i > 1 { b = tf * (s1 - s0) + (1 - tf) * b }
+            let y = (1 - sf) * (s1 + b)
+            s0 = s1
+            s1 = x + y
+        }
+        return s1
+    }
+}

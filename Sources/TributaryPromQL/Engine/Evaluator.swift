@@ -1,0 +1,302 @@
+import Foundation
+import TributaryModel
+
+/// Series a selector loaded once for the whole query, with samples sorted by time.
+struct LoadedSeries {
+    let labels: Labels
+    let samples: [Sample]
+}
+
+/// The state of one query: its time range, the data its selectors loaded, limits and
+/// annotations. Expressions are evaluated step by step over the preloaded data.
+struct Evaluator {
+    let options: EngineOptions
+    let querier: any Querier
+    /// The query's range (equal for instant queries) and step (0 for instant queries).
+    let start: Int64
+    let end: Int64
+    let step: Int64
+    let deadline: Date
+    var loaded: [Int: [LoadedSeries]] = [:]
+    var samplesLoaded = 0
+    var annotations = Annotations()
+
+    init(options: EngineOptions, querier: any Querier, start: Int64, end: Int64, step: Int64) {
+        self.options = options
+        self.querier = querier
+        self.start = start
+        self.end = end
+        self.step = step
+        self.deadline = Date().addingTimeInterval(options.timeout)
+    }
+
+    func checkLimits() throws(EvaluationError) {
+        if Date() > deadline { throw EvaluationError(.timeout, "query timed out in expression evaluation") }
+    }
+
+    // MARK: preloading
+
+    /// Loads every selector's series over the times the query will read them.
+    mutating func preload(_ expr: Expr) throws(EvaluationError) {
+        try preload(expr, from: start, to: end)
+    }
+
+    private mutating func preload(_ expr: Expr, from: Int64, to: Int64) throws(EvaluationError) {
+        switch expr {
+        case .number, .string, .timeFunction:
+            return
+        case .vectorSelector(let v):
+            let (a, b) = window(from: from, to: to, at: v.at, offset: offset(v.offset, v.offsetExpr))
+            try load(v, a - options.lookbackDelta, b)
+        case .matrixSelector(let m):
+            let (a, b) = window(from: from, to: to, at: m.selector.at, offset: offset(m.selector.offset, m.selector.offsetExpr))
+            try load(m.selector, a - rangeOf(m), b)
+        case .subquery(let s):
+            let (a, b) = window(from: from, to: to, at: s.at, offset: offset(s.offset, s.offsetExpr))
+            try preload(s.expr, from: a - range(s.range, s.rangeExpr), to: b)
+        case .paren(let e, _), .unary(_, let e, _):
+            try preload(e, from: from, to: to)
+        case .binary(let b):
+            try preload(b.lhs, from: from, to: to)
+            try preload(b.rhs, from: from, to: to)
+        case .aggregate(let a):
+            if let p = a.parameter { try preload(p, from: from, to: to) }
+            try preload(a.expr, from: from, to: to)
+        case .call(let c):
+            for arg in c.args { try preload(arg, from: from, to: to) }
+        }
+    }
+
+    func window(from: Int64, to: Int64, at: AtModifier?, offset: Int64) -> (Int64, Int64) {
+        if let at {
+            let t = resolve(at)
+            return (t - offset, t - offset)
+        }
+        return (from - offset, to - offset)
+    }
+
+    func resolve(_ at: AtModifier) -> Int64 {
+        switch at {
+        case .timestamp(let t): t
+        case .start: start
+        case .end: end
+        }
+    }
+
+    func offset(_ value: Int64, _ expr: DurationExpr?) -> Int64 {
+        expr?.evaluate(step: step, range: end - start) ?? value
+    }
+
+    func range(_ value: Int64, _ expr: DurationExpr?) -> Int64 {
+        expr?.evaluate(step: step, range: end - start) ?? value
+    }
+
+    func rangeOf(_ m: MatrixSelector) -> Int64 { range(m.range, m.rangeExpr) }
+
+    private mutating func load(_ v: VectorSelector, _ from: Int64, _ to: Int64) throws(EvaluationError) {
+        let key = v.positionRange.start
+        do {
+            let series = try querier.select(v.matchers, start: from, end: to)
+            var out = loaded[key] ?? []
+            var seen = Set(out.map(\.labels))
+            for s in series where !seen.contains(s.labels) {
+                var it = s.makeIterator()
+                var samples: [Sample] = []
+                while let x = it.next() { samples.append(x) }
+                samplesLoaded += samples.count
+                if samplesLoaded > options.maxSamples {
+                    throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")
+                }
+                out.append(LoadedSeries(labels: s.labels, samples: samples))
+                seen.insert(s.labels)
+            }
+            loaded[key] = out
+        } catch let error as EvaluationError {
+            throw error
+        } catch {
+            throw EvaluationError(.execution, "\(error)")
+        }
+    }
+
+    // MARK: evaluation
+
+    mutating func eval(_ expr: Expr, at t: Int64) throws(EvaluationError) -> StepValue {
+        switch expr {
+        case .number(let v, _): return .scalar(v)
+        case .string(let s, _): return .string(s)
+        case .paren(let e, _): return try eval(e, at: t)
+        case .timeFunction(let name, _):
+            switch name {
+            case "start": return .scalar(Double(start) / 1000)
+            case "end": return .scalar(Double(end) / 1000)
+            case "range": return .scalar(Double(end - start) / 1000)
+            default: return .scalar(Double(step) / 1000)
+            }
+        case .vectorSelector(let v):
+            return .vector(instantSelect(v, at: t))
+        case .matrixSelector(let m):
+            return .matrix(rangeSelect(m, at: t))
+        case .subquery(let s):
+            return .matrix(try subquery(s, at: t))
+        case .unary(_, let e, _):
+            switch try eval(e, at: t) {
+            case .scalar(let v): return .scalar(-v)
+            case .vector(let vector):
+                return .vector(vector.map { var s = $0; s.value = -s.value; s.dropName = true; return s })
+            default: throw EvaluationError(.execution, "unary minus on a non-numeric value")
+            }
+        case .binary(let b):
+            return try binary(b, at: t)
+        case .aggregate(let a):
+            return try aggregate(a, at: t)
+        case .call(let c):
+            return try call(c, at: t)
+        }
+    }
+
+    /// The latest sample of each series at `t` within the lookback window, skipping series
+    /// whose latest sample is a stale marker.
+    func instantSelect(_ v: VectorSelector, at t: Int64) -> [VectorSample] {
+        let ref = (v.at.map(resolve) ?? t) - offset(v.offset, v.offsetExpr)
+        var out: [VectorSample] = []
+        for s in loaded[v.positionRange.start] ?? [] {
+            guard let i = Self.lastIndex(s.samples, atOrBefore: ref) else { continue }
+            let sample = s.samples[i]
+            guard sample.timestamp > ref - options.lookbackDelta, !sample.isStale else { continue }
+            out.append(VectorSample(labels: s.labels, value: sample.value))
+        }
+        return out
+    }
+
+    /// Samples of each series in `(t - range, t]`, stale markers left out.
+    func rangeSelect(_ m: MatrixSelector, at t: Int64) -> [SeriesResult] {
+        let v = m.selector
+        let ref = (v.at.map(resolve) ?? t) - offset(v.offset, v.offsetExpr)
+        let lower = ref - rangeOf(m)
+        var out: [SeriesResult] = []
+        for s in loaded[v.positionRange.start] ?? [] {
+            let from = Self.firstIndex(s.samples, after: lower)
+            guard from < s.samples.count, s.samples[from].timestamp <= ref else { continue }
+            var samples: [Sample] = []
+            var i = from
+            while i < s.samples.count, s.samples[i].timestamp <= ref {
+                if !s.samples[i].isStale { samples.append(s.samples[i]) }
+                i += 1
+            }
+            if !samples.isEmpty { out.append(SeriesResult(labels: s.labels, samples: samples)) }
+        }
+        return out
+    }
+
+    /// Evaluates the inner expression at the subquery's steps: multiples of the step after
+    /// `t - offset - range`, up to `t - offset`.
+    mutating func subquery(_ s: Subquery, at t: Int64) throws(EvaluationError) -> [SeriesResult] {
+        let ref = (s.at.map(resolve) ?? t) - offset(s.offset, s.offsetExpr)
+        let subStep = range(s.step, s.stepExpr) > 0 ? range(s.step, s.stepExpr) : options.defaultSubqueryStep
+        let lower = ref - range(s.range, s.rangeExpr)
+        var ts = Self.floorDiv(lower, subStep) * subStep
+        if ts <= lower { ts += subStep }
+        var index: [Labels: Int] = [:]
+        var out: [SeriesResult] = []
+        while ts <= ref {
+            switch try eval(s.expr, at: ts) {
+            case .vector(let vector):
+                for x in vector {
+                    if let i = index[x.labels] {
+                        out[i].samples.append(Sample(timestamp: ts, value: x.value))
+                    } else {
+                        index[x.labels] = out.count
+                        var r = SeriesResult(labels: x.labels, samples: [Sample(timestamp: ts, value: x.value)])
+                        r.dropName = x.dropName
+                        out.append(r)
+                    }
+                }
+            case .scalar(let v):
+                if index[.empty] == nil {
+                    index[.empty] = out.count
+                    out.append(SeriesResult(labels: .empty, samples: []))
+                }
+                if let i = index[.empty] { out[i].samples.append(Sample(timestamp: ts, value: v)) }
+            default:
+                throw EvaluationError(.execution, "subquery of a non-vector expression")
+            }
+            ts += subStep
+        }
+        return out
+    }
+
+    static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
+        let q = a / b
+        return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+
+    /// Index of the last sample with timestamp ≤ t.
+    static func lastIndex(_ samples: [Sample], atOrBefore t: Int64) -> Int? {
+        var low = 0, high = samples.count
+        while low < high {
+            let mid = (low + high) / 2
+            if samples[mid].timestamp <= t { low = mid + 1 } else { high = mid }
+        }
+        return low > 0 ? low - 1 : nil
+    }
+
+    /// Index of the first sample with timestamp > t.
+    static func firstIndex(_ samples: [Sample], after t: Int64) -> Int {
+        var low = 0, high = samples.count
+        while low < high {
+            let mid = (low + high) / 2
+            if samples[mid].timestamp <= t { low = mid + 1 } else { high = mid }
+        }
+        return low
+    }
+
+    // MARK: results
+
+    /// Drops metric names marked for removal and refuses duplicate label sets.
+    func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
+        var out = vector
+        var seen = Set<Labels>()
+        for i in out.indices {
+            if out[i].dropName { out[i].labels = out[i].labels.dropping("__name__") }
+            guard seen.insert(out[i].labels).inserted else {
+                throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
+            }
+        }
+        return out
+    }
+
+    func finish(_ matrix: [SeriesResult]) throws(EvaluationError) -> [SeriesResult] {
+        var out = matrix
+        var seen = Set<Labels>()
+        for i in out.indices {
+            if out[i].dropName { out[i].labels = out[i].labels.dropping("__name__") }
+            guard seen.insert(out[i].labels).inserted else {
+                throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
+            }
+        }
+        return out
+    }
+}
+
+extension Labels {
+    /// These labels without `names`.
+    func dropping(_ names: String...) -> Labels {
+        dropping(Set(names))
+    }
+
+    func dropping(_ names: Set<String>) -> Labels {
+        Labels(sortedPairs: pairs.filter { !names.contains($0.name) })
+    }
+
+    /// Only the labels in `names`.
+    func keeping(_ names: Set<String>) -> Labels {
+        Labels(sortedPairs: pairs.filter { names.contains($0.name) })
+    }
+
+    /// With `name` set to `value` (removed when empty).
+    func setting(_ name: String, _ value: String) -> Labels {
+        var b = LabelsBuilder(self)
+        b.set(name, value)
+        return b.labels()
+    }
+}

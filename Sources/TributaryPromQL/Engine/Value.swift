@@ -1,0 +1,77 @@
+import TributaryModel
+
+/// One element of an instant vector.
+public struct VectorSample: Sendable {
+    public var labels: Labels
+    public var value: Double
+    /// Set when the metric name is to be dropped at the end of evaluation (Prometheus's
+    /// delayed name removal): functions and operators that change a value's meaning mark it.
+    var dropName = false
+
+    public init(labels: Labels, value: Double) {
+        self.labels = labels
+        self.value = value
+    }
+}
+
+/// One series of a range vector or a range query result.
+public struct SeriesResult: Sendable {
+    public var labels: Labels
+    public var samples: [Sample]
+    var dropName = false
+
+    public init(labels: Labels, samples: [Sample]) {
+        self.labels = labels
+        self.samples = samples
+    }
+}
+
+/// The result of a query: what the HTTP API turns into Prometheus's JSON.
+public enum QueryValue: Sendable {
+    case scalar(timestamp: Int64, value: Double)
+    case string(timestamp: Int64, value: String)
+    case vector(timestamp: Int64, [VectorSample])
+    case matrix([SeriesResult])
+
+    /// `resultType` of the HTTP API.
+    public var resultType: String {
+        switch self {
+        case .scalar: "scalar"
+        case .string: "string"
+        case .vector: "vector"
+        case .matrix: "matrix"
+        }
+    }
+}
+
+/// What evaluating one node at one step gives.
+enum StepValue {
+    case scalar(Double)
+    case string(String)
+    case vector([VectorSample])
+    case matrix([SeriesResult])
+}
+
+/// A query that failed while running, with Prometheus's `errorType`.
+public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case execution, timeout, canceled, badData = "bad_data", tooManySamples = "execution_too_many_samples"
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+/// Non-fatal findings of a query (the HTTP API's `warnings` and `infos`).
+public struct Annotations: Sendable, Equatable {
+    public var warnings: [String] = []
+    public var infos: [String] = []
+    public init() {}
+}
