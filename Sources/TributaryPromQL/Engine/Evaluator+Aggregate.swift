@@ -150,9 +150,10 @@ extension Evaluator {
 
     static func mean(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return .nan }
-        // Sum with compensation, then divide; fall back to an incremental mean on overflow.
+        // Sum with compensation, then divide; fall back to an incremental mean only when
+        // finite inputs overflowed.
         let sum = kahanSum(values)
-        if !sum.isInfinite { return sum / Double(values.count) }
+        if !sum.isInfinite || values.contains(where: \.isInfinite) { return sum / Double(values.count) }
         var mean = 0.0
         for (i, v) in values.enumerated() {
             if mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0) { continue }
@@ -178,7 +179,8 @@ extension Evaluator {
         guard !values.isEmpty, !q.isNaN else { return .nan }
         if q < 0 { return -.infinity }
         if q > 1 { return .infinity }
-        let sorted = values.sorted { less($0, $1) }
+        // NaN sorts first, as Go's sort.Float64s orders it.
+        let sorted = values.sorted { a, b in a.isNaN ? !b.isNaN : (!b.isNaN && a < b) }
         let n = Double(sorted.count)
         let rank = q * (n - 1)
         let lower = max(0, Int(rank.rounded(.down)))

@@ -54,6 +54,8 @@ extension Evaluator {
             return .vector(try histogramQuantile(c, at: t))
         case "histogram_fraction":
             return .vector(try histogramFraction(c, at: t))
+        case "histogram_quantiles":
+            return .vector(try histogramQuantiles(c, at: t))
         case "info":
             guard case .vector(let v) = try eval(c.args[0], at: t) else { return .vector([]) }
             return .vector(v)
@@ -85,11 +87,26 @@ extension Evaluator {
         return builder.labels()
     }
 
+    /// Evaluates without changing this evaluator's annotations (for timestamp()).
+    func evalCopy(_ expr: Expr, at t: Int64) throws(EvaluationError) -> StepValue {
+        var copy = self
+        return try copy.eval(expr, at: t)
+    }
+
     func timestampOf(_ arg: Expr, at t: Int64) -> [VectorSample] {
         // timestamp(selector) returns the time of the sample the selector picked.
         var inner = arg
         while case .paren(let e, _) = inner { inner = e }
-        guard case .vectorSelector(let v) = inner else { return [] }
+        guard case .vectorSelector(let v) = inner else {
+            // Any other expression yields new samples stamped with the evaluation time.
+            guard case .vector(let vector)? = try? evalCopy(arg, at: t) else { return [] }
+            return vector.map { s in
+                var x = s
+                x.value = Double(t) / 1000
+                x.dropName = true
+                return x
+            }
+        }
         let ref = (v.at.map(resolve) ?? t) - offset(v.offset, v.offsetExpr)
         var out: [VectorSample] = []
         for s in loaded[v.positionRange.start] ?? [] {

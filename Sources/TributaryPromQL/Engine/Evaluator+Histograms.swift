@@ -39,6 +39,28 @@ extension Evaluator {
         }
     }
 
+    /// `histogram_quantiles(v, "label", q1, q2, …)`: one series per quantile, labelled.
+    mutating func histogramQuantiles(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
+        guard case .vector(let v) = try eval(c.args[0], at: t), case .string(let label) = try eval(c.args[1], at: t) else { return [] }
+        var qs: [Double] = []
+        for arg in c.args.dropFirst(2) {
+            guard case .scalar(let q) = try eval(arg, at: t) else { continue }
+            if q.isNaN || q < 0 || q > 1 {
+                annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
+            }
+            qs.append(q)
+        }
+        var out: [VectorSample] = []
+        for (labels, buckets) in bucketGroups(v) {
+            for q in qs {
+                var s = VectorSample(labels: labels.setting(label, Self.formatValue(q)), value: Self.bucketQuantile(q, buckets))
+                s.dropName = true
+                out.append(s)
+            }
+        }
+        return out
+    }
+
     mutating func histogramFraction(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         guard case .scalar(let lower) = try eval(c.args[0], at: t), case .scalar(let upper) = try eval(c.args[1], at: t),
               case .vector(let v) = try eval(c.args[2], at: t) else { return [] }

@@ -77,6 +77,7 @@ extension Evaluator {
                 value = Self.quantile(q, samples.map(\.value))
             case "mad_over_time":
                 let values = samples.map(\.value)
+                if values.contains(where: \.isNaN) { value = .nan; break }
                 let median = Self.quantile(0.5, values)
                 value = Self.quantile(0.5, values.map { abs($0 - median) })
             case "ts_of_first_over_time": value = Double(samples[0].timestamp) / 1000

@@ -253,11 +253,14 @@ struct Evaluator {
     // MARK: results
 
     /// Drops metric names marked for removal and refuses duplicate label sets.
+    /// Dropped together: the metric name and the type-and-unit labels that qualify it.
+    static let nameLabels: Set<String> = ["__name__", "__type__", "__unit__"]
+
     func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
         var out = vector
         var seen = Set<Labels>()
         for i in out.indices {
-            if out[i].dropName { out[i].labels = out[i].labels.dropping("__name__") }
+            if out[i].dropName { out[i].labels = out[i].labels.dropping(Self.nameLabels) }
             guard seen.insert(out[i].labels).inserted else {
                 throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
             }
@@ -269,7 +272,7 @@ struct Evaluator {
         var out = matrix
         var seen = Set<Labels>()
         for i in out.indices {
-            if out[i].dropName { out[i].labels = out[i].labels.dropping("__name__") }
+            if out[i].dropName { out[i].labels = out[i].labels.dropping(Self.nameLabels) }
             guard seen.insert(out[i].labels).inserted else {
                 throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
             }

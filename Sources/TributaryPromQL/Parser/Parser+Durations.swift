@@ -29,11 +29,12 @@ extension Parser {
             return (.literal(Int64((seconds * 1000).rounded())), t.range)
         case .op(let op) where op == .add || op == .sub:
             _ = advance()
-            let (inner, range) = try parseDurationAtom(allowBinary: allowBinary)
+            // As in expressions, a sign binds looser than ^: -2^2 is -(2^2).
+            let (inner, range) = allowBinary ? try parseDurationExpr(BinaryOp.pow.precedence) : try parseDurationAtom(allowBinary: false)
             return (op == .sub ? .negate(inner) : inner, t.range.union(range))
         case .leftParen:
             _ = advance()
-            let (inner, _) = try parseDurationExpr()
+            let (inner, _) = try parseDurationExpr(0)
             let close = try expect(.rightParen, "\")\"")
             return (inner, t.range.union(close.range))
         case .identifier:

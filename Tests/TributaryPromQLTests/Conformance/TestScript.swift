@@ -211,8 +211,9 @@ struct TestScript {
         case "nan", "+nan", "-nan": return .nan
         default: break
         }
-        if s.hasPrefix("0x") || s.hasPrefix("-0x"), let v = Int64(s.replacingOccurrences(of: "0x", with: ""), radix: 16) { return Double(v) }
-        guard let first = s.first, first.isNumber || first == "-" || first == "+" || first == "." else { return nil }
+        // Swift's Double(_:) would read "0x59" as hexadecimal; `x` is the repeat marker here.
+        guard let first = s.first, first.isNumber || first == "-" || first == "+" || first == ".",
+              !s.contains("x"), !s.contains("X") else { return nil }
         return Double(s)
     }
 
