@@ -84,6 +84,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        .executableTarget(
+            name: "fuzz-promql",
+            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB"],
+            path: "Fuzz/fuzz-promql",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TributaryModelTests",
             dependencies: ["TributaryModel"],

@@ -55,6 +55,10 @@ public struct Engine: Sendable {
     public func rangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
         guard step > 0 else { throw EvaluationError(.badData, "zero or negative query resolution step widths are not accepted. Try a positive integer") }
         guard end >= start else { throw EvaluationError(.badData, "end timestamp must not be before start time") }
+        // Prometheus's limit: at most 11,000 points per series.
+        guard (end - start) / step < 11_000 else {
+            throw EvaluationError(.badData, "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)")
+        }
         guard expr.type == .scalar || expr.type == .vector else {
             throw EvaluationError(.badData, "invalid expression type \"\(expr.type.rawValue)\" for range query, must be Scalar or instant Vector")
         }
@@ -66,11 +70,12 @@ public struct Engine: Sendable {
         while t <= end {
             switch try ev.eval(expr, at: t) {
             case .scalar(let v):
-                if series[.empty] == nil {
-                    series[.empty] = out.count
+                let i = series[.empty] ?? out.count
+                if i == out.count {
+                    series[.empty] = i
                     out.append(SeriesResult(labels: .empty, samples: []))
                 }
-                out[series[.empty]!].samples.append(Sample(timestamp: t, value: v))
+                out[i].samples.append(Sample(timestamp: t, value: v))
             case .vector(let vector):
                 let finished = try ev.finish(vector)
                 for s in finished {

@@ -196,6 +196,11 @@ struct Evaluator {
         let lower = ref - range(s.range, s.rangeExpr)
         var ts = Self.floorDiv(lower, subStep) * subStep
         if ts <= lower { ts += subStep }
+        // Each step yields at least one point per series: refuse subqueries whose steps alone
+        // exceed the sample limit, before evaluating any of them.
+        if (ref - ts) / subStep >= Int64(options.maxSamples) {
+            throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")
+        }
         var index: [Labels: Int] = [:]
         var out: [SeriesResult] = []
         while ts <= ref {
@@ -220,6 +225,7 @@ struct Evaluator {
             default:
                 throw EvaluationError(.execution, "subquery of a non-vector expression")
             }
+            try checkLimits()
             ts += subStep
         }
         return out
