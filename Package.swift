@@ -114,7 +114,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryPromQLTests",
-            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB"],
+            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "TributaryWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
