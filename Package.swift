@@ -73,7 +73,7 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
             name: "tributary-bench",
-            dependencies: ["TributaryModel", "TributaryWire", "TributaryTSDB", "TributaryWAL", "CPrompb", "CMallocCounter"],
+            dependencies: ["TributaryModel", "TributaryWire", "TributaryTSDB", "TributaryWAL", "TributaryPromQL", "CPrompb", "CMallocCounter"],
             path: "Benchmarks/tributary-bench",
             swiftSettings: swiftSettings
         ),

@@ -19,8 +19,17 @@ struct BenchMain {
                 print("tsdb benchmark failed: \(error)")
                 exit(1)
             }
+        case "promql":
+            let instances = args.firstIndex(of: "--instances").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 1000
+            let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 1441
+            do {
+                try PromQLBenchmark.run(instances: instances, rounds: rounds)
+            } catch {
+                print("promql benchmark failed: \(error)")
+                exit(1)
+            }
         default:
-            print("usage: tributary-bench [decode|tsdb] [--seconds N] [--series N] [--memory-series N]")
+            print("usage: tributary-bench [decode|tsdb|promql] [--seconds N] [--series N] [--memory-series N]")
             exit(2)
         }
     }

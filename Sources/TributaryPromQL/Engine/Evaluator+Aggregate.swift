@@ -15,20 +15,29 @@ extension Evaluator {
             default: throw EvaluationError(.execution, "aggregation parameter must be a scalar or string")
             }
         }
+        switch a.op {
+        case .sum, .avg, .count, .min, .max, .group:
+            return .vector(streamingAggregate(a, input))
+        default:
+            break
+        }
         // Group by the grouping labels.
         let grouping = Set(a.grouping)
         var order: [Labels] = []
         var groups: [Labels: [VectorSample]] = [:]
+        var keys = groupKeys[a.positionRange.start] ?? [:]
         for s in input {
             let key: Labels
-            if a.without {
-                key = s.labels.dropping(grouping.union(["__name__"]))
+            if let cached = keys[s.labels] {
+                key = cached
             } else {
-                key = s.labels.keeping(grouping)
+                key = a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping)
+                keys[s.labels] = key
             }
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(s)
         }
+        groupKeys[a.positionRange.start] = keys
         switch a.op {
         case .topk, .bottomk, .limitk, .limitRatio:
             return .vector(try selectK(a, parameter: parameter, order: order, groups: groups))
@@ -73,6 +82,79 @@ extension Evaluator {
             out.append(sample)
         }
         return .vector(out)
+    }
+
+    /// Output label sets of an aggregation, and which of them each input series belongs to;
+    /// kept across steps because the same series meet the same aggregation at every step.
+    struct GroupTable {
+        var keys: [Labels] = []
+        var index: [Labels: Int] = [:]
+        var bySeries: [Labels: Int] = [:]
+    }
+
+    /// sum, avg, count, min, max and group in one pass with an accumulator per group, without
+    /// collecting each group's samples (range queries run this at every step).
+    mutating func streamingAggregate(_ a: AggregateExpr, _ input: [VectorSample]) -> [VectorSample] {
+        var table = groupTables[a.positionRange.start] ?? GroupTable()
+        let grouping = Set(a.grouping)
+        var sums: [Double] = [], comps: [Double] = [], counts: [Int] = [], extremes: [Double] = []
+        var dropName: [Bool] = [], infinities: [Double?] = []
+        var seenOrder: [Int] = []
+        func grow(_ n: Int) {
+            while sums.count < n {
+                sums.append(0); comps.append(0); counts.append(0); extremes.append(.nan); dropName.append(false)
+                infinities.append(nil)
+            }
+        }
+        for s in input {
+            let g: Int
+            if let known = table.bySeries[s.labels] {
+                g = known
+            } else {
+                let key = a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping)
+                if let existing = table.index[key] {
+                    g = existing
+                } else {
+                    g = table.keys.count
+                    table.keys.append(key)
+                    table.index[key] = g
+                }
+                table.bySeries[s.labels] = g
+            }
+            grow(g + 1)
+            if counts[g] == 0 { seenOrder.append(g) }
+            counts[g] += 1
+            if s.dropName { dropName[g] = true }
+            let v = s.value
+            switch a.op {
+            case .sum, .avg: (sums[g], comps[g]) = Self.kahanInc(v, sums[g], comps[g])
+            case .min: if extremes[g].isNaN || v < extremes[g] { extremes[g] = v }
+            case .max: if extremes[g].isNaN || v > extremes[g] { extremes[g] = v }
+            default: break
+            }
+            if a.op == .avg, v.isInfinite { infinities[g] = (infinities[g] ?? 0) + v }
+        }
+        groupTables[a.positionRange.start] = table
+        var out: [VectorSample] = []
+        out.reserveCapacity(seenOrder.count)
+        for g in seenOrder {
+            let value: Double
+            switch a.op {
+            case .sum: value = sums[g].isInfinite ? sums[g] : sums[g] + comps[g]
+            case .avg:
+                let sum = sums[g].isInfinite ? sums[g] : sums[g] + comps[g]
+                if let inf = infinities[g] { value = inf } // infinities decide (NaN when mixed)
+                else if sum.isInfinite { value = Self.mean(input.filter { table.bySeries[$0.labels] == g }.map(\.value)) }
+                else { value = sum / Double(counts[g]) }
+            case .count: value = Double(counts[g])
+            case .group: value = 1
+            default: value = extremes[g]
+            }
+            var sample = VectorSample(labels: table.keys[g], value: value)
+            sample.dropName = dropName[g]
+            out.append(sample)
+        }
+        return out
     }
 
     /// topk, bottomk, limitk and limit_ratio keep input samples (labels unchanged).

@@ -6,7 +6,6 @@ extension Evaluator {
     mutating func rangeFunction(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         let name = c.function.name
         let matrixArg = name == "quantile_over_time" ? c.args[1] : c.args[0]
-        guard case .matrix(let matrix) = try eval(matrixArg, at: t) else { return [] }
         var scalars: [Double] = []
         for (i, arg) in c.args.enumerated() where arg.type == .scalar && !(name == "quantile_over_time" && i == 1) {
             guard case .scalar(let v) = try eval(arg, at: t) else { continue }
@@ -20,6 +19,8 @@ extension Evaluator {
         if name == "quantile_over_time", let q = scalars.first, q.isNaN || q < 0 || q > 1 {
             annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
         }
+        var quantileParameter = Double.nan
+        if name == "quantile_over_time", case .scalar(let q) = try eval(c.args[0], at: t) { quantileParameter = q }
         // The window for extrapolation: (t - offset - range, t - offset].
         var rangeStart = t, rangeEnd = t, rangeSeconds = 0.0
         if case .matrixSelector(let m) = Self.unparen(matrixArg) {
@@ -34,71 +35,102 @@ extension Evaluator {
             rangeSeconds = Double(range(s.range, s.rangeExpr)) / 1000
         }
         var out: [VectorSample] = []
-        for series in matrix {
-            let samples = series.samples
-            guard !samples.isEmpty else { continue }
-            let value: Double?
-            switch name {
-            case "rate", "increase", "delta":
-                value = Self.extrapolatedRate(samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
-                                              isCounter: name != "delta", isRate: name == "rate")
-            case "irate", "idelta":
-                value = Self.instantRate(samples, isRate: name == "irate")
-            case "deriv":
-                value = samples.count < 2 ? nil : Self.linearRegression(samples, interceptTime: samples[0].timestamp).slope
-            case "predict_linear":
-                if samples.count < 2 { value = nil } else {
-                    let (slope, intercept) = Self.linearRegression(samples, interceptTime: t)
-                    value = slope * (scalars.first ?? .nan) + intercept
-                }
-            case "changes":
-                var n = 0
-                for i in 1..<max(samples.count, 1) where i < samples.count {
-                    let a = samples[i - 1].value, b = samples[i].value
-                    if !(a == b || (a.isNaN && b.isNaN)) { n += 1 }
-                }
-                value = Double(n)
-            case "resets":
-                var n = 0
-                for i in 1..<max(samples.count, 1) where i < samples.count && samples[i].value < samples[i - 1].value { n += 1 }
-                value = Double(n)
-            case "avg_over_time": value = Self.mean(samples.map(\.value))
-            case "sum_over_time": value = Self.kahanSum(samples.map(\.value))
-            case "count_over_time": value = Double(samples.count)
-            case "min_over_time": value = samples.map(\.value).reduce(Double.nan) { $0.isNaN || $1 < $0 ? $1 : $0 }
-            case "max_over_time": value = samples.map(\.value).reduce(Double.nan) { $0.isNaN || $1 > $0 ? $1 : $0 }
-            case "last_over_time": value = samples[samples.count - 1].value
-            case "first_over_time": value = samples[0].value
-            case "present_over_time": value = 1
-            case "stddev_over_time": value = Self.variance(samples.map(\.value)).squareRoot()
-            case "stdvar_over_time": value = Self.variance(samples.map(\.value))
-            case "quantile_over_time":
-                guard case .scalar(let q) = try eval(c.args[0], at: t) else { continue }
-                value = Self.quantile(q, samples.map(\.value))
-            case "mad_over_time":
-                let values = samples.map(\.value)
-                if values.contains(where: \.isNaN) { value = .nan; break }
-                let median = Self.quantile(0.5, values)
-                value = Self.quantile(0.5, values.map { abs($0 - median) })
-            case "ts_of_first_over_time": value = Double(samples[0].timestamp) / 1000
-            case "ts_of_last_over_time": value = Double(samples[samples.count - 1].timestamp) / 1000
-            case "ts_of_min_over_time", "ts_of_max_over_time":
-                var best = samples[0]
-                for s in samples.dropFirst() {
-                    if best.value.isNaN || (name == "ts_of_min_over_time" ? s.value <= best.value : s.value >= best.value) { best = s }
-                }
-                value = Double(best.timestamp) / 1000
-            case "double_exponential_smoothing", "holt_winters":
-                value = Self.smoothing(samples.map(\.value), sf: scalars[0], tf: scalars[1])
-            default:
-                throw EvaluationError(.execution, "function \(name) is not implemented")
-            }
-            guard let v = value else { continue }
-            var sample = VectorSample(labels: series.labels, value: v)
-            sample.dropName = (name == "last_over_time" || name == "first_over_time") ? series.dropName : true
+        func emit(_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, _ dropName: Bool) {
+            guard !samples.isEmpty, let v = Self.compute(name, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
+                                                         rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter) else { return }
+            var sample = VectorSample(labels: labels, value: v)
+            sample.dropName = (name == "last_over_time" || name == "first_over_time") ? dropName : true
             out.append(sample)
         }
+        if case .matrixSelector(let m) = Self.unparen(matrixArg) {
+            // Fast path: read the window straight from the loaded samples, no copies (a range
+            // query evaluates this once per step and series).
+            for series in loaded[m.selector.positionRange.start] ?? [] {
+                let from = Self.firstIndex(series.samples, after: rangeStart)
+                let to = Self.firstIndex(series.samples, after: rangeEnd)
+                guard from < to else { continue }
+                let window = series.samples[from..<to]
+                if window.contains(where: \.isStale) {
+                    let kept = window.filter { !$0.isStale }
+                    kept.withUnsafeBufferPointer { emit(series.labels, $0, false) }
+                } else {
+                    window.withUnsafeBufferPointer { emit(series.labels, $0, false) }
+                }
+            }
+            return out
+        }
+        guard case .matrix(let matrix) = try eval(matrixArg, at: t) else { return [] }
+        for series in matrix {
+            series.samples.withUnsafeBufferPointer { emit(series.labels, $0, series.dropName) }
+        }
         return out
+    }
+
+    /// One range function over the samples of one series in its window.
+    static func compute(_ name: String, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
+                        rangeSeconds: Double, scalars: [Double], quantile: Double) -> Double? {
+        let n = samples.count
+        switch name {
+        case "rate", "increase", "delta":
+            return extrapolatedRate(samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
+                                    isCounter: name != "delta", isRate: name == "rate")
+        case "irate", "idelta":
+            return instantRate(samples, isRate: name == "irate")
+        case "deriv":
+            return n < 2 ? nil : linearRegression(samples, interceptTime: samples[0].timestamp).slope
+        case "predict_linear":
+            if n < 2 { return nil }
+            let (slope, intercept) = linearRegression(samples, interceptTime: t)
+            return slope * (scalars.first ?? .nan) + intercept
+        case "changes":
+            var count = 0
+            for i in 1..<max(n, 1) where i < n {
+                let a = samples[i - 1].value, b = samples[i].value
+                if !(a == b || (a.isNaN && b.isNaN)) { count += 1 }
+            }
+            return Double(count)
+        case "resets":
+            var count = 0
+            for i in 1..<max(n, 1) where i < n && samples[i].value < samples[i - 1].value { count += 1 }
+            return Double(count)
+        case "avg_over_time": return mean(samples.map(\.value))
+        case "sum_over_time":
+            var sum = 0.0, c = 0.0
+            for s in samples { (sum, c) = kahanInc(s.value, sum, c) }
+            return sum.isInfinite ? sum : sum + c
+        case "count_over_time": return Double(n)
+        case "min_over_time":
+            var m = Double.nan
+            for s in samples where m.isNaN || s.value < m { m = s.value }
+            return m
+        case "max_over_time":
+            var m = Double.nan
+            for s in samples where m.isNaN || s.value > m { m = s.value }
+            return m
+        case "last_over_time": return samples[n - 1].value
+        case "first_over_time": return samples[0].value
+        case "present_over_time": return 1
+        case "stddev_over_time": return variance(samples.map(\.value)).squareRoot()
+        case "stdvar_over_time": return variance(samples.map(\.value))
+        case "quantile_over_time": return Self.quantile(quantile, samples.map(\.value))
+        case "mad_over_time":
+            let values = samples.map(\.value)
+            if values.contains(where: \.isNaN) { return .nan }
+            let median = Self.quantile(0.5, values)
+            return Self.quantile(0.5, values.map { abs($0 - median) })
+        case "ts_of_first_over_time": return Double(samples[0].timestamp) / 1000
+        case "ts_of_last_over_time": return Double(samples[n - 1].timestamp) / 1000
+        case "ts_of_min_over_time", "ts_of_max_over_time":
+            var best = samples[0]
+            for s in samples.dropFirst() {
+                if best.value.isNaN || (name == "ts_of_min_over_time" ? s.value <= best.value : s.value >= best.value) { best = s }
+            }
+            return Double(best.timestamp) / 1000
+        case "double_exponential_smoothing", "holt_winters":
+            return smoothing(samples.map(\.value), sf: scalars[0], tf: scalars[1])
+        default:
+            return nil
+        }
     }
 
     static func unparen(_ e: Expr) -> Expr {
@@ -108,7 +140,7 @@ extension Evaluator {
     }
 
     /// Prometheus's `extrapolatedRate` for rate, increase and delta.
-    static func extrapolatedRate(_ samples: [Sample], rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
+    static func extrapolatedRate(_ samples: UnsafeBufferPointer<Sample>, rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
                                  isCounter: Bool, isRate: Bool) -> Double? {
         guard samples.count >= 2 else { return nil }
         let first = samples[0], last = samples[samples.count - 1]
@@ -139,7 +171,7 @@ extension Evaluator {
         return result * factor
     }
 
-    static func instantRate(_ samples: [Sample], isRate: Bool) -> Double? {
+    static func instantRate(_ samples: UnsafeBufferPointer<Sample>, isRate: Bool) -> Double? {
         guard samples.count >= 2 else { return nil }
         let last = samples[samples.count - 1], previous = samples[samples.count - 2]
         var result = last.value - previous.value
@@ -151,7 +183,7 @@ extension Evaluator {
     }
 
     /// Least-squares slope (per second) and the value at `interceptTime`, with compensated sums.
-    static func linearRegression(_ samples: [Sample], interceptTime: Int64) -> (slope: Double, intercept: Double) {
+    static func linearRegression(_ samples: UnsafeBufferPointer<Sample>, interceptTime: Int64) -> (slope: Double, intercept: Double) {
         var n = 0.0
         var sumX = 0.0, cX = 0.0, sumY = 0.0, cY = 0.0, sumXY = 0.0, cXY = 0.0, sumX2 = 0.0, cX2 = 0.0
         let initY = samples[0].value

@@ -18,6 +18,10 @@ struct Evaluator {
     let step: Int64
     let deadline: Date
     var loaded: [Int: [LoadedSeries]] = [:]
+    /// Grouping keys of aggregations, per aggregation (by position) and input labels: the
+    /// same series meet the same aggregation at every step.
+    var groupKeys: [Int: [Labels: Labels]] = [:]
+    var groupTables: [Int: GroupTable] = [:]
     var samplesLoaded = 0
     var annotations = Annotations()
 
