@@ -39,7 +39,9 @@ extension Evaluator {
         }
         groupKeys[a.positionRange.start] = keys
         switch a.op {
-        case .topk, .bottomk, .limitk, .limitRatio:
+        case .topk, .bottomk:
+            return .vector(try topK(a, parameter: parameter, input))
+        case .limitk, .limitRatio:
             return .vector(try selectK(a, parameter: parameter, order: order, groups: groups))
         case .countValues:
             guard Self.isValidLabelName(label) else { throw EvaluationError(.execution, "invalid label name \"\(label)\"") }
@@ -90,6 +92,24 @@ extension Evaluator {
         var keys: [Labels] = []
         var index: [Labels: Int] = [:]
         var bySeries: [Labels: Int] = [:]
+        var byID: [Int: Int] = [:]
+
+        /// The group of `s`, creating it on first sight.
+        mutating func group(of s: VectorSample, _ key: () -> Labels) -> Int {
+            if s.id >= 0, let g = byID[s.id] { return g }
+            if s.id < 0, let g = bySeries[s.labels] { return g }
+            let k = key()
+            let g: Int
+            if let existing = index[k] {
+                g = existing
+            } else {
+                g = keys.count
+                keys.append(k)
+                index[k] = g
+            }
+            if s.id >= 0 { byID[s.id] = g } else { bySeries[s.labels] = g }
+            return g
+        }
     }
 
     /// sum, avg, count, min, max and group in one pass with an accumulator per group, without
@@ -107,20 +127,7 @@ extension Evaluator {
             }
         }
         for s in input {
-            let g: Int
-            if let known = table.bySeries[s.labels] {
-                g = known
-            } else {
-                let key = a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping)
-                if let existing = table.index[key] {
-                    g = existing
-                } else {
-                    g = table.keys.count
-                    table.keys.append(key)
-                    table.index[key] = g
-                }
-                table.bySeries[s.labels] = g
-            }
+            let g = table.group(of: s) { a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping) }
             grow(g + 1)
             if counts[g] == 0 { seenOrder.append(g) }
             counts[g] += 1
@@ -144,7 +151,9 @@ extension Evaluator {
             case .avg:
                 let sum = sums[g].isInfinite ? sums[g] : sums[g] + comps[g]
                 if let inf = infinities[g] { value = inf } // infinities decide (NaN when mixed)
-                else if sum.isInfinite { value = Self.mean(input.filter { table.bySeries[$0.labels] == g }.map(\.value)) }
+                else if sum.isInfinite {
+                    value = Self.mean(input.filter { x in table.group(of: x) { .empty } == g }.map(\.value))
+                }
                 else { value = sum / Double(counts[g]) }
             case .count: value = Double(counts[g])
             case .group: value = 1
@@ -157,7 +166,34 @@ extension Evaluator {
         return out
     }
 
-    /// topk, bottomk, limitk and limit_ratio keep input samples (labels unchanged).
+    /// topk/bottomk: the k best of each group, kept in a small sorted array per group
+    /// (O(n·k) for small k instead of sorting every group at every step).
+    mutating func topK(_ a: AggregateExpr, parameter: Double, _ input: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
+        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
+        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
+        let k = Int(parameter >= 1 ? parameter : 0)
+        guard k > 0 else { return [] }
+        let top = a.op == .topk
+        func better(_ x: Double, _ y: Double) -> Bool { top ? Self.greater(x, y) : Self.less(x, y) }
+        var table = groupTables[a.positionRange.start] ?? GroupTable()
+        let grouping = Set(a.grouping)
+        var best: [[VectorSample]] = []
+        var order: [Int] = []
+        for s in input {
+            let g = table.group(of: s) { a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping) }
+            while best.count <= g { best.append([]) }
+            if best[g].isEmpty { order.append(g) }
+            if best[g].count == k, let last = best[g].last, !better(s.value, last.value) { continue }
+            var i = best[g].count
+            while i > 0, better(s.value, best[g][i - 1].value) { i -= 1 }
+            best[g].insert(s, at: i)
+            if best[g].count > k { best[g].removeLast() }
+        }
+        groupTables[a.positionRange.start] = table
+        return order.flatMap { best[$0] }
+    }
+
+    /// limitk and limit_ratio keep input samples (labels unchanged).
     func selectK(_ a: AggregateExpr, parameter: Double, order: [Labels], groups: [Labels: [VectorSample]]) throws(EvaluationError) -> [VectorSample] {
         var out: [VectorSample] = []
         if a.op == .limitRatio {

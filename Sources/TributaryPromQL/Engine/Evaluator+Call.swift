@@ -147,6 +147,7 @@ extension Evaluator {
             if let match = try? regex.wholeMatch(in: value) {
                 let expanded = Self.expand(replacement, match)
                 sample.labels = s.labels.setting(dst, expanded)
+                sample.id = -1
                 if dst == "__name__" { sample.dropName = false }
             }
             out.append(sample)
@@ -203,6 +204,7 @@ extension Evaluator {
             var sample = s
             let joined = sources.map { s.labels.value(of: $0) ?? "" }.joined(separator: separator)
             sample.labels = s.labels.setting(dst, joined)
+            sample.id = -1
             if dst == "__name__" { sample.dropName = false }
             return sample
         }

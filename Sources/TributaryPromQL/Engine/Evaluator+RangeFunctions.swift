@@ -35,26 +35,28 @@ extension Evaluator {
             rangeSeconds = Double(range(s.range, s.rangeExpr)) / 1000
         }
         var out: [VectorSample] = []
-        func emit(_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, _ dropName: Bool) {
+        func emit(_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, _ dropName: Bool, id: Int = -1) {
             guard !samples.isEmpty, let v = Self.compute(name, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
                                                          rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter) else { return }
             var sample = VectorSample(labels: labels, value: v)
             sample.dropName = (name == "last_over_time" || name == "first_over_time") ? dropName : true
+            sample.id = id
             out.append(sample)
         }
         if case .matrixSelector(let m) = Self.unparen(matrixArg) {
             // Fast path: read the window straight from the loaded samples, no copies (a range
             // query evaluates this once per step and series).
-            for series in loaded[m.selector.positionRange.start] ?? [] {
+            for (k, series) in (loaded[m.selector.positionRange.start] ?? []).enumerated() {
+                let id = Self.seriesID(m.selector, k)
                 let from = Self.firstIndex(series.samples, after: rangeStart)
                 let to = Self.firstIndex(series.samples, after: rangeEnd)
                 guard from < to else { continue }
                 let window = series.samples[from..<to]
                 if window.contains(where: \.isStale) {
                     let kept = window.filter { !$0.isStale }
-                    kept.withUnsafeBufferPointer { emit(series.labels, $0, false) }
+                    kept.withUnsafeBufferPointer { emit(series.labels, $0, false, id: id) }
                 } else {
-                    window.withUnsafeBufferPointer { emit(series.labels, $0, false) }
+                    window.withUnsafeBufferPointer { emit(series.labels, $0, false, id: id) }
                 }
             }
             return out

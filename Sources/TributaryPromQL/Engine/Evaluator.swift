@@ -163,11 +163,13 @@ struct Evaluator {
     func instantSelect(_ v: VectorSelector, at t: Int64) -> [VectorSample] {
         let ref = (v.at.map(resolve) ?? t) - offset(v.offset, v.offsetExpr)
         var out: [VectorSample] = []
-        for s in loaded[v.positionRange.start] ?? [] {
+        for (k, s) in (loaded[v.positionRange.start] ?? []).enumerated() {
             guard let i = Self.lastIndex(s.samples, atOrBefore: ref) else { continue }
             let sample = s.samples[i]
             guard sample.timestamp > ref - options.lookbackDelta, !sample.isStale else { continue }
-            out.append(VectorSample(labels: s.labels, value: sample.value))
+            var x = VectorSample(labels: s.labels, value: sample.value)
+            x.id = Self.seriesID(v, k)
+            out.append(x)
         }
         return out
     }
@@ -233,6 +235,11 @@ struct Evaluator {
             ts += subStep
         }
         return out
+    }
+
+    /// A query-wide identity for series `index` of selector `v`.
+    static func seriesID(_ v: VectorSelector, _ index: Int) -> Int {
+        v.positionRange.start << 32 | index
     }
 
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {

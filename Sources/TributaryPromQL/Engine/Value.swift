@@ -7,6 +7,10 @@ public struct VectorSample: Sendable {
     /// Set when the metric name is to be dropped at the end of evaluation (Prometheus's
     /// delayed name removal): functions and operators that change a value's meaning mark it.
     var dropName = false
+    /// Identity of the stored series this sample's labels come from (selector position and
+    /// series index), or -1 once labels were changed; lets aggregations find a series' group
+    /// without hashing its labels at every step.
+    var id = -1
 
     public init(labels: Labels, value: Double) {
         self.labels = labels
