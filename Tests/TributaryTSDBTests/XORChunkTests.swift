@@ -97,6 +97,15 @@ import TributaryModel
         while let s = it.next() { got.append(s) }
         #expect(got == expected)
         #expect(chunk.count == expected.count)
+        // The bulk decoder agrees with the iterator, also on sub-ranges.
+        var bulk: [Sample] = []
+        #expect(XORChunk.decode(chunk.bytes, into: &bulk))
+        #expect(bulk == expected)
+        if let mid = expected.dropFirst(expected.count / 3).first?.timestamp, let last = expected.last?.timestamp {
+            var part: [Sample] = []
+            XORChunk.decode(chunk.bytes, from: mid, to: last - 1, into: &part)
+            #expect(part == expected.filter { $0.timestamp >= mid && $0.timestamp <= last - 1 })
+        }
     }
 
     @Test func seekFindsFirstSampleAtOrAfter() {
@@ -124,7 +133,16 @@ import TributaryModel
             var garbage = (0..<64).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
             garbage[0] = 0xFF
             var it = XORIterator(bytes: garbage)
-            while it.next() != nil {}
+            var viaIterator: [Sample] = []
+            while let s = it.next() { viaIterator.append(s) }
+            var bulk: [Sample] = []
+            XORChunk.decode(garbage, into: &bulk)
+            #expect(bulk == viaIterator, "both decoders stop at the same malformed bit")
+        }
+        for cut in [0, 1, 2, 3, 10, bytes.count / 2, bytes.count - 1] {
+            var bulk: [Sample] = []
+            XORChunk.decode(Array(bytes.prefix(cut)), into: &bulk)
+            #expect(bulk.count < 120)
         }
     }
 }

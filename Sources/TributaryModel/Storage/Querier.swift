@@ -13,14 +13,29 @@ public protocol SampleIterator {
 public struct QueriedSeries {
     public let labels: Labels
     let makeIteratorBody: () -> any SampleIterator
+    let appendAllBody: ((inout [Sample]) -> Void)?
 
-    public init(labels: Labels, makeIterator: @escaping () -> any SampleIterator) {
+    /// - Parameters:
+    ///   - makeIterator: a new iterator over the samples in the queried range.
+    ///   - appendAll: optionally, a faster way to append all of them at once.
+    public init(labels: Labels, makeIterator: @escaping () -> any SampleIterator, appendAll: ((inout [Sample]) -> Void)? = nil) {
         self.labels = labels
         self.makeIteratorBody = makeIterator
+        self.appendAllBody = appendAll
     }
 
     /// A new iterator over the samples in the queried time range.
     public func makeIterator() -> any SampleIterator { makeIteratorBody() }
+
+    /// Appends every sample in the queried range to `out`, in order.
+    public func appendSamples(to out: inout [Sample]) {
+        if let appendAllBody {
+            appendAllBody(&out)
+            return
+        }
+        var it = makeIteratorBody()
+        while let s = it.next() { out.append(s) }
+    }
 }
 
 /// Read access to stored series, the only storage interface PromQL and the HTTP API see.

@@ -104,9 +104,8 @@ struct Evaluator {
             var out = loaded[key] ?? []
             var seen = Set(out.map(\.labels))
             for s in series where !seen.contains(s.labels) {
-                var it = s.makeIterator()
                 var samples: [Sample] = []
-                while let x = it.next() { samples.append(x) }
+                s.appendSamples(to: &samples)
                 samplesLoaded += samples.count
                 if samplesLoaded > options.maxSamples {
                     throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")

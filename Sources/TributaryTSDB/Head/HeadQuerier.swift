@@ -14,9 +14,11 @@ public struct HeadQuerier: Querier {
             guard let s = head.series(id: id) else { continue }
             // Matchers on labels the index cannot see (none today) would be checked here.
             guard let snapshot = head.snapshot(s, start: start, end: end) else { continue }
-            out.append(QueriedSeries(labels: s.labels) {
+            out.append(QueriedSeries(labels: s.labels, makeIterator: {
                 SeriesSnapshotIterator(snapshot, start: start, end: end)
-            })
+            }, appendAll: { samples in
+                snapshot.appendAll(start: start, end: end, to: &samples)
+            }))
         }
         out.sort { $0.labels < $1.labels }
         return out
@@ -80,6 +82,23 @@ public struct HeadQuerier: Querier {
 struct SeriesSnapshot: Sendable {
     var chunks: [[UInt8]]
     var ooo: [Sample]
+
+    /// All samples in `[start, end]`, in order, through the bulk chunk decoder.
+    func appendAll(start: Int64, end: Int64, to out: inout [Sample]) {
+        let first = out.count
+        for c in chunks { XORChunk.decode(c, from: start, to: end, into: &out) }
+        guard !ooo.isEmpty else { return }
+        // Out-of-order samples are rare: merge them in, chunk samples winning on ties.
+        var merged = Array(out[first...])
+        var seen = Set(merged.map(\.timestamp))
+        for s in ooo where !seen.contains(s.timestamp) {
+            merged.append(s)
+            seen.insert(s.timestamp)
+        }
+        merged.sort { $0.timestamp < $1.timestamp }
+        out.removeSubrange(first...)
+        out.append(contentsOf: merged)
+    }
 }
 
 extension Head {
