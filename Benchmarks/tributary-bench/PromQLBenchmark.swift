@@ -25,13 +25,15 @@ enum PromQLBenchmark {
         print("promql: \(instances * 10) series, \(rounds) samples each (\(instances * 10 * rounds) samples), 15 s apart")
         let series = makeSeries(instances: instances)
 
-        let prometheus = try Peer(binary: "prometheus") { port, dir in
+        // TRIBUTARY_BENCH_NO_PEER=1 runs our side only (for profiling under callgrind).
+        let withPeer = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_NO_PEER"] != "1"
+        let prometheus = try withPeer ? Peer(binary: "prometheus") { port, dir in
             let config = dir + "/prometheus.yml"
             FileManager.default.createFile(atPath: config, contents: Data("global:\n  scrape_interval: 1m\n".utf8))
             return ["--config.file=\(config)", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
                     "--web.enable-remote-write-receiver", "--log.level=warn", "--query.max-samples=100000000"]
-        }
-        defer { prometheus.stop() }
+        } : nil
+        defer { prometheus?.stop() }
 
         let head = Head()
         let loadStart = Date()
@@ -52,7 +54,7 @@ enum PromQLBenchmark {
                 }
             }
             if !batch.isEmpty { requests.append(encoder.encode(WriteRequest(timeseries: batch))) }
-            try prometheus.write(requests)
+            try prometheus?.write(requests)
             if r % 240 == 0 { print("  loaded \(r) of \(rounds) rounds (\(Int(Date().timeIntervalSince(loadStart))) s)") }
         }
         print("  loaded both in \(Int(Date().timeIntervalSince(loadStart))) s")
@@ -71,7 +73,7 @@ enum PromQLBenchmark {
                         _ = try engine.instantQuery(q, at: end, querier: querier)
                     }
                     ours.append(Date().timeIntervalSince(t0) * 1000)
-                    let (eval, w) = try prometheus.query(q, start: range ? start : nil, end: end, step: 60_000)
+                    let (eval, w) = try prometheus?.query(q, start: range ? start : nil, end: end, step: 60_000) ?? (.nan, .nan)
                     theirs.append(eval * 1000)
                     wall.append(w * 1000)
                 }

@@ -18,6 +18,8 @@ extension Evaluator {
         switch a.op {
         case .sum, .avg, .count, .min, .max, .group:
             return .vector(streamingAggregate(a, input))
+        case .topk, .bottomk:
+            return .vector(try topK(a, parameter: parameter, input))
         default:
             break
         }
@@ -39,8 +41,6 @@ extension Evaluator {
         }
         groupKeys[a.positionRange.start] = keys
         switch a.op {
-        case .topk, .bottomk:
-            return .vector(try topK(a, parameter: parameter, input))
         case .limitk, .limitRatio:
             return .vector(try selectK(a, parameter: parameter, order: order, groups: groups))
         case .countValues:

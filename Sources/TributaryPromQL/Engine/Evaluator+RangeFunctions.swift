@@ -46,13 +46,19 @@ extension Evaluator {
         if case .matrixSelector(let m) = Self.unparen(matrixArg) {
             // Fast path: read the window straight from the loaded samples, no copies (a range
             // query evaluates this once per step and series).
-            for (k, series) in (loaded[m.selector.positionRange.start] ?? []).enumerated() {
+            let key = m.selector.positionRange.start
+            let all = loaded[key] ?? []
+            var hints = windowHints[key] ?? []
+            if hints.count != all.count { hints = Array(repeating: 0, count: all.count) }
+            defer { windowHints[key] = hints }
+            for (k, series) in all.enumerated() {
                 let id = Self.seriesID(m.selector, k)
-                let from = Self.firstIndex(series.samples, after: rangeStart)
-                let to = Self.firstIndex(series.samples, after: rangeEnd)
+                let from = Self.firstIndex(series.samples, after: rangeStart, hint: hints[k])
+                let to = Self.firstIndex(series.samples, after: rangeEnd, hint: from)
+                hints[k] = from
                 guard from < to else { continue }
                 let window = series.samples[from..<to]
-                if window.contains(where: \.isStale) {
+                if series.hasStale, window.contains(where: \.isStale) {
                     let kept = window.filter { !$0.isStale }
                     kept.withUnsafeBufferPointer { emit(series.labels, $0, false, id: id) }
                 } else {

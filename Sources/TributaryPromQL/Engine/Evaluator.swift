@@ -5,6 +5,8 @@ import TributaryModel
 struct LoadedSeries {
     let labels: Labels
     let samples: [Sample]
+    /// Whether any sample is a stale marker (windows without need no filtering).
+    let hasStale: Bool
 }
 
 /// The state of one query: its time range, the data its selectors loaded, limits and
@@ -22,6 +24,9 @@ struct Evaluator {
     /// same series meet the same aggregation at every step.
     var groupKeys: [Int: [Labels: Labels]] = [:]
     var groupTables: [Int: GroupTable] = [:]
+    /// Per selector and series, where the last window started: range queries move forward
+    /// step by step, so the next window is found by a short scan instead of a search.
+    var windowHints: [Int: [Int]] = [:]
     var samplesLoaded = 0
     var annotations = Annotations()
 
@@ -100,7 +105,7 @@ struct Evaluator {
     private mutating func load(_ v: VectorSelector, _ from: Int64, _ to: Int64) throws(EvaluationError) {
         let key = v.positionRange.start
         do {
-            let series = try querier.select(v.matchers, start: from, end: to)
+            let series = try querier.selectUnsorted(v.matchers, start: from, end: to)
             var out = loaded[key] ?? []
             var seen = Set(out.map(\.labels))
             for s in series where !seen.contains(s.labels) {
@@ -110,7 +115,7 @@ struct Evaluator {
                 if samplesLoaded > options.maxSamples {
                     throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")
                 }
-                out.append(LoadedSeries(labels: s.labels, samples: samples))
+                out.append(LoadedSeries(labels: s.labels, samples: samples, hasStale: samples.contains(where: \.isStale)))
                 seen.insert(s.labels)
             }
             loaded[key] = out
@@ -254,6 +259,23 @@ struct Evaluator {
             if samples[mid].timestamp <= t { low = mid + 1 } else { high = mid }
         }
         return low > 0 ? low - 1 : nil
+    }
+
+    /// Index of the first sample with timestamp > t, scanning forward from `hint` when the
+    /// answer cannot be before it.
+    @inline(__always)
+    static func firstIndex(_ samples: [Sample], after t: Int64, hint: Int) -> Int {
+        if hint > 0, hint <= samples.count, samples[hint - 1].timestamp <= t {
+            var i = hint
+            var steps = 0
+            while i < samples.count, samples[i].timestamp <= t {
+                i += 1
+                steps += 1
+                if steps == 16 { return firstIndex(samples, after: t) }
+            }
+            return i
+        }
+        return firstIndex(samples, after: t)
     }
 
     /// Index of the first sample with timestamp > t.

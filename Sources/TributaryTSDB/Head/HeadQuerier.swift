@@ -8,6 +8,12 @@ public struct HeadQuerier: Querier {
     public init(head: Head) { self.head = head }
 
     public func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        var out = try selectUnsorted(matchers, start: start, end: end)
+        out.sort { $0.labels < $1.labels }
+        return out
+    }
+
+    public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
         let ids = try head.postings.select(matchers)
         var out: [QueriedSeries] = []
         for id in ids {
@@ -20,7 +26,6 @@ public struct HeadQuerier: Querier {
                 snapshot.appendAll(start: start, end: end, to: &samples)
             }))
         }
-        out.sort { $0.labels < $1.labels }
         return out
     }
 
