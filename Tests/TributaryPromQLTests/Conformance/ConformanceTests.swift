@@ -1,6 +1,8 @@
 import Foundation
 import Testing
+import TributaryModel
 import TributaryPromQL
+import TributaryTSDB
 
 /// Prometheus's own PromQL test scripts, run against our engine. Prints per file how many
 /// evals ran, passed and were skipped (and why); asserts the total does not fall below the
@@ -42,5 +44,72 @@ import TributaryPromQL
         for f in allFailures.prefix(40) { print("  \(f)") }
         #expect(totalRun > 1000)
         #expect(totalPassed >= Self.passingFloor, "passing evals fell to \(totalPassed)")
+    }
+
+    /// Our own scripts (Tests/TributaryPromQLTests/Scripts): every eval must pass.
+    @Test func ownScripts() throws {
+        let folder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../Scripts").standardized
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".test") }.sorted()
+        #expect(!files.isEmpty)
+        for file in files {
+            let script = try TestScript(try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8))
+            var runner = ScriptRunner(file: file)
+            runner.run(script)
+            print("\(file): run \(runner.outcome.run), passed \(runner.outcome.passed)")
+            #expect(runner.outcome.run > 10)
+            #expect(runner.outcome.skipped.isEmpty, "\(runner.outcome.skipped)")
+            for failure in runner.outcome.failures { Issue.record("\(failure)") }
+        }
+    }
+}
+
+/// The engine's limits end a query cleanly, with Prometheus's error types.
+@Suite struct EngineLimitTests {
+    func head(series: Int, samples: Int) throws -> Head {
+        let head = Head()
+        _ = try head.commit { b in
+            for i in 0..<series {
+                for k in 0..<samples { _ = b.append(["__name__": "m", "i": "\(i)"], Sample(timestamp: Int64(k) * 15_000, value: Double(k))) }
+            }
+        }
+        return head
+    }
+
+    @Test func sampleLimitStopsTheQuery() throws {
+        var options = EngineOptions()
+        options.maxSamples = 1000
+        let h = try head(series: 20, samples: 100)
+        do {
+            _ = try Engine(options: options).rangeQuery("sum(m)", start: 0, end: 1_485_000, step: 15_000, querier: h.querier())
+            Issue.record("expected the sample limit to stop the query")
+        } catch let error as EvaluationError {
+            #expect(error.kind == .tooManySamples)
+            #expect(error.message.contains("too many samples"))
+        }
+        // Within the limit the same query works.
+        options.maxSamples = 10_000
+        #expect(throws: Never.self) { try Engine(options: options).rangeQuery("sum(m)", start: 0, end: 1_485_000, step: 15_000, querier: h.querier()) }
+    }
+
+    @Test func timeoutStopsTheQuery() throws {
+        var options = EngineOptions()
+        options.timeout = 0
+        let h = try head(series: 2, samples: 10)
+        do {
+            _ = try Engine(options: options).rangeQuery("m", start: 0, end: 100_000, step: 1000, querier: h.querier())
+            Issue.record("expected a timeout")
+        } catch let error as EvaluationError {
+            #expect(error.kind == .timeout)
+        }
+    }
+
+    @Test func hugeSubqueryIsRefusedBeforeItRuns() throws {
+        let h = try head(series: 1, samples: 10)
+        do {
+            _ = try Engine().instantQuery("max_over_time(m[1000d:1ms])", at: 100_000, querier: h.querier())
+            Issue.record("expected the subquery to be refused")
+        } catch let error as EvaluationError {
+            #expect(error.kind == .tooManySamples)
+        }
     }
 }
