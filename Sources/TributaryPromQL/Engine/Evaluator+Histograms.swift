@@ -53,7 +53,9 @@ extension Evaluator {
         var out: [VectorSample] = []
         for (labels, buckets) in bucketGroups(v) {
             for q in qs {
-                var s = VectorSample(labels: labels.setting(label, Self.formatValue(q)), value: Self.bucketQuantile(q, buckets))
+                // Quantile labels read "0.0", "0.25", "1.0", as Prometheus prints them.
+                let text = q == q.rounded() && abs(q) < 1e15 ? String(format: "%.1f", q) : Self.formatValue(q)
+                var s = VectorSample(labels: labels.setting(label, text), value: Self.bucketQuantile(q, buckets))
                 s.dropName = true
                 out.append(s)
             }
@@ -122,7 +124,15 @@ extension Evaluator {
         func cumulative(_ x: Double) -> Double {
             var previousUpper = 0.0, previousCount = 0.0
             for (i, b) in buckets.enumerated() {
-                let start = i == 0 ? (b.upper > 0 ? 0 : b.upper) : previousUpper
+                if i == 0, b.upper <= 0 {
+                    // The lowest bucket reaches down to -Inf: nothing to interpolate, its
+                    // observations count as lying below any finite bound.
+                    if x <= b.upper { return x == -.infinity ? 0 : b.count }
+                    previousUpper = b.upper
+                    previousCount = b.count
+                    continue
+                }
+                let start = i == 0 ? 0 : previousUpper
                 if x <= b.upper {
                     if b.upper == .infinity { return x == .infinity ? b.count : previousCount }
                     if x <= start { return previousCount }

@@ -17,6 +17,7 @@ struct ScriptRunner {
     let file: String
     var head = ScriptRunner.newHead()
     var histogramNames = Set<String>()
+    var histogramSeries: [Labels] = []
     var nhcbNames = Set<String>()
     var outcome = Outcome()
     let engine = Engine()
@@ -35,9 +36,11 @@ struct ScriptRunner {
             case .clear:
                 head = Self.newHead()
                 histogramNames = []
+                histogramSeries = []
                 nhcbNames = []
             case .load(let interval, let series, let histograms, let nhcb, _):
-                histogramNames.formUnion(histograms)
+                histogramNames.formUnion(histograms.map { $0.value(of: "__name__") ?? "" })
+                histogramSeries += histograms
                 if nhcb {
                     for (labels, _) in series {
                         if let name = labels.value(of: "__name__"), name.hasSuffix("_bucket") { nhcbNames.insert(String(name.dropLast(7))) }
@@ -74,11 +77,30 @@ struct ScriptRunner {
             return "native-histogram function or operator"
         }
         for name in histogramNames where Self.mentions(ev.expr, name) { return "queries a native-histogram series" }
+        if let expr = try? Parser.parse(ev.expr), Self.selectors(expr).contains(where: { sel in
+            histogramSeries.contains { series in sel.matchers.allSatisfy { $0.matches(series.value(of: $0.name) ?? "") } }
+        }) {
+            return "queries a native-histogram series"
+        }
         for name in nhcbNames where Self.mentions(ev.expr, name, exact: true) { return "queries a custom-bucket (NHCB) histogram" }
         if ev.expr.contains(" smoothed") || ev.expr.contains(" anchored") { return "extended range selectors (anchored/smoothed)" }
         if ev.expr.range(of: #"fill(_left|_right)?\("#, options: .regularExpression) != nil { return "fill modifiers" }
         if ev.expr.range(of: #"\binfo\("#, options: .regularExpression) != nil { return "info()" }
         return nil
+    }
+
+    /// Every selector of an expression.
+    static func selectors(_ e: Expr) -> [VectorSelector] {
+        switch e {
+        case .vectorSelector(let v): return [v]
+        case .matrixSelector(let m): return [m.selector]
+        case .subquery(let s): return selectors(s.expr)
+        case .paren(let x, _), .unary(_, let x, _): return selectors(x)
+        case .binary(let b): return selectors(b.lhs) + selectors(b.rhs)
+        case .aggregate(let a): return selectors(a.expr) + (a.parameter.map(selectors) ?? [])
+        case .call(let c): return c.args.flatMap(selectors)
+        case .number, .string, .timeFunction: return []
+        }
     }
 
     /// Whether `expr` names metric `name` (with `exact`, not as a prefix of a longer name).

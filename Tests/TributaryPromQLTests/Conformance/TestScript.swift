@@ -6,7 +6,7 @@ import TributaryPromQL
 struct TestScript {
     enum Command {
         case clear
-        case load(interval: Int64, series: [(Labels, [Double?])], histograms: Set<String>, nhcb: Bool, line: Int)
+        case load(interval: Int64, series: [(Labels, [Double?])], histograms: [Labels], nhcb: Bool, line: Int)
         case eval(Eval)
     }
 
@@ -52,14 +52,14 @@ struct TestScript {
                     throw ScriptError(line: i + 1, message: "bad load header")
                 }
                 var series: [(Labels, [Double?])] = []
-                var histograms = Set<String>()
+                var histograms: [Labels] = []
                 var j = i + 1
                 while j < lines.count, !lines[j].isEmpty {
                     let (desc, values) = try Self.seriesLine(lines[j], line: j + 1)
                     if desc.hasSuffix("@st") { j += 1; continue }
                     let labels = try Self.labels(desc, line: j + 1)
                     if values.contains("{{") {
-                        histograms.insert(labels.value(of: "__name__") ?? "")
+                        histograms.append(labels)
                     } else {
                         series.removeAll { $0.0 == labels }
                         series.append((labels, try Self.values(values, line: j + 1)))
