@@ -70,6 +70,10 @@ public struct HeadBatch: ~Copyable {
         ref < UInt64(state.byID.count) ? state.byID[Int(ref)] : nil
     }
 
+    mutating func newSeriesForDedup(_ labels: Labels, hash: UInt64) -> MemSeries {
+        newSeries(labels, hash: hash)
+    }
+
     private mutating func newSeries(_ labels: Labels, hash: UInt64) -> MemSeries {
         let s = head.create(labels, hash: hash)
         state.newSeries.append(s)
@@ -77,7 +81,7 @@ public struct HeadBatch: ~Copyable {
         return s
     }
 
-    private mutating func append(_ s: MemSeries, _ sample: Sample) -> AppendError? {
+    mutating func append(_ s: MemSeries, _ sample: Sample) -> AppendError? {
         let t = sample.timestamp
         if s.pendingCommit != state.sequence {
             s.pendingCommit = state.sequence

@@ -30,6 +30,12 @@ final class MemSeries: @unchecked Sendable {
     var lastT: Int64 = .min
     var lastV: Double = 0
 
+    /// HA deduplication: the last two replicas seen for this series and when (commit lock).
+    var replicaA: UInt64 = 0
+    var replicaAT: Int64 = .min
+    var replicaB: UInt64 = 0
+    var replicaBT: Int64 = .min
+
     var pendingLastT: Int64 = .min
     var pendingLastV: Double = 0
     var pendingCommit: UInt64 = 0
