@@ -115,6 +115,7 @@ let package = Package(
         .testTarget(
             name: "TributaryPromQLTests",
             dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "TributaryWire"],
+            exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
