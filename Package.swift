@@ -15,6 +15,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // System libraries named by the brief.
@@ -59,11 +61,26 @@ let package = Package(
             dependencies: ["TributaryModel"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TributaryReceiver",
+            dependencies: [
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "tributary",
             dependencies: [
                 "TributaryModel",
                 "TributaryWire",
+                "TributaryReceiver",
+                "TributaryWAL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -116,6 +133,11 @@ let package = Package(
             name: "TributaryPromQLTests",
             dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "TributaryWire"],
             exclude: ["Scripts"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryReceiverTests",
+            dependencies: ["TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

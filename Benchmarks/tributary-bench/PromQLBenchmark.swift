@@ -29,7 +29,7 @@ enum PromQLBenchmark {
         let withPeer = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_NO_PEER"] != "1"
         let prometheus = try withPeer ? Peer(binary: "prometheus") { port, dir in
             let config = dir + "/prometheus.yml"
-            FileManager.default.createFile(atPath: config, contents: Data("global:\n  scrape_interval: 1m\n".utf8))
+            _ = FileManager.default.createFile(atPath: config, contents: Data("global:\n  scrape_interval: 1m\n".utf8))
             return ["--config.file=\(config)", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
                     "--web.enable-remote-write-receiver", "--log.level=warn", "--query.max-samples=100000000"]
         } : nil

@@ -1,7 +1,8 @@
 import ArgumentParser
+import TributaryReceiver
 
 @main
-struct Tributary: ParsableCommand {
+struct Tributary: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tributary",
         abstract: "A Prometheus remote-write aggregation gateway: edge agents and a deduplicating receiver.",
@@ -11,21 +12,7 @@ struct Tributary: ParsableCommand {
 }
 
 enum TributaryVersion {
-    static let string = "0.1.0"
-}
-
-struct Receive: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the central receiver (remote-write endpoint, HA dedup, TSDB, PromQL API)."
-    )
-
-    @Option(help: "Path to receiver.yml.") var config: String?
-    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
-    @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
-
-    func run() throws {
-        throw CommandError("the receiver is not built yet (see issue 'The receiver'); only the wire format exists so far")
-    }
+    static let string = TributaryBuild.version
 }
 
 struct Agent: ParsableCommand {

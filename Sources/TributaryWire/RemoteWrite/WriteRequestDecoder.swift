@@ -10,8 +10,9 @@ import TributaryModel
 /// decoding does not allocate. It validates every series while copying its labels and keeps
 /// the valid ones even when others are refused.
 ///
-/// Concurrency: not thread-safe; use one decoder per connection or worker.
-public final class WriteRequestDecoder {
+/// Concurrency: not thread-safe; use one decoder per connection or worker. It may move
+/// between threads (a pool hands it to one request at a time), hence `@unchecked Sendable`.
+public final class WriteRequestDecoder: @unchecked Sendable {
     /// Which code decodes remote write 1.0.
     public enum Implementation: Sendable {
         /// The direct single-pass decoder (default; see `decodeV1Direct`).

@@ -1,0 +1,296 @@
+import Foundation
+import TributaryModel
+import TributaryPromQL
+import Synchronization
+import TributaryTSDB
+
+extension Receiver {
+    /// Serves one Prometheus HTTP API path (`query`, `series`, …) with parsed parameters.
+    public func api(_ path: String, query: String?, form: String?) -> HTTPAnswer {
+        let params = Params(query: query, form: form)
+        do {
+            var out = JSONWriter(capacity: 1024)
+            out.raw("{\"status\":\"success\",\"data\":")
+            var warnings: [String] = []
+            switch path {
+            case "query": warnings = try instantQuery(params, &out)
+            case "query_range": warnings = try rangeQuery(params, &out)
+            case "series": try series(params, &out)
+            case "labels": try labelNames(params, &out)
+            case "metadata": metadataJSON(params, &out)
+            case "status/buildinfo": buildInfo(&out)
+            case "status/tsdb": tsdbStatus(params, &out)
+            case "query_exemplars": try exemplars(params, &out)
+            case "format_query": try formatQuery(params, &out)
+            default:
+                if path.hasPrefix("label/"), path.hasSuffix("/values") {
+                    let name = String(path.dropFirst("label/".count).dropLast("/values".count))
+                    try labelValues(name.removingPercentEncoding ?? name, params, &out)
+                } else {
+                    throw APIError(.notFound, "unknown API endpoint /api/v1/\(path)")
+                }
+            }
+            if !warnings.isEmpty {
+                out.raw(",\"warnings\":[")
+                for (i, w) in warnings.enumerated() {
+                    if i > 0 { out.raw(",") }
+                    out.string(w)
+                }
+                out.raw("]")
+            }
+            out.raw("}")
+            return HTTPAnswer(status: 200, headers: [("Content-Type", "application/json")], body: out.bytes)
+        } catch let error as APIError {
+            return Self.errorAnswer(error)
+        } catch let error as ParseError {
+            return Self.errorAnswer(APIError(.badData, "invalid parameter \"query\": \(error)"))
+        } catch let error as EvaluationError {
+            let kind: APIError.Kind
+            switch error.kind {
+            case .timeout: kind = .timeout
+            case .canceled: kind = .canceled
+            case .badData: kind = .badData
+            default: kind = .execution
+            }
+            return Self.errorAnswer(APIError(kind, error.message))
+        } catch {
+            return Self.errorAnswer(APIError(.internal, "\(error)"))
+        }
+    }
+
+    static func errorAnswer(_ e: APIError) -> HTTPAnswer {
+        var out = JSONWriter()
+        out.raw("{\"status\":\"error\",\"errorType\":")
+        out.string(e.kind.rawValue)
+        out.raw(",\"error\":")
+        out.string(e.message)
+        out.raw("}")
+        return HTTPAnswer(status: e.status, headers: [("Content-Type", "application/json")], body: out.bytes)
+    }
+
+    var nowMs: Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    func requireQuery(_ params: Params) throws(APIError) -> String {
+        guard let q = params.first("query"), !q.isEmpty else { throw APIError(.badData, "invalid parameter \"query\": parse error: no expression found in input") }
+        return q
+    }
+
+    func engineFor(_ params: Params) throws(APIError) -> Engine {
+        var options = engine.options
+        if let timeout = try params.duration("timeout"), timeout > 0 { options.timeout = min(options.timeout, Double(timeout) / 1000) }
+        return Engine(options: options)
+    }
+
+    func instantQuery(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
+        let q = try requireQuery(params)
+        let t = try params.time("time", default: nowMs)
+        let (value, annotations) = try engineFor(params).instantQuery(q, at: t, querier: head.querier())
+        write(value, &out)
+        return annotations.warnings
+    }
+
+    func rangeQuery(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
+        let q = try requireQuery(params)
+        guard params.first("start") != nil else { throw APIError(.badData, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp") }
+        guard params.first("end") != nil else { throw APIError(.badData, "invalid parameter \"end\": cannot parse \"\" to a valid timestamp") }
+        let start = try params.time("start", default: 0), end = try params.time("end", default: 0)
+        guard end >= start else { throw APIError(.badData, "invalid parameter \"end\": end timestamp must not be before start time") }
+        guard let step = try params.duration("step") else { throw APIError(.badData, "invalid parameter \"step\": cannot parse \"\" to a valid duration") }
+        guard step > 0 else { throw APIError(.badData, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer") }
+        let (value, annotations) = try engineFor(params).rangeQuery(q, start: start, end: end, step: step, querier: head.querier())
+        write(value, &out)
+        return annotations.warnings
+    }
+
+    func write(_ value: QueryValue, _ out: inout JSONWriter) {
+        out.raw("{\"resultType\":")
+        out.string(value.resultType)
+        out.raw(",\"result\":")
+        switch value {
+        case .scalar(let t, let v):
+            out.point(t, v)
+        case .string(let t, let s):
+            out.raw("[" + JSONWriter.seconds(t) + ",")
+            out.string(s)
+            out.raw("]")
+        case .vector(let t, let samples):
+            out.raw("[")
+            for (i, s) in samples.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.raw("{\"metric\":")
+                out.labels(s.labels)
+                out.raw(",\"value\":")
+                out.point(t, s.value)
+                out.raw("}")
+            }
+            out.raw("]")
+        case .matrix(let series):
+            out.raw("[")
+            for (i, s) in series.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.raw("{\"metric\":")
+                out.labels(s.labels)
+                out.raw(",\"values\":[")
+                for (k, p) in s.samples.enumerated() {
+                    if k > 0 { out.raw(",") }
+                    out.point(p.timestamp, p.value)
+                }
+                out.raw("]}")
+            }
+            out.raw("]")
+        }
+        out.raw("}")
+    }
+
+    /// `match[]` selectors parsed into matcher lists.
+    func matcherSets(_ params: Params) throws(APIError) -> [[Matcher]] {
+        var sets: [[Matcher]] = []
+        for text in params.all("match[]") {
+            do {
+                guard case .vectorSelector(let v) = try Parser.parse(text) else {
+                    throw APIError(.badData, "invalid parameter \"match[]\": \(text) is not a series selector")
+                }
+                sets.append(v.matchers)
+            } catch let e as APIError {
+                throw e
+            } catch {
+                throw APIError(.badData, "invalid parameter \"match[]\": \(error)")
+            }
+        }
+        return sets
+    }
+
+    func range(_ params: Params) throws(APIError) -> (Int64, Int64) {
+        (try params.time("start", default: Int64.min / 4), try params.time("end", default: Int64.max / 4))
+    }
+
+    func limit(_ params: Params) throws(APIError) -> Int {
+        guard let text = params.first("limit"), !text.isEmpty else { return 0 }
+        guard let n = Int(text), n >= 0 else { throw APIError(.badData, "invalid parameter \"limit\": cannot parse \"\(text)\" to a valid limit") }
+        return n
+    }
+
+    func series(_ params: Params, _ out: inout JSONWriter) throws {
+        let sets = try matcherSets(params)
+        guard !sets.isEmpty else { throw APIError(.badData, "no match[] parameter provided") }
+        let (start, end) = try range(params)
+        let limit = try limit(params)
+        var seen = Set<Labels>()
+        var all: [Labels] = []
+        for matchers in sets {
+            for s in try head.querier().select(matchers, start: start, end: end) where seen.insert(s.labels).inserted { all.append(s.labels) }
+        }
+        all.sort()
+        if limit > 0, all.count > limit { all = Array(all.prefix(limit)) }
+        out.raw("[")
+        for (i, l) in all.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.labels(l)
+        }
+        out.raw("]")
+    }
+
+    func labelNames(_ params: Params, _ out: inout JSONWriter) throws {
+        let (start, end) = try range(params)
+        let limit = try limit(params)
+        var names = Set<String>()
+        let sets = try matcherSets(params)
+        if sets.isEmpty {
+            names.formUnion(try head.querier().labelNames(matching: [], start: start, end: end, limit: 0))
+        } else {
+            for m in sets { names.formUnion(try head.querier().labelNames(matching: m, start: start, end: end, limit: 0)) }
+        }
+        strings(Array(names).sorted(), limit: limit, &out)
+    }
+
+    func labelValues(_ name: String, _ params: Params, _ out: inout JSONWriter) throws {
+        let (start, end) = try range(params)
+        let limit = try limit(params)
+        var values = Set<String>()
+        let sets = try matcherSets(params)
+        if sets.isEmpty {
+            values.formUnion(try head.querier().labelValues(name, matching: [], start: start, end: end, limit: 0))
+        } else {
+            for m in sets { values.formUnion(try head.querier().labelValues(name, matching: m, start: start, end: end, limit: 0)) }
+        }
+        strings(Array(values).sorted(), limit: limit, &out)
+    }
+
+    func strings(_ list: [String], limit: Int, _ out: inout JSONWriter) {
+        out.raw("[")
+        for (i, s) in (limit > 0 ? Array(list.prefix(limit)) : list).enumerated() {
+            if i > 0 { out.raw(",") }
+            out.string(s)
+        }
+        out.raw("]")
+    }
+
+    func metadataJSON(_ params: Params, _ out: inout JSONWriter) {
+        let all = metadata.withLock { $0 }
+        let metric = params.first("metric")
+        out.raw("{")
+        var first = true
+        for name in all.keys.sorted() where metric == nil || metric == name {
+            guard let m = all[name] else { continue }
+            if !first { out.raw(",") }
+            first = false
+            out.string(name)
+            out.raw(":[{\"type\":")
+            out.string(m.type.name)
+            out.raw(",\"help\":")
+            out.string(m.help)
+            out.raw(",\"unit\":")
+            out.string(m.unit)
+            out.raw("}]")
+        }
+        out.raw("}")
+    }
+
+    func buildInfo(_ out: inout JSONWriter) {
+        out.raw("{\"version\":\"3.0.0\",\"revision\":\"tributary-\(TributaryBuild.version)\",\"branch\":\"main\",")
+        out.raw("\"buildUser\":\"tributary\",\"buildDate\":\"\",\"goVersion\":\"swift\"}")
+    }
+
+    func tsdbStatus(_ params: Params, _ out: inout JSONWriter) {
+        let limit = (try? self.limit(params)).flatMap { $0 > 0 ? $0 : nil } ?? 10
+        let stats = head.querier().cardinality(limit: limit)
+        func entries(_ list: [CardinalityStats.Entry]) {
+            out.raw("[")
+            for (i, e) in list.enumerated() {
+                if i > 0 { out.raw(",") }
+                out.raw("{\"name\":")
+                out.string(e.name)
+                out.raw(",\"value\":\(e.value)}")
+            }
+            out.raw("]")
+        }
+        out.raw("{\"headStats\":{\"numSeries\":\(stats.numSeries),\"numLabelPairs\":\(stats.numLabelPairs),\"chunkCount\":\(stats.chunkCount),")
+        out.raw("\"minTime\":\(stats.minTime),\"maxTime\":\(stats.maxTime)},\"seriesCountByMetricName\":")
+        entries(stats.seriesCountByMetricName)
+        out.raw(",\"labelValueCountByLabelName\":")
+        entries(stats.labelValueCountByLabelName)
+        out.raw(",\"memoryInBytesByLabelName\":")
+        entries(stats.memoryInBytesByLabelName)
+        out.raw(",\"seriesCountByLabelValuePair\":")
+        entries(stats.seriesCountByLabelValuePair)
+        out.raw("}")
+    }
+
+    /// Exemplars are not stored yet: an empty answer for any valid request (Grafana probes it).
+    func exemplars(_ params: Params, _ out: inout JSONWriter) throws {
+        if let q = params.first("query"), !q.isEmpty { _ = try Parser.parse(q) }
+        _ = try params.time("start", default: 0)
+        _ = try params.time("end", default: 0)
+        out.raw("[]")
+    }
+
+    func formatQuery(_ params: Params, _ out: inout JSONWriter) throws {
+        let q = try requireQuery(params)
+        out.string(try Parser.parse(q).formatted)
+    }
+}
+
+/// The version printed by `--version` and `status/buildinfo`.
+public enum TributaryBuild {
+    public static let version = "0.1.0"
+}

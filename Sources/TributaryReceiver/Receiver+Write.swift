@@ -1,0 +1,129 @@
+import Logging
+import Foundation
+import Synchronization
+import TributaryModel
+import TributaryTSDB
+import TributaryWire
+
+/// An HTTP answer independent of the server library.
+public struct HTTPAnswer: Sendable {
+    public var status: Int
+    public var headers: [(String, String)] = []
+    public var body: [UInt8] = []
+
+    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+        self.status = status
+        self.headers = headers
+        self.body = body
+    }
+
+    static func text(_ status: Int, _ message: String, headers: [(String, String)] = []) -> HTTPAnswer {
+        HTTPAnswer(status: status, headers: headers + [("Content-Type", "text/plain; charset=utf-8")], body: Array((message + "\n").utf8))
+    }
+}
+
+extension Receiver {
+    /// `POST /api/v1/write`: decodes, deduplicates HA replicas, appends and commits through the
+    /// WAL, and answers with the status codes of ARCHITECTURE.md.
+    public func write(body: [UInt8], contentType: String?, contentEncoding: String?) -> HTTPAnswer {
+        guard let version = RemoteWriteVersion(contentType: contentType ?? "application/x-protobuf") else {
+            stats.requestsRejected.add(1, ordering: .relaxed)
+            return .text(415, "unsupported content type \"\(contentType ?? "")\": use application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request")
+        }
+        if let encoding = contentEncoding, !encoding.isEmpty, encoding.lowercased() != "snappy" {
+            stats.requestsRejected.add(1, ordering: .relaxed)
+            return .text(415, "unsupported content encoding \"\(encoding)\": remote write uses snappy")
+        }
+        if head.isOverMemoryBudget {
+            return .text(429, "the receiver is over its memory budget; retry later", headers: [("Retry-After", "5")])
+        }
+        return withDecoder { decoder -> HTTPAnswer in
+            let batch: WriteBatch
+            do {
+                batch = try body.withUnsafeBytes { raw in try decoder.decode(raw, version: version) }
+            } catch let error as WireError {
+                stats.requestsRejected.add(1, ordering: .relaxed)
+                return .text(error.code == .bodyTooLarge ? 413 : 400, error.message)
+            } catch {
+                return .text(400, "\(error)")
+            }
+            return store(batch, version: version)
+        }
+    }
+
+    func store(_ batch: WriteBatch, version: RemoteWriteVersion) -> HTTPAnswer {
+        stats.samplesReceived.add(batch.sampleCount + batch.rejectedSamples, ordering: .relaxed)
+        for m in batch.metadata { metadata.withLock { $0[m.metricFamilyName] = m } }
+        var firstAppendError: String?
+        var refused = 0, deduplicated = 0
+        let window = configuration.dedupWindow
+        var stripped: [UInt8] = []
+        let result: CommitResult
+        do {
+            result = try head.commit { commit in
+                for series in batch.series {
+                    batch.withLabels(of: series) { labels in
+                        let replica = stripReplica(labels, into: &stripped)
+                        stripped.withUnsafeBytes { raw in
+                            let target = replica == nil ? labels : LabelsView(raw)
+                            for sample in batch.samples(of: series) {
+                                if let replica, window > 0 {
+                                    switch commit.appendDeduplicated(target, sample, replica: replica, window: window) {
+                                    case .appended: break
+                                    case .duplicateWindow, .staleSuppressed: deduplicated += 1
+                                    case .refused(let e):
+                                        refused += 1
+                                        if firstAppendError == nil { firstAppendError = "series \(series.requestIndex) \(Labels(target)): \(e)" }
+                                    }
+                                } else if let e = commit.append(target, sample) {
+                                    refused += 1
+                                    if firstAppendError == nil { firstAppendError = "series \(series.requestIndex) \(Labels(target)): \(e)" }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        } catch {
+            logger.error("cannot store a write", metadata: ["error": "\(error)"])
+            return .text(503, "storage failure: \(error.message)", headers: [("Retry-After", "1")])
+        }
+        stats.samplesStored.add(result.samplesStored, ordering: .relaxed)
+        stats.samplesDeduplicated.add(deduplicated, ordering: .relaxed)
+        stats.samplesRejected.add(refused + batch.rejectedSamples, ordering: .relaxed)
+        var headers: [(String, String)] = []
+        if version == .v2 {
+            headers = [("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
+                       ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
+                       ("X-Prometheus-Remote-Write-Exemplars-Written", "0")]
+        }
+        if let error = batch.firstError {
+            return .text(400, error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), headers: headers)
+        }
+        if let firstAppendError {
+            return .text(400, firstAppendError + (refused > 1 ? " (and \(refused - 1) more samples)" : ""), headers: headers)
+        }
+        return HTTPAnswer(status: 204, headers: headers)
+    }
+
+    /// Writes `labels` without the replica labels into `out`; returns a hash of the replica
+    /// label values, or nil when the series has none (then `out` is not used).
+    func stripReplica(_ labels: LabelsView, into out: inout [UInt8]) -> UInt64? {
+        var replica: [UInt8]?
+        labels.forEach { name, value in
+            if replicaLabelSet.contains(String(decoding: name, as: UTF8.self)) {
+                if replica == nil { replica = [] }
+                replica?.append(contentsOf: value)
+                replica?.append(0)
+            }
+        }
+        guard let replica else { return nil }
+        out.removeAll(keepingCapacity: true)
+        labels.forEach { name, value in
+            if !replicaLabelSet.contains(String(decoding: name, as: UTF8.self)) {
+                FlatLabels.append(name: name, value: value, to: &out)
+            }
+        }
+        return replica.withUnsafeBytes { StableHash.hash($0) }
+    }
+}

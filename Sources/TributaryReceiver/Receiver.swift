@@ -1,0 +1,58 @@
+import Foundation
+import Logging
+import Synchronization
+import TributaryModel
+import TributaryPromQL
+import TributaryTSDB
+import TributaryWAL
+import TributaryWire
+
+/// The receiver's state and request handling, independent of the HTTP library: the head and
+/// its WAL, the PromQL engine, decoders, metadata. `ReceiverServer` binds it to HTTP.
+///
+/// Concurrency: thread-safe; decoders come from a pool, commits are serialised by the head.
+public final class Receiver: Sendable {
+    public let configuration: ReceiverConfiguration
+    public let head: Head
+    let wal: WAL
+    let engine = Engine()
+    let logger: Logger
+    let decoders = Mutex<[WriteRequestDecoder]>([])
+    let metadata = Mutex<[String: MetricMetadata]>([:])
+    let replicaLabelSet: Set<String>
+    public let stats = ReceiverStats()
+
+    /// Opens the data directory and replays the WAL.
+    public init(configuration: ReceiverConfiguration, logger: Logger = Logger(label: "tributary.receiver")) throws {
+        self.configuration = configuration
+        self.logger = logger
+        wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
+        head = Head(options: configuration.head, wal: wal, logger: logger)
+        let replay = try head.replayWAL()
+        replicaLabelSet = Set(configuration.replicaLabels)
+        logger.info("receiver opened", metadata: [
+            "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)",
+        ])
+    }
+
+    func withDecoder<R>(_ body: (WriteRequestDecoder) throws -> R) rethrows -> R {
+        let decoder = decoders.withLock { $0.popLast() } ?? WriteRequestDecoder(limits: configuration.decoder)
+        defer { decoders.withLock { pool in if pool.count < 16 { pool.append(decoder) } } }
+        return try body(decoder)
+    }
+
+    /// Flushes the WAL to disk (graceful shutdown and the periodic sync).
+    public func sync() throws {
+        try wal.sync()
+    }
+}
+
+/// Counters the receiver keeps (exported on /metrics).
+public final class ReceiverStats: Sendable {
+    public let samplesReceived = Atomic<Int>(0)
+    public let samplesStored = Atomic<Int>(0)
+    public let samplesDeduplicated = Atomic<Int>(0)
+    public let samplesRejected = Atomic<Int>(0)
+    public let requestsRejected = Atomic<Int>(0)
+    public init() {}
+}

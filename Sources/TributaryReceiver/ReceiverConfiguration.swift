@@ -1,0 +1,24 @@
+import TributaryTSDB
+import TributaryWAL
+import TributaryWire
+
+/// Settings of `tributary receive`; every one has a default.
+public struct ReceiverConfiguration: Sendable {
+    public var host = "0.0.0.0"
+    public var port = 9201
+    /// The TSDB directory (Prometheus's layout: `wal/` inside).
+    public var dataDirectory = "./data/receiver"
+    public var walFsync: WAL.FsyncPolicy = .batch
+    /// Seconds between WAL syncs with `batch`.
+    public var walSyncInterval: Double = 5
+    public var head = HeadOptions()
+    /// Labels that name the replica of an HA pair; removed before storage.
+    public var replicaLabels = ["replica", "__replica__"]
+    /// One sample per series per window (milliseconds).
+    public var dedupWindow: Int64 = 15_000
+    /// Largest compressed request body.
+    public var maxBodyBytes = 32 << 20
+    public var decoder = DecoderLimits.default
+
+    public init() {}
+}

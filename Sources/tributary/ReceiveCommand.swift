@@ -1,0 +1,71 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TributaryReceiver
+import TributaryWAL
+
+/// `tributary receive`: the central receiver.
+struct Receive: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the central receiver (remote-write endpoint, HA dedup, TSDB, PromQL API)."
+    )
+
+    @Option(help: "Path to receiver.yml (not read yet: flags and defaults only).") var config: String?
+    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
+    @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
+    @Option(name: .customLong("dedup-window"), help: "HA dedup window, e.g. 15s (default 15s).") var dedupWindow: String?
+    @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
+
+    func run() async throws {
+        if let config { throw CommandError("--config \(config): configuration files are not read yet; use flags") }
+        var settings = ReceiverConfiguration()
+        if let listen {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
+                throw CommandError("--listen \(listen): expected HOST:PORT")
+            }
+            settings.host = String(listen[..<colon])
+            settings.port = port
+        }
+        if let dataDir { settings.dataDirectory = dataDir }
+        if let dedupWindow {
+            guard let ms = DurationText.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
+            settings.dedupWindow = ms
+        }
+        if let walFsync {
+            guard let policy = WAL.FsyncPolicy(rawValue: walFsync) else { throw CommandError("--wal-fsync \(walFsync): expected always or batch") }
+            settings.walFsync = policy
+        }
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        let logger = Logger(label: "tributary.receiver")
+        let receiver: Receiver
+        do {
+            receiver = try Receiver(configuration: settings, logger: logger)
+        } catch {
+            throw CommandError("cannot open \(settings.dataDirectory): \(error)")
+        }
+        let host = settings.host
+        let app = ReceiverServer.application(receiver, logger: logger) { port in
+            logger.info("listening", metadata: ["address": "\(host):\(port)"])
+        }
+        // Services stop in reverse order: HTTP first, then the WAL is flushed.
+        let group = ServiceGroup(
+            services: [WALSyncService(receiver: receiver, logger: logger), app],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
+        )
+        try await group.run()
+    }
+}
+
+/// Prometheus durations on the command line.
+enum DurationText {
+    static func parse(_ text: String) -> Int64? {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
+        for (unit, size) in units where text.hasSuffix(unit) {
+            let number = text.dropLast(unit.count)
+            if let n = Int64(number), !(unit == "s" && number.hasSuffix("m")) { return n * size }
+        }
+        return nil
+    }
+}
