@@ -137,7 +137,11 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryReceiverTests",
-            dependencies: ["TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB"],
+            dependencies: [
+                "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
