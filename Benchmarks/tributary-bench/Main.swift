@@ -28,8 +28,18 @@ struct BenchMain {
                 print("promql benchmark failed: \(error)")
                 exit(1)
             }
+        case "ingest":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
+            let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
+            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try IngestBenchmark.run(series: series, rounds: rounds, tributary: binary)
+            } catch {
+                print("ingest benchmark failed: \(error)")
+                exit(1)
+            }
         default:
-            print("usage: tributary-bench [decode|tsdb|promql] [--seconds N] [--series N] [--memory-series N]")
+            print("usage: tributary-bench [decode|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N]")
             exit(2)
         }
     }

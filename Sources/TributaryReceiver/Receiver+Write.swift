@@ -109,21 +109,27 @@ extension Receiver {
     /// Writes `labels` without the replica labels into `out`; returns a hash of the replica
     /// label values, or nil when the series has none (then `out` is not used).
     func stripReplica(_ labels: LabelsView, into out: inout [UInt8]) -> UInt64? {
-        var replica: [UInt8]?
+        var hash: UInt64 = 0
+        var found = false
         labels.forEach { name, value in
-            if replicaLabelSet.contains(String(decoding: name, as: UTF8.self)) {
-                if replica == nil { replica = [] }
-                replica?.append(contentsOf: value)
-                replica?.append(0)
+            if isReplicaLabel(name) {
+                found = true
+                hash = hash &* 31 &+ StableHash.hash(value)
             }
         }
-        guard let replica else { return nil }
+        guard found else { return nil }
         out.removeAll(keepingCapacity: true)
         labels.forEach { name, value in
-            if !replicaLabelSet.contains(String(decoding: name, as: UTF8.self)) {
-                FlatLabels.append(name: name, value: value, to: &out)
-            }
+            if !isReplicaLabel(name) { FlatLabels.append(name: name, value: value, to: &out) }
         }
-        return replica.withUnsafeBytes { StableHash.hash($0) }
+        return hash
+    }
+
+    @inline(__always)
+    func isReplicaLabel(_ name: UnsafeRawBufferPointer) -> Bool {
+        for candidate in replicaLabelNames where candidate.count == name.count {
+            if candidate.withUnsafeBytes({ FlatLabels.equal($0, name) }) { return true }
+        }
+        return false
     }
 }

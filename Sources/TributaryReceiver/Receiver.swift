@@ -19,7 +19,8 @@ public final class Receiver: Sendable {
     let logger: Logger
     let decoders = Mutex<[WriteRequestDecoder]>([])
     let metadata = Mutex<[String: MetricMetadata]>([:])
-    let replicaLabelSet: Set<String>
+    /// The replica label names as bytes, compared without building strings.
+    let replicaLabelNames: [[UInt8]]
     public let stats = ReceiverStats()
 
     /// Opens the data directory and replays the WAL.
@@ -29,7 +30,7 @@ public final class Receiver: Sendable {
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)
         let replay = try head.replayWAL()
-        replicaLabelSet = Set(configuration.replicaLabels)
+        replicaLabelNames = configuration.replicaLabels.map { Array($0.utf8) }
         logger.info("receiver opened", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)",
         ])

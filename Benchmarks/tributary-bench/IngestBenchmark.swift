@@ -1,0 +1,144 @@
+import Foundation
+import TributaryModel
+import TributaryWire
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// Remote-write ingest throughput and CPU per sample (issue "The receiver"): one load generator
+/// (this process, requests encoded before the clock starts) drives our receiver, Debian's
+/// victoria-metrics and prometheus --web.enable-remote-write-receiver, each started fresh, with
+/// the same load: node_exporter-like series, 2,000 per request, 4 connections, rounds in time
+/// order. The load generator shares the machine with the server under test, the same for all.
+enum IngestBenchmark {
+    struct Target {
+        let name: String
+        let binary: String
+        let arguments: (Int, String) -> [String]
+        let readyPath: String
+    }
+
+    static func run(series: Int, rounds: Int, tributary: String) throws {
+        let labels = NodeExporterLoad.series(count: series)
+        let start = (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120) * 1000
+        let requests = NodeExporterLoad.requests(series: labels, perRequest: 2000, rounds: rounds, startMs: start)
+        let perRound = (series + 1999) / 2000
+        let samples = series * rounds
+        print("ingest: \(series) series x \(rounds) rounds = \(samples) samples, \(requests.count) requests of 2,000 series, 4 connections")
+        let targets = [
+            Target(name: "tributary", binary: tributary, arguments: { port, dir in
+                ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
+            }, readyPath: "/-/ready"),
+            Target(name: "victoria-metrics", binary: "/usr/bin/victoria-metrics", arguments: { port, dir in
+                ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/data", "-loggerLevel=ERROR"]
+            }, readyPath: "/health"),
+            Target(name: "prometheus", binary: "/usr/bin/prometheus", arguments: { port, dir in
+                _ = FileManager.default.createFile(atPath: dir + "/p.yml", contents: Data("global:\n  scrape_interval: 1m\n".utf8))
+                return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
+                        "--web.enable-remote-write-receiver", "--log.level=error"]
+            }, readyPath: "/-/ready"),
+        ]
+        var results: [(String, Double, Double)] = []
+        for target in targets {
+            let server = try Server(target)
+            defer { server.stop() }
+            let cpuBefore = server.cpuSeconds()
+            let t0 = Date()
+            var failures = 0
+            for r in 0..<rounds {
+                let batch = Array(requests[(r * perRound)..<((r + 1) * perRound)])
+                failures += server.send(batch, connections: 4)
+            }
+            let seconds = Date().timeIntervalSince(t0)
+            let cpu = server.cpuSeconds() - cpuBefore
+            let rate = Double(samples) / seconds
+            let cpuPerMillion = cpu / (Double(samples) / 1e6)
+            results.append((target.name, rate, cpuPerMillion))
+            print(String(format: "  %-17@ %6.2fM samples/s   %5.2f CPU-s per million samples   (%d failed requests)",
+                         target.name as NSString, rate / 1e6, cpuPerMillion, failures))
+        }
+        if let ours = results.first {
+            for other in results.dropFirst() {
+                print(String(format: "  tributary vs %-17@ throughput %.2fx, CPU per sample %.2fx", other.0 as NSString, ours.1 / other.1, ours.2 / other.2))
+            }
+        }
+    }
+
+    final class Server: @unchecked Sendable {
+        let process = Process()
+        let port: Int
+        let dir: String
+
+        init(_ target: Target) throws {
+            guard FileManager.default.isExecutableFile(atPath: target.binary) else { throw BenchError("\(target.binary) not found (build release / run scripts/setup)") }
+            port = Int.random(in: 20_000..<60_000)
+            dir = NSTemporaryDirectory() + "tributary-ingest-" + UUID().uuidString
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            process.executableURL = URL(fileURLWithPath: target.binary)
+            process.arguments = target.arguments(port, dir)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            for _ in 0..<200 {
+                if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)\(target.readyPath)")!), !data.isEmpty { return }
+                Thread.sleep(forTimeInterval: 0.1)
+            }
+            stop()
+            throw BenchError("\(target.name) did not start")
+        }
+
+        func stop() {
+            if process.isRunning {
+                process.terminate()
+                for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+                process.waitUntilExit()
+            }
+            try? FileManager.default.removeItem(atPath: dir)
+        }
+
+        /// utime + stime of the server process, in seconds.
+        func cpuSeconds() -> Double {
+            guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return 0 }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
+            return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
+        }
+
+        /// Sends one round's requests over `connections` workers; returns the failures.
+        func send(_ bodies: [[UInt8]], connections: Int) -> Int {
+            let next = NSLock()
+            nonisolated(unsafe) var index = 0
+            nonisolated(unsafe) var failures = 0
+            let url = URL(string: "http://127.0.0.1:\(port)/api/v1/write")!
+            DispatchQueue.concurrentPerform(iterations: connections) { _ in
+                while true {
+                    next.lock()
+                    let i = index
+                    index += 1
+                    next.unlock()
+                    guard i < bodies.count else { return }
+                    var r = URLRequest(url: url)
+                    r.httpMethod = "POST"
+                    r.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
+                    r.setValue("snappy", forHTTPHeaderField: "Content-Encoding")
+                    r.setValue("0.1.0", forHTTPHeaderField: "X-Prometheus-Remote-Write-Version")
+                    r.httpBody = Data(bodies[i])
+                    let done = DispatchSemaphore(value: 0)
+                    URLSession.shared.dataTask(with: r) { _, response, error in
+                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                        if error != nil || status / 100 != 2 {
+                            next.lock()
+                            failures += 1
+                            next.unlock()
+                        }
+                        done.signal()
+                    }.resume()
+                    done.wait()
+                }
+            }
+            return failures
+        }
+    }
+}
