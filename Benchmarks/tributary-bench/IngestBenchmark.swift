@@ -18,7 +18,7 @@ enum IngestBenchmark {
         let readyPath: String
     }
 
-    static func run(series: Int, rounds: Int, tributary: String) throws {
+    static func run(series: Int, rounds: Int, tributary: String, existingPort: Int? = nil) throws {
         let labels = NodeExporterLoad.series(count: series)
         let start = (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120) * 1000
         let requests = NodeExporterLoad.requests(series: labels, perRequest: 2000, rounds: rounds, startMs: start)
@@ -38,6 +38,16 @@ enum IngestBenchmark {
                         "--web.enable-remote-write-receiver", "--log.level=error"]
             }, readyPath: "/-/ready"),
         ]
+        if let existingPort {
+            // Load only, against a receiver started elsewhere (for profiling it).
+            let t0 = Date()
+            var failures = 0
+            for r in 0..<rounds {
+                failures += Server.send(Array(requests[(r * perRound)..<((r + 1) * perRound)]), port: existingPort, connections: 4)
+            }
+            print(String(format: "  port %d: %.2fM samples/s (%d failed requests)", existingPort, Double(samples) / Date().timeIntervalSince(t0) / 1e6, failures))
+            return
+        }
         var results: [(String, Double, Double)] = []
         for target in targets {
             let server = try Server(target)
@@ -47,7 +57,7 @@ enum IngestBenchmark {
             var failures = 0
             for r in 0..<rounds {
                 let batch = Array(requests[(r * perRound)..<((r + 1) * perRound)])
-                failures += server.send(batch, connections: 4)
+                failures += Server.send(batch, port: server.port, connections: 4)
             }
             let seconds = Date().timeIntervalSince(t0)
             let cpu = server.cpuSeconds() - cpuBefore
@@ -107,7 +117,7 @@ enum IngestBenchmark {
         }
 
         /// Sends one round's requests over `connections` workers; returns the failures.
-        func send(_ bodies: [[UInt8]], connections: Int) -> Int {
+        static func send(_ bodies: [[UInt8]], port: Int, connections: Int) -> Int {
             let next = NSLock()
             nonisolated(unsafe) var index = 0
             nonisolated(unsafe) var failures = 0

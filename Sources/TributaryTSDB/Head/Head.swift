@@ -15,9 +15,9 @@ public final class Head: Sendable {
     let wal: WAL?
     let stripes: [Stripe]
     let stripeMask: Int
-    let byID = Mutex<ContiguousArray<MemSeries?>>([nil])
+    let byID = Lock<ContiguousArray<MemSeries?>>([nil])
     public let postings = MemPostings()
-    let commitState: Mutex<CommitState>
+    let commitState: Lock<CommitState>
     let bytes = Atomic<Int>(0)
     let seriesCount = Atomic<Int>(0)
     let minTimeValue = Atomic<Int64>(.max)
@@ -34,7 +34,7 @@ public final class Head: Sendable {
         self.wal = wal
         stripes = (0..<n).map { _ in Stripe() }
         stripeMask = n - 1
-        commitState = Mutex(CommitState())
+        commitState = Lock(CommitState())
     }
 
     /// Number of series.
@@ -102,5 +102,5 @@ public final class Head: Sendable {
 
 /// One lock stripe of the series map: series by label hash, chained on collisions.
 final class Stripe: Sendable {
-    let map = Mutex<[UInt64: MemSeries]>([:])
+    let map = Lock<[UInt64: MemSeries]>([:])
 }
