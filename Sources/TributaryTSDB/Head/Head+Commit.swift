@@ -39,8 +39,10 @@ public struct HeadBatch: ~Copyable {
     /// - Returns: nil when queued or an exact repeat (ignored), else why it was refused.
     public mutating func append(_ labels: LabelsView, _ sample: Sample) -> AppendError? {
         let hash = labels.stableHash
-        let series = head.lookup(labels, hash: hash) ?? newSeries(Labels(labels), hash: hash)
-        return append(series, sample)
+        if let found = head.findUnretained(labels, hash: hash) {
+            return found._withUnsafeGuaranteedRef { append($0, sample) }
+        }
+        return append(newSeries(Labels(labels), hash: hash), sample)
     }
 
     /// Queues a sample for the series `labels`.

@@ -61,14 +61,13 @@ public final class Head: Sendable {
 
     /// The series with exactly these labels, if it exists.
     func lookup(_ labels: LabelsView, hash: UInt64) -> MemSeries? {
-        stripes[stripe(forHash: hash)].map.withLock { map in
-            var candidate = map[hash]
-            while let s = candidate {
-                if s.labels.bytes.withUnsafeBytes({ FlatLabels.equal($0, labels.bytes) }) { return s }
-                candidate = s.nextInBucket
-            }
-            return nil
-        }
+        findUnretained(labels, hash: hash)?.takeUnretainedValue()
+    }
+
+    /// As ``lookup(_:hash:)`` without retaining the series (it lives as long as the head).
+    @inline(__always)
+    func findUnretained(_ labels: LabelsView, hash: UInt64) -> Unmanaged<MemSeries>? {
+        stripes[stripe(forHash: hash)].map.withLock { $0.find(hash, labels) }
     }
 
     /// Creates a series; the caller holds the commit lock and has checked it does not exist.
@@ -80,10 +79,7 @@ public final class Head: Sendable {
             all[Int(id)] = s
             return s
         }
-        stripes[stripe(forHash: hash)].map.withLock { map in
-            series.nextInBucket = map[hash]
-            map[hash] = series
-        }
+        stripes[stripe(forHash: hash)].map.withLock { $0.insert(hash, series) }
         postings.add(series.id, labels)
         seriesCount.add(1, ordering: .relaxed)
         bytes.add(labels.bytes.count + Self.seriesOverhead, ordering: .relaxed)
@@ -102,5 +98,5 @@ public final class Head: Sendable {
 
 /// One lock stripe of the series map: series by label hash, chained on collisions.
 final class Stripe: Sendable {
-    let map = Lock<[UInt64: MemSeries]>([:])
+    let map = Lock(SeriesTable())
 }

@@ -24,8 +24,10 @@ extension HeadBatch {
     ///   - window: the dedup window in milliseconds (> 0).
     public mutating func appendDeduplicated(_ labels: LabelsView, _ sample: Sample, replica: UInt64, window: Int64) -> DedupOutcome {
         let hash = labels.stableHash
-        let series = head.lookup(labels, hash: hash) ?? newSeriesForDedup(Labels(labels), hash: hash)
-        return appendDeduplicated(series, sample, replica: replica, window: window)
+        if let found = head.findUnretained(labels, hash: hash) {
+            return found._withUnsafeGuaranteedRef { appendDeduplicated($0, sample, replica: replica, window: window) }
+        }
+        return appendDeduplicated(newSeriesForDedup(Labels(labels), hash: hash), sample, replica: replica, window: window)
     }
 
     mutating func appendDeduplicated(_ s: MemSeries, _ sample: Sample, replica: UInt64, window: Int64) -> DedupOutcome {

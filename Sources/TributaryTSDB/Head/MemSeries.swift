@@ -18,7 +18,6 @@ final class MemSeries: @unchecked Sendable {
     let id: UInt32
     let labels: Labels
     let hash: UInt64
-    var nextInBucket: MemSeries?
 
     var closed: [ClosedChunk] = []
     var head = XORChunk(capacity: 0)
