@@ -295,23 +295,20 @@ struct Evaluator {
     static let nameLabels: Set<String> = ["__name__", "__type__", "__unit__"]
 
     func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
-        var out = vector
-        var seen = Set<Labels>()
-        for i in out.indices {
-            if out[i].dropName { out[i].labels = out[i].labels.dropping(Self.nameLabels) }
-            guard seen.insert(out[i].labels).inserted else {
-                throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
-            }
-        }
-        return out
+        try Self.finish(vector, labels: \.labels, dropName: \.dropName)
     }
 
     func finish(_ matrix: [SeriesResult]) throws(EvaluationError) -> [SeriesResult] {
-        var out = matrix
+        try Self.finish(matrix, labels: \.labels, dropName: \.dropName)
+    }
+
+    /// Drops the names marked for removal, then refuses duplicate label sets.
+    static func finish<T>(_ items: [T], labels: WritableKeyPath<T, Labels>, dropName: KeyPath<T, Bool>) throws(EvaluationError) -> [T] {
+        var out = items
         var seen = Set<Labels>()
         for i in out.indices {
-            if out[i].dropName { out[i].labels = out[i].labels.dropping(Self.nameLabels) }
-            guard seen.insert(out[i].labels).inserted else {
+            if out[i][keyPath: dropName] { out[i][keyPath: labels] = out[i][keyPath: labels].dropping(nameLabels) }
+            guard seen.insert(out[i][keyPath: labels]).inserted else {
                 throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
             }
         }

@@ -37,20 +37,7 @@ package struct ProtoReader {
 
     @inline(never)
     mutating func varintSlow() -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        var i = offset
-        while i < end, shift < 70 {
-            let byte = base.load(fromByteOffset: i, as: UInt8.self)
-            i += 1
-            value |= UInt64(byte & 0x7F) << shift
-            if byte < 0x80 {
-                offset = i
-                return value
-            }
-            shift += 7
-        }
-        return nil
+        boundedVarint(maxBytes: 10)
     }
 
     /// Reads a field key (`field << 3 | wireType`) with libprotobuf-c's rules, which the
