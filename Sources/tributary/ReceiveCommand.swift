@@ -11,15 +11,21 @@ struct Receive: AsyncParsableCommand {
         abstract: "Run the central receiver (remote-write endpoint, HA dedup, TSDB, PromQL API)."
     )
 
-    @Option(help: "Path to receiver.yml (not read yet: flags and defaults only).") var config: String?
+    @Option(help: "Path to receiver.yml (see configs/receiver.yml); flags override it.") var config: String?
     @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
     @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
     @Option(name: .customLong("dedup-window"), help: "HA dedup window, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
 
     func run() async throws {
-        if let config { throw CommandError("--config \(config): configuration files are not read yet; use flags") }
         var settings = ReceiverConfiguration()
+        if let config {
+            do {
+                settings = try ReceiverConfigFile.load(path: config)
+            } catch {
+                throw CommandError(error.description)
+            }
+        }
         if let listen {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
                 throw CommandError("--listen \(listen): expected HOST:PORT")

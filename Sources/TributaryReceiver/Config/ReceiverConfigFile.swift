@@ -1,0 +1,160 @@
+import Foundation
+import TributaryModel
+import TributaryTSDB
+import TributaryWAL
+import TributaryWire
+import Yams
+
+/// Reads `receiver.yml` (see configs/receiver.yml) into a ``ReceiverConfiguration``, starting
+/// from the defaults; unknown keys and wrong types are errors with file, line and column.
+public enum ReceiverConfigFile {
+    public static func load(path: String) throws(ConfigError) -> ReceiverConfiguration {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try parse(text, file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws(ConfigError) -> ReceiverConfiguration {
+        var reader = ConfigReader(file: file)
+        var c = ReceiverConfiguration()
+        guard let root = try reader.compose(text) else { return c }
+        let top = try reader.mapping(root, allowed: ["listen", "storage", "dedup", "limits", "auth", "tls", "remote_write"])
+        if let listen = top["listen"] {
+            let text = try reader.string(listen)
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
+                throw reader.error(listen, "listen must be HOST:PORT, got \"\(text)\"")
+            }
+            c.host = String(text[..<colon])
+            c.port = port
+        }
+        if let storage = top["storage"] {
+            let s = try reader.mapping(storage, allowed: ["path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
+                                                          "retention_time", "retention_size", "block_duration"])
+            if let v = s["path"] { c.dataDirectory = try reader.string(v) }
+            if let v = s["wal_fsync"] {
+                let text = try reader.string(v)
+                guard let policy = WAL.FsyncPolicy(rawValue: text) else { throw reader.error(v, "wal_fsync must be always or batch, got \"\(text)\"") }
+                c.walFsync = policy
+            }
+            if let v = s["out_of_order_window"] { c.head.outOfOrderWindow = try reader.duration(v) }
+            if let v = s["memory_budget_bytes"] { c.head.memoryBudget = try reader.int(v) }
+            for key in ["retention_time", "retention_size", "block_duration"] {
+                if let v = s[key] { throw reader.error(v, "storage.\(key) is not supported yet: blocks and retention are an open issue") }
+            }
+        }
+        if let dedup = top["dedup"] {
+            let d = try reader.mapping(dedup, allowed: ["replica_labels", "window"])
+            if let v = d["replica_labels"] { c.replicaLabels = try reader.strings(v) }
+            if let v = d["window"] {
+                c.dedupWindow = try reader.duration(v)
+                guard c.dedupWindow >= 0 else { throw reader.error(v, "dedup.window must not be negative") }
+            }
+        }
+        if let limits = top["limits"] {
+            let l = try reader.mapping(limits, allowed: ["max_body_bytes", "max_uncompressed_bytes", "max_series_per_request",
+                                                         "max_labels_per_series", "max_label_name_length", "max_label_value_length"])
+            if let v = l["max_body_bytes"] { c.maxBodyBytes = try reader.positive(v) }
+            if let v = l["max_uncompressed_bytes"] { c.decoder.maxUncompressedBytes = try reader.positive(v) }
+            if let v = l["max_series_per_request"] { c.decoder.maxSeriesPerRequest = try reader.positive(v) }
+            if let v = l["max_labels_per_series"] { c.decoder.labels.maxLabelsPerSeries = try reader.positive(v) }
+            if let v = l["max_label_name_length"] { c.decoder.labels.maxNameLength = try reader.positive(v) }
+            if let v = l["max_label_value_length"] { c.decoder.labels.maxValueLength = try reader.positive(v) }
+        }
+        for key in ["auth", "tls", "remote_write"] {
+            if let v = top[key] { throw reader.error(v, "\(key) is not supported yet (open issue: the receiver)") }
+        }
+        return c
+    }
+}
+
+/// Typed access to YAML nodes, with errors that carry the node's position.
+struct ConfigReader {
+    let file: String
+
+    func error(_ node: Node?, _ message: String) -> ConfigError {
+        ConfigError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
+    }
+
+    func compose(_ text: String) throws(ConfigError) -> Node? {
+        do {
+            return try Yams.compose(yaml: text)
+        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
+                let YamlError.composer(_, problem, mark, _) {
+            throw ConfigError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
+        } catch {
+            throw ConfigError(file: file, line: 0, column: 0, message: "invalid YAML: \(error)")
+        }
+    }
+
+    /// The keys of a mapping; keys outside `allowed` are errors.
+    func mapping(_ node: Node, allowed: Set<String>) throws(ConfigError) -> [String: Node] {
+        guard case .mapping(let m) = node else { throw error(node, "expected a mapping") }
+        var out: [String: Node] = [:]
+        for (key, value) in m {
+            guard case .scalar(let k) = key else { throw error(key, "expected a key") }
+            guard allowed.contains(k.string) else {
+                throw error(key, "unknown key \"\(k.string)\" (expected one of \(allowed.sorted().joined(separator: ", ")))")
+            }
+            guard out[k.string] == nil else { throw error(key, "duplicate key \"\(k.string)\"") }
+            out[k.string] = value
+        }
+        return out
+    }
+
+    func string(_ node: Node) throws(ConfigError) -> String {
+        guard case .scalar(let s) = node else { throw error(node, "expected a string") }
+        return s.string
+    }
+
+    func strings(_ node: Node) throws(ConfigError) -> [String] {
+        guard case .sequence(let seq) = node else { throw error(node, "expected a list of strings") }
+        var out: [String] = []
+        for item in seq { out.append(try string(item)) }
+        return out
+    }
+
+    func int(_ node: Node) throws(ConfigError) -> Int {
+        let text = try string(node)
+        guard let v = Int(text) else { throw error(node, "expected an integer, got \"\(text)\"") }
+        return v
+    }
+
+    func positive(_ node: Node) throws(ConfigError) -> Int {
+        let v = try int(node)
+        guard v > 0 else { throw error(node, "expected a positive integer, got \(v)") }
+        return v
+    }
+
+    /// A Prometheus duration (`15s`, `1h30m`, `0`), in milliseconds.
+    func duration(_ node: Node) throws(ConfigError) -> Int64 {
+        let text = try string(node)
+        guard let ms = ConfigDuration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
+        return ms
+    }
+}
+
+/// Prometheus durations in configuration files.
+enum ConfigDuration {
+    static func parse(_ text: String) -> Int64? {
+        if text == "0" { return 0 }
+        let units: [(String, Int64)] = [("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)]
+        var rest = Substring(text)
+        var total: Int64 = 0
+        var next = 0
+        while !rest.isEmpty {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard !digits.isEmpty, let n = Int64(digits) else { return nil }
+            rest = rest.dropFirst(digits.count)
+            let unit = rest.hasPrefix("ms") ? "ms" : String(rest.prefix(1))
+            guard let k = units[next...].firstIndex(where: { $0.0 == unit }) else { return nil }
+            rest = rest.dropFirst(unit.count)
+            total += n * units[k].1
+            next = k + 1
+        }
+        return total
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+import TributaryReceiver
+import TributaryModel
+import TributaryTSDB
+import TributaryWAL
+import TributaryWire
+
+@Suite struct ConfigTests {
+    static var configs: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../configs").standardized
+    }
+
+    /// Every receiver example in configs/ loads.
+    @Test func examplesLoad() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Self.configs.path).filter { $0.hasPrefix("receiver") && $0.hasSuffix(".yml") }
+        #expect(!files.isEmpty)
+        for f in files {
+            let c = try ReceiverConfigFile.load(path: Self.configs.appendingPathComponent(f).path)
+            #expect(c.port == 9201)
+            #expect(c.dedupWindow == 15_000)
+            #expect(c.replicaLabels == ["replica", "__replica__"])
+            #expect(c.walFsync == .batch)
+        }
+    }
+
+    @Test func valuesAreRead() throws {
+        let c = try ReceiverConfigFile.parse("""
+        listen: 127.0.0.1:9300
+        storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m}
+        dedup: {replica_labels: [r], window: 30s}
+        limits: {max_body_bytes: 1000, max_labels_per_series: 20}
+        """, file: "r.yml")
+        #expect(c.host == "127.0.0.1" && c.port == 9300)
+        #expect(c.dataDirectory == "/tmp/x" && c.walFsync == .always)
+        #expect(c.head.outOfOrderWindow == 5_400_000)
+        #expect(c.replicaLabels == ["r"] && c.dedupWindow == 30_000)
+        #expect(c.maxBodyBytes == 1000 && c.decoder.labels.maxLabelsPerSeries == 20)
+    }
+
+    static let bad: [(String, String)] = [
+        ("listen: 1\nstorag:\n  path: x\n", "r.yml:2:1: unknown key \"storag\""),
+        ("dedup:\n  window: soon\n", "r.yml:2:11: expected a duration like 15s or 1h30m, got \"soon\""),
+        ("storage:\n  wal_fsync: sometimes\n", "r.yml:2:14: wal_fsync must be always or batch"),
+        ("limits:\n  max_body_bytes: -5\n", "r.yml:2:19: expected a positive integer, got -5"),
+        ("dedup:\n  replica_labels: replica\n", "r.yml:2:19: expected a list of strings"),
+        ("listen: [a\n", "r.yml:2:1: invalid YAML"),
+        ("auth:\n  bearer: x\n", "r.yml:2:3: auth is not supported yet"),
+        ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT"),
+    ]
+
+    @Test(arguments: bad)
+    func errorsNameFileLineAndColumn(_ c: (String, String)) {
+        do {
+            _ = try ReceiverConfigFile.parse(c.0, file: "r.yml")
+            Issue.record("expected an error for \(c.0)")
+        } catch {
+            #expect(error.description.hasPrefix(c.1), "got \(error.description)")
+        }
+    }
+}
