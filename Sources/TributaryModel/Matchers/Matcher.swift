@@ -57,18 +57,7 @@ public struct Matcher: Sendable, CustomStringConvertible {
         return regex?.literals
     }
 
-    public var description: String {
-        var escaped = ""
-        for c in value.unicodeScalars {
-            switch c {
-            case "\\": escaped += "\\\\"
-            case "\"": escaped += "\\\""
-            case "\n": escaped += "\\n"
-            default: escaped.unicodeScalars.append(c)
-            }
-        }
-        return "\(name)\(type.rawValue)\"\(escaped)\""
-    }
+    public var description: String { name + type.rawValue + quoted(value) }
 }
 
 /// A regular expression in a matcher that does not compile.

@@ -90,14 +90,15 @@ struct BitReader {
         }
         return value
     }
+}
 
-    /// A varint as Go's `binary.ReadVarint` (zig-zag), read from the bit stream.
-    mutating func readVarint() -> Int64? {
-        guard let u = readUVarint() else { return nil }
-        let x = Int64(bitPattern: u >> 1)
-        return u & 1 != 0 ? ~x : x
-    }
+/// Something that reads bits most significant first (``BitReader``, ``FastBitReader``).
+protocol BitSource {
+    mutating func readBits(_ count: Int) -> UInt64?
+}
 
+extension BitSource {
+    /// A varint as Go's `binary.ReadUvarint`, read byte by byte from the bit stream.
     mutating func readUVarint() -> UInt64? {
         var value: UInt64 = 0
         var shift: UInt64 = 0
@@ -109,4 +110,13 @@ struct BitReader {
         }
         return nil
     }
+
+    /// A zig-zag varint as Go's `binary.ReadVarint`.
+    mutating func readVarint() -> Int64? {
+        guard let u = readUVarint() else { return nil }
+        let x = Int64(bitPattern: u >> 1)
+        return u & 1 != 0 ? ~x : x
+    }
 }
+
+extension BitReader: BitSource {}

@@ -91,22 +91,6 @@ struct FastBitReader {
         bitPosition += n
         return value >> UInt64(64 - n)
     }
-
-    mutating func readUVarint() -> UInt64? {
-        var value: UInt64 = 0
-        var shift: UInt64 = 0
-        for _ in 0..<10 {
-            guard let b = readBits(8) else { return nil }
-            value |= (b & 0x7F) << shift
-            if b < 0x80 { return value }
-            shift += 7
-        }
-        return nil
-    }
-
-    mutating func readVarint() -> Int64? {
-        guard let u = readUVarint() else { return nil }
-        let x = Int64(bitPattern: u >> 1)
-        return u & 1 != 0 ? ~x : x
-    }
 }
+
+extension FastBitReader: BitSource {}
