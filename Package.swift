@@ -62,10 +62,11 @@ let package = Package(
             dependencies: ["TributaryModel"],
             swiftSettings: swiftSettings
         ),
+        .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(
             name: "TributaryReceiver",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -19,6 +19,8 @@ public struct ReceiverConfiguration: Sendable {
     /// Largest compressed request body.
     public var maxBodyBytes = 32 << 20
     public var decoder = DecoderLimits.default
+    /// Bearer tokens or basic users for the write endpoint and the query API (open by default).
+    public var auth = AuthConfiguration()
 
     public init() {}
 }

@@ -45,7 +45,9 @@ import TributaryWire
         ("limits:\n  max_body_bytes: -5\n", "r.yml:2:19: expected a positive integer, got -5"),
         ("dedup:\n  replica_labels: replica\n", "r.yml:2:19: expected a list of strings"),
         ("listen: [a\n", "r.yml:2:1: invalid YAML"),
-        ("auth:\n  bearer: x\n", "r.yml:2:3: auth is not supported yet"),
+        ("auth:\n  bearer: x\n", "r.yml:2:3: unknown key \"bearer\""),
+        ("auth:\n  write:\n    basic_users: {bob: plain}\n", "r.yml:3:24: basic_users.bob must be a bcrypt hash"),
+        ("tls:\n  cert_file: x\n", "r.yml:2:3: tls is not supported yet"),
         ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT"),
     ]
 

@@ -14,7 +14,9 @@ import FoundationNetworking
     @Test func prometheusAgentAndVmagentWriteToTheReceiver() async throws {
         let server = try await TestServer { $0.dedupWindow = 1000 }
         defer { server.removeData() }
-        let node = try Peer("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] }
+        // Peers start and are read with blocking calls: keep them off the cooperative pool,
+        // which the in-process receiver's handlers need.
+        let node = try await offPool { Result { try Peer("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] } } }.get()
         defer { node.stop() }
         let scrape = """
         global:
@@ -24,24 +26,26 @@ import FoundationNetworking
           - job_name: node
             static_configs: [{targets: ["127.0.0.1:\(node.port)"], labels: {group: lab-1}}]
         """
-        let agent = try Peer("prometheus") { port, dir in
-            try? (scrape + "\nremote_write:\n  - url: \(server.base)/api/v1/write\n    queue_config: {batch_send_deadline: 1s}\n")
+        let base = server.base
+        let agent = try await offPool { Result { try Peer("prometheus") { port, dir in
+            try? (scrape + "\nremote_write:\n  - url: \(base)/api/v1/write\n    queue_config: {batch_send_deadline: 1s}\n")
                 .write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
             return ["--enable-feature=agent", "--config.file=\(dir)/p.yml", "--storage.agent.path=\(dir)/data",
                     "--web.listen-address=127.0.0.1:\(port)"]
-        }
+        } } }.get()
         defer { agent.stop() }
-        let vmagent = try Peer("vmagent") { port, dir in
+        let vmagent = try await offPool { Result { try Peer("vmagent") { port, dir in
             try? scrape.replacingOccurrences(of: "  external_labels: {replica: a}\n", with: "")
                 .write(toFile: dir + "/vm.yml", atomically: true, encoding: .utf8)
-            return ["-promscrape.config=\(dir)/vm.yml", "-remoteWrite.url=\(server.base)/api/v1/write", "-remoteWrite.label=replica=b",
+            return ["-promscrape.config=\(dir)/vm.yml", "-remoteWrite.url=\(base)/api/v1/write", "-remoteWrite.label=replica=b",
                     "-httpListenAddr=127.0.0.1:\(port)", "-remoteWrite.tmpDataPath=\(dir)/queue", "-remoteWrite.flushInterval=1s"]
-        }
+        } } }.get()
         defer { vmagent.stop() }
         try await Task.sleep(for: .seconds(8))
 
-        let agentMetrics = try Peer.text("http://127.0.0.1:\(agent.port)/metrics")
-        let vmMetrics = try Peer.text("http://127.0.0.1:\(vmagent.port)/metrics")
+        let agentPort = agent.port, vmPort = vmagent.port
+        let agentMetrics = try await offPool { Result { try Peer.text("http://127.0.0.1:\(agentPort)/metrics") } }.get()
+        let vmMetrics = try await offPool { Result { try Peer.text("http://127.0.0.1:\(vmPort)/metrics") } }.get()
         let agentSent = Peer.value(agentMetrics, "prometheus_remote_storage_samples_total")
         let agentFailed = Peer.value(agentMetrics, "prometheus_remote_storage_samples_failed_total")
         let agentSeries = Peer.value(agentMetrics, "prometheus_agent_active_series")
@@ -69,7 +73,7 @@ import FoundationNetworking
 }
 
 /// A peer process from Debian's packages on a free loopback port.
-final class Peer {
+final class Peer: @unchecked Sendable {
     let process = Process()
     let port: Int
     let dir: String

@@ -85,3 +85,12 @@ struct TestError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
 }
+
+/// Runs blocking work (raw socket I/O) on a plain thread, not on Swift's cooperative pool:
+/// on two cores the pool has two threads, and a test blocking one while another test blocks
+/// the other would starve the in-process server's handlers.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await withCheckedContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(returning: body()) }
+    }
+}

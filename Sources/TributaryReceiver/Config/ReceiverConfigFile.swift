@@ -64,7 +64,12 @@ public enum ReceiverConfigFile {
             if let v = l["max_label_name_length"] { c.decoder.labels.maxNameLength = try reader.positive(v) }
             if let v = l["max_label_value_length"] { c.decoder.labels.maxValueLength = try reader.positive(v) }
         }
-        for key in ["auth", "tls", "remote_write"] {
+        if let auth = top["auth"] {
+            let a = try reader.mapping(auth, allowed: ["write", "read"])
+            if let v = a["write"] { c.auth.write = try reader.accessRule(v) }
+            if let v = a["read"] { c.auth.read = try reader.accessRule(v) }
+        }
+        for key in ["tls", "remote_write"] {
             if let v = top[key] { throw reader.error(v, "\(key) is not supported yet (open issue: the receiver)") }
         }
         return c
@@ -90,19 +95,34 @@ struct ConfigReader {
         }
     }
 
-    /// The keys of a mapping; keys outside `allowed` are errors.
-    func mapping(_ node: Node, allowed: Set<String>) throws(ConfigError) -> [String: Node] {
+    /// The keys of a mapping; keys outside `allowed` (when given) are errors.
+    func mapping(_ node: Node, allowed: Set<String>?) throws(ConfigError) -> [String: Node] {
         guard case .mapping(let m) = node else { throw error(node, "expected a mapping") }
         var out: [String: Node] = [:]
         for (key, value) in m {
             guard case .scalar(let k) = key else { throw error(key, "expected a key") }
-            guard allowed.contains(k.string) else {
+            if let allowed, !allowed.contains(k.string) {
                 throw error(key, "unknown key \"\(k.string)\" (expected one of \(allowed.sorted().joined(separator: ", ")))")
             }
             guard out[k.string] == nil else { throw error(key, "duplicate key \"\(k.string)\"") }
             out[k.string] = value
         }
         return out
+    }
+
+    /// `{bearer_tokens: [...], basic_users: {name: "$2b$…"}}`
+    func accessRule(_ node: Node) throws(ConfigError) -> AccessRule {
+        let m = try mapping(node, allowed: ["bearer_tokens", "basic_users"])
+        var rule = AccessRule()
+        if let v = m["bearer_tokens"] { rule.bearerTokens = try strings(v) }
+        if let v = m["basic_users"] {
+            for (user, hashNode) in try mapping(v, allowed: nil) {
+                let hash = try string(hashNode)
+                guard hash.hasPrefix("$2") else { throw error(hashNode, "basic_users.\(user) must be a bcrypt hash ($2b$…), as htpasswd -B makes") }
+                rule.basicUsers[user] = hash
+            }
+        }
+        return rule
     }
 
     func string(_ node: Node) throws(ConfigError) -> String {

@@ -18,8 +18,16 @@ public enum ReceiverServer {
     ) -> some ApplicationProtocol {
         let router = Router()
         let bodyLimit = receiver.configuration.maxBodyBytes
+        let writers = Authenticator(receiver.configuration.auth.write)
+        let readers = Authenticator(receiver.configuration.auth.read)
         router.post("/api/v1/write") { request, _ -> Response in
             var request = request
+            if let denied = refuse(request, writers) {
+                // Read the body first: answering while the client still sends it makes the
+                // connection close under it, and the client may never see the 401.
+                _ = try? await request.collectBody(upTo: bodyLimit)
+                return denied
+            }
             let buffer: ByteBuffer
             do {
                 buffer = try await request.collectBody(upTo: bodyLimit)
@@ -34,15 +42,21 @@ public enum ReceiverServer {
         }
         for path in apiPaths {
             router.get("/api/v1/\(path)") { request, _ in
-                response(receiver.api(path, query: request.uri.query, form: nil))
+                if let denied = refuse(request, readers) { return denied }
+                return response(receiver.api(path, query: request.uri.query, form: nil))
             }
             router.post("/api/v1/\(path)") { request, _ in
                 var request = request
+                if let denied = refuse(request, readers) {
+                    _ = try? await request.collectBody(upTo: 1 << 20)
+                    return denied
+                }
                 let body = try await request.collectBody(upTo: 1 << 20)
                 return response(receiver.api(path, query: request.uri.query, form: String(buffer: body)))
             }
         }
         router.get("/api/v1/label/{name}/values") { request, context in
+            if let denied = refuse(request, readers) { return denied }
             let name = context.parameters.get("name") ?? ""
             return response(receiver.api("label/\(name)/values", query: request.uri.query, form: nil))
         }
@@ -56,6 +70,12 @@ public enum ReceiverServer {
         return Application(router: router, configuration: configuration, onServerRunning: { channel in
             await onRunning(channel.localAddress?.port ?? 0)
         }, logger: logger)
+    }
+
+    /// A 401 when `authenticator` does not accept the request's credentials.
+    static func refuse(_ request: Request, _ authenticator: Authenticator) -> Response? {
+        guard !authenticator.allows(request.headers[.authorization]) else { return nil }
+        return response(.text(401, "unauthorized", headers: [("WWW-Authenticate", authenticator.challenge)]))
     }
 
     static func response(_ answer: HTTPAnswer) -> Response {
