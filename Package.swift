@@ -80,6 +80,7 @@ let package = Package(
                 "TributaryModel",
                 "TributaryWire",
                 "TributaryReceiver",
+                "TributaryPromQL",
                 "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -191,29 +191,24 @@ extension Receiver {
     }
 
     func labelNames(_ params: Params, _ out: inout JSONWriter) throws {
-        let (start, end) = try range(params)
-        let limit = try limit(params)
-        var names = Set<String>()
-        let sets = try matcherSets(params)
-        if sets.isEmpty {
-            names.formUnion(try head.querier().labelNames(matching: [], start: start, end: end, limit: 0))
-        } else {
-            for m in sets { names.formUnion(try head.querier().labelNames(matching: m, start: start, end: end, limit: 0)) }
-        }
-        strings(Array(names).sorted(), limit: limit, &out)
+        try unionOverMatchSets(params, &out) { q, m, start, end in try q.labelNames(matching: m, start: start, end: end, limit: 0) }
     }
 
     func labelValues(_ name: String, _ params: Params, _ out: inout JSONWriter) throws {
+        try unionOverMatchSets(params, &out) { q, m, start, end in try q.labelValues(name, matching: m, start: start, end: end, limit: 0) }
+    }
+
+    /// The sorted union of `lookup` over every `match[]` set (or no matchers), cut to `limit`.
+    func unionOverMatchSets(
+        _ params: Params, _ out: inout JSONWriter,
+        _ lookup: (HeadQuerier, [Matcher], Int64, Int64) throws -> [String]
+    ) throws {
         let (start, end) = try range(params)
         let limit = try limit(params)
-        var values = Set<String>()
         let sets = try matcherSets(params)
-        if sets.isEmpty {
-            values.formUnion(try head.querier().labelValues(name, matching: [], start: start, end: end, limit: 0))
-        } else {
-            for m in sets { values.formUnion(try head.querier().labelValues(name, matching: m, start: start, end: end, limit: 0)) }
-        }
-        strings(Array(values).sorted(), limit: limit, &out)
+        var all = Set<String>()
+        for m in sets.isEmpty ? [[]] : sets { all.formUnion(try lookup(head.querier(), m, start, end)) }
+        strings(all.sorted(), limit: limit, &out)
     }
 
     func strings(_ list: [String], limit: Int, _ out: inout JSONWriter) {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Logging
 import ServiceLifecycle
 import UnixSignals
+import TributaryPromQL
 import TributaryReceiver
 import TributaryWAL
 
@@ -35,7 +36,7 @@ struct Receive: AsyncParsableCommand {
         }
         if let dataDir { settings.dataDirectory = dataDir }
         if let dedupWindow {
-            guard let ms = DurationText.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
+            guard let ms = Duration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
             settings.dedupWindow = ms
         }
         if let walFsync {
@@ -61,17 +62,5 @@ struct Receive: AsyncParsableCommand {
             logger: logger
         )
         try await group.run()
-    }
-}
-
-/// Prometheus durations on the command line.
-enum DurationText {
-    static func parse(_ text: String) -> Int64? {
-        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000), ("d", 86_400_000)]
-        for (unit, size) in units where text.hasSuffix(unit) {
-            let number = text.dropLast(unit.count)
-            if let n = Int64(number), !(unit == "s" && number.hasSuffix("m")) { return n * size }
-        }
-        return nil
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import TributaryModel
+import TributaryPromQL
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
@@ -152,29 +153,7 @@ struct ConfigReader {
     /// A Prometheus duration (`15s`, `1h30m`, `0`), in milliseconds.
     func duration(_ node: Node) throws(ConfigError) -> Int64 {
         let text = try string(node)
-        guard let ms = ConfigDuration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
+        guard let ms = Duration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
         return ms
-    }
-}
-
-/// Prometheus durations in configuration files.
-enum ConfigDuration {
-    static func parse(_ text: String) -> Int64? {
-        if text == "0" { return 0 }
-        let units: [(String, Int64)] = [("y", 31_536_000_000), ("w", 604_800_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)]
-        var rest = Substring(text)
-        var total: Int64 = 0
-        var next = 0
-        while !rest.isEmpty {
-            let digits = rest.prefix { $0.isASCII && $0.isNumber }
-            guard !digits.isEmpty, let n = Int64(digits) else { return nil }
-            rest = rest.dropFirst(digits.count)
-            let unit = rest.hasPrefix("ms") ? "ms" : String(rest.prefix(1))
-            guard let k = units[next...].firstIndex(where: { $0.0 == unit }) else { return nil }
-            rest = rest.dropFirst(unit.count)
-            total += n * units[k].1
-            next = k + 1
-        }
-        return total
     }
 }
