@@ -24,40 +24,64 @@ public struct HTTPAnswer: Sendable {
 
 extension Receiver {
     /// `POST /api/v1/write`: decodes, deduplicates HA replicas, appends and commits through the
-    /// WAL, and answers with the status codes of ARCHITECTURE.md.
-    public func write(body: [UInt8], contentType: String?, contentEncoding: String?) -> HTTPAnswer {
+    /// WAL, and answers with the status codes of ARCHITECTURE.md. Every refusal is counted by
+    /// reason and logged (rate-limited) with its first cause.
+    public func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String = "") -> HTTPAnswer {
+        let (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding)
+        metrics.answered(answer.status, refused: reason)
+        if let reason {
+            badRequests.warning("remote write refused", metadata: [
+                "status": "\(answer.status)", "reason": "\(reason.rawValue)", "peer": "\(peer)", "bytes": "\(body.count)",
+                "error": "\(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .newlines))",
+            ])
+        }
+        return answer
+    }
+
+    /// Answers a refusal of the whole request before any sample is looked at.
+    func refuseRequest(_ reason: RejectionReason, status: Int, bytes: Int) -> HTTPAnswer {
+        let answer = HTTPAnswer.text(status, "request body over the limit of \(configuration.maxBodyBytes) bytes")
+        metrics.answered(status, refused: reason)
+        badRequests.warning("remote write refused", metadata: ["status": "\(status)", "reason": "\(reason.rawValue)", "bytes": "\(bytes)"])
+        return answer
+    }
+
+    func handleWrite(body: [UInt8], contentType: String?, contentEncoding: String?) -> (HTTPAnswer, RejectionReason?) {
         guard let version = RemoteWriteVersion(contentType: contentType ?? "application/x-protobuf") else {
-            stats.requestsRejected.add(1, ordering: .relaxed)
-            return .text(415, "unsupported content type \"\(contentType ?? "")\": use application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request")
+            return (.text(415, "unsupported content type \"\(contentType ?? "")\": use application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request"), .unsupportedContentType)
         }
         if let encoding = contentEncoding, !encoding.isEmpty, encoding.lowercased() != "snappy" {
-            stats.requestsRejected.add(1, ordering: .relaxed)
-            return .text(415, "unsupported content encoding \"\(encoding)\": remote write uses snappy")
+            return (.text(415, "unsupported content encoding \"\(encoding)\": remote write uses snappy"), .unsupportedEncoding)
         }
         if head.isOverMemoryBudget {
-            return .text(429, "the receiver is over its memory budget; retry later", headers: [("Retry-After", "5")])
+            return (.text(429, "the receiver is over its memory budget; retry later", headers: [("Retry-After", "5")]), .overBudget)
         }
-        return withDecoder { decoder -> HTTPAnswer in
+        return withDecoder { decoder -> (HTTPAnswer, RejectionReason?) in
             let batch: WriteBatch
             do {
                 batch = try body.withUnsafeBytes { raw in try decoder.decode(raw, version: version) }
             } catch let error as WireError {
-                stats.requestsRejected.add(1, ordering: .relaxed)
-                return .text(error.code == .bodyTooLarge ? 413 : 400, error.message)
+                return (.text(error.code == .bodyTooLarge ? 413 : 400, error.message), RejectionReason(error.code))
             } catch {
-                return .text(400, "\(error)")
+                return (.text(400, "\(error)"), .protobuf)
             }
             return store(batch, version: version)
         }
     }
 
-    func store(_ batch: WriteBatch, version: RemoteWriteVersion) -> HTTPAnswer {
-        stats.samplesReceived.add(batch.sampleCount + batch.rejectedSamples, ordering: .relaxed)
+    func store(_ batch: WriteBatch, version: RemoteWriteVersion) -> (HTTPAnswer, RejectionReason?) {
+        metrics.received(batch.sampleCount + batch.rejectedSamples)
         for m in batch.metadata { metadata.withLock { $0[m.metricFamilyName] = m } }
-        var firstAppendError: String?
-        var refused = 0, deduplicated = 0
+        var firstAppendError: (message: String, reason: RejectionReason)?
+        var refused: [RejectionReason: Int] = [:]
+        var deduplicated = 0
         let window = configuration.dedupWindow
         var stripped: [UInt8] = []
+        func refuse(_ error: AppendError, _ series: Int, _ labels: LabelsView) {
+            let reason = RejectionReason(error)
+            refused[reason, default: 0] += 1
+            if firstAppendError == nil { firstAppendError = ("series \(series) \(Labels(labels)): \(error)", reason) }
+        }
         let result: CommitResult
         do {
             result = try head.commit { commit in
@@ -71,13 +95,10 @@ extension Receiver {
                                     switch commit.appendDeduplicated(target, sample, replica: replica, window: window) {
                                     case .appended: break
                                     case .duplicateWindow, .staleSuppressed: deduplicated += 1
-                                    case .refused(let e):
-                                        refused += 1
-                                        if firstAppendError == nil { firstAppendError = "series \(series.requestIndex) \(Labels(target)): \(e)" }
+                                    case .refused(let e): refuse(e, Int(series.requestIndex), target)
                                     }
                                 } else if let e = commit.append(target, sample) {
-                                    refused += 1
-                                    if firstAppendError == nil { firstAppendError = "series \(series.requestIndex) \(Labels(target)): \(e)" }
+                                    refuse(e, Int(series.requestIndex), target)
                                 }
                             }
                         }
@@ -86,11 +107,11 @@ extension Receiver {
             }
         } catch {
             logger.error("cannot store a write", metadata: ["error": "\(error)"])
-            return .text(503, "storage failure: \(error.message)", headers: [("Retry-After", "1")])
+            return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)
         }
-        stats.samplesStored.add(result.samplesStored, ordering: .relaxed)
-        stats.samplesDeduplicated.add(deduplicated, ordering: .relaxed)
-        stats.samplesRejected.add(refused + batch.rejectedSamples, ordering: .relaxed)
+        metrics.stored(result.samplesStored, deduplicated: deduplicated)
+        for (reason, count) in refused { metrics.rejected(count, reason) }
+        if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
         var headers: [(String, String)] = []
         if version == .v2 {
             headers = [("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
@@ -98,12 +119,13 @@ extension Receiver {
                        ("X-Prometheus-Remote-Write-Exemplars-Written", "0")]
         }
         if let error = batch.firstError {
-            return .text(400, error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), headers: headers)
+            return (.text(400, error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), headers: headers), RejectionReason(error.code))
         }
-        if let firstAppendError {
-            return .text(400, firstAppendError + (refused > 1 ? " (and \(refused - 1) more samples)" : ""), headers: headers)
+        if let (message, reason) = firstAppendError {
+            let total = refused.values.reduce(0, +)
+            return (.text(400, message + (total > 1 ? " (and \(total - 1) more samples)" : ""), headers: headers), reason)
         }
-        return HTTPAnswer(status: 204, headers: headers)
+        return (HTTPAnswer(status: 204, headers: headers), nil)
     }
 
     /// Writes `labels` without the replica labels into `out`; returns a hash of the replica

@@ -21,12 +21,17 @@ public final class Receiver: Sendable {
     let metadata = Mutex<[String: MetricMetadata]>([:])
     /// The replica label names as bytes, compared without building strings.
     let replicaLabelNames: [[UInt8]]
-    public let stats = ReceiverStats()
+    public let metrics: ReceiverMetrics
+    /// One warning per refused write, at most 10 a second.
+    let badRequests: RateLimitedLog
 
     /// Opens the data directory and replays the WAL.
-    public init(configuration: ReceiverConfiguration, logger: Logger = Logger(label: "tributary.receiver")) throws {
+    public init(configuration: ReceiverConfiguration, metrics: ReceiverMetrics = ReceiverMetrics(),
+                logger: Logger = Logger(label: "tributary.receiver")) throws {
         self.configuration = configuration
         self.logger = logger
+        self.metrics = metrics
+        badRequests = RateLimitedLog(logger: logger, perSecond: 10)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)
         let replay = try head.replayWAL()
@@ -46,14 +51,10 @@ public final class Receiver: Sendable {
     public func sync() throws {
         try wal.sync()
     }
-}
 
-/// Counters the receiver keeps (exported on /metrics).
-public final class ReceiverStats: Sendable {
-    public let samplesReceived = Atomic<Int>(0)
-    public let samplesStored = Atomic<Int>(0)
-    public let samplesDeduplicated = Atomic<Int>(0)
-    public let samplesRejected = Atomic<Int>(0)
-    public let requestsRejected = Atomic<Int>(0)
-    public init() {}
+    /// `/metrics`: the registry's exposition text with the head gauges brought up to date.
+    func metricsText() -> HTTPAnswer {
+        let body = metrics.emit(head: .init(series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed)))
+        return HTTPAnswer(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)
+    }
 }

@@ -21,6 +21,21 @@ public struct ReceiverConfiguration: Sendable {
     public var decoder = DecoderLimits.default
     /// Bearer tokens or basic users for the write endpoint and the query API (open by default).
     public var auth = AuthConfiguration()
+    /// HTTPS instead of HTTP when set.
+    public var tls: TLSFiles?
 
     public init() {}
+}
+
+/// PEM files for serving HTTPS; with `clientCAFile`, clients must present a certificate it signed.
+public struct TLSFiles: Sendable, Equatable {
+    public var certFile: String
+    public var keyFile: String
+    public var clientCAFile: String?
+
+    public init(certFile: String, keyFile: String, clientCAFile: String? = nil) {
+        self.certFile = certFile
+        self.keyFile = keyFile
+        self.clientCAFile = clientCAFile
+    }
 }

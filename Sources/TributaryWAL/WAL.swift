@@ -41,6 +41,8 @@ public final class WAL: Sendable {
     public let options: Options
     let logger: Logger
     let writer: Mutex<Writer>
+    /// Bytes of records written since the log was opened (exported as a metric).
+    public let bytesWritten = Atomic<Int>(0)
 
     /// Opens the log in `directory` (created if missing) for appending after the last segment.
     /// Call ``replay(_:)`` first to read what is there: it also repairs a torn tail.
@@ -79,6 +81,7 @@ public final class WAL: Sendable {
                     Result { () throws(WALError) in try writeAll(fd, raw, segment: segment) }
                 }.get()
                 w.offset += records.count
+                bytesWritten.add(records.count, ordering: .relaxed)
                 if options.fsync == .always {
                     guard fdatasync(w.fd) == 0 else { throw WALError.io("cannot sync segment", Self.path(directory, w.segment), errno: errno) }
                 } else {

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Logging
+import Metrics
+import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import TributaryPromQL
@@ -44,16 +46,20 @@ struct Receive: AsyncParsableCommand {
             settings.walFsync = policy
         }
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        // One registry for our metrics and anything the libraries record through swift-metrics.
+        let metrics = ReceiverMetrics()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let logger = Logger(label: "tributary.receiver")
         let receiver: Receiver
         do {
-            receiver = try Receiver(configuration: settings, logger: logger)
+            receiver = try Receiver(configuration: settings, metrics: metrics, logger: logger)
         } catch {
             throw CommandError("cannot open \(settings.dataDirectory): \(error)")
         }
-        let host = settings.host
-        let app = ReceiverServer.application(receiver, logger: logger) { port in
-            logger.info("listening", metadata: ["address": "\(host):\(port)"])
+        let host = settings.host, scheme = settings.tls == nil ? "http" : "https"
+        // Throws ServerError, whose text names the unusable TLS file.
+        let app = try ReceiverServer.application(receiver, logger: logger) { port in
+            logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)"])
         }
         // Services stop in reverse order: HTTP first, then the WAL is flushed.
         let group = ServiceGroup(

@@ -47,7 +47,9 @@ import TributaryWire
         ("listen: [a\n", "r.yml:2:1: invalid YAML"),
         ("auth:\n  bearer: x\n", "r.yml:2:3: unknown key \"bearer\""),
         ("auth:\n  write:\n    basic_users: {bob: plain}\n", "r.yml:3:24: basic_users.bob must be a bcrypt hash"),
-        ("tls:\n  cert_file: x\n", "r.yml:2:3: tls is not supported yet"),
+        ("tls:\n  cert_file: x\n", "r.yml:2:3: tls needs cert_file and key_file"),
+        ("tls:\n  cert_file: /nonexistent.pem\n  key_file: k.pem\n", "r.yml:2:14: cannot load the certificate chain /nonexistent.pem"),
+        ("remote_write:\n  - url: http://x\n", "r.yml:2:3: remote_write (forwarding upstream) is not supported yet"),
         ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT"),
     ]
 

@@ -27,7 +27,7 @@ final class TestServer: @unchecked Sendable {
         logger.logLevel = .warning
         receiver = try Receiver(configuration: settings, logger: logger)
         let bound = Mutex<Int?>(nil)
-        let app = ReceiverServer.application(receiver, logger: logger) { port in bound.withLock { $0 = port } }
+        let app = try ReceiverServer.application(receiver, logger: logger) { port in bound.withLock { $0 = port } }
         group = ServiceGroup(services: [WALSyncService(receiver: receiver, logger: logger), app], logger: logger)
         let g = group
         task = Task { try await g.run() }
@@ -73,12 +73,32 @@ final class TestServer: @unchecked Sendable {
         return (http?.statusCode ?? 0, http?.allHeaderFields ?? [:], String(decoding: data, as: UTF8.self))
     }
 
+    /// The sum of a metric's samples on the receiver's `/metrics`.
+    func metric(_ name: String, labels: String = "") async throws -> Double {
+        let (_, _, text) = try await get("/metrics")
+        return exposedValue(text, name, labels: labels)
+    }
+
+    /// The single value of an instant query's vector result (URL-encoded query), 0 if empty.
+    func queryScalar(_ encodedQuery: String) async throws -> Double {
+        let (_, json, _) = try await get("/api/v1/query?query=" + encodedQuery)
+        let first = ((json["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first
+        return ((first?["value"] as? [Any])?.last as? String).flatMap(Double.init) ?? 0
+    }
+
     func send(_ request: URLRequest) async throws -> (Int, [String: Any], String) {
         let (data, response) = try await URLSession.shared.data(for: request)
         let status = (response as? HTTPURLResponse)?.statusCode ?? 0
         let json = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any] ?? [:]
         return (status, json, String(decoding: data, as: UTF8.self))
     }
+}
+
+/// Sum of a metric's samples in exposition text; `labels` narrows to lines that contain it.
+func exposedValue(_ text: String, _ name: String, labels: String = "") -> Double {
+    text.split(separator: "\n")
+        .filter { ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (labels.isEmpty || $0.contains(labels)) }
+        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
 }
 
 struct TestError: Error, CustomStringConvertible {

@@ -20,7 +20,7 @@ public enum ReceiverConfigFile {
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ReceiverConfiguration {
-        var reader = ConfigReader(file: file)
+        let reader = ConfigReader(file: file)
         var c = ReceiverConfiguration()
         guard let root = try reader.compose(text) else { return c }
         let top = try reader.mapping(root, allowed: ["listen", "storage", "dedup", "limits", "auth", "tls", "remote_write"])
@@ -70,9 +70,18 @@ public enum ReceiverConfigFile {
             if let v = a["write"] { c.auth.write = try reader.accessRule(v) }
             if let v = a["read"] { c.auth.read = try reader.accessRule(v) }
         }
-        for key in ["tls", "remote_write"] {
-            if let v = top[key] { throw reader.error(v, "\(key) is not supported yet (open issue: the receiver)") }
+        if let tls = top["tls"] {
+            let t = try reader.mapping(tls, allowed: ["cert_file", "key_file", "client_ca_file"])
+            guard let cert = t["cert_file"], let key = t["key_file"] else { throw reader.error(tls, "tls needs cert_file and key_file") }
+            let files = TLSFiles(certFile: try reader.string(cert), keyFile: try reader.string(key), clientCAFile: try t["client_ca_file"].map { n throws(ConfigError) in try reader.string(n) })
+            do {
+                _ = try files.serverConfiguration()
+            } catch {
+                throw reader.error(error.file == files.keyFile ? key : error.file == files.certFile ? cert : t["client_ca_file"] ?? tls, error.message)
+            }
+            c.tls = files
         }
+        if let v = top["remote_write"] { throw reader.error(v, "remote_write (forwarding upstream) is not supported yet: it needs the agent's queue (issue: the edge agent)") }
         return c
     }
 }

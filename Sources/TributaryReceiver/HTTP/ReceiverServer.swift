@@ -1,6 +1,9 @@
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
+import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -12,11 +15,13 @@ public enum ReceiverServer {
     static let apiPaths = ["query", "query_range", "series", "labels", "metadata", "status/buildinfo", "status/tsdb",
                            "query_exemplars", "format_query"]
 
-    /// The HTTP application; `onRunning` receives the bound port (useful with port 0).
+    /// The HTTP application (HTTPS when the configuration names TLS files); `onRunning` receives
+    /// the bound port (useful with port 0).
     public static func application(
         _ receiver: Receiver, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) throws -> some ApplicationProtocol {
         let router = Router()
+        router.add(middleware: LatencyMiddleware(metrics: receiver.metrics))
         let bodyLimit = receiver.configuration.maxBodyBytes
         let writers = Authenticator(receiver.configuration.auth.write)
         let readers = Authenticator(receiver.configuration.auth.read)
@@ -26,17 +31,19 @@ public enum ReceiverServer {
                 // Read the body first: answering while the client still sends it makes the
                 // connection close under it, and the client may never see the 401.
                 _ = try? await request.collectBody(upTo: bodyLimit)
+                receiver.metrics.answered(401, refused: .unauthorized)
                 return denied
             }
             let buffer: ByteBuffer
             do {
                 buffer = try await request.collectBody(upTo: bodyLimit)
             } catch {
-                return response(.text(413, "request body over the limit of \(bodyLimit) bytes"))
+                return response(receiver.refuseRequest(.bodyTooLarge, status: 413, bytes: bodyLimit))
             }
             let answer = receiver.write(
                 body: Array(buffer.readableBytesView),
-                contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding]
+                contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
+                peer: request.headers[.userAgent] ?? ""
             )
             return response(answer)
         }
@@ -67,7 +74,13 @@ public enum ReceiverServer {
             address: .hostname(receiver.configuration.host, port: receiver.configuration.port),
             serverName: "tributary"
         )
-        return Application(router: router, configuration: configuration, onServerRunning: { channel in
+        var server = HTTPServerBuilder.http1()
+        if let files = receiver.configuration.tls {
+            let tls: TLSConfiguration
+            do { tls = try files.serverConfiguration() } catch { throw ServerError(error.message) }
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        }
+        return Application(router: router, server: server, configuration: configuration, onServerRunning: { channel in
             await onRunning(channel.localAddress?.port ?? 0)
         }, logger: logger)
     }
@@ -88,6 +101,23 @@ public enum ReceiverServer {
             headers: fields,
             body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body))
         )
+    }
+}
+
+/// The server could not be set up (e.g. a TLS file is unusable).
+public struct ServerError: Error, CustomStringConvertible {
+    public let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Records each request's latency in `tributary_http_request_duration_seconds`.
+struct LatencyMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ReceiverMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        defer { metrics.observe(path: request.uri.path, duration: ContinuousClock.now - start) }
+        return try await next(request, context)
     }
 }
 

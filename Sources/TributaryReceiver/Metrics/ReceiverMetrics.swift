@@ -1,0 +1,137 @@
+import Prometheus
+import TributaryModel
+import TributaryWire
+
+/// Why samples or requests were refused; the `reason` label of the rejection counters.
+public enum RejectionReason: String, Sendable, CaseIterable {
+    case bodyTooLarge = "body_too_large"
+    case unsupportedContentType = "unsupported_content_type"
+    case unsupportedEncoding = "unsupported_encoding"
+    case snappy
+    case protobuf
+    case tooManySeries = "too_many_series"
+    case invalidSeries = "invalid_series"
+    case outOfOrder = "out_of_order"
+    case tooOld = "too_old"
+    case duplicateTimestamp = "duplicate_timestamp"
+    case overBudget = "over_budget"
+    case storage
+    case unauthorized
+
+    /// The reasons a single sample can be refused for (the others refuse whole requests).
+    static let sampleReasons: [RejectionReason] = [.invalidSeries, .tooManySeries, .outOfOrder, .tooOld, .duplicateTimestamp]
+
+    init(_ code: WireError.Code) {
+        switch code {
+        case .bodyTooLarge: self = .bodyTooLarge
+        case .snappyFramed, .snappyCorrupt: self = .snappy
+        case .protobufMalformed, .invalidSymbols: self = .protobuf
+        case .tooManySeries: self = .tooManySeries
+        case .invalidSeries: self = .invalidSeries
+        }
+    }
+
+    init(_ error: AppendError) {
+        switch error {
+        case .outOfOrder: self = .outOfOrder
+        case .tooOld: self = .tooOld
+        case .duplicateTimestamp: self = .duplicateTimestamp
+        case .unknownSeries: self = .invalidSeries
+        }
+    }
+}
+
+/// The receiver's self-monitoring, kept in a swift-prometheus registry that `/metrics` emits.
+/// Counters are created up front (one per reason and status code), so the hot path only adds.
+public final class ReceiverMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    let samplesReceived: Counter
+    let samplesStored: Counter
+    let samplesDeduplicated: Counter
+    let samplesRejected: [RejectionReason: Counter]
+    let requestsRefused: [RejectionReason: Counter]
+    let requestsByCode: [Int: Counter]
+    let headSeries: Gauge
+    let headMemory: Gauge
+    let walBytes: Gauge
+    let durations: [String: DurationHistogram]
+
+    /// The handlers whose latency is recorded (the `handler` label).
+    static let handlers = ["/api/v1/write", "/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
+                           "/api/v1/label/:name/values", "/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/format_query",
+                           "/api/v1/status", "/metrics", "other"]
+    static let codes = [204, 400, 401, 413, 415, 429, 500, 503]
+
+    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        self.registry = registry
+        samplesReceived = registry.makeCounter(name: "tributary_remote_write_samples_received_total", help: "Samples received in remote-write requests, before deduplication.")
+        samplesStored = registry.makeCounter(name: "tributary_remote_write_samples_stored_total", help: "Samples appended to the TSDB.")
+        samplesDeduplicated = registry.makeCounter(name: "tributary_remote_write_samples_deduplicated_total", help: "Samples dropped as HA replica duplicates or suppressed stale markers.")
+        var rejected: [RejectionReason: Counter] = [:], refused: [RejectionReason: Counter] = [:]
+        for reason in RejectionReason.sampleReasons {
+            rejected[reason] = registry.makeCounter(name: "tributary_remote_write_samples_rejected_total", labels: [("reason", reason.rawValue)], help: "Samples refused, by reason.")
+        }
+        for reason in RejectionReason.allCases {
+            refused[reason] = registry.makeCounter(name: "tributary_remote_write_requests_refused_total", labels: [("reason", reason.rawValue)], help: "Remote-write requests refused as a whole or in part, by reason of the first problem.")
+        }
+        samplesRejected = rejected
+        requestsRefused = refused
+        var codes: [Int: Counter] = [:]
+        for code in Self.codes {
+            codes[code] = registry.makeCounter(name: "tributary_remote_write_requests_total", labels: [("code", String(code))], help: "Remote-write requests answered, by status code.")
+        }
+        requestsByCode = codes
+        headSeries = registry.makeGauge(name: "tributary_head_series", help: "Series in the head.")
+        headMemory = registry.makeGauge(name: "tributary_head_memory_bytes", help: "Approximate bytes the head holds.")
+        walBytes = registry.makeGauge(name: "tributary_wal_written_bytes", help: "Bytes written to the WAL since start.")
+        let buckets: [Duration] = [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
+                                   .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
+        var durations: [String: DurationHistogram] = [:]
+        for handler in Self.handlers {
+            durations[handler] = registry.makeDurationHistogram(name: "tributary_http_request_duration_seconds", labels: [("handler", handler)], buckets: buckets, help: "HTTP request latency, by handler.")
+        }
+        self.durations = durations
+    }
+
+    func received(_ count: Int) {
+        samplesReceived.increment(by: Int64(count))
+    }
+
+    func stored(_ count: Int, deduplicated: Int) {
+        samplesStored.increment(by: Int64(count))
+        if deduplicated > 0 { samplesDeduplicated.increment(by: Int64(deduplicated)) }
+    }
+
+    func rejected(_ count: Int, _ reason: RejectionReason) {
+        guard count > 0 else { return }
+        samplesRejected[reason]?.increment(by: Int64(count))
+    }
+
+    func answered(_ status: Int, refused reason: RejectionReason?) {
+        requestsByCode[status]?.increment()
+        if let reason { requestsRefused[reason]?.increment() }
+    }
+
+    /// Records a request's latency under its handler (`other` for unknown paths).
+    public func observe(path: String, duration: Duration) {
+        let handler: String
+        if path.hasPrefix("/api/v1/label/") { handler = "/api/v1/label/:name/values" }
+        else if path.hasPrefix("/api/v1/status/") { handler = "/api/v1/status" }
+        else { handler = durations[path] == nil ? "other" : path }
+        durations[handler]?.record(duration)
+    }
+
+    /// The exposition text of every metric, with the gauges brought up to date first.
+    func emit(head: HeadGauges) -> [UInt8] {
+        headSeries.set(Double(head.series))
+        headMemory.set(Double(head.memoryBytes))
+        walBytes.set(Double(head.walBytes))
+        return registry.emitToBuffer()
+    }
+
+    struct HeadGauges {
+        var series: Int
+        var memoryBytes: Int
+        var walBytes: Int
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Testing
+import TributaryModel
+import TributaryReceiver
+import TributaryWire
+
+@Suite(.serialized) struct MetricsAndTLSTests {
+    /// `/metrics` counts samples and refusals by reason and status code, and times requests.
+    @Test func refusalsAreCountedByReason() async throws {
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let good = ReceiverTests.body([ReceiverTests.series(["__name__": "m", "job": "j"], [(now - 2000, 1), (now - 1000, 2)])])
+        #expect(try await server.write(good).0 == 204)
+        // Out of order: one sample behind the series' newest, plus one good sample.
+        let late = ReceiverTests.body([ReceiverTests.series(["__name__": "m", "job": "j"], [(now - 5000, 1)]),
+                                       ReceiverTests.series(["__name__": "m", "job": "k"], [(now, 1)])])
+        #expect(try await server.write(late).0 == 400)
+        #expect(try await server.write(Array("not snappy".utf8)).0 == 400)
+        #expect(try await server.write(good, contentType: "application/json").0 == 415)
+        _ = try await server.get("/api/v1/query?query=m")
+
+        let (_, _, text) = try await server.get("/metrics")
+        #expect(exposedValue(text, "tributary_remote_write_samples_received_total") == 4)
+        #expect(exposedValue(text, "tributary_remote_write_samples_stored_total") == 3)
+        #expect(exposedValue(text, "tributary_remote_write_samples_rejected_total", labels: "reason=\"out_of_order\"") == 1)
+        #expect(exposedValue(text, "tributary_remote_write_requests_refused_total", labels: "reason=\"out_of_order\"") == 1)
+        #expect(exposedValue(text, "tributary_remote_write_requests_refused_total", labels: "reason=\"snappy\"") == 1)
+        #expect(exposedValue(text, "tributary_remote_write_requests_refused_total", labels: "reason=\"unsupported_content_type\"") == 1)
+        #expect(exposedValue(text, "tributary_remote_write_requests_total", labels: "code=\"204\"") == 1)
+        #expect(exposedValue(text, "tributary_remote_write_requests_total", labels: "code=\"400\"") == 2)
+        #expect(exposedValue(text, "tributary_remote_write_requests_total", labels: "code=\"415\"") == 1)
+        #expect(exposedValue(text, "tributary_http_request_duration_seconds_count", labels: "handler=\"/api/v1/write\"") == 4)
+        #expect(exposedValue(text, "tributary_http_request_duration_seconds_count", labels: "handler=\"/api/v1/query\"") == 1)
+        #expect(exposedValue(text, "tributary_head_series") == 2)
+        #expect(exposedValue(text, "tributary_wal_written_bytes") > 0)
+        #expect(text.contains("# TYPE tributary_http_request_duration_seconds histogram"))
+        await server.stop()
+    }
+
+    /// With `tls`, the receiver speaks HTTPS only: curl verifies it against the CA that signed
+    /// the certificate, writes and queries over it; plain HTTP to the same port gets nowhere.
+    @Test func servesHTTPSWithConfiguredCertificate() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-tls-" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                                     "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+        let config = try ReceiverConfigFile.parse("tls: {cert_file: \(dir)/cert.pem, key_file: \(dir)/key.pem}\n", file: "r.yml")
+        let server = try await TestServer { $0.tls = config.tls }
+        defer { server.removeData() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try Data(ReceiverTests.body([ReceiverTests.series(["__name__": "tls_up", "job": "j"], [(now, 1)])])).write(to: URL(fileURLWithPath: dir + "/body"))
+        let url = "https://127.0.0.1:\(server.port)"
+        let write = try await offPool { Result { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
+            "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy", "--data-binary", "@" + dir + "/body", url + "/api/v1/write"]) } }.get()
+        #expect(write == "204")
+        let query = try await offPool { Result { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", url + "/api/v1/query?query=tls_up"]) } }.get()
+        #expect(query.contains("\"tls_up\""), "\(query)")
+        let plain = await offPool { (try? run("/usr/bin/curl", ["-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/-/healthy"])) ?? "failed" }
+        #expect(plain != "200", "plain HTTP must not be served on the TLS port")
+        await server.stop()
+    }
+}
+
+/// Runs a program to completion and returns its standard output; throws on a non-zero exit.
+@discardableResult
+func run(_ path: String, _ arguments: [String]) throws -> String {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let out = Pipe()
+    process.standardOutput = out
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = out.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { throw TestError("\(path) \(arguments.joined(separator: " ")) exited with \(process.terminationStatus)") }
+    return String(decoding: data, as: UTF8.self)
+}
