@@ -115,6 +115,12 @@ let package = Package(
         ),
 
         .executableTarget(
+            name: "fuzz-exposition",
+            dependencies: ["TributaryWire"],
+            path: "Fuzz/fuzz-exposition",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "fuzz-promql",
             dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB"],
             path: "Fuzz/fuzz-promql",

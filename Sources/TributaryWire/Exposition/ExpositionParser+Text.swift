@@ -1,0 +1,169 @@
+/// Prometheus text format 0.0.4: blanks are flexible, comments other than HELP and TYPE are
+/// ignored, a trailing comma in a label set is allowed, timestamps are integer milliseconds.
+extension ExpositionParser {
+    mutating func textLine(_ r: Range<Int>) throws(ExpositionError) -> ExpositionEntry? {
+        var i = skipBlanks(r.lowerBound, r.upperBound)
+        let end = r.upperBound
+        guard i < end else { return nil }
+        if bytes[i] == UInt8(ascii: "#") { return try textComment(i + 1, end) }
+
+        labels.removeAll(keepingCapacity: true)
+        let nameEnd = metricNameEnd(i, end)
+        guard nameEnd > i else { throw error(i, "expected a metric name") }
+        let name = i..<nameEnd
+        var seriesEnd = nameEnd
+        i = skipBlanks(nameEnd, end)
+        if i < end, bytes[i] == UInt8(ascii: "{") {
+            i = skipBlanks(i + 1, end)
+            while true {
+                guard i < end else { throw error(i, "label set is not closed") }
+                if bytes[i] == UInt8(ascii: "}") { i += 1; break }
+                let ln = labelNameEnd(i, end)
+                guard ln > i else { throw error(i, "invalid label name") }
+                var j = skipBlanks(ln, end)
+                guard j < end, bytes[j] == UInt8(ascii: "=") else { throw error(j, "expected \"=\" after label name \"\(string(i..<ln))\"") }
+                j = skipBlanks(j + 1, end)
+                guard j < end, bytes[j] == UInt8(ascii: "\"") else { throw error(j, "expected '\"' to start the value of label \"\(string(i..<ln))\"") }
+                let (value, escaped, after) = try quoted(j + 1, end, strictEscapes: true)
+                try addLabel(LabelSpan(name: i..<ln, value: value, escaped: escaped), at: i)
+                j = skipBlanks(after, end)
+                guard j < end else { throw error(j, "label set is not closed") }
+                if bytes[j] == UInt8(ascii: ",") {
+                    i = skipBlanks(j + 1, end)
+                } else if bytes[j] == UInt8(ascii: "}") {
+                    i = j + 1
+                    break
+                } else {
+                    throw error(j, "expected \",\" or \"}\" after a label value")
+                }
+            }
+            seriesEnd = i
+            i = skipBlanks(i, end)
+        }
+        let valueEnd = tokenEnd(i, end)
+        guard valueEnd > i, let value = float(i..<valueEnd, strictWords: false) else {
+            throw error(i, valueEnd > i ? "expected a float as value, got \"\(string(i..<valueEnd))\"" : "missing value")
+        }
+        i = skipBlanks(valueEnd, end)
+        var timestamp: Int64?
+        if i < end {
+            let tsEnd = tokenEnd(i, end)
+            guard let t = integer(i..<tsEnd) else { throw error(i, "expected an integer timestamp in milliseconds, got \"\(string(i..<tsEnd))\"") }
+            timestamp = t
+            i = skipBlanks(tsEnd, end)
+            guard i == end else { throw error(i, "unexpected text after the timestamp") }
+        }
+        try textRules.sample(name: name, parser: self)
+        return .sample(ExpositionSample(series: r.lowerBound + (name.lowerBound - r.lowerBound)..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: false))
+    }
+
+    mutating func textComment(_ start: Int, _ end: Int) throws(ExpositionError) -> ExpositionEntry? {
+        var i = skipBlanks(start, end)
+        let keywordEnd = tokenEnd(i, end)
+        let isHelp = equal(i..<keywordEnd, "HELP"), isType = equal(i..<keywordEnd, "TYPE")
+        guard isHelp || isType else { return nil }
+        i = skipBlanks(keywordEnd, end)
+        // "# HELP" or "# HELP name" with nothing after is an ordinary comment.
+        guard i < end else { return nil }
+        let nameEnd = metricNameEnd(i, end)
+        if nameEnd == i || (nameEnd < end && bytes[nameEnd] != UInt8(ascii: " ") && bytes[nameEnd] != UInt8(ascii: "\t")) {
+            throw error(i, "invalid metric name \"\(string(i..<tokenEnd(i, end)))\" in \(isHelp ? "HELP" : "TYPE") line")
+        }
+        guard nameEnd < end else { return nil }
+        let name = i..<nameEnd
+        i = skipBlanks(nameEnd, end)
+        if isHelp {
+            try checkHelpEscapes(i, end)
+            try textRules.help(name: name, parser: self, at: i)
+            return .help(name: name, text: i..<end)
+        }
+        var typeEnd = end
+        while typeEnd > i, bytes[typeEnd - 1] == UInt8(ascii: " ") || bytes[typeEnd - 1] == UInt8(ascii: "\t") { typeEnd -= 1 }
+        let typeName = string(i..<typeEnd)
+        guard let type = MetricFamilyType(rawValue: typeName), [.counter, .gauge, .histogram, .summary, .untyped].contains(type) else {
+            throw error(i, "unknown metric type \"\(typeName)\"")
+        }
+        try textRules.type(name: name, type, parser: self, at: i)
+        return .type(name: name, type)
+    }
+
+    func checkHelpEscapes(_ start: Int, _ end: Int) throws(ExpositionError) {
+        var i = start
+        while i < end {
+            if bytes[i] == UInt8(ascii: "\\") {
+                guard i + 1 < end, bytes[i + 1] == UInt8(ascii: "\\") || bytes[i + 1] == UInt8(ascii: "n") else {
+                    throw error(i, "invalid escape sequence in HELP text")
+                }
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+    }
+
+    @inline(__always) func skipBlanks(_ i: Int, _ end: Int) -> Int {
+        var j = i
+        while j < end, bytes[j] == UInt8(ascii: " ") || bytes[j] == UInt8(ascii: "\t") { j += 1 }
+        return j
+    }
+
+    @inline(__always) func tokenEnd(_ i: Int, _ end: Int) -> Int {
+        var j = i
+        while j < end, bytes[j] != UInt8(ascii: " "), bytes[j] != UInt8(ascii: "\t") { j += 1 }
+        return j
+    }
+}
+
+/// What text 0.0.4 requires across lines: one HELP and one TYPE per family, TYPE before the
+/// family's samples, and parseable `quantile` and `le` labels on summaries and histograms.
+final class TextFormatRules {
+    struct Family {
+        var help = false
+        var type: MetricFamilyType?
+        var samples = false
+    }
+
+    var families: [ArraySlice<UInt8>: Family] = [:]
+
+    func help(name: Range<Int>, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
+        let key = parser.bytes[name]
+        guard families[key]?.help != true else { throw parser.error(i, "second HELP line for metric \"\(parser.string(name))\"") }
+        families[key, default: Family()].help = true
+    }
+
+    func type(name: Range<Int>, _ type: MetricFamilyType, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
+        let key = parser.bytes[name]
+        let family = families[key] ?? Family()
+        guard family.type == nil else { throw parser.error(i, "second TYPE line for metric \"\(parser.string(name))\"") }
+        guard !family.samples else { throw parser.error(i, "TYPE line for metric \"\(parser.string(name))\" after its samples") }
+        families[key, default: Family()].type = type
+    }
+
+    func sample(name: Range<Int>, parser: ExpositionParser) throws(ExpositionError) {
+        let bytes = parser.bytes
+        var key = bytes[name]
+        var type = families[key]?.type
+        if type == nil {
+            for (suffix, types) in [("_bucket", [MetricFamilyType.histogram]), ("_sum", [.histogram, .summary]), ("_count", [.histogram, .summary])] {
+                let s = Array(suffix.utf8)
+                guard key.count > s.count, key.suffix(s.count).elementsEqual(s) else { continue }
+                let base = key.dropLast(s.count)
+                if let t = families[base]?.type, types.contains(t) {
+                    key = base
+                    type = t
+                    if t == .histogram && suffix == "_bucket" { try check("le", parser, name) }
+                }
+                break
+            }
+        } else if type == .summary {
+            try check("quantile", parser, name)
+        }
+        if families[key]?.samples != true { families[key, default: Family()].samples = true }
+    }
+
+    func check(_ label: StaticString, _ parser: ExpositionParser, _ name: Range<Int>) throws(ExpositionError) {
+        guard let value = parser.label(label) else { return }
+        let ok = Array(value).withUnsafeBytes { ExpositionNumbers.float($0, strictWords: false) } != nil
+        guard ok else { throw parser.error(name.lowerBound, "expected a float as value for the \(label) label, got \"\(String(decoding: value, as: UTF8.self))\"") }
+    }
+}

@@ -1,0 +1,209 @@
+import TributaryModel
+
+/// One label of the current sample: byte ranges into the body. `escaped` says the value holds
+/// backslash escapes, to be undone with ``ExpositionParser/labelValue(_:)``.
+public struct LabelSpan: Sendable, Equatable {
+    public var name: Range<Int>
+    public var value: Range<Int>
+    public var escaped: Bool
+}
+
+/// A sample line. `series` is the raw `name{labels}` bytes, the key a scrape cache looks
+/// series up by without building labels; `labels` of the parser hold the parsed spans.
+public struct ExpositionSample: Sendable, Equatable {
+    public var series: Range<Int>
+    public var name: Range<Int>
+    public var value: Double
+    /// Milliseconds (OpenMetrics seconds are converted).
+    public var timestamp: Int64?
+    public var hasExemplar: Bool
+}
+
+public enum ExpositionEntry: Sendable, Equatable {
+    case sample(ExpositionSample)
+    case help(name: Range<Int>, text: Range<Int>)
+    case type(name: Range<Int>, MetricFamilyType)
+    case unit(name: Range<Int>, unit: Range<Int>)
+}
+
+/// A byte-level parser of Prometheus text 0.0.4 and OpenMetrics 1.0 text. It yields one entry
+/// per sample or metadata line and checks, as it goes, what each format requires of the whole
+/// exposition (metadata before samples, no repeats, and for OpenMetrics: contiguous families,
+/// histogram and summary shapes, counter values, exemplar placement, `# EOF`).
+/// Errors carry the line and column.
+public struct ExpositionParser {
+    public let bytes: [UInt8]
+    public let format: ExpositionFormat
+    /// The labels of the last sample returned.
+    public internal(set) var labels: [LabelSpan] = []
+    var position = 0
+    var line = 0
+    var lineStart = 0
+    var sawEOF = false
+    let textRules = TextFormatRules()
+    let openMetricsRules = OpenMetricsRules()
+
+    public init(_ bytes: [UInt8], format: ExpositionFormat) {
+        self.bytes = bytes
+        self.format = format
+        labels.reserveCapacity(16)
+    }
+
+    public func string(_ range: Range<Int>) -> String {
+        String(decoding: bytes[range], as: UTF8.self)
+    }
+
+    /// The value of a label with its escapes undone.
+    public func labelValue(_ span: LabelSpan) -> ArraySlice<UInt8> {
+        guard span.escaped else { return bytes[span.value] }
+        return ArraySlice(Self.unescape(bytes[span.value]))
+    }
+
+    static func unescape(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(raw.count)
+        var i = raw.startIndex
+        while i < raw.endIndex {
+            let c = raw[i]
+            if c == UInt8(ascii: "\\"), i + 1 < raw.endIndex {
+                let n = raw[i + 1]
+                switch n {
+                case UInt8(ascii: "n"): out.append(UInt8(ascii: "\n"))
+                case UInt8(ascii: "\\"), UInt8(ascii: "\""): out.append(n)
+                default: out.append(c); out.append(n)
+                }
+                i += 2
+            } else {
+                out.append(c)
+                i += 1
+            }
+        }
+        return out
+    }
+
+    /// The next entry, or nil at the end of the body.
+    public mutating func next() throws(ExpositionError) -> ExpositionEntry? {
+        while true {
+            guard position < bytes.count else {
+                if format == .openMetrics, !sawEOF { throw error(position, "missing \"# EOF\" at the end") }
+                if format == .openMetrics { try openMetricsRules.finish(self) }
+                return nil
+            }
+            if sawEOF { throw error(position, "text after \"# EOF\"") }
+            line += 1
+            lineStart = position
+            var end = position
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let terminated = end < bytes.count
+            let entry: ExpositionEntry?
+            switch format {
+            case .prometheusText:
+                if !terminated, !isBlank(position..<end) { throw error(end, "unexpected end of input: the last line must end with a newline") }
+                entry = try textLine(position..<end)
+            case .openMetrics:
+                entry = try openMetricsLine(position..<end)
+                if sawEOF {
+                    position = end + (terminated ? 1 : 0)
+                    if position < bytes.count { throw error(position, "text after \"# EOF\"") }
+                    try openMetricsRules.finish(self)
+                    return nil
+                }
+            }
+            position = end + (terminated ? 1 : 0)
+            if let entry { return entry }
+        }
+    }
+
+    // MARK: shared pieces
+
+    func error(_ at: Int, _ message: String) -> ExpositionError {
+        ExpositionError(line: max(line, 1), column: at - lineStart + 1, message: message)
+    }
+
+    func isBlank(_ r: Range<Int>) -> Bool {
+        for i in r where bytes[i] != UInt8(ascii: " ") && bytes[i] != UInt8(ascii: "\t") { return false }
+        return true
+    }
+
+    @inline(__always) static func isNameStart(_ c: UInt8) -> Bool {
+        (c | 0x20) &- UInt8(ascii: "a") < 26 || c == UInt8(ascii: "_")
+    }
+
+    @inline(__always) static func isNameChar(_ c: UInt8) -> Bool {
+        isNameStart(c) || c &- UInt8(ascii: "0") < 10
+    }
+
+    /// The end of a metric name starting at `i` (`[a-zA-Z_:][a-zA-Z0-9_:]*`), or `i` if none.
+    func metricNameEnd(_ i: Int, _ end: Int) -> Int {
+        guard i < end, Self.isNameStart(bytes[i]) || bytes[i] == UInt8(ascii: ":") else { return i }
+        var j = i + 1
+        while j < end, Self.isNameChar(bytes[j]) || bytes[j] == UInt8(ascii: ":") { j += 1 }
+        return j
+    }
+
+    func labelNameEnd(_ i: Int, _ end: Int) -> Int {
+        guard i < end, Self.isNameStart(bytes[i]) else { return i }
+        var j = i + 1
+        while j < end, Self.isNameChar(bytes[j]) { j += 1 }
+        return j
+    }
+
+    func equal(_ r: Range<Int>, _ word: StaticString) -> Bool {
+        guard r.count == word.utf8CodeUnitCount else { return false }
+        let w = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        for (k, i) in r.enumerated() where bytes[i] != w[k] { return false }
+        return true
+    }
+
+    func float(_ r: Range<Int>, strictWords: Bool) -> Double? {
+        bytes.withUnsafeBytes { ExpositionNumbers.float(UnsafeRawBufferPointer(rebasing: $0[r]), strictWords: strictWords) }
+    }
+
+    func integer(_ r: Range<Int>) -> Int64? {
+        bytes.withUnsafeBytes { ExpositionNumbers.integer(UnsafeRawBufferPointer(rebasing: $0[r])) }
+    }
+
+    /// Reads a quoted label value starting after the opening quote at `i`; returns the value's
+    /// range, whether it has escapes, and the index after the closing quote. Text 0.0.4 allows
+    /// only `\\`, `\"` and `\n`; OpenMetrics passes other escapes through.
+    func quoted(_ i: Int, _ end: Int, strictEscapes: Bool) throws(ExpositionError) -> (Range<Int>, Bool, Int) {
+        var j = i, escaped = false, high = false
+        while j < end {
+            let c = bytes[j]
+            if c == UInt8(ascii: "\"") {
+                if high {
+                    let valid = bytes.withUnsafeBytes { UTF8Check.isValid(UnsafeRawBufferPointer(rebasing: $0[i..<j])) }
+                    guard valid else { throw error(i, "label value is not valid UTF-8") }
+                }
+                return (i..<j, escaped, j + 1)
+            }
+            if c == UInt8(ascii: "\\") {
+                guard j + 1 < end else { break }
+                let n = bytes[j + 1]
+                if strictEscapes, n != UInt8(ascii: "\\"), n != UInt8(ascii: "\""), n != UInt8(ascii: "n") {
+                    throw error(j, "invalid escape sequence \"\\\(Character(Unicode.Scalar(n)))\" in label value")
+                }
+                escaped = true
+                j += 2
+                continue
+            }
+            if c >= 0x80 { high = true }
+            j += 1
+        }
+        throw error(end, "label value is not terminated by a quote before the end of the line")
+    }
+
+    mutating func addLabel(_ span: LabelSpan, at i: Int) throws(ExpositionError) {
+        if equal(span.name, "__name__") { throw error(i, "label name \"__name__\" is reserved") }
+        for l in labels where l.name.count == span.name.count && bytes[l.name] == bytes[span.name] {
+            throw error(i, "duplicate label name \"\(string(span.name))\"")
+        }
+        labels.append(span)
+    }
+
+    /// The value of label `name` in the current sample, escapes undone.
+    func label(_ name: StaticString) -> ArraySlice<UInt8>? {
+        for l in labels where equal(l.name, name) { return labelValue(l) }
+        return nil
+    }
+}

@@ -1,0 +1,70 @@
+import Testing
+import TributaryWire
+
+/// What the parsers return, not only whether they accept.
+@Suite struct ExpositionParserTests {
+    struct Parsed: Equatable {
+        var name: String
+        var labels: [String: String]
+        var value: Double
+        var timestamp: Int64?
+    }
+
+    static func samples(_ text: String, _ format: ExpositionFormat) throws -> [Parsed] {
+        var parser = ExpositionParser(Array(text.utf8), format: format)
+        var out: [Parsed] = []
+        while let entry = try parser.next() {
+            guard case .sample(let s) = entry else { continue }
+            var labels: [String: String] = [:]
+            for l in parser.labels { labels[parser.string(l.name)] = String(decoding: parser.labelValue(l), as: UTF8.self) }
+            out.append(Parsed(name: parser.string(s.name), labels: labels, value: s.value, timestamp: s.timestamp))
+        }
+        return out
+    }
+
+    @Test func textFormatValues() throws {
+        let got = try Self.samples("""
+        # HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.
+        # TYPE node_cpu_seconds_total counter
+        node_cpu_seconds_total{cpu="0",mode="idle"} 1234.5
+          name {a="x\\"y\\\\z\\n" , b = "", } -Inf 1700000000123
+        up 1e3
+
+        """, .prometheusText)
+        #expect(got == [
+            Parsed(name: "node_cpu_seconds_total", labels: ["cpu": "0", "mode": "idle"], value: 1234.5),
+            Parsed(name: "name", labels: ["a": "x\"y\\z\n", "b": ""], value: -.infinity, timestamp: 1_700_000_000_123),
+            Parsed(name: "up", labels: [:], value: 1000),
+        ])
+    }
+
+    @Test func openMetricsValuesAndSecondsTimestamps() throws {
+        let got = try Self.samples("""
+        # TYPE a counter
+        a_total{x="1"} 3 1.5 # {trace_id="abc"} 1 1.2
+        # TYPE h histogram
+        h_bucket{le="0.5"} 1
+        h_bucket{le="+Inf"} 2
+        h_count 2
+        h_sum 0.7
+        # EOF
+        """, .openMetrics)
+        #expect(got.count == 5)
+        #expect(got[0] == Parsed(name: "a_total", labels: ["x": "1"], value: 3, timestamp: 1500))
+        #expect(got[2].labels == ["le": "+Inf"] && got[4].value == 0.7)
+    }
+
+    @Test func errorsHaveLineAndColumn() {
+        var parser = ExpositionParser(Array("ok 1\nbad{a=\"1\"} x\n".utf8), format: .prometheusText)
+        #expect(throws: ExpositionError(line: 2, column: 12, message: "expected a float as value, got \"x\"")) {
+            while try parser.next() != nil {}
+        }
+    }
+
+    @Test func seriesRangeIsTheRawSeriesBytes() throws {
+        let text = "m{a=\"1\"} 5\n"
+        var parser = ExpositionParser(Array(text.utf8), format: .prometheusText)
+        guard case .sample(let s) = try parser.next() else { Issue.record("no sample"); return }
+        #expect(parser.string(s.series) == "m{a=\"1\"}")
+    }
+}
