@@ -65,11 +65,16 @@ let package = Package(
             dependencies: ["TributaryModel"],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TributaryConfig",
+            dependencies: ["TributaryPromQL", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(
             name: "TributaryReceiver",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "CCrypt",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -87,6 +92,7 @@ let package = Package(
                 "TributaryModel",
                 "TributaryWire",
                 "TributaryReceiver",
+                "TributaryConfig",
                 "TributaryPromQL",
                 "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
@@ -157,6 +163,7 @@ let package = Package(
         .testTarget(
             name: "TributaryReceiverTests",
             dependencies: [
+                "TributaryConfig",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

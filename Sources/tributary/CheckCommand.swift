@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TributaryConfig
 import TributaryReceiver
 
 /// `tributary check config FILE`.

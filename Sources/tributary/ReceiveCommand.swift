@@ -5,6 +5,7 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 import TributaryPromQL
+import TributaryConfig
 import TributaryReceiver
 import TributaryWAL
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TributaryConfig
 import TributaryReceiver
 import TributaryModel
 import TributaryTSDB

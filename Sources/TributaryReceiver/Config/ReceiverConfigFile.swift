@@ -4,6 +4,7 @@ import TributaryPromQL
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
+import TributaryConfig
 import Yams
 
 /// Reads `receiver.yml` (see configs/receiver.yml) into a ``ReceiverConfiguration``, starting
@@ -86,40 +87,7 @@ public enum ReceiverConfigFile {
     }
 }
 
-/// Typed access to YAML nodes, with errors that carry the node's position.
-struct ConfigReader {
-    let file: String
-
-    func error(_ node: Node?, _ message: String) -> ConfigError {
-        ConfigError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
-    }
-
-    func compose(_ text: String) throws(ConfigError) -> Node? {
-        do {
-            return try Yams.compose(yaml: text)
-        } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
-                let YamlError.composer(_, problem, mark, _) {
-            throw ConfigError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
-        } catch {
-            throw ConfigError(file: file, line: 0, column: 0, message: "invalid YAML: \(error)")
-        }
-    }
-
-    /// The keys of a mapping; keys outside `allowed` (when given) are errors.
-    func mapping(_ node: Node, allowed: Set<String>?) throws(ConfigError) -> [String: Node] {
-        guard case .mapping(let m) = node else { throw error(node, "expected a mapping") }
-        var out: [String: Node] = [:]
-        for (key, value) in m {
-            guard case .scalar(let k) = key else { throw error(key, "expected a key") }
-            if let allowed, !allowed.contains(k.string) {
-                throw error(key, "unknown key \"\(k.string)\" (expected one of \(allowed.sorted().joined(separator: ", ")))")
-            }
-            guard out[k.string] == nil else { throw error(key, "duplicate key \"\(k.string)\"") }
-            out[k.string] = value
-        }
-        return out
-    }
-
+extension ConfigReader {
     /// `{bearer_tokens: [...], basic_users: {name: "$2b$…"}}`
     func accessRule(_ node: Node) throws(ConfigError) -> AccessRule {
         let m = try mapping(node, allowed: ["bearer_tokens", "basic_users"])
@@ -133,36 +101,5 @@ struct ConfigReader {
             }
         }
         return rule
-    }
-
-    func string(_ node: Node) throws(ConfigError) -> String {
-        guard case .scalar(let s) = node else { throw error(node, "expected a string") }
-        return s.string
-    }
-
-    func strings(_ node: Node) throws(ConfigError) -> [String] {
-        guard case .sequence(let seq) = node else { throw error(node, "expected a list of strings") }
-        var out: [String] = []
-        for item in seq { out.append(try string(item)) }
-        return out
-    }
-
-    func int(_ node: Node) throws(ConfigError) -> Int {
-        let text = try string(node)
-        guard let v = Int(text) else { throw error(node, "expected an integer, got \"\(text)\"") }
-        return v
-    }
-
-    func positive(_ node: Node) throws(ConfigError) -> Int {
-        let v = try int(node)
-        guard v > 0 else { throw error(node, "expected a positive integer, got \(v)") }
-        return v
-    }
-
-    /// A Prometheus duration (`15s`, `1h30m`, `0`), in milliseconds.
-    func duration(_ node: Node) throws(ConfigError) -> Int64 {
-        let text = try string(node)
-        guard let ms = Duration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
-        return ms
     }
 }
