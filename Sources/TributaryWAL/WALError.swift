@@ -19,7 +19,7 @@ public struct WALError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { message }
 
-    static func io(_ what: String, _ path: String, errno: Int32) -> WALError {
+    public static func io(_ what: String, _ path: String, errno: Int32) -> WALError {
         WALError(.io, "\(what) \(path): \(String(cString: strerror(errno)))")
     }
 }

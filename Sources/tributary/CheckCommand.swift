@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import TributaryAgent
 import TributaryConfig
 import TributaryReceiver
 
@@ -11,15 +12,22 @@ struct Check: ParsableCommand {
 struct CheckConfig: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "Validate a receiver.yml (or agent.yml, once the agent exists); exit 1 with file:line:column on error."
+        abstract: "Validate a receiver.yml or an agent.yml (a file with scrape_configs or global); exit 1 with file:line:column on error."
     )
 
     @Argument(help: "The file to check.") var file: String
 
     func run() throws {
         let text = (try? String(contentsOfFile: file, encoding: .utf8)) ?? ""
-        if text.contains("scrape_configs:") {
-            throw CommandError("\(file): agent configuration is not supported yet (open issue: the edge agent)")
+        if text.contains("scrape_configs:") || text.contains("global:") {
+            do {
+                let c = try AgentConfigFile.load(path: file)
+                let targets = c.scrapeConfigs.reduce(0) { $0 + ScrapeTarget.resolve($1).count }
+                print("\(file): valid agent configuration (\(c.scrapeConfigs.count) jobs, \(targets) targets, \(c.remoteWrites.count) remote_write)")
+                return
+            } catch {
+                throw CommandError(error.description)
+            }
         }
         do {
             let c = try ReceiverConfigFile.load(path: file)

@@ -64,31 +64,31 @@ public final class ReceiverMetrics: Sendable {
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
         self.registry = registry
-        samplesReceived = registry.makeCounter(name: "tributary_remote_write_samples_received_total", help: "Samples received in remote-write requests, before deduplication.")
-        samplesStored = registry.makeCounter(name: "tributary_remote_write_samples_stored_total", help: "Samples appended to the TSDB.")
-        samplesDeduplicated = registry.makeCounter(name: "tributary_remote_write_samples_deduplicated_total", help: "Samples dropped as HA replica duplicates or suppressed stale markers.")
+        samplesReceived = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_received_total", unitName: "", helpText: "Samples received in remote-write requests, before deduplication."))
+        samplesStored = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_stored_total", unitName: "", helpText: "Samples appended to the TSDB."))
+        samplesDeduplicated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_deduplicated_total", unitName: "", helpText: "Samples dropped as HA replica duplicates or suppressed stale markers."))
         var rejected: [RejectionReason: Counter] = [:], refused: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.sampleReasons {
-            rejected[reason] = registry.makeCounter(name: "tributary_remote_write_samples_rejected_total", labels: [("reason", reason.rawValue)], help: "Samples refused, by reason.")
+            rejected[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_rejected_total", unitName: "", helpText: "Samples refused, by reason."), labels: [("reason", reason.rawValue)])
         }
         for reason in RejectionReason.allCases {
-            refused[reason] = registry.makeCounter(name: "tributary_remote_write_requests_refused_total", labels: [("reason", reason.rawValue)], help: "Remote-write requests refused as a whole or in part, by reason of the first problem.")
+            refused[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_requests_refused_total", unitName: "", helpText: "Remote-write requests refused as a whole or in part, by reason of the first problem."), labels: [("reason", reason.rawValue)])
         }
         samplesRejected = rejected
         requestsRefused = refused
         var codes: [Int: Counter] = [:]
         for code in Self.codes {
-            codes[code] = registry.makeCounter(name: "tributary_remote_write_requests_total", labels: [("code", String(code))], help: "Remote-write requests answered, by status code.")
+            codes[code] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_requests_total", unitName: "", helpText: "Remote-write requests answered, by status code."), labels: [("code", String(code))])
         }
         requestsByCode = codes
-        headSeries = registry.makeGauge(name: "tributary_head_series", help: "Series in the head.")
-        headMemory = registry.makeGauge(name: "tributary_head_memory_bytes", help: "Approximate bytes the head holds.")
-        walBytes = registry.makeGauge(name: "tributary_wal_written_bytes", help: "Bytes written to the WAL since start.")
+        headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
+        headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))
+        walBytes = registry.makeGauge(descriptor: .init(metricName: "tributary_wal_written_bytes", unitName: "", helpText: "Bytes written to the WAL since start."))
         let buckets: [Duration] = [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
                                    .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
         var durations: [String: DurationHistogram] = [:]
         for handler in Self.handlers {
-            durations[handler] = registry.makeDurationHistogram(name: "tributary_http_request_duration_seconds", labels: [("handler", handler)], buckets: buckets, help: "HTTP request latency, by handler.")
+            durations[handler] = registry.makeDurationHistogram(descriptor: .init(metricName: "tributary_http_request_duration_seconds", unitName: "", helpText: "HTTP request latency, by handler."), labels: [("handler", handler)], buckets: buckets)
         }
         self.durations = durations
     }

@@ -1,0 +1,122 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import Prometheus
+import ServiceLifecycle
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+/// The edge agent: scrape loops writing to the agent's WAL, one remote-write queue per
+/// `remote_write` entry reading it back, and the WAL's upkeep. `services` runs them in a
+/// ServiceGroup; `AgentServer` adds HTTP.
+public final class Agent: Sendable {
+    public let configuration: AgentConfiguration
+    public let storage: AgentStorage
+    public let metrics: AgentMetrics
+    public let loops: [ScrapeLoop]
+    public let queues: [RemoteWriteQueue]
+    let clients: [HTTPClient]
+    let logger: Logger
+
+    /// Opens the WAL (repairing a torn tail) and sets up loops and queues. `fetch` replaces
+    /// HTTP scraping (tests).
+    public init(configuration: AgentConfiguration, metrics: AgentMetrics = AgentMetrics(), logger: Logger, fetch: ScrapeFetch? = nil) throws {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.logger = logger
+        storage = try AgentStorage(directory: configuration.dataDirectory, logger: logger)
+        var loops: [ScrapeLoop] = []
+        var clients: [HTTPClient] = []
+        for sc in configuration.scrapeConfigs {
+            var fetcher = fetch
+            if fetcher == nil {
+                let client = try sc.http.makeClient(decompress: true)
+                clients.append(client)
+                fetcher = HTTPScraper.fetcher(client: client)
+            }
+            guard let fetcher else { continue }
+            for target in ScrapeTarget.resolve(sc) {
+                loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetcher))
+            }
+        }
+        self.loops = loops
+        self.clients = clients
+        let storage = self.storage
+        queues = configuration.remoteWrites.map {
+            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, metrics: metrics, logger: logger)
+        }
+        logger.info("agent configured", metadata: ["targets": "\(loops.count)", "remote_write": "\(queues.count)"])
+    }
+
+    /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
+    public var services: [any Service] {
+        [ScrapeService(agent: self)] + queues.map { $0 as any Service } + [WALUpkeepService(agent: self)]
+    }
+
+    /// Series the scrape loops hold.
+    public var activeSeries: Int {
+        loops.reduce(0) { n, loop in n + loop.state.withLock { $0.cache.count + $0.synthetic.count } }
+    }
+
+    func shutdownClients() async {
+        for c in clients { try? await c.shutdown() }
+    }
+}
+
+/// Runs every scrape loop until graceful shutdown.
+struct ScrapeService: Service {
+    let agent: Agent
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            await withTaskGroup(of: Void.self) { group in
+                for loop in agent.loops { group.addTask { await loop.run() } }
+            }
+        }
+        await agent.shutdownClients()
+    }
+}
+
+/// Flushes the agent's WAL every few seconds and, every minute, removes segments every queue has
+/// delivered (or that are older than the retention), after checkpointing their series.
+struct WALUpkeepService: Service {
+    let agent: Agent
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var ticks = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                try? agent.storage.wal.sync()
+                agent.metrics.activeSeries.set(Double(agent.activeSeries))
+                ticks += 1
+                if ticks % 30 == 0 { upkeep() }
+            }
+        }
+        try? agent.storage.wal.sync()
+    }
+
+    func upkeep() {
+        let storage = agent.storage
+        do {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let segments = try storage.wal.segments()
+            guard let last = segments.last else { return }
+            // What every queue has delivered (everything when there are no queues); a queue that
+            // has not started yet holds everything back.
+            var before = agent.queues.reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
+            // Segments older than the retention go even if a queue is stuck on them.
+            for s in segments where s < last {
+                let path = storage.directory + "/" + String(format: "%08d", s)
+                if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
+                   Int64(modified.timeIntervalSince1970 * 1000) < now - agent.configuration.retention {
+                    before = max(before, s + 1)
+                }
+            }
+            try storage.truncate(before: WALPosition(segment: before, offset: 0), now: now, retention: agent.configuration.retention)
+        } catch {
+            agent.logger.error("agent WAL upkeep failed", metadata: ["error": "\(error)"])
+        }
+    }
+}

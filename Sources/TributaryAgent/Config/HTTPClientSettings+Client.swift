@@ -1,0 +1,25 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTPCompression
+import NIOSSL
+
+/// An HTTP client for scraping or remote writing with these settings (TLS files, verification).
+extension HTTPClientSettings {
+    func makeClient(decompress: Bool) throws -> HTTPClient {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .seconds(10)),
+            decompression: decompress ? .enabled(limit: .ratio(200)) : .disabled
+        )
+        var tlsConfiguration = TLSConfiguration.makeClientConfiguration()
+        if tls.insecureSkipVerify { tlsConfiguration.certificateVerification = .none }
+        if let ca = tls.caFile { tlsConfiguration.trustRoots = .file(ca) }
+        if let cert = tls.certFile, let key = tls.keyFile {
+            tlsConfiguration.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
+            tlsConfiguration.privateKey = .file(key)
+        }
+        configuration.tlsConfiguration = tlsConfiguration
+        configuration.connectionPool = .init(idleTimeout: .seconds(90))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }
+}

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+/// The agent's write-ahead log: every scraped sample goes here first, and each remote-write
+/// queue reads it back from its own position. Series get ids (series records) before their
+/// samples refer to them (samples records). Segments every queue has passed are removed, after
+/// their series are copied into `wal/checkpoint`, which readers load first after a restart.
+public final class AgentStorage: Sendable {
+    struct State {
+        var nextID: UInt32 = 1
+        /// Labels of every series a retained segment or a live scrape may refer to.
+        var series: [UInt32: Labels] = [:]
+        /// Series that ended (stale marker written), by when, for pruning.
+        var ended: [UInt32: Int64] = [:]
+    }
+
+    public let wal: WAL
+    public let directory: String
+    let state = Mutex(State())
+    let logger: Logger
+
+    /// Segments are small (16 MiB by default) so delivered data can be removed soon.
+    public init(directory: String, segmentSize: Int = 16 << 20, logger: Logger) throws(WALError) {
+        self.directory = directory + "/wal"
+        self.logger = logger
+        wal = try WAL(directory: self.directory, options: .init(segmentSize: segmentSize, fsync: .batch), logger: logger)
+        var s = State()
+        Self.readCheckpoint(self.directory) { id, labels in s.series[id] = Labels(labels) }
+        // Replay repairs a torn tail and tells which ids are taken.
+        let stats = try wal.replay { kind, payload in
+            guard kind == .series else { return }
+            _ = RecordCodec.decodeSeries(payload) { id, labels in s.series[id] = Labels(labels) }
+        }
+        s.nextID = (s.series.keys.max() ?? 0) + 1
+        state.withLock { $0 = s }
+        logger.info("agent WAL opened", metadata: ["dir": "\(self.directory)", "segments": "\(stats.segments)", "series": "\(s.series.count)"])
+    }
+
+    /// Allocates ids for new series; log them with ``append(series:ids:samples:)``.
+    public func allocate(_ count: Int) -> UInt32 {
+        state.withLock { s in
+            let first = s.nextID
+            s.nextID &+= UInt32(count)
+            return first
+        }
+    }
+
+    /// Logs new series and samples in one write.
+    public func append(series: [(UInt32, Labels)], ids: [UInt32], samples: [Sample]) throws(WALError) {
+        var buffer: [UInt8] = []
+        if !series.isEmpty {
+            RecordCodec.appendSeries(ids: series.map(\.0), labels: series.map(\.1), to: &buffer)
+            state.withLock { s in for (id, l) in series { s.series[id] = l } }
+        }
+        if !samples.isEmpty { RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer) }
+        try wal.log(buffer)
+    }
+
+    /// Marks series as ended at `time` (their stale markers are logged); they are dropped from
+    /// checkpoints once older than `retention`.
+    public func ended(_ ids: [UInt32], at time: Int64) {
+        state.withLock { s in for id in ids { s.ended[id] = time } }
+    }
+
+    /// Removes the segments before `position.segment` (every queue has read them) after writing
+    /// a checkpoint of the series later records may still refer to.
+    public func truncate(before position: WALPosition, now: Int64, retention: Int64) throws(WALError) {
+        let segments = try wal.segments()
+        guard let first = segments.first, first < position.segment else { return }
+        let series: [(UInt32, Labels)] = state.withLock { s in
+            for (id, time) in s.ended where time < now - retention {
+                s.series[id] = nil
+                s.ended[id] = nil
+            }
+            return s.series.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        }
+        var buffer: [UInt8] = []
+        for chunk in stride(from: 0, to: series.count, by: 10_000) {
+            let part = series[chunk..<min(chunk + 10_000, series.count)]
+            RecordCodec.appendSeries(ids: part.map(\.0), labels: part.map(\.1), to: &buffer)
+        }
+        let path = directory + "/checkpoint", tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(buffer)) else { throw WALError.io("cannot write checkpoint", tmp, errno: errno) }
+        let fd = open(tmp, O_RDONLY)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard rename(tmp, path) == 0 else { throw WALError.io("cannot install checkpoint", path, errno: errno) }
+        try wal.truncate(before: position.segment)
+        logger.debug("agent WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(series.count)"])
+    }
+
+    /// Calls `body` for each series of the checkpoint (none when there is none or it is damaged).
+    static func readCheckpoint(_ directory: String, _ body: (UInt32, LabelsView) -> Void) {
+        guard let data = FileManager.default.contents(atPath: directory + "/checkpoint") else { return }
+        let bytes = [UInt8](data)
+        bytes.withUnsafeBytes { raw in
+            var offset = 0
+            while case .record(let kind, let payload, let next) = Record.read(raw, at: offset) {
+                if kind == .series { _ = RecordCodec.decodeSeries(payload, body) }
+                offset = next
+            }
+        }
+    }
+}

@@ -1,0 +1,213 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOCore
+import NIOHTTP1
+import Prometheus
+import Synchronization
+import TributaryModel
+import TributaryWAL
+import TributaryWire
+
+/// What `/api/v1/targets` shows of a target.
+public struct TargetStatus: Sendable {
+    public var health = "unknown"
+    public var lastError = ""
+    public var lastScrape: Double = 0
+    public var lastScrapeDuration: Double = 0
+    public var samples = 0
+}
+
+/// A scrape's answer: the body and its content type.
+public typealias ScrapeFetch = @Sendable (ScrapeTarget) async throws -> (body: [UInt8], contentType: String?)
+
+/// Scrapes one target every interval (at a fixed offset in the interval derived from the
+/// target, so targets spread out) and writes its samples to the agent's WAL: series looked up
+/// by raw bytes, `honor_labels`/`honor_timestamps`, metric relabelling, external labels, the
+/// synthetic `up` and `scrape_*` series, and stale markers for series that disappear or for
+/// every series when the target goes down.
+public final class ScrapeLoop: Sendable {
+    public let target: ScrapeTarget
+    let storage: AgentStorage
+    let externalLabels: [String: String]
+    let metrics: AgentMetrics
+    let logger: Logger
+    let fetch: ScrapeFetch
+    public let status = Mutex(TargetStatus())
+    let state = Mutex(LoopState())
+
+    struct LoopState {
+        var cache = ScrapeCache()
+        var iteration = 0
+        /// The iteration whose series are live (the last good scrape), if any.
+        var liveIteration: Int?
+        var synthetic: [UInt32] = []
+    }
+
+    static let syntheticNames = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"]
+
+    public init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, fetch: @escaping ScrapeFetch) {
+        self.target = target
+        self.storage = storage
+        self.externalLabels = externalLabels
+        self.metrics = metrics
+        self.logger = logger
+        self.fetch = fetch
+    }
+
+    /// Scrapes until cancelled.
+    public func run() async {
+        let interval = target.config.scrapeInterval
+        let offset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % UInt64(interval))
+        while !Task.isCancelled {
+            let now = Self.nowMilliseconds()
+            var next = (now - now % interval) + offset
+            if next <= now { next += interval }
+            do { try await Task.sleep(for: .milliseconds(next - now)) } catch { return }
+            await scrape(at: Self.nowMilliseconds())
+        }
+    }
+
+    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// One scrape at time `t` (milliseconds): fetch, then ``ingest(_:contentType:at:duration:)``.
+    public func scrape(at t: Int64) async {
+        let started = ContinuousClock.now
+        metrics.scrapesTotal.increment()
+        var answer: (body: [UInt8], contentType: String?)?
+        var failure: String?
+        do {
+            answer = try await fetch(target)
+        } catch {
+            failure = "\(error)"
+        }
+        let duration = ContinuousClock.now - started
+        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        ingest(answer, failure: failure, at: t, duration: seconds)
+    }
+
+    /// Turns a scrape result into WAL records. `answer` nil (with `failure`) means the target is
+    /// down: `up` is 0 and every series of the last good scrape gets a stale marker.
+    public func ingest(_ answer: (body: [UInt8], contentType: String?)?, failure: String? = nil, at t: Int64, duration: Double) {
+        var newSeries: [(UInt32, Labels)] = []
+        var ids: [UInt32] = []
+        var samples: [Sample] = []
+        var error = failure
+        var scraped = 0, kept = 0, added = 0
+        state.withLock { s in
+            s.iteration += 1
+            let iteration = s.iteration
+            if let answer, error == nil {
+                var parser = ExpositionParser(answer.body, format: ExpositionFormat(contentType: answer.contentType))
+                let mark = (newSeries.count, ids.count)
+                do {
+                    while let entry = try parser.next() {
+                        guard case .sample(let sample) = entry else { continue }
+                        scraped += 1
+                        let key = parser.bytes[sample.series]
+                        let hash = ScrapeCache.hash(key)
+                        let id: UInt32
+                        if let (entry, duplicate) = s.cache.lookup(key, hash: hash, iteration: iteration) {
+                            if entry.dropped || duplicate { continue }
+                            id = entry.id
+                        } else {
+                            guard let labels = seriesLabels(parser, name: sample.name) else {
+                                s.cache.insert(.init(key: Array(key), id: 0, dropped: true, lastSeen: iteration), hash: hash)
+                                continue
+                            }
+                            id = storage.allocate(1)
+                            s.cache.insert(.init(key: Array(key), id: id, dropped: false, lastSeen: iteration), hash: hash)
+                            newSeries.append((id, labels))
+                            added += 1
+                        }
+                        kept += 1
+                        ids.append(id)
+                        samples.append(Sample(timestamp: target.config.honorTimestamps ? (sample.timestamp ?? t) : t, value: sample.value))
+                    }
+                } catch let e {
+                    error = "parse error at \(e)"
+                    newSeries.removeSubrange(mark.0...)
+                    ids.removeSubrange(mark.1...)
+                    samples.removeAll()
+                }
+            }
+            var ended: [UInt32]
+            if error == nil {
+                ended = s.cache.sweep(iteration: iteration, forgetAfter: 10)
+                s.liveIteration = iteration
+            } else {
+                ended = s.liveIteration.map { s.cache.live(iteration: $0) } ?? []
+                s.liveIteration = nil
+                _ = s.cache.sweep(iteration: iteration, forgetAfter: 10)
+            }
+            for id in ended {
+                ids.append(id)
+                samples.append(Sample(timestamp: t, value: StaleMarker.value))
+            }
+            if !ended.isEmpty { storage.ended(ended, at: t) }
+            if s.synthetic.isEmpty {
+                let first = storage.allocate(Self.syntheticNames.count)
+                s.synthetic = (0..<UInt32(Self.syntheticNames.count)).map { first + $0 }
+                for (i, name) in Self.syntheticNames.enumerated() {
+                    newSeries.append((s.synthetic[i], targetSeries(name)))
+                }
+            }
+            let values: [Double] = [error == nil ? 1 : 0, duration, Double(scraped), Double(kept), Double(added)]
+            for (i, v) in values.enumerated() {
+                ids.append(s.synthetic[i])
+                samples.append(Sample(timestamp: t, value: v))
+            }
+        }
+        do {
+            try storage.append(series: newSeries, ids: ids, samples: samples)
+            metrics.scrapeSamples.increment(by: Int64(samples.count))
+        } catch let e {
+            logger.error("cannot write scraped samples to the WAL", metadata: ["target": "\(target.url)", "error": "\(e)"])
+            error = error ?? "WAL write failed: \(e)"
+        }
+        if error != nil { metrics.scrapesFailed.increment() }
+        status.withLock { st in
+            st.health = error == nil ? "up" : "down"
+            st.lastError = error ?? ""
+            st.lastScrape = Double(t) / 1000
+            st.lastScrapeDuration = duration
+            st.samples = kept
+        }
+    }
+
+    /// The series' labels: scraped labels merged with the target's (honor_labels), then
+    /// metric_relabel_configs and the external labels; nil when relabelling drops the series.
+    func seriesLabels(_ parser: ExpositionParser, name: Range<Int>) -> Labels? {
+        var dict: [String: String] = ["__name__": parser.string(name)]
+        for l in parser.labels {
+            dict[parser.string(l.name)] = String(decoding: parser.labelValue(l), as: UTF8.self)
+        }
+        for (k, v) in target.labels {
+            if target.config.honorLabels {
+                if dict[k, default: ""].isEmpty { dict[k] = v }
+            } else {
+                if let clash = dict[k], !clash.isEmpty {
+                    var exported = "exported_" + k
+                    while dict[exported] != nil { exported = "exported_" + exported }
+                    dict[exported] = clash
+                }
+                dict[k] = v
+            }
+        }
+        dict = dict.filter { !$0.value.isEmpty }
+        if !target.config.metricRelabelConfigs.isEmpty {
+            guard let relabelled = Relabeler.process(dict, target.config.metricRelabelConfigs) else { return nil }
+            dict = relabelled
+        }
+        for (k, v) in externalLabels where dict[k] == nil { dict[k] = v }
+        guard dict["__name__"] != nil else { return nil }
+        return Labels(sortedPairs: dict.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+
+    func targetSeries(_ name: String) -> Labels {
+        var dict = target.labels
+        dict["__name__"] = name
+        for (k, v) in externalLabels where dict[k] == nil { dict[k] = v }
+        return Labels(sortedPairs: dict.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })
+    }
+}

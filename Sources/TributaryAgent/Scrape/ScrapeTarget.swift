@@ -1,0 +1,60 @@
+import TributaryModel
+
+/// A target after `relabel_configs`: where to scrape and the labels its series get.
+public struct ScrapeTarget: Sendable {
+    public var job: String
+    public var url: String
+    /// `job`, `instance`, the static `labels` and what relabelling left (no `__` labels).
+    public var labels: [String: String]
+    public var config: ScrapeConfig
+
+    public var instance: String { labels["instance"] ?? "" }
+
+    /// The targets of a scrape config, with `relabel_configs` applied as Prometheus does:
+    /// `__address__`, `__scheme__`, `__metrics_path__`, `__param_*`, `job` and the static labels
+    /// go in; a dropped set drops the target; `instance` defaults to `__address__`.
+    public static func resolve(_ sc: ScrapeConfig) -> [ScrapeTarget] {
+        var out: [ScrapeTarget] = []
+        for group in sc.staticConfigs {
+            for address in group.targets {
+                var labels = group.labels
+                labels["__address__"] = address
+                labels["__scheme__"] = sc.scheme
+                labels["__metrics_path__"] = sc.metricsPath
+                labels["__scrape_interval__"] = formatDuration(sc.scrapeInterval)
+                labels["__scrape_timeout__"] = formatDuration(sc.scrapeTimeout)
+                labels["job"] = sc.jobName
+                for (k, v) in sc.params { if let first = v.first { labels["__param_" + k] = first } }
+                guard var final = Relabeler.process(labels, sc.relabelConfigs), let addr = final["__address__"], !addr.isEmpty else { continue }
+                if final["instance"] == nil { final["instance"] = addr }
+                var query: [String] = []
+                for (k, v) in final where k.hasPrefix("__param_") { query.append(percentEncode(String(k.dropFirst(8))) + "=" + percentEncode(v)) }
+                let path = final["__metrics_path__"] ?? sc.metricsPath
+                let url = (final["__scheme__"] ?? sc.scheme) + "://" + addr + path + (query.isEmpty ? "" : "?" + query.sorted().joined(separator: "&"))
+                final = final.filter { !$0.key.hasPrefix("__") && !$0.value.isEmpty }
+                out.append(ScrapeTarget(job: sc.jobName, url: url, labels: final, config: sc))
+            }
+        }
+        return out
+    }
+
+    static func formatDuration(_ ms: Int64) -> String {
+        ms % 1000 == 0 ? "\(ms / 1000)s" : "\(ms)ms"
+    }
+
+    static func percentEncode(_ s: String) -> String {
+        var out = ""
+        for b in s.utf8 {
+            if (b | 0x20) &- UInt8(ascii: "a") < 26 || b &- UInt8(ascii: "0") < 10 || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".") || b == UInt8(ascii: "~") {
+                out.unicodeScalars.append(Unicode.Scalar(b))
+            } else {
+                out += "%" + String(b, radix: 16, uppercase: true).leftPadded(2)
+            }
+        }
+        return out
+    }
+}
+
+extension String {
+    func leftPadded(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
