@@ -150,6 +150,19 @@ let package = Package(
             path: "Fuzz/fuzz-promql",
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "TributaryTestSupport",
+            path: "Tests/TributaryTestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryAgentTests",
+            dependencies: [
+                "TributaryAgent", "TributaryConfig", "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTestSupport", "tributary",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "TributaryModelTests",
             dependencies: ["TributaryModel"],

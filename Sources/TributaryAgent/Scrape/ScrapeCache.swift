@@ -37,6 +37,15 @@ struct ScrapeCache {
         count += 1
     }
 
+    /// Forgets the entries inserted for `ids` (a failed scrape did not log their series).
+    mutating func remove(ids: Set<UInt32>, insertedIn iteration: Int) {
+        for (hash, chain) in entries {
+            let keep = chain.filter { !($0.lastSeen == iteration && (ids.contains($0.id) || ($0.dropped && $0.id == 0))) }
+            count -= chain.count - keep.count
+            entries[hash] = keep.isEmpty ? nil : keep
+        }
+    }
+
     /// Ids of the kept series seen in `iteration - 1` and not in `iteration` (they get stale
     /// markers); entries unseen for `forgetAfter` iterations are removed.
     mutating func sweep(iteration: Int, forgetAfter: Int) -> [UInt32] {
@@ -52,8 +61,9 @@ struct ScrapeCache {
         return ended
     }
 
-    /// Every kept series seen in the last iteration (a target that goes down ends them all).
-    func live(iteration: Int) -> [UInt32] {
-        entries.values.flatMap { $0 }.filter { $0.lastSeen == iteration && !$0.dropped }.map(\.id)
+    /// Every kept series seen since `iteration` (a target that goes down ends them all, those
+    /// a failed scrape's partial parse touched included).
+    func live(since iteration: Int) -> [UInt32] {
+        entries.values.flatMap { $0 }.filter { $0.lastSeen >= iteration && !$0.dropped }.map(\.id)
     }
 }

@@ -126,6 +126,7 @@ public final class ScrapeLoop: Sendable {
                     }
                 } catch let e {
                     error = "parse error at \(e)"
+                    s.cache.remove(ids: Set(newSeries[mark.0...].map(\.0)), insertedIn: iteration)
                     newSeries.removeSubrange(mark.0...)
                     ids.removeSubrange(mark.1...)
                     samples.removeAll()
@@ -136,7 +137,7 @@ public final class ScrapeLoop: Sendable {
                 ended = s.cache.sweep(iteration: iteration, forgetAfter: 10)
                 s.liveIteration = iteration
             } else {
-                ended = s.liveIteration.map { s.cache.live(iteration: $0) } ?? []
+                ended = s.liveIteration.map { s.cache.live(since: $0) } ?? []
                 s.liveIteration = nil
                 _ = s.cache.sweep(iteration: iteration, forgetAfter: 10)
             }
