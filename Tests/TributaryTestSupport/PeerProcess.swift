@@ -142,3 +142,24 @@ public func rawSamples(_ base: String, _ query: String) throws -> [String: [(Int
     }
     return out
 }
+
+/// Expectations checked on a plain thread (where Swift Testing cannot attribute them to a
+/// test): collected there, reported by `report` on the test's own task.
+public final class Checks: @unchecked Sendable {
+    var failures: [String] = []
+    let lock = NSLock()
+
+    public init() {}
+
+    public func callAsFunction(_ condition: Bool, _ message: @autoclosure () -> String = "", line: Int = #line) {
+        guard !condition else { return }
+        let text = "line \(line): " + message()
+        lock.lock(); failures.append(text); lock.unlock()
+    }
+
+    /// Hands the failures to `record` (e.g. `{ Issue.record(Comment(rawValue: $0)) }`).
+    public func report(_ record: (String) -> Void) {
+        lock.lock(); let all = failures; lock.unlock()
+        for f in all { record(f) }
+    }
+}

@@ -20,6 +20,9 @@ extension HTTPClientSettings {
         }
         configuration.tlsConfiguration = tlsConfiguration
         configuration.connectionPool = .init(idleTimeout: .seconds(90))
+        // A refused connection fails the request now (the queue backs off and retries itself;
+        // a scrape reports the target down) instead of retrying until the deadline.
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 }

@@ -11,7 +11,7 @@ import TributaryWAL
 import TributaryWire
 
 /// One `remote_write` entry: reads the agent's WAL from its own position and delivers the
-/// samples in order per series (a series always goes to the same shard), in requests of up to
+/// samples in order per series (a series always goes to the same shard, by its labels), in requests of up to
 /// `max_samples_per_send`, retrying 5xx, network errors and (by default) 429 with exponential
 /// backoff and `Retry-After`, dropping with a count on other 4xx. The position is saved after
 /// each delivered round, so a restart resumes there; at most `capacity` samples are in memory.
@@ -51,7 +51,9 @@ public final class RemoteWriteQueue: Service, Sendable {
     /// Series labels as the WAL defines them, with write_relabel_configs applied (nil: dropped).
     struct SeriesTable {
         var raw: [UInt32: Labels] = [:]
-        var relabelled: [UInt32: Labels?] = [:]
+        /// With the labels' hash, which picks the shard: a series that got a new id after a
+        /// restart still goes to the same shard, so its samples stay in order.
+        var relabelled: [UInt32: (labels: Labels, hash: UInt64)?] = [:]
     }
 
     func deliver(_ client: HTTPClient) async throws {
@@ -59,11 +61,13 @@ public final class RemoteWriteQueue: Service, Sendable {
         AgentStorage.readCheckpoint(storage.directory) { id, labels in table.raw[id] = Labels(labels) }
         let first = (try storage.wal.segments().first) ?? 0
         let saved = loadPosition()
-        // Series records before the saved position still name the series of later samples.
-        let reader = WALTailReader(directory: storage.directory, from: WALPosition(segment: first, offset: 0), logger: logger)
+        // Series records before the saved position still name the series of later samples:
+        // a first pass reads them, then delivery starts at the saved position itself.
+        let start = saved ?? WALPosition(segment: first, offset: 0)
         if let saved {
-            while reader.position < saved {
-                let n = try reader.read(maxBytes: 4 << 20) { kind, payload, after in
+            let scan = WALTailReader(directory: storage.directory, from: WALPosition(segment: first, offset: 0), logger: logger)
+            while scan.position < saved {
+                let n = try scan.read(maxBytes: 4 << 20) { kind, payload, after in
                     guard kind == .series, after <= saved else { return }
                     _ = RecordCodec.decodeSeries(payload) { id, labels in table.raw[id] = Labels(labels) }
                 }
@@ -71,6 +75,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             }
             logger.info("remote write queue resumes", metadata: ["queue": "\(config.name)", "position": "\(saved)", "series": "\(table.raw.count)"])
         }
+        let reader = WALTailReader(directory: storage.directory, from: start, logger: logger)
         committed.withLock { $0 = reader.position }
 
         var shards = config.queue.minShards
@@ -125,7 +130,7 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     // MARK: sending
 
-    func labels(_ id: UInt32, _ table: inout SeriesTable) -> Labels? {
+    func labels(_ id: UInt32, _ table: inout SeriesTable) -> (labels: Labels, hash: UInt64)? {
         if let cached = table.relabelled[id] { return cached }
         guard let raw = table.raw[id] else { return nil }
         var out: Labels? = raw
@@ -134,8 +139,9 @@ public final class RemoteWriteQueue: Service, Sendable {
             for (n, v) in raw.pairs { dict[n] = v }
             out = Relabeler.process(dict, config.writeRelabelConfigs).map { Labels(sortedPairs: $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
         }
-        table.relabelled[id] = .some(out)
-        return out
+        let entry = out.map { ($0, $0.stableHash) }
+        table.relabelled[id] = .some(entry)
+        return entry
     }
 
     func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: HTTPClient) async throws {
@@ -147,8 +153,8 @@ public final class RemoteWriteQueue: Service, Sendable {
         var byShard = [[[TimeSeries]]](repeating: [], count: shards)
         var dropped = 0
         for (id, sample) in batch {
-            guard sample.timestamp >= oldest, let l = labels(id, &table) else { dropped += 1; continue }
-            let s = Int(id % UInt32(shards))
+            guard sample.timestamp >= oldest, let (l, hash) = labels(id, &table) else { dropped += 1; continue }
+            let s = Int(hash % UInt64(shards))
             if let i = slot[s][id] {
                 perShard[s][i].samples.append(sample)
             } else {

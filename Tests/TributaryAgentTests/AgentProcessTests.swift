@@ -1,0 +1,223 @@
+import Foundation
+import Testing
+import TributaryTestSupport
+
+/// The real binaries: our `tributary agent` and `tributary receive`, Debian's
+/// prometheus-node-exporter, prometheus and victoria-metrics, on loopback ports.
+@Suite(.serialized) struct AgentProcessTests {
+    static func agentConfig(port: Int, dir: String, replica: String, node: Int, interval: String = "500ms", writes: [String]) -> String {
+        """
+        listen: 127.0.0.1:\(port)
+        storage: {path: \(dir)/agent}
+        global:
+          scrape_interval: \(interval)
+          external_labels: {replica: \(replica)}
+        scrape_configs:
+          - job_name: node
+            static_configs: [{targets: ["127.0.0.1:\(node)"], labels: {group: lab-1}}]
+        remote_write:
+        \(writes.map { "  - url: \($0)\n    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}" }.joined(separator: "\n"))
+        """
+    }
+
+    static func node() throws -> PeerProcess {
+        try PeerProcess("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] }
+    }
+
+    static func agent(_ config: (Int, String) -> String, port: Int? = nil, dir: String? = nil) throws -> PeerProcess {
+        try PeerProcess("tributary", port: port, dir: dir, readyPath: "/-/ready") { port, dir in
+            try config(port, dir).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+            return ["agent", "--config", dir + "/agent.yml"]
+        }
+    }
+
+    static func receiver(port: Int? = nil, dir: String? = nil, window: String = "0s") throws -> PeerProcess {
+        try PeerProcess("tributary", port: port, dir: dir, readyPath: "/-/ready") { port, dir in
+            ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/receiver", "--dedup-window", window]
+        }
+    }
+
+    /// The agent's `up` samples for job node at a receiver, over the last few minutes.
+    static func upSamples(_ base: String) throws -> [(Int64, Double)] {
+        try rawSamples(base, "up{job=\"node\"}[10m]").values.first ?? []
+    }
+
+    static func waitDelivered(_ agent: PeerProcess, seconds: Double = 15) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
+            let sent = exposedValue(m, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
+            if sent > Date().timeIntervalSince1970 - 1.5, exposedValue(m, "prometheus_remote_storage_samples_pending") == 0 { return }
+            Thread.sleep(forTimeInterval: 0.2)
+        }
+        throw TestFailure("the agent did not catch up within \(seconds) s:\n\(agent.output.suffix(1500))")
+    }
+
+    /// Interop: one agent writes to Debian's prometheus (remote-write receiver) and to
+    /// victoria-metrics at once; queried there, the series carry job, instance, group and
+    /// replica, and up == 1.
+    @Test func writesToPrometheusAndVictoriaMetrics() async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool {
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            let prom = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
+                try "global: {}\n".write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
+                return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver"]
+            }
+            defer { prom.stop(); prom.removeDirectory() }
+            let vm = try PeerProcess("victoria-metrics", readyPath: "/health") { port, dir in
+                ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/vm", "-search.latencyOffset=0s", "-search.disableCache"]
+            }
+            defer { vm.stop(); vm.removeDirectory() }
+            let agent = try Self.agent { port, dir in
+                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port,
+                                 writes: ["http://127.0.0.1:\(prom.port)/api/v1/write", "http://127.0.0.1:\(vm.port)/api/v1/write"])
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            Thread.sleep(forTimeInterval: 4)
+            try Self.waitDelivered(agent)
+            let expected = ["__name__": "up", "job": "node", "instance": "127.0.0.1:\(node.port)", "group": "lab-1", "replica": "a"]
+            for (name, base) in [("prometheus", "http://127.0.0.1:\(prom.port)"), ("victoria-metrics", "http://127.0.0.1:\(vm.port)")] {
+                var result: [[String: Any]] = []
+                for _ in 0..<30 {
+                    let json = try httpJSON("\(base)/api/v1/query?query=up")
+                    result = ((json["data"] as? [String: Any])?["result"] as? [[String: Any]]) ?? []
+                    if !result.isEmpty { break }
+                    Thread.sleep(forTimeInterval: 0.5)
+                }
+                check(result.count == 1, "\(name): \(result)")
+                check(result.first?["metric"] as? [String: String] == expected, "\(name)")
+                check((result.first?["value"] as? [Any])?.last as? String == "1", "\(name)")
+                let count = try httpJSON("\(base)/api/v1/query?query=count(%7Bjob%3D%22node%22%7D)")
+                let n = ((((count["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String).flatMap(Double.init) ?? 0
+                check(n > 300, "\(name) holds node_exporter's series (\(n))")
+            }
+            let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
+            check(exposedValue(m, "prometheus_remote_storage_samples_failed_total") == 0)
+        }
+    }
+
+    /// The receiver is down for a while: the agent keeps scraping into its WAL and delivers
+    /// every sample when it is back, in order (the receiver refuses none), none twice, and
+    /// the series has no gap over one scrape interval.
+    @Test func receiverOutageLosesNothing() async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool {
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            var receiver = try Self.receiver()
+            let rport = receiver.port, rdir = receiver.dir
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let agent = try Self.agent { port, dir in
+                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(rport)/api/v1/write"])
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            Thread.sleep(forTimeInterval: 3)
+            receiver.stop()
+            let outageStart = Date().timeIntervalSince1970
+            Thread.sleep(forTimeInterval: 8)
+            receiver = try Self.receiver(port: rport, dir: rdir)
+            let outageEnd = Date().timeIntervalSince1970
+            Thread.sleep(forTimeInterval: 1)
+            try Self.waitDelivered(agent)
+            let up = try Self.upSamples("http://127.0.0.1:\(rport)")
+            let times = up.map(\.0)
+            check(times == times.sorted() && Set(times).count == times.count, "in order, none twice")
+            let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+            check((gaps.max() ?? 0) <= 750, "no gap over 1.5 scrape intervals: largest \(gaps.max() ?? 0) ms")
+            let during = up.filter { Double($0.0) / 1000 > outageStart && Double($0.0) / 1000 < outageEnd }
+            check(during.count >= 14, "samples scraped during the 8 s outage arrived (\(during.count))")
+            let rm = try httpGet("http://127.0.0.1:\(rport)/metrics")
+            check(exposedValue(rm, "tributary_remote_write_samples_rejected_total") == 0)
+            let am = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
+            check(exposedValue(am, "prometheus_remote_storage_samples_failed_total") == 0)
+            check(exposedValue(am, "prometheus_remote_storage_samples_retried_total") > 0, "the agent did retry during the outage")
+        }
+    }
+
+    /// The agent is killed with SIGKILL while its receiver is down, so scraped samples are only
+    /// in its WAL; restarted, it resumes from its saved position and delivers them.
+    @Test func agentKilledResumesFromItsWAL() async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool {
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            var receiver = try Self.receiver()
+            let rport = receiver.port, rdir = receiver.dir
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let config = { (port: Int, dir: String) in
+                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(rport)/api/v1/write"])
+            }
+            var agent = try Self.agent(config)
+            let aport = agent.port, adir = agent.dir
+            defer { agent.stop(); agent.removeDirectory() }
+            Thread.sleep(forTimeInterval: 3)
+            receiver.stop()
+            let undeliveredFrom = Date().timeIntervalSince1970
+            Thread.sleep(forTimeInterval: 4)
+            agent.kill()
+            let killedAt = Date().timeIntervalSince1970
+            receiver = try Self.receiver(port: rport, dir: rdir)
+            Thread.sleep(forTimeInterval: 1)
+            agent = try Self.agent(config, port: aport, dir: adir)
+            let restartedAt = Date().timeIntervalSince1970
+            Thread.sleep(forTimeInterval: 2)
+            try Self.waitDelivered(agent)
+            check(agent.output.contains("remote write queue resumes"), "\(agent.output.suffix(1500))")
+            let up = try Self.upSamples("http://127.0.0.1:\(rport)")
+            let times = up.map(\.0)
+            check(Set(times).count == times.count, "none twice")
+            let queued = up.filter { Double($0.0) / 1000 > undeliveredFrom && Double($0.0) / 1000 < killedAt - 0.5 }
+            check(queued.count >= 6, "samples scraped while the receiver was down and then only in the WAL arrived (\(queued.count))")
+            // The only gap is while the agent was dead.
+            let gaps = zip(times, times.dropFirst()).filter { $1 - $0 > 750 }
+            check(gaps.count <= 1)
+            if let gap = gaps.first { check(Double(gap.1 - gap.0) / 1000 < restartedAt - killedAt + 2.5) }
+        }
+    }
+
+    /// The HA pair end to end: agents a and b write to one receiver that deduplicates with a
+    /// one-interval window; a is SIGKILLed mid-run and restarted later. Every series stays
+    /// continuous and never holds two samples in one window.
+    @Test func haPairSurvivesAnAgentKill() async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool {
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            let receiver = try Self.receiver(window: "1s")
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let write = ["http://127.0.0.1:\(receiver.port)/api/v1/write"]
+            var a = try Self.agent { port, dir in Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, interval: "1s", writes: write) }
+            let aport = a.port, adir = a.dir
+            defer { a.stop(); a.removeDirectory() }
+            let b = try Self.agent { port, dir in Self.agentConfig(port: port, dir: dir, replica: "b", node: node.port, interval: "1s", writes: write) }
+            defer { b.stop(); b.removeDirectory() }
+            Thread.sleep(forTimeInterval: 5)
+            a.kill()
+            Thread.sleep(forTimeInterval: 5)
+            a = try Self.agent({ port, dir in Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, interval: "1s", writes: write) }, port: aport, dir: adir)
+            Thread.sleep(forTimeInterval: 5)
+            try Self.waitDelivered(a)
+            try Self.waitDelivered(b)
+            let base = "http://127.0.0.1:\(receiver.port)"
+            let all = try rawSamples(base, "{job=\"node\",__name__=~\"up|node_load1|node_cpu_seconds_total|scrape_duration_seconds\"}[10m]")
+            check(all.count > 4)
+            for (series, samples) in all {
+                check(!series.contains("replica"), "the replica label is removed: \(series)")
+                let times = samples.map(\.0)
+                let windows = times.map { $0 / 1000 }
+                check(Set(windows).count == windows.count, "\(series): two samples in one window")
+                let gaps = zip(times, times.dropFirst()).map { $1 - $0 }
+                check((gaps.max() ?? 0) <= 2_500, "\(series): gap of \(gaps.max() ?? 0) ms (window 1 s + delivery)")
+                check(samples.count >= 14, "\(series): \(samples.count) samples over ~15 s")
+            }
+            let m = try httpGet(base + "/metrics")
+            check(exposedValue(m, "tributary_remote_write_samples_deduplicated_total") > 0)
+        }
+    }
+}
