@@ -5,7 +5,7 @@ import TributaryTestSupport
 /// The real binaries: our `tributary agent` and `tributary receive`, Debian's
 /// prometheus-node-exporter, prometheus and victoria-metrics, on loopback ports.
 @Suite(.serialized) struct AgentProcessTests {
-    static func agentConfig(port: Int, dir: String, replica: String, node: Int, interval: String = "500ms", writes: [String]) -> String {
+    static func agentConfig(port: Int, dir: String, replica: String, node: Int, interval: String = "500ms", writes: [String], extra: String = "") -> String {
         """
         listen: 127.0.0.1:\(port)
         storage: {path: \(dir)/agent}
@@ -16,7 +16,7 @@ import TributaryTestSupport
           - job_name: node
             static_configs: [{targets: ["127.0.0.1:\(node)"], labels: {group: lab-1}}]
         remote_write:
-        \(writes.map { "  - url: \($0)\n    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}" }.joined(separator: "\n"))
+        \(writes.map { "  - url: \($0)\n    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}" + extra }.joined(separator: "\n"))
         """
     }
 
@@ -96,6 +96,30 @@ import TributaryTestSupport
             }
             let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
             check(exposedValue(m, "prometheus_remote_storage_samples_failed_total") == 0)
+        }
+    }
+
+    /// `protobuf_message: io.prometheus.write.v2.Request`: remote write 2.0 to our receiver.
+    @Test func remoteWrite20() async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool {
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            let receiver = try Self.receiver()
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let agent = try Self.agent { port, dir in
+                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(receiver.port)/api/v1/write"],
+                                 extra: "\n    protobuf_message: io.prometheus.write.v2.Request")
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            Thread.sleep(forTimeInterval: 3)
+            try Self.waitDelivered(agent)
+            let up = try Self.upSamples("http://127.0.0.1:\(receiver.port)")
+            check(up.count >= 4 && up.allSatisfy { $0.1 == 1 }, "up arrived over 2.0: \(up)")
+            let m = try httpGet("http://127.0.0.1:\(receiver.port)/metrics")
+            check(exposedValue(m, "tributary_remote_write_requests_total", labels: "code=\"204\"") > 0)
+            check(exposedValue(m, "tributary_remote_write_samples_rejected_total") == 0)
         }
     }
 

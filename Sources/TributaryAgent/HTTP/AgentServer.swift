@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import Synchronization
+import TributaryWAL
 
 /// The agent's HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets` (Prometheus's
 /// shape) and a plain HTML targets page at `/`.
