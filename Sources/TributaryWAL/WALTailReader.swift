@@ -42,18 +42,13 @@ public final class WALTailReader {
     public func read(maxBytes: Int, _ body: (Record.Kind, UnsafeRawBufferPointer, WALPosition) -> Void) throws(WALError) -> Int {
         var want = max(maxBytes, 4096)
         while true {
-            let segments = try WAL.segments(in: directory)
-            guard !segments.isEmpty else { return 0 }
-            if !segments.contains(position.segment) {
-                // Truncated away (retention) or not yet created: go to the next that exists.
-                guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
-                position = WALPosition(segment: next, offset: 0)
-            }
-            let hasLater = segments.last.map { $0 > position.segment } ?? false
             let path = WAL.path(directory, position.segment)
             let got = try pread(path, offset: position.offset, count: want)
             if got == 0 {
-                guard hasLater, let next = segments.first(where: { $0 > position.segment }) else { return 0 }
+                // The end of this segment (or it is gone): move on when a later one exists.
+                let segments = try WAL.segments(in: directory)
+                guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
+                if segments.contains(position.segment), try fileSize(path) > position.offset { continue }
                 position = WALPosition(segment: next, offset: 0)
                 continue
             }
@@ -82,7 +77,8 @@ public final class WALTailReader {
             // Nothing complete: either one record larger than what was read, a record the writer
             // is still writing, or damage in a segment the writer has left.
             if got == want { want *= 2; continue }
-            guard hasLater, let next = segments.first(where: { $0 > position.segment }) else { return 0 }
+            let segments = try WAL.segments(in: directory)
+            guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
             let size = try fileSize(path)
             logger.error("WAL: skipping a damaged record and the rest of its segment", metadata: [
                 "segment": "\(path)", "offset": "\(position.offset)", "reason": "\(reason)", "bytes": "\(size - position.offset)",

@@ -16,7 +16,7 @@ extension HTTPClientSettings {
         if let ca = tls.caFile { tlsConfiguration.trustRoots = .file(ca) }
         if let cert = tls.certFile, let key = tls.keyFile {
             tlsConfiguration.certificateChain = try NIOSSLCertificate.fromPEMFile(cert).map { .certificate($0) }
-            tlsConfiguration.privateKey = .file(key)
+            tlsConfiguration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
         configuration.tlsConfiguration = tlsConfiguration
         configuration.connectionPool = .init(idleTimeout: .seconds(90))

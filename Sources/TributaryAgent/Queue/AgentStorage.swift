@@ -59,6 +59,12 @@ public final class AgentStorage: Sendable {
         try wal.log(buffer)
     }
 
+    /// The labels of series `id` (every series a retained record may name is known: the WAL
+    /// and the checkpoint are read at start, new series are added before they are logged).
+    public func labels(_ id: UInt32) -> Labels? {
+        state.withLock { $0.series[id] }
+    }
+
     /// Marks series as ended at `time` (their stale markers are logged); they are dropped from
     /// checkpoints once older than `retention`.
     public func ended(_ ids: [UInt32], at time: Int64) {

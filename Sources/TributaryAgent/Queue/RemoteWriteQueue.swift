@@ -48,57 +48,53 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     // MARK: reading
 
-    /// Series labels as the WAL defines them, with write_relabel_configs applied (nil: dropped).
+    /// The labels each series id is sent with (write_relabel_configs applied once per id) and
+    /// their hash, which picks the shard: a series that got a new id after a restart still goes
+    /// to the same shard, so its samples stay in order. Indexed by id (ids are dense).
     struct SeriesTable {
-        var raw: [UInt32: Labels] = [:]
-        /// With the labels' hash, which picks the shard: a series that got a new id after a
-        /// restart still goes to the same shard, so its samples stay in order.
-        var relabelled: [UInt32: (labels: Labels, hash: UInt64)?] = [:]
+        enum Slot {
+            case unknown
+            case dropped
+            case kept(Labels, UInt64)
+        }
+        var slots: [Slot] = []
+
+        mutating func slot(_ id: UInt32, _ resolve: () -> Slot) -> Slot {
+            let i = Int(id)
+            if i >= slots.count { slots.append(contentsOf: repeatElement(.unknown, count: max(i + 1 - slots.count, slots.count / 2))) }
+            if case .unknown = slots[i] { slots[i] = resolve() }
+            return slots[i]
+        }
     }
 
     func deliver(_ client: HTTPClient) async throws {
         var table = SeriesTable()
-        AgentStorage.readCheckpoint(storage.directory) { id, labels in table.raw[id] = Labels(labels) }
         let first = (try storage.wal.segments().first) ?? 0
         let saved = loadPosition()
-        // Series records before the saved position still name the series of later samples:
-        // a first pass reads them, then delivery starts at the saved position itself.
-        let start = saved ?? WALPosition(segment: first, offset: 0)
-        if let saved {
-            let scan = WALTailReader(directory: storage.directory, from: WALPosition(segment: first, offset: 0), logger: logger)
-            while scan.position < saved {
-                let n = try scan.read(maxBytes: 4 << 20) { kind, payload, after in
-                    guard kind == .series, after <= saved else { return }
-                    _ = RecordCodec.decodeSeries(payload) { id, labels in table.raw[id] = Labels(labels) }
-                }
-                if n == 0 { break }
-            }
-            logger.info("remote write queue resumes", metadata: ["queue": "\(config.name)", "position": "\(saved)", "series": "\(table.raw.count)"])
-        }
-        let reader = WALTailReader(directory: storage.directory, from: start, logger: logger)
+        if let saved { logger.info("remote write queue resumes", metadata: ["queue": "\(config.name)", "position": "\(saved)"]) }
+        let reader = WALTailReader(directory: storage.directory, from: saved ?? WALPosition(segment: first, offset: 0), logger: logger)
         committed.withLock { $0 = reader.position }
 
         var shards = config.queue.minShards
         var batch: [(UInt32, Sample)] = []
         batch.reserveCapacity(config.queue.capacity)
         var batchStarted = ContinuousClock.now
+        var lastSave = ContinuousClock.now
         var end = reader.position
+        var delivered = reader.position
+        // Also when cancelled mid-round: only what was delivered counts.
+        defer { savePosition(delivered) }
         let deadline = Duration.milliseconds(config.queue.batchSendDeadline)
         while !Task.isCancelled {
             let got = try reader.read(maxBytes: 1 << 20) { kind, payload, after in
                 end = after
-                switch kind {
-                case .series:
-                    _ = RecordCodec.decodeSeries(payload) { id, labels in
-                        table.raw[id] = Labels(labels)
-                        table.relabelled[id] = nil
-                    }
-                case .samples:
+                if kind == .samples {
                     _ = RecordCodec.decodeSamples(payload) { id, sample in batch.append((id, sample)) }
                 }
             }
             if batch.isEmpty {
                 if got == 0 {
+                    delivered = end
                     committed.withLock { $0 = end }
                     try await Task.sleep(for: .milliseconds(50))
                 }
@@ -114,8 +110,14 @@ public final class RemoteWriteQueue: Service, Sendable {
             metrics.pending.set(Double(batch.count))
             let started = ContinuousClock.now
             try await send(batch, shards: shards, table: &table, client: client)
-            savePosition(end)
+            delivered = end
             committed.withLock { $0 = end }
+            // The position file is written at most once a second: a crash resends at most that
+            // much, which receivers take as exact repeats.
+            if started - lastSave >= .seconds(1) {
+                savePosition(end)
+                lastSave = started
+            }
             metrics.pending.set(0.0)
             // More shards while a round takes longer than the deadline with a full batch waiting;
             // fewer when rounds are small.
@@ -130,45 +132,40 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     // MARK: sending
 
-    func labels(_ id: UInt32, _ table: inout SeriesTable) -> (labels: Labels, hash: UInt64)? {
-        if let cached = table.relabelled[id] { return cached }
-        guard let raw = table.raw[id] else { return nil }
+    func resolve(_ id: UInt32) -> SeriesTable.Slot {
+        guard let raw = storage.labels(id) else {
+            logger.warning("samples of an unknown series dropped", metadata: ["queue": "\(config.name)", "id": "\(id)"])
+            return .dropped
+        }
         var out: Labels? = raw
         if !config.writeRelabelConfigs.isEmpty {
             var dict: [String: String] = [:]
             for (n, v) in raw.pairs { dict[n] = v }
             out = Relabeler.process(dict, config.writeRelabelConfigs).map { Labels(sortedPairs: $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
         }
-        let entry = out.map { ($0, $0.stableHash) }
-        table.relabelled[id] = .some(entry)
-        return entry
+        guard let labels = out else { return .dropped }
+        return .kept(labels, labels.stableHash)
     }
 
+    /// One round: the batch cut into requests per shard (a sample per TimeSeries, as Prometheus
+    /// sends them, so a series' samples keep their WAL order), shards in parallel.
     func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: HTTPClient) async throws {
         let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
-        var perShard = [[TimeSeries]](repeating: [], count: shards)
-        var slot = [[UInt32: Int]](repeating: [:], count: shards)
-        var counts = [Int](repeating: 0, count: shards)
-        // Requests of one shard keep their order; shards run in parallel.
         var byShard = [[[TimeSeries]]](repeating: [], count: shards)
+        var open = [[TimeSeries]](repeating: [], count: shards)
+        for s in 0..<shards { open[s].reserveCapacity(min(config.queue.maxSamplesPerSend, batch.count)) }
         var dropped = 0
         for (id, sample) in batch {
-            guard sample.timestamp >= oldest, let (l, hash) = labels(id, &table) else { dropped += 1; continue }
+            guard sample.timestamp >= oldest, case .kept(let labels, let hash) = table.slot(id, { resolve(id) }) else { dropped += 1; continue }
             let s = Int(hash % UInt64(shards))
-            if let i = slot[s][id] {
-                perShard[s][i].samples.append(sample)
-            } else {
-                slot[s][id] = perShard[s].count
-                perShard[s].append(TimeSeries(labels: l, samples: [sample]))
-            }
-            counts[s] += 1
-            if counts[s] >= config.queue.maxSamplesPerSend {
-                byShard[s].append(perShard[s])
-                perShard[s] = []; slot[s] = [:]; counts[s] = 0
+            open[s].append(TimeSeries(labels: labels, samples: [sample]))
+            if open[s].count >= config.queue.maxSamplesPerSend {
+                byShard[s].append(open[s])
+                open[s].removeAll(keepingCapacity: true)
             }
         }
         if dropped > 0 { metrics.samplesDropped.increment(by: Int64(dropped)) }
-        for s in 0..<shards where !perShard[s].isEmpty { byShard[s].append(perShard[s]) }
+        for s in 0..<shards where !open[s].isEmpty { byShard[s].append(open[s]) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             for shard in byShard where !shard.isEmpty {
                 group.addTask {

@@ -107,16 +107,16 @@ public final class ScrapeLoop: Sendable {
                         let key = parser.bytes[sample.series]
                         let hash = ScrapeCache.hash(key)
                         let id: UInt32
-                        if let (entry, duplicate) = s.cache.lookup(key, hash: hash, iteration: iteration) {
-                            if entry.dropped || duplicate { continue }
-                            id = entry.id
+                        if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
+                            if hit.dropped || hit.duplicate { continue }
+                            id = hit.id
                         } else {
                             guard let labels = seriesLabels(parser, name: sample.name) else {
-                                s.cache.insert(.init(key: Array(key), id: 0, dropped: true, lastSeen: iteration), hash: hash)
+                                s.cache.insert(key: key, hash: hash, id: 0, dropped: true, iteration: iteration)
                                 continue
                             }
                             id = storage.allocate(1)
-                            s.cache.insert(.init(key: Array(key), id: id, dropped: false, lastSeen: iteration), hash: hash)
+                            s.cache.insert(key: key, hash: hash, id: id, dropped: false, iteration: iteration)
                             newSeries.append((id, labels))
                             added += 1
                         }

@@ -126,12 +126,14 @@ final class TextFormatRules {
     var families: [ArraySlice<UInt8>: Family] = [:]
 
     func help(name: Range<Int>, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
+        lastName = []
         let key = parser.bytes[name]
         guard families[key]?.help != true else { throw parser.error(i, "second HELP line for metric \"\(parser.string(name))\"") }
         families[key, default: Family()].help = true
     }
 
     func type(name: Range<Int>, _ type: MetricFamilyType, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
+        lastName = []
         let key = parser.bytes[name]
         let family = families[key] ?? Family()
         guard family.type == nil else { throw parser.error(i, "second TYPE line for metric \"\(parser.string(name))\"") }
@@ -139,26 +141,42 @@ final class TextFormatRules {
         families[key, default: Family()].type = type
     }
 
+    /// The last sample name seen and what it resolved to: consecutive samples of a family
+    /// (the usual case) skip the dictionary.
+    var lastName: [UInt8] = []
+    var lastCheck: StaticString?
+
+    static let suffixes: [(suffix: [UInt8], types: [MetricFamilyType], label: StaticString?)] = [
+        (Array("_bucket".utf8), [.histogram], "le"), (Array("_sum".utf8), [.histogram, .summary], nil), (Array("_count".utf8), [.histogram, .summary], nil),
+    ]
+
     func sample(name: Range<Int>, parser: ExpositionParser) throws(ExpositionError) {
         let bytes = parser.bytes
+        if lastName.count == name.count, bytes[name].elementsEqual(lastName) {
+            if let label = lastCheck { try check(label, parser, name) }
+            return
+        }
         var key = bytes[name]
         var type = families[key]?.type
+        var label: StaticString?
         if type == nil {
-            for (suffix, types) in [("_bucket", [MetricFamilyType.histogram]), ("_sum", [.histogram, .summary]), ("_count", [.histogram, .summary])] {
-                let s = Array(suffix.utf8)
-                guard key.count > s.count, key.suffix(s.count).elementsEqual(s) else { continue }
-                let base = key.dropLast(s.count)
+            for (suffix, types, l) in Self.suffixes {
+                guard key.count > suffix.count, key.suffix(suffix.count).elementsEqual(suffix) else { continue }
+                let base = key.dropLast(suffix.count)
                 if let t = families[base]?.type, types.contains(t) {
                     key = base
                     type = t
-                    if t == .histogram && suffix == "_bucket" { try check("le", parser, name) }
+                    label = l
                 }
                 break
             }
         } else if type == .summary {
-            try check("quantile", parser, name)
+            label = "quantile"
         }
+        if let label { try check(label, parser, name) }
         if families[key]?.samples != true { families[key, default: Family()].samples = true }
+        lastName = Array(bytes[name])
+        lastCheck = label
     }
 
     func check(_ label: StaticString, _ parser: ExpositionParser, _ name: Range<Int>) throws(ExpositionError) {
