@@ -14,10 +14,16 @@ public final class Agent: Sendable {
     public let configuration: AgentConfiguration
     public let storage: AgentStorage
     public let metrics: AgentMetrics
-    public let loops: [ScrapeLoop]
+    public let pool = ScrapePool()
     public let queues: [RemoteWriteQueue]
-    let clients: [HTTPClient]
+    let clients = Mutex<[HTTPClient]>([])
+    let fetch: ScrapeFetch?
     let logger: Logger
+    /// The settings loops are made from (replaced by ``reload(_:)``).
+    let current: Mutex<AgentConfiguration>
+
+    /// The scrape loops, in configuration order.
+    public var loops: [ScrapeLoop] { pool.loops }
 
     /// Opens the WAL (repairing a torn tail) and sets up loops and queues. `fetch` replaces
     /// HTTP scraping (tests).
@@ -26,27 +32,58 @@ public final class Agent: Sendable {
         self.metrics = metrics
         self.logger = logger
         storage = try AgentStorage(directory: configuration.dataDirectory, logger: logger)
-        var loops: [ScrapeLoop] = []
-        var clients: [HTTPClient] = []
-        for sc in configuration.scrapeConfigs {
-            var fetcher = fetch
-            if fetcher == nil {
-                let client = try sc.http.makeClient(decompress: true)
-                clients.append(client)
-                fetcher = HTTPScraper.fetcher(client: client)
-            }
-            guard let fetcher else { continue }
-            for target in ScrapeTarget.resolve(sc) {
-                loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetcher))
-            }
-        }
-        self.loops = loops
-        self.clients = clients
+        self.fetch = fetch
+        current = Mutex(configuration)
         let storage = self.storage
         queues = configuration.remoteWrites.map {
             RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, metrics: metrics, logger: logger)
         }
+        let loops = try makeLoops(configuration)
+        pool.running.withLock { r in for l in loops { r[ScrapePool.key(l.target)] = .init(loop: l, task: nil) } }
+        pool.order.withLock { $0 = loops.map { ScrapePool.key($0.target) } }
         logger.info("agent configured", metadata: ["targets": "\(loops.count)", "remote_write": "\(queues.count)"])
+    }
+
+    /// Loops for every target of `configuration`, reusing the running loop of an unchanged
+    /// target (so its series cache and staleness tracking carry over).
+    func makeLoops(_ configuration: AgentConfiguration) throws -> [ScrapeLoop] {
+        let existing = Dictionary(pool.loops.map { (ScrapePool.key($0.target), $0) }, uniquingKeysWith: { a, _ in a })
+        var loops: [ScrapeLoop] = []
+        for sc in configuration.scrapeConfigs {
+            var fetcher = fetch
+            if fetcher == nil {
+                let client = try sc.http.makeClient(decompress: true)
+                clients.withLock { $0.append(client) }
+                fetcher = HTTPScraper.fetcher(client: client)
+            }
+            guard let fetcher else { continue }
+            for target in ScrapeTarget.resolve(sc) {
+                if let same = existing[ScrapePool.key(target)] {
+                    loops.append(same)
+                } else {
+                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetcher))
+                }
+            }
+        }
+        return loops
+    }
+
+    /// Applies a new configuration's scrape targets (SIGHUP): new targets start, removed ones
+    /// stop and their series get stale markers; unchanged ones keep running. Other settings
+    /// (listen, storage, remote_write, external_labels) need a restart; a change there is
+    /// logged and ignored.
+    public func reload(_ configuration: AgentConfiguration) async throws {
+        let old = current.withLock { $0 }
+        if configuration.host != old.host || configuration.port != old.port || configuration.dataDirectory != old.dataDirectory
+            || configuration.remoteWrites.map(\.url) != old.remoteWrites.map(\.url) || configuration.externalLabels != old.externalLabels {
+            logger.warning("reload: listen, storage, remote_write and external_labels changes need a restart; applying scrape targets only")
+        }
+        var applied = configuration
+        applied.externalLabels = old.externalLabels
+        let loops = try makeLoops(applied)
+        current.withLock { $0.scrapeConfigs = configuration.scrapeConfigs }
+        let (added, removed) = await pool.apply(loops, start: true)
+        logger.info("configuration reloaded", metadata: ["targets": "\(loops.count)", "added": "\(added)", "removed": "\(removed)"])
     }
 
     /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
@@ -60,7 +97,7 @@ public final class Agent: Sendable {
     }
 
     func shutdownClients() async {
-        for c in clients { try? await c.shutdown() }
+        for c in clients.withLock({ $0 }) { try? await c.shutdown() }
     }
 }
 
@@ -69,11 +106,9 @@ struct ScrapeService: Service {
     let agent: Agent
 
     func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await withTaskGroup(of: Void.self) { group in
-                for loop in agent.loops { group.addTask { await loop.run() } }
-            }
-        }
+        agent.pool.startAll()
+        try? await gracefulShutdown()
+        await agent.pool.stopAll()
         await agent.shutdownClients()
     }
 }

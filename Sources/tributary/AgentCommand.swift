@@ -49,7 +49,29 @@ struct AgentCommand: AsyncParsableCommand {
         }
         // ServiceGroup stops services in reverse order: HTTP first, then WAL upkeep (a last
         // sync), the queues, and the scrapers.
-        let group = ServiceGroup(services: agent.services + [app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let reload = ReloadOnHangup(agent: agent, path: config, logger: logger)
+        let group = ServiceGroup(services: agent.services + [reload, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
+    }
+}
+
+/// SIGHUP re-reads agent.yml and applies its scrape targets (``Agent/reload(_:)``); a file
+/// with errors is logged with its position and the running configuration stays.
+struct ReloadOnHangup: Service {
+    let agent: TributaryAgent.Agent
+    let path: String
+    let logger: Logger
+
+    func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sighup)
+        await cancelWhenGracefulShutdown {
+            for await _ in signals {
+                do {
+                    try await agent.reload(try AgentConfigFile.load(path: path))
+                } catch {
+                    logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
+                }
+            }
+        }
     }
 }

@@ -81,6 +81,7 @@ import TributaryWire
         ("remote_write:\n  - url: http://x/w\n    protobuf_message: v3\n", "a.yml:3:23: protobuf_message must be"),
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),
+        ("global: {}\nglobal: {}\n", "a.yml:1:1: duplicate key \"global\""),
     ]
 
     @Test(arguments: bad)

@@ -114,3 +114,32 @@ import TributaryWAL
         #expect(try Self.written(d2)["{__name__=\"m\", group=\"lab-1\", instance=\"host-1:9100\", job=\"pushed\", replica=\"a\"}"]?.count == 1)
     }
 }
+
+/// SIGHUP's reload: a target the configuration drops gets stale markers for all its series
+/// (the synthetic ones too); an unchanged target keeps its loop.
+@Suite struct ReloadTests {
+    @Test func droppedTargetIsMarkedStale() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-agent-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = AgentConfiguration()
+        c.dataDirectory = dir
+        var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
+        var group = StaticConfig()
+        group.targets = ["host-1:9100", "host-2:9100"]
+        sc.staticConfigs = [group]
+        c.scrapeConfigs = [sc]
+        let agent = try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
+        #expect(agent.loops.count == 2)
+        let kept = try #require(agent.loops.first { $0.target.instance == "host-1:9100" })
+        for loop in agent.loops { loop.ingest(StalenessTests.body("m 1\n"), at: 1_000, duration: 0) }
+        c.scrapeConfigs[0].staticConfigs[0].targets = ["host-1:9100"]
+        try await agent.reload(c)
+        #expect(agent.loops.count == 1 && agent.loops.first === kept)
+        let w = try StalenessTests.written(dir)
+        for name in ["m", "up", "scrape_duration_seconds"] {
+            let gone = try #require(w["{__name__=\"\(name)\", instance=\"host-2:9100\", job=\"node\"}"], "\(name)")
+            #expect(gone.count == 2 && StaleMarker.isStale(gone[1].1), "\(name) of the dropped target ends")
+            #expect(w["{__name__=\"\(name)\", instance=\"host-1:9100\", job=\"node\"}"]?.count == 1, "\(name) of the kept target goes on")
+        }
+    }
+}

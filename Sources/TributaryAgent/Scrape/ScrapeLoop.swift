@@ -176,6 +176,24 @@ public final class ScrapeLoop: Sendable {
         }
     }
 
+    /// The target was removed from the configuration: every live series and the synthetic
+    /// ones get a stale marker at `t`.
+    public func end(at t: Int64) {
+        var ids: [UInt32] = []
+        state.withLock { s in
+            ids = (s.liveIteration.map { s.cache.live(since: $0) } ?? []) + s.synthetic
+            s.liveIteration = nil
+        }
+        guard !ids.isEmpty else { return }
+        storage.ended(ids, at: t)
+        do {
+            try storage.append(series: [], ids: ids, samples: ids.map { _ in Sample(timestamp: t, value: StaleMarker.value) })
+        } catch {
+            logger.error("cannot write stale markers for a removed target", metadata: ["target": "\(target.url)", "error": "\(error)"])
+        }
+        status.withLock { $0.health = "removed" }
+    }
+
     /// The series' labels: scraped labels merged with the target's (honor_labels), then
     /// metric_relabel_configs and the external labels; nil when relabelling drops the series.
     func seriesLabels(_ parser: ExpositionParser, name: Range<Int>) -> Labels? {
