@@ -163,6 +163,10 @@ let package = Package(
             dependencies: [
                 "TributaryAgent", "TributaryConfig", "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTestSupport", "tributary",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             swiftSettings: swiftSettings
         ),

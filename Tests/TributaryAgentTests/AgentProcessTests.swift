@@ -96,6 +96,14 @@ import TributaryTestSupport
             }
             let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
             check(exposedValue(m, "prometheus_remote_storage_samples_failed_total") == 0)
+            check(exposedValue(m, "prometheus_remote_storage_samples_total") > 1000, "two queues, each counted")
+            // The agent's own pages: the targets API in Prometheus's shape and the HTML page.
+            let targets = try httpJSON("http://127.0.0.1:\(agent.port)/api/v1/targets")
+            let active = ((targets["data"] as? [String: Any])?["activeTargets"] as? [[String: Any]]) ?? []
+            check(active.count == 1 && active.first?["health"] as? String == "up", "\(targets)")
+            check((active.first?["labels"] as? [String: String])?["group"] == "lab-1")
+            let page = try httpGet("http://127.0.0.1:\(agent.port)/")
+            check(page.contains("127.0.0.1:\(node.port)") && page.contains("class=\"up\""), page)
         }
     }
 

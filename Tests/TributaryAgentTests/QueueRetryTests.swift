@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import Logging
+import Prometheus
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+import Testing
+import TributaryModel
+import TributaryTestSupport
+import TributaryWire
+@testable import TributaryAgent
+
+/// The queue's answers to a receiver's status codes, against an in-process server that answers
+/// from a script: 5xx is retried with backoff, 429 after `Retry-After`, other 4xx drop the
+/// request (counted) and delivery goes on.
+@Suite(.serialized) struct QueueRetryTests {
+    final class Script: Sendable {
+        let codes: Mutex<[Int]>
+        let seen = Mutex<[(Date, Int)]>([])
+        init(_ codes: [Int]) { self.codes = Mutex(codes) }
+    }
+
+    /// A receiver that answers each request with the next scripted code (204 when the script
+    /// is done), on a free port; returns the port and the task running it.
+    static func server(_ script: Script) async throws -> (Int, ServiceGroup, Task<Void, any Error>) {
+        let router = Router()
+        router.post("/api/v1/write") { request, _ -> Response in
+            var request = request
+            let body = try await request.collectBody(upTo: 1 << 24)
+            let bytes = Array(body.readableBytesView)
+            let samples = bytes.withUnsafeBytes { raw in (try? WriteRequestDecoder().decode(raw, version: .v1))?.sampleCount } ?? -1
+            let code = script.codes.withLock { $0.isEmpty ? 204 : $0.removeFirst() }
+            script.seen.withLock { $0.append((Date(), samples)) }
+            var headers = HTTPFields()
+            if code == 429 { headers[.retryAfter] = "1" }
+            return Response(status: .init(code: code), headers: headers)
+        }
+        let port = Mutex<Int?>(nil)
+        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
+            port.withLock { $0 = channel.localAddress?.port }
+        })
+        let group = ServiceGroup(services: [app], logger: Logger(label: "test"))
+        let task = Task { try await group.run() }
+        for _ in 0..<200 where port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        guard let p = port.withLock({ $0 }) else { throw StalenessTests.TestError("server did not start") }
+        return (p, group, task)
+    }
+
+    /// An agent with one target whose loop we drive by hand, and one queue to `port`.
+    static func agent(port: Int, dir: String) throws -> Agent {
+        var c = AgentConfiguration()
+        c.dataDirectory = dir
+        var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
+        var group = StaticConfig()
+        group.targets = ["host-1:9100"]
+        sc.staticConfigs = [group]
+        c.scrapeConfigs = [sc]
+        var rw = RemoteWriteConfig(url: "http://127.0.0.1:\(port)/api/v1/write", name: "test")
+        rw.queue.batchSendDeadline = 100
+        rw.queue.minBackoff = 100
+        rw.queue.maxBackoff = 400
+        c.remoteWrites = [rw]
+        return try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
+    }
+
+    static func counter(_ agent: Agent, _ name: String) -> Double {
+        exposedValue(String(decoding: agent.metrics.registry.emitToBuffer(), as: UTF8.self), name)
+    }
+
+    @Test func retriesServerErrorsAndHonoursRetryAfter() async throws {
+        let script = Script([503, 500, 429])
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Self.agent(port: port, dir: dir)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: now, duration: 0)
+        let queue = Task { try await agent.queues[0].run() }
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(50)) }
+        queue.cancel()
+        _ = try? await queue.value
+        let seen = script.seen.withLock { $0 }
+        #expect(seen.count == 4, "three failures, then delivered: \(seen.map(\.1))")
+        #expect(seen.allSatisfy { $0.1 == 7 }, "the same 7 samples (2 scraped, 5 synthetic) each time")
+        if seen.count == 4 {
+            #expect(seen[3].0.timeIntervalSince(seen[2].0) >= 0.95, "Retry-After: 1 was honoured")
+            #expect(seen[1].0.timeIntervalSince(seen[0].0) >= 0.09, "backoff after a 5xx")
+        }
+        #expect(Self.counter(agent, "prometheus_remote_storage_samples_retried_total") == 21)
+        #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 0)
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    @Test func clientErrorsDropTheRequestAndDeliveryGoesOn() async throws {
+        let script = Script([400])
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Self.agent(port: port, dir: dir)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        agent.loops[0].ingest(StalenessTests.body("a 1\n"), at: now, duration: 0)
+        let queue = Task { try await agent.queues[0].run() }
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        agent.loops[0].ingest(StalenessTests.body("a 2\n"), at: now + 15_000, duration: 0)
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(50)) }
+        queue.cancel()
+        _ = try? await queue.value
+        #expect(script.seen.withLock { $0.map(\.1) } == [6, 6], "the refused request is not sent again; the next one is")
+        #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 6)
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+}
