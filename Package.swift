@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "TributaryReceiverTests",
             dependencies: [
-                "TributaryConfig",
+                "TributaryConfig", "TributaryTestSupport",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

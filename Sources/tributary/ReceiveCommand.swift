@@ -31,11 +31,9 @@ struct Receive: AsyncParsableCommand {
             }
         }
         if let listen {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]) else {
-                throw CommandError("--listen \(listen): expected HOST:PORT")
-            }
-            settings.host = String(listen[..<colon])
-            settings.port = port
+            guard let address = ListenAddress(listen) else { throw CommandError("--listen \(listen): expected HOST:PORT") }
+            settings.host = address.host
+            settings.port = address.port
         }
         if let dataDir { settings.dataDirectory = dataDir }
         if let dedupWindow {

@@ -63,7 +63,7 @@ import Glibc
         defer { server.removeData() }
         let c = try Connection(port: server.port)
         // Announce 100 MiB; the receiver answers 413 without reading it all.
-        let code = await offPool {
+        let code = try await offPool {
             let head = Array("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: \(100 << 20)\r\n\r\n".utf8)
             _ = c.send(head)
             let chunk = [UInt8](repeating: 0xAB, count: 1 << 20)
@@ -121,7 +121,7 @@ import Glibc
             }
         }
         let open = connections
-        let statuses = await offPool { open.map { $0.status() } }
+        let statuses = try await offPool { open.map { $0.status() } }
         #expect(statuses == expected)
         connections.removeAll()
         #expect(server.receiver.head.numSeries == 334)
@@ -131,4 +131,5 @@ import Glibc
 }
 
 import TributaryReceiver
+import TributaryTestSupport
 import TributaryTSDB

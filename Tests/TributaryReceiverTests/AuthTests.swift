@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TributaryModel
 import TributaryReceiver
+import TributaryTestSupport
 import TributaryWire
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -36,8 +37,8 @@ import FoundationNetworking
         // Raw sockets: URLSession on Linux waits for a credential delegate after a 401 with
         // WWW-Authenticate instead of returning it.
         let port = server.port
-        func status(_ head: String, _ authorization: String?, body: [UInt8] = []) async -> Int {
-            await offPool {
+        func status(_ head: String, _ authorization: String?, body: [UInt8] = []) async throws -> Int {
+            try await offPool {
                 guard let c = try? AbuseTests.Connection(port: port) else { return -1 }
                 var text = head + "\r\nHost: x\r\nContent-Length: \(body.count)\r\n"
                 if let authorization { text += "Authorization: \(authorization)\r\n" }
@@ -46,10 +47,10 @@ import FoundationNetworking
             }
         }
         func write(_ authorization: String?) async throws -> Int {
-            await status("POST /api/v1/write HTTP/1.1\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy", authorization, body: body)
+            try await status("POST /api/v1/write HTTP/1.1\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy", authorization, body: body)
         }
         func query(_ authorization: String?) async throws -> Int {
-            await status("GET /api/v1/query?query=m&time=1 HTTP/1.1", authorization)
+            try await status("GET /api/v1/query?query=m&time=1 HTTP/1.1", authorization)
         }
         let basic = "Basic " + Data("grafana:s3cret".utf8).base64EncodedString()
         let first = try await write(nil)

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TributaryModel
 import TributaryReceiver
+import TributaryTestSupport
 import TributaryWire
 
 @Suite(.serialized) struct MetricsAndTLSTests {
@@ -53,12 +54,12 @@ import TributaryWire
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try Data(ReceiverTests.body([ReceiverTests.series(["__name__": "tls_up", "job": "j"], [(now, 1)])])).write(to: URL(fileURLWithPath: dir + "/body"))
         let url = "https://127.0.0.1:\(server.port)"
-        let write = try await offPool { Result { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
-            "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy", "--data-binary", "@" + dir + "/body", url + "/api/v1/write"]) } }.get()
+        let write = try await offPool { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
+            "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy", "--data-binary", "@" + dir + "/body", url + "/api/v1/write"]) }
         #expect(write == "204")
-        let query = try await offPool { Result { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", url + "/api/v1/query?query=tls_up"]) } }.get()
+        let query = try await offPool { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", url + "/api/v1/query?query=tls_up"]) }
         #expect(query.contains("\"tls_up\""), "\(query)")
-        let plain = await offPool { (try? run("/usr/bin/curl", ["-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/-/healthy"])) ?? "failed" }
+        let plain = try await offPool { (try? run("/usr/bin/curl", ["-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/-/healthy"])) ?? "failed" }
         #expect(plain != "200", "plain HTTP must not be served on the TLS port")
         await server.stop()
     }

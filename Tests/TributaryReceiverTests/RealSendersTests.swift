@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 import TributaryModel
 import TributaryReceiver
+import TributaryTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -16,8 +17,8 @@ import FoundationNetworking
         defer { server.removeData() }
         // Peers start and are read with blocking calls: keep them off the cooperative pool,
         // which the in-process receiver's handlers need.
-        let node = try await offPool { Result { try Peer("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] } } }.get()
-        defer { node.stop() }
+        let node = try await offPool { try PeerProcess("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] } }
+        defer { node.stop(); node.removeDirectory() }
         let scrape = """
         global:
           scrape_interval: 1s
@@ -27,20 +28,20 @@ import FoundationNetworking
             static_configs: [{targets: ["127.0.0.1:\(node.port)"], labels: {group: lab-1}}]
         """
         let base = server.base
-        let agent = try await offPool { Result { try Peer("prometheus") { port, dir in
+        let agent = try await offPool { try PeerProcess("prometheus") { port, dir in
             try? (scrape + "\nremote_write:\n  - url: \(base)/api/v1/write\n    queue_config: {batch_send_deadline: 1s}\n")
                 .write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
             return ["--enable-feature=agent", "--config.file=\(dir)/p.yml", "--storage.agent.path=\(dir)/data",
                     "--web.listen-address=127.0.0.1:\(port)"]
-        } } }.get()
-        defer { agent.stop() }
-        let vmagent = try await offPool { Result { try Peer("vmagent") { port, dir in
+        } }
+        defer { agent.stop(); agent.removeDirectory() }
+        let vmagent = try await offPool { try PeerProcess("vmagent") { port, dir in
             try? scrape.replacingOccurrences(of: "  external_labels: {replica: a}\n", with: "")
                 .write(toFile: dir + "/vm.yml", atomically: true, encoding: .utf8)
             return ["-promscrape.config=\(dir)/vm.yml", "-remoteWrite.url=\(base)/api/v1/write", "-remoteWrite.label=replica=b",
                     "-httpListenAddr=127.0.0.1:\(port)", "-remoteWrite.tmpDataPath=\(dir)/queue", "-remoteWrite.flushInterval=1s"]
-        } } }.get()
-        defer { vmagent.stop() }
+        } }
+        defer { vmagent.stop(); vmagent.removeDirectory() }
         try await Task.sleep(for: .seconds(30))
 
         // Senders count a sample when they send it, the receiver when it arrives, so at any
@@ -48,20 +49,20 @@ import FoundationNetworking
         // has arrived, then read the senders again (sentAfter): sentBefore ≤ received ≤ sentAfter.
         let agentPort = agent.port, vmPort = vmagent.port
         @Sendable func sent() throws -> (total: Double, agentSeries: Double, failed: Double) {
-            let a = try Peer.text("http://127.0.0.1:\(agentPort)/metrics")
-            let v = try Peer.text("http://127.0.0.1:\(vmPort)/metrics")
+            let a = try httpGet("http://127.0.0.1:\(agentPort)/metrics")
+            let v = try httpGet("http://127.0.0.1:\(vmPort)/metrics")
             return (exposedValue(a, "prometheus_remote_storage_samples_total") + exposedValue(v, "vmagent_remotewrite_block_size_rows_sum"),
                     exposedValue(a, "prometheus_agent_active_series"),
                     exposedValue(a, "prometheus_remote_storage_samples_failed_total") + exposedValue(v, "vmagent_remotewrite_packets_dropped_total"))
         }
-        let before = try await offPool { Result { try sent() } }.get()
+        let before = try await offPool { try sent() }
         var received = 0.0
         for _ in 0..<50 {
             received = try await server.metric("tributary_remote_write_samples_received_total")
             if received >= before.total { break }
             try await Task.sleep(for: .milliseconds(100))
         }
-        let after = try await offPool { Result { try sent() } }.get()
+        let after = try await offPool { try sent() }
         let stored = try await server.metric("tributary_remote_write_samples_stored_total")
         let deduplicated = try await server.metric("tributary_remote_write_samples_deduplicated_total")
         let rejected = try await server.metric("tributary_remote_write_samples_rejected_total")
@@ -87,47 +88,5 @@ import FoundationNetworking
         #expect(count == before.agentSeries + vmagentOnly, "series held = the agent's active series + vmagent's scrape_timeout_seconds")
         #expect(count == scraped + 6, "series held = node_exporter's series + up, the four scrape_* series and scrape_timeout_seconds")
         await server.stop()
-    }
-}
-
-/// A peer process from Debian's packages on a free loopback port.
-final class Peer: @unchecked Sendable {
-    let process = Process()
-    let port: Int
-    let dir: String
-
-    init(_ binary: String, arguments: (Int, String) -> [String]) throws {
-        let path = "/usr/bin/" + binary
-        guard FileManager.default.isExecutableFile(atPath: path) else { throw TestError("\(binary) is not installed: run ./scripts/setup") }
-        port = Int.random(in: 20_000..<60_000)
-        dir = NSTemporaryDirectory() + "tributary-peer-" + UUID().uuidString
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        process.executableURL = URL(fileURLWithPath: path)
-        process.arguments = arguments(port, dir)
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        for _ in 0..<100 {
-            if (try? Self.text("http://127.0.0.1:\(port)/metrics")) != nil { return }
-            Thread.sleep(forTimeInterval: 0.1)
-        }
-        stop()
-        throw TestError("\(binary) did not start on port \(port)")
-    }
-
-    /// SIGTERM, then SIGKILL after two seconds (vmagent may spend long flushing its queue).
-    func stop() {
-        if process.isRunning {
-            process.terminate()
-            for _ in 0..<20 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-            process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(atPath: dir)
-    }
-
-    static func text(_ url: String) throws -> String {
-        guard let u = URL(string: url) else { throw TestError("bad URL") }
-        return try String(contentsOf: u, encoding: .utf8)
     }
 }

@@ -3,6 +3,7 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import TributaryReceiver
+import TributaryTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -94,23 +95,7 @@ final class TestServer: @unchecked Sendable {
     }
 }
 
-/// Sum of a metric's samples in exposition text; `labels` narrows to lines that contain it.
-func exposedValue(_ text: String, _ name: String, labels: String = "") -> Double {
-    text.split(separator: "\n")
-        .filter { ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (labels.isEmpty || $0.contains(labels)) }
-        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
-}
-
 struct TestError: Error, CustomStringConvertible {
     var description: String
     init(_ d: String) { description = d }
-}
-
-/// Runs blocking work (raw socket I/O) on a plain thread, not on Swift's cooperative pool:
-/// on two cores the pool has two threads, and a test blocking one while another test blocks
-/// the other would starve the in-process server's handlers.
-func offPool<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-    await withCheckedContinuation { continuation in
-        Thread.detachNewThread { continuation.resume(returning: body()) }
-    }
 }

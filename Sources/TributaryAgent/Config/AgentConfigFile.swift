@@ -9,13 +9,7 @@ import Yams
 /// wrong types are errors with file, line and column.
 public enum AgentConfigFile {
     public static func load(path: String) throws(ConfigError) -> AgentConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(try ConfigReader.read(path: path), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> AgentConfiguration {
@@ -24,12 +18,9 @@ public enum AgentConfigFile {
         guard let root = try r.compose(text) else { return c }
         let top = try r.mapping(root, allowed: ["global", "scrape_configs", "remote_write", "listen", "storage"])
         if let listen = top["listen"] {
-            let text = try r.string(listen)
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-                throw r.error(listen, "listen must be HOST:PORT, got \"\(text)\"")
-            }
-            c.host = String(text[..<colon])
-            c.port = port
+            let address = try r.listen(listen)
+            c.host = address.host
+            c.port = address.port
         }
         if let storage = top["storage"] {
             let s = try r.mapping(storage, allowed: ["path", "retention"])

@@ -11,13 +11,7 @@ import Yams
 /// from the defaults; unknown keys and wrong types are errors with file, line and column.
 public enum ReceiverConfigFile {
     public static func load(path: String) throws(ConfigError) -> ReceiverConfiguration {
-        let text: String
-        do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
-            throw ConfigError(file: path, line: 0, column: 0, message: "cannot read the file: \(error.localizedDescription)")
-        }
-        return try parse(text, file: path)
+        try parse(try ConfigReader.read(path: path), file: path)
     }
 
     public static func parse(_ text: String, file: String) throws(ConfigError) -> ReceiverConfiguration {
@@ -26,12 +20,9 @@ public enum ReceiverConfigFile {
         guard let root = try reader.compose(text) else { return c }
         let top = try reader.mapping(root, allowed: ["listen", "storage", "dedup", "limits", "auth", "tls", "remote_write"])
         if let listen = top["listen"] {
-            let text = try reader.string(listen)
-            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else {
-                throw reader.error(listen, "listen must be HOST:PORT, got \"\(text)\"")
-            }
-            c.host = String(text[..<colon])
-            c.port = port
+            let address = try reader.listen(listen)
+            c.host = address.host
+            c.port = address.port
         }
         if let storage = top["storage"] {
             let s = try reader.mapping(storage, allowed: ["path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
