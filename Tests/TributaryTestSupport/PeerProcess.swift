@@ -22,7 +22,7 @@ public final class PeerProcess: @unchecked Sendable {
         self.dir = dir ?? NSTemporaryDirectory() + "tributary-peer-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: self.dir, withIntermediateDirectories: true)
         log = self.dir + "/\((name as NSString).lastPathComponent).log"
-        FileManager.default.createFile(atPath: log, contents: nil)
+        _ = FileManager.default.createFile(atPath: log, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = try arguments(self.port, self.dir)
         process.standardOutput = FileHandle(forWritingAtPath: log)

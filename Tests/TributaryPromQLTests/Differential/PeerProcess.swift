@@ -17,7 +17,7 @@ final class PeerProcess {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-peer-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         log = directory.appendingPathComponent("peer.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments(port, directory)
         let handle = try FileHandle(forWritingTo: log)
