@@ -19,6 +19,9 @@ extension HTTPClientSettings {
             tlsConfiguration.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         }
         configuration.tlsConfiguration = tlsConfiguration
+        // No distributed tracing: building span attributes cost about 5% of the agent's CPU
+        // (perf, 200 targets) even with the no-op tracer.
+        configuration.tracing.tracer = nil
         configuration.connectionPool = .init(idleTimeout: .seconds(90))
         // A refused connection fails the request now (the queue backs off and retries itself;
         // a scrape reports the target down) instead of retrying until the deadline.
