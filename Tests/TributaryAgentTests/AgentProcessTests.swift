@@ -20,6 +20,14 @@ import TributaryTestSupport
         """
     }
 
+    /// Runs a test body on a plain thread (it blocks on processes and sockets); its checks are
+    /// reported to the test afterwards.
+    static func onThread(_ body: @escaping @Sendable (Checks) throws -> Void) async throws {
+        let check = Checks()
+        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
+        try await offPool { try body(check) }
+    }
+
     static func node() throws -> PeerProcess {
         try PeerProcess("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] }
     }
@@ -57,9 +65,7 @@ import TributaryTestSupport
     /// victoria-metrics at once; queried there, the series carry job, instance, group and
     /// replica, and up == 1.
     @Test func writesToPrometheusAndVictoriaMetrics() async throws {
-        let check = Checks()
-        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
-        try await offPool {
+        try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
             let prom = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
@@ -109,9 +115,7 @@ import TributaryTestSupport
 
     /// `protobuf_message: io.prometheus.write.v2.Request`: remote write 2.0 to our receiver.
     @Test func remoteWrite20() async throws {
-        let check = Checks()
-        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
-        try await offPool {
+        try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
             let receiver = try Self.receiver()
@@ -135,9 +139,7 @@ import TributaryTestSupport
     /// every sample when it is back, in order (the receiver refuses none), none twice, and
     /// the series has no gap over one scrape interval.
     @Test func receiverOutageLosesNothing() async throws {
-        let check = Checks()
-        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
-        try await offPool {
+        try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
             var receiver = try Self.receiver()
@@ -173,9 +175,7 @@ import TributaryTestSupport
     /// The agent is killed with SIGKILL while its receiver is down, so scraped samples are only
     /// in its WAL; restarted, it resumes from its saved position and delivers them.
     @Test func agentKilledResumesFromItsWAL() async throws {
-        let check = Checks()
-        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
-        try await offPool {
+        try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
             var receiver = try Self.receiver()
@@ -216,9 +216,7 @@ import TributaryTestSupport
     /// one-interval window; a is SIGKILLed mid-run and restarted later. Every series stays
     /// continuous and never holds two samples in one window.
     @Test func haPairSurvivesAnAgentKill() async throws {
-        let check = Checks()
-        defer { check.report { Issue.record(Comment(rawValue: $0)) } }
-        try await offPool {
+        try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
             let receiver = try Self.receiver(window: "1s")
