@@ -16,7 +16,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     @Option(help: "Path to agent.yml (see configs/agent.yml); flags override it.") var config: String
     @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9202).") var listen: String?
-    @Option(name: .customLong("data-dir"), help: "WAL directory (default ./data/agent).") var dataDir: String?
+    @Option(name: .customLong("data-dir"), help: "Data directory, for wal/ and queues/ (default ./data/agent).") var dataDir: String?
 
     func run() async throws {
         var settings: AgentConfiguration
