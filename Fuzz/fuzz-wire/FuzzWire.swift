@@ -10,8 +10,8 @@ import TributaryWire
 // replay tool (see FuzzReplay.swift).
 
 let limits = DecoderLimits(maxUncompressedBytes: 1 << 20, maxSeriesPerRequest: 10_000)
-nonisolated(unsafe) let direct = WriteRequestDecoder(limits: limits, implementation: .direct)
-nonisolated(unsafe) let reference = WriteRequestDecoder(limits: limits, implementation: .reference)
+let direct = WriteRequestDecoder(limits: limits, implementation: .direct)
+let reference = WriteRequestDecoder(limits: limits, implementation: .reference)
 
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     guard let mode = data.first else { return }
