@@ -169,7 +169,9 @@ public final class RemoteWriteQueue: Service, Sendable {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for shard in byShard where !shard.isEmpty {
                 group.addTask {
-                    for series in shard { try await self.post(series, client: client) }
+                    // One encoder (and its arena) per shard and round, not per request.
+                    let encoder = WriteRequestEncoder()
+                    for series in shard { try await self.post(series, encoder: encoder, client: client) }
                 }
             }
             try await group.waitForAll()
@@ -177,10 +179,10 @@ public final class RemoteWriteQueue: Service, Sendable {
     }
 
     /// Sends one request, retrying until it is delivered or refused for good.
-    func post(_ series: [TimeSeries], client: HTTPClient) async throws {
+    func post(_ series: [TimeSeries], encoder: WriteRequestEncoder, client: HTTPClient) async throws {
         let request = WriteRequest(timeseries: series)
         let count = request.sampleCount
-        let body = config.version == .v2 ? V2Message(request).encode() : WriteRequestEncoder().encode(request)
+        let body = config.version == .v2 ? V2Message(request).encode() : encoder.encode(request)
         var backoff = Duration.milliseconds(config.queue.minBackoff)
         var attempt = 0
         while true {

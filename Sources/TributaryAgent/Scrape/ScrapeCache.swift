@@ -24,11 +24,12 @@ struct ScrapeCache {
 
     /// The entry for `key`, marked seen in `iteration`; nil when new. `duplicate` is set when
     /// the series was already seen in this iteration.
-    mutating func lookup(_ key: ArraySlice<UInt8>, hash: UInt64, iteration: Int) -> (id: UInt32, dropped: Bool, duplicate: Bool)? {
+    mutating func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, iteration: Int) -> (id: UInt32, dropped: Bool, duplicate: Bool)? {
         var i = heads[hash] ?? -1
         while i >= 0 {
             let index = Int(i)
-            if entries[index].key.count == key.count, entries[index].key.elementsEqual(key) {
+            let same = entries[index].key.count == key.count && entries[index].key.withUnsafeBytes { FlatLabels.equal($0, key) }
+            if same {
                 let duplicate = entries[index].lastSeen == iteration
                 entries[index].lastSeen = iteration
                 return (entries[index].id, entries[index].dropped, duplicate)
@@ -38,10 +39,15 @@ struct ScrapeCache {
         return nil
     }
 
-    mutating func insert(key: ArraySlice<UInt8>, hash: UInt64, id: UInt32, dropped: Bool, iteration: Int) {
-        let next = heads[hash] ?? -1
+    mutating func insert(key: UnsafeRawBufferPointer, hash: UInt64, id: UInt32, dropped: Bool, iteration: Int) {
+        insert(Entry(key: Array(key), id: id, dropped: dropped, lastSeen: iteration, next: -1), hash: hash)
+    }
+
+    private mutating func insert(_ entry: Entry, hash: UInt64) {
+        var e = entry
+        e.next = heads[hash] ?? -1
         heads[hash] = Int32(entries.count)
-        entries.append(Entry(key: Array(key), id: id, dropped: dropped, lastSeen: iteration, next: next))
+        entries.append(e)
     }
 
     /// Keeps the entries `keep` accepts and rebuilds the chains.
@@ -50,7 +56,7 @@ struct ScrapeCache {
         entries.removeAll(keepingCapacity: true)
         heads.removeAll(keepingCapacity: true)
         for e in old where keep(e) {
-            insert(key: e.key[...], hash: Self.hash(e.key[...]), id: e.id, dropped: e.dropped, iteration: e.lastSeen)
+            insert(e, hash: Self.hash(e.key[...]))
         }
     }
 

@@ -100,12 +100,15 @@ public final class ScrapeLoop: Sendable {
             if let answer, error == nil {
                 var parser = ExpositionParser(answer.body, format: ExpositionFormat(contentType: answer.contentType))
                 let mark = (newSeries.count, ids.count)
+                // The body stays alive in `answer` for the whole loop; keys are read through a
+                // pointer, so a sample costs no slice, retain or generic compare.
+                answer.body.withUnsafeBytes { body in
                 do {
                     while let entry = try parser.next() {
                         guard case .sample(let sample) = entry else { continue }
                         scraped += 1
-                        let key = parser.bytes[sample.series]
-                        let hash = ScrapeCache.hash(key)
+                        let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
+                        let hash = StableHash.hash(key)
                         let id: UInt32
                         if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
                             if hit.dropped || hit.duplicate { continue }
@@ -130,6 +133,7 @@ public final class ScrapeLoop: Sendable {
                     newSeries.removeSubrange(mark.0...)
                     ids.removeSubrange(mark.1...)
                     samples.removeAll()
+                }
                 }
             }
             var ended: [UInt32]
