@@ -25,8 +25,13 @@ enum HTTPScraper {
             if let auth = target.config.http.authorizationHeader { headers.add(name: "Authorization", value: auth) }
             let request = try HTTPClient.Request(url: target.url, method: .GET, headers: headers)
             let accumulator = ResponseAccumulator(request: request, maxBodySize: maxBodyBytes)
-            let response = try await client.execute(request: request, delegate: accumulator,
-                                                    deadline: .now() + .milliseconds(target.config.scrapeTimeout)).futureResult.get()
+            let task = client.execute(request: request, delegate: accumulator, deadline: .now() + .milliseconds(target.config.scrapeTimeout))
+            // A stopping agent cancels its loops: cancel the request too instead of waiting for it.
+            let response = try await withTaskCancellationHandler {
+                try await task.futureResult.get()
+            } onCancel: {
+                task.cancel()
+            }
             guard response.status.code == 200 else {
                 throw ScrapeError(description: "server returned HTTP status \(response.status.code) \(response.status.reasonPhrase)")
             }
