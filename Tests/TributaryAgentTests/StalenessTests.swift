@@ -97,6 +97,21 @@ import TributaryWAL
         #expect(w[a]?.count == 3 && StaleMarker.isStale(w[a]?[1].1 ?? 0) && w[a]?[2].1 == 4)
     }
 
+    /// An OpenMetrics answer (chosen by Content-Type): timestamps in seconds become
+    /// milliseconds (honor_timestamps), exemplars are accepted, `# EOF` ends it.
+    @Test func openMetricsScrape() throws {
+        let (loop, dir) = try Self.loop()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let body = "# TYPE requests counter\nrequests_total{code=\"200\"} 7 1700000000.5 # {trace_id=\"abc\"} 1\n# EOF\n"
+        loop.ingest((Array(body.utf8), "application/openmetrics-text; version=1.0.0; charset=utf-8"), at: 1_700_000_001_000, duration: 0)
+        let w = try Self.written(dir)
+        let s = w["{__name__=\"requests_total\", code=\"200\", group=\"lab-1\", instance=\"host-1:9100\", job=\"node\", replica=\"a\"}"]
+        #expect(s?.count == 1 && s?.first?.0 == 1_700_000_000_500 && s?.first?.1 == 7)
+        // The same body as text 0.0.4 does not parse (no exemplars there): the target is down.
+        loop.ingest((Array(body.utf8), "text/plain; version=0.0.4"), at: 1_700_000_016_000, duration: 0)
+        #expect(loop.status.withLock { $0.health } == "down")
+    }
+
     @Test func honorLabelsAndMetricRelabelling() throws {
         var drop = try RelabelConfig(regex: "go_.*")
         drop.sourceLabels = ["__name__"]
