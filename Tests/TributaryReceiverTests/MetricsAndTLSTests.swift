@@ -39,6 +39,24 @@ import TributaryWire
         await server.stop()
     }
 
+    /// `GET /` is the web UI, and the API calls its script makes, with the parameters it sends
+    /// (float seconds, a step in seconds), answer with success.
+    @Test func webUIAndTheCallsItMakes() async throws {
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let now = Date().timeIntervalSince1970
+        #expect(try await server.write(ReceiverTests.body([ReceiverTests.series(["__name__": "up", "job": "node", "group": "lab-1"], [(Int64(now * 1000) - 30_000, 1)])])).0 == 204)
+        let (code, _, page) = try await server.get("/")
+        #expect(code == 200 && page.contains("<textarea id=\"q\"") && page.contains("api/v1/query_range"))
+        for path in ["/api/v1/status/tsdb", "/api/v1/status/buildinfo",
+                     "/api/v1/query_range?query=sum+by+(group%2C+job)+(up)&start=\(now - 3600)&end=\(now)&step=12",
+                     "/api/v1/query?query=sum+by+(group%2C+job)+(up)&time=\(now)"] {
+            let (c, json, text) = try await server.get(path)
+            #expect(c == 200 && json["status"] as? String == "success", "\(path): \(text)")
+        }
+        await server.stop()
+    }
+
     /// With `tls`, the receiver speaks HTTPS only: curl verifies it against the CA that signed
     /// the certificate, writes and queries over it; plain HTTP to the same port gets nowhere.
     @Test func servesHTTPSWithConfiguredCertificate() async throws {

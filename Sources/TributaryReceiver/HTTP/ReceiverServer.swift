@@ -67,6 +67,9 @@ public enum ReceiverServer {
             let name = context.parameters.get("name") ?? ""
             return response(receiver.api("label/\(name)/values", query: request.uri.query, form: nil))
         }
+        router.get("/") { _, _ in
+            response(HTTPAnswer(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(WebUI.page.utf8)))
+        }
         router.get("/-/healthy") { _, _ in response(.text(200, "Tributary is Healthy.")) }
         router.get("/-/ready") { _, _ in response(.text(200, "Tributary is Ready.")) }
         router.get("/metrics") { _, _ in response(receiver.metricsText()) }
