@@ -94,7 +94,7 @@ let package = Package(
         .target(
             name: "TributaryReceiver",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "CCrypt",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "TributaryAgent", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -201,7 +201,7 @@ let package = Package(
         .testTarget(
             name: "TributaryReceiverTests",
             dependencies: [
-                "TributaryConfig", "TributaryTestSupport",
+                "TributaryConfig", "TributaryTestSupport", "TributaryAgent",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -36,7 +36,7 @@ public final class Agent: Sendable {
         current = Mutex(configuration)
         let storage = self.storage
         queues = configuration.remoteWrites.map {
-            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, metrics: metrics, logger: logger)
+            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger)
         }
         let loops = try makeLoops(configuration)
         pool.running.withLock { r in for l in loops { r[ScrapePool.key(l.target)] = .init(loop: l, task: nil) } }
@@ -113,45 +113,64 @@ struct ScrapeService: Service {
     }
 }
 
-/// Flushes the agent's WAL every few seconds and, every minute, removes segments every queue has
-/// delivered (or that are older than the retention), after checkpointing their series.
-struct WALUpkeepService: Service {
-    let agent: Agent
+/// Flushes a queue WAL every few seconds and, every minute, removes the segments every queue
+/// has delivered (or that are older than the retention), after checkpointing their series.
+/// The agent runs one for its WAL; a forwarding receiver runs one for its forward WAL.
+public struct WALUpkeepService: Service {
+    let storage: AgentStorage
+    let queues: [RemoteWriteQueue]
+    let retention: Int64
+    let logger: Logger
+    /// Called every tick (the agent updates its active-series gauge there).
+    let tick: @Sendable () -> Void
 
-    func run() async throws {
+    public init(storage: AgentStorage, queues: [RemoteWriteQueue], retention: Int64, logger: Logger, tick: @escaping @Sendable () -> Void = {}) {
+        self.storage = storage
+        self.queues = queues
+        self.retention = retention
+        self.logger = logger
+        self.tick = tick
+    }
+
+    init(agent: Agent) {
+        self.init(storage: agent.storage, queues: agent.queues, retention: agent.configuration.retention, logger: agent.logger) {
+            agent.metrics.activeSeries.set(Double(agent.activeSeries))
+        }
+    }
+
+    public func run() async throws {
         await cancelWhenGracefulShutdown {
             var ticks = 0
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(2))
-                try? agent.storage.wal.sync()
-                agent.metrics.activeSeries.set(Double(agent.activeSeries))
+                try? storage.wal.sync()
+                tick()
                 ticks += 1
                 if ticks % 30 == 0 { upkeep() }
             }
         }
-        try? agent.storage.wal.sync()
+        try? storage.wal.sync()
     }
 
     func upkeep() {
-        let storage = agent.storage
         do {
             let now = Int64(Date().timeIntervalSince1970 * 1000)
             let segments = try storage.wal.segments()
             guard let last = segments.last else { return }
             // What every queue has delivered (everything when there are no queues); a queue that
             // has not started yet holds everything back.
-            var before = agent.queues.reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
+            var before = queues.reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
             // Segments older than the retention go even if a queue is stuck on them.
             for s in segments where s < last {
                 let path = storage.directory + "/" + String(format: "%08d", s)
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                   Int64(modified.timeIntervalSince1970 * 1000) < now - agent.configuration.retention {
+                   Int64(modified.timeIntervalSince1970 * 1000) < now - retention {
                     before = max(before, s + 1)
                 }
             }
-            try storage.truncate(before: WALPosition(segment: before, offset: 0), now: now, retention: agent.configuration.retention)
+            try storage.truncate(before: WALPosition(segment: before, offset: 0), now: now, retention: retention)
         } catch {
-            agent.logger.error("agent WAL upkeep failed", metadata: ["error": "\(error)"])
+            logger.error("queue WAL upkeep failed", metadata: ["error": "\(error)"])
         }
     }
 }

@@ -82,6 +82,9 @@ extension Receiver {
             refused[reason, default: 0] += 1
             if firstAppendError == nil { firstAppendError = ("series \(series) \(Labels(labels)): \(error)", reason) }
         }
+        // With forwarding, what is stored is also collected, per series, to log upstream.
+        let forwarding = forwarder != nil
+        var forwarded: [(Labels, [Sample])] = []
         let result: CommitResult
         do {
             result = try head.commit { commit in
@@ -90,21 +93,26 @@ extension Receiver {
                         let replica = stripReplica(labels, into: &stripped)
                         stripped.withUnsafeBytes { raw in
                             let target = replica == nil ? labels : LabelsView(raw)
+                            var kept: [Sample] = []
                             for sample in batch.samples(of: series) {
                                 if let replica, window > 0 {
                                     switch commit.appendDeduplicated(target, sample, replica: replica, window: window) {
-                                    case .appended: break
+                                    case .appended: if forwarding { kept.append(sample) }
                                     case .duplicateWindow, .staleSuppressed: deduplicated += 1
                                     case .refused(let e): refuse(e, Int(series.requestIndex), target)
                                     }
                                 } else if let e = commit.append(target, sample) {
                                     refuse(e, Int(series.requestIndex), target)
+                                } else if forwarding {
+                                    kept.append(sample)
                                 }
                             }
+                            if !kept.isEmpty { forwarded.append((Labels(target), kept)) }
                         }
                     }
                 }
             }
+            if let forwarder, !forwarded.isEmpty { try forwarder.forward(forwarded) }
         } catch {
             logger.error("cannot store a write", metadata: ["error": "\(error)"])
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)

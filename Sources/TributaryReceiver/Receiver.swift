@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import ServiceLifecycle
 import Synchronization
 import TributaryModel
 import TributaryPromQL
@@ -22,6 +23,8 @@ public final class Receiver: Sendable {
     /// The replica label names as bytes, compared without building strings.
     let replicaLabelNames: [[UInt8]]
     public let metrics: ReceiverMetrics
+    /// Forwarding upstream, when `remote_write` is configured.
+    let forwarder: Forwarder?
     /// One warning per refused write, at most 10 a second.
     let badRequests: RateLimitedLog
 
@@ -32,6 +35,7 @@ public final class Receiver: Sendable {
         self.logger = logger
         self.metrics = metrics
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
+        forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)
         let replay = try head.replayWAL()
@@ -46,6 +50,10 @@ public final class Receiver: Sendable {
         defer { decoders.withLock { pool in if pool.count < 16 { pool.append(decoder) } } }
         return try body(decoder)
     }
+
+    /// The forwarding queues and their WAL upkeep (none without `remote_write`); run them in
+    /// the service group next to the HTTP server.
+    public var forwardingServices: [any Service] { forwarder?.services ?? [] }
 
     /// Flushes the WAL to disk (graceful shutdown and the periodic sync).
     public func sync() throws {

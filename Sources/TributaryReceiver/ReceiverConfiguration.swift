@@ -1,3 +1,4 @@
+import TributaryAgent
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
@@ -23,6 +24,10 @@ public struct ReceiverConfiguration: Sendable {
     public var auth = AuthConfiguration()
     /// HTTPS instead of HTTP when set.
     public var tls: TLSFiles?
+    /// Upstream receivers that get everything this one stores (forwarding).
+    public var remoteWrites: [RemoteWriteConfig] = []
+    /// Forwarded data older than this is dropped while an upstream is unreachable.
+    public var forwardRetention: Int64 = 2 * 3600 * 1000
 
     public init() {}
 }

@@ -60,9 +60,9 @@ struct Receive: AsyncParsableCommand {
         let app = try ReceiverServer.application(receiver, logger: logger) { port in
             logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)"])
         }
-        // Services stop in reverse order: HTTP first, then the WAL is flushed.
+        // Services stop in reverse order: HTTP first, then forwarding, then the WAL is flushed.
         let group = ServiceGroup(
-            services: [WALSyncService(receiver: receiver, logger: logger), app],
+            services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

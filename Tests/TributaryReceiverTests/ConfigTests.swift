@@ -50,7 +50,8 @@ import TributaryWire
         ("auth:\n  write:\n    basic_users: {bob: plain}\n", "r.yml:3:24: basic_users.bob must be a bcrypt hash"),
         ("tls:\n  cert_file: x\n", "r.yml:2:3: tls needs cert_file and key_file"),
         ("tls:\n  cert_file: /nonexistent.pem\n  key_file: k.pem\n", "r.yml:2:14: cannot load the certificate chain /nonexistent.pem"),
-        ("remote_write:\n  - url: http://x\n", "r.yml:2:3: remote_write (forwarding upstream) is not supported yet"),
+        ("remote_write:\n  - url: ftp://x\n", "r.yml:2:10: url must be an http:// or https:// URL"),
+        ("remote_write:\n  - {url: 'http://a/w', name: c}\n  - {url: 'http://b/w', name: c}\n", "r.yml:3:5: duplicate remote_write name \"c\""),
         ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT"),
     ]
 

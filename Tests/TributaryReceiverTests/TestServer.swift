@@ -29,7 +29,7 @@ final class TestServer: @unchecked Sendable {
         receiver = try Receiver(configuration: settings, logger: logger)
         let bound = Mutex<Int?>(nil)
         let app = try ReceiverServer.application(receiver, logger: logger) { port in bound.withLock { $0 = port } }
-        group = ServiceGroup(services: [WALSyncService(receiver: receiver, logger: logger), app], logger: logger)
+        group = ServiceGroup(services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app], logger: logger)
         let g = group
         task = Task { try await g.run() }
         var port: Int?

@@ -62,7 +62,7 @@ public enum AgentConfigFile {
 }
 
 extension ConfigReader {
-    func sequence(_ node: Node) throws(ConfigError) -> [Node] {
+    public func sequence(_ node: Node) throws(ConfigError) -> [Node] {
         guard case .sequence(let seq) = node else { throw error(node, "expected a list") }
         return Array(seq)
     }
@@ -195,7 +195,8 @@ extension ConfigReader {
         return sc
     }
 
-    func remoteWrite(_ node: Node, index: Int) throws(ConfigError) -> RemoteWriteConfig {
+    /// One `remote_write` entry (the agent's, and the receiver's for forwarding).
+    public func remoteWrite(_ node: Node, index: Int) throws(ConfigError) -> RemoteWriteConfig {
         let m = try mapping(node, allowed: ["url", "name", "remote_timeout", "headers", "basic_auth", "authorization", "tls_config",
                                             "queue_config", "write_relabel_configs", "protobuf_message", "send_exemplars", "metadata_config"])
         guard let urlNode = m["url"] else { throw error(node, "remote_write needs url") }

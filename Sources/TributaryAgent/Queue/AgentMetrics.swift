@@ -43,5 +43,4 @@ public final class AgentMetrics: Sendable {
         }
     }
 
-    func queue(name: String, url: String) -> Queue { Queue(registry, name: name, url: url) }
 }

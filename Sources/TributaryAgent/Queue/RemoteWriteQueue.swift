@@ -25,13 +25,14 @@ public final class RemoteWriteQueue: Service, Sendable {
     /// The position whose records are all delivered (read by WAL truncation).
     public let committed: Mutex<WALPosition?> = Mutex(nil)
 
-    public init(config: RemoteWriteConfig, storage: AgentStorage, dataDirectory: String, retention: Int64, metrics: AgentMetrics, logger: Logger) {
+    /// Its metrics (Prometheus's remote-storage names) go to `registry`.
+    public init(config: RemoteWriteConfig, storage: AgentStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.config = config
         self.storage = storage
         let safe = String(config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         positionFile = dataDirectory + "/queues/" + safe + ".position"
         self.retention = retention
-        self.metrics = metrics.queue(name: config.name, url: config.url)
+        metrics = AgentMetrics.Queue(registry, name: config.name, url: config.url)
         self.logger = logger
     }
 

@@ -4,6 +4,7 @@ import TributaryPromQL
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
+import TributaryAgent
 import TributaryConfig
 import Yams
 
@@ -26,7 +27,8 @@ public enum ReceiverConfigFile {
         }
         if let storage = top["storage"] {
             let s = try reader.mapping(storage, allowed: ["path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
-                                                          "retention_time", "retention_size", "block_duration"])
+                                                          "retention_time", "retention_size", "block_duration", "forward_retention"])
+            if let v = s["forward_retention"] { c.forwardRetention = try reader.duration(v) }
             if let v = s["path"] { c.dataDirectory = try reader.string(v) }
             if let v = s["wal_fsync"] {
                 let text = try reader.string(v)
@@ -73,7 +75,14 @@ public enum ReceiverConfigFile {
             }
             c.tls = files
         }
-        if let v = top["remote_write"] { throw reader.error(v, "remote_write (forwarding upstream) is not supported yet: it needs the agent's queue (issue: the edge agent)") }
+        if let list = top["remote_write"] {
+            var names = Set<String>()
+            for (i, node) in try reader.sequence(list).enumerated() {
+                let rw = try reader.remoteWrite(node, index: i)
+                guard names.insert(rw.name).inserted else { throw reader.error(node, "duplicate remote_write name \"\(rw.name)\"") }
+                c.remoteWrites.append(rw)
+            }
+        }
         return c
     }
 }

@@ -1,0 +1,47 @@
+import Foundation
+import Testing
+import TributaryAgent
+import TributaryModel
+import TributaryReceiver
+import TributaryTestSupport
+
+/// A site receiver forwards upstream (`remote_write`) what it stores: the HA pair it
+/// deduplicates arrives upstream once, without the replica label, every stored sample of it.
+@Suite(.serialized) struct ForwardingTests {
+    @Test func siteReceiverForwardsTheDeduplicatedStream() async throws {
+        let central = try await TestServer()
+        defer { central.removeData() }
+        var rw = RemoteWriteConfig(url: central.base + "/api/v1/write", name: "central")
+        rw.queue.batchSendDeadline = 100
+        let site = try await TestServer {
+            $0.dedupWindow = 1000
+            $0.remoteWrites = [rw]
+        }
+        defer { site.removeData() }
+        let start = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        for replica in ["a", "b"] {
+            let series = (0..<3).map { i in
+                ReceiverTests.series(["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": replica],
+                                     (0..<30).map { k in (start + Int64(k) * 1000 + (replica == "b" ? 300 : 0), Double(k)) })
+            }
+            #expect(try await site.write(ReceiverTests.body(series)).0 == 204)
+        }
+        let stored = try await site.metric("tributary_remote_write_samples_stored_total")
+        #expect(stored == 90, "one sample per window and series")
+        var arrived = 0.0
+        for _ in 0..<100 {
+            arrived = try await central.metric("tributary_remote_write_samples_stored_total")
+            if arrived >= stored { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(arrived == stored, "everything the site stored arrived upstream once")
+        let upstream = try await central.queryScalar("count(count_over_time(node_load1%7Bgroup%3D%22lab-6%22%7D%5B5m%5D))")
+        #expect(upstream == 3, "three series, no replica label")
+        let perSeries = try await central.queryScalar("min(count_over_time(node_load1%5B5m%5D))")
+        #expect(perSeries == 30)
+        let m = try await site.metric("prometheus_remote_storage_samples_failed_total")
+        #expect(m == 0)
+        await site.stop()
+        await central.stop()
+    }
+}
