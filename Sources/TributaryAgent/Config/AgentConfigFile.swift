@@ -49,14 +49,7 @@ public enum AgentConfigFile {
                 c.scrapeConfigs.append(sc)
             }
         }
-        if let list = top["remote_write"] {
-            var names = Set<String>()
-            for (i, node) in try r.sequence(list).enumerated() {
-                let rw = try r.remoteWrite(node, index: i)
-                guard names.insert(rw.name).inserted else { throw r.error(node, "duplicate remote_write name \"\(rw.name)\"") }
-                c.remoteWrites.append(rw)
-            }
-        }
+        if let list = top["remote_write"] { c.remoteWrites = try r.remoteWrites(list) }
         return c
     }
 }
@@ -195,7 +188,19 @@ extension ConfigReader {
         return sc
     }
 
-    /// One `remote_write` entry (the agent's, and the receiver's for forwarding).
+    /// A `remote_write` list (the agent's, and the receiver's for forwarding); names are unique.
+    public func remoteWrites(_ list: Node) throws(ConfigError) -> [RemoteWriteConfig] {
+        var out: [RemoteWriteConfig] = []
+        var names = Set<String>()
+        for (i, node) in try sequence(list).enumerated() {
+            let rw = try remoteWrite(node, index: i)
+            guard names.insert(rw.name).inserted else { throw error(node, "duplicate remote_write name \"\(rw.name)\"") }
+            out.append(rw)
+        }
+        return out
+    }
+
+    /// One `remote_write` entry.
     public func remoteWrite(_ node: Node, index: Int) throws(ConfigError) -> RemoteWriteConfig {
         let m = try mapping(node, allowed: ["url", "name", "remote_timeout", "headers", "basic_auth", "authorization", "tls_config",
                                             "queue_config", "write_relabel_configs", "protobuf_message", "send_exemplars", "metadata_config"])

@@ -75,14 +75,7 @@ public enum ReceiverConfigFile {
             }
             c.tls = files
         }
-        if let list = top["remote_write"] {
-            var names = Set<String>()
-            for (i, node) in try reader.sequence(list).enumerated() {
-                let rw = try reader.remoteWrite(node, index: i)
-                guard names.insert(rw.name).inserted else { throw reader.error(node, "duplicate remote_write name \"\(rw.name)\"") }
-                c.remoteWrites.append(rw)
-            }
-        }
+        if let list = top["remote_write"] { c.remoteWrites = try reader.remoteWrites(list) }
         return c
     }
 }
