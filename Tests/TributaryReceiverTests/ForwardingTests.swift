@@ -18,7 +18,8 @@ import TributaryTestSupport
             $0.remoteWrites = [rw]
         }
         defer { site.removeData() }
-        let start = Int64(Date().timeIntervalSince1970 * 1000) - 60_000
+        // Aligned to the 1 s dedup windows, so replica b's samples (300 ms later) share a's windows.
+        let start = (Int64(Date().timeIntervalSince1970 * 1000) - 60_000) / 1000 * 1000
         for replica in ["a", "b"] {
             let series = (0..<3).map { i in
                 ReceiverTests.series(["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": replica],
