@@ -40,6 +40,8 @@ import TributaryWire
             params:
               module: [http_2xx]
             honor_labels: true
+            body_size_limit: 10MB
+            sample_limit: 5000
             basic_auth: {username: u, password: p}
             static_configs:
               - targets: ['host-1:9100', 'host-2:9100']
@@ -59,6 +61,7 @@ import TributaryWire
         #expect(c.externalLabels == ["replica": "b", "group": "lab-6"])
         let sc = try #require(c.scrapeConfigs.first)
         #expect(sc.scrapeInterval == 10_000 && sc.scrapeTimeout == 10_000 && sc.honorLabels)
+        #expect(sc.limits.bodyBytes == 10 << 20 && sc.limits.sampleLimit == 5000 && sc.limits.labelLimit == 0)
         #expect(sc.http.authorizationHeader == "Basic dTpw")
         let targets = ScrapeTarget.resolve(sc)
         #expect(targets.map(\.url) == ["http://host-1:9100/probe?module=http_2xx", "http://host-2:9100/probe?module=http_2xx"])
@@ -82,6 +85,7 @@ import TributaryWire
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),
         ("global: {}\nglobal: {}\n", "a.yml:1:1: duplicate key \"global\""),
+        ("scrape_configs:\n  - job_name: a\n    body_size_limit: lots\n", "a.yml:3:22: expected a size like 10MB"),
     ]
 
     @Test(arguments: bad)

@@ -10,7 +10,7 @@ import TributaryWAL
 /// stale markers when a series disappears or the target goes down.
 @Suite struct StalenessTests {
     /// A loop over a temporary WAL with one target `job="node"`, `group="lab-1"`.
-    static func loop(honorLabels: Bool = false, metricRelabel: [RelabelConfig] = []) throws -> (ScrapeLoop, String) {
+    static func loop(honorLabels: Bool = false, metricRelabel: [RelabelConfig] = [], limits: ScrapeLimits = ScrapeLimits()) throws -> (ScrapeLoop, String) {
         let dir = NSTemporaryDirectory() + "tributary-agent-" + UUID().uuidString
         var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
         var group = StaticConfig()
@@ -19,6 +19,7 @@ import TributaryWAL
         sc.staticConfigs = [group]
         sc.honorLabels = honorLabels
         sc.metricRelabelConfigs = metricRelabel
+        sc.limits = limits
         let target = try #require(ScrapeTarget.resolve(sc).first)
         let storage = try AgentStorage(directory: dir, logger: Logger(label: "test"))
         let loop = ScrapeLoop(target: target, storage: storage, externalLabels: ["replica": "a"], metrics: AgentMetrics(), logger: Logger(label: "test")) { _ in
@@ -110,6 +111,27 @@ import TributaryWAL
         // The same body as text 0.0.4 does not parse (no exemplars there): the target is down.
         loop.ingest((Array(body.utf8), "text/plain; version=0.0.4"), at: 1_700_000_016_000, duration: 0)
         #expect(loop.status.withLock { $0.health } == "down")
+    }
+
+    /// Over `sample_limit` or a label limit the scrape fails as a whole, as in Prometheus:
+    /// `up` is 0, none of its samples are written, and the series of the last good scrape end.
+    @Test func scrapeLimits() throws {
+        var limits = ScrapeLimits()
+        limits.sampleLimit = 2
+        limits.labelValueLengthLimit = 16
+        let (loop, dir) = try Self.loop(limits: limits)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        loop.ingest(Self.body("a 1\nb 2\n"), at: 1_000, duration: 0)
+        loop.ingest(Self.body("a 1\nb 2\nc 3\n"), at: 16_000, duration: 0)
+        #expect(loop.status.withLock { $0.lastError }.hasPrefix("sample_limit exceeded"))
+        loop.ingest(Self.body("a 1\nd{x=\"a value longer than sixteen bytes\"} 2\n"), at: 31_000, duration: 0)
+        #expect(loop.status.withLock { $0.lastError }.hasPrefix("label_value_length_limit exceeded"))
+        let w = try Self.written(dir)
+        let up = "{__name__=\"up\", group=\"lab-1\", instance=\"host-1:9100\", job=\"node\", replica=\"a\"}"
+        #expect(w[up]?.map(\.1) == [1, 0, 0])
+        #expect(w.keys.filter { $0.contains("\"c\"") || $0.contains("\"d\"") }.isEmpty, "nothing of a failed scrape is written")
+        let a = "{__name__=\"a\", group=\"lab-1\", instance=\"host-1:9100\", job=\"node\", replica=\"a\"}"
+        #expect(w[a]?.count == 2 && StaleMarker.isStale(w[a]?.last?.1 ?? 0), "a ends when the scrape fails")
     }
 
     @Test func honorLabelsAndMetricRelabelling() throws {

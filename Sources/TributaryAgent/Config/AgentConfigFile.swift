@@ -69,6 +69,24 @@ extension ConfigReader {
         }
     }
 
+    func nonNegative(_ node: Node) throws(ConfigError) -> Int {
+        let v = try int(node)
+        guard v >= 0 else { throw error(node, "expected 0 or more, got \(v)") }
+        return v
+    }
+
+    /// Prometheus's byte sizes: `0`, `512`, `10KB`, `100MB`, `1GB` (powers of 1024, as its units do).
+    func byteSize(_ node: Node) throws(ConfigError) -> Int {
+        let text = try string(node)
+        let units: [(String, Int)] = [("KB", 1 << 10), ("MB", 1 << 20), ("GB", 1 << 30), ("B", 1)]
+        for (unit, factor) in units where text.hasSuffix(unit) {
+            guard let n = Int(text.dropLast(unit.count)), n >= 0, n <= Int.max / factor else { break }
+            return n * factor
+        }
+        guard let n = Int(text), n >= 0 else { throw error(node, "expected a size like 10MB, got \"\(text)\"") }
+        return n
+    }
+
     func positiveDuration(_ node: Node) throws(ConfigError) -> Int64 {
         let ms = try duration(node)
         guard ms > 0 else { throw error(node, "expected a duration above 0") }
@@ -151,7 +169,8 @@ extension ConfigReader {
     func scrapeConfig(_ node: Node, defaults: AgentConfiguration) throws(ConfigError) -> ScrapeConfig {
         let m = try mapping(node, allowed: ["job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params",
                                             "honor_labels", "honor_timestamps", "basic_auth", "authorization", "tls_config",
-                                            "relabel_configs", "metric_relabel_configs", "static_configs"])
+                                            "relabel_configs", "metric_relabel_configs", "static_configs",
+                                            "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"])
         guard let jobNode = m["job_name"] else { throw error(node, "scrape config needs job_name") }
         let interval = try m["scrape_interval"].map { n throws(ConfigError) in try positiveDuration(n) } ?? defaults.scrapeInterval
         // As Prometheus: the global timeout, capped at this job's interval when that is shorter.
@@ -168,6 +187,11 @@ extension ConfigReader {
         }
         if let v = m["honor_labels"] { sc.honorLabels = try bool(v) }
         if let v = m["honor_timestamps"] { sc.honorTimestamps = try bool(v) }
+        if let v = m["body_size_limit"] { sc.limits.bodySizeLimit = try byteSize(v) }
+        if let v = m["sample_limit"] { sc.limits.sampleLimit = try nonNegative(v) }
+        if let v = m["label_limit"] { sc.limits.labelLimit = try nonNegative(v) }
+        if let v = m["label_name_length_limit"] { sc.limits.labelNameLengthLimit = try nonNegative(v) }
+        if let v = m["label_value_length_limit"] { sc.limits.labelValueLengthLimit = try nonNegative(v) }
         sc.http = try httpSettings(m)
         if let v = m["relabel_configs"] { sc.relabelConfigs = try relabelConfigs(v) }
         if let v = m["metric_relabel_configs"] { sc.metricRelabelConfigs = try relabelConfigs(v) }

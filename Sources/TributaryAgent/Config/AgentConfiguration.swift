@@ -59,6 +59,9 @@ public struct ScrapeConfig: Sendable {
     public var params: [String: [String]] = [:]
     public var honorLabels = false
     public var honorTimestamps = true
+    /// Limits, as Prometheus names them; 0 means none (body: 128 MiB when 0). A scrape over a
+    /// limit fails as a whole: `up` is 0 and its series end.
+    public var limits = ScrapeLimits()
     public var http = HTTPClientSettings()
     public var relabelConfigs: [RelabelConfig] = []
     public var metricRelabelConfigs: [RelabelConfig] = []
@@ -69,6 +72,19 @@ public struct ScrapeConfig: Sendable {
         self.scrapeInterval = scrapeInterval
         self.scrapeTimeout = scrapeTimeout
     }
+}
+
+public struct ScrapeLimits: Sendable, Equatable {
+    public var bodySizeLimit = 0
+    public var sampleLimit = 0
+    public var labelLimit = 0
+    public var labelNameLengthLimit = 0
+    public var labelValueLengthLimit = 0
+
+    public init() {}
+
+    /// The body limit in bytes the HTTP client enforces.
+    public var bodyBytes: Int { bodySizeLimit > 0 ? bodySizeLimit : 128 << 20 }
 }
 
 public struct QueueConfig: Sendable {

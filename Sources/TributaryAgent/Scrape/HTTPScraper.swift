@@ -10,8 +10,6 @@ public struct ScrapeError: Error, CustomStringConvertible {
 }
 
 enum HTTPScraper {
-    static let maxBodyBytes = 128 << 20
-
     /// Uses the event-loop API: the body is accumulated on the event loop and handed over once,
     /// instead of streaming each chunk through an async sequence (perf: that streaming was the
     /// largest part of a scrape's cost at 200 targets).
@@ -24,7 +22,7 @@ enum HTTPScraper {
             headers.add(name: "X-Prometheus-Scrape-Timeout-Seconds", value: String(Double(target.config.scrapeTimeout) / 1000))
             if let auth = target.config.http.authorizationHeader { headers.add(name: "Authorization", value: auth) }
             let request = try HTTPClient.Request(url: target.url, method: .GET, headers: headers)
-            let accumulator = ResponseAccumulator(request: request, maxBodySize: maxBodyBytes)
+            let accumulator = ResponseAccumulator(request: request, maxBodySize: target.config.limits.bodyBytes)
             let task = client.execute(request: request, delegate: accumulator, deadline: .now() + .milliseconds(target.config.scrapeTimeout))
             // A stopping agent cancels its loops: cancel the request too instead of waiting for it.
             let response = try await withTaskCancellationHandler {

@@ -102,38 +102,53 @@ public final class ScrapeLoop: Sendable {
                 let mark = (newSeries.count, ids.count)
                 // The body stays alive in `answer` for the whole loop; keys are read through a
                 // pointer, so a sample costs no slice, retain or generic compare.
+                let limits = target.config.limits
+                var failure: String?
                 answer.body.withUnsafeBytes { body in
-                do {
-                    while let entry = try parser.next() {
-                        guard case .sample(let sample) = entry else { continue }
-                        scraped += 1
-                        let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
-                        let hash = StableHash.hash(key)
-                        let id: UInt32
-                        if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
-                            if hit.dropped || hit.duplicate { continue }
-                            id = hit.id
-                        } else {
-                            guard let labels = seriesLabels(parser, name: sample.name) else {
-                                s.cache.insert(key: key, hash: hash, id: 0, dropped: true, iteration: iteration)
-                                continue
+                    do {
+                        while let entry = try parser.next() {
+                            guard case .sample(let sample) = entry else { continue }
+                            scraped += 1
+                            let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
+                            let hash = StableHash.hash(key)
+                            let id: UInt32
+                            if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
+                                if hit.dropped || hit.duplicate { continue }
+                                id = hit.id
+                            } else {
+                                guard let labels = seriesLabels(parser, name: sample.name) else {
+                                    s.cache.insert(key: key, hash: hash, id: 0, dropped: true, iteration: iteration)
+                                    continue
+                                }
+                                // Label limits are checked once per series: a cached series passed them.
+                                if let problem = Self.overLimit(labels, limits) {
+                                    failure = problem
+                                    break
+                                }
+                                id = storage.allocate(1)
+                                s.cache.insert(key: key, hash: hash, id: id, dropped: false, iteration: iteration)
+                                newSeries.append((id, labels))
+                                added += 1
                             }
-                            id = storage.allocate(1)
-                            s.cache.insert(key: key, hash: hash, id: id, dropped: false, iteration: iteration)
-                            newSeries.append((id, labels))
-                            added += 1
+                            kept += 1
+                            if limits.sampleLimit > 0, kept > limits.sampleLimit {
+                                failure = "sample_limit exceeded: more than \(limits.sampleLimit) samples after metric relabelling"
+                                break
+                            }
+                            ids.append(id)
+                            samples.append(Sample(timestamp: target.config.honorTimestamps ? (sample.timestamp ?? t) : t, value: sample.value))
                         }
-                        kept += 1
-                        ids.append(id)
-                        samples.append(Sample(timestamp: target.config.honorTimestamps ? (sample.timestamp ?? t) : t, value: sample.value))
+                    } catch let e {
+                        failure = "parse error at \(e)"
                     }
-                } catch let e {
-                    error = "parse error at \(e)"
+                }
+                if let failure {
+                    // Nothing of a failed scrape is written; the series it had not logged are forgotten.
+                    error = failure
                     s.cache.remove(ids: Set(newSeries[mark.0...].map(\.0)), insertedIn: iteration)
                     newSeries.removeSubrange(mark.0...)
                     ids.removeSubrange(mark.1...)
                     samples.removeAll()
-                }
                 }
             }
             var ended: [UInt32]
@@ -196,6 +211,24 @@ public final class ScrapeLoop: Sendable {
             logger.error("cannot write stale markers for a removed target", metadata: ["target": "\(target.url)", "error": "\(error)"])
         }
         status.withLock { $0.health = "removed" }
+    }
+
+    /// Why `labels` break the scrape config's label limits, or nil.
+    static func overLimit(_ labels: Labels, _ limits: ScrapeLimits) -> String? {
+        guard limits.labelLimit > 0 || limits.labelNameLengthLimit > 0 || limits.labelValueLengthLimit > 0 else { return nil }
+        let pairs = labels.pairs
+        if limits.labelLimit > 0, pairs.count > limits.labelLimit {
+            return "label_limit exceeded: \(labels) has \(pairs.count) labels, more than \(limits.labelLimit)"
+        }
+        for (name, value) in pairs {
+            if limits.labelNameLengthLimit > 0, name.utf8.count > limits.labelNameLengthLimit {
+                return "label_name_length_limit exceeded: \"\(name)\" is longer than \(limits.labelNameLengthLimit) bytes"
+            }
+            if limits.labelValueLengthLimit > 0, value.utf8.count > limits.labelValueLengthLimit {
+                return "label_value_length_limit exceeded: the value of \"\(name)\" is longer than \(limits.labelValueLengthLimit) bytes"
+            }
+        }
+        return nil
     }
 
     /// The series' labels: scraped labels merged with the target's (honor_labels), then
