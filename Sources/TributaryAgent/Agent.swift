@@ -39,8 +39,7 @@ public final class Agent: Sendable {
             RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger)
         }
         let loops = try makeLoops(configuration)
-        pool.running.withLock { r in for l in loops { r[ScrapePool.key(l.target)] = .init(loop: l, task: nil) } }
-        pool.order.withLock { $0 = loops.map { ScrapePool.key($0.target) } }
+        _ = pool.replace(loops, start: false)
         logger.info("agent configured", metadata: ["targets": "\(loops.count)", "remote_write": "\(queues.count)"])
     }
 

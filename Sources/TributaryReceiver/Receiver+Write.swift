@@ -38,9 +38,9 @@ extension Receiver {
         return answer
     }
 
-    /// Answers a refusal of the whole request before any sample is looked at.
-    func refuseRequest(_ reason: RejectionReason, status: Int, bytes: Int) -> HTTPAnswer {
-        let answer = HTTPAnswer.text(status, "request body over the limit of \(configuration.maxBodyBytes) bytes")
+    /// Answers a refusal of the whole request before its body is read (counted and logged).
+    func refuseRequest(_ reason: RejectionReason, status: Int, message: String, bytes: Int) -> HTTPAnswer {
+        let answer = HTTPAnswer.text(status, message)
         metrics.answered(status, refused: reason)
         badRequests.warning("remote write refused", metadata: ["status": "\(status)", "reason": "\(reason.rawValue)", "bytes": "\(bytes)"])
         return answer

@@ -1,3 +1,4 @@
+import Foundation
 import TributaryModel
 import TributaryWire
 
@@ -28,7 +29,7 @@ public struct HTTPClientSettings: Sendable {
     /// The `Authorization` header value, if any.
     public var authorizationHeader: String? {
         if let a = authorization { return "\(a.type) \(a.credentials)" }
-        if let b = basicAuth { return "Basic " + Base64.encode(Array("\(b.username):\(b.password)".utf8)) }
+        if let b = basicAuth { return "Basic " + Data("\(b.username):\(b.password)".utf8).base64EncodedString() }
         return nil
     }
 }
@@ -113,26 +114,5 @@ public struct RemoteWriteConfig: Sendable {
     public init(url: String, name: String) {
         self.url = url
         self.name = name
-    }
-}
-
-/// Standard base64 (for basic auth headers).
-enum Base64 {
-    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-
-    static func encode(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        var i = 0
-        while i < bytes.count {
-            let n = min(3, bytes.count - i)
-            var v = UInt32(bytes[i]) << 16
-            if n > 1 { v |= UInt32(bytes[i + 1]) << 8 }
-            if n > 2 { v |= UInt32(bytes[i + 2]) }
-            for k in 0..<4 {
-                out.append(k <= n ? alphabet[Int(v >> (18 - 6 * UInt32(k)) & 63)] : UInt8(ascii: "="))
-            }
-            i += 3
-        }
-        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -12,13 +12,17 @@ public final class ScrapePool: Sendable {
         var task: Task<Void, Never>?
     }
 
-    let running = Mutex<[String: Running]>([:])
-    let order = Mutex<[String]>([])
+    /// The loops by target key, and the keys in configuration order, changed together.
+    struct State {
+        var running: [String: Running] = [:]
+        var order: [String] = []
+    }
+
+    let state = Mutex(State())
 
     /// The loops in configuration order.
     public var loops: [ScrapeLoop] {
-        let keys = order.withLock { $0 }
-        return running.withLock { r in keys.compactMap { r[$0]?.loop } }
+        state.withLock { s in s.order.compactMap { s.running[$0]?.loop } }
     }
 
     static func key(_ t: ScrapeTarget) -> String {
@@ -26,24 +30,31 @@ public final class ScrapePool: Sendable {
     }
 
     /// Replaces the set of loops with `loops` (those whose target is unchanged keep running,
-    /// with their series cache). With `start`, new loops begin scraping. Returns the number of
-    /// targets added and removed.
-    @discardableResult
-    public func apply(_ loops: [ScrapeLoop], start: Bool) async -> (added: Int, removed: Int) {
-        var removed: [Running] = []
-        var added = 0
-        running.withLock { r in
+    /// with their series cache); with `start`, new loops begin scraping. Returns how many were
+    /// added and the ones removed, still to be stopped.
+    func replace(_ loops: [ScrapeLoop], start: Bool) -> (added: Int, removed: [Running]) {
+        state.withLock { s in
             let wanted = Dictionary(loops.map { (Self.key($0.target), $0) }, uniquingKeysWith: { a, _ in a })
-            for (k, v) in r where wanted[k] == nil {
+            var removed: [Running] = []
+            var added = 0
+            for (k, v) in s.running where wanted[k] == nil {
                 removed.append(v)
-                r[k] = nil
+                s.running[k] = nil
             }
-            for (k, loop) in wanted where r[k] == nil {
-                r[k] = Running(loop: loop, task: start ? Task { await loop.run() } : nil)
+            for (k, loop) in wanted where s.running[k] == nil {
+                s.running[k] = Running(loop: loop, task: start ? Task { await loop.run() } : nil)
                 added += 1
             }
+            s.order = loops.map { Self.key($0.target) }
+            return (added, removed)
         }
-        order.withLock { $0 = loops.map { Self.key($0.target) } }
+    }
+
+    /// ``replace(_:start:)``, then stops the removed loops and writes their stale markers.
+    /// Returns the number of targets added and removed.
+    @discardableResult
+    public func apply(_ loops: [ScrapeLoop], start: Bool) async -> (added: Int, removed: Int) {
+        let (added, removed) = replace(loops, start: start)
         for old in removed {
             old.task?.cancel()
             await old.task?.value
@@ -54,17 +65,17 @@ public final class ScrapePool: Sendable {
 
     /// Starts every loop that is not running.
     func startAll() {
-        running.withLock { r in
-            for (k, v) in r where v.task == nil {
+        state.withLock { s in
+            for (k, v) in s.running where v.task == nil {
                 let loop = v.loop
-                r[k]?.task = Task { await loop.run() }
+                s.running[k]?.task = Task { await loop.run() }
             }
         }
     }
 
     /// Stops every loop (shutdown: no stale markers, as Prometheus does not write them then).
     func stopAll() async {
-        let tasks = running.withLock { r in r.values.compactMap(\.task) }
+        let tasks = state.withLock { s in s.running.values.compactMap(\.task) }
         for t in tasks { t.cancel() }
         for t in tasks { await t.value }
     }

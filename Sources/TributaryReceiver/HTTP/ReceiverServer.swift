@@ -38,7 +38,7 @@ public enum ReceiverServer {
             do {
                 buffer = try await request.collectBody(upTo: bodyLimit)
             } catch {
-                return response(receiver.refuseRequest(.bodyTooLarge, status: 413, bytes: bodyLimit))
+                return response(receiver.refuseRequest(.bodyTooLarge, status: 413, message: "request body over the limit of \(bodyLimit) bytes", bytes: bodyLimit))
             }
             let answer = receiver.write(
                 body: Array(buffer.readableBytesView),

@@ -181,7 +181,7 @@ final class TextFormatRules {
 
     func check(_ label: StaticString, _ parser: ExpositionParser, _ name: Range<Int>) throws(ExpositionError) {
         guard let value = parser.label(label) else { return }
-        let ok = Array(value).withUnsafeBytes { ExpositionNumbers.float($0, strictWords: false) } != nil
+        let ok = value.withUnsafeBytes { ExpositionNumbers.float($0, strictWords: false) } != nil
         guard ok else { throw parser.error(name.lowerBound, "expected a float as value for the \(label) label, got \"\(String(decoding: value, as: UTF8.self))\"") }
     }
 }

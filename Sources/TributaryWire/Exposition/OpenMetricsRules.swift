@@ -39,14 +39,22 @@ final class OpenMetricsRules {
     var usedNames: Set<[UInt8]> = []
     var scratch: [UInt8] = []
 
+    // The sample-name suffixes of each type, built once (they are looked at per sample).
+    static let counterSuffixes = ["_total", "_created"]
+    static let plainSuffixes = [""]
+    static let histogramSuffixes = ["_bucket", "_count", "_sum", "_created"]
+    static let gaugeHistogramSuffixes = ["_bucket", "_gcount", "_gsum"]
+    static let summarySuffixes = ["", "_count", "_sum", "_created"]
+    static let infoSuffixes = ["_info"]
+
     static func suffixes(_ type: MetricFamilyType) -> [String] {
         switch type {
-        case .counter: ["_total", "_created"]
-        case .gauge, .unknown, .untyped, .stateset: [""]
-        case .histogram: ["_bucket", "_count", "_sum", "_created"]
-        case .gaugehistogram: ["_bucket", "_gcount", "_gsum"]
-        case .summary: ["", "_count", "_sum", "_created"]
-        case .info: ["_info"]
+        case .counter: counterSuffixes
+        case .gauge, .unknown, .untyped, .stateset: plainSuffixes
+        case .histogram: histogramSuffixes
+        case .gaugehistogram: gaugeHistogramSuffixes
+        case .summary: summarySuffixes
+        case .info: infoSuffixes
         }
     }
 
@@ -187,7 +195,7 @@ final class OpenMetricsRules {
         case (.histogram, "_bucket"), (.gaugehistogram, "_bucket"):
             try counterLike("bucket")
             guard let leBytes = parser.label("le") else { throw parser.error(at, "bucket \"\(display)\" has no le label") }
-            let le = Array(leBytes).withUnsafeBytes { ExpositionNumbers.float($0, strictWords: true) }
+            let le = leBytes.withUnsafeBytes { ExpositionNumbers.float($0, strictWords: true) }
             guard let le, !le.isNaN else { throw parser.error(at, "le label of \"\(display)\" is not a float: \"\(String(decoding: leBytes, as: UTF8.self))\"") }
             var g = family.group ?? Group()
             guard le > g.lastLe else { throw parser.error(at, "buckets of \"\(display)\" are not in increasing le order") }
@@ -209,7 +217,7 @@ final class OpenMetricsRules {
             family.group?.sum = s.value
         case (.summary, ""):
             guard let qBytes = parser.label("quantile") else { throw parser.error(at, "summary sample \"\(display)\" has no quantile label") }
-            let q = Array(qBytes).withUnsafeBytes { ExpositionNumbers.float($0, strictWords: true) }
+            let q = qBytes.withUnsafeBytes { ExpositionNumbers.float($0, strictWords: true) }
             guard let q, q >= 0, q <= 1 else { throw parser.error(at, "quantile of \"\(display)\" must be a float in [0, 1], got \"\(String(decoding: qBytes, as: UTF8.self))\"") }
             guard s.value.isNaN || s.value >= 0 else { throw parser.error(at, "quantile value of \"\(display)\" must not be negative") }
         case (.info, "_info"):
