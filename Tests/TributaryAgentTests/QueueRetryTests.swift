@@ -18,6 +18,7 @@ import TributaryWire
     final class Script: Sendable {
         let codes: Mutex<[Int]>
         let seen = Mutex<[(Date, Int)]>([])
+        let contentTypes = Mutex<[String]>([])
         init(_ codes: [Int]) { self.codes = Mutex(codes) }
     }
 
@@ -28,8 +29,12 @@ import TributaryWire
         router.post("/api/v1/write") { request, _ -> Response in
             var request = request
             let body = try await request.collectBody(upTo: 1 << 24)
+            // Decoded as the Content-Type says, so a body of the other version counts as -1.
+            let contentType = request.headers[.contentType] ?? ""
+            script.contentTypes.withLock { $0.append(contentType) }
+            let version = RemoteWriteVersion(contentType: contentType) ?? .v1
             let bytes = Array(body.readableBytesView)
-            let samples = bytes.withUnsafeBytes { raw in (try? WriteRequestDecoder().decode(raw, version: .v1))?.sampleCount } ?? -1
+            let samples = bytes.withUnsafeBytes { raw in (try? WriteRequestDecoder().decode(raw, version: version))?.sampleCount } ?? -1
             let code = script.codes.withLock { $0.isEmpty ? 204 : $0.removeFirst() }
             script.seen.withLock { $0.append((Date(), samples)) }
             var headers = HTTPFields()
@@ -48,7 +53,7 @@ import TributaryWire
     }
 
     /// An agent with one target whose loop we drive by hand, and one queue to `port`.
-    static func agent(port: Int, dir: String) throws -> Agent {
+    static func agent(port: Int, dir: String, version: RemoteWriteVersion = .v1) throws -> Agent {
         var c = AgentConfiguration()
         c.dataDirectory = dir
         var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
@@ -60,6 +65,7 @@ import TributaryWire
         rw.queue.batchSendDeadline = 100
         rw.queue.minBackoff = 100
         rw.queue.maxBackoff = 400
+        rw.version = version
         c.remoteWrites = [rw]
         return try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
     }
@@ -89,6 +95,25 @@ import TributaryWire
         }
         #expect(Self.counter(agent, "prometheus_remote_storage_samples_retried_total") == 21)
         #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 0)
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// `protobuf_message: io.prometheus.write.v2.Request` sends 2.0: its Content-Type, and a
+    /// body that decodes as 2.0 with every sample.
+    @Test func remoteWrite20IsWhatIsSent() async throws {
+        let script = Script([])
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Self.agent(port: port, dir: dir, version: .v2)
+        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: Int64(Date().timeIntervalSince1970 * 1000), duration: 0)
+        let queue = Task { try await agent.queues[0].run() }
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        queue.cancel()
+        _ = try? await queue.value
+        #expect(script.contentTypes.withLock { $0 } == ["application/x-protobuf;proto=io.prometheus.write.v2.Request"])
+        #expect(script.seen.withLock { $0.map(\.1) } == [7])
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }

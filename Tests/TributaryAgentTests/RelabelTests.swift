@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import TributaryAgent
 
@@ -62,7 +63,7 @@ import Testing
     }
 
     @Test func md5MatchesKnownDigests() {
-        func hex(_ s: String) -> String { MD5.digest(Array(s.utf8)).map { String($0, radix: 16).leftPadded(2) }.joined() }
+        func hex(_ s: String) -> String { MD5.digest(Array(s.utf8)).map { String(format: "%02x", $0) }.joined() }
         #expect(hex("") == "d41d8cd98f00b204e9800998ecf8427e")
         #expect(hex("abc") == "900150983cd24fb0d6963f7d28e17f72")
         #expect(hex(String(repeating: "a", count: 100)) == "36a92cc94a9e0fa21f625f8bfb007adf")
