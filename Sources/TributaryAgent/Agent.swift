@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import Prometheus
@@ -16,7 +15,6 @@ public final class Agent: Sendable {
     public let metrics: AgentMetrics
     public let pool = ScrapePool()
     public let queues: [RemoteWriteQueue]
-    let clients = Mutex<[HTTPClient]>([])
     let fetch: ScrapeFetch?
     let logger: Logger
     /// The settings loops are made from (replaced by ``reload(_:)``).
@@ -49,17 +47,11 @@ public final class Agent: Sendable {
         let existing = Dictionary(pool.loops.map { (ScrapePool.key($0.target), $0) }, uniquingKeysWith: { a, _ in a })
         var loops: [ScrapeLoop] = []
         for sc in configuration.scrapeConfigs {
-            var fetcher = fetch
-            if fetcher == nil {
-                let client = try sc.http.makeClient(decompress: true)
-                clients.withLock { $0.append(client) }
-                fetcher = HTTPScraper.fetcher(client: client)
-            }
-            guard let fetcher else { continue }
+            let client = fetch == nil ? try ScrapeClient(settings: sc.http) : nil
             for target in ScrapeTarget.resolve(sc) {
                 if let same = existing[ScrapePool.key(target)] {
                     loops.append(same)
-                } else {
+                } else if let fetcher = fetch ?? client?.fetcher(for: target) {
                     loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetcher))
                 }
             }
@@ -94,10 +86,6 @@ public final class Agent: Sendable {
     public var activeSeries: Int {
         loops.reduce(0) { n, loop in n + loop.state.withLock { $0.cache.count + $0.synthetic.count } }
     }
-
-    func shutdownClients() async {
-        for c in clients.withLock({ $0 }) { try? await c.shutdown() }
-    }
 }
 
 /// Runs every scrape loop until graceful shutdown.
@@ -108,7 +96,6 @@ struct ScrapeService: Service {
         agent.pool.startAll()
         try? await gracefulShutdown()
         await agent.pool.stopAll()
-        await agent.shutdownClients()
     }
 }
 

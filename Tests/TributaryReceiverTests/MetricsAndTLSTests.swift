@@ -4,6 +4,7 @@ import TributaryModel
 import TributaryReceiver
 import TributaryTestSupport
 import TributaryWire
+@testable import TributaryAgent
 
 @Suite(.serialized) struct MetricsAndTLSTests {
     /// `/metrics` counts samples and refusals by reason and status code, and times requests.
@@ -58,7 +59,8 @@ import TributaryWire
     }
 
     /// With `tls`, the receiver speaks HTTPS only: curl verifies it against the CA that signed
-    /// the certificate, writes and queries over it; plain HTTP to the same port gets nowhere.
+    /// the certificate, writes and queries over it, the agent scrapes it; plain HTTP to the same
+    /// port gets nowhere.
     @Test func servesHTTPSWithConfiguredCertificate() async throws {
         let dir = NSTemporaryDirectory() + "tributary-tls-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -77,6 +79,23 @@ import TributaryWire
         #expect(write == "204")
         let query = try await offPool { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", url + "/api/v1/query?query=tls_up"]) }
         #expect(query.contains("\"tls_up\""), "\(query)")
+        // The agent's scrape client over HTTPS, verifying against the same CA, by IP and by name;
+        // without the CA the certificate is refused.
+        var sc = ScrapeConfig(jobName: "tls", scrapeInterval: 5_000, scrapeTimeout: 5_000)
+        sc.scheme = "https"
+        var targets = StaticConfig()
+        targets.targets = ["127.0.0.1:\(server.port)", "localhost:\(server.port)"]
+        sc.staticConfigs = [targets]
+        var untrusted = sc
+        sc.http.tls.caFile = dir + "/cert.pem"
+        for target in ScrapeTarget.resolve(sc) {
+            let (body, _) = try await ScrapeClient(settings: sc.http).fetcher(for: target)(target)
+            #expect(String(decoding: body, as: UTF8.self).contains("tributary_remote_write_samples_received_total"), "\(target.url)")
+        }
+        untrusted.staticConfigs[0].targets.removeLast()
+        for target in ScrapeTarget.resolve(untrusted) {
+            await #expect(throws: (any Error).self, "\(target.url) without the CA") { try await ScrapeClient(settings: untrusted.http).fetcher(for: target)(target) }
+        }
         let plain = try await offPool { (try? run("/usr/bin/curl", ["-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(server.port)/-/healthy"])) ?? "failed" }
         #expect(plain != "200", "plain HTTP must not be served on the TLS port")
         await server.stop()

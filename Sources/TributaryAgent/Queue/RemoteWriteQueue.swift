@@ -37,7 +37,7 @@ public final class RemoteWriteQueue: Service, Sendable {
     }
 
     public func run() async throws {
-        let client = try config.http.makeClient(decompress: false)
+        let client = try config.http.makeClient()
         do {
             try await cancelWhenGracefulShutdown { try await self.deliver(client) }
         } catch is CancellationError {
