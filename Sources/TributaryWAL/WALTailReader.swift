@@ -45,10 +45,20 @@ public final class WALTailReader {
             let path = WAL.path(directory, position.segment)
             let got = try pread(path, offset: position.offset, count: want)
             if got == 0 {
-                // The end of this segment (or it is gone): move on when a later one exists.
-                let segments = try WAL.segments(in: directory)
-                guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
-                if segments.contains(position.segment), try fileSize(path) > position.offset { continue }
+                // The end of this segment (or it is gone): move on when a later one exists. The
+                // writer's next segment is the usual answer, found without listing the directory
+                // (this runs on every poll of an idle queue).
+                let next: Int
+                if file != nil, access(WAL.path(directory, position.segment + 1), F_OK) == 0 {
+                    next = position.segment + 1
+                } else if file != nil, errno == ENOENT {
+                    return 0
+                } else {
+                    let segments = try WAL.segments(in: directory)
+                    guard let later = segments.first(where: { $0 > position.segment }) else { return 0 }
+                    next = later
+                }
+                if let file, try fileSize(file, path) > position.offset { continue }
                 position = WALPosition(segment: next, offset: 0)
                 continue
             }
@@ -79,7 +89,7 @@ public final class WALTailReader {
             if got == want { want *= 2; continue }
             let segments = try WAL.segments(in: directory)
             guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
-            let size = try fileSize(path)
+            let size = try file.map { fd throws(WALError) in try fileSize(fd, path) } ?? position.offset
             logger.error("WAL: skipping a damaged record and the rest of its segment", metadata: [
                 "segment": "\(path)", "offset": "\(position.offset)", "reason": "\(reason)", "bytes": "\(size - position.offset)",
             ])
@@ -88,13 +98,27 @@ public final class WALTailReader {
         }
     }
 
+    /// The open segment the reader is in (kept between calls), and its number.
+    var file: Int32?
+    var fileSegment = -1
+
+    deinit {
+        if let file { close(file) }
+    }
+
     func pread(_ path: String, offset: Int, count: Int) throws(WALError) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            if errno == ENOENT { return 0 }
-            throw WALError.io("cannot open segment", path, errno: errno)
+        if fileSegment != position.segment {
+            if let file { close(file) }
+            file = nil
+            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                if errno == ENOENT { return 0 }
+                throw WALError.io("cannot open segment", path, errno: errno)
+            }
+            file = fd
+            fileSegment = position.segment
         }
-        defer { close(fd) }
+        guard let fd = file else { return 0 }
         if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
         var done = 0
         while done < count {
@@ -109,9 +133,9 @@ public final class WALTailReader {
         return done
     }
 
-    func fileSize(_ path: String) throws(WALError) -> Int {
+    func fileSize(_ fd: Int32, _ path: String) throws(WALError) -> Int {
         var st = stat()
-        guard stat(path, &st) == 0 else { throw WALError.io("cannot stat segment", path, errno: errno) }
+        guard fstat(fd, &st) == 0 else { throw WALError.io("cannot stat segment", path, errno: errno) }
         return Int(st.st_size)
     }
 }
