@@ -148,18 +148,18 @@ public final class RemoteWriteQueue: Service, Sendable {
         return .kept(labels, labels.stableHash)
     }
 
-    /// One round: the batch cut into requests per shard (a sample per TimeSeries, as Prometheus
+    /// One round: the batch cut into requests per shard (a sample per series, as Prometheus
     /// sends them, so a series' samples keep their WAL order), shards in parallel.
     func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: HTTPClient) async throws {
         let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
-        var byShard = [[[TimeSeries]]](repeating: [], count: shards)
-        var open = [[TimeSeries]](repeating: [], count: shards)
+        var byShard = [[[(Labels, Sample)]]](repeating: [], count: shards)
+        var open = [[(Labels, Sample)]](repeating: [], count: shards)
         for s in 0..<shards { open[s].reserveCapacity(min(config.queue.maxSamplesPerSend, batch.count)) }
         var dropped = 0
         for (id, sample) in batch {
             guard sample.timestamp >= oldest, case .kept(let labels, let hash) = table.slot(id, { resolve(id) }) else { dropped += 1; continue }
             let s = Int(hash % UInt64(shards))
-            open[s].append(TimeSeries(labels: labels, samples: [sample]))
+            open[s].append((labels, sample))
             if open[s].count >= config.queue.maxSamplesPerSend {
                 byShard[s].append(open[s])
                 open[s].removeAll(keepingCapacity: true)
@@ -172,7 +172,7 @@ public final class RemoteWriteQueue: Service, Sendable {
                 group.addTask {
                     // One encoder (and its arena) per shard and round, not per request.
                     let encoder = WriteRequestEncoder()
-                    for series in shard { try await self.post(series, encoder: encoder, client: client) }
+                    for samples in shard { try await self.post(samples, encoder: encoder, client: client) }
                 }
             }
             try await group.waitForAll()
@@ -180,10 +180,12 @@ public final class RemoteWriteQueue: Service, Sendable {
     }
 
     /// Sends one request, retrying until it is delivered or refused for good.
-    func post(_ series: [TimeSeries], encoder: WriteRequestEncoder, client: HTTPClient) async throws {
-        let request = WriteRequest(timeseries: series)
-        let count = request.sampleCount
-        let body = config.version == .v2 ? V2Message(request).encode() : encoder.encode(request)
+    func post(_ samples: [(Labels, Sample)], encoder: WriteRequestEncoder, client: HTTPClient) async throws {
+        let count = samples.count
+        let body = config.version == .v2
+            ? V2Message(WriteRequest(timeseries: samples.map { TimeSeries(labels: $0.0, samples: [$0.1]) })).encode()
+            : encoder.encodeSingles(count: count) { samples[$0] }
+        let newest = samples.reduce(Int64.min) { max($0, $1.1.timestamp) }
         var backoff = Duration.milliseconds(config.queue.minBackoff)
         var attempt = 0
         while true {
@@ -209,7 +211,7 @@ public final class RemoteWriteQueue: Service, Sendable {
                 let code = Int(response.status.code)
                 if (200..<300).contains(code) {
                     metrics.bytesSent.increment(by: Int64(body.count))
-                    if let newest = series.lazy.compactMap({ $0.samples.last?.timestamp }).max() { metrics.highestSent.set(Double(newest) / 1000) }
+                    metrics.highestSent.set(Double(newest) / 1000)
                     return
                 }
                 let retryable = code >= 500 || (code == 429 && config.queue.retryOnHTTP429)

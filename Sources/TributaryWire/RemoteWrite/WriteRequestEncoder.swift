@@ -44,6 +44,63 @@ public final class WriteRequestEncoder {
         return pack(&message.base)
     }
 
+    /// The snappy-compressed body of a request of `count` series with one sample each, as
+    /// Prometheus's queue sends them: `element(i)` gives the i-th. The same bytes as
+    /// ``encode(_:)`` of those series, without building a ``TimeSeries`` (and its sample array)
+    /// per sample.
+    public func encodeSingles(count: Int, _ element: (Int) -> (Labels, Sample)) -> [UInt8] {
+        tributary_arena_reset(arena)
+        var message = Prometheus__WriteRequest()
+        prometheus__write_request__init(&message)
+        message.n_timeseries = count
+        message.timeseries = alloc.allocate(UnsafeMutablePointer<Prometheus__TimeSeries>?.self, count: count)
+        let series = alloc.allocate(Prometheus__TimeSeries.self, count: count)
+        let samples = alloc.allocate(Prometheus__Sample.self, count: count)
+        let samplePointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Sample>?.self, count: count)
+        for i in 0..<count {
+            let (labels, sample) = element(i)
+            let ts = series + i
+            prometheus__time_series__init(ts)
+            labels.bytes.withUnsafeBytes { flat in
+                (ts.pointee.n_labels, ts.pointee.labels) = makeLabels(flat)
+            }
+            prometheus__sample__init(samples + i)
+            samples[i].value = sample.value
+            samples[i].timestamp = sample.timestamp
+            samplePointers[i] = samples + i
+            ts.pointee.n_samples = 1
+            ts.pointee.samples = samplePointers + i
+            message.timeseries[i] = ts
+        }
+        return Snappy.compress(pack(&message.base))
+    }
+
+    /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
+    /// (the flat form's length prefixes make room for the terminators).
+    private func makeLabels(_ flat: UnsafeRawBufferPointer) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
+        var count = 0
+        var offset = 0
+        while FlatLabels.readString(flat, at: &offset) != nil, FlatLabels.readString(flat, at: &offset) != nil { count += 1 }
+        let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
+        let structs = alloc.allocate(Prometheus__Label.self, count: count)
+        let strings = alloc.allocate(CChar.self, count: flat.count + 1)
+        var at = 0
+        offset = 0
+        for j in 0..<count {
+            prometheus__label__init(structs + j)
+            for field in 0..<2 {
+                guard let s = FlatLabels.readString(flat, at: &offset) else { break }
+                let p = strings + at
+                if let base = s.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: s.count) }
+                p[s.count] = 0
+                at += s.count + 1
+                if field == 0 { structs[j].name = p } else { structs[j].value = p }
+            }
+            pointers[j] = structs + j
+        }
+        return (count, pointers)
+    }
+
     private func makeSeries(_ series: TimeSeries) -> UnsafeMutablePointer<Prometheus__TimeSeries> {
         let ts = alloc.allocate(Prometheus__TimeSeries.self, count: 1)
         prometheus__time_series__init(ts)
