@@ -1,8 +1,6 @@
-import AsyncHTTPClient
 import Foundation
 import Logging
 import NIOCore
-import NIOHTTP1
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -37,14 +35,13 @@ public final class RemoteWriteQueue: Service, Sendable {
     }
 
     public func run() async throws {
-        let client = try config.http.makeClient()
         do {
+            let client = try RemoteWriteClient(config)
             try await cancelWhenGracefulShutdown { try await self.deliver(client) }
         } catch is CancellationError {
         } catch {
             logger.error("remote write queue stopped", metadata: ["queue": "\(config.name)", "error": "\(error)"])
         }
-        try? await client.shutdown()
     }
 
     // MARK: reading
@@ -68,7 +65,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         }
     }
 
-    func deliver(_ client: HTTPClient) async throws {
+    func deliver(_ client: RemoteWriteClient) async throws {
         var table = SeriesTable()
         let first = (try storage.wal.segments().first) ?? 0
         let saved = loadPosition()
@@ -150,7 +147,7 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     /// One round: the batch cut into requests per shard (a sample per series, as Prometheus
     /// sends them, so a series' samples keep their WAL order), shards in parallel.
-    func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: HTTPClient) async throws {
+    func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: RemoteWriteClient) async throws {
         let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
         var byShard = [[[(Labels, Sample)]]](repeating: [], count: shards)
         var open = [[(Labels, Sample)]](repeating: [], count: shards)
@@ -180,7 +177,7 @@ public final class RemoteWriteQueue: Service, Sendable {
     }
 
     /// Sends one request, retrying until it is delivered or refused for good.
-    func post(_ samples: [(Labels, Sample)], encoder: WriteRequestEncoder, client: HTTPClient) async throws {
+    func post(_ samples: [(Labels, Sample)], encoder: WriteRequestEncoder, client: RemoteWriteClient) async throws {
         let count = samples.count
         let body = config.version == .v2
             ? V2Message(WriteRequest(timeseries: samples.map { TimeSeries(labels: $0.0, samples: [$0.1]) })).encode()
@@ -196,19 +193,9 @@ public final class RemoteWriteQueue: Service, Sendable {
             let started = ContinuousClock.now
             var retryAfter: Duration?
             do {
-                var r = HTTPClientRequest(url: config.url)
-                r.method = .POST
-                r.headers.add(name: "Content-Type", value: config.version == .v2 ? "application/x-protobuf;proto=io.prometheus.write.v2.Request" : "application/x-protobuf")
-                r.headers.add(name: "Content-Encoding", value: "snappy")
-                r.headers.add(name: "User-Agent", value: "Tributary/0.1")
-                r.headers.add(name: "X-Prometheus-Remote-Write-Version", value: config.version == .v2 ? "2.0.0" : "0.1.0")
-                if let auth = config.http.authorizationHeader { r.headers.add(name: "Authorization", value: auth) }
-                for (k, v) in config.headers { r.headers.add(name: k, value: v) }
-                r.body = .bytes(ByteBuffer(bytes: body))
-                let response = try await client.execute(r, timeout: .milliseconds(config.remoteTimeout))
-                let text = String(buffer: (try? await response.body.collect(upTo: 64 << 10)) ?? ByteBuffer())
+                let response = try await client.post(body)
                 metrics.batchDuration.record(ContinuousClock.now - started)
-                let code = Int(response.status.code)
+                let code = response.status
                 if (200..<300).contains(code) {
                     metrics.bytesSent.increment(by: Int64(body.count))
                     metrics.highestSent.set(Double(newest) / 1000)
@@ -218,11 +205,12 @@ public final class RemoteWriteQueue: Service, Sendable {
                 guard retryable else {
                     metrics.samplesFailed.increment(by: Int64(count))
                     logger.error("remote write refused; dropping the samples", metadata: [
-                        "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)", "error": "\(text.prefix(300))",
+                        "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)",
+                        "error": "\(String(decoding: response.body.prefix(300), as: UTF8.self))",
                     ])
                     return
                 }
-                if let header = response.headers.first(name: "Retry-After"), let seconds = Int(header) { retryAfter = .seconds(seconds) }
+                if let header = response.retryAfter, let seconds = Int(header), seconds >= 0 { retryAfter = .seconds(seconds) }
                 logger.warning("remote write failed; retrying", metadata: ["queue": "\(config.name)", "status": "\(code)", "backoff": "\(backoff)"])
             } catch is CancellationError {
                 throw CancellationError()

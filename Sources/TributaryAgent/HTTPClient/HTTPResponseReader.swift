@@ -1,7 +1,8 @@
 /// Reads one HTTP/1.1 response from bytes as they arrive: status line, headers, and a body
 /// framed by Content-Length, chunked transfer coding, or the end of the connection. Only what
-/// a scrape needs is kept (status, Content-Type, Content-Encoding, keep-alive); the body is
-/// collected into one array, refused as soon as it would pass `maxBody`.
+/// scrapes and remote writes need is kept (status, Content-Type, Content-Encoding,
+/// Retry-After, keep-alive); the body is collected into one array, refused as soon as it would
+/// pass `maxBody`.
 struct HTTPResponseReader {
     enum State: Equatable {
         case head
@@ -29,6 +30,7 @@ struct HTTPResponseReader {
     private(set) var reason = ""
     private(set) var contentType: String?
     private(set) var contentEncoding: String?
+    private(set) var retryAfter: String?
     /// Whether the connection can carry the next request.
     private(set) var keepAlive = true
     var body: [UInt8] = []
@@ -96,7 +98,7 @@ struct HTTPResponseReader {
     }
 
     private func tooLarge() -> Failure {
-        Failure(description: "body larger than the limit of \(maxBody) bytes (body_size_limit)")
+        Failure(description: "body larger than the limit of \(maxBody) bytes")
     }
 
     // MARK: head
@@ -162,6 +164,8 @@ struct HTTPResponseReader {
                 contentType = value
             case "content-encoding":
                 contentEncoding = value.lowercased()
+            case "retry-after":
+                retryAfter = value
             case "connection":
                 let tokens = value.lowercased().split(separator: ",").map { String($0).trimmingSpaces }
                 if tokens.contains("close") { keepAlive = false }
