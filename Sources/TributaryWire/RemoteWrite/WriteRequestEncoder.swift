@@ -47,32 +47,50 @@ public final class WriteRequestEncoder {
     /// The snappy-compressed body of a request of `count` series with one sample each, as
     /// Prometheus's queue sends them: `element(i)` gives the i-th. The same bytes as
     /// ``encode(_:)`` of those series, without building a ``TimeSeries`` (and its sample array)
-    /// per sample.
+    /// per sample. libprotobuf-c packs each `TimeSeries`; the request around them is only
+    /// field 1 repeated (tag, length, message), written here, which spares libprotobuf-c sizing
+    /// every series twice more for the enclosing message.
     public func encodeSingles(count: Int, _ element: (Int) -> (Labels, Sample)) -> [UInt8] {
-        tributary_arena_reset(arena)
-        var message = Prometheus__WriteRequest()
-        prometheus__write_request__init(&message)
-        message.n_timeseries = count
-        message.timeseries = alloc.allocate(UnsafeMutablePointer<Prometheus__TimeSeries>?.self, count: count)
-        let series = alloc.allocate(Prometheus__TimeSeries.self, count: count)
-        let samples = alloc.allocate(Prometheus__Sample.self, count: count)
-        let samplePointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Sample>?.self, count: count)
+        var output: [UInt8] = []
+        output.reserveCapacity(count * 128)
+        var ts = Prometheus__TimeSeries()
+        var sample = Prometheus__Sample()
+        prometheus__sample__init(&sample)
         for i in 0..<count {
-            let (labels, sample) = element(i)
-            let ts = series + i
-            prometheus__time_series__init(ts)
+            tributary_arena_reset(arena)
+            let (labels, value) = element(i)
+            prometheus__time_series__init(&ts)
             labels.bytes.withUnsafeBytes { flat in
-                (ts.pointee.n_labels, ts.pointee.labels) = makeLabels(flat)
+                (ts.n_labels, ts.labels) = makeLabels(flat)
             }
-            prometheus__sample__init(samples + i)
-            samples[i].value = sample.value
-            samples[i].timestamp = sample.timestamp
-            samplePointers[i] = samples + i
-            ts.pointee.n_samples = 1
-            ts.pointee.samples = samplePointers + i
-            message.timeseries[i] = ts
+            sample.value = value.value
+            sample.timestamp = value.timestamp
+            withUnsafeMutablePointer(to: &sample) { samplePointer in
+                var samples: UnsafeMutablePointer<Prometheus__Sample>? = samplePointer
+                withUnsafeMutablePointer(to: &samples) { list in
+                    ts.n_samples = 1
+                    ts.samples = list
+                    withUnsafeMutablePointer(to: &ts) { message in
+                        message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
+                            let size = protobuf_c_message_get_packed_size(base)
+                            output.append(0x0A) // field 1, length-delimited
+                            var n = UInt64(size)
+                            while n >= 0x80 {
+                                output.append(UInt8(truncatingIfNeeded: n) | 0x80)
+                                n >>= 7
+                            }
+                            output.append(UInt8(n))
+                            let at = output.count
+                            output.append(contentsOf: repeatElement(0, count: size))
+                            output.withUnsafeMutableBufferPointer { buffer in
+                                _ = protobuf_c_message_pack(base, buffer.baseAddress.map { $0 + at })
+                            }
+                        }
+                    }
+                }
+            }
         }
-        return Snappy.compress(pack(&message.base))
+        return Snappy.compress(output)
     }
 
     /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
