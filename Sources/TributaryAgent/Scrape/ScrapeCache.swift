@@ -2,85 +2,123 @@ import TributaryModel
 
 /// The series of one target, found by the raw bytes of their exposition line (`name{labels}`),
 /// so a series seen before costs one hash and one compare, not a label parse and relabelling.
-/// Entries live in one array, chained per hash through `next`, and are updated in place.
+///
+/// Memory is what limits an agent's series count, so the layout is flat: every key's bytes sit
+/// in one arena, entries are 24 bytes in one array, and an open hash table of entry indexes
+/// (kept at most half full) heads chains through `next`. Entries are updated in place.
 struct ScrapeCache {
     struct Entry {
-        var key: [UInt8]
+        var keyStart: UInt32
+        var keyLength: UInt32
         var id: UInt32
+        /// The iteration that last saw the series (truncated: only differences are used).
+        var lastSeen: Int32
+        var next: Int32
         /// Dropped by metric_relabel_configs: remembered so it is not relabelled each scrape.
         var dropped: Bool
-        var lastSeen: Int
-        var next: Int32
     }
 
     private(set) var entries: [Entry] = []
-    private var heads: [UInt64: Int32] = [:]
+    private var keys: [UInt8] = []
+    /// Power-of-two sized; -1 is empty.
+    private var buckets: [Int32] = []
 
     var count: Int { entries.count }
 
-    static func hash(_ key: ArraySlice<UInt8>) -> UInt64 {
-        key.withUnsafeBytes { StableHash.hash($0) }
+    static func hash(_ key: UnsafeRawBufferPointer) -> UInt64 {
+        StableHash.hash(key)
     }
+
+    static func stamp(_ iteration: Int) -> Int32 { Int32(truncatingIfNeeded: iteration) }
 
     /// The entry for `key`, marked seen in `iteration`; nil when new. `duplicate` is set when
     /// the series was already seen in this iteration.
     mutating func lookup(_ key: UnsafeRawBufferPointer, hash: UInt64, iteration: Int) -> (id: UInt32, dropped: Bool, duplicate: Bool)? {
-        var i = heads[hash] ?? -1
+        guard !buckets.isEmpty else { return nil }
+        var i = buckets[Int(hash & UInt64(buckets.count - 1))]
+        let now = Self.stamp(iteration)
         while i >= 0 {
             let index = Int(i)
-            let same = entries[index].key.count == key.count && entries[index].key.withUnsafeBytes { FlatLabels.equal($0, key) }
-            if same {
-                let duplicate = entries[index].lastSeen == iteration
-                entries[index].lastSeen = iteration
-                return (entries[index].id, entries[index].dropped, duplicate)
+            let e = entries[index]
+            if Int(e.keyLength) == key.count, keys.withUnsafeBytes({ FlatLabels.equal(UnsafeRawBufferPointer(rebasing: $0[Int(e.keyStart)..<Int(e.keyStart) + key.count]), key) }) {
+                let duplicate = e.lastSeen == now
+                entries[index].lastSeen = now
+                return (e.id, e.dropped, duplicate)
             }
-            i = entries[index].next
+            i = e.next
         }
         return nil
     }
 
+    /// Remembers `key`; a key that would overflow the arena's 4 GiB is not remembered (the
+    /// series is then looked up as new on each scrape).
     mutating func insert(key: UnsafeRawBufferPointer, hash: UInt64, id: UInt32, dropped: Bool, iteration: Int) {
-        insert(Entry(key: Array(key), id: id, dropped: dropped, lastSeen: iteration, next: -1), hash: hash)
-    }
-
-    private mutating func insert(_ entry: Entry, hash: UInt64) {
-        var e = entry
-        e.next = heads[hash] ?? -1
-        heads[hash] = Int32(entries.count)
-        entries.append(e)
-    }
-
-    /// Keeps the entries `keep` accepts and rebuilds the chains.
-    private mutating func filter(_ keep: (Entry) -> Bool) {
-        let old = entries
-        entries.removeAll(keepingCapacity: true)
-        heads.removeAll(keepingCapacity: true)
-        for e in old where keep(e) {
-            insert(e, hash: Self.hash(e.key[...]))
+        guard keys.count + key.count <= Int(UInt32.max), entries.count < Int(Int32.max) else { return }
+        let entry = Entry(keyStart: UInt32(keys.count), keyLength: UInt32(key.count), id: id, lastSeen: Self.stamp(iteration), next: -1, dropped: dropped)
+        keys.append(contentsOf: key)
+        entries.append(entry)
+        if (entries.count) * 2 > buckets.count {
+            rebuildBuckets()
+        } else {
+            link(entries.count - 1, hash: hash)
         }
+    }
+
+    private mutating func link(_ index: Int, hash: UInt64) {
+        let b = Int(hash & UInt64(buckets.count - 1))
+        entries[index].next = buckets[b]
+        buckets[b] = Int32(index)
+    }
+
+    private mutating func rebuildBuckets() {
+        var size = 16
+        while size < entries.count * 2 { size *= 2 }
+        buckets = [Int32](repeating: -1, count: size)
+        for index in entries.indices {
+            let e = entries[index]
+            let hash = keys.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[Int(e.keyStart)..<Int(e.keyStart + e.keyLength)])) }
+            link(index, hash: hash)
+        }
+    }
+
+    /// Keeps the entries `keep` accepts, compacting the key arena, and rebuilds the chains.
+    private mutating func filter(_ keep: (Entry) -> Bool) {
+        let old = entries, oldKeys = keys
+        entries.removeAll(keepingCapacity: true)
+        keys.removeAll(keepingCapacity: true)
+        for var e in old where keep(e) {
+            let start = Int(e.keyStart)
+            e.keyStart = UInt32(keys.count)
+            keys.append(contentsOf: oldKeys[start..<start + Int(e.keyLength)])
+            entries.append(e)
+        }
+        rebuildBuckets()
     }
 
     /// Forgets the entries inserted for `ids` (a failed scrape did not log their series).
     mutating func remove(ids: Set<UInt32>, insertedIn iteration: Int) {
-        filter { !($0.lastSeen == iteration && (ids.contains($0.id) || ($0.dropped && $0.id == 0))) }
+        let now = Self.stamp(iteration)
+        filter { !($0.lastSeen == now && (ids.contains($0.id) || ($0.dropped && $0.id == 0))) }
     }
 
     /// Ids of the kept series seen in `iteration - 1` and not in `iteration` (they get stale
     /// markers); entries unseen for `forgetAfter` iterations are removed.
     mutating func sweep(iteration: Int, forgetAfter: Int) -> [UInt32] {
+        let now = Self.stamp(iteration), previous = Self.stamp(iteration - 1)
         var ended: [UInt32] = []
         var forget = false
         for e in entries {
-            if e.lastSeen == iteration - 1, !e.dropped { ended.append(e.id) }
-            if iteration - e.lastSeen >= forgetAfter { forget = true }
+            if e.lastSeen == previous, !e.dropped { ended.append(e.id) }
+            if Int(now &- e.lastSeen) >= forgetAfter { forget = true }
         }
-        if forget { filter { iteration - $0.lastSeen < forgetAfter } }
+        if forget { filter { Int(now &- $0.lastSeen) < forgetAfter } }
         return ended
     }
 
     /// Every kept series seen since `iteration` (a target that goes down ends them all, those
     /// a failed scrape's partial parse touched included).
     func live(since iteration: Int) -> [UInt32] {
-        entries.filter { $0.lastSeen >= iteration && !$0.dropped }.map(\.id)
+        let since = Self.stamp(iteration)
+        return entries.filter { $0.lastSeen &- since >= 0 && !$0.dropped }.map(\.id)
     }
 }

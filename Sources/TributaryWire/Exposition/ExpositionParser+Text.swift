@@ -1,3 +1,5 @@
+import TributaryModel
+
 /// Prometheus text format 0.0.4: blanks are flexible, comments other than HELP and TYPE are
 /// ignored, a trailing comma in a label set is allowed, timestamps are integer milliseconds.
 extension ExpositionParser {
@@ -152,7 +154,7 @@ final class TextFormatRules {
 
     func sample(name: Range<Int>, parser: ExpositionParser) throws(ExpositionError) {
         let bytes = parser.bytes
-        if lastName.count == name.count, bytes[name].elementsEqual(lastName) {
+        if lastName.count == name.count, bytes.withUnsafeBytes({ b in lastName.withUnsafeBytes { FlatLabels.equal(UnsafeRawBufferPointer(rebasing: b[name]), $0) } }) {
             if let label = lastCheck { try check(label, parser, name) }
             return
         }
