@@ -47,7 +47,7 @@ let package = Package(
         ),
         .target(
             name: "TributaryWire",
-            dependencies: ["TributaryModel", "CSnappy", "CPrompb"],
+            dependencies: ["TributaryModel", "CSnappy", "CPrompb", "CZlib"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CTributaryCRC"),
@@ -74,7 +74,7 @@ let package = Package(
         .target(
             name: "TributaryAgent",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "CZlib",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -142,6 +142,12 @@ let package = Package(
             name: "fuzz-exposition",
             dependencies: ["TributaryWire"],
             path: "Fuzz/fuzz-exposition",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "fuzz-http",
+            dependencies: ["TributaryWire"],
+            path: "Fuzz/fuzz-http",
             swiftSettings: swiftSettings
         ),
         .executableTarget(

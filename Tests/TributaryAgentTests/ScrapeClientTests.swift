@@ -4,6 +4,7 @@ import NIOPosix
 import Synchronization
 import Testing
 import TributaryTestSupport
+import TributaryWire
 @testable import TributaryAgent
 
 /// The scrape client's HTTP/1.1 response reader on bytes, and the client against a TCP server

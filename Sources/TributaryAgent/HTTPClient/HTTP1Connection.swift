@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TributaryWire
 
 /// One kept-alive HTTP/1.1 connection to an endpoint, one request at a time: the request goes
 /// out as prepared bytes and the response is read by ``HTTPResponseReader`` straight into its

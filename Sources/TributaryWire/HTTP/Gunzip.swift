@@ -1,13 +1,13 @@
 import CZlib
 
-/// Inflates a gzip (or zlib) body with the system zlib, refusing output past `limit` bytes
+/// Inflates a gzip (or zlib) HTTP body with the system zlib, refusing output past `limit` bytes
 /// (a small body can expand a thousandfold).
-enum Gunzip {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+public enum Gunzip {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
     }
 
-    static func inflate(_ input: [UInt8], limit: Int, expected: Int = 0) throws(Failure) -> [UInt8] {
+    public static func inflate(_ input: [UInt8], limit: Int, expected: Int = 0) throws(Failure) -> [UInt8] {
         var stream = z_stream()
         // 15 window bits, +32: detect a gzip or zlib header.
         guard inflateInit2_(&stream, 15 + 32, zlibVersion(), Int32(MemoryLayout<z_stream>.size)) == Z_OK else {

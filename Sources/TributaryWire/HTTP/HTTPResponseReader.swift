@@ -3,8 +3,8 @@
 /// scrapes and remote writes need is kept (status, Content-Type, Content-Encoding,
 /// Retry-After, keep-alive); the body is collected into one array, refused as soon as it would
 /// pass `maxBody`.
-struct HTTPResponseReader {
-    enum State: Equatable {
+public struct HTTPResponseReader: Sendable {
+    public enum State: Equatable, Sendable {
         case head
         case fixed(remaining: Int)
         case chunkSize
@@ -15,40 +15,45 @@ struct HTTPResponseReader {
         case done
     }
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
         /// The connection closed before any byte of a response: a kept-alive connection the
         /// server had closed, on which the request may be sent again.
-        var beforeResponse = false
+        public var beforeResponse = false
+
+        public init(description: String, beforeResponse: Bool = false) {
+            self.description = description
+            self.beforeResponse = beforeResponse
+        }
     }
 
-    static let maxHeadBytes = 64 << 10
+    public static let maxHeadBytes = 64 << 10
     static let maxLineBytes = 4096
 
-    private(set) var state = State.head
-    private(set) var status = 0
-    private(set) var reason = ""
-    private(set) var contentType: String?
-    private(set) var contentEncoding: String?
-    private(set) var retryAfter: String?
+    public private(set) var state = State.head
+    public private(set) var status = 0
+    public private(set) var reason = ""
+    public private(set) var contentType: String?
+    public private(set) var contentEncoding: String?
+    public private(set) var retryAfter: String?
     /// Whether the connection can carry the next request.
-    private(set) var keepAlive = true
-    var body: [UInt8] = []
-    let maxBody: Int
+    public private(set) var keepAlive = true
+    public var body: [UInt8] = []
+    public let maxBody: Int
     private var head: [UInt8] = []
     private var line: [UInt8] = []
 
-    init(maxBody: Int, expectedBody: Int = 0) {
+    public init(maxBody: Int, expectedBody: Int = 0) {
         self.maxBody = maxBody
         body.reserveCapacity(min(expectedBody, maxBody))
     }
 
-    var isComplete: Bool { state == .done }
+    public var isComplete: Bool { state == .done }
 
     /// Consumes `bytes`; returns how many belong to this response (the rest would be the next
     /// one's, which a scrape never asks for).
     @discardableResult
-    mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Int {
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer) throws(Failure) -> Int {
         var i = 0
         while i < bytes.count {
             switch state {
@@ -88,7 +93,7 @@ struct HTTPResponseReader {
     }
 
     /// The connection closed: completes a body read until the end; anything else was cut short.
-    mutating func closed() throws(Failure) {
+    public mutating func closed() throws(Failure) {
         switch state {
         case .done: return
         case .untilClose: state = .done
