@@ -76,25 +76,44 @@ public final class AgentStorage: Sendable {
     public func truncate(before position: WALPosition, now: Int64, retention: Int64) throws(WALError) {
         let segments = try wal.segments()
         guard let first = segments.first, first < position.segment else { return }
-        let series: [(UInt32, Labels)] = state.withLock { s in
+        var series: [(UInt32, Labels)] = state.withLock { s in
             for (id, time) in s.ended where time < now - retention {
                 s.series[id] = nil
                 s.ended[id] = nil
             }
-            return s.series.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+            return s.series.map { ($0.key, $0.value) }
         }
+        // Sorted outside the lock, which scrapes wait on.
+        series.sort { $0.0 < $1.0 }
+        // Written in chunks of 10,000 series, so a checkpoint of many series never sits in
+        // memory whole (it did, twice, and was the agent's peak RSS).
+        let path = directory + "/checkpoint", tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw WALError.io("cannot write checkpoint", tmp, errno: errno) }
+        defer { close(fd) }
         var buffer: [UInt8] = []
         for chunk in stride(from: 0, to: series.count, by: 10_000) {
             let part = series[chunk..<min(chunk + 10_000, series.count)]
+            buffer.removeAll(keepingCapacity: true)
             RecordCodec.appendSeries(ids: part.map(\.0), labels: part.map(\.1), to: &buffer)
+            try Self.writeAll(fd, buffer, tmp)
         }
-        let path = directory + "/checkpoint", tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(buffer)) else { throw WALError.io("cannot write checkpoint", tmp, errno: errno) }
-        let fd = open(tmp, O_RDONLY)
-        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard fsync(fd) == 0 else { throw WALError.io("cannot sync checkpoint", tmp, errno: errno) }
         guard rename(tmp, path) == 0 else { throw WALError.io("cannot install checkpoint", path, errno: errno) }
         try wal.truncate(before: position.segment)
         logger.debug("agent WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(series.count)"])
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(WALError) {
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw WALError.io("cannot write checkpoint", path, errno: errno)
+            }
+            done += n
+        }
     }
 
     /// Calls `body` for each series of the checkpoint (none when there is none or it is damaged).

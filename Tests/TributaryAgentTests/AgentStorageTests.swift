@@ -1,0 +1,45 @@
+import Foundation
+import Logging
+import Testing
+import TributaryModel
+import TributaryWAL
+@testable import TributaryAgent
+
+/// The agent WAL's truncation: delivered segments go, their series survive in the checkpoint
+/// (written in chunks), a restart reads them back, and series ended before the retention are
+/// left out.
+@Suite struct AgentStorageTests {
+    @Test func checkpointKeepsTheSeriesOfRemovedSegments() throws {
+        let dir = NSTemporaryDirectory() + "tributary-storage-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let logger = Logger(label: "test")
+        let count = 25_000 // more than one checkpoint chunk
+        do {
+            let storage = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
+            let first = storage.allocate(count)
+            let series = (0..<count).map { (first + UInt32($0), (["__name__": "m", "i": "\($0)", "job": "j"] as Labels)) }
+            for part in stride(from: 0, to: count, by: 5_000) {
+                let slice = Array(series[part..<part + 5_000])
+                try storage.append(series: slice, ids: slice.map { $0.0 }, samples: slice.map { _ in Sample(timestamp: 1_000, value: 1) })
+                _ = try storage.wal.cut()
+            }
+            storage.ended([first, first + 1], at: 1_000)
+            let segments = try storage.wal.segments()
+            let last = try #require(segments.last)
+            try storage.truncate(before: WALPosition(segment: last, offset: 0), now: 10_000_000, retention: 3_600_000)
+            #expect(try storage.wal.segments() == [last])
+            #expect(storage.labels(first) == nil, "ended before the retention: forgotten")
+            #expect(storage.labels(first + 2) == (["__name__": "m", "i": "2", "job": "j"] as Labels))
+        }
+        // A restart finds every series that was not forgotten in the checkpoint.
+        let reopened = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
+        var found = 0
+        AgentStorage.readCheckpoint(dir + "/wal") { _, _ in found += 1 }
+        #expect(found == count - 2)
+        #expect(reopened.labels(1) == nil)
+        #expect(reopened.labels(UInt32(count)) == (["__name__": "m", "i": "\(count - 1)", "job": "j"] as Labels))
+        #expect(!FileManager.default.fileExists(atPath: dir + "/wal/checkpoint.tmp"))
+        let next = reopened.allocate(1)
+        #expect(next > UInt32(count), "ids continue above the checkpoint's")
+    }
+}
