@@ -10,6 +10,8 @@ struct BenchMain {
         switch args.first {
         case "decode", nil:
             DecodeBenchmark.run(seconds: seconds)
+        case "exposition":
+            ExpositionBenchmark.run(seconds: seconds)
         case "tsdb":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100_000
             let memorySeries = args.firstIndex(of: "--memory-series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 1_000_000
@@ -40,7 +42,7 @@ struct BenchMain {
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N]")
+            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N]")
             exit(2)
         }
     }

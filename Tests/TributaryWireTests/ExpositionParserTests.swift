@@ -1,5 +1,6 @@
+import Glibc
 import Testing
-import TributaryWire
+@testable import TributaryWire
 
 /// What the parsers return, not only whether they accept.
 @Suite struct ExpositionParserTests {
@@ -66,5 +67,33 @@ import TributaryWire
         var parser = ExpositionParser(Array(text.utf8), format: .prometheusText)
         guard case .sample(let s) = try parser.next() else { Issue.record("no sample"); return }
         #expect(parser.string(s.series) == "m{a=\"1\"}")
+    }
+}
+
+/// The fast decimal conversion gives strtod's value, bit for bit, wherever it applies.
+@Suite struct DecimalConversionTests {
+    static func strtodValue(_ text: String) -> Double {
+        text.withCString { strtod($0, nil) }
+    }
+
+    @Test func fastPathMatchesStrtod() {
+        var generator = SystemRandomNumberGenerator()
+        var texts = ["0", "-0", "+0", "0.0", "1", "-1", "0.1", "0.3", "123.456", "9007199254740992", "9007199254740993",
+                     "0.0000000000000000000001", "1.0000000000000000000000", "4503599627370497.5", "00012.50", ".5", "5.", "-.25"]
+        for _ in 0..<20_000 {
+            let intDigits = Int.random(in: 0...17, using: &generator), fracDigits = Int.random(in: 0...23, using: &generator)
+            var t = Bool.random(using: &generator) ? "-" : ""
+            t += String((0..<max(intDigits, 1)).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) })
+            if fracDigits > 0 { t += "." + String((0..<fracDigits).map { _ in Character(String(Int.random(in: 0...9, using: &generator))) }) }
+            texts.append(t)
+        }
+        var fast = 0
+        for t in texts {
+            let bytes = Array(t.utf8)
+            let ours = bytes.withUnsafeBytes { ExpositionNumbers.float($0, strictWords: false) }
+            #expect(ours?.bitPattern == Self.strtodValue(t).bitPattern, "\(t)")
+            if bytes.withUnsafeBytes({ ExpositionNumbers.convertSimple($0) }) != nil { fast += 1 }
+        }
+        #expect(fast > texts.count / 3, "the fast path should take most short decimals (\(fast) of \(texts.count))")
     }
 }

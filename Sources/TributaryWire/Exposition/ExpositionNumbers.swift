@@ -76,12 +76,42 @@ enum ExpositionNumbers {
     }
 
     /// strtod on a NUL-terminated copy (the grammar was checked, so hex and words cannot slip in).
+    /// Powers of ten a Double holds exactly.
+    static let exactPowersOfTen: [Double] = (0...22).map { p in (0..<p).reduce(1.0) { x, _ in x * 10 } }
+
     static func convert(_ b: UnsafeRawBufferPointer) -> Double? {
-        withUnsafeTemporaryAllocation(of: CChar.self, capacity: b.count + 1) { buf -> Double? in
+        if let fast = convertSimple(b) { return fast }
+        return withUnsafeTemporaryAllocation(of: CChar.self, capacity: b.count + 1) { buf -> Double? in
             guard let base = buf.baseAddress else { return nil }
             for i in 0..<b.count { buf[i] = CChar(bitPattern: b[i]) }
             buf[b.count] = 0
             return strtod(base, nil)
         }
+    }
+
+    /// `[-+]digits[.digits]` whose digits fit a Double's 53-bit mantissa, with at most 22
+    /// after the point: the integer and the power of ten are exact, so one division is the
+    /// correctly rounded value, the same as strtod's (Clinger's fast path). Nil otherwise.
+    static func convertSimple(_ b: UnsafeRawBufferPointer) -> Double? {
+        var i = 0, negative = false
+        if i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") { negative = b[i] == UInt8(ascii: "-"); i += 1 }
+        var mantissa: UInt64 = 0, digits = 0, fraction = 0, point = false
+        while i < b.count {
+            let c = b[i]
+            if c == UInt8(ascii: ".") {
+                guard !point else { return nil }
+                point = true
+            } else {
+                let d = c &- UInt8(ascii: "0")
+                guard d < 10, digits < 19 else { return nil }
+                mantissa = mantissa &* 10 &+ UInt64(d)
+                if mantissa > 0 { digits += 1 }
+                if point { fraction += 1 }
+            }
+            i += 1
+        }
+        guard mantissa <= 1 << 53, fraction <= 22 else { return nil }
+        let value = Double(mantissa) / exactPowersOfTen[fraction]
+        return negative ? -value : value
     }
 }

@@ -55,7 +55,16 @@ extension ExpositionParser {
             i = skipBlanks(tsEnd, end)
             guard i == end else { throw error(i, "unexpected text after the timestamp") }
         }
-        try textRules.sample(name: name, parser: self)
+        // Consecutive samples of one name (most of a body) skip the family rules: only a
+        // histogram's `le` or a summary's `quantile` is checked again. Compared in place: the
+        // rules take the whole parser, whose arrays it costs a retain each to pass.
+        if let last = lastSampleName, last.count == name.count,
+           bytes.withUnsafeBytes({ FlatLabels.equal(UnsafeRawBufferPointer(rebasing: $0[last]), UnsafeRawBufferPointer(rebasing: $0[name])) }) {
+            if let label = lastSampleCheck { try textRules.check(label, self, name) }
+        } else {
+            lastSampleCheck = try textRules.sample(name: name, parser: self)
+            lastSampleName = name
+        }
         return .sample(ExpositionSample(series: r.lowerBound + (name.lowerBound - r.lowerBound)..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: false))
     }
 
@@ -76,6 +85,7 @@ extension ExpositionParser {
         i = skipBlanks(nameEnd, end)
         if isHelp {
             try checkHelpEscapes(i, end)
+            lastSampleName = nil
             try textRules.help(name: name, parser: self, at: i)
             return .help(name: name, text: i..<end)
         }
@@ -85,6 +95,7 @@ extension ExpositionParser {
         guard let type = MetricFamilyType(rawValue: typeName), [.counter, .gauge, .histogram, .summary, .untyped].contains(type) else {
             throw error(i, "unknown metric type \"\(typeName)\"")
         }
+        lastSampleName = nil
         try textRules.type(name: name, type, parser: self, at: i)
         return .type(name: name, type)
     }
@@ -128,14 +139,12 @@ final class TextFormatRules {
     var families: [ArraySlice<UInt8>: Family] = [:]
 
     func help(name: Range<Int>, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
-        lastName = []
         let key = parser.bytes[name]
         guard families[key]?.help != true else { throw parser.error(i, "second HELP line for metric \"\(parser.string(name))\"") }
         families[key, default: Family()].help = true
     }
 
     func type(name: Range<Int>, _ type: MetricFamilyType, parser: ExpositionParser, at i: Int) throws(ExpositionError) {
-        lastName = []
         let key = parser.bytes[name]
         let family = families[key] ?? Family()
         guard family.type == nil else { throw parser.error(i, "second TYPE line for metric \"\(parser.string(name))\"") }
@@ -145,19 +154,15 @@ final class TextFormatRules {
 
     /// The last sample name seen and what it resolved to: consecutive samples of a family
     /// (the usual case) skip the dictionary.
-    var lastName: [UInt8] = []
-    var lastCheck: StaticString?
 
     static let suffixes: [(suffix: [UInt8], types: [MetricFamilyType], label: StaticString?)] = [
         (Array("_bucket".utf8), [.histogram], "le"), (Array("_sum".utf8), [.histogram, .summary], nil), (Array("_count".utf8), [.histogram, .summary], nil),
     ]
 
-    func sample(name: Range<Int>, parser: ExpositionParser) throws(ExpositionError) {
+    /// Checks a sample against its family; returns the label whose value must be a number in
+    /// each sample of this name (`le`, `quantile`), if any.
+    func sample(name: Range<Int>, parser: ExpositionParser) throws(ExpositionError) -> StaticString? {
         let bytes = parser.bytes
-        if lastName.count == name.count, bytes.withUnsafeBytes({ b in lastName.withUnsafeBytes { FlatLabels.equal(UnsafeRawBufferPointer(rebasing: b[name]), $0) } }) {
-            if let label = lastCheck { try check(label, parser, name) }
-            return
-        }
         var key = bytes[name]
         var type = families[key]?.type
         var label: StaticString?
@@ -177,8 +182,7 @@ final class TextFormatRules {
         }
         if let label { try check(label, parser, name) }
         if families[key]?.samples != true { families[key, default: Family()].samples = true }
-        lastName = Array(bytes[name])
-        lastCheck = label
+        return label
     }
 
     func check(_ label: StaticString, _ parser: ExpositionParser, _ name: Range<Int>) throws(ExpositionError) {

@@ -1,3 +1,4 @@
+import Glibc
 import TributaryModel
 
 /// One label of the current sample: byte ranges into the body. `escaped` says the value holds
@@ -40,6 +41,9 @@ public struct ExpositionParser {
     var line = 0
     var lineStart = 0
     var sawEOF = false
+    /// The name of the last text sample and the label its family checks (see `textLine`).
+    var lastSampleName: Range<Int>?
+    var lastSampleCheck: StaticString?
     let textRules = TextFormatRules()
     let openMetricsRules = OpenMetricsRules()
 
@@ -92,8 +96,11 @@ public struct ExpositionParser {
             if sawEOF { throw error(position, "text after \"# EOF\"") }
             line += 1
             lineStart = position
-            var end = position
-            while end < bytes.count, bytes[end] != UInt8(ascii: "\n") { end += 1 }
+            let from = position
+            let end = bytes.withUnsafeBytes { b -> Int in
+                guard let base = b.baseAddress, let nl = memchr(base + from, 10, b.count - from) else { return b.count }
+                return base.distance(to: UnsafeRawPointer(nl))
+            }
             let terminated = end < bytes.count
             let entry: ExpositionEntry?
             switch format {
@@ -195,9 +202,10 @@ public struct ExpositionParser {
 
     mutating func addLabel(_ span: LabelSpan, at i: Int) throws(ExpositionError) {
         if equal(span.name, "__name__") { throw error(i, "label name \"__name__\" is reserved") }
-        for l in labels where l.name.count == span.name.count && bytes[l.name] == bytes[span.name] {
-            throw error(i, "duplicate label name \"\(string(span.name))\"")
+        let duplicate = bytes.withUnsafeBytes { b in
+            labels.contains { $0.name.count == span.name.count && FlatLabels.equal(UnsafeRawBufferPointer(rebasing: b[$0.name]), UnsafeRawBufferPointer(rebasing: b[span.name])) }
         }
+        if duplicate { throw error(i, "duplicate label name \"\(string(span.name))\"") }
         labels.append(span)
     }
 

@@ -1,0 +1,54 @@
+import Foundation
+import TributaryModel
+import TributaryWire
+
+/// The agent's per-sample work outside the network, on one core: parsing a node_exporter-like
+/// text body (the one scripts/bench-targets.py serves: 500 `node_cpu_seconds_total` lines)
+/// and encoding remote-write requests of 2,000 one-sample series. Prints ns per sample.
+enum ExpositionBenchmark {
+    static func body(series: Int) -> [UInt8] {
+        let modes = ["idle", "user", "system", "iowait", "irq", "softirq", "steal", "nice"]
+        var text = "# HELP node_cpu_seconds_total Seconds the CPUs spent in each mode.\n# TYPE node_cpu_seconds_total counter\n"
+        for i in 0..<series { text += "node_cpu_seconds_total{cpu=\"\(i / 8)\",mode=\"\(modes[i % 8])\"} \(i * 10 + 3).3\n" }
+        return Array(text.utf8)
+    }
+
+    static func run(seconds: Double) {
+        let bytes = body(series: 500)
+        var samples = 0
+        let parse = measure(seconds) {
+            var parser = ExpositionParser(bytes, format: .prometheusText)
+            while let entry = try? parser.next() {
+                if case .sample = entry { samples += 1 }
+            }
+            return 500
+        }
+        print(String(format: "parse text 0.0.4: %.0f ns per sample (%.2fM samples/s)", parse, 1e3 / parse))
+
+        let items: [(Labels, Sample)] = (0..<2000).map { i in
+            (["__name__": "node_cpu_seconds_total", "cpu": "\(i / 8)", "mode": "m\(i % 8)", "instance": "127.0.0.1:\(20000 + i / 500)", "job": "bench", "bench": "t"],
+             Sample(timestamp: 1_700_000_000_000 + Int64(i), value: Double(i)))
+        }
+        let encoder = WriteRequestEncoder()
+        var bytesOut = 0
+        let encode = measure(seconds) {
+            bytesOut += encoder.encodeSingles(count: items.count) { items[$0] }.count
+            return items.count
+        }
+        print(String(format: "encode 1.0 singles (libprotobuf-c + snappy): %.0f ns per sample (%.2fM samples/s)", encode, 1e3 / encode))
+        if samples == 0 || bytesOut == 0 { print("nothing measured") }
+    }
+
+    /// Runs `body` (which returns how many samples it handled) for about `seconds`; ns per sample.
+    static func measure(_ seconds: Double, _ body: () -> Int) -> Double {
+        for _ in 0..<20 { _ = body() }
+        var n = 0
+        let start = DispatchTime.now().uptimeNanoseconds
+        var now = start
+        while Double(now - start) < seconds * 1e9 {
+            for _ in 0..<20 { n += body() }
+            now = DispatchTime.now().uptimeNanoseconds
+        }
+        return Double(now - start) / Double(n)
+    }
+}
