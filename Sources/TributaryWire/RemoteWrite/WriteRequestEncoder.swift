@@ -93,30 +93,33 @@ public final class WriteRequestEncoder {
         return Snappy.compress(output)
     }
 
-    /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
-    /// (the flat form's length prefixes make room for the terminators).
+    /// Labels from their flat bytes, in one pass: every string copied, NUL-terminated, into one
+    /// arena block (the flat form's length prefixes make room for the terminators); label
+    /// structs for as many labels as the bytes could hold (each takes at least two).
     private func makeLabels(_ flat: UnsafeRawBufferPointer) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
-        var count = 0
-        var offset = 0
-        while FlatLabels.readString(flat, at: &offset) != nil, FlatLabels.readString(flat, at: &offset) != nil { count += 1 }
-        let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
-        let structs = alloc.allocate(Prometheus__Label.self, count: count)
+        let most = flat.count / 2
+        let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: most)
+        let structs = alloc.allocate(Prometheus__Label.self, count: most)
         let strings = alloc.allocate(CChar.self, count: flat.count + 1)
-        var at = 0
-        offset = 0
-        for j in 0..<count {
-            prometheus__label__init(structs + j)
-            for field in 0..<2 {
-                guard let s = FlatLabels.readString(flat, at: &offset) else { break }
-                let p = strings + at
-                if let base = s.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: s.count) }
-                p[s.count] = 0
-                at += s.count + 1
-                if field == 0 { structs[j].name = p } else { structs[j].value = p }
-            }
-            pointers[j] = structs + j
+        var at = 0, offset = 0, count = 0
+        while count < most, let name = FlatLabels.readString(flat, at: &offset), let value = FlatLabels.readString(flat, at: &offset) {
+            let label = structs + count
+            prometheus__label__init(label)
+            label.pointee.name = copy(name, to: strings, at: &at)
+            label.pointee.value = copy(value, to: strings, at: &at)
+            pointers[count] = label
+            count += 1
         }
         return (count, pointers)
+    }
+
+    @inline(__always)
+    private func copy(_ s: UnsafeRawBufferPointer, to strings: UnsafeMutablePointer<CChar>, at: inout Int) -> UnsafeMutablePointer<CChar> {
+        let p = strings + at
+        if let base = s.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: s.count) }
+        p[s.count] = 0
+        at += s.count + 1
+        return p
     }
 
     private func makeSeries(_ series: TimeSeries) -> UnsafeMutablePointer<Prometheus__TimeSeries> {
