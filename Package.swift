@@ -131,28 +131,29 @@ let package = Package(
             path: "Benchmarks/tributary-bench",
             swiftSettings: swiftSettings
         ),
+        .target(name: "FuzzSupport", path: "Fuzz/FuzzSupport", swiftSettings: swiftSettings),
         .executableTarget(
             name: "fuzz-wire",
-            dependencies: ["TributaryModel", "TributaryWire"],
+            dependencies: ["TributaryModel", "TributaryWire", "FuzzSupport"],
             path: "Fuzz/fuzz-wire",
             swiftSettings: swiftSettings
         ),
 
         .executableTarget(
             name: "fuzz-exposition",
-            dependencies: ["TributaryWire"],
+            dependencies: ["TributaryWire", "FuzzSupport"],
             path: "Fuzz/fuzz-exposition",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "fuzz-http",
-            dependencies: ["TributaryWire"],
+            dependencies: ["TributaryWire", "FuzzSupport"],
             path: "Fuzz/fuzz-http",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "fuzz-promql",
-            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB"],
+            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "FuzzSupport"],
             path: "Fuzz/fuzz-promql",
             swiftSettings: swiftSettings
         ),

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import TributaryWire
 
 // libFuzzer target for the exposition parsers: every input goes through the Prometheus text
@@ -26,35 +27,17 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
-// SwiftPM links an executable target's entry point as `<target>_main`.
 @_cdecl("fuzz_exposition_main")
-public func fuzzExpositionMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput)
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzOne)
 }
 #else
-/// Without libFuzzer: `fuzz-exposition seeds DIR` copies the conformance corpora as seeds;
-/// `fuzz-exposition FILE…` replays inputs.
+/// `fuzz-exposition seeds DIR` copies the conformance corpora as seeds; `fuzz-exposition
+/// FILE…` replays inputs.
 @main
 struct FuzzReplay {
     static func main() throws {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "seeds", args.count == 2 {
-            let folder = URL(fileURLWithPath: args[1])
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try replay(seeds: { folder in
             let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/exposition").standardized
             var n = 0
             let walker = FileManager.default.enumerator(atPath: root.path)
@@ -66,14 +49,8 @@ struct FuzzReplay {
                 try Data(contentsOf: url).write(to: folder.appendingPathComponent(String(format: "seed-%04d", n)))
                 n += 1
             }
-            print("wrote \(n) seeds to \(folder.path)")
-            return
-        }
-        for path in args {
-            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-            bytes.withUnsafeBytes { fuzzOne($0) }
-            print("ok \(path)")
-        }
+            return n
+        }, fuzzOne)
     }
 }
 #endif

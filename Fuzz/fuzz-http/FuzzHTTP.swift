@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import TributaryWire
 
 // libFuzzer target for what a scrape or a remote-write answer brings in: the HTTP/1.1 response
@@ -45,53 +46,31 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
-// SwiftPM links an executable target's entry point as `<target>_main`.
 @_cdecl("fuzz_http_main")
-public func fuzzHTTPMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput)
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzOne)
 }
 #else
-/// Without libFuzzer: `fuzz-http seeds DIR` writes a few responses (each after a split byte)
-/// as seeds; `fuzz-http FILE…` replays inputs.
+/// `fuzz-http seeds DIR` writes a few responses (each after a split byte); `fuzz-http FILE…`
+/// replays inputs.
 @main
 struct FuzzReplay {
+    static let seeds = [
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 5\r\n\r\nup 1\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nup 1\r\n1;x=y\r\n\n\r\n0\r\nT: v\r\n\r\n",
+        "HTTP/1.0 200 OK\nConnection: keep-alive\n\nup 1\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 25\r\n\r\n\u{1f}\u{8b}\u{8}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{3}+-P0\u{e4}\u{2}\u{0}\u{b8}\u{ea}\u{96}\u{a4}\u{5}\u{0}\u{0}\u{0}",
+    ]
+
     static func main() throws {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "seeds", args.count == 2 {
-            let folder = URL(fileURLWithPath: args[1])
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-            let seeds = [
-                "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 5\r\n\r\nup 1\n",
-                "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nup 1\r\n1;x=y\r\n\n\r\n0\r\nT: v\r\n\r\n",
-                "HTTP/1.0 200 OK\nConnection: keep-alive\n\nup 1\n",
-                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
-                "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 25\r\n\r\n\u{1f}\u{8b}\u{8}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{3}+-P0\u{e4}\u{2}\u{0}\u{b8}\u{ea}\u{96}\u{a4}\u{5}\u{0}\u{0}\u{0}",
-            ]
+        try replay(seeds: { folder in
             for (n, seed) in seeds.enumerated() {
-                try Data([UInt8(n * 3)] + Array(seed.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })).write(to: folder.appendingPathComponent("seed-\(n)"))
+                let bytes = [UInt8(n * 3)] + seed.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
+                try Data(bytes).write(to: folder.appendingPathComponent("seed-\(n)"))
             }
-            print("wrote \(seeds.count) seeds to \(folder.path)")
-            return
-        }
-        for path in args {
-            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-            bytes.withUnsafeBytes { fuzzOne($0) }
-            print("ok \(path)")
-        }
+            return seeds.count
+        }, fuzzOne)
     }
 }
 #endif

@@ -1,4 +1,5 @@
 import Foundation
+import FuzzSupport
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
@@ -39,34 +40,17 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
-
 @_cdecl("fuzz_promql_main")
-public func fuzzPromQLMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput)
+public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+    runFuzzer(argc, argv, fuzzOne)
 }
 #else
-/// Without libFuzzer: `fuzz-promql seeds DIR` writes the conformance expressions as a seed
-/// corpus; `fuzz-promql FILE…` replays inputs.
+/// `fuzz-promql seeds DIR` writes the conformance expressions as a seed corpus; `fuzz-promql
+/// FILE…` replays inputs.
 @main
 struct FuzzReplay {
     static func main() throws {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "seeds", args.count == 2 {
-            let folder = URL(fileURLWithPath: args[1])
-            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try replay(seeds: { folder in
             let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/promql").standardized
             var n = 0
             for file in (try? FileManager.default.contentsOfDirectory(atPath: scripts.path)) ?? [] where file.hasSuffix(".test") {
@@ -81,14 +65,8 @@ struct FuzzReplay {
                     n += 1
                 }
             }
-            print("wrote \(n) seeds to \(folder.path)")
-            return
-        }
-        for path in args {
-            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-            bytes.withUnsafeBytes { fuzzOne($0) }
-            print("ok \(path)")
-        }
+            return n
+        }, fuzzOne)
     }
 }
 #endif

@@ -1,5 +1,6 @@
 #if !FUZZING
 import Foundation
+import FuzzSupport
 import TributaryModel
 import TributaryWire
 
@@ -8,26 +9,16 @@ import TributaryWire
 @main
 struct FuzzReplay {
     static func main() throws {
-        let args = Array(CommandLine.arguments.dropFirst())
-        if args.first == "seeds", args.count == 2 {
-            try writeSeeds(to: URL(fileURLWithPath: args[1]))
-            return
-        }
-        if args.first == "unsnappy", args.count == 3 {
+        try replay(seeds: { try writeSeeds(to: $0) }, extra: { args in
+            guard args.first == "unsnappy", args.count == 3 else { return false }
             // Writes the uncompressed message of a mode-0 input, for reading with a protobuf tool.
             let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: args[1])))
             try Data(try Snappy.decompress(Array(bytes.dropFirst()), limit: 1 << 24)).write(to: URL(fileURLWithPath: args[2]))
-            return
-        }
-        for path in args {
-            let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: path)))
-            bytes.withUnsafeBytes { fuzzOne($0) }
-            print("ok \(path)")
-        }
+            return true
+        }, fuzzOne)
     }
 
-    static func writeSeeds(to folder: URL) throws {
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    static func writeSeeds(to folder: URL) throws -> Int {
         var n = 0
         func put(_ mode: UInt8, _ body: [UInt8]) throws {
             try Data([mode] + body).write(to: folder.appendingPathComponent(String(format: "seed-%03d", n)))
@@ -54,7 +45,7 @@ struct FuzzReplay {
         try put(2, V2Message(request).encodeUncompressed())
         try put(3, V2Message(request).encode())
         try put(2, V2Message(symbols: ["", "__name__", "up"], timeseries: [.init(labelsRefs: [1, 2, 9], samples: [Sample(timestamp: 1, value: 1)])]).encodeUncompressed())
-        print("wrote \(n) seeds to \(folder.path)")
+        return n
     }
 }
 #endif
