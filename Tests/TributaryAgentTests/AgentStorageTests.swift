@@ -42,4 +42,18 @@ import TributaryWAL
         let next = reopened.allocate(1)
         #expect(next > UInt32(count), "ids continue above the checkpoint's")
     }
+
+    @Test func seriesByIDHoldsDenseIdsAndRefusesFarOnes() {
+        var table = SeriesByID()
+        let a: Labels = ["__name__": "a"], b: Labels = ["__name__": "b"]
+        let setA = table.set(3, a), setB = table.set(1, b)
+        #expect(setA && setB)
+        #expect(table[3] == a && table[1] == b && table[2] == nil && table[100] == nil)
+        #expect(table.count == 2 && table.maxID == 3)
+        table.set(3, nil)
+        #expect(table.count == 1 && table.maxID == 1)
+        let far = table.set(UInt32(SeriesByID.maxJump + 10), a)
+        #expect(!far, "an id 16M past the others is refused")
+        #expect(table.all.map(\.0) == [1])
+    }
 }

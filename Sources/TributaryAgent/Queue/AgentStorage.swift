@@ -12,7 +12,7 @@ public final class AgentStorage: Sendable {
     struct State {
         var nextID: UInt32 = 1
         /// Labels of every series a retained segment or a live scrape may refer to.
-        var series: [UInt32: Labels] = [:]
+        var series = SeriesByID()
         /// Series that ended (stale marker written), by when, for pruning.
         var ended: [UInt32: Int64] = [:]
     }
@@ -28,13 +28,17 @@ public final class AgentStorage: Sendable {
         self.logger = logger
         wal = try WAL(directory: self.directory, options: .init(segmentSize: segmentSize, fsync: .batch), logger: logger)
         var s = State()
-        Self.readCheckpoint(self.directory) { id, labels in s.series[id] = Labels(labels) }
+        var refused = 0
+        Self.readCheckpoint(self.directory) { id, labels in if !s.series.set(id, Labels(labels)) { refused += 1 } }
         // Replay repairs a torn tail and tells which ids are taken.
         let stats = try wal.replay { kind, payload in
             guard kind == .series else { return }
-            _ = RecordCodec.decodeSeries(payload) { id, labels in s.series[id] = Labels(labels) }
+            _ = RecordCodec.decodeSeries(payload) { id, labels in if !s.series.set(id, Labels(labels)) { refused += 1 } }
         }
-        s.nextID = (s.series.keys.max() ?? 0) + 1
+        if refused > 0 {
+            logger.error("agent WAL: series with ids far beyond the others were left out (damaged records?)", metadata: ["dir": "\(self.directory)", "series": "\(refused)"])
+        }
+        s.nextID = (s.series.maxID ?? 0) + 1
         state.withLock { $0 = s }
         logger.info("agent WAL opened", metadata: ["dir": "\(self.directory)", "segments": "\(stats.segments)", "series": "\(s.series.count)"])
     }
@@ -53,7 +57,7 @@ public final class AgentStorage: Sendable {
         var buffer: [UInt8] = []
         if !series.isEmpty {
             RecordCodec.appendSeries(ids: series.map(\.0), labels: series.map(\.1), to: &buffer)
-            state.withLock { s in for (id, l) in series { s.series[id] = l } }
+            state.withLock { s in for (id, l) in series { s.series.set(id, l) } }
         }
         if !samples.isEmpty { RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer) }
         try wal.log(buffer)
@@ -76,15 +80,13 @@ public final class AgentStorage: Sendable {
     public func truncate(before position: WALPosition, now: Int64, retention: Int64) throws(WALError) {
         let segments = try wal.segments()
         guard let first = segments.first, first < position.segment else { return }
-        var series: [(UInt32, Labels)] = state.withLock { s in
+        let series: [(UInt32, Labels)] = state.withLock { s in
             for (id, time) in s.ended where time < now - retention {
-                s.series[id] = nil
+                s.series.set(id, nil)
                 s.ended[id] = nil
             }
-            return s.series.map { ($0.key, $0.value) }
+            return s.series.all
         }
-        // Sorted outside the lock, which scrapes wait on.
-        series.sort { $0.0 < $1.0 }
         // Written in chunks of 10,000 series, so a checkpoint of many series never sits in
         // memory whole (it did, twice, and was the agent's peak RSS).
         let path = directory + "/checkpoint", tmp = path + ".tmp"

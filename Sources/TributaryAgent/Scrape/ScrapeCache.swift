@@ -22,6 +22,8 @@ struct ScrapeCache {
     private var keys: [UInt8] = []
     /// Power-of-two sized; -1 is empty.
     private var buckets: [Int32] = []
+    /// The last iteration that inserted an entry.
+    private var lastInsert: Int32 = 0
 
     var count: Int { entries.count }
 
@@ -57,6 +59,7 @@ struct ScrapeCache {
         let entry = Entry(keyStart: UInt32(keys.count), keyLength: UInt32(key.count), id: id, lastSeen: Self.stamp(iteration), next: -1, dropped: dropped)
         keys.append(contentsOf: key)
         entries.append(entry)
+        lastInsert = Self.stamp(iteration)
         if (entries.count) * 2 > buckets.count {
             rebuildBuckets()
         } else {
@@ -95,6 +98,17 @@ struct ScrapeCache {
         rebuildBuckets()
     }
 
+    private mutating func shrink() {
+        if keys.capacity > keys.count + keys.count / 8 + 64 { keys = Self.exact(keys) }
+        if entries.capacity > entries.count + entries.count / 8 + 8 { entries = Self.exact(entries) }
+    }
+
+    static func exact<T>(_ array: [T]) -> [T] {
+        [T](unsafeUninitializedCapacity: array.count) { buffer, initialized in
+            initialized = buffer.initialize(fromContentsOf: array)
+        }
+    }
+
     /// Forgets the entries inserted for `ids` (a failed scrape did not log their series).
     mutating func remove(ids: Set<UInt32>, insertedIn iteration: Int) {
         let now = Self.stamp(iteration)
@@ -112,6 +126,8 @@ struct ScrapeCache {
             if Int(now &- e.lastSeen) >= forgetAfter { forget = true }
         }
         if forget { filter { Int(now &- $0.lastSeen) < forgetAfter } }
+        // Once a target's series stop growing, the arrays give back what doubling left spare.
+        if lastInsert != now, lastInsert == previous { shrink() }
         return ended
     }
 
