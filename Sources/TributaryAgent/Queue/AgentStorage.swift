@@ -21,6 +21,8 @@ public final class AgentStorage: Sendable {
     public let directory: String
     let state = Mutex(State())
     let logger: Logger
+    /// Samples logged so far; queues wait on it for their next batch.
+    let signal = AppendSignal()
 
     /// Segments are small (16 MiB by default) so delivered data can be removed soon.
     public init(directory: String, segmentSize: Int = 16 << 20, logger: Logger) throws(WALError) {
@@ -61,6 +63,7 @@ public final class AgentStorage: Sendable {
         }
         if !samples.isEmpty { RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer) }
         try wal.log(buffer)
+        signal.add(samples.count)
     }
 
     /// The labels of series `id` (every series a retained record may name is known: the WAL

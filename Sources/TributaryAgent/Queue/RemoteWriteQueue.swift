@@ -84,6 +84,8 @@ public final class RemoteWriteQueue: Service, Sendable {
         defer { savePosition(delivered) }
         let deadline = Duration.milliseconds(config.queue.batchSendDeadline)
         while !Task.isCancelled {
+            // What the WAL held before this read: the waits below count from here.
+            let mark = storage.signal.appended.load(ordering: .sequentiallyConsistent)
             let got = try reader.read(maxBytes: 1 << 20) { kind, payload, after in
                 end = after
                 if kind == .samples {
@@ -94,15 +96,23 @@ public final class RemoteWriteQueue: Service, Sendable {
                 if got == 0 {
                     delivered = end
                     committed.withLock { $0 = end }
-                    try await Task.sleep(for: .milliseconds(50))
+                    // Idle: wake on the next sample logged (or after a second, to look again).
+                    await storage.signal.wait(until: mark + 1, timeout: .seconds(1))
+                    try Task.checkCancellation()
                 }
                 batchStarted = ContinuousClock.now
                 continue
             }
             let full = batch.count >= config.queue.capacity || batch.count >= config.queue.maxSamplesPerSend * shards
             if got > 0, !full { continue }
-            if !full, ContinuousClock.now - batchStarted < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            let waited = ContinuousClock.now - batchStarted
+            if !full, waited < deadline {
+                // Sleep until a full batch is logged or the batch's deadline, not polling.
+                let room = min(config.queue.capacity, config.queue.maxSamplesPerSend * shards) - batch.count
+                let left = deadline - waited
+                await storage.signal.wait(until: mark + UInt64(max(room, 1)),
+                                          timeout: .nanoseconds(left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000))
+                try Task.checkCancellation()
                 continue
             }
             metrics.pending.set(Double(batch.count))
