@@ -56,4 +56,27 @@ import TributaryWAL
         #expect(!far, "an id 16M past the others is refused")
         #expect(table.all.map(\.0) == [1])
     }
+
+    /// Upkeep truncates once four segments are delivered, or when ten minutes passed since the
+    /// last truncation: a checkpoint writes every series, so not every minute.
+    @Test func upkeepWaitsForEnoughDeliveredSegments() throws {
+        let dir = NSTemporaryDirectory() + "tributary-upkeep-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let storage = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: Logger(label: "test"))
+        let upkeep = WALUpkeepService(storage: storage, queues: [], retention: 3_600_000, logger: Logger(label: "test"))
+        let id = storage.allocate(1)
+        func segment() throws {
+            try storage.append(series: [(id, ["__name__": "m"])], ids: [id], samples: [Sample(timestamp: 1, value: 1)])
+            _ = try storage.wal.cut()
+        }
+        for _ in 0..<3 { try segment() }
+        #expect(try storage.wal.segments().count == 4)
+        #expect(!upkeep.upkeep(sinceLast: .seconds(60)), "three delivered segments wait")
+        #expect(upkeep.upkeep(sinceLast: .seconds(600)), "ten minutes on, they go")
+        #expect(try storage.wal.segments().count == 1)
+        for _ in 0..<4 { try segment() }
+        #expect(upkeep.upkeep(sinceLast: .seconds(60)), "four go at once")
+        #expect(try storage.wal.segments().count == 1)
+        #expect(storage.labels(id) == ["__name__": "m"], "the checkpoint kept the series")
+    }
 }
