@@ -159,7 +159,7 @@ public struct WALUpkeepService: Service {
             // Segments older than the retention go even if a queue is stuck on them.
             var expired = false
             for s in segments where s < last {
-                let path = storage.directory + "/" + String(format: "%08d", s)
+                let path = storage.wal.path(of: s)
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
                    Int64(modified.timeIntervalSince1970 * 1000) < now - retention {
                     before = max(before, s + 1)

@@ -131,6 +131,9 @@ public final class WAL: Sendable {
     /// The segment numbers present, ascending.
     public func segments() throws(WALError) -> [Int] { try Self.segments(in: directory) }
 
+    /// The file of segment `segment`.
+    public func path(of segment: Int) -> String { Self.path(directory, segment) }
+
     private func rotate(_ w: inout Writer) throws(WALError) {
         if fdatasync(w.fd) != 0 { throw WALError.io("cannot sync segment", Self.path(directory, w.segment), errno: errno) }
         close(w.fd)

@@ -27,8 +27,9 @@ final class HTTP1Connection: Sendable {
         channel.withLock { $0?.close(promise: nil) }
     }
 
+    /// An address literal, which TLS cannot send as the server name.
     static func isIPAddress(_ host: String) -> Bool {
-        host.contains(":") || host.allSatisfy { $0 == "." || $0.isNumber }
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     /// Sends `request` and reads the response, by `deadline`.

@@ -103,15 +103,13 @@ public final class RemoteWriteQueue: Service, Sendable {
                 batchStarted = ContinuousClock.now
                 continue
             }
-            let full = batch.count >= config.queue.capacity || batch.count >= config.queue.maxSamplesPerSend * shards
+            let fullAt = min(config.queue.capacity, config.queue.maxSamplesPerSend * shards)
+            let full = batch.count >= fullAt
             if got > 0, !full { continue }
             let waited = ContinuousClock.now - batchStarted
             if !full, waited < deadline {
                 // Sleep until a full batch is logged or the batch's deadline, not polling.
-                let room = min(config.queue.capacity, config.queue.maxSamplesPerSend * shards) - batch.count
-                let left = deadline - waited
-                await storage.signal.wait(until: mark + UInt64(max(room, 1)),
-                                          timeout: .nanoseconds(left.components.seconds * 1_000_000_000 + left.components.attoseconds / 1_000_000_000))
+                await storage.signal.wait(until: mark + UInt64(fullAt - batch.count), timeout: TimeAmount(deadline - waited))
                 try Task.checkCancellation()
                 continue
             }

@@ -108,7 +108,7 @@ public final class ScrapeLoop: Sendable {
                             guard case .sample(let sample) = entry else { continue }
                             scraped += 1
                             let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
-                            let hash = StableHash.hash(key)
+                            let hash = ScrapeCache.hash(key)
                             let id: UInt32
                             if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
                                 if hit.dropped || hit.duplicate { continue }

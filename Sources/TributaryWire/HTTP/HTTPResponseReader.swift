@@ -60,20 +60,16 @@ public struct HTTPResponseReader: Sendable {
             case .head:
                 i = try readHead(bytes, from: i)
             case .fixed(let remaining):
-                let n = min(remaining, bytes.count - i)
-                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<i + n]))
-                i += n
-                state = remaining == n ? .done : .fixed(remaining: remaining - n)
+                let left = takeBody(bytes, &i, remaining)
+                state = left == 0 ? .done : .fixed(remaining: left)
             case .chunkSize:
                 guard let text = try readLine(bytes, &i) else { continue }
                 let size = try Self.chunkSize(text)
                 guard size <= maxBody - body.count else { throw tooLarge() }
                 state = size == 0 ? .trailer : .chunkData(remaining: size)
             case .chunkData(let remaining):
-                let n = min(remaining, bytes.count - i)
-                body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<i + n]))
-                i += n
-                state = remaining == n ? .chunkDataEnd : .chunkData(remaining: remaining - n)
+                let left = takeBody(bytes, &i, remaining)
+                state = left == 0 ? .chunkDataEnd : .chunkData(remaining: left)
             case .chunkDataEnd:
                 guard let text = try readLine(bytes, &i) else { continue }
                 guard text.isEmpty else { throw Failure(description: "chunked body: chunk data longer than its size") }
@@ -90,6 +86,14 @@ public struct HTTPResponseReader: Sendable {
             }
         }
         return i
+    }
+
+    /// Appends up to `remaining` body bytes from `i`; returns how many are still to come.
+    private mutating func takeBody(_ bytes: UnsafeRawBufferPointer, _ i: inout Int, _ remaining: Int) -> Int {
+        let n = min(remaining, bytes.count - i)
+        body.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[i..<i + n]))
+        i += n
+        return remaining - n
     }
 
     /// The connection closed: completes a body read until the end; anything else was cut short.

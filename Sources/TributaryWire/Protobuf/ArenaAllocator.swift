@@ -31,11 +31,4 @@ struct ArenaAllocator {
         p[i] = 0
         return p
     }
-
-    func cString(_ bytes: UnsafeRawBufferPointer) -> UnsafeMutablePointer<CChar> {
-        let p = allocate(CChar.self, count: bytes.count + 1)
-        if let base = bytes.baseAddress { UnsafeMutableRawPointer(p).copyMemory(from: base, byteCount: bytes.count) }
-        p[bytes.count] = 0
-        return p
-    }
 }

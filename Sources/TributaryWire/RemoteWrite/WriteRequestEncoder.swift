@@ -53,64 +53,61 @@ public final class WriteRequestEncoder {
     public func encodeSingles(count: Int, _ element: (Int) -> (Labels, Sample)) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(count * 128)
-        var ts = Prometheus__TimeSeries()
-        var sample = Prometheus__Sample()
-        prometheus__sample__init(&sample)
         for i in 0..<count {
+            // The arena holds one series at a time: it is packed before the next is built.
             tributary_arena_reset(arena)
             let (labels, value) = element(i)
-            prometheus__time_series__init(&ts)
-            labels.bytes.withUnsafeBytes { flat in
-                (ts.n_labels, ts.labels) = makeLabels(flat)
+            let ts = alloc.allocate(Prometheus__TimeSeries.self, count: 1)
+            prometheus__time_series__init(ts)
+            (ts.pointee.n_labels, ts.pointee.labels) = makeLabels(labels)
+            let sample = alloc.allocate(Prometheus__Sample.self, count: 1)
+            prometheus__sample__init(sample)
+            sample.pointee.value = value.value
+            sample.pointee.timestamp = value.timestamp
+            let list = alloc.allocate(UnsafeMutablePointer<Prometheus__Sample>?.self, count: 1)
+            list[0] = sample
+            ts.pointee.n_samples = 1
+            ts.pointee.samples = list
+            // `base` is the message's first member.
+            let base = UnsafeRawPointer(ts).assumingMemoryBound(to: ProtobufCMessage.self)
+            let size = protobuf_c_message_get_packed_size(base)
+            output.append(0x0A) // field 1, length-delimited
+            var n = UInt64(size)
+            while n >= 0x80 {
+                output.append(UInt8(truncatingIfNeeded: n) | 0x80)
+                n >>= 7
             }
-            sample.value = value.value
-            sample.timestamp = value.timestamp
-            withUnsafeMutablePointer(to: &sample) { samplePointer in
-                var samples: UnsafeMutablePointer<Prometheus__Sample>? = samplePointer
-                withUnsafeMutablePointer(to: &samples) { list in
-                    ts.n_samples = 1
-                    ts.samples = list
-                    withUnsafeMutablePointer(to: &ts) { message in
-                        message.withMemoryRebound(to: ProtobufCMessage.self, capacity: 1) { base in
-                            let size = protobuf_c_message_get_packed_size(base)
-                            output.append(0x0A) // field 1, length-delimited
-                            var n = UInt64(size)
-                            while n >= 0x80 {
-                                output.append(UInt8(truncatingIfNeeded: n) | 0x80)
-                                n >>= 7
-                            }
-                            output.append(UInt8(n))
-                            let at = output.count
-                            output.append(contentsOf: repeatElement(0, count: size))
-                            output.withUnsafeMutableBufferPointer { buffer in
-                                _ = protobuf_c_message_pack(base, buffer.baseAddress.map { $0 + at })
-                            }
-                        }
-                    }
-                }
+            output.append(UInt8(n))
+            let at = output.count
+            output.append(contentsOf: repeatElement(0, count: size))
+            output.withUnsafeMutableBufferPointer { buffer in
+                _ = protobuf_c_message_pack(base, buffer.baseAddress.map { $0 + at })
             }
         }
         return Snappy.compress(output)
     }
 
-    /// Labels from their flat bytes, in one pass: every string copied, NUL-terminated, into one
-    /// arena block (the flat form's length prefixes make room for the terminators); label
-    /// structs for as many labels as the bytes could hold (each takes at least two).
-    private func makeLabels(_ flat: UnsafeRawBufferPointer) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
-        let most = flat.count / 2
-        let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: most)
-        let structs = alloc.allocate(Prometheus__Label.self, count: most)
-        let strings = alloc.allocate(CChar.self, count: flat.count + 1)
-        var at = 0, offset = 0, count = 0
-        while count < most, let name = FlatLabels.readString(flat, at: &offset), let value = FlatLabels.readString(flat, at: &offset) {
-            let label = structs + count
-            prometheus__label__init(label)
-            label.pointee.name = copy(name, to: strings, at: &at)
-            label.pointee.value = copy(value, to: strings, at: &at)
-            pointers[count] = label
-            count += 1
+    /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
+    /// (the flat form's length prefixes make room for the terminators).
+    private func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
+        labels.bytes.withUnsafeBytes { flat in
+            var count = 0, offset = 0
+            while FlatLabels.readString(flat, at: &offset) != nil, FlatLabels.readString(flat, at: &offset) != nil { count += 1 }
+            let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
+            let structs = alloc.allocate(Prometheus__Label.self, count: count)
+            let strings = alloc.allocate(CChar.self, count: flat.count + 1)
+            var at = 0
+            offset = 0
+            for j in 0..<count {
+                guard let name = FlatLabels.readString(flat, at: &offset), let value = FlatLabels.readString(flat, at: &offset) else { break }
+                let label = structs + j
+                prometheus__label__init(label)
+                label.pointee.name = copy(name, to: strings, at: &at)
+                label.pointee.value = copy(value, to: strings, at: &at)
+                pointers[j] = label
+            }
+            return (count, pointers)
         }
-        return (count, pointers)
     }
 
     @inline(__always)
@@ -146,23 +143,6 @@ public final class WriteRequestEncoder {
             ts.pointee.exemplars[j] = p
         }
         return ts
-    }
-
-    private func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
-        labels.withView { view in
-            let count = view.count
-            let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
-            let structs = alloc.allocate(Prometheus__Label.self, count: count)
-            var j = 0
-            view.forEach { name, value in
-                prometheus__label__init(structs + j)
-                structs[j].name = alloc.cString(name)
-                structs[j].value = alloc.cString(value)
-                pointers[j] = structs + j
-                j += 1
-            }
-            return (count, pointers)
-        }
     }
 
     func pack(_ message: UnsafePointer<ProtobufCMessage>) -> [UInt8] {
