@@ -45,16 +45,41 @@ import TributaryWAL
 
     @Test func seriesByIDHoldsDenseIdsAndRefusesFarOnes() {
         var table = SeriesByID()
-        let a: Labels = ["__name__": "a"], b: Labels = ["__name__": "b"]
-        let setA = table.set(3, a), setB = table.set(1, b)
+        let a: [UInt8] = [1, 2, 3], b: [UInt8] = [4, 5]
+        func bytes(_ id: UInt32) -> [UInt8]? { table[id].map { Array($0) } }
+        let setA = a.withUnsafeBytes { table.set(3, $0) }, setB = b.withUnsafeBytes { table.set(1, $0) }
         #expect(setA && setB)
-        #expect(table[3] == a && table[1] == b && table[2] == nil && table[100] == nil)
+        #expect(bytes(3) == a && bytes(1) == b && bytes(2) == nil && bytes(100) == nil)
         #expect(table.count == 2 && table.maxID == 3)
-        table.set(3, nil)
-        #expect(table.count == 1 && table.maxID == 1)
-        let far = table.set(UInt32(SeriesByID.maxJump + 10), a)
+        table.remove(3)
+        #expect(table.count == 1 && table.maxID == 1 && bytes(3) == nil)
+        let far = a.withUnsafeBytes { table.set(UInt32(SeriesByID.maxJump + 10), $0) }
         #expect(!far, "an id 16M past the others is refused")
-        #expect(table.all.map(\.0) == [1])
+        var seen: [UInt32] = []
+        table.forEach(in: 0..<1000) { id, _ in seen.append(id) }
+        #expect(seen == [1])
+    }
+
+    /// Blocks fill and new ones start; replaced and removed series leave dead bytes that a
+    /// compaction drops, every live series keeping its bytes.
+    @Test func seriesByIDSpansBlocksAndCompacts() {
+        var table = SeriesByID()
+        func value(_ i: Int, _ round: Int) -> [UInt8] { Array("series \(i) round \(round) ".utf8) + [UInt8](repeating: UInt8(i % 251), count: 200) }
+        let n = 20_000 // about 4.5 MiB: several blocks
+        for i in 0..<n { _ = value(i, 0).withUnsafeBytes { table.set(UInt32(i), $0) } }
+        for i in stride(from: 0, to: n, by: 2) { table.remove(UInt32(i)) }
+        for i in stride(from: 1, to: n, by: 4) { _ = value(i, 1).withUnsafeBytes { table.set(UInt32(i), $0) } }
+        #expect(table.count == n / 2)
+        #expect(table.deadBytes > 0)
+        table.compactIfWasteful()
+        #expect(table.deadBytes == 0, "more than half was dead: compacted")
+        for i in 0..<n {
+            let expected: [UInt8]? = i % 2 == 0 ? nil : value(i, i % 4 == 1 ? 1 : 0)
+            #expect(table[UInt32(i)].map { Array($0) } == expected, "series \(i)")
+        }
+        let big = [UInt8](repeating: 7, count: SeriesByID.blockSize + 10)
+        let setBig = big.withUnsafeBytes { table.set(UInt32(n), $0) }
+        #expect(setBig && table[UInt32(n)].map { Array($0) } == big, "a label set longer than a block gets its own")
     }
 
     /// Upkeep truncates once four segments are delivered, or when ten minutes passed since the

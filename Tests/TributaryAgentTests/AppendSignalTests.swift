@@ -13,13 +13,17 @@ import Testing
         // Already reached: no wait.
         let immediate = await clock.measure { await signal.wait(until: 5, timeout: .seconds(10)) }
         #expect(immediate < .seconds(1))
-        // Reached by adds while waiting.
-        let waiting = Task { await clock.measure { await signal.wait(until: 105, timeout: .seconds(10)) } }
+        // Reached by adds while waiting: woken by the second add, not before it (the count it
+        // sees on waking) and not by the timeout.
+        let waiting = Task {
+            let took = await clock.measure { await signal.wait(until: 105, timeout: .seconds(10)) }
+            return (took, signal.appended.load(ordering: .sequentiallyConsistent))
+        }
         try await Task.sleep(for: .milliseconds(100))
         signal.add(50)
         signal.add(50)
-        let woken = await waiting.value
-        #expect(woken >= .milliseconds(90) && woken < .seconds(5), "\(woken)")
+        let (woken, count) = await waiting.value
+        #expect(count == 105 && woken < .seconds(5), "\(woken), count \(count)")
         // Not reached: the timeout.
         let timedOut = await clock.measure { await signal.wait(until: 1_000, timeout: .milliseconds(200)) }
         #expect(timedOut >= .milliseconds(190) && timedOut < .seconds(5), "\(timedOut)")

@@ -19,6 +19,8 @@ import TributaryWire
         let codes: Mutex<[Int]>
         let seen = Mutex<[(Date, Int)]>([])
         let contentTypes = Mutex<[String]>([])
+        /// The series of every request, as received.
+        let series = Mutex<[Labels]>([])
         init(_ codes: [Int]) { self.codes = Mutex(codes) }
     }
 
@@ -34,7 +36,9 @@ import TributaryWire
             script.contentTypes.withLock { $0.append(contentType) }
             let version = RemoteWriteVersion(contentType: contentType) ?? .v1
             let bytes = Array(body.readableBytesView)
-            let samples = bytes.withUnsafeBytes { raw in (try? WriteRequestDecoder().decode(raw, version: version))?.sampleCount } ?? -1
+            let batch = bytes.withUnsafeBytes { raw in try? WriteRequestDecoder().decode(raw, version: version) }
+            let samples = batch?.sampleCount ?? -1
+            if let request = batch?.makeWriteRequest() { script.series.withLock { $0 += request.timeseries.map(\.labels) } }
             let code = script.codes.withLock { $0.isEmpty ? 204 : $0.removeFirst() }
             script.seen.withLock { $0.append((Date(), samples)) }
             var headers = HTTPFields()
@@ -53,7 +57,7 @@ import TributaryWire
     }
 
     /// An agent with one target whose loop we drive by hand, and one queue to `port`.
-    static func agent(port: Int, dir: String, version: RemoteWriteVersion = .v1) throws -> Agent {
+    static func agent(port: Int, dir: String, version: RemoteWriteVersion = .v1, relabel: [RelabelConfig] = []) throws -> Agent {
         var c = AgentConfiguration()
         c.dataDirectory = dir
         var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
@@ -66,6 +70,7 @@ import TributaryWire
         rw.queue.minBackoff = 100
         rw.queue.maxBackoff = 400
         rw.version = version
+        rw.writeRelabelConfigs = relabel
         c.remoteWrites = [rw]
         return try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
     }
@@ -134,6 +139,37 @@ import TributaryWire
         _ = try? await queue.value
         #expect(script.seen.withLock { $0.map(\.1) } == [6, 6], "the refused request is not sent again; the next one is")
         #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 6)
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// write_relabel_configs apply per queue, before sending: a dropped series is not sent
+    /// (counted as dropped), a rewritten one goes with its new labels, in 1.0 and 2.0.
+    @Test(arguments: [RemoteWriteVersion.v1, .v2])
+    func writeRelabellingShapesWhatIsSent(version: RemoteWriteVersion) async throws {
+        let script = Script([])
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var drop = try RelabelConfig(regex: "b|scrape_.*")
+        drop.sourceLabels = ["__name__"]
+        drop.action = .drop
+        var site = try RelabelConfig(regex: "host-(.*):.*")
+        site.sourceLabels = ["instance"]
+        site.targetLabel = "site"
+        site.replacement = "s$1"
+        let agent = try Self.agent(port: port, dir: dir, version: version, relabel: [drop, site])
+        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: Int64(Date().timeIntervalSince1970 * 1000), duration: 0)
+        let queue = Task { try await agent.queues[0].run() }
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        queue.cancel()
+        _ = try? await queue.value
+        let sent = script.series.withLock { $0 }
+        #expect(sent == [
+            ["__name__": "a", "instance": "host-1:9100", "job": "node", "site": "s1"],
+            ["__name__": "up", "instance": "host-1:9100", "job": "node", "site": "s1"],
+        ] as [Labels], "b and the scrape_* series dropped, the others given site")
+        #expect(Self.counter(agent, "prometheus_remote_storage_samples_dropped_total") == 5)
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }

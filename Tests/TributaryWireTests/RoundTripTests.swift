@@ -45,9 +45,15 @@ import TributaryWire
         ]
         let encoder = WriteRequestEncoder()
         let general = WriteRequestEncoder().encode(WriteRequest(timeseries: items.map { TimeSeries(labels: $0.0, samples: [$0.1]) }))
+        let packed = items.map { encoder.packLabels($0.0) }
         // Twice: the arena is reused between requests.
         for _ in 0..<2 {
-            #expect(encoder.encodeSingles(count: items.count) { items[$0] } == general)
+            let singles = encoder.encodeSingles(count: items.count) { i in packed[i].withUnsafeBytes { ($0, items[i].1) } }
+            #expect(singles == general)
+        }
+        // The packed labels read back as the labels they were packed from.
+        for (labels, bytes) in zip(items.map(\.0), packed) {
+            #expect(bytes.withUnsafeBytes { PackedLabels.labels($0) } == labels)
         }
         let decoded = try WriteRequestDecoder().decode(general, version: .v1).makeWriteRequest()
         // The decoder refuses the series without labels; the others read back whole.

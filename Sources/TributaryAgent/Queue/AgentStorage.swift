@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 import TributaryModel
 import TributaryWAL
+import TributaryWire
 
 /// The agent's write-ahead log: every scraped sample goes here first, and each remote-write
 /// queue reads it back from its own position. Series get ids (series records) before their
@@ -11,7 +12,8 @@ import TributaryWAL
 public final class AgentStorage: Sendable {
     struct State {
         var nextID: UInt32 = 1
-        /// Labels of every series a retained segment or a live scrape may refer to.
+        /// Labels of every series a retained segment or a live scrape may refer to, packed as
+        /// remote-write requests carry them.
         var series = SeriesByID()
         /// Series that ended (stale marker written), by when, for pruning.
         var ended: [UInt32: Int64] = [:]
@@ -31,11 +33,16 @@ public final class AgentStorage: Sendable {
         wal = try WAL(directory: self.directory, options: .init(segmentSize: segmentSize, fsync: .batch), logger: logger)
         var s = State()
         var refused = 0
-        Self.readCheckpoint(self.directory) { id, labels in if !s.series.set(id, Labels(labels)) { refused += 1 } }
+        let packer = WriteRequestEncoder()
+        let keep = { (id: UInt32, labels: LabelsView) in
+            let packed = packer.packLabels(Labels(labels))
+            if !packed.withUnsafeBytes({ s.series.set(id, $0) }) { refused += 1 }
+        }
+        Self.readCheckpoint(self.directory, keep)
         // Replay repairs a torn tail and tells which ids are taken.
         let stats = try wal.replay { kind, payload in
             guard kind == .series else { return }
-            _ = RecordCodec.decodeSeries(payload) { id, labels in if !s.series.set(id, Labels(labels)) { refused += 1 } }
+            _ = RecordCodec.decodeSeries(payload, keep)
         }
         if refused > 0 {
             logger.error("agent WAL: series with ids far beyond the others were left out (damaged records?)", metadata: ["dir": "\(self.directory)", "series": "\(refused)"])
@@ -59,7 +66,15 @@ public final class AgentStorage: Sendable {
         var buffer: [UInt8] = []
         if !series.isEmpty {
             RecordCodec.appendSeries(ids: series.map(\.0), labels: series.map(\.1), to: &buffer)
-            state.withLock { s in for (id, l) in series { s.series.set(id, l) } }
+            let packer = WriteRequestEncoder()
+            let packed = series.map { packer.packLabels($0.1) }
+            state.withLock { s in
+                for ((id, _), bytes) in zip(series, packed) {
+                    if !bytes.withUnsafeBytes({ s.series.set(id, $0) }) {
+                        logger.error("series too long to keep; its samples will not be sent", metadata: ["id": "\(id)", "bytes": "\(bytes.count)"])
+                    }
+                }
+            }
         }
         if !samples.isEmpty { RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer) }
         try wal.log(buffer)
@@ -69,7 +84,13 @@ public final class AgentStorage: Sendable {
     /// The labels of series `id` (every series a retained record may name is known: the WAL
     /// and the checkpoint are read at start, new series are added before they are logged).
     public func labels(_ id: UInt32) -> Labels? {
-        state.withLock { $0.series[id] }
+        state.withLock { s in s.series[id].flatMap { PackedLabels.labels($0) } }
+    }
+
+    /// Calls `body` with a lookup of series' packed labels (``PackedLabels``), under the lock
+    /// that guards them: the bytes are valid only inside `body`.
+    public func withPackedLabels<R>(_ body: ((UInt32) -> UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
+        try state.withLock { s in try body { s.series[$0] } }
     }
 
     /// Marks series as ended at `time` (their stale markers are logged); they are dropped from
@@ -83,30 +104,41 @@ public final class AgentStorage: Sendable {
     public func truncate(before position: WALPosition, now: Int64, retention: Int64) throws(WALError) {
         let segments = try wal.segments()
         guard let first = segments.first, first < position.segment else { return }
-        let series: [(UInt32, Labels)] = state.withLock { s in
+        let idLimit = state.withLock { s in
             for (id, time) in s.ended where time < now - retention {
-                s.series.set(id, nil)
+                s.series.remove(id)
                 s.ended[id] = nil
             }
-            return s.series.all
+            s.series.compactIfWasteful()
+            return s.series.idLimit
         }
-        // Written in chunks of 10,000 series, so a checkpoint of many series never sits in
-        // memory whole (it did, twice, and was the agent's peak RSS).
+        // Written 10,000 ids at a time, so a checkpoint of many series never sits in memory
+        // whole (it did, twice, and was the agent's peak RSS).
         let path = directory + "/checkpoint", tmp = path + ".tmp"
         let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw WALError.io("cannot write checkpoint", tmp, errno: errno) }
         defer { close(fd) }
         var buffer: [UInt8] = []
-        for chunk in stride(from: 0, to: series.count, by: 10_000) {
-            let part = series[chunk..<min(chunk + 10_000, series.count)]
+        var written = 0
+        for chunk in stride(from: 0, to: idLimit, by: 10_000) {
+            var ids: [UInt32] = [], labels: [Labels] = []
+            state.withLock { s in
+                s.series.forEach(in: chunk..<chunk + 10_000) { id, packed in
+                    guard let l = PackedLabels.labels(packed) else { return }
+                    ids.append(id)
+                    labels.append(l)
+                }
+            }
+            guard !ids.isEmpty else { continue }
             buffer.removeAll(keepingCapacity: true)
-            RecordCodec.appendSeries(ids: part.map(\.0), labels: part.map(\.1), to: &buffer)
+            RecordCodec.appendSeries(ids: ids, labels: labels, to: &buffer)
             try Self.writeAll(fd, buffer, tmp)
+            written += ids.count
         }
         guard fsync(fd) == 0 else { throw WALError.io("cannot sync checkpoint", tmp, errno: errno) }
         guard rename(tmp, path) == 0 else { throw WALError.io("cannot install checkpoint", path, errno: errno) }
         try wal.truncate(before: position.segment)
-        logger.debug("agent WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(series.count)"])
+        logger.debug("agent WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(written)"])
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(WALError) {

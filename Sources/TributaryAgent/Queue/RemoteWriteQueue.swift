@@ -46,27 +46,38 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     // MARK: reading
 
-    /// The labels each series id is sent with (write_relabel_configs applied once per id) and
-    /// their hash, which picks the shard: a series that got a new id after a restart still goes
-    /// to the same shard, so its samples stay in order. Indexed by id (ids are dense).
+    /// What the queue knows of each series id, indexed by id (ids are dense): whether
+    /// write_relabel_configs drop it, and the hash of the labels it is sent with, which picks
+    /// its shard (a series that got a new id after a restart still goes to the same shard, so
+    /// its samples stay in order). With write_relabel_configs the relabelled labels are kept
+    /// here, packed; without, requests copy the storage's.
     struct SeriesTable {
-        enum Slot {
-            case unknown
-            case dropped
-            case kept(Labels, UInt64)
-        }
-        var slots: [Slot] = []
+        static let unknown: UInt64 = 0, dropped: UInt64 = 1
+        /// Per id: `unknown`, `dropped`, or the shard hash with the top bit set.
+        var states: [UInt64] = []
+        var relabelled = SeriesByID()
 
-        mutating func slot(_ id: UInt32, _ resolve: () -> Slot) -> Slot {
-            let i = Int(id)
-            if i >= slots.count { slots.append(contentsOf: repeatElement(.unknown, count: max(i + 1 - slots.count, slots.count / 2))) }
-            if case .unknown = slots[i] { slots[i] = resolve() }
-            return slots[i]
+        func state(_ id: UInt32) -> UInt64 {
+            Int(id) < states.count ? states[Int(id)] : Self.unknown
         }
+
+        mutating func set(_ id: UInt32, _ state: UInt64) {
+            let i = Int(id)
+            if i >= states.count { states.append(contentsOf: repeatElement(Self.unknown, count: max(i + 1 - states.count, states.count / 2))) }
+            states[i] = state
+        }
+    }
+
+    /// One encoded request.
+    struct Request: Sendable {
+        let body: [UInt8]
+        let samples: Int
+        let newest: Int64
     }
 
     func deliver(_ client: RemoteWriteClient) async throws {
         var table = SeriesTable()
+        let encoder = WriteRequestEncoder()
         let first = (try storage.wal.segments().first) ?? 0
         let saved = loadPosition()
         if let saved { logger.info("remote write queue resumes", metadata: ["queue": "\(config.name)", "position": "\(saved)"]) }
@@ -115,7 +126,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             }
             metrics.pending.set(Double(batch.count))
             let started = ContinuousClock.now
-            try await send(batch, shards: shards, table: &table, client: client)
+            try await send(batch, shards: shards, table: &table, encoder: encoder, client: client)
             delivered = end
             committed.withLock { $0 = end }
             // The position file is written at most once a second: a crash resends at most that
@@ -138,59 +149,75 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     // MARK: sending
 
-    func resolve(_ id: UInt32) -> SeriesTable.Slot {
-        guard let raw = storage.labels(id) else {
+    /// The shard state of `id` (see ``SeriesTable``) from its packed labels.
+    func resolve(_ id: UInt32, _ packed: UnsafeRawBufferPointer?, _ table: inout SeriesTable) -> UInt64 {
+        guard let packed else {
             logger.warning("samples of an unknown series dropped", metadata: ["queue": "\(config.name)", "id": "\(id)"])
-            return .dropped
+            return SeriesTable.dropped
         }
-        var out: Labels? = raw
-        if !config.writeRelabelConfigs.isEmpty {
-            var dict: [String: String] = [:]
-            for (n, v) in raw.pairs { dict[n] = v }
-            out = Relabeler.process(dict, config.writeRelabelConfigs).map { Labels(sortedPairs: $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }) }
-        }
-        guard let labels = out else { return .dropped }
-        return .kept(labels, labels.stableHash)
+        guard !config.writeRelabelConfigs.isEmpty else { return StableHash.hash(packed) | 1 << 63 }
+        var dict: [String: String] = [:]
+        for (n, v) in (PackedLabels.labels(packed) ?? .empty).pairs { dict[n] = v }
+        guard let kept = Relabeler.process(dict, config.writeRelabelConfigs), !kept.isEmpty else { return SeriesTable.dropped }
+        let repacked = WriteRequestEncoder().packLabels(Labels(sortedPairs: kept.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        guard repacked.withUnsafeBytes({ table.relabelled.set(id, $0) }) else { return SeriesTable.dropped }
+        return repacked.withUnsafeBytes { StableHash.hash($0) } | 1 << 63
     }
 
     /// One round: the batch cut into requests per shard (a sample per series, as Prometheus
     /// sends them, so a series' samples keep their WAL order), shards in parallel.
-    func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, client: RemoteWriteClient) async throws {
-        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
-        var byShard = [[[(Labels, Sample)]]](repeating: [], count: shards)
-        var open = [[(Labels, Sample)]](repeating: [], count: shards)
-        for s in 0..<shards { open[s].reserveCapacity(min(config.queue.maxSamplesPerSend, batch.count)) }
-        var dropped = 0
-        for (id, sample) in batch {
-            guard sample.timestamp >= oldest, case .kept(let labels, let hash) = table.slot(id, { resolve(id) }) else { dropped += 1; continue }
-            let s = Int(hash % UInt64(shards))
-            open[s].append((labels, sample))
-            if open[s].count >= config.queue.maxSamplesPerSend {
-                byShard[s].append(open[s])
-                open[s].removeAll(keepingCapacity: true)
-            }
-        }
-        if dropped > 0 { metrics.samplesDropped.increment(by: Int64(dropped)) }
-        for s in 0..<shards where !open[s].isEmpty { byShard[s].append(open[s]) }
+    func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder, client: RemoteWriteClient) async throws {
+        let requests = encode(batch, shards: shards, table: &table, encoder: encoder)
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for shard in byShard where !shard.isEmpty {
+            for shard in requests where !shard.isEmpty {
                 group.addTask {
-                    // One encoder (and its arena) per shard and round, not per request.
-                    let encoder = WriteRequestEncoder()
-                    for samples in shard { try await self.post(samples, encoder: encoder, client: client) }
+                    for request in shard { try await self.post(request, client: client) }
                 }
             }
             try await group.waitForAll()
         }
     }
 
+    /// The round's requests by shard. Under the storage's lock, so the packed labels each
+    /// request copies cannot be removed meanwhile.
+    func encode(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder) -> [[Request]] {
+        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
+        let perRequest = config.queue.maxSamplesPerSend
+        var byShard = [[(UInt32, Sample)]](repeating: [], count: shards)
+        var requests = [[Request]](repeating: [], count: shards)
+        var dropped = 0
+        storage.withPackedLabels { lookup in
+            for (id, sample) in batch {
+                var state = table.state(id)
+                if state == SeriesTable.unknown {
+                    state = resolve(id, lookup(id), &table)
+                    table.set(id, state)
+                }
+                guard sample.timestamp >= oldest, state != SeriesTable.dropped else { dropped += 1; continue }
+                byShard[Int(state % UInt64(shards))].append((id, sample))
+            }
+            let relabelled = !config.writeRelabelConfigs.isEmpty
+            // Every id here resolved to packed labels above, in this same hold of the lock.
+            func packed(_ id: UInt32) -> UnsafeRawBufferPointer {
+                (relabelled ? table.relabelled[id] : lookup(id)) ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            }
+            for s in 0..<shards {
+                for start in stride(from: 0, to: byShard[s].count, by: perRequest) {
+                    let part = byShard[s][start..<min(start + perRequest, byShard[s].count)]
+                    let body = config.version == .v2
+                        ? V2Message(WriteRequest(timeseries: part.map { TimeSeries(labels: PackedLabels.labels(packed($0.0)) ?? .empty, samples: [$0.1]) })).encode()
+                        : encoder.encodeSingles(count: part.count) { i in (packed(part[part.startIndex + i].0), part[part.startIndex + i].1) }
+                    requests[s].append(Request(body: body, samples: part.count, newest: part.reduce(Int64.min) { max($0, $1.1.timestamp) }))
+                }
+            }
+        }
+        if dropped > 0 { metrics.samplesDropped.increment(by: Int64(dropped)) }
+        return requests
+    }
+
     /// Sends one request, retrying until it is delivered or refused for good.
-    func post(_ samples: [(Labels, Sample)], encoder: WriteRequestEncoder, client: RemoteWriteClient) async throws {
-        let count = samples.count
-        let body = config.version == .v2
-            ? V2Message(WriteRequest(timeseries: samples.map { TimeSeries(labels: $0.0, samples: [$0.1]) })).encode()
-            : encoder.encodeSingles(count: count) { samples[$0] }
-        let newest = samples.reduce(Int64.min) { max($0, $1.1.timestamp) }
+    func post(_ request: Request, client: RemoteWriteClient) async throws {
+        let count = request.samples, body = request.body, newest = request.newest
         var backoff = Duration.milliseconds(config.queue.minBackoff)
         var attempt = 0
         while true {

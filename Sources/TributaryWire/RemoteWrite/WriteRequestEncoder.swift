@@ -45,51 +45,46 @@ public final class WriteRequestEncoder {
     }
 
     /// The snappy-compressed body of a request of `count` series with one sample each, as
-    /// Prometheus's queue sends them: `element(i)` gives the i-th. The same bytes as
-    /// ``encode(_:)`` of those series, without building a ``TimeSeries`` (and its sample array)
-    /// per sample. libprotobuf-c packs each `TimeSeries`; the request around them is only
-    /// field 1 repeated (tag, length, message), written here, which spares libprotobuf-c sizing
-    /// every series twice more for the enclosing message.
-    public func encodeSingles(count: Int, _ element: (Int) -> (Labels, Sample)) -> [UInt8] {
+    /// Prometheus's queue sends them: `element(i)` gives the i-th series' labels packed by
+    /// ``packLabels(_:)`` and its sample. The same bytes as ``encode(_:)`` of those series:
+    /// libprotobuf-c packs the labels once per series (when the agent first sees it) and each
+    /// sample here; a `TimeSeries` is its fields in number order, so it is the packed labels
+    /// followed by field 2 around the packed sample, and the request is field 1 repeated.
+    public func encodeSingles(count: Int, _ element: (Int) -> (UnsafeRawBufferPointer, Sample)) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(count * 128)
+        output.reserveCapacity(count * 160)
+        var sample = Prometheus__Sample()
+        prometheus__sample__init(&sample)
+        // A packed Sample is at most 9 (double) + 11 (int64) bytes.
+        var packed: (UInt64, UInt64, UInt64) = (0, 0, 0)
         for i in 0..<count {
-            // The arena holds one series at a time: it is packed before the next is built.
-            tributary_arena_reset(arena)
             let (labels, value) = element(i)
-            let ts = alloc.allocate(Prometheus__TimeSeries.self, count: 1)
-            prometheus__time_series__init(ts)
-            (ts.pointee.n_labels, ts.pointee.labels) = makeLabels(labels)
-            let sample = alloc.allocate(Prometheus__Sample.self, count: 1)
-            prometheus__sample__init(sample)
-            sample.pointee.value = value.value
-            sample.pointee.timestamp = value.timestamp
-            let list = alloc.allocate(UnsafeMutablePointer<Prometheus__Sample>?.self, count: 1)
-            list[0] = sample
-            ts.pointee.n_samples = 1
-            ts.pointee.samples = list
-            // `base` is the message's first member.
-            let base = UnsafeRawPointer(ts).assumingMemoryBound(to: ProtobufCMessage.self)
-            let size = protobuf_c_message_get_packed_size(base)
-            output.append(0x0A) // field 1, length-delimited
-            var n = UInt64(size)
-            while n >= 0x80 {
-                output.append(UInt8(truncatingIfNeeded: n) | 0x80)
-                n >>= 7
-            }
-            output.append(UInt8(n))
-            let at = output.count
-            output.append(contentsOf: repeatElement(0, count: size))
-            output.withUnsafeMutableBufferPointer { buffer in
-                _ = protobuf_c_message_pack(base, buffer.baseAddress.map { $0 + at })
-            }
+            sample.value = value.value
+            sample.timestamp = value.timestamp
+            let size = withUnsafeMutableBytes(of: &packed) { prometheus__sample__pack(&sample, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
+            output.append(0x0A) // field 1 (timeseries), length-delimited
+            Self.appendVarint(UInt64(labels.count + 2 + size), to: &output)
+            output.append(contentsOf: labels)
+            output.append(0x12) // field 2 (samples), length-delimited; size < 128
+            output.append(UInt8(size))
+            withUnsafeBytes(of: &packed) { output.append(contentsOf: $0.prefix(size)) }
         }
         return Snappy.compress(output)
     }
 
+    @inline(__always)
+    static func appendVarint(_ value: UInt64, to output: inout [UInt8]) {
+        var n = value
+        while n >= 0x80 {
+            output.append(UInt8(truncatingIfNeeded: n) | 0x80)
+            n >>= 7
+        }
+        output.append(UInt8(n))
+    }
+
     /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
     /// (the flat form's length prefixes make room for the terminators).
-    private func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
+    func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
         labels.bytes.withUnsafeBytes { flat in
             var count = 0, offset = 0
             while FlatLabels.readString(flat, at: &offset) != nil, FlatLabels.readString(flat, at: &offset) != nil { count += 1 }
