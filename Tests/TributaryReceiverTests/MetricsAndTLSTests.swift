@@ -81,7 +81,8 @@ import TributaryWire
         #expect(query.contains("\"tls_up\""), "\(query)")
         // The agent's scrape client over HTTPS, verifying against the same CA, by IP and by name;
         // without the CA the certificate is refused.
-        var sc = ScrapeConfig(jobName: "tls", scrapeInterval: 5_000, scrapeTimeout: 5_000)
+        // A generous timeout: the whole suite runs in parallel on two cores, and this checks TLS, not speed.
+        var sc = ScrapeConfig(jobName: "tls", scrapeInterval: 30_000, scrapeTimeout: 30_000)
         sc.scheme = "https"
         var targets = StaticConfig()
         targets.targets = ["127.0.0.1:\(server.port)", "localhost:\(server.port)"]
