@@ -186,27 +186,29 @@ public final class RemoteWriteQueue: Service, Sendable {
         var byShard = [[(UInt32, Sample)]](repeating: [], count: shards)
         var requests = [[Request]](repeating: [], count: shards)
         var dropped = 0
+        let relabelled = !config.writeRelabelConfigs.isEmpty
         storage.withPackedLabels { lookup in
+            func packed(_ id: UInt32) -> UnsafeRawBufferPointer? {
+                relabelled ? table.relabelled[id] : lookup(id)
+            }
             for (id, sample) in batch {
                 var state = table.state(id)
                 if state == SeriesTable.unknown {
                     state = resolve(id, lookup(id), &table)
                     table.set(id, state)
                 }
-                guard sample.timestamp >= oldest, state != SeriesTable.dropped else { dropped += 1; continue }
+                // Labels gone from the storage (a series ended longer ago than the retention)
+                // would make a series without labels, which fails the whole request.
+                guard sample.timestamp >= oldest, state != SeriesTable.dropped, packed(id) != nil else { dropped += 1; continue }
                 byShard[Int(state % UInt64(shards))].append((id, sample))
             }
-            let relabelled = !config.writeRelabelConfigs.isEmpty
-            // Every id here resolved to packed labels above, in this same hold of the lock.
-            func packed(_ id: UInt32) -> UnsafeRawBufferPointer {
-                (relabelled ? table.relabelled[id] : lookup(id)) ?? UnsafeRawBufferPointer(start: nil, count: 0)
-            }
+            let none = UnsafeRawBufferPointer(start: nil, count: 0)
             for s in 0..<shards {
                 for start in stride(from: 0, to: byShard[s].count, by: perRequest) {
                     let part = byShard[s][start..<min(start + perRequest, byShard[s].count)]
                     let body = config.version == .v2
-                        ? V2Message(WriteRequest(timeseries: part.map { TimeSeries(labels: PackedLabels.labels(packed($0.0)) ?? .empty, samples: [$0.1]) })).encode()
-                        : encoder.encodeSingles(count: part.count) { i in (packed(part[part.startIndex + i].0), part[part.startIndex + i].1) }
+                        ? V2Message(WriteRequest(timeseries: part.map { TimeSeries(labels: PackedLabels.labels(packed($0.0) ?? none) ?? .empty, samples: [$0.1]) })).encode()
+                        : encoder.encodeSingles(count: part.count) { i in (packed(part[part.startIndex + i].0) ?? none, part[part.startIndex + i].1) }
                     requests[s].append(Request(body: body, samples: part.count, newest: part.reduce(Int64.min) { max($0, $1.1.timestamp) }))
                 }
             }
