@@ -119,7 +119,8 @@ public final class WALTailReader {
             fileSegment = position.segment
         }
         guard let fd = file else { return 0 }
-        if buffer.count < count { buffer = [UInt8](repeating: 0, count: count) }
+        // Not zero-filled: pages are touched only as pread fills them.
+        if buffer.count < count { buffer = [UInt8](unsafeUninitializedCapacity: count) { _, n in n = count } }
         var done = 0
         while done < count {
             let n = buffer.withUnsafeMutableBytes { raw in Glibc.pread(fd, raw.baseAddress.map { $0 + done }, count - done, off_t(offset + done)) }

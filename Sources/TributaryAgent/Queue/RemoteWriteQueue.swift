@@ -97,7 +97,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         while !Task.isCancelled {
             // What the WAL held before this read: the waits below count from here.
             let mark = storage.signal.appended.load(ordering: .sequentiallyConsistent)
-            let got = try reader.read(maxBytes: 1 << 20) { kind, payload, after in
+            let got = try reader.read(maxBytes: 256 << 10) { kind, payload, after in
                 end = after
                 if kind == .samples {
                     _ = RecordCodec.decodeSamples(payload) { id, sample in batch.append((id, sample)) }
