@@ -3,6 +3,7 @@ import Logging
 import Testing
 import TributaryModel
 import TributaryWAL
+import TributaryWire
 @testable import TributaryAgent
 
 /// The agent WAL's truncation: delivered segments go, their series survive in the checkpoint
@@ -43,43 +44,54 @@ import TributaryWAL
         #expect(next > UInt32(count), "ids continue above the checkpoint's")
     }
 
+    /// Packed labels as libprotobuf-c writes them, from `labels`.
+    static func packed(_ labels: Labels) -> [UInt8] { WriteRequestEncoder().packLabels(labels) }
+
     @Test func seriesByIDHoldsDenseIdsAndRefusesFarOnes() {
         var table = SeriesByID()
-        let a: [UInt8] = [1, 2, 3], b: [UInt8] = [4, 5]
-        func bytes(_ id: UInt32) -> [UInt8]? { table[id].map { Array($0) } }
+        let scratch = ScratchBuffer()
+        let a = Self.packed(["__name__": "a", "job": "j"]), b = Self.packed(["__name__": "b", "job": "j"])
+        func bytes(_ id: UInt32) -> [UInt8]? { table.bytes(id, scratch).map { Array($0) } }
         let setA = a.withUnsafeBytes { table.set(3, $0) }, setB = b.withUnsafeBytes { table.set(1, $0) }
         #expect(setA && setB)
         #expect(bytes(3) == a && bytes(1) == b && bytes(2) == nil && bytes(100) == nil)
         #expect(table.count == 2 && table.maxID == 3)
+        #expect(table.labelCount == 3, "job=\"j\" is kept once")
         table.remove(3)
-        #expect(table.count == 1 && table.maxID == 1 && bytes(3) == nil)
+        #expect(table.count == 1 && table.maxID == 1 && bytes(3) == nil && !table.contains(3))
         let far = a.withUnsafeBytes { table.set(UInt32(SeriesByID.maxJump + 10), $0) }
         #expect(!far, "an id 16M past the others is refused")
+        let junk: [UInt8] = [0x12, 0x01, 0x41]
+        let setJunk = junk.withUnsafeBytes { table.set(5, $0) }
+        #expect(!setJunk && !table.contains(5), "bytes that are not packed labels are refused")
         var seen: [UInt32] = []
         table.forEach(in: 0..<1000) { id, _ in seen.append(id) }
         #expect(seen == [1])
     }
 
-    /// Blocks fill and new ones start; replaced and removed series leave dead bytes that a
-    /// compaction drops, every live series keeping its bytes.
-    @Test func seriesByIDSpansBlocksAndCompacts() {
+    /// Labels shared by many series are stored once; replaced and removed series leave dead
+    /// numbers that a compaction drops, every live series keeping its bytes.
+    @Test func seriesByIDSharesLabelsAndCompacts() {
         var table = SeriesByID()
-        func value(_ i: Int, _ round: Int) -> [UInt8] { Array("series \(i) round \(round) ".utf8) + [UInt8](repeating: UInt8(i % 251), count: 200) }
-        let n = 20_000 // about 4.5 MiB: several blocks
-        for i in 0..<n { _ = value(i, 0).withUnsafeBytes { table.set(UInt32(i), $0) } }
-        for i in stride(from: 0, to: n, by: 2) { table.remove(UInt32(i)) }
-        for i in stride(from: 1, to: n, by: 4) { _ = value(i, 1).withUnsafeBytes { table.set(UInt32(i), $0) } }
-        #expect(table.count == n / 2)
-        #expect(table.deadBytes > 0)
-        table.compactIfWasteful()
-        #expect(table.deadBytes == 0, "more than half was dead: compacted")
-        for i in 0..<n {
-            let expected: [UInt8]? = i % 2 == 0 ? nil : value(i, i % 4 == 1 ? 1 : 0)
-            #expect(table[UInt32(i)].map { Array($0) } == expected, "series \(i)")
+        let scratch = ScratchBuffer()
+        func labels(_ i: Int, _ round: Int) -> Labels {
+            ["__name__": "node_cpu_seconds_total", "cpu": "\(i / 8)", "mode": "m\(i % 8)", "instance": "host-\(i % 50):9100", "round": "\(round)"]
         }
-        let big = [UInt8](repeating: 7, count: SeriesByID.blockSize + 10)
-        let setBig = big.withUnsafeBytes { table.set(UInt32(n), $0) }
-        #expect(setBig && table[UInt32(n)].map { Array($0) } == big, "a label set longer than a block gets its own")
+        let n = 20_000
+        for i in 0..<n { _ = Self.packed(labels(i, 0)).withUnsafeBytes { table.set(UInt32(i), $0) } }
+        // 1 name, 2,500 cpus, 8 modes, 50 instances, 1 round.
+        #expect(table.labelCount == 1 + n / 8 + 8 + 50 + 1)
+        for i in stride(from: 0, to: n, by: 2) { table.remove(UInt32(i)) }
+        for i in stride(from: 1, to: n, by: 4) { _ = Self.packed(labels(i, 1)).withUnsafeBytes { table.set(UInt32(i), $0) } }
+        #expect(table.count == n / 2)
+        #expect(table.deadRefs > 0)
+        table.compactIfWasteful()
+        #expect(table.deadRefs == 0, "more than half was dead: compacted")
+        #expect(table.labelCount == 1 + n / 8 + 4 + 25 + 2, "labels only removed series used (even modes and instances) are gone")
+        for i in 0..<n {
+            let expected: [UInt8]? = i % 2 == 0 ? nil : Self.packed(labels(i, i % 4 == 1 ? 1 : 0))
+            #expect(table.bytes(UInt32(i), scratch).map { Array($0) } == expected, "series \(i)")
+        }
     }
 
     /// Upkeep truncates once four segments are delivered, or when ten minutes passed since the

@@ -84,13 +84,26 @@ public final class AgentStorage: Sendable {
     /// The labels of series `id` (every series a retained record may name is known: the WAL
     /// and the checkpoint are read at start, new series are added before they are logged).
     public func labels(_ id: UInt32) -> Labels? {
-        state.withLock { s in s.series[id].flatMap { PackedLabels.labels($0) } }
+        let scratch = ScratchBuffer()
+        return state.withLock { s in s.series.bytes(id, scratch).flatMap { PackedLabels.labels($0) } }
     }
 
-    /// Calls `body` with a lookup of series' packed labels (``PackedLabels``), under the lock
-    /// that guards them: the bytes are valid only inside `body`.
-    public func withPackedLabels<R>(_ body: ((UInt32) -> UnsafeRawBufferPointer?) throws -> R) rethrows -> R {
-        try state.withLock { s in try body { s.series[$0] } }
+    /// Series' packed labels (``PackedLabels``), looked up under the storage's lock.
+    struct PackedLabelsLookup {
+        let series: SeriesByID
+        let scratch: ScratchBuffer
+
+        func contains(_ id: UInt32) -> Bool { series.contains(id) }
+
+        /// The packed labels of `id`: valid until the next call, and only inside
+        /// ``AgentStorage/withPackedLabels(_:)``.
+        func bytes(_ id: UInt32) -> UnsafeRawBufferPointer? { series.bytes(id, scratch) }
+    }
+
+    /// Calls `body` with a lookup of series' packed labels, under the lock that guards them.
+    func withPackedLabels<R: Sendable>(_ body: (PackedLabelsLookup) throws -> R) rethrows -> R {
+        let scratch = ScratchBuffer()
+        return try state.withLock { s in try body(PackedLabelsLookup(series: s.series, scratch: scratch)) }
     }
 
     /// Marks series as ended at `time` (their stale markers are logged); they are dropped from

@@ -188,18 +188,20 @@ public final class RemoteWriteQueue: Service, Sendable {
         var dropped = 0
         let relabelled = !config.writeRelabelConfigs.isEmpty
         storage.withPackedLabels { lookup in
+            // Each result is used before the next call, as `packed` gathers into `scratch`.
             func packed(_ id: UInt32) -> UnsafeRawBufferPointer? {
-                relabelled ? table.relabelled[id] : lookup(id)
+                relabelled ? table.relabelled.bytes(id, lookup.scratch) : lookup.bytes(id)
             }
             for (id, sample) in batch {
                 var state = table.state(id)
                 if state == SeriesTable.unknown {
-                    state = resolve(id, lookup(id), &table)
+                    state = resolve(id, lookup.bytes(id), &table)
                     table.set(id, state)
                 }
                 // Labels gone from the storage (a series ended longer ago than the retention)
                 // would make a series without labels, which fails the whole request.
-                guard sample.timestamp >= oldest, state != SeriesTable.dropped, packed(id) != nil else { dropped += 1; continue }
+                let present = relabelled ? table.relabelled.contains(id) : lookup.contains(id)
+                guard sample.timestamp >= oldest, state != SeriesTable.dropped, present else { dropped += 1; continue }
                 byShard[Int(state % UInt64(shards))].append((id, sample))
             }
             let none = UnsafeRawBufferPointer(start: nil, count: 0)

@@ -1,97 +1,114 @@
-/// The packed labels (``PackedLabels``) of each series, by id. Ids are handed out densely, so
-/// an id's slot is an index into one array of 8-byte locations; the bytes sit back to back in
-/// blocks of 1 MiB that never move, so there is no per-series allocation or header.
+import TributaryModel
+import TributaryWire
+
+/// The packed labels (``PackedLabels``) of each series, by id, each distinct label stored once.
 ///
-/// A removed series leaves its bytes behind until ``compact()`` copies the live ones into new
-/// blocks (WAL upkeep calls it when half the bytes are dead).
+/// A series' packed labels are its labels' fields one after another (tag, length, `Label`), and
+/// most of them repeat from series to series: the metric name, `job`, `instance`, the external
+/// labels. So a series is kept as the numbers of its labels (4 bytes each), and each distinct
+/// label's bytes once, in ``LabelPieces`` (Prometheus's TSDB keeps its symbols the same way).
+/// At 100k series of 6 labels that is about 30 bytes a series instead of 120.
+///
+/// Ids are handed out densely, so an id's slot is an index into one array. A removed series
+/// leaves its numbers, and labels only it used, behind until ``compact()`` rebuilds the table
+/// from the live series (WAL upkeep calls ``compactIfWasteful()``).
 struct SeriesByID {
-    /// Bytes a block holds; a longer label set gets a block of its own.
-    static let blockSize = 1 << 20
     /// The largest jump past the highest id a new id may make: an id further out (only a
     /// damaged file could hold one) is refused rather than allocating slots for it.
     static let maxJump = 1 << 24
-    /// The longest packed label set kept (the location has 24 bits for the length).
-    static let maxLength = (1 << 24) - 1
 
-    /// Changed only through the table that owns it, and the table only under its owner's lock.
-    final class Block: @unchecked Sendable {
-        let base: UnsafeMutableRawPointer
-        let capacity: Int
-        var used = 0
+    /// Per id: 0 when absent, else (offset in `refs` + 1) << 24 | number of labels.
+    private var slots: [UInt64] = []
+    /// The label numbers of every series, back to back.
+    private var refs: [UInt32] = []
+    private var pieces = LabelPieces()
+    private(set) var count = 0
+    /// Label numbers of removed series still in `refs`, and those of live ones.
+    private(set) var deadRefs = 0
+    private var liveRefs = 0
 
-        init(capacity: Int) {
-            self.capacity = capacity
-            base = .allocate(byteCount: capacity, alignment: 16)
-        }
+    /// Distinct labels held.
+    var labelCount: Int { pieces.count }
 
-        deinit { base.deallocate() }
+    func contains(_ id: UInt32) -> Bool {
+        Int(id) < slots.count && slots[Int(id)] != 0
     }
 
-    private var blocks: [Block] = []
-    /// Per id: 0 when absent, else (block + 1) << 48 | offset << 24 | length.
-    private var slots: [UInt64] = []
-    private(set) var count = 0
-    /// Bytes of removed series still in the blocks.
-    private(set) var deadBytes = 0
-    private var liveBytes = 0
-
-    /// The packed labels of `id`, valid until the table is next changed.
-    subscript(id: UInt32) -> UnsafeRawBufferPointer? {
-        let i = Int(id)
-        guard i < slots.count, slots[i] != 0 else { return nil }
-        let slot = slots[i]
-        let block = blocks[Int(slot >> 48) - 1]
-        return UnsafeRawBufferPointer(start: block.base + Int((slot >> 24) & 0xFF_FFFF), count: Int(slot & 0xFF_FFFF))
+    /// The packed labels of `id`, put together in `scratch`: valid until `scratch` is next used.
+    func bytes(_ id: UInt32, _ scratch: ScratchBuffer) -> UnsafeRawBufferPointer? {
+        guard contains(id) else { return nil }
+        let slot = slots[Int(id)]
+        let first = Int(slot >> 24) - 1, end = first + Int(slot & 0xFF_FFFF)
+        var size = 0
+        for k in first..<end { size += pieces.span(refs[k]).count }
+        let out = scratch.reserve(size)
+        var at = 0
+        pieces.bytes.withUnsafeBytes { raw in
+            guard let base = raw.baseAddress else { return }
+            for k in first..<end {
+                let (start, length) = pieces.span(refs[k])
+                (out + at).copyMemory(from: base + start, byteCount: length)
+                at += length
+            }
+        }
+        return UnsafeRawBufferPointer(start: out, count: size)
     }
 
     /// Sets the packed labels of `id` (replacing any it had); false, and nothing kept, when `id`
-    /// is too far out or the labels too long to hold.
+    /// is too far out, or the bytes are not packed labels or too many to hold.
     @discardableResult
     mutating func set(_ id: UInt32, _ packed: UnsafeRawBufferPointer) -> Bool {
         let i = Int(id)
-        guard packed.count <= Self.maxLength else { return false }
         if i >= slots.count {
             guard i - slots.count < Self.maxJump else { return false }
             if i >= slots.capacity { slots.reserveCapacity(max(i + 1, slots.capacity + slots.capacity / 2)) }
             slots.append(contentsOf: repeatElement(0, count: i + 1 - slots.count))
         }
-        remove(id)
-        if blocks.last.map({ $0.capacity - $0.used < packed.count }) ?? true {
-            guard blocks.count < 0xFFFF else { return false }
-            blocks.append(Block(capacity: max(Self.blockSize, packed.count)))
+        let first = refs.count
+        var reader = ProtoReader(packed)
+        while !reader.atEnd {
+            let start = reader.offset
+            guard reader.key() == 0x0A, reader.lengthDelimited() != nil,
+                  let number = pieces.intern(UnsafeRawBufferPointer(rebasing: packed[start..<reader.offset])) else {
+                refs.removeSubrange(first...)
+                return false
+            }
+            refs.append(number)
         }
-        let block = blocks[blocks.count - 1]
-        if let source = packed.baseAddress { (block.base + block.used).copyMemory(from: source, byteCount: packed.count) }
-        slots[i] = UInt64(blocks.count) << 48 | UInt64(block.used) << 24 | UInt64(packed.count)
-        block.used += packed.count
+        let labels = refs.count - first
+        guard labels < 1 << 24, first + 1 < 1 << 40 else {
+            refs.removeSubrange(first...)
+            return false
+        }
+        remove(id)
+        slots[i] = UInt64(first + 1) << 24 | UInt64(labels)
         count += 1
-        liveBytes += packed.count
+        liveRefs += labels
         return true
     }
 
-    /// Forgets `id`; its bytes stay until ``compact()``.
+    /// Forgets `id`; its label numbers stay until ``compact()``.
     mutating func remove(_ id: UInt32) {
-        let i = Int(id)
-        guard i < slots.count, slots[i] != 0 else { return }
-        let length = Int(slots[i] & 0xFF_FFFF)
-        slots[i] = 0
+        guard contains(id) else { return }
+        let labels = Int(slots[Int(id)] & 0xFF_FFFF)
+        slots[Int(id)] = 0
         count -= 1
-        liveBytes -= length
-        deadBytes += length
+        liveRefs -= labels
+        deadRefs += labels
     }
 
-    /// Copies the live series into new blocks when at least half the bytes are dead.
+    /// Rebuilds the table when at least half the label numbers belong to removed series.
     mutating func compactIfWasteful() {
-        guard deadBytes > 0, deadBytes >= liveBytes else { return }
+        guard deadRefs > 0, deadRefs >= liveRefs else { return }
         compact()
     }
 
+    /// Rebuilds the table from the live series: removed series' numbers, and labels no live
+    /// series uses, are gone.
     mutating func compact() {
         var fresh = SeriesByID()
         fresh.slots.reserveCapacity(slots.count)
-        for i in slots.indices {
-            if let packed = self[UInt32(i)] { fresh.set(UInt32(i), packed) }
-        }
+        forEach(in: 0..<slots.count) { id, packed in fresh.set(id, packed) }
         self = fresh
     }
 
@@ -103,10 +120,64 @@ struct SeriesByID {
     /// One past the highest id a slot exists for.
     var idLimit: Int { slots.count }
 
-    /// Calls `body` for each series with an id in `ids`, in id order.
+    /// Calls `body` with each series with an id in `ids` and its packed labels, in id order.
     func forEach(in ids: Range<Int>, _ body: (UInt32, UnsafeRawBufferPointer) -> Void) {
+        let scratch = ScratchBuffer()
         for i in ids.clamped(to: 0..<slots.count) {
-            if let packed = self[UInt32(i)] { body(UInt32(i), packed) }
+            if let packed = bytes(UInt32(i), scratch) { body(UInt32(i), packed) }
+        }
+    }
+}
+
+/// Distinct byte strings, each stored once, numbered in order of arrival: every string's bytes
+/// back to back in one array, and an open-addressing table (linear probing, at most half full)
+/// to find a string's number.
+struct LabelPieces {
+    private(set) var bytes: [UInt8] = []
+    /// String n is `bytes[ends[n - 1] ..< ends[n]]` (from 0 for the first).
+    private var ends: [UInt32] = []
+    /// Number + 1 of the string hashed to each slot; 0 is empty. Power-of-two sized.
+    private var table: [UInt32] = []
+
+    var count: Int { ends.count }
+
+    func span(_ n: UInt32) -> (start: Int, count: Int) {
+        let start = n == 0 ? 0 : Int(ends[Int(n) - 1])
+        return (start, Int(ends[Int(n)]) - start)
+    }
+
+    /// The number of `piece`, added if new; nil when the bytes would pass 4 GiB.
+    mutating func intern(_ piece: UnsafeRawBufferPointer) -> UInt32? {
+        if table.isEmpty { table = [UInt32](repeating: 0, count: 64) }
+        let mask = table.count - 1
+        var slot = Int(StableHash.hash(piece) & UInt64(mask))
+        while table[slot] != 0 {
+            let n = table[slot] - 1
+            let (start, length) = span(n)
+            if length == piece.count, bytes.withUnsafeBytes({ FlatLabels.equal(UnsafeRawBufferPointer(rebasing: $0[start..<start + length]), piece) }) {
+                return n
+            }
+            slot = (slot + 1) & mask
+        }
+        guard bytes.count + piece.count <= Int(UInt32.max) else { return nil }
+        bytes.append(contentsOf: piece)
+        ends.append(UInt32(bytes.count))
+        let n = UInt32(ends.count - 1)
+        table[slot] = n + 1
+        if ends.count * 2 > table.count { rehash() }
+        return n
+    }
+
+    private mutating func rehash() {
+        table = [UInt32](repeating: 0, count: table.count * 2)
+        let mask = table.count - 1
+        bytes.withUnsafeBytes { raw in
+            for n in 0..<UInt32(ends.count) {
+                let (start, length) = span(n)
+                var slot = Int(StableHash.hash(UnsafeRawBufferPointer(rebasing: raw[start..<start + length])) & UInt64(mask))
+                while table[slot] != 0 { slot = (slot + 1) & mask }
+                table[slot] = n + 1
+            }
         }
     }
 }
