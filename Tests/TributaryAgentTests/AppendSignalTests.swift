@@ -15,12 +15,17 @@ import Testing
         #expect(immediate < .seconds(1))
         // Reached by adds while waiting: woken by the second add, not before it (the count it
         // sees on waking) and not by the timeout.
+        let woke = Atomic<Bool>(false)
         let waiting = Task {
             let took = await clock.measure { await signal.wait(until: 105, timeout: .seconds(10)) }
+            woke.store(true, ordering: .sequentiallyConsistent)
             return (took, signal.appended.load(ordering: .sequentiallyConsistent))
         }
         try await Task.sleep(for: .milliseconds(100))
         signal.add(50)
+        try await Task.sleep(for: .milliseconds(100))
+        let early = woke.load(ordering: .sequentiallyConsistent)
+        #expect(!early, "55 of 105: still waiting")
         signal.add(50)
         let (woken, count) = await waiting.value
         #expect(count == 105 && woken < .seconds(5), "\(woken), count \(count)")

@@ -173,4 +173,25 @@ import TributaryWire
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
+
+    /// A series whose labels left the storage (ended longer ago than the retention) while the
+    /// queue still knew it: its samples are dropped and counted, not sent without labels.
+    @Test func samplesOfSeriesGoneFromTheStorageAreDropped() throws {
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Self.agent(port: 1, dir: dir)
+        let queue = agent.queues[0], storage = agent.storage
+        let id = storage.allocate(1)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        try storage.append(series: [(id, ["__name__": "m", "job": "j"])], ids: [id], samples: [Sample(timestamp: now, value: 1)])
+        var table = RemoteWriteQueue.SeriesTable()
+        let encoder = WriteRequestEncoder()
+        let batch = [(id, Sample(timestamp: now, value: 1))]
+        let first = queue.encode(batch, shards: 1, table: &table, encoder: encoder)
+        #expect(first.map(\.count) == [1] && first.first?.first?.samples == 1, "known: sent")
+        storage.state.withLock { $0.series.remove(id) }
+        let second = queue.encode(batch, shards: 1, table: &table, encoder: encoder)
+        #expect(second.allSatisfy { $0.isEmpty }, "gone from the storage: nothing to send")
+        #expect(Self.counter(agent, "prometheus_remote_storage_samples_dropped_total") == 1)
+    }
 }

@@ -150,7 +150,7 @@ public final class RemoteWriteQueue: Service, Sendable {
     // MARK: sending
 
     /// The shard state of `id` (see ``SeriesTable``) from its packed labels.
-    func resolve(_ id: UInt32, _ packed: UnsafeRawBufferPointer?, _ table: inout SeriesTable) -> UInt64 {
+    func resolve(_ id: UInt32, _ packed: UnsafeRawBufferPointer?, _ table: inout SeriesTable, _ encoder: WriteRequestEncoder) -> UInt64 {
         guard let packed else {
             logger.warning("samples of an unknown series dropped", metadata: ["queue": "\(config.name)", "id": "\(id)"])
             return SeriesTable.dropped
@@ -159,7 +159,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         var dict: [String: String] = [:]
         for (n, v) in (PackedLabels.labels(packed) ?? .empty).pairs { dict[n] = v }
         guard let kept = Relabeler.process(dict, config.writeRelabelConfigs), !kept.isEmpty else { return SeriesTable.dropped }
-        let repacked = WriteRequestEncoder().packLabels(Labels(sortedPairs: kept.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
+        let repacked = encoder.packLabels(Labels(sortedPairs: kept.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }))
         guard repacked.withUnsafeBytes({ table.relabelled.set(id, $0) }) else { return SeriesTable.dropped }
         return repacked.withUnsafeBytes { StableHash.hash($0) } | 1 << 63
     }
@@ -195,7 +195,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             for (id, sample) in batch {
                 var state = table.state(id)
                 if state == SeriesTable.unknown {
-                    state = resolve(id, lookup.bytes(id), &table)
+                    state = resolve(id, lookup.bytes(id), &table, encoder)
                     table.set(id, state)
                 }
                 // Labels gone from the storage (a series ended longer ago than the retention)

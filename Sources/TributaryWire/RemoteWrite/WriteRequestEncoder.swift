@@ -63,7 +63,7 @@ public final class WriteRequestEncoder {
             sample.timestamp = value.timestamp
             let size = withUnsafeMutableBytes(of: &packed) { prometheus__sample__pack(&sample, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
             output.append(0x0A) // field 1 (timeseries), length-delimited
-            Self.appendVarint(UInt64(labels.count + 2 + size), to: &output)
+            FlatLabels.appendUVarint(UInt64(labels.count + 2 + size), to: &output)
             output.append(contentsOf: labels)
             output.append(0x12) // field 2 (samples), length-delimited; size < 128
             output.append(UInt8(size))
@@ -72,34 +72,23 @@ public final class WriteRequestEncoder {
         return Snappy.compress(output)
     }
 
-    @inline(__always)
-    static func appendVarint(_ value: UInt64, to output: inout [UInt8]) {
-        var n = value
-        while n >= 0x80 {
-            output.append(UInt8(truncatingIfNeeded: n) | 0x80)
-            n >>= 7
-        }
-        output.append(UInt8(n))
-    }
-
     /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
     /// (the flat form's length prefixes make room for the terminators).
     func makeLabels(_ labels: Labels) -> (Int, UnsafeMutablePointer<UnsafeMutablePointer<Prometheus__Label>?>) {
         labels.bytes.withUnsafeBytes { flat in
-            var count = 0, offset = 0
-            while FlatLabels.readString(flat, at: &offset) != nil, FlatLabels.readString(flat, at: &offset) != nil { count += 1 }
+            let view = LabelsView(flat)
+            let count = view.count
             let pointers = alloc.allocate(UnsafeMutablePointer<Prometheus__Label>?.self, count: count)
             let structs = alloc.allocate(Prometheus__Label.self, count: count)
             let strings = alloc.allocate(CChar.self, count: flat.count + 1)
-            var at = 0
-            offset = 0
-            for j in 0..<count {
-                guard let name = FlatLabels.readString(flat, at: &offset), let value = FlatLabels.readString(flat, at: &offset) else { break }
+            var at = 0, j = 0
+            view.forEach { name, value in
                 let label = structs + j
                 prometheus__label__init(label)
                 label.pointee.name = copy(name, to: strings, at: &at)
                 label.pointee.value = copy(value, to: strings, at: &at)
                 pointers[j] = label
+                j += 1
             }
             return (count, pointers)
         }
