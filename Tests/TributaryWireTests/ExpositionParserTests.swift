@@ -95,5 +95,10 @@ import Testing
             if bytes.withUnsafeBytes({ ExpositionNumbers.convertSimple($0) }) != nil { fast += 1 }
         }
         #expect(fast > texts.count / 3, "the fast path should take most short decimals (\(fast) of \(texts.count))")
+        // The fast path runs first, so it must refuse what is not a number.
+        for bad in ["", ".", "-", "+", "-.", "+.", "1.2.3", "1..", "--1", "1-", "1 ", "0x10", "1_0", "١"] {
+            #expect(Array(bad.utf8).withUnsafeBytes { ExpositionNumbers.float($0, strictWords: false) } == nil, "\(bad)")
+            #expect(Array(bad.utf8).withUnsafeBytes { ExpositionNumbers.convertSimple($0) } == nil, "\(bad)")
+        }
     }
 }

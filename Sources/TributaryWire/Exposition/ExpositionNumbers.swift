@@ -7,6 +7,8 @@ enum ExpositionNumbers {
     /// any case, as Go's ParseFloat does.
     static func float(_ bytes: UnsafeRawBufferPointer, strictWords: Bool) -> Double? {
         guard !bytes.isEmpty else { return nil }
+        // Most values are plain decimals: converted in one pass, the rest checked in full.
+        if let plain = convertSimple(bytes) { return plain }
         if let word = special(bytes, strict: strictWords) { return word }
         guard isDecimal(bytes) else { return nil }
         return convert(bytes)
@@ -91,11 +93,14 @@ enum ExpositionNumbers {
 
     /// `[-+]digits[.digits]` whose digits fit a Double's 53-bit mantissa, with at most 22
     /// after the point: the integer and the power of ten are exact, so one division is the
-    /// correctly rounded value, the same as strtod's (Clinger's fast path). Nil otherwise.
+    /// correctly rounded value, the same as strtod's (Clinger's fast path). Nil otherwise, and
+    /// for text that is not such a number (no digit, a second point): a non-nil answer is also
+    /// a syntax check.
     static func convertSimple(_ b: UnsafeRawBufferPointer) -> Double? {
         var i = 0, negative = false
         if i < b.count, b[i] == UInt8(ascii: "-") || b[i] == UInt8(ascii: "+") { negative = b[i] == UInt8(ascii: "-"); i += 1 }
-        var mantissa: UInt64 = 0, digits = 0, fraction = 0, point = false
+        guard i < b.count else { return nil }
+        var mantissa: UInt64 = 0, digits = 0, fraction = 0, point = false, sawDigit = false
         while i < b.count {
             let c = b[i]
             if c == UInt8(ascii: ".") {
@@ -104,13 +109,14 @@ enum ExpositionNumbers {
             } else {
                 let d = c &- UInt8(ascii: "0")
                 guard d < 10, digits < 19 else { return nil }
+                sawDigit = true
                 mantissa = mantissa &* 10 &+ UInt64(d)
                 if mantissa > 0 { digits += 1 }
                 if point { fraction += 1 }
             }
             i += 1
         }
-        guard mantissa <= 1 << 53, fraction <= 22 else { return nil }
+        guard sawDigit, mantissa <= 1 << 53, fraction <= 22 else { return nil }
         let value = Double(mantissa) / exactPowersOfTen[fraction]
         return negative ? -value : value
     }

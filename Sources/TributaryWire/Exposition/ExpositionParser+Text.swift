@@ -4,68 +4,84 @@ import TributaryModel
 /// ignored, a trailing comma in a label set is allowed, timestamps are integer milliseconds.
 extension ExpositionParser {
     mutating func textLine(_ r: Range<Int>) throws(ExpositionError) -> ExpositionEntry? {
-        var i = skipBlanks(r.lowerBound, r.upperBound)
         let end = r.upperBound
+        let i = skipBlanks(r.lowerBound, end)
         guard i < end else { return nil }
         if bytes[i] == UInt8(ascii: "#") { return try textComment(i + 1, end) }
-
-        labels.removeAll(keepingCapacity: true)
-        let nameEnd = metricNameEnd(i, end)
-        guard nameEnd > i else { throw error(i, "expected a metric name") }
-        let name = i..<nameEnd
-        var seriesEnd = nameEnd
-        i = skipBlanks(nameEnd, end)
-        if i < end, bytes[i] == UInt8(ascii: "{") {
-            i = skipBlanks(i + 1, end)
-            while true {
-                guard i < end else { throw error(i, "label set is not closed") }
-                if bytes[i] == UInt8(ascii: "}") { i += 1; break }
-                let ln = labelNameEnd(i, end)
-                guard ln > i else { throw error(i, "invalid label name") }
-                var j = skipBlanks(ln, end)
-                guard j < end, bytes[j] == UInt8(ascii: "=") else { throw error(j, "expected \"=\" after label name \"\(string(i..<ln))\"") }
-                j = skipBlanks(j + 1, end)
-                guard j < end, bytes[j] == UInt8(ascii: "\"") else { throw error(j, "expected '\"' to start the value of label \"\(string(i..<ln))\"") }
-                let (value, escaped, after) = try quoted(j + 1, end, strictEscapes: true)
-                try addLabel(LabelSpan(name: i..<ln, value: value, escaped: escaped), at: i)
-                j = skipBlanks(after, end)
-                guard j < end else { throw error(j, "label set is not closed") }
-                if bytes[j] == UInt8(ascii: ",") {
-                    i = skipBlanks(j + 1, end)
-                } else if bytes[j] == UInt8(ascii: "}") {
-                    i = j + 1
-                    break
-                } else {
-                    throw error(j, "expected \",\" or \"}\" after a label value")
-                }
-            }
-            seriesEnd = i
-            i = skipBlanks(i, end)
-        }
-        let valueEnd = tokenEnd(i, end)
-        guard valueEnd > i, let value = float(i..<valueEnd, strictWords: false) else {
-            throw error(i, valueEnd > i ? "expected a float as value, got \"\(string(i..<valueEnd))\"" : "missing value")
-        }
-        i = skipBlanks(valueEnd, end)
-        var timestamp: Int64?
-        if i < end {
-            let tsEnd = tokenEnd(i, end)
-            guard let t = integer(i..<tsEnd) else { throw error(i, "expected an integer timestamp in milliseconds, got \"\(string(i..<tsEnd))\"") }
-            timestamp = t
-            i = skipBlanks(tsEnd, end)
-            guard i == end else { throw error(i, "unexpected text after the timestamp") }
-        }
+        let (name, seriesEnd, value, timestamp) = try textSample(i, end)
         // Consecutive samples of one name (most of a body) skip the family rules: only a
         // histogram's `le` or a summary's `quantile` is checked again. Compared in place: the
         // rules take the whole parser, whose arrays it costs a retain each to pass.
         if let last = lastSampleName, last.count == name.count,
-           bytes.withUnsafeBytes({ FlatLabels.equal(UnsafeRawBufferPointer(rebasing: $0[last]), UnsafeRawBufferPointer(rebasing: $0[name])) }) {
+           bytes.withUnsafeBufferPointer({ Self.equal($0, last, name) }) {
             if let label = lastSampleCheck { try textRules.check(label, self, name) }
         } else {
             lastSampleCheck = try textRules.sample(name: name, parser: self)
             lastSampleName = name
         }
-        return .sample(ExpositionSample(series: r.lowerBound + (name.lowerBound - r.lowerBound)..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: false))
+        return .sample(ExpositionSample(series: name.lowerBound..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: false))
+    }
+
+    /// `name{labels} value [timestamp]` from `start` (not blank) to `end`: the labels go to
+    /// `labels`. Scanned on the body's pointer: this loop is most of an agent's parsing time.
+    mutating func textSample(_ start: Int, _ end: Int) throws(ExpositionError) -> (name: Range<Int>, seriesEnd: Int, value: Double, timestamp: Int64?) {
+        // Taken out while it is filled, so appending does not copy it.
+        var spans = labels
+        labels = []
+        defer { labels = spans }
+        spans.removeAll(keepingCapacity: true)
+        let here = here
+        return try bytes.withUnsafeBufferPointer { b throws(ExpositionError) in
+            var i = start
+            let nameEnd = Self.metricNameEnd(b, i, end)
+            guard nameEnd > i else { throw here.error(i, "expected a metric name") }
+            var seriesEnd = nameEnd
+            i = Self.skipBlanks(b, nameEnd, end)
+            if i < end, b[i] == UInt8(ascii: "{") {
+                i = Self.skipBlanks(b, i + 1, end)
+                while true {
+                    guard i < end else { throw here.error(i, "label set is not closed") }
+                    if b[i] == UInt8(ascii: "}") { i += 1; break }
+                    let ln = Self.labelNameEnd(b, i, end)
+                    guard ln > i else { throw here.error(i, "invalid label name") }
+                    var j = Self.skipBlanks(b, ln, end)
+                    guard j < end, b[j] == UInt8(ascii: "=") else { throw here.error(j, "expected \"=\" after label name \"\(Self.string(b, i..<ln))\"") }
+                    j = Self.skipBlanks(b, j + 1, end)
+                    guard j < end, b[j] == UInt8(ascii: "\"") else { throw here.error(j, "expected '\"' to start the value of label \"\(Self.string(b, i..<ln))\"") }
+                    let (value, escaped, after) = try Self.quoted(b, j + 1, end, strictEscapes: true, here)
+                    try Self.checkLabelName(b, i..<ln, against: spans, here)
+                    spans.append(LabelSpan(name: i..<ln, value: value, escaped: escaped))
+                    j = Self.skipBlanks(b, after, end)
+                    guard j < end else { throw here.error(j, "label set is not closed") }
+                    if b[j] == UInt8(ascii: ",") {
+                        i = Self.skipBlanks(b, j + 1, end)
+                    } else if b[j] == UInt8(ascii: "}") {
+                        i = j + 1
+                        break
+                    } else {
+                        throw here.error(j, "expected \",\" or \"}\" after a label value")
+                    }
+                }
+                seriesEnd = i
+                i = Self.skipBlanks(b, i, end)
+            }
+            let valueEnd = Self.tokenEnd(b, i, end)
+            guard valueEnd > i, let value = ExpositionNumbers.float(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[i..<valueEnd])), strictWords: false) else {
+                throw here.error(i, valueEnd > i ? "expected a float as value, got \"\(Self.string(b, i..<valueEnd))\"" : "missing value")
+            }
+            i = Self.skipBlanks(b, valueEnd, end)
+            var timestamp: Int64?
+            if i < end {
+                let tsEnd = Self.tokenEnd(b, i, end)
+                guard let t = ExpositionNumbers.integer(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[i..<tsEnd]))) else {
+                    throw here.error(i, "expected an integer timestamp in milliseconds, got \"\(Self.string(b, i..<tsEnd))\"")
+                }
+                timestamp = t
+                i = Self.skipBlanks(b, tsEnd, end)
+                guard i == end else { throw here.error(i, "unexpected text after the timestamp") }
+            }
+            return (start..<nameEnd, seriesEnd, value, timestamp)
+        }
     }
 
     mutating func textComment(_ start: Int, _ end: Int) throws(ExpositionError) -> ExpositionEntry? {
@@ -114,15 +130,23 @@ extension ExpositionParser {
         }
     }
 
-    @inline(__always) func skipBlanks(_ i: Int, _ end: Int) -> Int {
+    func skipBlanks(_ i: Int, _ end: Int) -> Int {
+        bytes.withUnsafeBufferPointer { Self.skipBlanks($0, i, end) }
+    }
+
+    func tokenEnd(_ i: Int, _ end: Int) -> Int {
+        bytes.withUnsafeBufferPointer { Self.tokenEnd($0, i, end) }
+    }
+
+    @inline(__always) static func skipBlanks(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         var j = i
-        while j < end, bytes[j] == UInt8(ascii: " ") || bytes[j] == UInt8(ascii: "\t") { j += 1 }
+        while j < end, b[j] == UInt8(ascii: " ") || b[j] == UInt8(ascii: "\t") { j += 1 }
         return j
     }
 
-    @inline(__always) func tokenEnd(_ i: Int, _ end: Int) -> Int {
+    @inline(__always) static func tokenEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> Int {
         var j = i
-        while j < end, bytes[j] != UInt8(ascii: " "), bytes[j] != UInt8(ascii: "\t") { j += 1 }
+        while j < end, b[j] != UInt8(ascii: " "), b[j] != UInt8(ascii: "\t") { j += 1 }
         return j
     }
 }

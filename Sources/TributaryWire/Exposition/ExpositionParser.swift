@@ -9,6 +9,17 @@ public struct LabelSpan: Sendable, Equatable {
     public var escaped: Bool
 }
 
+/// A line of the body, for error coordinates.
+struct LinePosition {
+    let line: Int
+    /// The offset of the line's first byte.
+    let start: Int
+
+    func error(_ at: Int, _ message: String) -> ExpositionError {
+        ExpositionError(line: max(line, 1), column: at - start + 1, message: message)
+    }
+}
+
 /// A sample line. `series` is the raw `name{labels}` bytes, the key a scrape cache looks
 /// series up by without building labels; `labels` of the parser hold the parsed spans.
 public struct ExpositionSample: Sendable, Equatable {
@@ -124,7 +135,14 @@ public struct ExpositionParser {
     // MARK: shared pieces
 
     func error(_ at: Int, _ message: String) -> ExpositionError {
-        ExpositionError(line: max(line, 1), column: at - lineStart + 1, message: message)
+        here.error(at, message)
+    }
+
+    /// The line being parsed, for errors thrown where the parser itself is not at hand.
+    var here: LinePosition { LinePosition(line: line, start: lineStart) }
+
+    static func string(_ b: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: b[range]), as: UTF8.self)
     }
 
     func isBlank(_ r: Range<Int>) -> Bool {
@@ -142,23 +160,50 @@ public struct ExpositionParser {
 
     /// The end of a metric name starting at `i` (`[a-zA-Z_:][a-zA-Z0-9_:]*`), or `i` if none.
     func metricNameEnd(_ i: Int, _ end: Int) -> Int {
-        guard i < end, Self.isNameStart(bytes[i]) || bytes[i] == UInt8(ascii: ":") else { return i }
-        var j = i + 1
-        while j < end, Self.isNameChar(bytes[j]) || bytes[j] == UInt8(ascii: ":") { j += 1 }
-        return j
+        bytes.withUnsafeBufferPointer { Self.metricNameEnd($0, i, end) }
     }
 
     func labelNameEnd(_ i: Int, _ end: Int) -> Int {
-        guard i < end, Self.isNameStart(bytes[i]) else { return i }
+        bytes.withUnsafeBufferPointer { Self.labelNameEnd($0, i, end) }
+    }
+
+    @inline(__always) static func metricNameEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+        guard i < end, isNameStart(b[i]) || b[i] == UInt8(ascii: ":") else { return i }
         var j = i + 1
-        while j < end, Self.isNameChar(bytes[j]) { j += 1 }
+        while j < end, isNameChar(b[j]) || b[j] == UInt8(ascii: ":") { j += 1 }
         return j
+    }
+
+    @inline(__always) static func labelNameEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> Int {
+        guard i < end, isNameStart(b[i]) else { return i }
+        var j = i + 1
+        while j < end, isNameChar(b[j]) { j += 1 }
+        return j
+    }
+
+    /// Whether the bytes at `x` and `y` are the same.
+    @inline(__always) static func equal(_ b: UnsafeBufferPointer<UInt8>, _ x: Range<Int>, _ y: Range<Int>) -> Bool {
+        guard x.count == y.count else { return false }
+        var i = x.lowerBound, j = y.lowerBound
+        while i < x.upperBound {
+            if b[i] != b[j] { return false }
+            i += 1
+            j += 1
+        }
+        return true
     }
 
     func equal(_ r: Range<Int>, _ word: StaticString) -> Bool {
         guard r.count == word.utf8CodeUnitCount else { return false }
         let w = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
         for (k, i) in r.enumerated() where bytes[i] != w[k] { return false }
+        return true
+    }
+
+    static func equal(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ word: StaticString) -> Bool {
+        guard r.count == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for (k, i) in r.enumerated() where b[i] != w[k] { return false }
         return true
     }
 
@@ -174,39 +219,48 @@ public struct ExpositionParser {
     /// range, whether it has escapes, and the index after the closing quote. Text 0.0.4 allows
     /// only `\\`, `\"` and `\n`; OpenMetrics passes other escapes through.
     func quoted(_ i: Int, _ end: Int, strictEscapes: Bool) throws(ExpositionError) -> (Range<Int>, Bool, Int) {
-        var j = i, escaped = false, high = false
+        let here = here
+        return try bytes.withUnsafeBufferPointer { b throws(ExpositionError) in try Self.quoted(b, i, end, strictEscapes: strictEscapes, here) }
+    }
+
+    @inline(__always) static func quoted(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int, strictEscapes: Bool, _ here: LinePosition) throws(ExpositionError) -> (Range<Int>, Bool, Int) {
+        var j = i, escaped = false, seen: UInt8 = 0
         while j < end {
-            let c = bytes[j]
+            let c = b[j]
             if c == UInt8(ascii: "\"") {
-                if high {
-                    let valid = bytes.withUnsafeBytes { UTF8Check.isValid(UnsafeRawBufferPointer(rebasing: $0[i..<j])) }
-                    guard valid else { throw error(i, "label value is not valid UTF-8") }
+                if seen >= 0x80, !UTF8Check.isValid(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[i..<j]))) {
+                    throw here.error(i, "label value is not valid UTF-8")
                 }
                 return (i..<j, escaped, j + 1)
             }
             if c == UInt8(ascii: "\\") {
                 guard j + 1 < end else { break }
-                let n = bytes[j + 1]
+                let n = b[j + 1]
                 if strictEscapes, n != UInt8(ascii: "\\"), n != UInt8(ascii: "\""), n != UInt8(ascii: "n") {
-                    throw error(j, "invalid escape sequence \"\\\(Character(Unicode.Scalar(n)))\" in label value")
+                    throw here.error(j, "invalid escape sequence \"\\\(Character(Unicode.Scalar(n)))\" in label value")
                 }
                 escaped = true
                 j += 2
                 continue
             }
-            if c >= 0x80 { high = true }
+            seen |= c
             j += 1
         }
-        throw error(end, "label value is not terminated by a quote before the end of the line")
+        throw here.error(end, "label value is not terminated by a quote before the end of the line")
     }
 
     mutating func addLabel(_ span: LabelSpan, at i: Int) throws(ExpositionError) {
-        if equal(span.name, "__name__") { throw error(i, "label name \"__name__\" is reserved") }
-        let duplicate = bytes.withUnsafeBytes { b in
-            labels.contains { $0.name.count == span.name.count && FlatLabels.equal(UnsafeRawBufferPointer(rebasing: b[$0.name]), UnsafeRawBufferPointer(rebasing: b[span.name])) }
-        }
-        if duplicate { throw error(i, "duplicate label name \"\(string(span.name))\"") }
+        let spans = labels, here = here
+        try bytes.withUnsafeBufferPointer { b throws(ExpositionError) in try Self.checkLabelName(b, span.name, against: spans, here) }
         labels.append(span)
+    }
+
+    /// A label of a sample may not be `__name__` or repeat one of `spans`.
+    @inline(__always) static func checkLabelName(_ b: UnsafeBufferPointer<UInt8>, _ name: Range<Int>, against spans: [LabelSpan], _ here: LinePosition) throws(ExpositionError) {
+        if name.count == 8, equal(b, name, "__name__") { throw here.error(name.lowerBound, "label name \"__name__\" is reserved") }
+        for s in spans where equal(b, s.name, name) {
+            throw here.error(name.lowerBound, "duplicate label name \"\(string(b, name))\"")
+        }
     }
 
     /// The value of label `name` in the current sample, escapes undone.

@@ -140,47 +140,47 @@ public struct HTTPResponseReader: Sendable {
         return nil
     }
 
+    /// The status line and the headers kept, read on bytes: a header costs a String only when
+    /// it is one of those kept.
     private mutating func parseHead(_ bytes: ArraySlice<UInt8>) throws(Failure) {
-        var lines = bytes.split(separator: 10, omittingEmptySubsequences: false).map { $0.last == 13 ? $0.dropLast() : $0 }
-        while lines.last?.isEmpty == true { lines.removeLast() }
-        guard let first = lines.first else { throw Failure(description: "empty response head") }
-        // HTTP/1.x SP 3DIGIT SP reason
-        let statusLine = Array(first)
-        guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine[8] == 32,
-              statusLine[9...11].allSatisfy({ (48...57).contains($0) }), statusLine.count == 12 || statusLine[12] == 32
-        else { throw Failure(description: "malformed status line \"\(Self.printable(statusLine))\"") }
-        status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - 48) }
-        reason = String(decoding: statusLine.dropFirst(13), as: UTF8.self)
-        let http10 = statusLine[7] == 48
-        keepAlive = !http10
+        var start = bytes.startIndex, number = 0
         var contentLength: Int?
         var chunked = false
-        for (n, raw) in lines.dropFirst().enumerated() {
-            guard let colon = raw.firstIndex(of: 58), colon > raw.startIndex else {
-                throw Failure(description: "malformed header line \(n + 2): \"\(Self.printable(Array(raw)))\"")
+        while start < bytes.endIndex {
+            var end = bytes[start...].firstIndex(of: 10) ?? bytes.endIndex
+            let next = end < bytes.endIndex ? end + 1 : end
+            if end > start, bytes[end - 1] == 13 { end -= 1 }
+            let line = bytes[start..<end]
+            start = next
+            number += 1
+            if number == 1 {
+                try parseStatusLine(line)
+                continue
             }
-            let name = String(decoding: raw[..<colon], as: UTF8.self).lowercased()
-            let value = String(decoding: raw[(colon + 1)...], as: UTF8.self).trimmingSpaces
-            switch name {
-            case "content-length":
+            // The blank line that ends the head.
+            if line.isEmpty { break }
+            guard let colon = line.firstIndex(of: 58), colon > line.startIndex else {
+                throw Failure(description: "malformed header line \(number): \"\(Self.printable(Array(line)))\"")
+            }
+            let name = line[..<colon], raw = line[(colon + 1)...]
+            if Self.isName(name, "content-length") {
+                let value = Self.trimmed(raw)
                 guard let v = Int(value), v >= 0, contentLength == nil || contentLength == v else {
                     throw Failure(description: "bad Content-Length \"\(value)\"")
                 }
                 contentLength = v
-            case "transfer-encoding":
-                chunked = value.lowercased().split(separator: ",").last.map { String($0).trimmingSpaces == "chunked" } ?? false
-            case "content-type":
-                contentType = value
-            case "content-encoding":
-                contentEncoding = value.lowercased()
-            case "retry-after":
-                retryAfter = value
-            case "connection":
-                let tokens = value.lowercased().split(separator: ",").map { String($0).trimmingSpaces }
+            } else if Self.isName(name, "transfer-encoding") {
+                chunked = Self.trimmed(raw).lowercased().split(separator: ",").last.map { String($0).trimmingSpaces == "chunked" } ?? false
+            } else if Self.isName(name, "content-type") {
+                contentType = Self.trimmed(raw)
+            } else if Self.isName(name, "content-encoding") {
+                contentEncoding = Self.trimmed(raw).lowercased()
+            } else if Self.isName(name, "retry-after") {
+                retryAfter = Self.trimmed(raw)
+            } else if Self.isName(name, "connection") {
+                let tokens = Self.trimmed(raw).lowercased().split(separator: ",").map { String($0).trimmingSpaces }
                 if tokens.contains("close") { keepAlive = false }
                 if tokens.contains("keep-alive") { keepAlive = true }
-            default:
-                break
             }
         }
         if (100..<200).contains(status) {
@@ -202,6 +202,37 @@ public struct HTTPResponseReader: Sendable {
             keepAlive = false
             state = .untilClose
         }
+    }
+
+    /// `HTTP/1.x SP 3DIGIT [SP reason]`.
+    private mutating func parseStatusLine(_ line: ArraySlice<UInt8>) throws(Failure) {
+        let statusLine = Array(line)
+        guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine[8] == 32,
+              statusLine[9...11].allSatisfy({ (48...57).contains($0) }), statusLine.count == 12 || statusLine[12] == 32
+        else { throw Failure(description: "malformed status line \"\(Self.printable(statusLine))\"") }
+        status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - 48) }
+        reason = String(decoding: statusLine.dropFirst(13), as: UTF8.self)
+        keepAlive = statusLine[7] != 48
+    }
+
+    /// Whether a header name is `lower`, ignoring ASCII case.
+    static func isName(_ name: ArraySlice<UInt8>, _ lower: StaticString) -> Bool {
+        guard name.count == lower.utf8CodeUnitCount else { return false }
+        var k = 0
+        for c in name {
+            let folded = c &- 65 < 26 ? c | 0x20 : c
+            guard folded == lower.utf8Start[k] else { return false }
+            k += 1
+        }
+        return true
+    }
+
+    /// A header value without HTTP's optional whitespace around it.
+    static func trimmed(_ raw: ArraySlice<UInt8>) -> String {
+        var from = raw.startIndex, to = raw.endIndex
+        while from < to, raw[from] == 32 || raw[from] == 9 { from += 1 }
+        while to > from, raw[to - 1] == 32 || raw[to - 1] == 9 { to -= 1 }
+        return String(decoding: raw[from..<to], as: UTF8.self)
     }
 
     // MARK: chunked framing
