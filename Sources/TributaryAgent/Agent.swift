@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -51,8 +52,14 @@ public final class Agent: Sendable {
             for target in ScrapeTarget.resolve(sc) {
                 if let same = existing[ScrapePool.key(target)] {
                     loops.append(same)
-                } else if let fetcher = fetch ?? client?.fetcher(for: target) {
-                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetcher))
+                } else if let fetch {
+                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetch))
+                } else if let client {
+                    // The loop and its target's connection share an event loop.
+                    let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+                    let scraper = client.scraper(for: target, on: eventLoop)
+                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger,
+                                            eventLoop: eventLoop, abort: { scraper.abort() }, fetch: { _ in try await scraper.fetch() }))
                 }
             }
         }

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import NIOPosix
 import Synchronization
@@ -125,8 +126,8 @@ import TributaryWire
         }
     }
 
-    static func target(port: Int, timeout: Int64 = 2_000, bodySizeLimit: Int = 0) throws -> ScrapeTarget {
-        var sc = ScrapeConfig(jobName: "t", scrapeInterval: 5_000, scrapeTimeout: timeout)
+    static func target(port: Int, interval: Int64 = 5_000, timeout: Int64 = 2_000, bodySizeLimit: Int = 0) throws -> ScrapeTarget {
+        var sc = ScrapeConfig(jobName: "t", scrapeInterval: interval, scrapeTimeout: timeout)
         var group = StaticConfig()
         group.targets = ["127.0.0.1:\(port)"]
         sc.staticConfigs = [group]
@@ -217,5 +218,50 @@ import TributaryWire
         do { _ = try await ScrapeClient(settings: refused.config.http).fetcher(for: refused)(refused); Issue.record("connected") } catch {
             #expect("\(error)".contains("cannot connect to 127.0.0.1"), "\(error)")
         }
+    }
+
+    /// The agent's way to run a loop: on the event loop of its target's connection, stopped by
+    /// cancelling its task, whether it sleeps or waits for an answer that never comes.
+    @Test func loopOnItsEventLoopScrapesAndStopsWhenCancelled() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-loop-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let storage = try AgentStorage(directory: dir, logger: Logger(label: "test"))
+        // The first scrape is answered; the second is read and never answered.
+        let script = Script([(Self.response(Array("node_x 2\n".utf8)), false)])
+        let server = try await Self.serve(script)
+        defer { server.close(promise: nil) }
+        let onLoop = Mutex<[Bool]>([])
+        func loop(interval: Int64) throws -> ScrapeLoop {
+            let target = try Self.target(port: server.localAddress?.port ?? 0, interval: interval, timeout: 60_000)
+            let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+            let scraper = try ScrapeClient(settings: target.config.http).scraper(for: target, on: eventLoop)
+            return ScrapeLoop(target: target, storage: storage, externalLabels: [:], metrics: AgentMetrics(), logger: Logger(label: "test"),
+                                  eventLoop: eventLoop, abort: { scraper.abort() }) { _ in
+                onLoop.withLock { $0.append(eventLoop.inEventLoop) }
+                return try await scraper.fetch()
+            }
+        }
+        let scraping = try loop(interval: 500)
+        let task = Task { await scraping.run() }
+        let waitUntil = ContinuousClock.now + .seconds(15)
+        while script.requests.withLock({ $0.count }) < 2, ContinuousClock.now < waitUntil { try await Task.sleep(for: .milliseconds(20)) }
+        try #require(script.requests.withLock { $0.count } == 2, "the second scrape is in flight")
+        #expect(scraping.status.withLock { $0.health } == "up")
+        #expect(onLoop.withLock { $0 } == [true, true], "fetches run on the connection's event loop")
+        var started = ContinuousClock.now
+        task.cancel()
+        await task.value
+        #expect(ContinuousClock.now - started < .seconds(2), "cancelling aborts the scrape in flight (its timeout is a minute)")
+        let written = try StalenessTests.written(dir)
+        #expect(written.first { $0.key.contains("__name__=\"node_x\"") }?.value.map(\.1) == [2])
+        #expect(written.first { $0.key.contains("__name__=\"up\"") }?.value.first?.1 == 1)
+
+        let sleeping = try loop(interval: 3_600_000)
+        let idle = Task { await sleeping.run() }
+        try await Task.sleep(for: .milliseconds(100))
+        started = ContinuousClock.now
+        idle.cancel()
+        await idle.value
+        #expect(ContinuousClock.now - started < .seconds(2), "cancelling ends the sleep")
     }
 }

@@ -32,20 +32,29 @@ final class HTTP1Connection: Sendable {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
-    /// Sends `request` and reads the response, by `deadline`.
-    func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) async throws -> HTTPResponseReader {
+    /// Sends `request` and reads the response, by `deadline`. With `closeOnCancel`, cancelling
+    /// the task closes the connection; without, the exchange stays on the caller's executor
+    /// (a cancellation handler would run it on Swift's global one) and ``close()`` ends it.
+    nonisolated(nonsending) func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline,
+                                          closeOnCancel: Bool = true) async throws -> HTTPResponseReader {
         let reader = HTTPResponseReader(maxBody: maxBody, expectedBody: expectedBody)
         if let open = channel.withLock({ $0 }), open.isActive {
             do {
-                return try await exchange(on: open, request, reader, deadline)
-            } catch let e as HTTPResponseReader.Failure where e.beforeResponse {
-                // The server closed the idle connection as the request went out.
+                return try await exchange(on: open, request, reader, deadline, closeOnCancel)
+            } catch let e as HTTPResponseReader.Failure where e.beforeResponse && !Task.isCancelled {
+                // The server closed the idle connection as the request went out (not we, to
+                // stop the task).
             }
         }
-        return try await exchange(on: try await connect(deadline), request, reader, deadline)
+        return try await exchange(on: try await connect(deadline), request, reader, deadline, closeOnCancel)
     }
 
-    private func connect(_ deadline: NIODeadline) async throws -> any Channel {
+    /// Closes the connection (a request in flight fails).
+    func close() {
+        channel.withLock { $0?.close(promise: nil) }
+    }
+
+    nonisolated(nonsending) private func connect(_ deadline: NIODeadline) async throws -> any Channel {
         channel.withLock { $0?.close(promise: nil); $0 = nil }
         let tls = tls, serverName = serverName
         let left = deadline - .now()
@@ -63,7 +72,7 @@ final class HTTP1Connection: Sendable {
             }
         let opened: any Channel
         do {
-            opened = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).get()
+            opened = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).value()
         } catch {
             throw HTTPClientError(description: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
         }
@@ -72,7 +81,8 @@ final class HTTP1Connection: Sendable {
     }
 
     /// The channel is closed unless it can carry the next request.
-    private func exchange(on channel: any Channel, _ request: ByteBuffer, _ reader: HTTPResponseReader, _ deadline: NIODeadline) async throws -> HTTPResponseReader {
+    nonisolated(nonsending) private func exchange(on channel: any Channel, _ request: ByteBuffer, _ reader: HTTPResponseReader, _ deadline: NIODeadline,
+                                                       _ closeOnCancel: Bool) async throws -> HTTPResponseReader {
         let promise = channel.eventLoop.makePromise(of: HTTPResponseReader.self)
         channel.eventLoop.execute {
             do {
@@ -86,10 +96,15 @@ final class HTTP1Connection: Sendable {
             }
         }
         do {
-            let response = try await withTaskCancellationHandler {
-                try await promise.futureResult.get()
-            } onCancel: {
-                channel.close(promise: nil)
+            let response: HTTPResponseReader
+            if closeOnCancel {
+                response = try await withTaskCancellationHandler {
+                    try await promise.futureResult.value()
+                } onCancel: {
+                    channel.close(promise: nil)
+                }
+            } else {
+                response = try await promise.futureResult.value()
             }
             if !response.keepAlive { forget(channel) }
             return response

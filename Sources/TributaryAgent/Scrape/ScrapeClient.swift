@@ -1,4 +1,5 @@
 import NIOCore
+import NIOPosix
 import NIOSSL
 import Synchronization
 import TributaryWire
@@ -21,14 +22,22 @@ final class ScrapeClient: Sendable {
         tls = try NIOSSLContext(configuration: settings.tlsConfiguration())
     }
 
-    /// The fetch of one target; its connection closes when the returned closure is released.
+    /// The fetch of one target, its connection on any of the process's event loops: for callers
+    /// other than scrape loops (tests).
     func fetcher(for target: ScrapeTarget) -> ScrapeFetch {
-        let scraper = TargetScraper(client: self, target: target)
+        let scraper = scraper(for: target, on: MultiThreadedEventLoopGroup.singleton.next())
         return { _ in try await scraper.fetch() }
+    }
+
+    /// A target's scraper, its connection on `eventLoop` (where the target's scrape loop runs).
+    /// Its connection closes when it is released.
+    func scraper(for target: ScrapeTarget, on eventLoop: any EventLoop) -> TargetScraper {
+        TargetScraper(client: self, target: target, eventLoop: eventLoop)
     }
 }
 
-/// One target's connection and request.
+/// One target's connection and request. A fetch stays on its caller's executor (the scrape
+/// loop's event loop): cancelling the caller's task does not end it, ``abort()`` does.
 final class TargetScraper: Sendable {
     let prepared: Result<(HTTP1Connection, ByteBuffer), ScrapeError>
     let timeout: Int64
@@ -36,7 +45,7 @@ final class TargetScraper: Sendable {
     /// The last body's size, to size the next one's buffer.
     let lastBodySize = Atomic<Int>(0)
 
-    init(client: ScrapeClient, target: ScrapeTarget) {
+    init(client: ScrapeClient, target: ScrapeTarget, eventLoop: any EventLoop) {
         timeout = target.config.scrapeTimeout
         maxBody = target.config.limits.bodyBytes
         do throws(HTTPEndpoint.Failure) {
@@ -49,7 +58,8 @@ final class TargetScraper: Sendable {
             ]
             if let auth = client.settings.authorizationHeader { headers.append(("Authorization", auth)) }
             let head = try endpoint.head(method: "GET", headers: headers) + "\r\n"
-            let connection = HTTP1Connection(endpoint: endpoint, tls: client.tls, serverName: client.settings.tls.serverName)
+            let connection = HTTP1Connection(endpoint: endpoint, tls: client.tls, serverName: client.settings.tls.serverName,
+                                             group: eventLoop)
             prepared = .success((connection, ByteBuffer(string: head)))
         } catch {
             prepared = .failure(ScrapeError(description: "target \(target.url): \(error)"))
@@ -57,10 +67,10 @@ final class TargetScraper: Sendable {
     }
 
     /// One scrape: the body and its content type, within the scrape timeout.
-    func fetch() async throws -> (body: [UInt8], contentType: String?) {
+    nonisolated(nonsending) func fetch() async throws -> (body: [UInt8], contentType: String?) {
         let (connection, request) = try prepared.get()
         let response = try await connection.exchange(request, maxBody: maxBody, expectedBody: lastBodySize.load(ordering: .relaxed),
-                                                     deadline: .now() + .milliseconds(timeout))
+                                                     deadline: .now() + .milliseconds(timeout), closeOnCancel: false)
         guard response.status == 200 else {
             throw ScrapeError(description: "server returned HTTP status \(response.status) \(response.reason)")
         }
@@ -71,5 +81,10 @@ final class TargetScraper: Sendable {
         }
         lastBodySize.store(body.count, ordering: .relaxed)
         return (body, response.contentType)
+    }
+
+    /// Ends a fetch in flight: its connection is closed.
+    func abort() {
+        if case .success(let (connection, _)) = prepared { connection.close() }
     }
 }

@@ -17,7 +17,7 @@ public struct TargetStatus: Sendable {
 }
 
 /// A scrape's answer: the body and its content type.
-public typealias ScrapeFetch = @Sendable (ScrapeTarget) async throws -> (body: [UInt8], contentType: String?)
+public typealias ScrapeFetch = nonisolated(nonsending) @Sendable (ScrapeTarget) async throws -> (body: [UInt8], contentType: String?)
 
 /// Scrapes one target every interval (at a fixed offset in the interval derived from the
 /// target, so targets spread out) and writes its samples to the agent's WAL: series looked up
@@ -33,6 +33,14 @@ public final class ScrapeLoop: Sendable {
     let fetch: ScrapeFetch
     public let status = Mutex(TargetStatus())
     let state = Mutex(LoopState())
+    /// Where the loop runs when its fetch's connection lives on an event loop (see
+    /// ``EventLoopHome``); nil runs it on Swift's global executor.
+    let home: EventLoopHome?
+    /// Aborts a fetch in flight, for loops run on an event loop (elsewhere cancelling the task
+    /// does it).
+    let abort: (@Sendable () -> Void)?
+    /// The timer the loop sleeps on, when on an event loop.
+    let sleeping = Mutex<Scheduled<Void>?>(nil)
 
     struct LoopState {
         var cache = ScrapeCache()
@@ -44,8 +52,11 @@ public final class ScrapeLoop: Sendable {
 
     static let syntheticNames = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"]
 
-    public init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, fetch: @escaping ScrapeFetch) {
+    public init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
+                eventLoop: (any EventLoop)? = nil, abort: (@Sendable () -> Void)? = nil, fetch: @escaping ScrapeFetch) {
         self.target = target
+        home = eventLoop.map { EventLoopHome($0) }
+        self.abort = abort
         self.storage = storage
         self.externalLabels = externalLabels
         self.metrics = metrics
@@ -55,13 +66,43 @@ public final class ScrapeLoop: Sendable {
 
     /// Scrapes until cancelled.
     public func run() async {
+        guard let home else { return await iterate(sleepingOn: nil) }
+        // Cancellation is watched once, here: inside, `withTaskCancellationHandler` would run
+        // its operation on Swift's global executor, off the loop.
+        await withTaskCancellationHandler {
+            await home.run { await self.iterate(sleepingOn: home.eventLoop) }
+        } onCancel: {
+            self.stopWaiting()
+        }
+    }
+
+    /// Ends the loop's sleep and its scrape in flight (the task was cancelled).
+    func stopWaiting() {
+        sleeping.withLock { $0?.cancel() }
+        abort?()
+    }
+
+    nonisolated(nonsending) func iterate(sleepingOn eventLoop: (any EventLoop)?) async {
+        eventLoop?.assertInEventLoop()
         let interval = target.config.scrapeInterval
         let offset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % UInt64(interval))
         while !Task.isCancelled {
             let now = Self.nowMilliseconds()
             var next = (now - now % interval) + offset
             if next <= now { next += interval }
-            do { try await Task.sleep(for: .milliseconds(next - now)) } catch { return }
+            do {
+                if let eventLoop {
+                    let timer = eventLoop.scheduleTask(in: .milliseconds(next - now)) {}
+                    sleeping.withLock { $0 = timer }
+                    // Cancelled before the timer was seen: `stopWaiting` may have missed it.
+                    if Task.isCancelled { timer.cancel() }
+                    try await timer.futureResult.value()
+                } else {
+                    try await Task.sleep(for: .milliseconds(next - now))
+                }
+            } catch {
+                return
+            }
             await scrape(at: Self.nowMilliseconds())
         }
     }
@@ -69,7 +110,7 @@ public final class ScrapeLoop: Sendable {
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// One scrape at time `t` (milliseconds): fetch, then ``ingest(_:contentType:at:duration:)``.
-    public func scrape(at t: Int64) async {
+    nonisolated(nonsending) public func scrape(at t: Int64) async {
         let started = ContinuousClock.now
         metrics.scrapesTotal.increment()
         var answer: (body: [UInt8], contentType: String?)?
@@ -77,6 +118,8 @@ public final class ScrapeLoop: Sendable {
         do {
             answer = try await fetch(target)
         } catch {
+            // Stopped mid-scrape: the target did not fail, and nothing is written.
+            if Task.isCancelled { return }
             failure = "\(error)"
         }
         let duration = ContinuousClock.now - started
