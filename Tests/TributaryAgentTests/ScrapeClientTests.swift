@@ -264,4 +264,26 @@ import TributaryWire
         await idle.value
         #expect(ContinuousClock.now - started < .seconds(2), "cancelling ends the sleep")
     }
+
+    /// An exchange's timeout is left to fire after the exchange ends; firing during the next
+    /// exchange on the same connection, it must not end that one.
+    @Test func anEndedExchangesTimeoutLeavesTheNextAlone() async throws {
+        let script = Script([(Self.response(Array("up 1\n".utf8)), false), nil])
+        let server = try await Self.serve(script)
+        defer { server.close(promise: nil) }
+        let endpoint = try HTTPEndpoint(url: "http://127.0.0.1:\(server.localAddress?.port ?? 0)/metrics")
+        let connection = HTTP1Connection(endpoint: endpoint, tls: nil, serverName: nil)
+        let request = ByteBuffer(string: try endpoint.head(method: "GET", headers: []) + "\r\n")
+        let first = try await connection.exchange(request, maxBody: 1 << 20, deadline: .now() + .milliseconds(300))
+        #expect(first.body == Array("up 1\n".utf8))
+        let started = ContinuousClock.now
+        do {
+            _ = try await connection.exchange(request, maxBody: 1 << 20, deadline: .now() + .seconds(2))
+            Issue.record("an answer from nowhere")
+        } catch {
+            #expect("\(error)".contains("timeout"), "\(error)")
+        }
+        #expect(ContinuousClock.now - started > .milliseconds(1500), "ended by its own deadline, not the first exchange's")
+        #expect(script.connections.load(ordering: .relaxed) == 1)
+    }
 }
