@@ -57,9 +57,8 @@ public final class Agent: Sendable {
                 } else if let client {
                     // The loop and its target's connection share an event loop.
                     let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-                    let scraper = client.scraper(for: target, on: eventLoop)
                     loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger,
-                                            eventLoop: eventLoop, abort: { scraper.abort() }, fetch: { _ in try await scraper.fetch() }))
+                                            source: .scraper(client.scraper(for: target, on: eventLoop))))
                 }
             }
         }

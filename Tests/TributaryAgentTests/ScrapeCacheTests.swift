@@ -9,12 +9,12 @@ import TributaryModel
 
     static func lookup(_ cache: inout ScrapeCache, _ i: Int, _ iteration: Int) -> (id: UInt32, dropped: Bool, duplicate: Bool)? {
         let k = key(i)
-        return k.withUnsafeBytes { cache.lookup($0, hash: ScrapeCache.hash($0), iteration: iteration) }
+        return k.withUnsafeBytes { cache.lookup($0, iteration: iteration) }
     }
 
     static func insert(_ cache: inout ScrapeCache, _ i: Int, _ iteration: Int, dropped: Bool = false) {
         let k = key(i)
-        k.withUnsafeBytes { cache.insert(key: $0, hash: ScrapeCache.hash($0), id: dropped ? 0 : UInt32(i + 1), dropped: dropped, iteration: iteration) }
+        k.withUnsafeBytes { cache.insert(key: $0, id: dropped ? 0 : UInt32(i + 1), dropped: dropped, iteration: iteration) }
     }
 
     @Test func findsEverySeriesAfterGrowthAndForgetsTheUnseen() {
@@ -47,5 +47,21 @@ import TributaryModel
         cache.remove(ids: [8], insertedIn: 13)
         #expect(Self.lookup(&cache, 7, 14) == nil)
         #expect(Self.lookup(&cache, 4996, 14)?.id == 4997)
+    }
+
+    /// Lookups in the order of insertion take the cursor; any other order, a repeat in one
+    /// scrape and a new series in the middle still resolve through the table.
+    @Test func inOrderOutOfOrderAndRepeatedLookups() {
+        var cache = ScrapeCache()
+        for i in 0..<300 { Self.insert(&cache, i, 1) }
+        for i in 0..<300 { #expect(Self.lookup(&cache, i, 2)?.id == UInt32(i + 1), "in order, series \(i)") }
+        for i in (0..<300).reversed() { #expect(Self.lookup(&cache, i, 3)?.id == UInt32(i + 1), "reversed, series \(i)") }
+        #expect(Self.lookup(&cache, 10, 4)?.duplicate == false)
+        #expect(Self.lookup(&cache, 10, 4)?.duplicate == true, "the same series twice in a scrape")
+        #expect(Self.lookup(&cache, 11, 4)?.duplicate == false)
+        #expect(Self.lookup(&cache, 1000, 4) == nil)
+        Self.insert(&cache, 1000, 4)
+        #expect(Self.lookup(&cache, 12, 4)?.id == 13, "after an insert in the middle")
+        #expect(Self.lookup(&cache, 1000, 5)?.id == 1001)
     }
 }

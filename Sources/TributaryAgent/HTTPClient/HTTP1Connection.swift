@@ -15,6 +15,8 @@ final class HTTP1Connection: Sendable {
     let serverName: String?
     let group: any EventLoopGroup
     let channel = Mutex<(any Channel)?>(nil)
+    /// Counts ``close()`` calls: a request that fails because of one is not sent again.
+    let closed = Atomic<Int>(0)
 
     init(endpoint: HTTPEndpoint, tls: NIOSSLContext?, serverName: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.endpoint = endpoint
@@ -24,7 +26,7 @@ final class HTTP1Connection: Sendable {
     }
 
     deinit {
-        channel.withLock { $0?.close(promise: nil) }
+        channel.withLock { $0 }?.close(promise: nil)
     }
 
     /// An address literal, which TLS cannot send as the server name.
@@ -32,33 +34,55 @@ final class HTTP1Connection: Sendable {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
-    /// Sends `request` and reads the response, by `deadline`. With `closeOnCancel`, cancelling
-    /// the task closes the connection; without, the exchange stays on the caller's executor
-    /// (a cancellation handler would run it on Swift's global one) and ``close()`` ends it.
-    nonisolated(nonsending) func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline,
-                                          closeOnCancel: Bool = true) async throws -> HTTPResponseReader {
-        let reader = HTTPResponseReader(maxBody: maxBody, expectedBody: expectedBody)
-        if let open = channel.withLock({ $0 }), open.isActive {
-            do {
-                return try await exchange(on: open, request, reader, deadline, closeOnCancel)
-            } catch let e as HTTPResponseReader.Failure where e.beforeResponse && !Task.isCancelled {
-                // The server closed the idle connection as the request went out (not we, to
-                // stop the task).
-            }
+    /// Sends `request` and reads the response, by `deadline`; cancelling the task closes the
+    /// connection.
+    func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) async throws -> HTTPResponseReader {
+        let response = send(request, maxBody: maxBody, expectedBody: expectedBody, deadline: deadline)
+        return try await withTaskCancellationHandler {
+            try await response.get()
+        } onCancel: {
+            close()
         }
-        return try await exchange(on: try await connect(deadline), request, reader, deadline, closeOnCancel)
     }
 
-    /// Closes the connection (a request in flight fails).
+    /// ``exchange(_:maxBody:expectedBody:deadline:)`` as a future, completed on the
+    /// connection's event loop: a caller on that loop (a scrape loop) waits for nothing and
+    /// wakes no other thread.
+    func send(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) -> EventLoopFuture<HTTPResponseReader> {
+        let reader = HTTPResponseReader(maxBody: maxBody, expectedBody: expectedBody)
+        let closes = closed.load(ordering: .relaxed)
+        guard let open = channel.withLock({ $0 }), open.isActive else {
+            return connect(deadline, closes).flatMap { self.send(on: $0, request, reader, deadline) }
+        }
+        return send(on: open, request, reader, deadline).flatMapError { error in
+            // The server closed the idle connection as the request went out (not we, by
+            // `close()`): sent once more on a new one.
+            guard let e = error as? HTTPResponseReader.Failure, e.beforeResponse, self.closed.load(ordering: .relaxed) == closes else {
+                return open.eventLoop.makeFailedFuture(error)
+            }
+            return self.connect(deadline, closes).flatMap { self.send(on: $0, request, reader, deadline) }
+        }
+    }
+
+    /// Closes the connection: a request in flight fails, and is not sent again.
     func close() {
-        channel.withLock { $0?.close(promise: nil) }
+        closed.add(1, ordering: .relaxed)
+        // Closed outside the lock: on the event loop, closing runs the handlers at once, and
+        // they come back here.
+        channel.withLock { $0 }?.close(promise: nil)
     }
 
-    nonisolated(nonsending) private func connect(_ deadline: NIODeadline) async throws -> any Channel {
-        channel.withLock { $0?.close(promise: nil); $0 = nil }
-        let tls = tls, serverName = serverName
+    /// A new connection, unless ``close()`` was called since the request began (`closes`).
+    private func connect(_ deadline: NIODeadline, _ closes: Int) -> EventLoopFuture<any Channel> {
+        channel.withLock { channel in
+            defer { channel = nil }
+            return channel
+        }?.close(promise: nil)
+        let tls = tls, serverName = serverName, endpoint = endpoint
         let left = deadline - .now()
-        guard left > .zero else { throw HTTPClientError(description: "timeout before connecting to \(endpoint.authority)") }
+        guard left > .zero else {
+            return group.next().makeFailedFuture(HTTPClientError(description: "timeout before connecting to \(endpoint.authority)"))
+        }
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(left)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -70,21 +94,24 @@ final class HTTP1Connection: Sendable {
                     try channel.pipeline.syncOperations.addHandler(HTTP1ResponseHandler())
                 }
             }
-        let opened: any Channel
-        do {
-            opened = try await bootstrap.connect(host: endpoint.host, port: endpoint.port).value()
-        } catch {
-            throw HTTPClientError(description: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
-        }
-        channel.withLock { $0 = opened }
-        return opened
+        return bootstrap.connect(host: endpoint.host, port: endpoint.port)
+            .flatMapErrorThrowing { error in
+                throw HTTPClientError(description: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
+            }
+            .flatMapThrowing { opened in
+                self.channel.withLock { $0 = opened }
+                guard self.closed.load(ordering: .relaxed) == closes else {
+                    self.forget(opened)
+                    throw HTTPClientError(description: "connection closed while connecting to \(endpoint.authority)")
+                }
+                return opened
+            }
     }
 
     /// The channel is closed unless it can carry the next request.
-    nonisolated(nonsending) private func exchange(on channel: any Channel, _ request: ByteBuffer, _ reader: HTTPResponseReader, _ deadline: NIODeadline,
-                                                       _ closeOnCancel: Bool) async throws -> HTTPResponseReader {
+    private func send(on channel: any Channel, _ request: ByteBuffer, _ reader: HTTPResponseReader, _ deadline: NIODeadline) -> EventLoopFuture<HTTPResponseReader> {
         let promise = channel.eventLoop.makePromise(of: HTTPResponseReader.self)
-        channel.eventLoop.execute {
+        let start: @Sendable () -> Void = {
             do {
                 // Closed since it was picked (the event loop has seen it go): nothing will answer.
                 guard channel.isActive else { throw HTTPResponseReader.Failure(description: "connection closed before a response", beforeResponse: true) }
@@ -95,22 +122,12 @@ final class HTTP1Connection: Sendable {
                 promise.fail(error)
             }
         }
-        do {
-            let response: HTTPResponseReader
-            if closeOnCancel {
-                response = try await withTaskCancellationHandler {
-                    try await promise.futureResult.value()
-                } onCancel: {
-                    channel.close(promise: nil)
-                }
-            } else {
-                response = try await promise.futureResult.value()
+        if channel.eventLoop.inEventLoop { start() } else { channel.eventLoop.execute(start) }
+        return promise.futureResult.always { result in
+            switch result {
+            case .success(let response) where response.keepAlive: break
+            default: self.forget(channel)
             }
-            if !response.keepAlive { forget(channel) }
-            return response
-        } catch {
-            forget(channel)
-            throw error
         }
     }
 

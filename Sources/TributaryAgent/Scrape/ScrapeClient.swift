@@ -4,6 +4,12 @@ import NIOSSL
 import Synchronization
 import TributaryWire
 
+/// A scrape's answer: the body and its content type.
+public struct ScrapeAnswer: Sendable {
+    public var body: [UInt8]
+    public var contentType: String?
+}
+
 /// Why a scrape got no body.
 public struct ScrapeError: Error, CustomStringConvertible {
     public var description: String
@@ -36,9 +42,10 @@ final class ScrapeClient: Sendable {
     }
 }
 
-/// One target's connection and request. A fetch stays on its caller's executor (the scrape
-/// loop's event loop): cancelling the caller's task does not end it, ``abort()`` does.
+/// One target's connection and request, on one event loop (where the target's scrape loop
+/// runs).
 final class TargetScraper: Sendable {
+    let eventLoop: any EventLoop
     let prepared: Result<(HTTP1Connection, ByteBuffer), ScrapeError>
     let timeout: Int64
     let maxBody: Int
@@ -46,6 +53,7 @@ final class TargetScraper: Sendable {
     let lastBodySize = Atomic<Int>(0)
 
     init(client: ScrapeClient, target: ScrapeTarget, eventLoop: any EventLoop) {
+        self.eventLoop = eventLoop
         timeout = target.config.scrapeTimeout
         maxBody = target.config.limits.bodyBytes
         do throws(HTTPEndpoint.Failure) {
@@ -66,21 +74,34 @@ final class TargetScraper: Sendable {
         }
     }
 
-    /// One scrape: the body and its content type, within the scrape timeout.
-    nonisolated(nonsending) func fetch() async throws -> (body: [UInt8], contentType: String?) {
-        let (connection, request) = try prepared.get()
-        let response = try await connection.exchange(request, maxBody: maxBody, expectedBody: lastBodySize.load(ordering: .relaxed),
-                                                     deadline: .now() + .milliseconds(timeout), closeOnCancel: false)
-        guard response.status == 200 else {
-            throw ScrapeError(description: "server returned HTTP status \(response.status) \(response.reason)")
+    /// One scrape: the body and its content type, within the scrape timeout; completed on
+    /// the scraper's event loop.
+    func scrape() -> EventLoopFuture<ScrapeAnswer> {
+        let connection: HTTP1Connection, request: ByteBuffer
+        switch prepared {
+        case .success(let prepared): (connection, request) = prepared
+        case .failure(let error): return eventLoop.makeFailedFuture(error)
         }
-        var body = response.body
-        if let encoding = response.contentEncoding, encoding != "identity" {
-            guard encoding == "gzip" || encoding == "x-gzip" else { throw ScrapeError(description: "unsupported Content-Encoding \(encoding)") }
-            body = try Gunzip.inflate(body, limit: maxBody, expected: lastBodySize.load(ordering: .relaxed))
-        }
-        lastBodySize.store(body.count, ordering: .relaxed)
-        return (body, response.contentType)
+        let expected = lastBodySize.load(ordering: .relaxed), maxBody = maxBody
+        return connection.send(request, maxBody: maxBody, expectedBody: expected, deadline: .now() + .milliseconds(timeout))
+            .flatMapThrowing { response in
+                guard response.status == 200 else {
+                    throw ScrapeError(description: "server returned HTTP status \(response.status) \(response.reason)")
+                }
+                var body = response.body
+                if let encoding = response.contentEncoding, encoding != "identity" {
+                    guard encoding == "gzip" || encoding == "x-gzip" else { throw ScrapeError(description: "unsupported Content-Encoding \(encoding)") }
+                    body = try Gunzip.inflate(body, limit: maxBody, expected: expected)
+                }
+                self.lastBodySize.store(body.count, ordering: .relaxed)
+                return ScrapeAnswer(body: body, contentType: response.contentType)
+            }
+    }
+
+    /// ``scrape()``, awaited.
+    func fetch() async throws -> (body: [UInt8], contentType: String?) {
+        let answer = try await scrape().get()
+        return (answer.body, answer.contentType)
     }
 
     /// Ends a fetch in flight: its connection is closed.

@@ -17,7 +17,7 @@ public struct TargetStatus: Sendable {
 }
 
 /// A scrape's answer: the body and its content type.
-public typealias ScrapeFetch = nonisolated(nonsending) @Sendable (ScrapeTarget) async throws -> (body: [UInt8], contentType: String?)
+public typealias ScrapeFetch = @Sendable (ScrapeTarget) async throws -> (body: [UInt8], contentType: String?)
 
 /// Scrapes one target every interval (at a fixed offset in the interval derived from the
 /// target, so targets spread out) and writes its samples to the agent's WAL: series looked up
@@ -30,17 +30,18 @@ public final class ScrapeLoop: Sendable {
     let externalLabels: [String: String]
     let metrics: AgentMetrics
     let logger: Logger
-    let fetch: ScrapeFetch
+    let source: Source
     public let status = Mutex(TargetStatus())
     let state = Mutex(LoopState())
-    /// Where the loop runs when its fetch's connection lives on an event loop (see
-    /// ``EventLoopHome``); nil runs it on Swift's global executor.
-    let home: EventLoopHome?
-    /// Aborts a fetch in flight, for loops run on an event loop (elsewhere cancelling the task
-    /// does it).
-    let abort: (@Sendable () -> Void)?
-    /// The timer the loop sleeps on, when on an event loop.
-    let sleeping = Mutex<Scheduled<Void>?>(nil)
+    /// The timer and the scrape in flight, when scraping on an event loop.
+    let schedule = Mutex(Schedule())
+
+    /// Where scrapes come from: the target's scraper, on its event loop (the agent), or a
+    /// function run in the loop's task (tests hand bodies in this way).
+    enum Source: Sendable {
+        case scraper(TargetScraper)
+        case fetch(ScrapeFetch)
+    }
 
     struct LoopState {
         var cache = ScrapeCache()
@@ -52,79 +53,71 @@ public final class ScrapeLoop: Sendable {
 
     static let syntheticNames = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"]
 
-    public init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
-                eventLoop: (any EventLoop)? = nil, abort: (@Sendable () -> Void)? = nil, fetch: @escaping ScrapeFetch) {
+    public convenience init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
+                            fetch: @escaping ScrapeFetch) {
+        self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, source: .fetch(fetch))
+    }
+
+    init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, source: Source) {
         self.target = target
-        home = eventLoop.map { EventLoopHome($0) }
-        self.abort = abort
         self.storage = storage
         self.externalLabels = externalLabels
         self.metrics = metrics
         self.logger = logger
-        self.fetch = fetch
+        self.source = source
     }
 
     /// Scrapes until cancelled.
     public func run() async {
-        guard let home else { return await iterate(sleepingOn: nil) }
-        // Cancellation is watched once, here: inside, `withTaskCancellationHandler` would run
-        // its operation on Swift's global executor, off the loop.
-        await withTaskCancellationHandler {
-            await home.run { await self.iterate(sleepingOn: home.eventLoop) }
-        } onCancel: {
-            self.stopWaiting()
+        switch source {
+        case .scraper(let scraper): await run(on: scraper)
+        case .fetch: await iterate()
         }
     }
 
-    /// Ends the loop's sleep and its scrape in flight (the task was cancelled).
-    func stopWaiting() {
-        sleeping.withLock { $0?.cancel() }
-        abort?()
-    }
-
-    nonisolated(nonsending) func iterate(sleepingOn eventLoop: (any EventLoop)?) async {
-        eventLoop?.assertInEventLoop()
-        let interval = target.config.scrapeInterval
-        let offset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % UInt64(interval))
+    /// The loop as a task: sleep, ``scrape(at:)``, again.
+    func iterate() async {
         while !Task.isCancelled {
-            let now = Self.nowMilliseconds()
-            var next = (now - now % interval) + offset
-            if next <= now { next += interval }
-            do {
-                if let eventLoop {
-                    let timer = eventLoop.scheduleTask(in: .milliseconds(next - now)) {}
-                    sleeping.withLock { $0 = timer }
-                    // Cancelled before the timer was seen: `stopWaiting` may have missed it.
-                    if Task.isCancelled { timer.cancel() }
-                    try await timer.futureResult.value()
-                } else {
-                    try await Task.sleep(for: .milliseconds(next - now))
-                }
-            } catch {
-                return
-            }
+            do { try await Task.sleep(for: .milliseconds(delayToNextSlot())) } catch { return }
             await scrape(at: Self.nowMilliseconds())
         }
+    }
+
+    /// Milliseconds to this target's next scrape: its slot is a fixed offset in the interval,
+    /// derived from the target, so that targets spread out.
+    func delayToNextSlot() -> Int64 {
+        let interval = target.config.scrapeInterval
+        let offset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % UInt64(interval))
+        let now = Self.nowMilliseconds()
+        var next = (now - now % interval) + offset
+        if next <= now { next += interval }
+        return next - now
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// One scrape at time `t` (milliseconds): fetch, then ``ingest(_:contentType:at:duration:)``.
-    nonisolated(nonsending) public func scrape(at t: Int64) async {
+    public func scrape(at t: Int64) async {
         let started = ContinuousClock.now
         metrics.scrapesTotal.increment()
         var answer: (body: [UInt8], contentType: String?)?
         var failure: String?
         do {
-            answer = try await fetch(target)
+            switch source {
+            case .scraper(let scraper): answer = try await scraper.fetch()
+            case .fetch(let fetch): answer = try await fetch(target)
+            }
         } catch {
             // Stopped mid-scrape: the target did not fail, and nothing is written.
             if Task.isCancelled { return }
             failure = "\(error)"
         }
-        let duration = ContinuousClock.now - started
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        ingest(answer, failure: failure, at: t, duration: seconds)
+        ingest(answer, failure: failure, at: t, duration: Self.seconds(since: started))
+    }
+
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let duration = ContinuousClock.now - start
+        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// Turns a scrape result into WAL records. `answer` nil (with `failure`) means the target is
@@ -151,14 +144,13 @@ public final class ScrapeLoop: Sendable {
                             guard case .sample(let sample) = entry else { continue }
                             scraped += 1
                             let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
-                            let hash = ScrapeCache.hash(key)
                             let id: UInt32
-                            if let hit = s.cache.lookup(key, hash: hash, iteration: iteration) {
+                            if let hit = s.cache.lookup(key, iteration: iteration) {
                                 if hit.dropped || hit.duplicate { continue }
                                 id = hit.id
                             } else {
                                 guard let labels = seriesLabels(parser, name: sample.name) else {
-                                    s.cache.insert(key: key, hash: hash, id: 0, dropped: true, iteration: iteration)
+                                    s.cache.insert(key: key, id: 0, dropped: true, iteration: iteration)
                                     continue
                                 }
                                 // Label limits are checked once per series: a cached series passed them.
@@ -167,7 +159,7 @@ public final class ScrapeLoop: Sendable {
                                     break
                                 }
                                 id = storage.allocate(1)
-                                s.cache.insert(key: key, hash: hash, id: id, dropped: false, iteration: iteration)
+                                s.cache.insert(key: key, id: id, dropped: false, iteration: iteration)
                                 newSeries.append((id, labels))
                                 added += 1
                             }
