@@ -51,8 +51,7 @@ public final class WriteRequestEncoder {
     /// sample here; a `TimeSeries` is its fields in number order, so it is the packed labels
     /// followed by field 2 around the packed sample, and the request is field 1 repeated.
     public func encodeSingles(count: Int, _ element: (Int) -> (UnsafeRawBufferPointer, Sample)) -> [UInt8] {
-        var output: [UInt8] = []
-        output.reserveCapacity(count * 160)
+        var output = RawWriter(capacity: count * 160)
         var sample = Prometheus__Sample()
         prometheus__sample__init(&sample)
         // A packed Sample is at most 9 (double) + 11 (int64) bytes.
@@ -62,14 +61,15 @@ public final class WriteRequestEncoder {
             sample.value = value.value
             sample.timestamp = value.timestamp
             let size = withUnsafeMutableBytes(of: &packed) { prometheus__sample__pack(&sample, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
-            output.append(0x0A) // field 1 (timeseries), length-delimited
-            FlatLabels.appendUVarint(UInt64(labels.count + 2 + size), to: &output)
-            output.append(contentsOf: labels)
-            output.append(0x12) // field 2 (samples), length-delimited; size < 128
-            output.append(UInt8(size))
-            withUnsafeBytes(of: &packed) { output.append(contentsOf: $0.prefix(size)) }
+            output.reserve(labels.count + size + 14)
+            output.byte(0x0A) // field 1 (timeseries), length-delimited
+            output.varint(UInt64(labels.count + 2 + size))
+            output.bytes(labels)
+            output.byte(0x12) // field 2 (samples), length-delimited; size < 128
+            output.byte(UInt8(size))
+            withUnsafeBytes(of: &packed) { output.bytes(UnsafeRawBufferPointer(rebasing: $0.prefix(size))) }
         }
-        return Snappy.compress(output)
+        return Snappy.compress(output.written)
     }
 
     /// Labels from their flat bytes: every string copied, NUL-terminated, into one arena block
