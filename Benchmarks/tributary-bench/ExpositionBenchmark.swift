@@ -24,6 +24,15 @@ enum ExpositionBenchmark {
             return 500
         }
         print(String(format: "parse text 0.0.4: %.0f ns per sample (%.2fM samples/s)", parse, 1e3 / parse))
+        // As a scrape loop parses once its cache holds every series: label sets are skipped.
+        let parseKnown = measure(seconds) {
+            var parser = ExpositionParser(bytes, format: .prometheusText)
+            while let entry = try? parser.next(known: { $0.count > 0 }) {
+                if case .sample = entry { samples += 1 }
+            }
+            return 500
+        }
+        print(String(format: "parse text 0.0.4, every series known: %.0f ns per sample (%.2fM samples/s)", parseKnown, 1e3 / parseKnown))
 
         let items: [(Labels, Sample)] = (0..<2000).map { i in
             (["__name__": "node_cpu_seconds_total", "cpu": "\(i / 8)", "mode": "m\(i % 8)", "instance": "127.0.0.1:\(20000 + i / 500)", "job": "bench", "bench": "t"],

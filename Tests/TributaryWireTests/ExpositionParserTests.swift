@@ -76,6 +76,32 @@ import Testing
         text.withCString { strtod($0, nil) }
     }
 
+    /// `next(known:)`: the series bytes it is asked about are the sample's `series` range, quotes
+    /// and escapes included; a known series comes back without labels, an unknown one with
+    /// them; what follows the labels is still checked.
+    @Test func knownSeriesSkipTheirLabels() throws {
+        let text = "# TYPE a counter\na{x=\"}\\\"}\",y=\"2\"} 1\na {x=\"1\"} 2 1700\nb 3\na{x=\"9\"} 4\n"
+        var parser = ExpositionParser(Array(text.utf8), format: .prometheusText)
+        var asked: [String] = []
+        var got: [(String, Int, Double)] = []
+        while let entry = try parser.next(known: { key in
+            asked.append(String(decoding: key, as: UTF8.self))
+            return asked.last?.contains("9") != true
+        }) {
+            guard case .sample(let s) = entry else { continue }
+            #expect(asked.isEmpty || parser.string(s.series) == asked.last, "asked about exactly the series bytes")
+            got.append((parser.string(s.series), parser.labels.count, s.value))
+            asked.removeAll()
+        }
+        #expect(got.map(\.0) == ["a{x=\"}\\\"}\",y=\"2\"}", "a {x=\"1\"}", "b", "a{x=\"9\"}"])
+        #expect(got.map(\.1) == [0, 0, 0, 1], "known series skip their labels; the unknown one is parsed")
+        #expect(got.map(\.2) == [1, 2, 3, 4])
+        var bad = ExpositionParser(Array("a{x=\"1\"} one\n".utf8), format: .prometheusText)
+        #expect(throws: ExpositionError.self) { _ = try bad.next(known: { _ in true }) }
+        var open = ExpositionParser(Array("a{x=\"1\" 2\n".utf8), format: .prometheusText)
+        #expect(throws: ExpositionError.self) { _ = try open.next(known: { _ in true }) }
+    }
+
     @Test func fastPathMatchesStrtod() {
         var generator = SystemRandomNumberGenerator()
         var texts = ["0", "-0", "+0", "0.0", "1", "-1", "0.1", "0.3", "123.456", "9007199254740992", "9007199254740993",

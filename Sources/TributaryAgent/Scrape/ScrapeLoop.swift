@@ -138,14 +138,24 @@ public final class ScrapeLoop: Sendable {
                 // pointer, so a sample costs no slice, retain or generic compare.
                 let limits = target.config.limits
                 var failure: String?
+                // The parser asks the cache about a sample's series before parsing its labels
+                // (a series seen before is not parsed again); the answer is kept for the sample.
+                var asked = false
+                var answered: (id: UInt32, dropped: Bool, duplicate: Bool)?
                 answer.body.withUnsafeBytes { body in
                     do {
-                        while let entry = try parser.next() {
+                        while let entry = try parser.next(known: { key in
+                            asked = true
+                            answered = s.cache.lookup(key, iteration: iteration)
+                            return answered != nil
+                        }) {
                             guard case .sample(let sample) = entry else { continue }
                             scraped += 1
                             let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
+                            let found = asked ? answered : s.cache.lookup(key, iteration: iteration)
+                            asked = false
                             let id: UInt32
-                            if let hit = s.cache.lookup(key, iteration: iteration) {
+                            if let hit = found {
                                 if hit.dropped || hit.duplicate { continue }
                                 id = hit.id
                             } else {

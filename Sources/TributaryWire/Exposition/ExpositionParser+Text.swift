@@ -3,12 +3,12 @@ import TributaryModel
 /// Prometheus text format 0.0.4: blanks are flexible, comments other than HELP and TYPE are
 /// ignored, a trailing comma in a label set is allowed, timestamps are integer milliseconds.
 extension ExpositionParser {
-    mutating func textLine(_ r: Range<Int>) throws(ExpositionError) -> ExpositionEntry? {
+    mutating func textLine(_ r: Range<Int>, _ known: (UnsafeRawBufferPointer) -> Bool) throws(ExpositionError) -> ExpositionEntry? {
         let end = r.upperBound
         let i = skipBlanks(r.lowerBound, end)
         guard i < end else { return nil }
         if bytes[i] == UInt8(ascii: "#") { return try textComment(i + 1, end) }
-        let (name, seriesEnd, value, timestamp) = try textSample(i, end)
+        let (name, seriesEnd, value, timestamp) = try textSample(i, end, known)
         // Consecutive samples of one name (most of a body) skip the family rules: only a
         // histogram's `le` or a summary's `quantile` is checked again. Compared in place: the
         // rules take the whole parser, whose arrays it costs a retain each to pass.
@@ -24,7 +24,8 @@ extension ExpositionParser {
 
     /// `name{labels} value [timestamp]` from `start` (not blank) to `end`: the labels go to
     /// `labels`. Scanned on the body's pointer: this loop is most of an agent's parsing time.
-    mutating func textSample(_ start: Int, _ end: Int) throws(ExpositionError) -> (name: Range<Int>, seriesEnd: Int, value: Double, timestamp: Int64?) {
+    mutating func textSample(_ start: Int, _ end: Int, _ known: (UnsafeRawBufferPointer) -> Bool) throws(ExpositionError)
+        -> (name: Range<Int>, seriesEnd: Int, value: Double, timestamp: Int64?) {
         // Taken out while it is filled, so appending does not copy it.
         var spans = labels
         labels = []
@@ -37,7 +38,11 @@ extension ExpositionParser {
             guard nameEnd > i else { throw here.error(i, "expected a metric name") }
             var seriesEnd = nameEnd
             i = Self.skipBlanks(b, nameEnd, end)
-            if i < end, b[i] == UInt8(ascii: "{") {
+            if i < end, b[i] == UInt8(ascii: "{"), let close = Self.labelSetEnd(b, i + 1, end),
+               known(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[start..<close]))) {
+                seriesEnd = close
+                i = Self.skipBlanks(b, close, end)
+            } else if i < end, b[i] == UInt8(ascii: "{") {
                 i = Self.skipBlanks(b, i + 1, end)
                 while true {
                     guard i < end else { throw here.error(i, "label set is not closed") }
@@ -128,6 +133,29 @@ extension ExpositionParser {
                 i += 1
             }
         }
+    }
+
+    /// The index after the `}` closing a label set that starts at `i` (after its `{`), found
+    /// without checking the labels: quotes and the escapes inside them are followed. Nil when
+    /// the line ends first.
+    @inline(__always) static func labelSetEnd(_ b: UnsafeBufferPointer<UInt8>, _ i: Int, _ end: Int) -> Int? {
+        var j = i, quoted = false
+        while j < end {
+            let c = b[j]
+            if quoted {
+                if c == UInt8(ascii: "\\") {
+                    j += 2
+                    continue
+                }
+                if c == UInt8(ascii: "\"") { quoted = false }
+            } else if c == UInt8(ascii: "\"") {
+                quoted = true
+            } else if c == UInt8(ascii: "}") {
+                return j + 1
+            }
+            j += 1
+        }
+        return nil
     }
 
     func skipBlanks(_ i: Int, _ end: Int) -> Int {

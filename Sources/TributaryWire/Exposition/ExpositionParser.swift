@@ -98,6 +98,15 @@ public struct ExpositionParser {
 
     /// The next entry, or nil at the end of the body.
     public mutating func next() throws(ExpositionError) -> ExpositionEntry? {
+        try next(known: { _ in false })
+    }
+
+    /// ``next()``, asking `known` first about each text 0.0.4 sample with labels: given the
+    /// sample's series bytes as written (`name{labels}`), it answers whether those exact bytes
+    /// were parsed and accepted before (a scrape cache holds them). Their labels are then not
+    /// parsed again and ``labels`` stays empty: the same bytes pass the same checks. No other
+    /// check is skipped (the value, the timestamp, the family rules).
+    public mutating func next(known: (UnsafeRawBufferPointer) -> Bool) throws(ExpositionError) -> ExpositionEntry? {
         while true {
             guard position < bytes.count else {
                 if format == .openMetrics, !sawEOF { throw error(position, "missing \"# EOF\" at the end") }
@@ -117,7 +126,7 @@ public struct ExpositionParser {
             switch format {
             case .prometheusText:
                 if !terminated, !isBlank(position..<end) { throw error(end, "unexpected end of input: the last line must end with a newline") }
-                entry = try textLine(position..<end)
+                entry = try textLine(position..<end, known)
             case .openMetrics:
                 entry = try openMetricsLine(position..<end)
                 if sawEOF {
