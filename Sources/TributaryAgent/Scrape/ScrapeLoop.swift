@@ -31,6 +31,8 @@ public final class ScrapeLoop: Sendable {
     let metrics: AgentMetrics
     let logger: Logger
     let source: Source
+    /// The target's scrape slot in the interval, in milliseconds.
+    let slotOffset: Int64
     public let status = Mutex(TargetStatus())
     let state = Mutex(LoopState())
     /// The timer and the scrape in flight, when scraping on an event loop.
@@ -65,6 +67,8 @@ public final class ScrapeLoop: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.source = source
+        let interval = UInt64(max(target.config.scrapeInterval, 1))
+        slotOffset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % interval)
     }
 
     /// Scrapes until cancelled.
@@ -87,9 +91,8 @@ public final class ScrapeLoop: Sendable {
     /// derived from the target, so that targets spread out.
     func delayToNextSlot() -> Int64 {
         let interval = target.config.scrapeInterval
-        let offset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % UInt64(interval))
         let now = Self.nowMilliseconds()
-        var next = (now - now % interval) + offset
+        var next = (now - now % interval) + slotOffset
         if next <= now { next += interval }
         return next - now
     }

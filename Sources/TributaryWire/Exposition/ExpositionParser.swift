@@ -203,10 +203,7 @@ public struct ExpositionParser {
     }
 
     func equal(_ r: Range<Int>, _ word: StaticString) -> Bool {
-        guard r.count == word.utf8CodeUnitCount else { return false }
-        let w = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
-        for (k, i) in r.enumerated() where bytes[i] != w[k] { return false }
-        return true
+        bytes.withUnsafeBufferPointer { Self.equal($0, r, word) }
     }
 
     static func equal(_ b: UnsafeBufferPointer<UInt8>, _ r: Range<Int>, _ word: StaticString) -> Bool {
