@@ -120,11 +120,20 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
-            swiftSettings: swiftSettings,
             // Linked by the toolchain's lld: relative relocations packed (RELR, glibc 2.36+)
             // instead of 2.7 MB of RELA records read at start, and no dynamic symbol table
             // (an executable exports nothing). Together about 6 MiB less mapped at run time.
-            linkerSettings: [.unsafeFlags(["-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic"])]
+            // The functions an agent and a receiver run are laid out together, first
+            // (hot-symbols.txt, written by scripts/order-symbols; names it lists that the
+            // build lacks are skipped): the kernel maps the executable in large folios, and
+            // this keeps the rest of the code out of the process's memory.
+            exclude: ["hot-symbols.txt"],
+            swiftSettings: swiftSettings,
+            linkerSettings: [.unsafeFlags([
+                "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/tributary/hot-symbols.txt",
+                "-Xlinker", "--no-warn-symbol-ordering",
+            ])]
         ),
 
         // Benchmarks and fuzzers: separate executables that `swift test` never runs.
