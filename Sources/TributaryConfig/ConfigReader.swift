@@ -13,9 +13,13 @@ public struct ConfigReader {
         ConfigError(file: file, line: node?.mark?.line ?? 0, column: node?.mark?.column ?? 0, message: message)
     }
 
+    /// Parses `text` into nodes. Scalars keep their text and are typed by the reader's
+    /// accessors, so no implicit tags are resolved (`Resolver.basic`): Yams's default resolver
+    /// compiles its patterns with NSRegularExpression, which loads ICU's regex engine and
+    /// property data into every process that reads a config.
     public func compose(_ text: String) throws(ConfigError) -> Node? {
         do {
-            return try Yams.compose(yaml: text)
+            return try Yams.compose(yaml: text, .basic)
         } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
                 let YamlError.composer(_, problem, mark, _) {
             throw ConfigError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
