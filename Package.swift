@@ -123,7 +123,7 @@ let package = Package(
             // Linked by the toolchain's lld: relative relocations packed (RELR, glibc 2.36+)
             // instead of 2.7 MB of RELA records read at start, and no dynamic symbol table
             // (an executable exports nothing). Together about 6 MiB less mapped at run time.
-            // The functions an agent and a receiver run are laid out together, first
+            // The functions an agent runs are laid out together, first
             // (hot-symbols.txt, written by scripts/order-symbols; names it lists that the
             // build lacks are skipped): the kernel maps the executable in large folios, and
             // this keeps the rest of the code out of the process's memory.

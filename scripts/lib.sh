@@ -13,3 +13,14 @@ wait_http() {
     sleep 0.2
   done
 }
+
+# bench_ports COUNT: prints the first of COUNT consecutive ports for scripts/bench-targets.py,
+# below the kernel's ephemeral range (32768+) so that outgoing connections cannot hold them.
+bench_ports() {
+  python3 -c "import random, sys; print(random.randrange(20000, 32000 - int(sys.argv[1])))" "$1"
+}
+
+# target_list FIRST COUNT: "127.0.0.1:FIRST", … COUNT ports on, for a YAML flow list.
+target_list() {
+  python3 -c "import sys; f, n = map(int, sys.argv[1:]); print(', '.join('\"127.0.0.1:%d\"' % p for p in range(f, f + n)))" "$1" "$2"
+}
