@@ -68,13 +68,28 @@ let package = Package(
         ),
         .target(
             name: "TributaryConfig",
-            dependencies: ["TributaryPromQL", .product(name: "Yams", package: "Yams")],
+            dependencies: ["TributaryModel", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The WAL-backed sending pipeline the agent and the receiver's forwarding share.
+        .target(
+            name: "TributaryRemoteWrite",
+            dependencies: [
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "TributaryAgent",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "TributaryRemoteWrite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -91,7 +106,7 @@ let package = Package(
         .target(
             name: "TributaryReceiver",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "TributaryAgent", "CCrypt",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "TributaryRemoteWrite", "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -110,6 +125,7 @@ let package = Package(
                 "TributaryWire",
                 "TributaryReceiver",
                 "TributaryAgent",
+                "TributaryRemoteWrite",
                 "TributaryConfig",
                 "TributaryPromQL",
                 "TributaryWAL",
@@ -178,13 +194,31 @@ let package = Package(
         .testTarget(
             name: "TributaryAgentTests",
             dependencies: [
-                "TributaryAgent", "TributaryConfig", "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTestSupport", "tributary",
+                "TributaryAgent", "TributaryRemoteWrite", "TributaryConfig", "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TributaryRemoteWriteTests",
+            dependencies: [
+                "TributaryRemoteWrite", "TributaryConfig", "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The real binaries and Debian's peers as processes on loopback ports.
+        .testTarget(
+            name: "TributaryEndToEndTests",
+            dependencies: ["TributaryTestSupport", "tributary"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -211,14 +245,14 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryPromQLTests",
-            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "TributaryWire"],
+            dependencies: ["TributaryModel", "TributaryPromQL", "TributaryTSDB", "TributaryWire", "TributaryTestSupport"],
             exclude: ["Scripts"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "TributaryReceiverTests",
             dependencies: [
-                "TributaryConfig", "TributaryTestSupport", "TributaryAgent",
+                "TributaryConfig", "TributaryTestSupport", "TributaryRemoteWrite", "TributaryAgent",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -5,6 +5,7 @@ import Prometheus
 import ServiceLifecycle
 import Synchronization
 import TributaryModel
+import TributaryRemoteWrite
 import TributaryWAL
 
 /// The edge agent: scrape loops writing to the agent's WAL, one remote-write queue per
@@ -12,7 +13,7 @@ import TributaryWAL
 /// ServiceGroup; `AgentServer` adds HTTP.
 public final class Agent: Sendable {
     public let configuration: AgentConfiguration
-    public let storage: AgentStorage
+    public let storage: QueueStorage
     public let metrics: AgentMetrics
     public let pool = ScrapePool()
     public let queues: [RemoteWriteQueue]
@@ -30,7 +31,7 @@ public final class Agent: Sendable {
         self.configuration = configuration
         self.metrics = metrics
         self.logger = logger
-        storage = try AgentStorage(directory: configuration.dataDirectory, logger: logger)
+        storage = try QueueStorage(directory: configuration.dataDirectory, logger: logger)
         self.fetch = fetch
         current = Mutex(configuration)
         let storage = self.storage
@@ -85,7 +86,10 @@ public final class Agent: Sendable {
 
     /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
     public var services: [any Service] {
-        [ScrapeService(agent: self)] + queues.map { $0 as any Service } + [WALUpkeepService(agent: self)]
+        [ScrapeService(agent: self)] + queues.map { $0 as any Service }
+            + [WALUpkeepService(storage: storage, queues: queues, retention: configuration.retention, logger: logger) { [self] in
+                metrics.activeSeries.set(Double(activeSeries))
+            }]
     }
 
     /// Series the scrape loops hold.
@@ -102,84 +106,5 @@ struct ScrapeService: Service {
         agent.pool.startAll()
         try? await gracefulShutdown()
         await agent.pool.stopAll()
-    }
-}
-
-/// Flushes a queue WAL every few seconds and, every minute, removes the segments every queue
-/// has delivered (or that are older than the retention), after checkpointing their series.
-/// The agent runs one for its WAL; a forwarding receiver runs one for its forward WAL.
-public struct WALUpkeepService: Service {
-    let storage: AgentStorage
-    let queues: [RemoteWriteQueue]
-    let retention: Int64
-    let logger: Logger
-    /// Called every tick (the agent updates its active-series gauge there).
-    let tick: @Sendable () -> Void
-
-    public init(storage: AgentStorage, queues: [RemoteWriteQueue], retention: Int64, logger: Logger, tick: @escaping @Sendable () -> Void = {}) {
-        self.storage = storage
-        self.queues = queues
-        self.retention = retention
-        self.logger = logger
-        self.tick = tick
-    }
-
-    init(agent: Agent) {
-        self.init(storage: agent.storage, queues: agent.queues, retention: agent.configuration.retention, logger: agent.logger) {
-            agent.metrics.activeSeries.set(Double(agent.activeSeries))
-        }
-    }
-
-    public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            var ticks = 0
-            var lastTruncation = ContinuousClock.now
-            while !Task.isCancelled {
-                try? await Task.sleep(for: .seconds(2))
-                try? storage.wal.sync()
-                tick()
-                ticks += 1
-                if ticks % 30 == 0, upkeep(sinceLast: ContinuousClock.now - lastTruncation) { lastTruncation = .now }
-            }
-        }
-        try? storage.wal.sync()
-    }
-
-    /// Segments removable before a truncation is worth its checkpoint (which writes every
-    /// series: at 100k series it cost about a tenth of the agent's CPU when done every minute).
-    static let segmentsPerTruncation = 4
-    /// ... unless this long has passed since the last one.
-    static let truncationPeriod = Duration.seconds(600)
-
-    /// Truncates when enough segments are delivered (or the period passed, or retention
-    /// forces it); true when it did.
-    @discardableResult
-    func upkeep(sinceLast: Duration = .seconds(600)) -> Bool {
-        do {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
-            let segments = try storage.wal.segments()
-            guard let last = segments.last else { return false }
-            // What every queue has delivered (everything when there are no queues); a queue that
-            // has not started yet holds everything back.
-            var before = queues.reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
-            // Segments older than the retention go even if a queue is stuck on them.
-            var expired = false
-            for s in segments where s < last {
-                let path = storage.wal.path(of: s)
-                if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                   Int64(modified.timeIntervalSince1970 * 1000) < now - retention {
-                    before = max(before, s + 1)
-                    expired = true
-                }
-            }
-            let removable = segments.filter { $0 < before }.count
-            guard removable > 0 else { return false }
-            guard removable >= Self.segmentsPerTruncation || sinceLast >= Self.truncationPeriod || expired else { return false }
-            try storage.truncate(before: WALPosition(segment: before, offset: 0), now: now, retention: retention)
-            return true
-        } catch {
-            logger.error("queue WAL upkeep failed", metadata: ["error": "\(error)"])
-            return false
-        }
     }
 }

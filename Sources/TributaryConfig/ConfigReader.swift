@@ -1,4 +1,4 @@
-import TributaryPromQL
+import TributaryModel
 import Yams
 
 /// Typed access to YAML nodes, with errors that carry the node's position.
@@ -73,7 +73,7 @@ public struct ConfigReader {
     /// A Prometheus duration (`15s`, `1h30m`, `0`), in milliseconds.
     public func duration(_ node: Node) throws(ConfigError) -> Int64 {
         let text = try string(node)
-        guard let ms = Duration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
+        guard let ms = PrometheusDuration.parse(text) else { throw error(node, "expected a duration like 15s or 1h30m, got \"\(text)\"") }
         return ms
     }
 }

@@ -201,7 +201,7 @@ extension Receiver {
     /// The sorted union of `lookup` over every `match[]` set (or no matchers), cut to `limit`.
     func unionOverMatchSets(
         _ params: Params, _ out: inout JSONWriter,
-        _ lookup: (HeadQuerier, [Matcher], Int64, Int64) throws -> [String]
+        _ lookup: (any Querier, [Matcher], Int64, Int64) throws -> [String]
     ) throws {
         let (start, end) = try range(params)
         let limit = try limit(params)

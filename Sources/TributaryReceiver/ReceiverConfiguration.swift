@@ -1,4 +1,4 @@
-import TributaryAgent
+import TributaryRemoteWrite
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire

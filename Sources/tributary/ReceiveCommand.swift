@@ -4,7 +4,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
-import TributaryPromQL
+import TributaryModel
 import TributaryConfig
 import TributaryReceiver
 import TributaryWAL
@@ -37,7 +37,7 @@ struct Receive: AsyncParsableCommand {
         }
         if let dataDir { settings.dataDirectory = dataDir }
         if let dedupWindow {
-            guard let ms = Duration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
+            guard let ms = PrometheusDuration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
             settings.dedupWindow = ms
         }
         if let walFsync {

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryAgent
+@testable import TributaryRemoteWrite
 import TributaryConfig
 import TributaryWire
 

@@ -7,6 +7,7 @@ import Testing
 import TributaryTestSupport
 import TributaryWire
 @testable import TributaryAgent
+@testable import TributaryRemoteWrite
 
 /// The scrape client's HTTP/1.1 response reader on bytes, and the client against a TCP server
 /// that answers each request with scripted bytes (framing, gzip, closes, timeouts, TLS-less).
@@ -226,7 +227,7 @@ import TributaryWire
     @Test func loopOnItsEventLoopScrapesAndStopsWhenCancelled() async throws {
         let dir = NSTemporaryDirectory() + "tributary-loop-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let storage = try AgentStorage(directory: dir, logger: Logger(label: "test"))
+        let storage = try QueueStorage(directory: dir, logger: Logger(label: "test"))
         // The first scrape is answered; the second is read and never answered.
         let script = Script([(Self.response(Array("node_x 2\n".utf8)), false)])
         let server = try await Self.serve(script)

@@ -5,6 +5,7 @@ import Testing
 import TributaryModel
 import TributaryWAL
 @testable import TributaryAgent
+@testable import TributaryRemoteWrite
 
 /// Scrape results turned into WAL records at injected times: labels, synthetic series, and
 /// stale markers when a series disappears or the target goes down.
@@ -21,7 +22,7 @@ import TributaryWAL
         sc.metricRelabelConfigs = metricRelabel
         sc.limits = limits
         let target = try #require(ScrapeTarget.resolve(sc).first)
-        let storage = try AgentStorage(directory: dir, logger: Logger(label: "test"))
+        let storage = try QueueStorage(directory: dir, logger: Logger(label: "test"))
         let loop = ScrapeLoop(target: target, storage: storage, externalLabels: ["replica": "a"], metrics: AgentMetrics(), logger: Logger(label: "test")) { _ in
             throw TestError("no fetching in this test")
         }

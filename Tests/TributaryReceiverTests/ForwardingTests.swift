@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TributaryAgent
+import TributaryRemoteWrite
 import TributaryModel
 import TributaryReceiver
 import TributaryTestSupport

@@ -5,6 +5,7 @@ import TributaryReceiver
 import TributaryTestSupport
 import TributaryWire
 @testable import TributaryAgent
+import TributaryRemoteWrite
 
 @Suite(.serialized) struct MetricsAndTLSTests {
     /// `/metrics` counts samples and refusals by reason and status code, and times requests.

@@ -83,22 +83,28 @@ public func freePort() -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
+/// Sends `request` (10 s timeout unless it sets one) and returns status and body, whatever the
+/// status; throws on a transport error or no answer.
+public func httpRequest(_ request: URLRequest) throws -> (status: Int, body: Data) {
+    let done = DispatchSemaphore(value: 0)
+    nonisolated(unsafe) var result: Result<(Int, Data), any Error> = .failure(TestFailure("no answer"))
+    var request = request
+    if request.timeoutInterval > 10 { request.timeoutInterval = 10 }
+    URLSession.shared.dataTask(with: request) { data, response, error in
+        if let error { result = .failure(error) }
+        else { result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data())) }
+        done.signal()
+    }.resume()
+    guard done.wait(timeout: .now() + request.timeoutInterval + 2) == .success else { throw TestFailure("\(request.url?.absoluteString ?? "?"): timed out") }
+    return try result.get()
+}
+
 /// GET with a 10 s timeout; throws on a transport error or a status other than 2xx.
 public func httpGet(_ url: String) throws -> String {
     guard let u = URL(string: url) else { throw TestFailure("bad URL \(url)") }
-    let done = DispatchSemaphore(value: 0)
-    nonisolated(unsafe) var result: Result<String, any Error> = .failure(TestFailure("no answer"))
-    var request = URLRequest(url: u)
-    request.timeoutInterval = 10
-    URLSession.shared.dataTask(with: request) { data, response, error in
-        if let error { result = .failure(error) }
-        else if let http = response as? HTTPURLResponse, !(200..<300).contains(http.statusCode) {
-            result = .failure(TestFailure("\(url): HTTP \(http.statusCode) \(String(decoding: data ?? Data(), as: UTF8.self).prefix(300))"))
-        } else { result = .success(String(decoding: data ?? Data(), as: UTF8.self)) }
-        done.signal()
-    }.resume()
-    guard done.wait(timeout: .now() + 12) == .success else { throw TestFailure("\(url): timed out") }
-    return try result.get()
+    let (status, data) = try httpRequest(URLRequest(url: u))
+    guard (200..<300).contains(status) else { throw TestFailure("\(url): HTTP \(status) \(String(decoding: data, as: UTF8.self).prefix(300))") }
+    return String(decoding: data, as: UTF8.self)
 }
 
 /// The JSON of a GET.

@@ -1,5 +1,6 @@
 import Foundation
 import TributaryModel
+import TributaryRemoteWrite
 import TributaryWire
 
 /// Settings of `tributary agent`: a `prometheus.yml` subset (see configs/agent.yml).
@@ -14,32 +15,6 @@ public struct AgentConfiguration: Sendable {
     public var externalLabels: [String: String] = [:]
     public var scrapeConfigs: [ScrapeConfig] = []
     public var remoteWrites: [RemoteWriteConfig] = []
-
-    public init() {}
-}
-
-/// `basic_auth`, `authorization` and `tls_config`, as scrape and remote-write configs share them.
-public struct HTTPClientSettings: Sendable {
-    public var basicAuth: (username: String, password: String)?
-    public var authorization: (type: String, credentials: String)?
-    public var tls = TLSClientSettings()
-
-    public init() {}
-
-    /// The `Authorization` header value, if any.
-    public var authorizationHeader: String? {
-        if let a = authorization { return "\(a.type) \(a.credentials)" }
-        if let b = basicAuth { return "Basic " + Data("\(b.username):\(b.password)".utf8).base64EncodedString() }
-        return nil
-    }
-}
-
-public struct TLSClientSettings: Sendable, Equatable {
-    public var caFile: String?
-    public var certFile: String?
-    public var keyFile: String?
-    public var serverName: String?
-    public var insecureSkipVerify = false
 
     public init() {}
 }
@@ -86,33 +61,4 @@ public struct ScrapeLimits: Sendable, Equatable {
 
     /// The body limit in bytes the HTTP client enforces.
     public var bodyBytes: Int { bodySizeLimit > 0 ? bodySizeLimit : 128 << 20 }
-}
-
-public struct QueueConfig: Sendable {
-    public var capacity = 10_000
-    public var maxShards = 50
-    public var minShards = 1
-    public var maxSamplesPerSend = 2_000
-    public var batchSendDeadline: Int64 = 5_000
-    public var minBackoff: Int64 = 30
-    public var maxBackoff: Int64 = 5_000
-    public var retryOnHTTP429 = true
-
-    public init() {}
-}
-
-public struct RemoteWriteConfig: Sendable {
-    public var url: String
-    public var name: String
-    public var remoteTimeout: Int64 = 30_000
-    public var headers: [String: String] = [:]
-    public var http = HTTPClientSettings()
-    public var queue = QueueConfig()
-    public var writeRelabelConfigs: [RelabelConfig] = []
-    public var version = RemoteWriteVersion.v1
-
-    public init(url: String, name: String) {
-        self.url = url
-        self.name = name
-    }
 }

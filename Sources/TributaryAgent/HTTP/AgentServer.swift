@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import Synchronization
+import TributaryRemoteWrite
 import TributaryWAL
 
 /// The agent's HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets` (Prometheus's

@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import NIOSSL
 import Synchronization
+import TributaryRemoteWrite
 import TributaryWire
 
 /// A scrape's answer: the body and its content type.

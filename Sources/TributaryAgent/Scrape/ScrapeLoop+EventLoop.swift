@@ -1,6 +1,7 @@
 import NIOCore
 import Prometheus
 import Synchronization
+import TributaryRemoteWrite
 
 /// Scraping on the target's event loop: a timer, the request, and the response's callback that
 /// ingests it, all on the loop that owns the connection. No Swift task wakes for a scrape: an

@@ -4,6 +4,7 @@ import NIOCore
 import Prometheus
 import Synchronization
 import TributaryModel
+import TributaryRemoteWrite
 import TributaryWAL
 import TributaryWire
 
@@ -26,7 +27,7 @@ public typealias ScrapeFetch = @Sendable (ScrapeTarget) async throws -> (body: [
 /// every series when the target goes down.
 public final class ScrapeLoop: Sendable {
     public let target: ScrapeTarget
-    let storage: AgentStorage
+    let storage: QueueStorage
     let externalLabels: [String: String]
     let metrics: AgentMetrics
     let logger: Logger
@@ -55,12 +56,12 @@ public final class ScrapeLoop: Sendable {
 
     static let syntheticNames = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"]
 
-    public convenience init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
+    public convenience init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
                             fetch: @escaping ScrapeFetch) {
         self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, source: .fetch(fetch))
     }
 
-    init(target: ScrapeTarget, storage: AgentStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, source: Source) {
+    init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, source: Source) {
         self.target = target
         self.storage = storage
         self.externalLabels = externalLabels

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TributaryModel
+import TributaryRemoteWrite
 
 /// The running scrape loops, by target. `apply` starts loops for new targets and stops those
 /// of targets the configuration no longer has; a stopped target's series (and its synthetic

@@ -1,5 +1,6 @@
 import Foundation
 import TributaryModel
+import TributaryRemoteWrite
 
 /// A target after `relabel_configs`: where to scrape and the labels its series get.
 public struct ScrapeTarget: Sendable {

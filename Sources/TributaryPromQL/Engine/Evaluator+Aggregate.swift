@@ -307,13 +307,7 @@ extension Evaluator {
         return sorted[lower] * (1 - weight) + sorted[upper] * weight
     }
 
-    /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`-like text of a value, as count_values and
-    /// label values use it.
-    static func formatValue(_ v: Double) -> String {
-        if v.isNaN { return "NaN" }
-        if v == .infinity { return "+Inf" }
-        if v == -.infinity { return "-Inf" }
-        if v == v.rounded(), abs(v) < 1e21 { return String(format: "%.0f", v) }
-        return "\(v)"
-    }
+    /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`, as count_values and label values use it:
+    /// `0.0000001`, never `1e-07`.
+    static func formatValue(_ v: Double) -> String { FloatText.plain(v) }
 }

@@ -1,3 +1,5 @@
+import TributaryModel
+
 /// Durations and duration expressions in ranges, subquery steps and offsets.
 extension Parser {
     /// A full duration expression, as inside `[...]`: `5m`, `26m+4m`, `2m*(10+5)`, `step()`.
@@ -20,7 +22,7 @@ extension Parser {
         switch t.kind {
         case .duration:
             _ = advance()
-            guard let ms = Duration.parse(t.text) else { throw error("bad duration syntax: \"\(t.text)\"", t.range) }
+            guard let ms = PrometheusDuration.parse(t.text) else { throw error("bad duration syntax: \"\(t.text)\"", t.range) }
             return (.literal(ms), t.range)
         case .number:
             _ = advance()

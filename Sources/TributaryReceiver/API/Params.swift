@@ -1,4 +1,5 @@
 import Foundation
+import TributaryModel
 import TributaryPromQL
 
 /// Request parameters from the query string and a form body, parsed as Go's `url.ParseQuery`
@@ -44,7 +45,7 @@ struct Params {
     func duration(_ key: String) throws(APIError) -> Int64? {
         guard let text = first(key), !text.isEmpty else { return nil }
         if let seconds = Double(text), seconds.isFinite, abs(seconds) < 9.2e15 { return Int64((seconds * 1000).rounded()) }
-        if let ms = Duration.parse(text) { return ms }
+        if let ms = PrometheusDuration.parse(text) { return ms }
         throw APIError(.badData, "invalid parameter \"\(key)\": cannot parse \"\(text)\" to a valid duration")
     }
 

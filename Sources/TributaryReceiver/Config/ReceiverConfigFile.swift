@@ -4,7 +4,7 @@ import TributaryPromQL
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
-import TributaryAgent
+import TributaryRemoteWrite
 import TributaryConfig
 import Yams
 

@@ -2,7 +2,7 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 import Synchronization
-import TributaryAgent
+import TributaryRemoteWrite
 import TributaryModel
 import TributaryWAL
 
@@ -12,7 +12,7 @@ import TributaryWAL
 /// guarantees (saved positions, retries, retention). A site receiver so chains to a central
 /// one, or to Thanos Receive, Mimir or VictoriaMetrics.
 public final class Forwarder: Sendable {
-    let storage: AgentStorage
+    let storage: QueueStorage
     public let queues: [RemoteWriteQueue]
     let retention: Int64
     let logger: Logger
@@ -22,7 +22,7 @@ public final class Forwarder: Sendable {
     /// Queue metrics go to the receiver's registry.
     init(configuration: ReceiverConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) throws {
         let directory = configuration.dataDirectory + "/forward"
-        let storage = try AgentStorage(directory: directory, logger: logger)
+        let storage = try QueueStorage(directory: directory, logger: logger)
         self.storage = storage
         queues = configuration.remoteWrites.map {
             RemoteWriteQueue(config: $0, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger)

@@ -280,12 +280,3 @@ public struct HTTPResponseReader: Sendable {
         String(decoding: bytes.prefix(80).map { (32..<127).contains($0) ? $0 : 63 }, as: UTF8.self)
     }
 }
-
-extension String {
-    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
-    var trimmingSpaces: String {
-        let u = utf8
-        guard let first = u.firstIndex(where: { $0 != 32 && $0 != 9 }), let last = u.lastIndex(where: { $0 != 32 && $0 != 9 }) else { return "" }
-        return String(self[first...last])
-    }
-}

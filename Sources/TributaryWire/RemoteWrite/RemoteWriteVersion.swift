@@ -40,8 +40,11 @@ public enum RemoteWriteVersion: Sendable, Equatable {
 }
 
 extension StringProtocol {
+    /// Without leading and trailing spaces and tabs (HTTP's optional whitespace).
     var trimmingSpaces: String {
-        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+        let s = Substring(self), u = s.utf8
+        guard let first = u.firstIndex(where: { $0 != 32 && $0 != 9 }), let last = u.lastIndex(where: { $0 != 32 && $0 != 9 }) else { return "" }
+        return String(s[first...last])
     }
 
     func trimmingCharacters(quote: Character) -> String {

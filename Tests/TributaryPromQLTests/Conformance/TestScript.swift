@@ -48,7 +48,7 @@ struct TestScript {
                 i += 1
             } else if word.hasPrefix("load") {
                 let parts = line.split(separator: " ", maxSplits: 1)
-                guard parts.count == 2, let interval = Duration.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
+                guard parts.count == 2, let interval = PrometheusDuration.parse(String(parts[1]).trimmingCharacters(in: .whitespaces)) else {
                     throw ScriptError(line: i + 1, message: "bad load header")
                 }
                 var series: [(Labels, [Double?])] = []
@@ -79,8 +79,8 @@ struct TestScript {
                     if body.hasPrefix("expected_fail_message") || body.hasPrefix("expected_fail_regexp") { break }
                     if body.hasPrefix("expect range vector") {
                         let w = body.split(separator: " ")
-                        guard w.count == 9, let a = Duration.parse(String(w[4])), let b = Duration.parse(String(w[6])),
-                              let s = Duration.parse(String(w[8])) else { throw ScriptError(line: j, message: "bad expect range vector") }
+                        guard w.count == 9, let a = PrometheusDuration.parse(String(w[4])), let b = PrometheusDuration.parse(String(w[6])),
+                              let s = PrometheusDuration.parse(String(w[8])) else { throw ScriptError(line: j, message: "bad expect range vector") }
                         ev.rangeVector = (a, b, s)
                         continue
                     }
@@ -118,11 +118,11 @@ struct TestScript {
 
     static func evalHeader(_ line: String, line n: Int) throws -> Eval {
         let w = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
-        if w.count > 4, w[1] == "instant", w[2] == "at", let t = Duration.parse(w[3]) {
+        if w.count > 4, w[1] == "instant", w[2] == "at", let t = PrometheusDuration.parse(w[3]) {
             return Eval(kind: .instant(t), expr: w[4...].joined(separator: " "), line: n)
         }
         if w.count > 8, w[1] == "range", w[2] == "from", w[4] == "to", w[6] == "step",
-           let a = Duration.parse(w[3]), let b = Duration.parse(w[5]), let s = Duration.parse(w[7]) {
+           let a = PrometheusDuration.parse(w[3]), let b = PrometheusDuration.parse(w[5]), let s = PrometheusDuration.parse(w[7]) {
             return Eval(kind: .range(start: a, end: b, step: s), expr: w[8...].joined(separator: " "), line: n)
         }
         throw ScriptError(line: n, message: "bad eval header")

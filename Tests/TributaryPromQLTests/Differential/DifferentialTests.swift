@@ -3,6 +3,7 @@ import Testing
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
+import TributaryTestSupport
 import TributaryWire
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -29,13 +30,13 @@ import FoundationNetworking
     ]
 
     @Test func agreesWithPrometheus() throws {
-        let prometheus = try PeerProcess(binary: "prometheus", readyPath: "/-/ready") { port, dir in
-            let config = dir.appendingPathComponent("prometheus.yml")
-            try? "global:\n  scrape_interval: 1m\n".write(to: config, atomically: true, encoding: .utf8)
-            return ["--config.file=\(config.path)", "--storage.tsdb.path=\(dir.appendingPathComponent("data").path)",
+        let prometheus = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
+            try "global:\n  scrape_interval: 1m\n".write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
+            return ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
                     "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver", "--log.level=warn"]
         }
-        defer { prometheus.stop() }
+        defer { prometheus.stop(); prometheus.removeDirectory() }
+        let baseURL = "http://127.0.0.1:\(prometheus.port)"
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let start = (now - 70 * 60_000) / 60_000 * 60_000
@@ -45,14 +46,14 @@ import FoundationNetworking
         var batch: [TimeSeries] = []
         func flush() throws {
             guard !batch.isEmpty else { return }
-            var request = URLRequest(url: URL(string: prometheus.baseURL + "/api/v1/write")!)
+            var request = URLRequest(url: URL(string: baseURL + "/api/v1/write")!)
             request.httpMethod = "POST"
             request.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
             request.setValue("snappy", forHTTPHeaderField: "Content-Encoding")
             request.setValue("0.1.0", forHTTPHeaderField: "X-Prometheus-Remote-Write-Version")
             request.httpBody = Data(encoder.encode(WriteRequest(timeseries: batch)))
-            let (status, body) = try PeerProcess.request(request)
-            guard status / 100 == 2 else { throw PeerError("remote write to prometheus: \(status) \(String(decoding: body, as: UTF8.self))") }
+            let (status, body) = try httpRequest(request)
+            guard status / 100 == 2 else { throw TestFailure("remote write to prometheus: \(status) \(String(decoding: body, as: UTF8.self))") }
             batch.removeAll()
         }
         for (labels, samples) in data {
@@ -76,10 +77,10 @@ import FoundationNetworking
         var agree = 0, bothFailed = 0
         var differ: [String] = [], known: [String] = []
         for c in cases {
-            let theirs = try Self.queryPrometheus(prometheus.baseURL, c.query, start: queryStart, end: end, step: step)
+            let theirs = try Self.queryPrometheus(baseURL, c.query, start: queryStart, end: end, step: step)
             let ours: Result<[SeriesResult], any Error> = Result {
                 guard case .matrix(let m) = try engine.rangeQuery(c.query, start: queryStart, end: end, step: step, querier: head.querier()).0 else {
-                    throw PeerError("range query did not return a matrix")
+                    throw TestFailure("range query did not return a matrix")
                 }
                 return m
             }
@@ -106,7 +107,7 @@ import FoundationNetworking
 
     typealias Matrix = [(labels: [String: String], points: [(Int64, Double)])]
 
-    static func queryPrometheus(_ base: String, _ query: String, start: Int64, end: Int64, step: Int64) throws -> Result<Matrix, PeerError> {
+    static func queryPrometheus(_ base: String, _ query: String, start: Int64, end: Int64, step: Int64) throws -> Result<Matrix, TestFailure> {
         var components = URLComponents(string: base + "/api/v1/query_range")!
         components.queryItems = [
             URLQueryItem(name: "query", value: query), URLQueryItem(name: "start", value: String(Double(start) / 1000)),
@@ -114,11 +115,11 @@ import FoundationNetworking
         ]
         // '+' in a query string means a space to Go's parser; escape it.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        let (_, body) = try PeerProcess.get(components.url!)
-        guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw PeerError("bad JSON from prometheus") }
+        let (_, body) = try httpRequest(URLRequest(url: components.url!))
+        guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw TestFailure("bad JSON from prometheus") }
         guard json["status"] as? String == "success", let data = json["data"] as? [String: Any],
               let result = data["result"] as? [[String: Any]] else {
-            return .failure(PeerError("\(json["error"] ?? "error")"))
+            return .failure(TestFailure("\(json["error"] ?? "error")"))
         }
         return .success(result.map { series in
             let labels = series["metric"] as? [String: String] ?? [:]

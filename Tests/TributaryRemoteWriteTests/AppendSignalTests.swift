@@ -1,7 +1,7 @@
 import NIOCore
 import Synchronization
 import Testing
-@testable import TributaryAgent
+@testable import TributaryRemoteWrite
 
 /// Queues sleep on the append count: woken when enough samples are logged, after the timeout
 /// otherwise, and at once when cancelled or when the count is already there.

@@ -9,7 +9,7 @@ import Testing
 import TributaryModel
 import TributaryTestSupport
 import TributaryWire
-@testable import TributaryAgent
+@testable import TributaryRemoteWrite
 
 /// The queue's answers to a receiver's status codes, against an in-process server that answers
 /// from a script: 5xx is retried with backoff, 429 after `Retry-After`, other 4xx drop the
@@ -52,31 +52,50 @@ import TributaryWire
         let group = ServiceGroup(services: [app], logger: Logger(label: "test"))
         let task = Task { try await group.run() }
         for _ in 0..<200 where port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
-        guard let p = port.withLock({ $0 }) else { throw StalenessTests.TestError("server did not start") }
+        guard let p = port.withLock({ $0 }) else { throw TestFailure("server did not start") }
         return (p, group, task)
     }
 
-    /// An agent with one target whose loop we drive by hand, and one queue to `port`.
-    static func agent(port: Int, dir: String, version: RemoteWriteVersion = .v1, relabel: [RelabelConfig] = []) throws -> Agent {
-        var c = AgentConfiguration()
-        c.dataDirectory = dir
-        var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
-        var group = StaticConfig()
-        group.targets = ["host-1:9100"]
-        sc.staticConfigs = [group]
-        c.scrapeConfigs = [sc]
-        var rw = RemoteWriteConfig(url: "http://127.0.0.1:\(port)/api/v1/write", name: "test")
-        rw.queue.batchSendDeadline = 100
-        rw.queue.minBackoff = 100
-        rw.queue.maxBackoff = 400
-        rw.version = version
-        rw.writeRelabelConfigs = relabel
-        c.remoteWrites = [rw]
-        return try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
-    }
+    /// A queue storage with one queue to `port`, written by hand as a scrape of job node,
+    /// instance host-1:9100 would write it: the series given plus `up` and the four scrape_*
+    /// series.
+    final class Harness: Sendable {
+        let storage: QueueStorage
+        let queue: RemoteWriteQueue
+        let registry = PrometheusCollectorRegistry()
+        let ids = Mutex<[String: UInt32]>([:])
 
-    static func counter(_ agent: Agent, _ name: String) -> Double {
-        exposedValue(String(decoding: agent.metrics.registry.emitToBuffer(), as: UTF8.self), name)
+        init(port: Int, dir: String, version: RemoteWriteVersion = .v1, relabel: [RelabelConfig] = []) throws {
+            storage = try QueueStorage(directory: dir, logger: Logger(label: "test"))
+            var rw = RemoteWriteConfig(url: "http://127.0.0.1:\(port)/api/v1/write", name: "test")
+            rw.queue.batchSendDeadline = 100
+            rw.queue.minBackoff = 100
+            rw.queue.maxBackoff = 400
+            rw.version = version
+            rw.writeRelabelConfigs = relabel
+            queue = RemoteWriteQueue(config: rw, storage: storage, dataDirectory: dir, retention: 2 * 3600 * 1000, registry: registry, logger: Logger(label: "test"))
+        }
+
+        /// One scrape at `time`: each named sample, then the five synthetic series.
+        func scrape(_ samples: [(String, Double)], at time: Int64) throws {
+            let all = samples + [("up", 1), ("scrape_duration_seconds", 0), ("scrape_samples_scraped", Double(samples.count)),
+                                 ("scrape_samples_post_metric_relabeling", Double(samples.count)), ("scrape_series_added", 0)]
+            var newSeries: [(UInt32, Labels)] = []
+            let idList = ids.withLock { known in
+                all.map { name, _ in
+                    if let id = known[name] { return id }
+                    let id = storage.allocate(1)
+                    known[name] = id
+                    newSeries.append((id, ["__name__": name, "instance": "host-1:9100", "job": "node"]))
+                    return id
+                }
+            }
+            try storage.append(series: newSeries, ids: idList, samples: all.map { Sample(timestamp: time, value: $0.1) })
+        }
+
+        func counter(_ name: String) -> Double {
+            exposedValue(String(decoding: registry.emitToBuffer(), as: UTF8.self), name)
+        }
     }
 
     @Test func retriesServerErrorsAndHonoursRetryAfter() async throws {
@@ -84,10 +103,10 @@ import TributaryWire
         let (port, group, task) = try await Self.server(script)
         let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let agent = try Self.agent(port: port, dir: dir)
+        let agent = try Harness(port: port, dir: dir)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: now, duration: 0)
-        let queue = Task { try await agent.queues[0].run() }
+        try agent.scrape([("a", 1), ("b", 2)], at: now)
+        let queue = Task { try await agent.queue.run() }
         for _ in 0..<100 where script.seen.withLock({ $0.count }) < 4 { try await Task.sleep(for: .milliseconds(50)) }
         queue.cancel()
         _ = try? await queue.value
@@ -98,8 +117,8 @@ import TributaryWire
             #expect(seen[3].0.timeIntervalSince(seen[2].0) >= 0.95, "Retry-After: 1 was honoured")
             #expect(seen[1].0.timeIntervalSince(seen[0].0) >= 0.09, "backoff after a 5xx")
         }
-        #expect(Self.counter(agent, "prometheus_remote_storage_samples_retried_total") == 21)
-        #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 0)
+        #expect(agent.counter("prometheus_remote_storage_samples_retried_total") == 21)
+        #expect(agent.counter("prometheus_remote_storage_samples_failed_total") == 0)
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
@@ -111,9 +130,9 @@ import TributaryWire
         let (port, group, task) = try await Self.server(script)
         let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let agent = try Self.agent(port: port, dir: dir, version: .v2)
-        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: Int64(Date().timeIntervalSince1970 * 1000), duration: 0)
-        let queue = Task { try await agent.queues[0].run() }
+        let agent = try Harness(port: port, dir: dir, version: .v2)
+        try agent.scrape([("a", 1), ("b", 2)], at: Int64(Date().timeIntervalSince1970 * 1000))
+        let queue = Task { try await agent.queue.run() }
         for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
         queue.cancel()
         _ = try? await queue.value
@@ -128,17 +147,17 @@ import TributaryWire
         let (port, group, task) = try await Self.server(script)
         let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let agent = try Self.agent(port: port, dir: dir)
+        let agent = try Harness(port: port, dir: dir)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        agent.loops[0].ingest(StalenessTests.body("a 1\n"), at: now, duration: 0)
-        let queue = Task { try await agent.queues[0].run() }
+        try agent.scrape([("a", 1)], at: now)
+        let queue = Task { try await agent.queue.run() }
         for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
-        agent.loops[0].ingest(StalenessTests.body("a 2\n"), at: now + 15_000, duration: 0)
+        try agent.scrape([("a", 2)], at: now + 15_000)
         for _ in 0..<100 where script.seen.withLock({ $0.count }) < 2 { try await Task.sleep(for: .milliseconds(50)) }
         queue.cancel()
         _ = try? await queue.value
         #expect(script.seen.withLock { $0.map(\.1) } == [6, 6], "the refused request is not sent again; the next one is")
-        #expect(Self.counter(agent, "prometheus_remote_storage_samples_failed_total") == 6)
+        #expect(agent.counter("prometheus_remote_storage_samples_failed_total") == 6)
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
@@ -158,9 +177,9 @@ import TributaryWire
         site.sourceLabels = ["instance"]
         site.targetLabel = "site"
         site.replacement = "s$1"
-        let agent = try Self.agent(port: port, dir: dir, version: version, relabel: [drop, site])
-        agent.loops[0].ingest(StalenessTests.body("a 1\nb 2\n"), at: Int64(Date().timeIntervalSince1970 * 1000), duration: 0)
-        let queue = Task { try await agent.queues[0].run() }
+        let agent = try Harness(port: port, dir: dir, version: version, relabel: [drop, site])
+        try agent.scrape([("a", 1), ("b", 2)], at: Int64(Date().timeIntervalSince1970 * 1000))
+        let queue = Task { try await agent.queue.run() }
         for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
         queue.cancel()
         _ = try? await queue.value
@@ -169,7 +188,7 @@ import TributaryWire
             ["__name__": "a", "instance": "host-1:9100", "job": "node", "site": "s1"],
             ["__name__": "up", "instance": "host-1:9100", "job": "node", "site": "s1"],
         ] as [Labels], "b and the scrape_* series dropped, the others given site")
-        #expect(Self.counter(agent, "prometheus_remote_storage_samples_dropped_total") == 5)
+        #expect(agent.counter("prometheus_remote_storage_samples_dropped_total") == 5)
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }
@@ -179,8 +198,8 @@ import TributaryWire
     @Test func samplesOfSeriesGoneFromTheStorageAreDropped() throws {
         let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let agent = try Self.agent(port: 1, dir: dir)
-        let queue = agent.queues[0], storage = agent.storage
+        let agent = try Harness(port: 1, dir: dir)
+        let queue = agent.queue, storage = agent.storage
         let id = storage.allocate(1)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try storage.append(series: [(id, ["__name__": "m", "job": "j"])], ids: [id], samples: [Sample(timestamp: now, value: 1)])
@@ -192,6 +211,6 @@ import TributaryWire
         storage.state.withLock { $0.series.remove(id) }
         let second = queue.encode(batch, shards: 1, table: &table, encoder: encoder)
         #expect(second.allSatisfy { $0.isEmpty }, "gone from the storage: nothing to send")
-        #expect(Self.counter(agent, "prometheus_remote_storage_samples_dropped_total") == 1)
+        #expect(agent.counter("prometheus_remote_storage_samples_dropped_total") == 1)
     }
 }

@@ -3,20 +3,20 @@ import NIOCore
 
 /// Where an `http://` or `https://` URL points, and the start of a request to it: split once,
 /// so each request is bytes appended to a prepared head.
-struct HTTPEndpoint: Sendable {
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+package struct HTTPEndpoint: Sendable {
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
     }
 
-    var host: String
-    var port: Int
-    var https: Bool
+    package var host: String
+    package var port: Int
+    package var https: Bool
     /// `host:port` as the URL wrote it (the Host header).
-    var authority: String
+    package var authority: String
     /// Path and query, at least `/`.
-    var target: String
+    package var target: String
 
-    init(url: String) throws(Failure) {
+    package init(url: String) throws(Failure) {
         guard let schemeEnd = url.range(of: "://") else { throw Failure(description: "bad URL \(url)") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { throw Failure(description: "unsupported scheme \(scheme) in \(url)") }
@@ -42,13 +42,13 @@ struct HTTPEndpoint: Sendable {
     }
 
     /// Characters that would break a request line or header.
-    static func unsafe(_ s: String) -> Bool {
+    package static func unsafe(_ s: String) -> Bool {
         s.utf8.contains { $0 == 13 || $0 == 10 || $0 == 0 || $0 == 32 }
     }
 
     /// The request line and headers (without the blank line that ends them). Header values
     /// with line breaks are refused.
-    func head(method: String, headers: [(String, String)]) throws(Failure) -> String {
+    package func head(method: String, headers: [(String, String)]) throws(Failure) -> String {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: \(authority)\r\n"
         for (name, value) in headers {
             guard !name.isEmpty, !Self.unsafe(name), !value.utf8.contains(where: { $0 == 13 || $0 == 10 || $0 == 0 }) else {

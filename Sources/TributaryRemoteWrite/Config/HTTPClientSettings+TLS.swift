@@ -2,7 +2,7 @@ import NIOSSL
 
 extension HTTPClientSettings {
     /// The TLS side of these settings: CA file, client certificate, verification.
-    func tlsConfiguration() throws -> TLSConfiguration {
+    package func tlsConfiguration() throws -> TLSConfiguration {
         var configuration = TLSConfiguration.makeClientConfiguration()
         if tls.insecureSkipVerify { configuration.certificateVerification = .none }
         if let ca = tls.caFile { configuration.trustRoots = .file(ca) }

@@ -50,34 +50,37 @@ public enum Relabeler {
     }
 
     /// Go's `Regexp.Expand`: `$1`, `${1}`, `$$`; an unknown or unmatched group is empty.
+    /// Built as bytes and decoded once, so text outside the groups keeps its UTF-8 (`é` stays
+    /// `é`, not one character per byte).
     static func expand(_ template: String, _ groups: [String?]) -> String {
-        guard template.contains("$") else { return template }
-        var out = ""
+        guard template.utf8.contains(UInt8(ascii: "$")) else { return template }
+        var out: [UInt8] = []
         let chars = Array(template.utf8)
         var i = 0
         while i < chars.count {
-            guard chars[i] == UInt8(ascii: "$"), i + 1 < chars.count else { out.unicodeScalars.append(Unicode.Scalar(chars[i])); i += 1; continue }
-            if chars[i + 1] == UInt8(ascii: "$") { out += "$"; i += 2; continue }
+            guard chars[i] == UInt8(ascii: "$"), i + 1 < chars.count else { out.append(chars[i]); i += 1; continue }
+            if chars[i + 1] == UInt8(ascii: "$") { out.append(UInt8(ascii: "$")); i += 2; continue }
             var j = i + 1
             var name: [UInt8] = []
             if chars[j] == UInt8(ascii: "{") {
                 j += 1
                 while j < chars.count, chars[j] != UInt8(ascii: "}") { name.append(chars[j]); j += 1 }
-                guard j < chars.count else { out += String(decoding: chars[i...], as: UTF8.self); break }
+                guard j < chars.count else { out.append(contentsOf: chars[i...]); break }
                 j += 1
             } else {
                 while j < chars.count, chars[j] == UInt8(ascii: "_") || (chars[j] | 0x20) &- UInt8(ascii: "a") < 26 || chars[j] &- UInt8(ascii: "0") < 10 {
                     name.append(chars[j]); j += 1
                 }
             }
-            guard !name.isEmpty else { out += "$"; i += 1; continue }
-            if let n = Int(String(decoding: name, as: UTF8.self)), n < groups.count { out += groups[n] ?? "" }
+            guard !name.isEmpty else { out.append(UInt8(ascii: "$")); i += 1; continue }
+            if let n = Int(String(decoding: name, as: UTF8.self)), n < groups.count, let group = groups[n] { out.append(contentsOf: group.utf8) }
             i = j
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    static func isLabelName(_ s: String) -> Bool {
+    /// A valid label name (`[a-zA-Z_][a-zA-Z0-9_]*`).
+    public static func isLabelName(_ s: String) -> Bool {
         Array(s.utf8).withUnsafeBytes { CharacterClass.isLabelName($0) } && !s.isEmpty
     }
 }

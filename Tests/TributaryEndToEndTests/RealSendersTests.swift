@@ -1,8 +1,6 @@
 import Foundation
 import Synchronization
 import Testing
-import TributaryModel
-import TributaryReceiver
 import TributaryTestSupport
 #if canImport(FoundationNetworking)
 import FoundationNetworking
@@ -13,10 +11,24 @@ import FoundationNetworking
 /// receiver. What the senders report sending arrives; the HA pair is stored once.
 @Suite(.serialized) struct RealSendersTests {
     @Test func prometheusAgentAndVmagentWriteToTheReceiver() async throws {
-        let server = try await TestServer { $0.dedupWindow = 1000 }
-        defer { server.removeData() }
-        // Peers start and are read with blocking calls: keep them off the cooperative pool,
-        // which the in-process receiver's handlers need.
+        // Peers start and are read with blocking calls: keep them off the cooperative pool.
+        let receiver = try await offPool {
+            try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/receiver", "--dedup-window", "1s"]
+            }
+        }
+        defer { receiver.stop(); receiver.removeDirectory() }
+        let base = "http://127.0.0.1:\(receiver.port)"
+        @Sendable func metric(_ name: String) async throws -> Double {
+            try await offPool { exposedValue(try httpGet(base + "/metrics"), name) }
+        }
+        @Sendable func queryScalar(_ encodedQuery: String) async throws -> Double {
+            try await offPool {
+                let json = try httpJSON(base + "/api/v1/query?query=" + encodedQuery)
+                let value = (((json["data"] as? [String: Any])?["result"] as? [[String: Any]])?.first?["value"] as? [Any])?.last as? String
+                return value.flatMap(Double.init) ?? .nan
+            }
+        }
         let node = try await offPool { try PeerProcess("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] } }
         defer { node.stop(); node.removeDirectory() }
         let scrape = """
@@ -27,7 +39,6 @@ import FoundationNetworking
           - job_name: node
             static_configs: [{targets: ["127.0.0.1:\(node.port)"], labels: {group: lab-1}}]
         """
-        let base = server.base
         let agent = try await offPool { try PeerProcess("prometheus") { port, dir in
             try? (scrape + "\nremote_write:\n  - url: \(base)/api/v1/write\n    queue_config: {batch_send_deadline: 1s}\n")
                 .write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
@@ -58,14 +69,14 @@ import FoundationNetworking
         let before = try await offPool { try sent() }
         var received = 0.0
         for _ in 0..<50 {
-            received = try await server.metric("tributary_remote_write_samples_received_total")
+            received = try await metric("tributary_remote_write_samples_received_total")
             if received >= before.total { break }
             try await Task.sleep(for: .milliseconds(100))
         }
         let after = try await offPool { try sent() }
-        let stored = try await server.metric("tributary_remote_write_samples_stored_total")
-        let deduplicated = try await server.metric("tributary_remote_write_samples_deduplicated_total")
-        let rejected = try await server.metric("tributary_remote_write_samples_rejected_total")
+        let stored = try await metric("tributary_remote_write_samples_stored_total")
+        let deduplicated = try await metric("tributary_remote_write_samples_deduplicated_total")
+        let rejected = try await metric("tributary_remote_write_samples_rejected_total")
         print("real senders, 30 s: sent \(before.total)…\(after.total) samples (agent: \(before.agentSeries) series); receiver received \(received), stored \(stored), deduplicated \(deduplicated), rejected \(rejected)")
         #expect(before.total > 20_000)
         #expect(before.failed == 0 && after.failed == 0)
@@ -74,19 +85,21 @@ import FoundationNetworking
         #expect(stored + deduplicated == received, "every received sample is stored once or dropped as the other replica's")
         #expect(deduplicated > 0.3 * received, "the HA pair is stored about once")
         // The series of the scrape, without the replica label, with the target labels.
-        let (_, json, text) = try await server.get("/api/v1/query?query=up%7Bjob%3D%22node%22%7D")
-        let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]]
-        #expect((result?.first?["metric"] as? [String: String]) == ["__name__": "up", "group": "lab-1", "instance": "127.0.0.1:\(node.port)", "job": "node"], "\(text)")
-        #expect((result?.first?["value"] as? [Any])?.last as? String == "1")
+        let (metric, value, text) = try await offPool {
+            let json = try httpJSON(base + "/api/v1/query?query=up%7Bjob%3D%22node%22%7D")
+            let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]]
+            return (result?.first?["metric"] as? [String: String], (result?.first?["value"] as? [Any])?.last as? String, "\(json)")
+        }
+        #expect(metric == ["__name__": "up", "group": "lab-1", "instance": "127.0.0.1:\(node.port)", "job": "node"], "\(text)")
+        #expect(value == "1")
         // The series held are exactly the union of what the two senders scrape: the agent's
         // active series (node_exporter's plus five synthetic scrape series) and vmagent's, which
         // are the same plus its own scrape_timeout_seconds. The copies were merged, not doubled.
-        let count = try await server.queryScalar("count(%7Bjob%3D%22node%22%7D)")
-        let vmagentOnly = try await server.queryScalar("count(scrape_timeout_seconds%7Bjob%3D%22node%22%7D)")
-        let scraped = try await server.queryScalar("max(scrape_samples_scraped%7Bjob%3D%22node%22%7D)")
+        let count = try await queryScalar("count(%7Bjob%3D%22node%22%7D)")
+        let vmagentOnly = try await queryScalar("count(scrape_timeout_seconds%7Bjob%3D%22node%22%7D)")
+        let scraped = try await queryScalar("max(scrape_samples_scraped%7Bjob%3D%22node%22%7D)")
         #expect(vmagentOnly == 1)
         #expect(count == before.agentSeries + vmagentOnly, "series held = the agent's active series + vmagent's scrape_timeout_seconds")
         #expect(count == scraped + 6, "series held = node_exporter's series + up, the four scrape_* series and scrape_timeout_seconds")
-        await server.stop()
     }
 }

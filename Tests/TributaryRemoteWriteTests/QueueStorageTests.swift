@@ -4,19 +4,19 @@ import Testing
 import TributaryModel
 import TributaryWAL
 import TributaryWire
-@testable import TributaryAgent
+@testable import TributaryRemoteWrite
 
 /// The agent WAL's truncation: delivered segments go, their series survive in the checkpoint
 /// (written in chunks), a restart reads them back, and series ended before the retention are
 /// left out.
-@Suite struct AgentStorageTests {
+@Suite struct QueueStorageTests {
     @Test func checkpointKeepsTheSeriesOfRemovedSegments() throws {
         let dir = NSTemporaryDirectory() + "tributary-storage-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let logger = Logger(label: "test")
         let count = 25_000 // more than one checkpoint chunk
         do {
-            let storage = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
+            let storage = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
             let first = storage.allocate(count)
             let series = (0..<count).map { (first + UInt32($0), (["__name__": "m", "i": "\($0)", "job": "j"] as Labels)) }
             for part in stride(from: 0, to: count, by: 5_000) {
@@ -33,9 +33,9 @@ import TributaryWire
             #expect(storage.labels(first + 2) == (["__name__": "m", "i": "2", "job": "j"] as Labels))
         }
         // A restart finds every series that was not forgotten in the checkpoint.
-        let reopened = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
+        let reopened = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
         var found = 0
-        AgentStorage.readCheckpoint(dir + "/wal") { _, _ in found += 1 }
+        QueueStorage.readCheckpoint(dir + "/wal") { _, _ in found += 1 }
         #expect(found == count - 2)
         #expect(reopened.labels(1) == nil)
         #expect(reopened.labels(UInt32(count)) == (["__name__": "m", "i": "\(count - 1)", "job": "j"] as Labels))
@@ -99,7 +99,7 @@ import TributaryWire
     @Test func upkeepWaitsForEnoughDeliveredSegments() throws {
         let dir = NSTemporaryDirectory() + "tributary-upkeep-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let storage = try AgentStorage(directory: dir, segmentSize: 1 << 20, logger: Logger(label: "test"))
+        let storage = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: Logger(label: "test"))
         let upkeep = WALUpkeepService(storage: storage, queues: [], retention: 3_600_000, logger: Logger(label: "test"))
         let id = storage.allocate(1)
         func segment() throws {

@@ -9,16 +9,16 @@ import TributaryWire
 /// body array. Opened on first use and again after the server closes it; a request that meets
 /// a kept-alive connection the server had already closed is sent once more on a new one.
 /// Closed when released.
-final class HTTP1Connection: Sendable {
-    let endpoint: HTTPEndpoint
-    let tls: NIOSSLContext?
-    let serverName: String?
-    let group: any EventLoopGroup
-    let channel = Mutex<(any Channel)?>(nil)
+package final class HTTP1Connection: Sendable {
+    package let endpoint: HTTPEndpoint
+    package let tls: NIOSSLContext?
+    package let serverName: String?
+    package let group: any EventLoopGroup
+    package let channel = Mutex<(any Channel)?>(nil)
     /// Counts ``close()`` calls: a request that fails because of one is not sent again.
-    let closed = Atomic<Int>(0)
+    package let closed = Atomic<Int>(0)
 
-    init(endpoint: HTTPEndpoint, tls: NIOSSLContext?, serverName: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
+    package init(endpoint: HTTPEndpoint, tls: NIOSSLContext?, serverName: String?, group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) {
         self.endpoint = endpoint
         self.tls = endpoint.https ? tls : nil
         self.serverName = serverName ?? (Self.isIPAddress(endpoint.host) ? nil : endpoint.host)
@@ -30,13 +30,13 @@ final class HTTP1Connection: Sendable {
     }
 
     /// An address literal, which TLS cannot send as the server name.
-    static func isIPAddress(_ host: String) -> Bool {
+    package static func isIPAddress(_ host: String) -> Bool {
         (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     /// Sends `request` and reads the response, by `deadline`; cancelling the task closes the
     /// connection.
-    func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) async throws -> HTTPResponseReader {
+    package func exchange(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) async throws -> HTTPResponseReader {
         let response = send(request, maxBody: maxBody, expectedBody: expectedBody, deadline: deadline)
         return try await withTaskCancellationHandler {
             try await response.get()
@@ -48,7 +48,7 @@ final class HTTP1Connection: Sendable {
     /// ``exchange(_:maxBody:expectedBody:deadline:)`` as a future, completed on the
     /// connection's event loop: a caller on that loop (a scrape loop) waits for nothing and
     /// wakes no other thread.
-    func send(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) -> EventLoopFuture<HTTPResponseReader> {
+    package func send(_ request: ByteBuffer, maxBody: Int, expectedBody: Int = 0, deadline: NIODeadline) -> EventLoopFuture<HTTPResponseReader> {
         let reader = HTTPResponseReader(maxBody: maxBody, expectedBody: expectedBody)
         let closes = closed.load(ordering: .relaxed)
         guard let open = channel.withLock({ $0 }), open.isActive else {
@@ -65,7 +65,7 @@ final class HTTP1Connection: Sendable {
     }
 
     /// Closes the connection: a request in flight fails, and is not sent again.
-    func close() {
+    package func close() {
         closed.add(1, ordering: .relaxed)
         // Closed outside the lock: on the event loop, closing runs the handlers at once, and
         // they come back here.
@@ -151,7 +151,7 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
     private var promise: EventLoopPromise<HTTPResponseReader>?
     private var timeout: Scheduled<Void>?
 
-    func begin(_ reader: HTTPResponseReader, promise: EventLoopPromise<HTTPResponseReader>, deadline: NIODeadline, channel: any Channel) {
+    package func begin(_ reader: HTTPResponseReader, promise: EventLoopPromise<HTTPResponseReader>, deadline: NIODeadline, channel: any Channel) {
         guard self.promise == nil else {
             promise.fail(HTTPClientError(description: "a request is already in flight on this connection"))
             return
@@ -164,7 +164,7 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
         }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+    package func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         var buffer = unwrapInboundIn(data)
         guard var reader else {
             // Bytes nobody asked for: the connection is out of step.
@@ -185,7 +185,7 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
         }
     }
 
-    func channelInactive(context: ChannelHandlerContext) {
+    package func channelInactive(context: ChannelHandlerContext) {
         if var reader {
             self.reader = nil
             do throws(HTTPResponseReader.Failure) {
@@ -198,7 +198,7 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
         context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+    package func errorCaught(context: ChannelHandlerContext, error: any Error) {
         reader = nil
         finish(.failure(error))
         context.close(promise: nil)

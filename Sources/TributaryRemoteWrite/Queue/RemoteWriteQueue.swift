@@ -15,22 +15,22 @@ import TributaryWire
 /// each delivered round, so a restart resumes there; at most `capacity` samples are in memory.
 public final class RemoteWriteQueue: Service, Sendable {
     public let config: RemoteWriteConfig
-    let storage: AgentStorage
+    let storage: QueueStorage
     let positionFile: String
     let retention: Int64
-    let metrics: AgentMetrics.Queue
+    let metrics: QueueMetrics
     let logger: Logger
     /// The position whose records are all delivered (read by WAL truncation).
     public let committed: Mutex<WALPosition?> = Mutex(nil)
 
     /// Its metrics (Prometheus's remote-storage names) go to `registry`.
-    public init(config: RemoteWriteConfig, storage: AgentStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger) {
         self.config = config
         self.storage = storage
         let safe = String(config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         positionFile = dataDirectory + "/queues/" + safe + ".position"
         self.retention = retention
-        metrics = AgentMetrics.Queue(registry, name: config.name, url: config.url)
+        metrics = QueueMetrics(registry, name: config.name, url: config.url)
         self.logger = logger
     }
 

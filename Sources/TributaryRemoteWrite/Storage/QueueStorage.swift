@@ -9,7 +9,7 @@ import TributaryWire
 /// queue reads it back from its own position. Series get ids (series records) before their
 /// samples refer to them (samples records). Segments every queue has passed are removed, after
 /// their series are copied into `wal/checkpoint`, which readers load first after a restart.
-public final class AgentStorage: Sendable {
+public final class QueueStorage: Sendable {
     struct State {
         var nextID: UInt32 = 1
         /// Labels of every series a retained segment or a live scrape may refer to, packed as
@@ -96,7 +96,7 @@ public final class AgentStorage: Sendable {
         func contains(_ id: UInt32) -> Bool { series.contains(id) }
 
         /// The packed labels of `id`: valid until the next call, and only inside
-        /// ``AgentStorage/withPackedLabels(_:)``.
+        /// ``QueueStorage/withPackedLabels(_:)``.
         func bytes(_ id: UInt32) -> UnsafeRawBufferPointer? { series.bytes(id, scratch) }
     }
 

@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import TributaryAgent
+@testable import TributaryModel
 
 /// Relabelling as Prometheus's `relabel.Process`: one case per action and the edge cases of
 /// defaults, anchoring, empty results and `$` expansion.

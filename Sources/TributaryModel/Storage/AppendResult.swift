@@ -1,21 +1,3 @@
-/// Adds samples to storage in batches: nothing is visible or durable until ``commit()``.
-///
-/// Concurrency: one appender per request or task; the storage serialises commits.
-public protocol Appender {
-    /// Queues a sample for the series `labels` (validated by the caller).
-    /// - Throws: ``AppendError`` when the sample can never be stored (out of order, too old,
-    ///   same timestamp with another value); other samples of the batch are unaffected.
-    mutating func append(_ labels: LabelsView, _ sample: Sample) throws(AppendError)
-
-    /// Writes the queued samples to the write-ahead log, then makes them visible.
-    /// - Returns: what was stored and what was dropped at commit.
-    /// - Throws: ``StorageError`` when the log cannot be written; nothing was acknowledged.
-    mutating func commit() throws(StorageError) -> CommitResult
-
-    /// Drops the queued samples.
-    mutating func rollback()
-}
-
 /// Why one sample was refused.
 public enum AppendError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Older than the series' newest sample and outside the out-of-order window.

@@ -1,0 +1,31 @@
+import TributaryModel
+import TributaryWire
+
+public struct QueueConfig: Sendable {
+    public var capacity = 10_000
+    public var maxShards = 50
+    public var minShards = 1
+    public var maxSamplesPerSend = 2_000
+    public var batchSendDeadline: Int64 = 5_000
+    public var minBackoff: Int64 = 30
+    public var maxBackoff: Int64 = 5_000
+    public var retryOnHTTP429 = true
+
+    public init() {}
+}
+
+public struct RemoteWriteConfig: Sendable {
+    public var url: String
+    public var name: String
+    public var remoteTimeout: Int64 = 30_000
+    public var headers: [String: String] = [:]
+    public var http = HTTPClientSettings()
+    public var queue = QueueConfig()
+    public var writeRelabelConfigs: [RelabelConfig] = []
+    public var version = RemoteWriteVersion.v1
+
+    public init(url: String, name: String) {
+        self.url = url
+        self.name = name
+    }
+}

@@ -1,0 +1,27 @@
+import Prometheus
+
+/// Per remote_write entry, labelled `remote_name` and `url` as Prometheus labels them.
+final class QueueMetrics: Sendable {
+    let samplesSent: Counter
+    let samplesFailed: Counter
+    let samplesRetried: Counter
+    let samplesDropped: Counter
+    let bytesSent: Counter
+    let shards: Gauge
+    let pending: Gauge
+    let highestSent: Gauge
+    let batchDuration: DurationHistogram
+
+    init(_ registry: PrometheusCollectorRegistry, name: String, url: String) {
+        let l = [("remote_name", name), ("url", url)]
+        samplesSent = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_samples_total", unitName: "", helpText: "Samples sent to remote storage (counted when a request is attempted)."), labels: l)
+        samplesFailed = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_samples_failed_total", unitName: "", helpText: "Samples dropped after a non-retryable error."), labels: l)
+        samplesRetried = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_samples_retried_total", unitName: "", helpText: "Samples sent again after a retryable error."), labels: l)
+        samplesDropped = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_samples_dropped_total", unitName: "", helpText: "Samples dropped by write_relabel_configs or for being older than the retention."), labels: l)
+        bytesSent = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_bytes_total", unitName: "", helpText: "Compressed bytes sent."), labels: l)
+        shards = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_shards", unitName: "", helpText: "Shards sending in parallel."), labels: l)
+        pending = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_samples_pending", unitName: "", helpText: "Samples read from the WAL and not yet delivered."), labels: l)
+        highestSent = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_queue_highest_sent_timestamp_seconds", unitName: "", helpText: "Newest sample timestamp delivered."), labels: l)
+        batchDuration = registry.makeDurationHistogram(descriptor: .init(metricName: "prometheus_remote_storage_sent_batch_duration_seconds", unitName: "", helpText: "Duration of one send, retries excluded."), labels: l, buckets: [.milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(100), .milliseconds(250), .seconds(1), .seconds(5), .seconds(30)])
+    }
+}
