@@ -56,7 +56,8 @@ extension Receiver {
         if head.isOverMemoryBudget {
             return (.text(429, "the receiver is over its memory budget; retry later", headers: [("Retry-After", "5")]), .overBudget)
         }
-        return withDecoder { decoder -> (HTTPAnswer, RejectionReason?) in
+        let settings = live.withLock { $0 }
+        return withDecoder(settings) { decoder -> (HTTPAnswer, RejectionReason?) in
             let batch: WriteBatch
             do {
                 batch = try body.withUnsafeBytes { raw in try decoder.decode(raw, version: version) }
@@ -65,17 +66,17 @@ extension Receiver {
             } catch {
                 return (.text(400, "\(error)"), .protobuf)
             }
-            return store(batch, version: version)
+            return store(batch, version: version, settings: settings)
         }
     }
 
-    func store(_ batch: WriteBatch, version: RemoteWriteVersion) -> (HTTPAnswer, RejectionReason?) {
+    func store(_ batch: WriteBatch, version: RemoteWriteVersion, settings: LiveSettings) -> (HTTPAnswer, RejectionReason?) {
         metrics.received(batch.sampleCount + batch.rejectedSamples)
         for m in batch.metadata { metadata.withLock { $0[m.metricFamilyName] = m } }
         var firstAppendError: (message: String, reason: RejectionReason)?
         var refused: [RejectionReason: Int] = [:]
         var deduplicated = 0
-        let window = configuration.dedupWindow
+        let window = settings.dedupWindow, replicaLabelNames = settings.replicaLabelNames
         var stripped: [UInt8] = []
         func refuse(_ error: AppendError, _ series: Int, _ labels: LabelsView) {
             let reason = RejectionReason(error)
@@ -90,7 +91,7 @@ extension Receiver {
             result = try head.commit { commit in
                 for series in batch.series {
                     batch.withLabels(of: series) { labels in
-                        let replica = stripReplica(labels, into: &stripped)
+                        let replica = Self.stripReplica(labels, replicaLabelNames, into: &stripped)
                         stripped.withUnsafeBytes { raw in
                             let target = replica == nil ? labels : LabelsView(raw)
                             var kept: [Sample] = []
@@ -117,7 +118,7 @@ extension Receiver {
             logger.error("cannot store a write", metadata: ["error": "\(error)"])
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)
         }
-        metrics.stored(result.samplesStored, deduplicated: deduplicated)
+        metrics.stored(result.samplesStored, deduplicated: deduplicated, repeated: result.duplicatesIgnored)
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
         var headers: [(String, String)] = []
@@ -138,11 +139,11 @@ extension Receiver {
 
     /// Writes `labels` without the replica labels into `out`; returns a hash of the replica
     /// label values, or nil when the series has none (then `out` is not used).
-    func stripReplica(_ labels: LabelsView, into out: inout [UInt8]) -> UInt64? {
+    static func stripReplica(_ labels: LabelsView, _ replicaLabelNames: [[UInt8]], into out: inout [UInt8]) -> UInt64? {
         var hash: UInt64 = 0
         var found = false
         labels.forEach { name, value in
-            if isReplicaLabel(name) {
+            if isReplicaLabel(name, replicaLabelNames) {
                 found = true
                 hash = hash &* 31 &+ StableHash.hash(value)
             }
@@ -150,13 +151,13 @@ extension Receiver {
         guard found else { return nil }
         out.removeAll(keepingCapacity: true)
         labels.forEach { name, value in
-            if !isReplicaLabel(name) { FlatLabels.append(name: name, value: value, to: &out) }
+            if !isReplicaLabel(name, replicaLabelNames) { FlatLabels.append(name: name, value: value, to: &out) }
         }
         return hash
     }
 
     @inline(__always)
-    func isReplicaLabel(_ name: UnsafeRawBufferPointer) -> Bool {
+    static func isReplicaLabel(_ name: UnsafeRawBufferPointer, _ replicaLabelNames: [[UInt8]]) -> Bool {
         for candidate in replicaLabelNames where candidate.count == name.count {
             if candidate.withUnsafeBytes({ FlatLabels.equal($0, name) }) { return true }
         }

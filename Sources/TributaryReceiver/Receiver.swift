@@ -13,15 +13,17 @@ import TributaryWire
 ///
 /// Concurrency: thread-safe; decoders come from a pool, commits are serialised by the head.
 public final class Receiver: Sendable {
+    /// The configuration the receiver was opened with; what a reload changes is in ``live``.
     public let configuration: ReceiverConfiguration
+    /// The settings a reload applies while running (auth, limits, dedup), read once a request.
+    let live: Mutex<LiveSettings>
     public let head: Head
     let wal: WAL
     let engine = Engine()
     let logger: Logger
-    let decoders = Mutex<[WriteRequestDecoder]>([])
+    /// Idle decoders, each with the reload generation whose limits it was made with.
+    let decoders = Mutex<[(generation: Int, decoder: WriteRequestDecoder)]>([])
     let metadata = Mutex<[String: MetricMetadata]>([:])
-    /// The replica label names as bytes, compared without building strings.
-    let replicaLabelNames: [[UInt8]]
     public let metrics: ReceiverMetrics
     /// Forwarding upstream, when `remote_write` is configured.
     let forwarder: Forwarder?
@@ -39,15 +41,18 @@ public final class Receiver: Sendable {
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)
         let replay = try head.replayWAL()
-        replicaLabelNames = configuration.replicaLabels.map { Array($0.utf8) }
+        live = Mutex(LiveSettings(configuration))
         logger.info("receiver opened", metadata: [
             "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)",
         ])
     }
 
-    func withDecoder<R>(_ body: (WriteRequestDecoder) throws -> R) rethrows -> R {
-        let decoder = decoders.withLock { $0.popLast() } ?? WriteRequestDecoder(limits: configuration.decoder)
-        defer { decoders.withLock { pool in if pool.count < 16 { pool.append(decoder) } } }
+    /// Runs `body` with a pooled decoder made with `settings`' limits (a decoder from before a
+    /// reload is dropped, not reused).
+    func withDecoder<R>(_ settings: LiveSettings, _ body: (WriteRequestDecoder) throws -> R) rethrows -> R {
+        let pooled = decoders.withLock { $0.popLast() }
+        let decoder = pooled.flatMap { $0.generation == settings.generation ? $0.decoder : nil } ?? WriteRequestDecoder(limits: settings.decoder)
+        defer { decoders.withLock { pool in if pool.count < 16 { pool.append((settings.generation, decoder)) } } }
         return try body(decoder)
     }
 

@@ -18,7 +18,8 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9202).") var listen: String?
     @Option(name: .customLong("data-dir"), help: "Data directory, for wal/ and queues/ (default ./data/agent).") var dataDir: String?
 
-    func run() async throws {
+    /// agent.yml with the flags applied over it (read at start and at each reload).
+    func settings() throws(CommandError) -> AgentConfiguration {
         var settings: AgentConfiguration
         do {
             settings = try AgentConfigFile.load(path: config)
@@ -31,6 +32,11 @@ struct AgentCommand: AsyncParsableCommand {
             settings.port = address.port
         }
         if let dataDir { settings.dataDirectory = dataDir }
+        return settings
+    }
+
+    func run() async throws {
+        let settings = try settings()
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         let metrics = AgentMetrics()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
@@ -41,35 +47,17 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw CommandError("cannot start the agent in \(settings.dataDirectory): \(error)")
         }
+        let command = self
+        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "prometheus", logger: logger) { _ in
+            try await agent.reload(try command.settings())
+        }
         let host = settings.host
-        let app = AgentServer.application(agent, logger: logger) { port in
+        let app = AgentServer.application(agent, logger: logger, reload: { try await reloader.reload() }) { port in
             logger.info("listening", metadata: ["address": "http://\(host):\(port)"])
         }
         // ServiceGroup stops services in reverse order: HTTP first, then WAL upkeep (a last
         // sync), the queues, and the scrapers.
-        let reload = ReloadOnHangup(agent: agent, path: config, logger: logger)
-        let group = ServiceGroup(services: agent.services + [reload, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(services: agent.services + [ReloadOnHangup(reloader: reloader), app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
-    }
-}
-
-/// SIGHUP re-reads agent.yml and applies its scrape targets (``Agent/reload(_:)``); a file
-/// with errors is logged with its position and the running configuration stays.
-struct ReloadOnHangup: Service {
-    let agent: TributaryAgent.Agent
-    let path: String
-    let logger: Logger
-
-    func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sighup)
-        await cancelWhenGracefulShutdown {
-            for await _ in signals {
-                do {
-                    try await agent.reload(try AgentConfigFile.load(path: path))
-                } catch {
-                    logger.error("reload failed; keeping the running configuration", metadata: ["error": "\(error)"])
-                }
-            }
-        }
     }
 }

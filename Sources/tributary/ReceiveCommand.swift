@@ -21,7 +21,9 @@ struct Receive: AsyncParsableCommand {
     @Option(name: .customLong("dedup-window"), help: "HA dedup window, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
 
-    func run() async throws {
+    /// receiver.yml (or the defaults) with the flags applied over it (read at start and at
+    /// each reload).
+    func settings() throws(CommandError) -> ReceiverConfiguration {
         var settings = ReceiverConfiguration()
         if let config {
             do {
@@ -44,6 +46,11 @@ struct Receive: AsyncParsableCommand {
             guard let policy = WAL.FsyncPolicy(rawValue: walFsync) else { throw CommandError("--wal-fsync \(walFsync): expected always or batch") }
             settings.walFsync = policy
         }
+        return settings
+    }
+
+    func run() async throws {
+        let settings = try settings()
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
         // One registry for our metrics and anything the libraries record through swift-metrics.
         let metrics = ReceiverMetrics()
@@ -57,12 +64,16 @@ struct Receive: AsyncParsableCommand {
         }
         let host = settings.host, scheme = settings.tls == nil ? "http" : "https"
         // Throws ServerError, whose text names the unusable TLS file.
-        let app = try ReceiverServer.application(receiver, logger: logger) { port in
+        let command = self
+        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "tributary", logger: logger) { _ in
+            receiver.reload(try command.settings())
+        }
+        let app = try ReceiverServer.application(receiver, logger: logger, reload: { try await reloader.reload() }) { port in
             logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)"])
         }
         // Services stop in reverse order: HTTP first, then forwarding, then the WAL is flushed.
         let group = ServiceGroup(
-            services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app],
+            services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [ReloadOnHangup(reloader: reloader), app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

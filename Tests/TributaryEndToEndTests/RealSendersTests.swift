@@ -77,12 +77,13 @@ import FoundationNetworking
         let stored = try await metric("tributary_remote_write_samples_stored_total")
         let deduplicated = try await metric("tributary_remote_write_samples_deduplicated_total")
         let rejected = try await metric("tributary_remote_write_samples_rejected_total")
-        print("real senders, 30 s: sent \(before.total)…\(after.total) samples (agent: \(before.agentSeries) series); receiver received \(received), stored \(stored), deduplicated \(deduplicated), rejected \(rejected)")
+        let repeated = try await metric("tributary_remote_write_samples_repeated_total")
+        print("real senders, 30 s: sent \(before.total)…\(after.total) samples (agent: \(before.agentSeries) series); receiver received \(received), stored \(stored), deduplicated \(deduplicated), repeated \(repeated), rejected \(rejected)")
         #expect(before.total > 20_000)
         #expect(before.failed == 0 && after.failed == 0)
         #expect(before.total <= received && received <= after.total, "what the senders report sending is what arrived")
         #expect(rejected == 0)
-        #expect(stored + deduplicated == received, "every received sample is stored once or dropped as the other replica's")
+        #expect(stored + deduplicated + repeated == received, "every received sample is stored once, dropped as the other replica's, or an exact repeat of a retry")
         #expect(deduplicated > 0.3 * received, "the HA pair is stored about once")
         // The series of the scrape, without the replica label, with the target labels.
         let (metric, value, text) = try await offPool {

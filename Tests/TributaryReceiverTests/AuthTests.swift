@@ -23,6 +23,13 @@ import FoundationNetworking
         #expect(!a.allows("Basic " + Data("bob:s3cret".utf8).base64EncodedString()))
         #expect(!a.allows("Basic !!notbase64"))
         #expect(Authenticator(AccessRule()).allows(nil), "no rule: open")
+        // Schemes are case-insensitive (RFC 9110 §11.1); the credentials are not.
+        #expect(a.allows("bearer t0ken"))
+        #expect(a.allows("BEARER  t0ken"), "more than one space after the scheme")
+        #expect(!a.allows("bearer T0KEN"))
+        #expect(a.allows("BASIC " + Data("alice:s3cret".utf8).base64EncodedString()))
+        #expect(a.allows("basic " + Data("alice:s3cret".utf8).base64EncodedString()))
+        #expect(!a.allows("Bearer"), "a scheme without credentials")
     }
 
     @Test func writeAndReadAreGuardedSeparately() async throws {

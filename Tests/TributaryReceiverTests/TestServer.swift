@@ -28,7 +28,7 @@ final class TestServer: @unchecked Sendable {
         logger.logLevel = .warning
         receiver = try Receiver(configuration: settings, logger: logger)
         let bound = Mutex<Int?>(nil)
-        let app = try ReceiverServer.application(receiver, logger: logger) { port in bound.withLock { $0 = port } }
+        let app = try ReceiverServer.application(receiver, logger: logger, onRunning: { port in bound.withLock { $0 = port } })
         group = ServiceGroup(services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app], logger: logger)
         let g = group
         task = Task { try await g.run() }

@@ -6,7 +6,7 @@ import TributaryWAL
 import TributaryWire
 @testable import TributaryRemoteWrite
 
-/// The agent WAL's truncation: delivered segments go, their series survive in the checkpoint
+/// The queue WAL's truncation: delivered segments go, their series survive in the checkpoint
 /// (written in chunks), a restart reads them back, and series ended before the retention are
 /// left out.
 @Suite struct QueueStorageTests {

@@ -8,9 +8,13 @@ import TributaryRemoteWrite
 import TributaryWAL
 
 /// The agent's HTTP side: `/metrics`, `/-/healthy`, `/-/ready`, `/api/v1/targets` (Prometheus's
-/// shape) and a plain HTML targets page at `/`.
+/// shape), a plain HTML targets page at `/`, and `POST /-/reload` when given `reload` (200 when
+/// applied, 500 with the reason when the file has errors, as Prometheus answers).
 public enum AgentServer {
-    public static func application(_ agent: Agent, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    public static func application(
+        _ agent: Agent, logger: Logger, reload: (@Sendable () async throws -> Void)? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) -> some ApplicationProtocol {
         let router = Router()
         router.get("/metrics") { _, _ in
             agent.metrics.activeSeries.set(Double(agent.activeSeries))
@@ -20,6 +24,17 @@ public enum AgentServer {
         router.get("/-/ready") { _, _ in text(Array("Tributary agent is Ready.\n".utf8), "text/plain") }
         router.get("/api/v1/targets") { _, _ in text(Array(targetsJSON(agent).utf8), "application/json") }
         router.get("/") { _, _ in text(Array(targetsPage(agent).utf8), "text/html; charset=utf-8") }
+        router.post("/-/reload") { _, _ in
+            guard let reload else { return Response(status: .notFound) }
+            do {
+                try await reload()
+                return Response(status: .ok)
+            } catch {
+                var response = text(Array("failed to reload config: \(error)\n".utf8), "text/plain; charset=utf-8")
+                response.status = .internalServerError
+                return response
+            }
+        }
         let configuration = ApplicationConfiguration(address: .hostname(agent.configuration.host, port: agent.configuration.port), serverName: "tributary-agent")
         return Application(router: router, configuration: configuration, onServerRunning: { channel in
             await onRunning(channel.localAddress?.port ?? 0)

@@ -2,7 +2,7 @@ import TributaryModel
 
 /// One `relabel_configs` / `metric_relabel_configs` / `write_relabel_configs` entry, with
 /// Prometheus's defaults.
-public struct RelabelConfig: Sendable {
+public struct RelabelConfig: Sendable, Equatable {
     public enum Action: String, Sendable, CaseIterable {
         case replace, keep, drop, labelmap, labeldrop, labelkeep, hashmod, lowercase, uppercase, keepequal, dropequal
     }
@@ -33,12 +33,15 @@ public struct RelabelConfig: Sendable {
 }
 
 /// A relabel regex: fully anchored as Prometheus anchors it, with capture groups for `$1`.
-public struct RelabelRegex: @unchecked Sendable {
+public struct RelabelRegex: @unchecked Sendable, Equatable {
     public struct Invalid: Error, CustomStringConvertible {
         public var description: String
     }
 
     public let source: String
+
+    /// Regexes are equal when written the same.
+    public static func == (a: RelabelRegex, b: RelabelRegex) -> Bool { a.source == b.source }
     let regex: Regex<AnyRegexOutput>
     /// `(.*)`, the default: matches everything and captures it, without running the engine.
     let matchesAll: Bool

@@ -37,12 +37,12 @@ public final class Authenticator: Sendable {
     /// True when the request may proceed.
     public func allows(_ authorization: String?) -> Bool {
         if rule.isOpen { return true }
-        guard let header = authorization else { return false }
-        if header.hasPrefix("Bearer ") {
-            let token = Array(header.dropFirst(7).utf8)
+        guard let header = authorization, let (scheme, credentials) = Self.split(header) else { return false }
+        if scheme == "bearer" {
+            let token = Array(credentials.utf8)
             return rule.bearerTokens.contains { Self.constantTimeEqual(Array($0.utf8), token) }
         }
-        if header.hasPrefix("Basic "), let data = Data(base64Encoded: String(header.dropFirst(6))),
+        if scheme == "basic", let data = Data(base64Encoded: credentials),
            let credentials = String(data: data, encoding: .utf8), let colon = credentials.firstIndex(of: ":") {
             let user = String(credentials[..<colon]), password = String(credentials[credentials.index(after: colon)...])
             guard let hash = rule.basicUsers[user] else { return false }
@@ -56,6 +56,14 @@ public final class Authenticator: Sendable {
             return true
         }
         return false
+    }
+
+    /// The scheme, lowercased (RFC 9110: auth schemes are case-insensitive, so `bearer` and
+    /// `BASIC` are Bearer and Basic), and the credentials after the spaces that follow it.
+    static func split(_ header: String) -> (scheme: String, credentials: String)? {
+        guard let space = header.firstIndex(of: " ") else { return nil }
+        let credentials = header[space...].drop { $0 == " " }
+        return (header[..<space].lowercased(), String(credentials))
     }
 
     /// `WWW-Authenticate` for a 401.

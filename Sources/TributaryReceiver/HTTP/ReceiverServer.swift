@@ -7,6 +7,7 @@ import NIOSSL
 import Logging
 import NIOCore
 import ServiceLifecycle
+import Synchronization
 
 /// Binds a ``Receiver`` to HTTP with Hummingbird: the remote-write endpoint, the Prometheus
 /// HTTP API and the health endpoints.
@@ -16,18 +17,21 @@ public enum ReceiverServer {
                            "query_exemplars", "format_query"]
 
     /// The HTTP application (HTTPS when the configuration names TLS files); `onRunning` receives
-    /// the bound port (useful with port 0).
+    /// the bound port (useful with port 0). `reload` serves `POST /-/reload` (re-reads the
+    /// configuration file and applies it; throws with the reason when it cannot), which needs
+    /// the write credentials when writes need them.
     public static func application(
-        _ receiver: Receiver, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+        _ receiver: Receiver, logger: Logger, reload: (@Sendable () async throws -> Void)? = nil,
+        onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let router = Router()
         router.add(middleware: LatencyMiddleware(metrics: receiver.metrics))
-        let bodyLimit = receiver.configuration.maxBodyBytes
-        let writers = Authenticator(receiver.configuration.auth.write)
-        let readers = Authenticator(receiver.configuration.auth.read)
         router.post("/api/v1/write") { request, _ -> Response in
             var request = request
-            if let denied = refuse(request, writers) {
+            // Auth and limits as they are now: a reload changes them for the next request.
+            let settings = receiver.live.withLock { $0 }
+            let bodyLimit = settings.maxBodyBytes
+            if let denied = refuse(request, settings.writers) {
                 // Read the body first: answering while the client still sends it makes the
                 // connection close under it, and the client may never see the 401.
                 _ = try? await request.collectBody(upTo: bodyLimit)
@@ -49,12 +53,12 @@ public enum ReceiverServer {
         }
         for path in apiPaths {
             router.get("/api/v1/\(path)") { request, _ in
-                if let denied = refuse(request, readers) { return denied }
+                if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
                 return response(receiver.api(path, query: request.uri.query, form: nil))
             }
             router.post("/api/v1/\(path)") { request, _ in
                 var request = request
-                if let denied = refuse(request, readers) {
+                if let denied = refuse(request, receiver.live.withLock { $0.readers }) {
                     _ = try? await request.collectBody(upTo: 1 << 20)
                     return denied
                 }
@@ -63,7 +67,7 @@ public enum ReceiverServer {
             }
         }
         router.get("/api/v1/label/{name}/values") { request, context in
-            if let denied = refuse(request, readers) { return denied }
+            if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
             let name = context.parameters.get("name") ?? ""
             return response(receiver.api("label/\(name)/values", query: request.uri.query, form: nil))
         }
@@ -73,6 +77,10 @@ public enum ReceiverServer {
         router.get("/-/healthy") { _, _ in response(.text(200, "Tributary is Healthy.")) }
         router.get("/-/ready") { _, _ in response(.text(200, "Tributary is Ready.")) }
         router.get("/metrics") { _, _ in response(receiver.metricsText()) }
+        router.post("/-/reload") { request, _ in
+            if let denied = refuse(request, receiver.live.withLock { $0.writers }) { return denied }
+            return response(await reloadAnswer(reload))
+        }
         let configuration = ApplicationConfiguration(
             address: .hostname(receiver.configuration.host, port: receiver.configuration.port),
             serverName: "tributary"
@@ -92,6 +100,18 @@ public enum ReceiverServer {
     static func refuse(_ request: Request, _ authenticator: Authenticator) -> Response? {
         guard !authenticator.allows(request.headers[.authorization]) else { return nil }
         return response(.text(401, "unauthorized", headers: [("WWW-Authenticate", authenticator.challenge)]))
+    }
+
+    /// `POST /-/reload` as Prometheus answers it: 200 when applied, 500 with the reason when
+    /// the file has errors (the running configuration stays).
+    static func reloadAnswer(_ reload: (@Sendable () async throws -> Void)?) async -> HTTPAnswer {
+        guard let reload else { return .text(404, "reloading needs a configuration file (--config)") }
+        do {
+            try await reload()
+            return HTTPAnswer(status: 200)
+        } catch {
+            return .text(500, "failed to reload config: \(error)")
+        }
     }
 
     static func response(_ answer: HTTPAnswer) -> Response {

@@ -48,6 +48,7 @@ public final class ReceiverMetrics: Sendable {
     let samplesReceived: Counter
     let samplesStored: Counter
     let samplesDeduplicated: Counter
+    let samplesRepeated: Counter
     let samplesRejected: [RejectionReason: Counter]
     let requestsRefused: [RejectionReason: Counter]
     let requestsByCode: [Int: Counter]
@@ -67,6 +68,7 @@ public final class ReceiverMetrics: Sendable {
         samplesReceived = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_received_total", unitName: "", helpText: "Samples received in remote-write requests, before deduplication."))
         samplesStored = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_stored_total", unitName: "", helpText: "Samples appended to the TSDB."))
         samplesDeduplicated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_deduplicated_total", unitName: "", helpText: "Samples dropped as HA replica duplicates or suppressed stale markers."))
+        samplesRepeated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_repeated_total", unitName: "", helpText: "Samples ignored as exact repeats of stored ones (same series, timestamp and value), as a sender's retry makes them."))
         var rejected: [RejectionReason: Counter] = [:], refused: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.sampleReasons {
             rejected[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_rejected_total", unitName: "", helpText: "Samples refused, by reason."), labels: [("reason", reason.rawValue)])
@@ -97,9 +99,10 @@ public final class ReceiverMetrics: Sendable {
         samplesReceived.increment(by: Int64(count))
     }
 
-    func stored(_ count: Int, deduplicated: Int) {
+    func stored(_ count: Int, deduplicated: Int, repeated: Int) {
         samplesStored.increment(by: Int64(count))
         if deduplicated > 0 { samplesDeduplicated.increment(by: Int64(deduplicated)) }
+        if repeated > 0 { samplesRepeated.increment(by: Int64(repeated)) }
     }
 
     func rejected(_ count: Int, _ reason: RejectionReason) {

@@ -1,7 +1,7 @@
 import TributaryModel
 import TributaryWire
 
-public struct QueueConfig: Sendable {
+public struct QueueConfig: Sendable, Equatable {
     public var capacity = 10_000
     public var maxShards = 50
     public var minShards = 1
@@ -14,7 +14,7 @@ public struct QueueConfig: Sendable {
     public init() {}
 }
 
-public struct RemoteWriteConfig: Sendable {
+public struct RemoteWriteConfig: Sendable, Equatable {
     public var url: String
     public var name: String
     public var remoteTimeout: Int64 = 30_000

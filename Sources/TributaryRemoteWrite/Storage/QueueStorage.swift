@@ -45,11 +45,11 @@ public final class QueueStorage: Sendable {
             _ = RecordCodec.decodeSeries(payload, keep)
         }
         if refused > 0 {
-            logger.error("agent WAL: series with ids far beyond the others were left out (damaged records?)", metadata: ["dir": "\(self.directory)", "series": "\(refused)"])
+            logger.error("queue WAL: series with ids far beyond the others were left out (damaged records?)", metadata: ["dir": "\(self.directory)", "series": "\(refused)"])
         }
         s.nextID = (s.series.maxID ?? 0) + 1
         state.withLock { $0 = s }
-        logger.info("agent WAL opened", metadata: ["dir": "\(self.directory)", "segments": "\(stats.segments)", "series": "\(s.series.count)"])
+        logger.info("queue WAL opened", metadata: ["dir": "\(self.directory)", "segments": "\(stats.segments)", "series": "\(s.series.count)"])
     }
 
     /// Allocates ids for new series; log them with ``append(series:ids:samples:)``.
@@ -151,7 +151,7 @@ public final class QueueStorage: Sendable {
         guard fsync(fd) == 0 else { throw WALError.io("cannot sync checkpoint", tmp, errno: errno) }
         guard rename(tmp, path) == 0 else { throw WALError.io("cannot install checkpoint", path, errno: errno) }
         try wal.truncate(before: position.segment)
-        logger.debug("agent WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(written)"])
+        logger.debug("queue WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(written)"])
     }
 
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(WALError) {

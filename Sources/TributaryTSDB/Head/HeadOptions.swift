@@ -1,5 +1,5 @@
 /// Settings of the in-memory head.
-public struct HeadOptions: Sendable {
+public struct HeadOptions: Sendable, Equatable {
     /// Block range in milliseconds; chunks never span a boundary (2h).
     public var chunkRange: Int64 = 2 * 3600 * 1000
     /// How far behind the newest sample an out-of-order sample may be and still be stored, in

@@ -1,0 +1,52 @@
+import Logging
+import Synchronization
+import TributaryWire
+
+/// The settings a reload changes while the receiver runs. Requests read them once, under the
+/// receiver's lock, and use that copy to the end.
+struct LiveSettings: Sendable {
+    /// Counts reloads; pooled decoders made with older limits are dropped.
+    var generation = 0
+    var writers: Authenticator
+    var readers: Authenticator
+    var maxBodyBytes: Int
+    var decoder: DecoderLimits
+    var dedupWindow: Int64
+    /// The replica label names as bytes, compared without building strings.
+    var replicaLabelNames: [[UInt8]]
+
+    init(_ c: ReceiverConfiguration, generation: Int = 0) {
+        self.generation = generation
+        writers = Authenticator(c.auth.write)
+        readers = Authenticator(c.auth.read)
+        maxBodyBytes = c.maxBodyBytes
+        decoder = c.decoder
+        dedupWindow = c.dedupWindow
+        replicaLabelNames = c.replicaLabels.map { Array($0.utf8) }
+    }
+}
+
+extension Receiver {
+    /// Applies a re-read receiver.yml (SIGHUP, `POST /-/reload`): auth, limits
+    /// (`limits`, body size) and dedup settings take effect for the next request. Settings that
+    /// are bound at start (listen address, TLS, storage, `remote_write`) keep their running
+    /// values; each one that differs is named in the returned list and in a warning.
+    @discardableResult
+    public func reload(_ new: ReceiverConfiguration) -> [String] {
+        let old = configuration
+        var needRestart: [String] = []
+        if new.host != old.host || new.port != old.port { needRestart.append("listen") }
+        if new.tls != old.tls { needRestart.append("tls") }
+        if new.dataDirectory != old.dataDirectory || new.walFsync != old.walFsync || new.walSyncInterval != old.walSyncInterval
+            || new.head != old.head { needRestart.append("storage") }
+        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
+            needRestart.append("remote_write")
+        }
+        live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
+        if !needRestart.isEmpty {
+            logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])
+        }
+        logger.info("configuration reloaded", metadata: ["applied": "auth, limits, dedup"])
+        return needRestart
+    }
+}
