@@ -3,14 +3,14 @@ import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
-    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("MemberImportVisibility")
 ]
 
 let package = Package(
     name: "tributary",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "tributary", targets: ["tributary"]),
+        .executable(name: "tributary", targets: ["tributary"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -21,7 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2")
     ],
     targets: [
         // System libraries named by the brief.
@@ -82,7 +82,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: swiftSettings
         ),
@@ -97,7 +97,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: swiftSettings
         ),
@@ -114,7 +114,7 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Yams", package: "Yams"),
+                .product(name: "Yams", package: "Yams")
             ],
             swiftSettings: swiftSettings
         ),
@@ -134,7 +134,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ],
             // Linked by the toolchain's lld: relative relocations packed (RELR, glibc 2.36+)
             // instead of 2.7 MB of RELA records read at start, and no dynamic symbol table
@@ -145,11 +145,13 @@ let package = Package(
             // this keeps the rest of the code out of the process's memory.
             exclude: ["hot-symbols.txt"],
             swiftSettings: swiftSettings,
-            linkerSettings: [.unsafeFlags([
-                "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
-                "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/tributary/hot-symbols.txt",
-                "-Xlinker", "--no-warn-symbol-ordering",
-            ])]
+            linkerSettings: [
+                .unsafeFlags([
+                    "-use-ld=lld", "-Xlinker", "-z", "-Xlinker", "pack-relative-relocs", "-Xlinker", "--no-export-dynamic",
+                    "-Xlinker", "--symbol-ordering-file=\(Context.packageDirectory)/Sources/tributary/hot-symbols.txt",
+                    "-Xlinker", "--no-warn-symbol-ordering"
+                ])
+            ]
         ),
 
         // Benchmarks and fuzzers: separate executables that `swift test` never runs.
@@ -199,7 +201,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ],
             swiftSettings: swiftSettings
         ),
@@ -211,7 +213,7 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Prometheus", package: "swift-prometheus")
             ],
             swiftSettings: swiftSettings
         ),
@@ -255,7 +257,7 @@ let package = Package(
                 "TributaryConfig", "TributaryTestSupport", "TributaryRemoteWrite", "TributaryAgent",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ],
             swiftSettings: swiftSettings
         ),
@@ -264,6 +266,6 @@ let package = Package(
             dependencies: ["TributaryModel", "TributaryWire"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
-        ),
+        )
     ]
 )

@@ -18,24 +18,30 @@ enum DecodeBenchmark {
         let baseline = measure(seconds: seconds, bodies: bodies, samplesPerRequest: samplesPerRequest) { body in
             CBaseline.unpack(body)
         }
-        print(String(format: "  C baseline (snappy + protobuf-c unpack, arena):  %6.2fM samples/s  %5.1f allocs/request",
-                     baseline.samplesPerSecond / 1e6, baseline.allocationsPerRequest))
+        print(
+            String(
+                format: "  C baseline (snappy + protobuf-c unpack, arena):  %6.2fM samples/s  %5.1f allocs/request",
+                baseline.samplesPerSecond / 1e6, baseline.allocationsPerRequest))
 
         let reference = WriteRequestDecoder(implementation: .reference)
         let viaLibrary = measure(seconds: seconds, bodies: bodies, samplesPerRequest: samplesPerRequest) { body in
             let batch = try? reference.decode(body, version: .v1)
             precondition(batch?.series.count == samplesPerRequest && batch?.rejectedSeries == 0, "decode failed")
         }
-        print(String(format: "  reference decoder (protobuf-c + copy + validate): %6.2fM samples/s  %5.1f allocs/request  (%.2fx baseline)",
-                     viaLibrary.samplesPerSecond / 1e6, viaLibrary.allocationsPerRequest, viaLibrary.samplesPerSecond / baseline.samplesPerSecond))
+        print(
+            String(
+                format: "  reference decoder (protobuf-c + copy + validate): %6.2fM samples/s  %5.1f allocs/request  (%.2fx baseline)",
+                viaLibrary.samplesPerSecond / 1e6, viaLibrary.allocationsPerRequest, viaLibrary.samplesPerSecond / baseline.samplesPerSecond))
 
         let decoder = WriteRequestDecoder()
         let ours = measure(seconds: seconds, bodies: bodies, samplesPerRequest: samplesPerRequest) { body in
             let batch = try? decoder.decode(body, version: .v1)
             precondition(batch?.series.count == samplesPerRequest && batch?.rejectedSeries == 0, "decode failed")
         }
-        print(String(format: "  direct decoder (decode + validate, default):     %6.2fM samples/s  %5.1f allocs/request  (%.2fx baseline)",
-                     ours.samplesPerSecond / 1e6, ours.allocationsPerRequest, ours.samplesPerSecond / baseline.samplesPerSecond))
+        print(
+            String(
+                format: "  direct decoder (decode + validate, default):     %6.2fM samples/s  %5.1f allocs/request  (%.2fx baseline)",
+                ours.samplesPerSecond / 1e6, ours.allocationsPerRequest, ours.samplesPerSecond / baseline.samplesPerSecond))
         print("  target: >= 3.00M samples/s, < 20 allocs/request")
 
         // The same load as remote write 2.0 (libprotobuf-c unpack + symbol resolution).
@@ -47,8 +53,10 @@ enum DecodeBenchmark {
             let batch = try? decoder.decode(body, version: .v2)
             precondition(batch?.series.count == samplesPerRequest && batch?.rejectedSeries == 0, "v2 decode failed")
         }
-        print(String(format: "  remote write 2.0 (protobuf-c + symbols + validate): %6.2fM samples/s  %5.1f allocs/request",
-                     v2.samplesPerSecond / 1e6, v2.allocationsPerRequest))
+        print(
+            String(
+                format: "  remote write 2.0 (protobuf-c + symbols + validate): %6.2fM samples/s  %5.1f allocs/request",
+                v2.samplesPerSecond / 1e6, v2.allocationsPerRequest))
     }
 
     struct Result {

@@ -35,8 +35,10 @@ enum ExpositionBenchmark {
         print(String(format: "parse text 0.0.4, every series known: %.0f ns per sample (%.2fM samples/s)", parseKnown, 1e3 / parseKnown))
 
         let items: [(Labels, Sample)] = (0..<2000).map { i in
-            (["__name__": "node_cpu_seconds_total", "cpu": "\(i / 8)", "mode": "m\(i % 8)", "instance": "127.0.0.1:\(20000 + i / 500)", "job": "bench", "bench": "t"],
-             Sample(timestamp: 1_700_000_000_000 + Int64(i), value: Double(i)))
+            (
+                ["__name__": "node_cpu_seconds_total", "cpu": "\(i / 8)", "mode": "m\(i % 8)", "instance": "127.0.0.1:\(20000 + i / 500)", "job": "bench", "bench": "t"],
+                Sample(timestamp: 1_700_000_000_000 + Int64(i), value: Double(i))
+            )
         }
         let encoder = WriteRequestEncoder()
         var bytesOut = 0

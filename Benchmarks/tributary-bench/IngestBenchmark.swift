@@ -1,8 +1,9 @@
 import Foundation
 import TributaryModel
 import TributaryWire
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Remote-write ingest throughput and CPU per sample (issue "The receiver"): one load generator
@@ -26,17 +27,25 @@ enum IngestBenchmark {
         let samples = series * rounds
         print("ingest: \(series) series x \(rounds) rounds = \(samples) samples, \(requests.count) requests of 2,000 series, 4 connections")
         let targets = [
-            Target(name: "tributary", binary: tributary, arguments: { port, dir in
-                ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
-            }, readyPath: "/-/ready"),
-            Target(name: "victoria-metrics", binary: "/usr/bin/victoria-metrics", arguments: { port, dir in
-                ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/data", "-loggerLevel=ERROR"]
-            }, readyPath: "/health"),
-            Target(name: "prometheus", binary: "/usr/bin/prometheus", arguments: { port, dir in
-                _ = FileManager.default.createFile(atPath: dir + "/p.yml", contents: Data("global:\n  scrape_interval: 1m\n".utf8))
-                return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
-                        "--web.enable-remote-write-receiver", "--log.level=error"]
-            }, readyPath: "/-/ready"),
+            Target(
+                name: "tributary", binary: tributary,
+                arguments: { port, dir in
+                    ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
+                }, readyPath: "/-/ready"),
+            Target(
+                name: "victoria-metrics", binary: "/usr/bin/victoria-metrics",
+                arguments: { port, dir in
+                    ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/data", "-loggerLevel=ERROR"]
+                }, readyPath: "/health"),
+            Target(
+                name: "prometheus", binary: "/usr/bin/prometheus",
+                arguments: { port, dir in
+                    _ = FileManager.default.createFile(atPath: dir + "/p.yml", contents: Data("global:\n  scrape_interval: 1m\n".utf8))
+                    return [
+                        "--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
+                        "--web.enable-remote-write-receiver", "--log.level=error"
+                    ]
+                }, readyPath: "/-/ready")
         ]
         if let existingPort {
             // Load only, against a receiver started elsewhere (for profiling it).
@@ -64,8 +73,10 @@ enum IngestBenchmark {
             let rate = Double(samples) / seconds
             let cpuPerMillion = cpu / (Double(samples) / 1e6)
             results.append((target.name, rate, cpuPerMillion))
-            print(String(format: "  %-17@ %6.2fM samples/s   %5.2f CPU-s per million samples   (%d failed requests)",
-                         target.name as NSString, rate / 1e6, cpuPerMillion, failures))
+            print(
+                String(
+                    format: "  %-17@ %6.2fM samples/s   %5.2f CPU-s per million samples   (%d failed requests)",
+                    target.name as NSString, rate / 1e6, cpuPerMillion, failures))
         }
         if let ours = results.first {
             for other in results.dropFirst() {
@@ -110,7 +121,8 @@ enum IngestBenchmark {
         /// utime + stime of the server process, in seconds.
         func cpuSeconds() -> Double {
             guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { return 0 }
+                let close = stat.lastIndex(of: ")")
+            else { return 0 }
             let fields = stat[stat.index(after: close)...].split(separator: " ")
             guard fields.count > 13, let u = Double(fields[11]), let s = Double(fields[12]) else { return 0 }
             return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))

@@ -51,9 +51,10 @@ enum NodeExporterLoad {
             var i = 0
             while i < series.count {
                 let chunk = series[i..<min(i + perRequest, series.count)]
-                let request = WriteRequest(timeseries: chunk.enumerated().map { k, labels in
-                    TimeSeries(labels: labels, samples: [Sample(timestamp: ts, value: Double(round * 1000 + k) * 1.5)])
-                })
+                let request = WriteRequest(
+                    timeseries: chunk.enumerated().map { k, labels in
+                        TimeSeries(labels: labels, samples: [Sample(timestamp: ts, value: Double(round * 1000 + k) * 1.5)])
+                    })
                 bodies.append(encoder.encode(request))
                 i += perRequest
             }

@@ -3,8 +3,9 @@ import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
 import TributaryWire
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// Query latency against Debian's prometheus 2.42 on the same data (issue "PromQL"): 10k
@@ -16,7 +17,7 @@ enum PromQLBenchmark {
         "sum by (group) (rate(bench_http_requests_total[5m]))",
         "histogram_quantile(0.9, sum by (le) (rate(bench_request_duration_seconds_bucket[5m])))",
         "topk(5, rate(bench_http_requests_total[5m]))",
-        "sum(rate(bench_http_requests_total{instance=~\"host-1.*\"}[5m]))",
+        "sum(rate(bench_http_requests_total{instance=~\"host-1.*\"}[5m]))"
     ]
 
     static func run(instances: Int, rounds: Int) throws {
@@ -27,12 +28,16 @@ enum PromQLBenchmark {
 
         // TRIBUTARY_BENCH_NO_PEER=1 runs our side only (for profiling under callgrind).
         let withPeer = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_NO_PEER"] != "1"
-        let prometheus = try withPeer ? Peer(binary: "prometheus") { port, dir in
-            let config = dir + "/prometheus.yml"
-            _ = FileManager.default.createFile(atPath: config, contents: Data("global:\n  scrape_interval: 1m\n".utf8))
-            return ["--config.file=\(config)", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
-                    "--web.enable-remote-write-receiver", "--log.level=warn", "--query.max-samples=100000000"]
-        } : nil
+        let prometheus =
+            try withPeer
+            ? Peer(binary: "prometheus") { port, dir in
+                let config = dir + "/prometheus.yml"
+                _ = FileManager.default.createFile(atPath: config, contents: Data("global:\n  scrape_interval: 1m\n".utf8))
+                return [
+                    "--config.file=\(config)", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
+                    "--web.enable-remote-write-receiver", "--log.level=warn", "--query.max-samples=100000000"
+                ]
+            } : nil
         defer { prometheus?.stop() }
 
         let head = Head()
@@ -175,8 +180,10 @@ final class Peer: @unchecked Sendable {
         var c = URLComponents(string: "http://127.0.0.1:\(port)/api/v1/" + (start == nil ? "query" : "query_range"))!
         var items = [URLQueryItem(name: "query", value: q), URLQueryItem(name: "stats", value: "all")]
         if let start {
-            items += [URLQueryItem(name: "start", value: String(Double(start) / 1000)), URLQueryItem(name: "end", value: String(Double(end) / 1000)),
-                      URLQueryItem(name: "step", value: String(Double(step) / 1000))]
+            items += [
+                URLQueryItem(name: "start", value: String(Double(start) / 1000)), URLQueryItem(name: "end", value: String(Double(end) / 1000)),
+                URLQueryItem(name: "step", value: String(Double(step) / 1000))
+            ]
         } else {
             items.append(URLQueryItem(name: "time", value: String(Double(end) / 1000)))
         }
@@ -186,8 +193,9 @@ final class Peer: @unchecked Sendable {
         let (_, body) = try http(URLRequest(url: c.url!))
         let wall = Date().timeIntervalSince(t0)
         guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any], let data = json["data"] as? [String: Any],
-              let stats = data["stats"] as? [String: Any], let timings = stats["timings"] as? [String: Any],
-              let eval = timings["evalTotalTime"] as? Double else {
+            let stats = data["stats"] as? [String: Any], let timings = stats["timings"] as? [String: Any],
+            let eval = timings["evalTotalTime"] as? Double
+        else {
             throw BenchError("unexpected answer to \(q): \(String(decoding: body.prefix(300), as: UTF8.self))")
         }
         return (eval, wall)

@@ -82,8 +82,10 @@ enum TSDBBenchmark {
         let start = Date()
         let stats = try head.replayWAL()
         let seconds = Date().timeIntervalSince(start)
-        print(String(format: "  WAL replay:              %6.2fM samples/s (%d samples, %d series, %.1f MB in %.2f s)   target >= 3M",
-                     Double(stats.samples) / seconds / 1e6, stats.samples, stats.series, Double(stats.wal.bytes) / 1e6, seconds))
+        print(
+            String(
+                format: "  WAL replay:              %6.2fM samples/s (%d samples, %d series, %.1f MB in %.2f s)   target >= 3M",
+                Double(stats.samples) / seconds / 1e6, stats.samples, stats.series, Double(stats.wal.bytes) / 1e6, seconds))
     }
 
     static func memory(seriesCount: Int) throws {
@@ -114,9 +116,11 @@ enum TSDBBenchmark {
         }
         tributary_malloc_trim()
         let after30 = residentBytes()
-        print(String(format: "  resident memory per series at %d series: %4.0f B with 1 sample, %4.0f B with 30 samples (head estimate %d B)   target <= 1024 B",
-                     seriesCount, Double(afterCreate - before) / Double(seriesCount), Double(after30 - before) / Double(seriesCount),
-                     head.memoryBytes / seriesCount))
+        print(
+            String(
+                format: "  resident memory per series at %d series: %4.0f B with 1 sample, %4.0f B with 30 samples (head estimate %d B)   target <= 1024 B",
+                seriesCount, Double(afterCreate - before) / Double(seriesCount), Double(after30 - before) / Double(seriesCount),
+                head.memoryBytes / seriesCount))
 
         let matchers = [try Matcher(.equal, "job", "node"), try Matcher(.regexMatch, "group", "lab-1|lab-2")]
         var found = 0
@@ -124,8 +128,10 @@ enum TSDBBenchmark {
         let rounds = 20
         for _ in 0..<rounds { found = try head.postings.select(matchers).count }
         let perLookup = Date().timeIntervalSince(start) / Double(rounds)
-        print(String(format: "  postings {job=\"node\", group=~\"lab-1|lab-2\"} over %d series: %.2f ms per lookup (%d series match)",
-                     seriesCount, perLookup * 1000, found))
+        print(
+            String(
+                format: "  postings {job=\"node\", group=~\"lab-1|lab-2\"} over %d series: %.2f ms per lookup (%d series match)",
+                seriesCount, perLookup * 1000, found))
         withExtendedLifetime(head) {}
     }
 

@@ -10,26 +10,26 @@ public typealias FuzzBody = (UnsafeRawBufferPointer) -> Void
 nonisolated(unsafe) private var currentBody: FuzzBody?
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
-) -> CInt
+    @_silgen_name("LLVMFuzzerRunDriver")
+    func LLVMFuzzerRunDriver(
+        _ argc: UnsafeMutablePointer<CInt>, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+        _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> CInt
+    ) -> CInt
 
-/// libFuzzer's runtime refers to this symbol; it feeds the input to the body `runFuzzer` set.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
-    currentBody?(UnsafeRawBufferPointer(start: data, count: size))
-    return 0
-}
+    /// libFuzzer's runtime refers to this symbol; it feeds the input to the body `runFuzzer` set.
+    @_cdecl("LLVMFuzzerTestOneInput")
+    public func LLVMFuzzerTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
+        currentBody?(UnsafeRawBufferPointer(start: data, count: size))
+        return 0
+    }
 
-/// Hands the process to libFuzzer's driver, feeding each input to `body`.
-public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ body: @escaping FuzzBody) -> CInt {
-    currentBody = body
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput)
-}
+    /// Hands the process to libFuzzer's driver, feeding each input to `body`.
+    public func runFuzzer(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?, _ body: @escaping FuzzBody) -> CInt {
+        currentBody = body
+        var argc = argc
+        var argv = argv
+        return LLVMFuzzerRunDriver(&argc, &argv, LLVMFuzzerTestOneInput)
+    }
 #endif
 
 /// Without libFuzzer: `TARGET seeds DIR` calls `seeds` to fill DIR with a seed corpus;

@@ -33,30 +33,31 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("fuzz_exposition_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc, argv, fuzzOne)
-}
-#else
-/// `fuzz-exposition seeds DIR` copies the conformance corpora as seeds; `fuzz-exposition
-/// FILE…` replays inputs.
-@main
-struct FuzzReplay {
-    static func main() throws {
-        try replay(seeds: { folder in
-            let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/exposition").standardized
-            var n = 0
-            let walker = FileManager.default.enumerator(atPath: root.path)
-            while let path = walker?.nextObject() as? String {
-                guard !path.hasSuffix(".json"), !path.hasSuffix(".md"), !path.hasSuffix(".txt") else { continue }
-                let url = root.appendingPathComponent(path)
-                var isDirectory: ObjCBool = false
-                guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
-                try Data(contentsOf: url).write(to: folder.appendingPathComponent(String(format: "seed-%04d", n)))
-                n += 1
-            }
-            return n
-        }, fuzzOne)
+    @_cdecl("fuzz_exposition_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        runFuzzer(argc, argv, fuzzOne)
     }
-}
+#else
+    /// `fuzz-exposition seeds DIR` copies the conformance corpora as seeds; `fuzz-exposition
+    /// FILE…` replays inputs.
+    @main
+    struct FuzzReplay {
+        static func main() throws {
+            try replay(
+                seeds: { folder in
+                    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/exposition").standardized
+                    var n = 0
+                    let walker = FileManager.default.enumerator(atPath: root.path)
+                    while let path = walker?.nextObject() as? String {
+                        guard !path.hasSuffix(".json"), !path.hasSuffix(".md"), !path.hasSuffix(".txt") else { continue }
+                        let url = root.appendingPathComponent(path)
+                        var isDirectory: ObjCBool = false
+                        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else { continue }
+                        try Data(contentsOf: url).write(to: folder.appendingPathComponent(String(format: "seed-%04d", n)))
+                        n += 1
+                    }
+                    return n
+                }, fuzzOne)
+        }
+    }
 #endif

@@ -46,31 +46,32 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("fuzz_http_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc, argv, fuzzOne)
-}
-#else
-/// `fuzz-http seeds DIR` writes a few responses (each after a split byte); `fuzz-http FILE…`
-/// replays inputs.
-@main
-struct FuzzReplay {
-    static let seeds = [
-        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 5\r\n\r\nup 1\n",
-        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nup 1\r\n1;x=y\r\n\n\r\n0\r\nT: v\r\n\r\n",
-        "HTTP/1.0 200 OK\nConnection: keep-alive\n\nup 1\n",
-        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
-        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 25\r\n\r\n\u{1f}\u{8b}\u{8}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{3}+-P0\u{e4}\u{2}\u{0}\u{b8}\u{ea}\u{96}\u{a4}\u{5}\u{0}\u{0}\u{0}",
-    ]
-
-    static func main() throws {
-        try replay(seeds: { folder in
-            for (n, seed) in seeds.enumerated() {
-                let bytes = [UInt8(n * 3)] + seed.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
-                try Data(bytes).write(to: folder.appendingPathComponent("seed-\(n)"))
-            }
-            return seeds.count
-        }, fuzzOne)
+    @_cdecl("fuzz_http_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        runFuzzer(argc, argv, fuzzOne)
     }
-}
+#else
+    /// `fuzz-http seeds DIR` writes a few responses (each after a split byte); `fuzz-http FILE…`
+    /// replays inputs.
+    @main
+    struct FuzzReplay {
+        static let seeds = [
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: 5\r\n\r\nup 1\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nup 1\r\n1;x=y\r\n\n\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.0 200 OK\nConnection: keep-alive\n\nup 1\n",
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 25\r\n\r\n\u{1f}\u{8b}\u{8}\u{0}\u{0}\u{0}\u{0}\u{0}\u{0}\u{3}+-P0\u{e4}\u{2}\u{0}\u{b8}\u{ea}\u{96}\u{a4}\u{5}\u{0}\u{0}\u{0}"
+        ]
+
+        static func main() throws {
+            try replay(
+                seeds: { folder in
+                    for (n, seed) in seeds.enumerated() {
+                        let bytes = [UInt8(n * 3)] + seed.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }
+                        try Data(bytes).write(to: folder.appendingPathComponent("seed-\(n)"))
+                    }
+                    return seeds.count
+                }, fuzzOne)
+        }
+    }
 #endif

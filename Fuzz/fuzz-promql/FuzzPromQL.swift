@@ -40,33 +40,32 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_cdecl("fuzz_promql_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc, argv, fuzzOne)
-}
-#else
-/// `fuzz-promql seeds DIR` writes the conformance expressions as a seed corpus; `fuzz-promql
-/// FILE…` replays inputs.
-@main
-struct FuzzReplay {
-    static func main() throws {
-        try replay(seeds: { folder in
-            let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/promql").standardized
-            var n = 0
-            for file in (try? FileManager.default.contentsOfDirectory(atPath: scripts.path)) ?? [] where file.hasSuffix(".test") {
-                let text = (try? String(contentsOf: scripts.appendingPathComponent(file), encoding: .utf8)) ?? ""
-                for line in text.split(separator: "\n") where line.hasPrefix("eval") {
-                    let words = line.split(separator: " ")
-                    let expr: String
-                    if words.count > 4, words[1] == "instant" { expr = words[4...].joined(separator: " ") }
-                    else if words.count > 8, words[1] == "range" { expr = words[8...].joined(separator: " ") }
-                    else { continue }
-                    try Data(expr.utf8).write(to: folder.appendingPathComponent(String(format: "seed-%04d", n)))
-                    n += 1
-                }
-            }
-            return n
-        }, fuzzOne)
+    @_cdecl("fuzz_promql_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        runFuzzer(argc, argv, fuzzOne)
     }
-}
+#else
+    /// `fuzz-promql seeds DIR` writes the conformance expressions as a seed corpus; `fuzz-promql
+    /// FILE…` replays inputs.
+    @main
+    struct FuzzReplay {
+        static func main() throws {
+            try replay(
+                seeds: { folder in
+                    let scripts = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../../shared/conformance/promql").standardized
+                    var n = 0
+                    for file in (try? FileManager.default.contentsOfDirectory(atPath: scripts.path)) ?? [] where file.hasSuffix(".test") {
+                        let text = (try? String(contentsOf: scripts.appendingPathComponent(file), encoding: .utf8)) ?? ""
+                        for line in text.split(separator: "\n") where line.hasPrefix("eval") {
+                            let words = line.split(separator: " ")
+                            let expr: String
+                            if words.count > 4, words[1] == "instant" { expr = words[4...].joined(separator: " ") } else if words.count > 8, words[1] == "range" { expr = words[8...].joined(separator: " ") } else { continue }
+                            try Data(expr.utf8).write(to: folder.appendingPathComponent(String(format: "seed-%04d", n)))
+                            n += 1
+                        }
+                    }
+                    return n
+                }, fuzzOne)
+        }
+    }
 #endif

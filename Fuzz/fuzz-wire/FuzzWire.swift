@@ -43,7 +43,7 @@ func compare(_ input: UnsafeRawBufferPointer, compressed: Bool) {
         if containsNULInStrings(input, compressed: compressed) { return }
         fatalError("decoders disagree: \(difference(rx, ry)); rejected \(x.rejectedSeries) vs \(y.rejectedSeries); first errors \(String(describing: x.firstError)) vs \(String(describing: y.firstError))")
     case (.success(let x), .failure(let y)):
-        if y.code == .bodyTooLarge { return } // the reference's arena is bounded, the direct decoder needs none
+        if y.code == .bodyTooLarge { return }  // the reference's arena is bounded, the direct decoder needs none
         fatalError("direct accepted (\(x.series.count) series) what the reference refused: \(y)")
     case (.failure(let x), .success(let y)):
         fatalError("direct refused what the reference accepted (\(y.series.count) series): \(x)")
@@ -71,15 +71,19 @@ func containsNULInStrings(_ input: UnsafeRawBufferPointer, compressed: Bool) -> 
         message = m
     }
     return message.withUnsafeBytes { raw in
-        walk(ProtoReader(raw), strings: [], messages: [
-            1: { ts in
-                walk(ts, strings: [], messages: [
-                    1: { label in walk(label, strings: [1, 2], messages: [:]) },
-                    3: { ex in walk(ex, strings: [], messages: [1: { label in walk(label, strings: [1, 2], messages: [:]) }]) },
-                ])
-            },
-            3: { metadata in walk(metadata, strings: [2, 4, 5], messages: [:]) },
-        ])
+        walk(
+            ProtoReader(raw), strings: [],
+            messages: [
+                1: { ts in
+                    walk(
+                        ts, strings: [],
+                        messages: [
+                            1: { label in walk(label, strings: [1, 2], messages: [:]) },
+                            3: { ex in walk(ex, strings: [], messages: [1: { label in walk(label, strings: [1, 2], messages: [:]) }]) }
+                        ])
+                },
+                3: { metadata in walk(metadata, strings: [2, 4, 5], messages: [:]) }
+            ])
     }
 }
 
@@ -102,8 +106,8 @@ func walk(_ reader: ProtoReader, strings: Set<UInt64>, messages: [UInt64: (Proto
 }
 
 #if FUZZING
-@_cdecl("fuzz_wire_main")
-public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
-    runFuzzer(argc, argv, fuzzOne)
-}
+    @_cdecl("fuzz_wire_main")
+    public func fuzzMain(_ argc: CInt, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> CInt {
+        runFuzzer(argc, argv, fuzzOne)
+    }
 #endif

@@ -58,8 +58,10 @@ public final class Agent: Sendable {
                 } else if let client {
                     // The loop and its target's connection share an event loop.
                     let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
-                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger,
-                                            source: .scraper(client.scraper(for: target, on: eventLoop))))
+                    loops.append(
+                        ScrapeLoop(
+                            target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger,
+                            source: .scraper(client.scraper(for: target, on: eventLoop))))
                 }
             }
         }
@@ -73,7 +75,8 @@ public final class Agent: Sendable {
     public func reload(_ configuration: AgentConfiguration) async throws {
         let old = current.withLock { $0 }
         if configuration.host != old.host || configuration.port != old.port || configuration.dataDirectory != old.dataDirectory
-            || configuration.remoteWrites.map(\.url) != old.remoteWrites.map(\.url) || configuration.externalLabels != old.externalLabels {
+            || configuration.remoteWrites.map(\.url) != old.remoteWrites.map(\.url) || configuration.externalLabels != old.externalLabels
+        {
             logger.warning("reload: listen, storage, remote_write and external_labels changes need a restart; applying scrape targets only")
         }
         var applied = configuration
@@ -87,9 +90,11 @@ public final class Agent: Sendable {
     /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
     public var services: [any Service] {
         [ScrapeService(agent: self)] + queues.map { $0 as any Service }
-            + [WALUpkeepService(storage: storage, queues: queues, retention: configuration.retention, logger: logger) { [self] in
-                metrics.activeSeries.set(Double(activeSeries))
-            }]
+            + [
+                WALUpkeepService(storage: storage, queues: queues, retention: configuration.retention, logger: logger) { [self] in
+                    metrics.activeSeries.set(Double(activeSeries))
+                }
+            ]
     }
 
     /// Series the scrape loops hold.

@@ -21,11 +21,13 @@ public struct ConfigReader {
         do {
             return try Yams.compose(yaml: text, .basic)
         } catch let YamlError.scanner(_, problem, mark, _), let YamlError.parser(_, problem, mark, _),
-                let YamlError.composer(_, problem, mark, _) {
+            let YamlError.composer(_, problem, mark, _)
+        {
             throw ConfigError(file: file, line: mark.line, column: mark.column, message: "invalid YAML: \(problem)")
         } catch let YamlError.duplicatedKeysInMapping(duplicates, context) {
-            throw ConfigError(file: file, line: context.mark.line, column: context.mark.column,
-                              message: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) in this mapping")
+            throw ConfigError(
+                file: file, line: context.mark.line, column: context.mark.column,
+                message: "duplicate key \(duplicates.map { "\"\($0)\"" }.joined(separator: ", ")) in this mapping")
         } catch {
             throw ConfigError(file: file, line: 0, column: 0, message: "invalid YAML: \(String(describing: error).split(separator: "\n").first ?? "")")
         }

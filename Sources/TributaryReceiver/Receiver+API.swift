@@ -1,7 +1,7 @@
 import Foundation
+import Synchronization
 import TributaryModel
 import TributaryPromQL
-import Synchronization
 import TributaryTSDB
 
 extension Receiver {

@@ -38,7 +38,10 @@ extension Receiver {
         if new.host != old.host || new.port != old.port { needRestart.append("listen") }
         if new.tls != old.tls { needRestart.append("tls") }
         if new.dataDirectory != old.dataDirectory || new.walFsync != old.walFsync || new.walSyncInterval != old.walSyncInterval
-            || new.head != old.head { needRestart.append("storage") }
+            || new.head != old.head
+        {
+            needRestart.append("storage")
+        }
         if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
             needRestart.append("remote_write")
         }

@@ -1,5 +1,5 @@
-import Logging
 import Foundation
+import Logging
 import Synchronization
 import TributaryModel
 import TributaryTSDB
@@ -30,10 +30,12 @@ extension Receiver {
         let (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding)
         metrics.answered(answer.status, refused: reason)
         if let reason {
-            badRequests.warning("remote write refused", metadata: [
-                "status": "\(answer.status)", "reason": "\(reason.rawValue)", "peer": "\(peer)", "bytes": "\(body.count)",
-                "error": "\(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .newlines))",
-            ])
+            badRequests.warning(
+                "remote write refused",
+                metadata: [
+                    "status": "\(answer.status)", "reason": "\(reason.rawValue)", "peer": "\(peer)", "bytes": "\(body.count)",
+                    "error": "\(String(decoding: answer.body, as: UTF8.self).trimmingCharacters(in: .newlines))"
+                ])
         }
         return answer
     }
@@ -123,9 +125,11 @@ extension Receiver {
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
         var headers: [(String, String)] = []
         if version == .v2 {
-            headers = [("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
-                       ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
-                       ("X-Prometheus-Remote-Write-Exemplars-Written", "0")]
+            headers = [
+                ("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
+                ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
+                ("X-Prometheus-Remote-Write-Exemplars-Written", "0")
+            ]
         }
         if let error = batch.firstError {
             return (.text(400, error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), headers: headers), RejectionReason(error.code))

@@ -31,8 +31,10 @@ public final class Receiver: Sendable {
     let badRequests: RateLimitedLog
 
     /// Opens the data directory and replays the WAL.
-    public init(configuration: ReceiverConfiguration, metrics: ReceiverMetrics = ReceiverMetrics(),
-                logger: Logger = Logger(label: "tributary.receiver")) throws {
+    public init(
+        configuration: ReceiverConfiguration, metrics: ReceiverMetrics = ReceiverMetrics(),
+        logger: Logger = Logger(label: "tributary.receiver")
+    ) throws {
         self.configuration = configuration
         self.logger = logger
         self.metrics = metrics
@@ -42,9 +44,11 @@ public final class Receiver: Sendable {
         head = Head(options: configuration.head, wal: wal, logger: logger)
         let replay = try head.replayWAL()
         live = Mutex(LiveSettings(configuration))
-        logger.info("receiver opened", metadata: [
-            "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)",
-        ])
+        logger.info(
+            "receiver opened",
+            metadata: [
+                "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)"
+            ])
     }
 
     /// Runs `body` with a pooled decoder made with `settings`' limits (a decoder from before a

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Logging
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// What replay found.
 public struct ReplayStats: Sendable, Equatable {
@@ -56,12 +57,16 @@ extension WAL {
             stats.repairedAt = (segment, damage.offset)
             let later = segments[(position + 1)...]
             if later.isEmpty {
-                logger.warning("WAL: torn record at the end of the log; truncating",
-                               metadata: ["segment": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)"])
+                logger.warning(
+                    "WAL: torn record at the end of the log; truncating",
+                    metadata: ["segment": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)"])
             } else {
-                logger.error("WAL: corrupt record; truncating and moving later segments aside",
-                             metadata: ["segment": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
-                                        "moved": "\(later.map { String($0) }.joined(separator: ","))"])
+                logger.error(
+                    "WAL: corrupt record; truncating and moving later segments aside",
+                    metadata: [
+                        "segment": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
+                        "moved": "\(later.map { String($0) }.joined(separator: ","))"
+                    ])
             }
             try repair(segment: segment, at: damage.offset, moving: Array(later))
             break

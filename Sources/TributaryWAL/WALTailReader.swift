@@ -90,9 +90,11 @@ public final class WALTailReader {
             let segments = try WAL.segments(in: directory)
             guard let next = segments.first(where: { $0 > position.segment }) else { return 0 }
             let size = try file.map { fd throws(WALError) in try fileSize(fd, path) } ?? position.offset
-            logger.error("WAL: skipping a damaged record and the rest of its segment", metadata: [
-                "segment": "\(path)", "offset": "\(position.offset)", "reason": "\(reason)", "bytes": "\(size - position.offset)",
-            ])
+            logger.error(
+                "WAL: skipping a damaged record and the rest of its segment",
+                metadata: [
+                    "segment": "\(path)", "offset": "\(position.offset)", "reason": "\(reason)", "bytes": "\(size - position.offset)"
+                ])
             skippedBytes += size - position.offset
             position = WALPosition(segment: next, offset: 0)
         }

@@ -3,11 +3,11 @@ import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
-import UnixSignals
-import TributaryModel
 import TributaryConfig
+import TributaryModel
 import TributaryReceiver
 import TributaryWAL
+import UnixSignals
 
 /// `tributary receive`: the central receiver.
 struct Receive: AsyncParsableCommand {

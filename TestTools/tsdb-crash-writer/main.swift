@@ -25,7 +25,7 @@ do {
                 _ = b.append(labels, Sample(timestamp: Int64(batch) * 1000, value: Double(batch * 100 + i)))
             }
         }
-        FileHandle.standardOutput.write(Data("ACK \(batch)\n".utf8)) // unbuffered: the ACK leaves now
+        FileHandle.standardOutput.write(Data("ACK \(batch)\n".utf8))  // unbuffered: the ACK leaves now
         batch += 1
     }
 } catch {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import TributaryAgent
-@testable import TributaryRemoteWrite
 import TributaryConfig
 import TributaryWire
+
+@testable import TributaryRemoteWrite
 
 @Suite struct AgentConfigTests {
     static var configs: URL {
@@ -27,37 +28,38 @@ import TributaryWire
 
     /// A prometheus.yml that uses only the supported keys works unchanged.
     @Test func prometheusYmlWorksUnchanged() throws {
-        let c = try AgentConfigFile.parse("""
-        global:
-          scrape_interval: 30s
-          evaluation_interval: 30s
-          external_labels:
-            replica: b
-            group: lab-6
-        scrape_configs:
-          - job_name: 'node'
-            scrape_interval: 10s
-            metrics_path: /probe
-            params:
-              module: [http_2xx]
-            honor_labels: true
-            body_size_limit: 10MB
-            sample_limit: 5000
-            basic_auth: {username: u, password: p}
-            static_configs:
-              - targets: ['host-1:9100', 'host-2:9100']
-                labels: {rack: r1}
-            relabel_configs:
-              - source_labels: [__address__]
-                regex: '(.*):9100'
-                target_label: host
-                replacement: '$1'
-        remote_write:
-          - url: http://central:9201/api/v1/write
-            queue_config: {max_samples_per_send: 500, capacity: 2500}
-            write_relabel_configs:
-              - {source_labels: [__name__], regex: 'go_.*', action: drop}
-        """, file: "prometheus.yml")
+        let c = try AgentConfigFile.parse(
+            """
+            global:
+              scrape_interval: 30s
+              evaluation_interval: 30s
+              external_labels:
+                replica: b
+                group: lab-6
+            scrape_configs:
+              - job_name: 'node'
+                scrape_interval: 10s
+                metrics_path: /probe
+                params:
+                  module: [http_2xx]
+                honor_labels: true
+                body_size_limit: 10MB
+                sample_limit: 5000
+                basic_auth: {username: u, password: p}
+                static_configs:
+                  - targets: ['host-1:9100', 'host-2:9100']
+                    labels: {rack: r1}
+                relabel_configs:
+                  - source_labels: [__address__]
+                    regex: '(.*):9100'
+                    target_label: host
+                    replacement: '$1'
+            remote_write:
+              - url: http://central:9201/api/v1/write
+                queue_config: {max_samples_per_send: 500, capacity: 2500}
+                write_relabel_configs:
+                  - {source_labels: [__name__], regex: 'go_.*', action: drop}
+            """, file: "prometheus.yml")
         #expect(c.scrapeInterval == 30_000 && c.scrapeTimeout == 10_000)
         #expect(c.externalLabels == ["replica": "b", "group": "lab-6"])
         let sc = try #require(c.scrapeConfigs.first)
@@ -86,7 +88,7 @@ import TributaryWire
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),
         ("global: {}\nglobal: {}\n", "a.yml:1:1: duplicate key \"global\""),
-        ("scrape_configs:\n  - job_name: a\n    body_size_limit: lots\n", "a.yml:3:22: expected a size like 10MB"),
+        ("scrape_configs:\n  - job_name: a\n    body_size_limit: lots\n", "a.yml:3:22: expected a size like 10MB")
     ]
 
     @Test(arguments: bad)

@@ -1,5 +1,6 @@
 import Testing
 import TributaryModel
+
 @testable import TributaryAgent
 
 /// The scrape cache's flat table: lookups after growth, duplicates in one scrape, stale ids,

@@ -6,6 +6,7 @@ import Synchronization
 import Testing
 import TributaryTestSupport
 import TributaryWire
+
 @testable import TributaryAgent
 @testable import TributaryRemoteWrite
 
@@ -21,12 +22,13 @@ import TributaryWire
             let end = min(i + step, bytes.count)
             let used = try bytes[i..<end].withUnsafeBytes { try reader.feed($0) }
             i += used
-            if i < end { break } // the response ended inside this piece
+            if i < end { break }  // the response ended inside this piece
         }
         return reader
     }
 
-    static let chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain; version=0.0.4\r\n\r\n"
+    static let chunked =
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain; version=0.0.4\r\n\r\n"
         + "5\r\nup 1\n\r\n1a;ext=1\r\nnode_load1 0.5\nnode_load5 \r\n3\r\n0.7\r\n0\r\nTrailer: x\r\n\r\n"
 
     @Test func framingsGiveTheSameBodyHoweverTheBytesAreSplit() throws {
@@ -64,7 +66,7 @@ import TributaryWire
             ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n65\r\n", "body larger than the limit of 100 bytes"),
             ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nabc\r\n", "chunk data longer than its size"),
             ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff\r\n", "chunk size too large"),
-            ("HTTP/1.1 200 OK\r\n\r\n" + String(repeating: "x", count: 101), "body larger than the limit of 100 bytes"),
+            ("HTTP/1.1 200 OK\r\n\r\n" + String(repeating: "x", count: 101), "body larger than the limit of 100 bytes")
         ]
         for (text, message) in cases {
             for step in [1, 1000] {
@@ -163,7 +165,7 @@ import TributaryWire
             (Self.response(Array("up 1\n".utf8)), false),
             (Self.response(zipped, headers: "Content-Encoding: gzip\r\nContent-Type: text/plain\r\n"), true),
             (Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nup\r\n3\r\n 1\n\r\n0\r\n\r\n".utf8), false),
-            (Self.response(Array("gone".utf8), status: "404 Not Found"), false),
+            (Self.response(Array("gone".utf8), status: "404 Not Found"), false)
         ])
         let server = try await Self.serve(script)
         defer { server.close(promise: nil) }

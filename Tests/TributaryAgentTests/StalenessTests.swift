@@ -4,6 +4,7 @@ import Synchronization
 import Testing
 import TributaryModel
 import TributaryWAL
+
 @testable import TributaryAgent
 @testable import TributaryRemoteWrite
 

@@ -85,8 +85,9 @@ import TributaryTestSupport
             }
             defer { vm.stop(); vm.removeDirectory() }
             let agent = try Self.agent { port, dir in
-                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port,
-                                 writes: ["http://127.0.0.1:\(prom.port)/api/v1/write", "http://127.0.0.1:\(vm.port)/api/v1/write"])
+                Self.agentConfig(
+                    port: port, dir: dir, replica: "a", node: node.port,
+                    writes: ["http://127.0.0.1:\(prom.port)/api/v1/write", "http://127.0.0.1:\(vm.port)/api/v1/write"])
             }
             defer { agent.stop(); agent.removeDirectory() }
             Thread.sleep(forTimeInterval: 4)
@@ -128,8 +129,9 @@ import TributaryTestSupport
             let receiver = try Self.receiver()
             defer { receiver.stop(); receiver.removeDirectory() }
             let agent = try Self.agent { port, dir in
-                Self.agentConfig(port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(receiver.port)/api/v1/write"],
-                                 extra: "\n    protobuf_message: io.prometheus.write.v2.Request")
+                Self.agentConfig(
+                    port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(receiver.port)/api/v1/write"],
+                    extra: "\n    protobuf_message: io.prometheus.write.v2.Request")
             }
             defer { agent.stop(); agent.removeDirectory() }
             Thread.sleep(forTimeInterval: 3)

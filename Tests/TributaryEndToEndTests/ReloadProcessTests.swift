@@ -55,8 +55,9 @@ import TributaryTestSupport
             check(receiver.process.isRunning, "SIGHUP must not end the receiver: \(receiver.output.suffix(800))")
             check(try Self.status(query, token: "one", dir: dir) == 401, "the old token is refused after the reload")
             check(try Self.status(query, token: "two", dir: dir) == 200)
-            check(try Self.status(base + "/api/v1/write", method: "POST", token: "two", bodyBytes: 2000, dir: dir) == 400,
-                  "2000 bytes are within the new limit (and not snappy, so 400)")
+            check(
+                try Self.status(base + "/api/v1/write", method: "POST", token: "two", bodyBytes: 2000, dir: dir) == 400,
+                "2000 bytes are within the new limit (and not snappy, so 400)")
             check(exposedValue(try httpGet(base + "/metrics"), "tributary_config_last_reload_successful") == 1)
 
             // A file with an error: POST /-/reload answers 500 naming it; nothing changes.

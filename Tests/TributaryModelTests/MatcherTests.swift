@@ -26,14 +26,14 @@ import TributaryModel
         (.regexMatch, "a|", "", true),
         (.regexMatch, "[0-9]+", "123", true),
         (.regexMatch, "[0-9]+", "12a", false),
-        (.regexMatch, "foo", "foobar", false),           // anchored
-        (.regexMatch, "b.r", "foobar", false),           // anchored, general engine
-        (.regexMatch, "x.y", "x\ny", true),              // `.` matches newline
+        (.regexMatch, "foo", "foobar", false),  // anchored
+        (.regexMatch, "b.r", "foobar", false),  // anchored, general engine
+        (.regexMatch, "x.y", "x\ny", true),  // `.` matches newline
         (.regexMatch, "(?i)NODE", "node", true),
         (.regexMatch, "ü+", "üü", true),
         (.regexNoMatch, "lab-.*", "lab-1", false),
         (.regexNoMatch, "lab-.*", "web", true),
-        (.regexNoMatch, "", "", false),
+        (.regexNoMatch, "", "", false)
     ]
 
     @Test(arguments: cases)

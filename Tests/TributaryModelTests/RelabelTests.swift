@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import TributaryModel
 
 /// Relabelling as Prometheus's `relabel.Process`: one case per action and the edge cases of
@@ -35,12 +36,14 @@ import Testing
                 Case(name: "replace to empty deletes", input: base, rules: [try rule(.replace, source: ["nothing"], target: "mode", replacement: "$1")], output: base.filter { $0.key != "mode" }),
                 Case(name: "replace joins sources with the separator", input: base, rules: [try rule(.replace, source: ["job", "mode"], target: "both", separator: "/")], output: base.merging(["both": "node/idle"]) { a, _ in a }),
                 Case(name: "replace into a target named by a capture", input: base, rules: [try rule(.replace, source: ["mode"], regex: "(.*)", target: "mode_$1", replacement: "yes")], output: base.merging(["mode_idle": "yes"]) { a, _ in a }),
-                Case(name: "replace keeps non-ASCII values whole", input: ["site": "café-Zürich-東京"],
-                     rules: [try rule(.replace, source: ["site"], regex: "(.*)-(.*)-(.*)", target: "city", replacement: "$2 ($1, ${3}) ⇒ é")],
-                     output: ["site": "café-Zürich-東京", "city": "Zürich (café, 東京) ⇒ é"]),
-                Case(name: "replace $1 of a non-ASCII value", input: ["site": "Ñandú"],
-                     rules: [try rule(.replace, source: ["site"], regex: "(.+)", target: "copy", replacement: "$1")],
-                     output: ["site": "Ñandú", "copy": "Ñandú"]),
+                Case(
+                    name: "replace keeps non-ASCII values whole", input: ["site": "café-Zürich-東京"],
+                    rules: [try rule(.replace, source: ["site"], regex: "(.*)-(.*)-(.*)", target: "city", replacement: "$2 ($1, ${3}) ⇒ é")],
+                    output: ["site": "café-Zürich-東京", "city": "Zürich (café, 東京) ⇒ é"]),
+                Case(
+                    name: "replace $1 of a non-ASCII value", input: ["site": "Ñandú"],
+                    rules: [try rule(.replace, source: ["site"], regex: "(.+)", target: "copy", replacement: "$1")],
+                    output: ["site": "Ñandú", "copy": "Ñandú"]),
                 Case(name: "replace with $$ is a literal dollar", input: base, rules: [try rule(.replace, source: ["job"], target: "price", replacement: "$$5")], output: base.merging(["price": "$5"]) { a, _ in a }),
                 Case(name: "keep matches", input: base, rules: [try rule(.keep, source: ["mode"], regex: "idle|user")], output: base),
                 Case(name: "keep drops the rest", input: base, rules: [try rule(.keep, source: ["mode"], regex: "user")], output: nil),
@@ -57,7 +60,7 @@ import Testing
                 Case(name: "dropequal keeps different", input: ["a": "1", "b": "2"], rules: [try rule(.dropequal, source: ["a"], target: "b")], output: ["a": "1", "b": "2"]),
                 // md5("abc") = 900150983cd24fb0 d6963f7d28e17f72; hashmod takes the low 8 bytes.
                 Case(name: "hashmod", input: ["a": "abc"], rules: [try rule(.hashmod, source: ["a"], target: "shard", modulus: 1000)], output: ["a": "abc", "shard": String(UInt64(0xd6963f7d28e17f72) % 1000)]),
-                Case(name: "rules run in order", input: base, rules: [try rule(.replace, source: ["mode"], target: "m2"), try rule(.keep, source: ["m2"], regex: "idle")], output: base.merging(["m2": "idle"]) { a, _ in a }),
+                Case(name: "rules run in order", input: base, rules: [try rule(.replace, source: ["mode"], target: "m2"), try rule(.keep, source: ["m2"], regex: "idle")], output: base.merging(["m2": "idle"]) { a, _ in a })
             ]
         }
     }

@@ -20,7 +20,7 @@ import TributaryModel
         ("name with colon", [("a:b", "a")], .invalidName, "a:b"),
         ("metric name with dash", [("__name__", "up-down")], .invalidMetricName, "__name__"),
         ("metric name starts with digit", [("__name__", "9up")], .invalidMetricName, "__name__"),
-        ("bad utf8", [("job", "\u{FFFD}")], .invalidUTF8, "job"),
+        ("bad utf8", [("job", "\u{FFFD}")], .invalidUTF8, "job")
     ]
 
     @Test(arguments: cases)
@@ -48,13 +48,13 @@ import TributaryModel
     static let utf8Cases: [([UInt8], Bool)] = [
         (Array("plain ascii that is longer than eight bytes".utf8), true),
         (Array("grüße 日本 🎉".utf8), true),
-        ([0xC0, 0x80], false),               // overlong NUL
-        ([0xE0, 0x80, 0x80], false),         // overlong
-        ([0xED, 0xA0, 0x80], false),         // surrogate
-        ([0xF4, 0x90, 0x80, 0x80], false),   // above U+10FFFF
-        ([0xE2, 0x82], false),               // truncated
+        ([0xC0, 0x80], false),  // overlong NUL
+        ([0xE0, 0x80, 0x80], false),  // overlong
+        ([0xED, 0xA0, 0x80], false),  // surrogate
+        ([0xF4, 0x90, 0x80, 0x80], false),  // above U+10FFFF
+        ([0xE2, 0x82], false),  // truncated
         ([0xFF], false),
-        ([], true),
+        ([], true)
     ]
 
     @Test(arguments: utf8Cases)

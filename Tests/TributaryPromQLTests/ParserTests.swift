@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryModel
+
 @testable import TributaryPromQL
 
 @Suite struct ParserTests {
@@ -52,7 +53,7 @@ import TributaryModel
         ("foo:bar:rate5m", "foo:bar:rate5m"),
         ("{__name__=~\"job:.*\"}", "{…}"),
         ("time() - start()", "(- (time ) start())"),
-        ("a / on(instance) group_left(job) b", "(/ a b)"),
+        ("a / on(instance) group_left(job) b", "(/ a b)")
     ]
 
     @Test(arguments: shapes)
@@ -103,7 +104,7 @@ import TributaryModel
         ("foo{__name__=\"bar\"}", "1:1: parse error: metric name must not be set twice: \"foo\" or \"bar\""),
         ("topk(x)", "1:1: parse error: wrong number of arguments for aggregate expression provided, expected 2, got 1"),
         ("x[5m", "1:5: parse error: unexpected end of input, expected \"]\" or \":\""),
-        ("1 $ 2", "1:3: parse error: unexpected character: '$'"),
+        ("1 $ 2", "1:3: parse error: unexpected character: '$'")
     ]
 
     @Test(arguments: errors)

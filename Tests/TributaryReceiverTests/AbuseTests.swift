@@ -1,17 +1,22 @@
 import Foundation
 import Testing
 import TributaryModel
+import TributaryReceiver
+import TributaryTSDB
+import TributaryTestSupport
 import TributaryWire
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Hostile clients over real sockets: the receiver answers with the right codes, stays up,
 /// and a good write afterwards succeeds.
 @Suite(.serialized) struct AbuseTests {
-    static let good = WriteRequestEncoder().encode(WriteRequest(timeseries: [
-        TimeSeries(labels: ["__name__": "ok", "job": "x"], samples: [Sample(timestamp: 1000, value: 1)]),
-    ]))
+    static let good = WriteRequestEncoder().encode(
+        WriteRequest(timeseries: [
+            TimeSeries(labels: ["__name__": "ok", "job": "x"], samples: [Sample(timestamp: 1000, value: 1)])
+        ]))
 
     /// A blocking TCP connection to 127.0.0.1:port.
     final class Connection: @unchecked Sendable {
@@ -86,9 +91,10 @@ import Glibc
             slow.append(c)
         }
         for k in 0..<5 {
-            let body = WriteRequestEncoder().encode(WriteRequest(timeseries: [
-                TimeSeries(labels: ["__name__": "ok", "job": "slow"], samples: [Sample(timestamp: Int64(k + 1) * 1000, value: 1)]),
-            ]))
+            let body = WriteRequestEncoder().encode(
+                WriteRequest(timeseries: [
+                    TimeSeries(labels: ["__name__": "ok", "job": "slow"], samples: [Sample(timestamp: Int64(k + 1) * 1000, value: 1)])
+                ]))
             #expect(try await server.write(body).0 == 204)
         }
         withExtendedLifetime(slow) {}
@@ -107,9 +113,10 @@ import Glibc
         for (i, c) in connections.enumerated() {
             switch i % 3 {
             case 0:
-                let body = WriteRequestEncoder().encode(WriteRequest(timeseries: [
-                    TimeSeries(labels: ["__name__": "conn", "i": "\(i)"], samples: [Sample(timestamp: 1000, value: Double(i))]),
-                ]))
+                let body = WriteRequestEncoder().encode(
+                    WriteRequest(timeseries: [
+                        TimeSeries(labels: ["__name__": "conn", "i": "\(i)"], samples: [Sample(timestamp: 1000, value: Double(i))])
+                    ]))
                 _ = c.send(Self.request(body, port: port))
                 expected.append(204)
             case 1:
@@ -129,7 +136,3 @@ import Glibc
         await server.stop()
     }
 }
-
-import TributaryReceiver
-import TributaryTestSupport
-import TributaryTSDB

@@ -4,8 +4,9 @@ import TributaryModel
 import TributaryReceiver
 import TributaryTestSupport
 import TributaryWire
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 @Suite(.serialized) struct AuthTests {
@@ -38,9 +39,10 @@ import FoundationNetworking
             c.auth.read = AccessRule(basicUsers: ["grafana": Self.hash])
         }
         defer { server.removeData() }
-        let body = WriteRequestEncoder().encode(WriteRequest(timeseries: [
-            TimeSeries(labels: ["__name__": "m", "job": "x"], samples: [Sample(timestamp: 1000, value: 1)]),
-        ]))
+        let body = WriteRequestEncoder().encode(
+            WriteRequest(timeseries: [
+                TimeSeries(labels: ["__name__": "m", "job": "x"], samples: [Sample(timestamp: 1000, value: 1)])
+            ]))
         // Raw sockets: URLSession on Linux waits for a credential delegate after a 401 with
         // WWW-Authenticate instead of returning it.
         let port = server.port

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 import TributaryConfig
-import TributaryReceiver
 import TributaryModel
+import TributaryReceiver
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
@@ -26,12 +26,13 @@ import TributaryWire
     }
 
     @Test func valuesAreRead() throws {
-        let c = try ReceiverConfigFile.parse("""
-        listen: 127.0.0.1:9300
-        storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m}
-        dedup: {replica_labels: [r], window: 30s}
-        limits: {max_body_bytes: 1000, max_labels_per_series: 20}
-        """, file: "r.yml")
+        let c = try ReceiverConfigFile.parse(
+            """
+            listen: 127.0.0.1:9300
+            storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m}
+            dedup: {replica_labels: [r], window: 30s}
+            limits: {max_body_bytes: 1000, max_labels_per_series: 20}
+            """, file: "r.yml")
         #expect(c.host == "127.0.0.1" && c.port == 9300)
         #expect(c.dataDirectory == "/tmp/x" && c.walFsync == .always)
         #expect(c.head.outOfOrderWindow == 5_400_000)
@@ -52,7 +53,7 @@ import TributaryWire
         ("tls:\n  cert_file: /nonexistent.pem\n  key_file: k.pem\n", "r.yml:2:14: cannot load the certificate chain /nonexistent.pem"),
         ("remote_write:\n  - url: ftp://x\n", "r.yml:2:10: url must be an http:// or https:// URL"),
         ("remote_write:\n  - {url: 'http://a/w', name: c}\n  - {url: 'http://b/w', name: c}\n", "r.yml:3:5: duplicate remote_write name \"c\""),
-        ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT"),
+        ("listen: localhost\n", "r.yml:1:9: listen must be HOST:PORT")
     ]
 
     @Test(arguments: bad)

@@ -1,9 +1,14 @@
 import Foundation
+import Logging
+import Prometheus
+import Synchronization
 import Testing
-import TributaryRemoteWrite
 import TributaryModel
-import TributaryReceiver
+import TributaryRemoteWrite
 import TributaryTestSupport
+import TributaryWAL
+
+@testable import TributaryReceiver
 
 /// A site receiver forwards upstream (`remote_write`) what it stores: the HA pair it
 /// deduplicates arrives upstream once, without the replica label, every stored sample of it.
@@ -22,8 +27,9 @@ import TributaryTestSupport
         let start = (Int64(Date().timeIntervalSince1970 * 1000) - 60_000) / 1000 * 1000
         for replica in ["a", "b"] {
             let series = (0..<3).map { i in
-                ReceiverTests.series(["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": replica],
-                                     (0..<30).map { k in (start + Int64(k) * 1000 + (replica == "b" ? 300 : 0), Double(k)) })
+                ReceiverTests.series(
+                    ["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": replica],
+                    (0..<30).map { k in (start + Int64(k) * 1000 + (replica == "b" ? 300 : 0), Double(k)) })
             }
             #expect(try await site.write(ReceiverTests.body(series)).0 == 204)
         }
@@ -44,5 +50,36 @@ import TributaryTestSupport
         #expect(m == 0)
         await site.stop()
         await central.stop()
+    }
+
+    /// Series churn does not grow the forwarder: a series not forwarded for longer than the
+    /// retention leaves the labels → id map, and the queue WAL's labels and checkpoint at the
+    /// next truncation; one still forwarded stays. Fails if either only grows.
+    @Test func idleForwardedSeriesExpire() throws {
+        let dir = NSTemporaryDirectory() + "tributary-forward-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ReceiverConfiguration()
+        c.dataDirectory = dir
+        c.forwardRetention = 60_000
+        c.remoteWrites = [RemoteWriteConfig(url: "http://127.0.0.1:1/api/v1/write", name: "up")]
+        let forwarder = try Forwarder(configuration: c, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+        let gone: Labels = ["__name__": "gone", "job": "j"], kept: Labels = ["__name__": "kept", "job": "j"]
+        try forwarder.forward([(gone, [Sample(timestamp: 1, value: 1)]), (kept, [Sample(timestamp: 1, value: 1)])])
+        let now = Forwarder.now()
+        #expect(forwarder.expireIdle(now: now + 30_000) == 0, "within the retention")
+        // Later only `kept` is forwarded again.
+        forwarder.ids.withLock { $0[kept]?.lastForwarded = now + 61_000 }
+        #expect(forwarder.expireIdle(now: now + 90_000) == 1)
+        #expect(forwarder.seriesCount == 1)
+        let keep = try forwarder.storage.wal.cut()
+        try forwarder.storage.truncate(before: WALPosition(segment: keep, offset: 0), now: now + 90_000, retention: 60_000)
+        var inCheckpoint: [Labels] = []
+        try Checkpoint.read(dir + "/forward/wal") { kind, payload in
+            if kind == .series { _ = RecordCodec.decodeSeries(payload) { _, labels in inCheckpoint.append(Labels(labels)) } }
+        }
+        #expect(inCheckpoint == [kept])
+        // A series that comes back gets a new id and is forwarded as new.
+        try forwarder.forward([(gone, [Sample(timestamp: 2, value: 2)])])
+        #expect(forwarder.seriesCount == 2)
     }
 }

@@ -2,10 +2,11 @@ import Foundation
 import Testing
 import TributaryModel
 import TributaryReceiver
+import TributaryRemoteWrite
 import TributaryTestSupport
 import TributaryWire
+
 @testable import TributaryAgent
-import TributaryRemoteWrite
 
 @Suite(.serialized) struct MetricsAndTLSTests {
     /// `/metrics` counts samples and refusals by reason and status code, and times requests.
@@ -16,8 +17,10 @@ import TributaryRemoteWrite
         let good = ReceiverTests.body([ReceiverTests.series(["__name__": "m", "job": "j"], [(now - 2000, 1), (now - 1000, 2)])])
         #expect(try await server.write(good).0 == 204)
         // Out of order: one sample behind the series' newest, plus one good sample.
-        let late = ReceiverTests.body([ReceiverTests.series(["__name__": "m", "job": "j"], [(now - 5000, 1)]),
-                                       ReceiverTests.series(["__name__": "m", "job": "k"], [(now, 1)])])
+        let late = ReceiverTests.body([
+            ReceiverTests.series(["__name__": "m", "job": "j"], [(now - 5000, 1)]),
+            ReceiverTests.series(["__name__": "m", "job": "k"], [(now, 1)])
+        ])
         #expect(try await server.write(late).0 == 400)
         #expect(try await server.write(Array("not snappy".utf8)).0 == 400)
         #expect(try await server.write(good, contentType: "application/json").0 == 415)
@@ -50,9 +53,11 @@ import TributaryRemoteWrite
         #expect(try await server.write(ReceiverTests.body([ReceiverTests.series(["__name__": "up", "job": "node", "group": "lab-1"], [(Int64(now * 1000) - 30_000, 1)])])).0 == 204)
         let (code, _, page) = try await server.get("/")
         #expect(code == 200 && page.contains("<textarea id=\"q\"") && page.contains("api/v1/query_range"))
-        for path in ["/api/v1/status/tsdb", "/api/v1/status/buildinfo",
-                     "/api/v1/query_range?query=sum+by+(group%2C+job)+(up)&start=\(now - 3600)&end=\(now)&step=12",
-                     "/api/v1/query?query=sum+by+(group%2C+job)+(up)&time=\(now)"] {
+        for path in [
+            "/api/v1/status/tsdb", "/api/v1/status/buildinfo",
+            "/api/v1/query_range?query=sum+by+(group%2C+job)+(up)&start=\(now - 3600)&end=\(now)&step=12",
+            "/api/v1/query?query=sum+by+(group%2C+job)+(up)&time=\(now)"
+        ] {
             let (c, json, text) = try await server.get(path)
             #expect(c == 200 && json["status"] as? String == "success", "\(path): \(text)")
         }
@@ -66,17 +71,27 @@ import TributaryRemoteWrite
         let dir = NSTemporaryDirectory() + "tributary-tls-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        try run("/usr/bin/openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-                                     "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-                                     "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"])
+        try run(
+            "/usr/bin/openssl",
+            [
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                "-keyout", dir + "/key.pem", "-out", dir + "/cert.pem"
+            ])
         let config = try ReceiverConfigFile.parse("tls: {cert_file: \(dir)/cert.pem, key_file: \(dir)/key.pem}\n", file: "r.yml")
         let server = try await TestServer { $0.tls = config.tls }
         defer { server.removeData() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         try Data(ReceiverTests.body([ReceiverTests.series(["__name__": "tls_up", "job": "j"], [(now, 1)])])).write(to: URL(fileURLWithPath: dir + "/body"))
         let url = "https://127.0.0.1:\(server.port)"
-        let write = try await offPool { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
-            "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy", "--data-binary", "@" + dir + "/body", url + "/api/v1/write"]) }
+        let write = try await offPool {
+            try run(
+                "/usr/bin/curl",
+                [
+                    "-sS", "--cacert", dir + "/cert.pem", "-o", "/dev/null", "-w", "%{http_code}",
+                    "-H", "Content-Type: application/x-protobuf", "-H", "Content-Encoding: snappy", "--data-binary", "@" + dir + "/body", url + "/api/v1/write"
+                ])
+        }
         #expect(write == "204")
         let query = try await offPool { try run("/usr/bin/curl", ["-sS", "--cacert", dir + "/cert.pem", url + "/api/v1/query?query=tls_up"]) }
         #expect(query.contains("\"tls_up\""), "\(query)")

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import Testing
+
 @testable import TributaryReceiver
 
 /// A flood of bad requests gives at most `perSecond` log lines a second; the lines held back

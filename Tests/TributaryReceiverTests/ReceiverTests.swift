@@ -19,9 +19,11 @@ import TributaryWire
         let server = try await TestServer()
         defer { server.removeData() }
         let now = Int64(Date().timeIntervalSince1970 * 1000)
-        let (status, _, _) = try await server.write(Self.body([
-            Self.series(["__name__": "up", "job": "node", "group": "lab-1", "instance": "a:9100"], [(now - 30_000, 1), (now - 15_000, 1)]),
-        ], metadata: [MetricMetadata(type: .gauge, metricFamilyName: "up", help: "Target up.")]))
+        let (status, _, _) = try await server.write(
+            Self.body(
+                [
+                    Self.series(["__name__": "up", "job": "node", "group": "lab-1", "instance": "a:9100"], [(now - 30_000, 1), (now - 15_000, 1)])
+                ], metadata: [MetricMetadata(type: .gauge, metricFamilyName: "up", help: "Target up.")]))
         #expect(status == 204)
         let startS = Double(now) / 1000 - 3600, endS = Double(now) / 1000
 
@@ -81,7 +83,7 @@ import TributaryWire
         // Invalid labels: 400 naming the series; the valid series of the request are stored.
         let mixed = Self.body([
             Self.series(Labels(sortedPairs: [("job", "x"), ("__name__", "bad")]), [(2000, 1)]),
-            Self.series(["__name__": "m", "job": "y"], [(2000, 2)]),
+            Self.series(["__name__": "m", "job": "y"], [(2000, 2)])
         ])
         let (code, _, text) = try await server.write(mixed)
         #expect(code == 400)
@@ -103,6 +105,20 @@ import TributaryWire
         let (v2Code, headers, _) = try await server.write(v2, contentType: RemoteWriteVersion.v2.contentType)
         #expect(v2Code == 204)
         #expect(headers.first { ($0.key as? String)?.lowercased() == "x-prometheus-remote-write-samples-written" }?.value as? String == "1")
+        // An HA pair's samples in one window: both accepted (one stored, one deduplicated),
+        // each counted once in Samples-Written (the deduplicated one was counted twice).
+        let pair = V2Message(
+            WriteRequest(timeseries: [
+                Self.series(["__name__": "m", "job": "ha", "replica": "a"], [(60_000, 1)]),
+                Self.series(["__name__": "m", "job": "ha", "replica": "b"], [(61_000, 1)]),
+                Self.series(["__name__": "m", "job": "ha", "replica": "b"], [(60_000, 1)])
+            ])
+        ).encode()
+        let (pairCode, pairHeaders, _) = try await server.write(pair, contentType: RemoteWriteVersion.v2.contentType)
+        #expect(pairCode == 204)
+        #expect(pairHeaders.first { ($0.key as? String)?.lowercased() == "x-prometheus-remote-write-samples-written" }?.value as? String == "3")
+        #expect(try await server.metric("tributary_remote_write_samples_deduplicated_total") == 2)
+        #expect(try await server.metric("tributary_remote_write_samples_repeated_total") == 0)
         // A good write afterwards still succeeds.
         #expect(try await server.write(Self.body([Self.series(["__name__": "m", "job": "x"], [(4000, 4)])])).0 == 204)
         await server.stop()

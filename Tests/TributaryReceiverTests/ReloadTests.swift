@@ -13,9 +13,10 @@ import TributaryWire
         defer { server.removeData() }
         func pair(_ t: Int64) async throws {
             for (replica, offset) in [("a", Int64(0)), ("b", Int64(700))] {
-                let (status, _, text) = try await server.write(ReceiverTests.body([
-                    ReceiverTests.series(["__name__": "m", "job": "j", "replica": replica], [(t + offset, 1)]),
-                ]))
+                let (status, _, text) = try await server.write(
+                    ReceiverTests.body([
+                        ReceiverTests.series(["__name__": "m", "job": "j", "replica": replica], [(t + offset, 1)])
+                    ]))
                 #expect(status == 204, "\(text)")
             }
         }

@@ -4,8 +4,9 @@ import ServiceLifecycle
 import Synchronization
 import TributaryReceiver
 import TributaryTestSupport
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A receiver on a free loopback port for one test, in this process; stopped by `stop()`.

@@ -1,6 +1,7 @@
 import NIOCore
 import Synchronization
 import Testing
+
 @testable import TributaryRemoteWrite
 
 /// Queues sleep on the append count: woken when enough samples are logged, after the timeout

@@ -1,14 +1,15 @@
 import Foundation
 import Hummingbird
 import Logging
-import Prometheus
 import NIOCore
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import Testing
 import TributaryModel
 import TributaryTestSupport
 import TributaryWire
+
 @testable import TributaryRemoteWrite
 
 /// The queue's answers to a receiver's status codes, against an in-process server that answers
@@ -46,9 +47,11 @@ import TributaryWire
             return Response(status: .init(code: code), headers: headers)
         }
         let port = Mutex<Int?>(nil)
-        let app = Application(router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)), onServerRunning: { channel in
-            port.withLock { $0 = channel.localAddress?.port }
-        })
+        let app = Application(
+            router: router, configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in
+                port.withLock { $0 = channel.localAddress?.port }
+            })
         let group = ServiceGroup(services: [app], logger: Logger(label: "test"))
         let task = Task { try await group.run() }
         for _ in 0..<200 where port.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
@@ -78,8 +81,11 @@ import TributaryWire
 
         /// One scrape at `time`: each named sample, then the five synthetic series.
         func scrape(_ samples: [(String, Double)], at time: Int64) throws {
-            let all = samples + [("up", 1), ("scrape_duration_seconds", 0), ("scrape_samples_scraped", Double(samples.count)),
-                                 ("scrape_samples_post_metric_relabeling", Double(samples.count)), ("scrape_series_added", 0)]
+            let all =
+                samples + [
+                    ("up", 1), ("scrape_duration_seconds", 0), ("scrape_samples_scraped", Double(samples.count)),
+                    ("scrape_samples_post_metric_relabeling", Double(samples.count)), ("scrape_series_added", 0)
+                ]
             var newSeries: [(UInt32, Labels)] = []
             let idList = ids.withLock { known in
                 all.map { name, _ in
@@ -184,10 +190,11 @@ import TributaryWire
         queue.cancel()
         _ = try? await queue.value
         let sent = script.series.withLock { $0 }
-        #expect(sent == [
-            ["__name__": "a", "instance": "host-1:9100", "job": "node", "site": "s1"],
-            ["__name__": "up", "instance": "host-1:9100", "job": "node", "site": "s1"],
-        ] as [Labels], "b and the scrape_* series dropped, the others given site")
+        #expect(
+            sent == [
+                ["__name__": "a", "instance": "host-1:9100", "job": "node", "site": "s1"],
+                ["__name__": "up", "instance": "host-1:9100", "job": "node", "site": "s1"]
+            ] as [Labels], "b and the scrape_* series dropped, the others given site")
         #expect(agent.counter("prometheus_remote_storage_samples_dropped_total") == 5)
         await group.triggerGracefulShutdown()
         _ = try? await task.value

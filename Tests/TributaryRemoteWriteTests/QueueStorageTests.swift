@@ -4,6 +4,7 @@ import Testing
 import TributaryModel
 import TributaryWAL
 import TributaryWire
+
 @testable import TributaryRemoteWrite
 
 /// The queue WAL's truncation: delivered segments go, their series survive in the checkpoint
@@ -14,7 +15,7 @@ import TributaryWire
         let dir = NSTemporaryDirectory() + "tributary-storage-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let logger = Logger(label: "test")
-        let count = 25_000 // more than one checkpoint chunk
+        let count = 25_000  // more than one checkpoint chunk
         do {
             let storage = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
             let first = storage.allocate(count)
@@ -24,7 +25,7 @@ import TributaryWire
                 try storage.append(series: slice, ids: slice.map { $0.0 }, samples: slice.map { _ in Sample(timestamp: 1_000, value: 1) })
                 _ = try storage.wal.cut()
             }
-            storage.ended([first, first + 1], at: 1_000)
+            storage.expire([first, first + 1], endedAt: 1_000)
             let segments = try storage.wal.segments()
             let last = try #require(segments.last)
             try storage.truncate(before: WALPosition(segment: last, offset: 0), now: 10_000_000, retention: 3_600_000)
@@ -35,7 +36,7 @@ import TributaryWire
         // A restart finds every series that was not forgotten in the checkpoint.
         let reopened = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: logger)
         var found = 0
-        QueueStorage.readCheckpoint(dir + "/wal") { _, _ in found += 1 }
+        try Checkpoint.read(dir + "/wal") { kind, payload in if kind == .series { _ = RecordCodec.decodeSeries(payload) { _, _ in found += 1 } } }
         #expect(found == count - 2)
         #expect(reopened.labels(1) == nil)
         #expect(reopened.labels(UInt32(count)) == (["__name__": "m", "i": "\(count - 1)", "job": "j"] as Labels))

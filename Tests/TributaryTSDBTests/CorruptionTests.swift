@@ -69,6 +69,8 @@ import TributaryWAL
 }
 
 @Suite struct CheckpointTests {
+    /// Segments before a checkpoint go; a series whose record was only in them survives in the
+    /// checkpoint, so a restart still places the samples of later segments.
     @Test func segmentsBeforeACheckpointCanBeDroppedWithoutLosingSeries() throws {
         let dir = TempDir()
         defer { dir.cleanup() }
@@ -76,15 +78,58 @@ import TributaryWAL
             let wal = try WAL(directory: dir.path + "/wal")
             let head = Head(wal: wal)
             _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 1, value: 1)) }
-            let keep = try #require(try head.checkpointSeries())
-            _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 2, value: 2)) }
+            let keep = try wal.cut()
             // (A block would now hold the samples of the older segments.)
-            try wal.truncate(before: keep)
+            try head.checkpoint(before: keep)
+            _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 2, value: 2)) }
             #expect(try wal.segments() == [keep])
+            #expect(FileManager.default.fileExists(atPath: dir.path + "/wal/checkpoint"))
         }
         let head = Head(wal: try WAL(directory: dir.path + "/wal"))
         let stats = try head.replayWAL()
-        #expect(stats.samplesOfUnknownSeries == 0)
+        #expect(stats.samplesOfUnknownSeries == 0, "the series came from the checkpoint")
         #expect(try head.querier().dump([try Matcher(.equal, "__name__", "a")])[["__name__": "a"]] == [Sample(timestamp: 2, value: 2)])
+    }
+
+    /// A damaged checkpoint: the records before the damage are used, the reading stops there
+    /// and says where; a missing one is no records.
+    @Test func damagedCheckpointIsReadUpToTheDamage() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let walDir = dir.path + "/wal"
+        try FileManager.default.createDirectory(atPath: walDir, withIntermediateDirectories: true)
+        #expect(try Checkpoint.read(walDir) { _, _ in } == Checkpoint.ReadStats())
+        let writer = try CheckpointWriter(walDirectory: walDir)
+        try writer.appendSeries(ids: [1], labels: [["__name__": "a"]])
+        try writer.appendSeries(ids: [2], labels: [["__name__": "b"]])
+        try writer.commit()
+        var bytes = try #require(FileManager.default.contents(atPath: Checkpoint.path(walDir)))
+        bytes[bytes.count - 1] ^= 0xff
+        try bytes.write(to: URL(fileURLWithPath: Checkpoint.path(walDir)))
+        var ids: [UInt32] = []
+        let stats = try Checkpoint.read(walDir) { kind, payload in
+            if kind == .series { _ = RecordCodec.decodeSeries(payload) { id, _ in ids.append(id) } }
+        }
+        #expect(ids == [1])
+        #expect(stats.records == 1 && stats.damage?.contains("checksum mismatch") == true, "\(stats)")
+    }
+
+    /// A writer dropped before its commit leaves the old checkpoint in place and no partial file.
+    @Test func uncommittedCheckpointLeavesTheOldOne() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        let walDir = dir.path + "/wal"
+        try FileManager.default.createDirectory(atPath: walDir, withIntermediateDirectories: true)
+        let first = try CheckpointWriter(walDirectory: walDir)
+        try first.appendSeries(ids: [1], labels: [["__name__": "a"]])
+        try first.commit()
+        do {
+            let second = try CheckpointWriter(walDirectory: walDir)
+            try second.appendSeries(ids: [7], labels: [["__name__": "z"]])
+        }
+        #expect(!FileManager.default.fileExists(atPath: Checkpoint.path(walDir) + ".tmp"))
+        var ids: [UInt32] = []
+        try Checkpoint.read(walDir) { _, payload in _ = RecordCodec.decodeSeries(payload) { id, _ in ids.append(id) } }
+        #expect(ids == [1])
     }
 }

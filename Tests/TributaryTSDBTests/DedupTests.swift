@@ -1,5 +1,6 @@
 import Testing
 import TributaryModel
+
 @testable import TributaryTSDB
 
 /// HA deduplication against the contract of ARCHITECTURE.md, with sample timestamps as the
@@ -74,8 +75,8 @@ import TributaryModel
     @Test func oneReplicaStopsAndTheOtherFillsTheNextWindow() throws {
         let head = Head()
         let stop: Int64 = 1_800_000
-        let xs = Self.scrapes(Self.a, phase: 1_000, from: 0, to: stop)        // A dies at 30 min
-        let ys = Self.scrapes(Self.b, phase: 8_500, from: 0, to: 3_600_000)   // B keeps going
+        let xs = Self.scrapes(Self.a, phase: 1_000, from: 0, to: stop)  // A dies at 30 min
+        let ys = Self.scrapes(Self.b, phase: 8_500, from: 0, to: 3_600_000)  // B keeps going
         try Self.deliver(head, Self.interleave(xs, ys, seed: 7))
         let samples = try Self.stored(head)
         // The window after A's last sample is filled by B: no gap over one window plus delivery.
@@ -97,8 +98,12 @@ import TributaryModel
         #expect(!samples.contains { $0.isStale })
         checkContract(samples, from: 0, to: 1_300_000, maxGap: 2 * Self.window)
         // When both replicas lose the target, the series does end.
-        let end = try Self.deliver(head, [[(Self.b, Sample(timestamp: 1_400_000, value: StaleMarker.value))],
-                                          [(Self.a, Sample(timestamp: 1_401_000, value: StaleMarker.value))]])
+        let end = try Self.deliver(
+            head,
+            [
+                [(Self.b, Sample(timestamp: 1_400_000, value: StaleMarker.value))],
+                [(Self.a, Sample(timestamp: 1_401_000, value: StaleMarker.value))]
+            ])
         #expect(end.contains(.appended))
         #expect(try Self.stored(head).last?.isStale == true)
     }

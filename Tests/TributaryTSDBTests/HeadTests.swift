@@ -1,5 +1,6 @@
 import Testing
 import TributaryModel
+
 @testable import TributaryTSDB
 
 @Suite struct HeadTests {

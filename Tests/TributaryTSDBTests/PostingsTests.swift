@@ -1,5 +1,6 @@
 import Testing
 import TributaryModel
+
 @testable import TributaryTSDB
 
 @Suite struct PostingsTests {
@@ -26,7 +27,7 @@ import TributaryModel
             ["__name__": "up", "job": "node", "group": "lab-1"],
             ["__name__": "up", "job": "node", "group": "lab-2"],
             ["__name__": "up", "job": "node", "group": "lab-3"],
-            ["__name__": "up", "job": "api"],
+            ["__name__": "up", "job": "api"]
         ]
         for (i, l) in series.enumerated() { p.add(UInt32(i), l) }
         #expect(try p.select([m("job", .equal, "node"), m("group", .regexMatch, "lab-1|lab-2")]) == [0, 1])

@@ -1,5 +1,7 @@
 import Foundation
 import TributaryModel
+import TributaryWAL
+
 @testable import TributaryTSDB
 
 /// A fresh temporary directory, removed by `cleanup()`.
@@ -30,8 +32,6 @@ func m(_ name: String, _ type: Matcher.MatchType, _ value: String) -> Matcher {
     // Test matchers are literals written in the test; a bad one is a bug in the test.
     try! Matcher(type, name, value)
 }
-
-import TributaryWAL
 
 /// A WAL in `dir/wal`.
 func TributaryWALOpen(_ dir: String) throws -> WAL {

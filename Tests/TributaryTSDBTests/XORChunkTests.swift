@@ -1,5 +1,6 @@
 import Testing
 import TributaryModel
+
 @testable import TributaryTSDB
 
 @Suite struct XORChunkTests {
@@ -66,7 +67,7 @@ import TributaryModel
     }
 
     static let specialValues: [Double] = [
-        .nan, StaleMarker.value, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, 1, 1,
+        .nan, StaleMarker.value, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, 1, 1
     ]
 
     @Test(arguments: 0..<50)
@@ -80,12 +81,12 @@ import TributaryModel
             switch rng.next() % 6 {
             case 0: t += 15_000
             case 1: t += Int64(rng.next() % 100) + 1
-            case 2: t += Int64(rng.next() % (1 << 40)) + 1 // huge jump: 64-bit delta of delta
+            case 2: t += Int64(rng.next() % (1 << 40)) + 1  // huge jump: 64-bit delta of delta
             default: t += 15_000 + Int64(rng.next() % 2000)
             }
             switch rng.next() % 5 {
             case 0: v = Self.specialValues[Int(rng.next() % UInt64(Self.specialValues.count))]
-            case 1: break // repeat
+            case 1: break  // repeat
             case 2: v = Double(bitPattern: rng.next())
             default: v += Double(rng.next() % 1000) / 8
             }

@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// A process for a test: one of Debian's peers (`/usr/bin/NAME`) or one of ours
@@ -91,8 +92,7 @@ public func httpRequest(_ request: URLRequest) throws -> (status: Int, body: Dat
     var request = request
     if request.timeoutInterval > 10 { request.timeoutInterval = 10 }
     URLSession.shared.dataTask(with: request) { data, response, error in
-        if let error { result = .failure(error) }
-        else { result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data())) }
+        if let error { result = .failure(error) } else { result = .success(((response as? HTTPURLResponse)?.statusCode ?? 0, data ?? Data())) }
         done.signal()
     }.resume()
     guard done.wait(timeout: .now() + request.timeoutInterval + 2) == .success else { throw TestFailure("\(request.url?.absoluteString ?? "?"): timed out") }

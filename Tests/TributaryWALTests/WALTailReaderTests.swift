@@ -3,6 +3,7 @@ import Glibc
 import Logging
 import Testing
 import TributaryModel
+
 @testable import TributaryWAL
 
 /// The tail reader follows a log being written: records in order across segment cuts, a torn
@@ -10,9 +11,12 @@ import TributaryModel
 @Suite struct WALTailReaderTests {
     static func samples(_ reader: WALTailReader) throws -> [Int64] {
         var out: [Int64] = []
-        while try reader.read(maxBytes: 4096, { kind, payload, _ in
-            if kind == .samples { _ = RecordCodec.decodeSamples(payload) { _, s in out.append(s.timestamp) } }
-        }) > 0 {}
+        while try reader.read(
+            maxBytes: 4096,
+            { kind, payload, _ in
+                if kind == .samples { _ = RecordCodec.decodeSamples(payload) { _, s in out.append(s.timestamp) } }
+            }) > 0
+        {}
         return out
     }
 

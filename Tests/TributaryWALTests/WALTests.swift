@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryModel
+
 @testable import TributaryWAL
 
 @Suite struct WALTests {
@@ -12,8 +13,9 @@ import TributaryModel
     func records(_ n: Int, from: Int = 0) -> [UInt8] {
         var buffer: [UInt8] = []
         RecordCodec.appendSeries(ids: [UInt32(from)], labels: [["__name__": "m", "i": "\(from)"]], to: &buffer)
-        RecordCodec.appendSamples(ids: Array(repeating: UInt32(from), count: n),
-                                  samples: (0..<n).map { Sample(timestamp: Int64(from * 1000 + $0), value: Double($0)) }, to: &buffer)
+        RecordCodec.appendSamples(
+            ids: Array(repeating: UInt32(from), count: n),
+            samples: (0..<n).map { Sample(timestamp: Int64(from * 1000 + $0), value: Double($0)) }, to: &buffer)
         return buffer
     }
 
@@ -92,7 +94,7 @@ import TributaryModel
         bytes[position] ^= 0x5A
         try bytes.write(to: URL(fileURLWithPath: segment))
         let (_, samples, stats) = try replayAll(dir)
-        let intact = offsets.filter { $0 <= position }.count // commits entirely before the damage
+        let intact = offsets.filter { $0 <= position }.count  // commits entirely before the damage
         #expect(samples.count >= intact * 4)
         #expect(samples.count < 80)
         #expect(stats.repairedAt?.segment == 0)

@@ -6,14 +6,16 @@ import TributaryWire
 @Suite struct BadBodyTests {
     static let good = WriteRequest(timeseries: [
         TimeSeries(labels: ["__name__": "up", "job": "node", "instance": "a:9100"], samples: [Sample(timestamp: 1000, value: 1)]),
-        TimeSeries(labels: ["__name__": "up", "job": "node", "instance": "b:9100"], samples: [Sample(timestamp: 1000, value: 0)]),
+        TimeSeries(labels: ["__name__": "up", "job": "node", "instance": "b:9100"], samples: [Sample(timestamp: 1000, value: 0)])
     ])
 
     static func body(_ request: WriteRequest) -> [UInt8] { WriteRequestEncoder().encode(request) }
 
     /// The error both implementations give; they must agree on the code.
-    static func decodeError(_ body: [UInt8], _ version: RemoteWriteVersion = .v1, limits: DecoderLimits = .default,
-                            sourceLocation: SourceLocation = #_sourceLocation) -> WireError? {
+    static func decodeError(
+        _ body: [UInt8], _ version: RemoteWriteVersion = .v1, limits: DecoderLimits = .default,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> WireError? {
         func attempt(_ implementation: WriteRequestDecoder.Implementation) -> WireError? {
             do {
                 _ = try WriteRequestDecoder(limits: limits, implementation: implementation).decode(body, version: version)
@@ -23,8 +25,9 @@ import TributaryWire
             }
         }
         let direct = attempt(.direct), reference = attempt(.reference)
-        #expect(direct?.code == reference?.code, "direct: \(String(describing: direct)), reference: \(String(describing: reference))",
-                sourceLocation: sourceLocation)
+        #expect(
+            direct?.code == reference?.code, "direct: \(String(describing: direct)), reference: \(String(describing: reference))",
+            sourceLocation: sourceLocation)
         return direct
     }
 
@@ -91,7 +94,7 @@ import TributaryWire
         ("empty label value", [("__name__", "up"), ("job", "")], .emptyValue, "job"),
         ("invalid metric name", [("__name__", "up-time"), ("job", "x")], .invalidMetricName, "__name__"),
         ("invalid label name", [("__name__", "up"), ("job-name", "x")], .invalidName, "job-name"),
-        ("no labels", [], .emptyLabelSet, ""),
+        ("no labels", [], .emptyLabelSet, "")
     ]
 
     @Test(arguments: seriesCases, [WriteRequestDecoder.Implementation.direct, .reference])
@@ -116,8 +119,10 @@ import TributaryWire
         try Self.expectRefusedSecond(batch, rule: c.2, label: c.3, name: c.0)
     }
 
-    static func expectRefusedSecond(_ batch: WriteBatch, rule: LabelViolation.Rule, label: String, name: String,
-                                    sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectRefusedSecond(
+        _ batch: WriteBatch, rule: LabelViolation.Rule, label: String, name: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(batch.series.count == 2, "\(name): the two valid series are kept", sourceLocation: sourceLocation)
         #expect(batch.samples.map(\.value) == [1, 0], sourceLocation: sourceLocation)
         #expect(batch.rejectedSeries == 1, sourceLocation: sourceLocation)
@@ -144,10 +149,12 @@ import TributaryWire
     // MARK: remote write 2.0 references
 
     @Test func v2LabelsRefsOutOfRange() throws {
-        let message = V2Message(symbols: ["", "__name__", "up"], timeseries: [
-            .init(labelsRefs: [1, 2], samples: [Sample(timestamp: 1, value: 1)]),
-            .init(labelsRefs: [1, 7], samples: [Sample(timestamp: 1, value: 2)]),
-        ])
+        let message = V2Message(
+            symbols: ["", "__name__", "up"],
+            timeseries: [
+                .init(labelsRefs: [1, 2], samples: [Sample(timestamp: 1, value: 1)]),
+                .init(labelsRefs: [1, 7], samples: [Sample(timestamp: 1, value: 2)])
+            ])
         let batch = try WriteRequestDecoder().decode(message.encode(), version: .v2)
         #expect(batch.series.count == 1)
         #expect(batch.rejectedSeries == 1)
@@ -157,9 +164,11 @@ import TributaryWire
     }
 
     @Test func v2LabelsRefsOddCount() throws {
-        let message = V2Message(symbols: ["", "__name__", "up"], timeseries: [
-            .init(labelsRefs: [1, 2, 1], samples: [Sample(timestamp: 1, value: 1)]),
-        ])
+        let message = V2Message(
+            symbols: ["", "__name__", "up"],
+            timeseries: [
+                .init(labelsRefs: [1, 2, 1], samples: [Sample(timestamp: 1, value: 1)])
+            ])
         let batch = try WriteRequestDecoder().decode(message.encode(), version: .v2)
         #expect(batch.series.isEmpty)
         #expect(batch.firstError?.message.contains("odd number (3)") == true, "\(String(describing: batch.firstError))")
@@ -173,9 +182,11 @@ import TributaryWire
     }
 
     @Test func v2MetadataRefsOutOfRange() throws {
-        let message = V2Message(symbols: ["", "__name__", "up"], timeseries: [
-            .init(labelsRefs: [1, 2], samples: [Sample(timestamp: 1, value: 1)], metadata: (.gauge, 9, 0)),
-        ])
+        let message = V2Message(
+            symbols: ["", "__name__", "up"],
+            timeseries: [
+                .init(labelsRefs: [1, 2], samples: [Sample(timestamp: 1, value: 1)], metadata: (.gauge, 9, 0))
+            ])
         let batch = try WriteRequestDecoder().decode(message.encode(), version: .v2)
         #expect(batch.series.isEmpty)
         #expect(batch.firstError?.message.contains("help_ref 9") == true)
@@ -204,10 +215,12 @@ import TributaryWire
     @Test(arguments: [WriteRequestDecoder.Implementation.direct, .reference])
     func overlongExemplarsAreDroppedSamplesKept(_ implementation: WriteRequestDecoder.Implementation) throws {
         let long = String(repeating: "t", count: 200)
-        let request = WriteRequest(timeseries: [TimeSeries(
-            labels: ["__name__": "req_total"], samples: [Sample(timestamp: 1, value: 1)],
-            exemplars: [Exemplar(labels: ["trace_id": long], value: 1, timestamp: 1), Exemplar(labels: ["trace_id": "ok"], value: 2, timestamp: 2)]
-        )])
+        let request = WriteRequest(timeseries: [
+            TimeSeries(
+                labels: ["__name__": "req_total"], samples: [Sample(timestamp: 1, value: 1)],
+                exemplars: [Exemplar(labels: ["trace_id": long], value: 1, timestamp: 1), Exemplar(labels: ["trace_id": "ok"], value: 2, timestamp: 2)]
+            )
+        ])
         let batch = try WriteRequestDecoder(implementation: implementation).decode(Self.body(request), version: .v1)
         #expect(batch.series.count == 1)
         #expect(batch.samples.count == 1)

@@ -31,7 +31,9 @@ import TributaryWire
             let shouldParse = json?["shouldParse"] as? Bool ?? false
             let bytes = try [UInt8](Data(contentsOf: dir.appendingPathComponent("\(name)/metrics")))
             let error = Self.parse(bytes, .openMetrics)
-            if (error == nil) == shouldParse { passed += 1 } else {
+            if (error == nil) == shouldParse {
+                passed += 1
+            } else {
                 Issue.record("\(name): expected \(shouldParse ? "accept" : "reject"), got \(error.map { "error \($0)" } ?? "accepted")")
             }
         }
@@ -52,7 +54,9 @@ import TributaryWire
                 bytes.append(UInt8(ascii: "\n"))
                 error = Self.parse(bytes, .prometheusText)
             }
-            if (error == nil) == shouldParse { passed += 1 } else {
+            if (error == nil) == shouldParse {
+                passed += 1
+            } else {
                 Issue.record("\(name): expected \(shouldParse ? "accept" : "reject"), got \(error.map { "error \($0)" } ?? "accepted")")
             }
         }

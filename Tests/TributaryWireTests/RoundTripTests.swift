@@ -13,11 +13,11 @@ import TributaryWire
                     Sample(timestamp: 1_700_000_030_000, value: -.infinity),
                     Sample(timestamp: 1_700_000_045_000, value: .nan),
                     Sample(timestamp: 1_700_000_060_000, value: StaleMarker.value),
-                    Sample(timestamp: -5, value: 0.5),
+                    Sample(timestamp: -5, value: 0.5)
                 ],
                 exemplars: [Exemplar(labels: ["trace_id": "abc123"], value: 0.25, timestamp: 1_700_000_000_001)]
             ),
-            TimeSeries(labels: ["__name__": "up", "job": "node", "instance": "host-1:9100"], samples: [Sample(timestamp: 1, value: 1)]),
+            TimeSeries(labels: ["__name__": "up", "job": "node", "instance": "host-1:9100"], samples: [Sample(timestamp: 1, value: 1)])
         ],
         metadata: [MetricMetadata(type: .counter, metricFamilyName: "http_requests_total", help: "Requests served.", unit: "")]
     )
@@ -41,7 +41,7 @@ import TributaryWire
             (["__name__": "up", "job": "node", "instance": "host-1:9100", "group": "lab-6"], Sample(timestamp: 1_700_000_000_000, value: 1)),
             (["__name__": "x", "long": long, "uml": "ñü"], Sample(timestamp: -5, value: .nan)),
             (Labels.empty, Sample(timestamp: 0, value: StaleMarker.value)),
-            (["__name__": "up", "job": "node", "instance": "host-1:9100", "group": "lab-6"], Sample(timestamp: 1_700_000_005_000, value: 0)),
+            (["__name__": "up", "job": "node", "instance": "host-1:9100", "group": "lab-6"], Sample(timestamp: 1_700_000_005_000, value: 0))
         ]
         let encoder = WriteRequestEncoder()
         let general = WriteRequestEncoder().encode(WriteRequest(timeseries: items.map { TimeSeries(labels: $0.0, samples: [$0.1]) }))
@@ -104,7 +104,7 @@ import TributaryWire
         ("application/x-protobuf", RemoteWriteVersion.v1),
         ("application/x-protobuf;proto=prometheus.WriteRequest", .v1),
         ("application/x-protobuf; proto=io.prometheus.write.v2.Request", .v2),
-        ("Application/X-Protobuf;proto=\"io.prometheus.write.v2.Request\"", .v2),
+        ("Application/X-Protobuf;proto=\"io.prometheus.write.v2.Request\"", .v2)
     ])
     func contentTypes(_ c: (String, RemoteWriteVersion)) {
         #expect(RemoteWriteVersion(contentType: c.0) == c.1)

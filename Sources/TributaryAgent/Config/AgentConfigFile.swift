@@ -57,10 +57,14 @@ public enum AgentConfigFile {
 
 extension ConfigReader {
     func scrapeConfig(_ node: Node, defaults: AgentConfiguration) throws(ConfigError) -> ScrapeConfig {
-        let m = try mapping(node, allowed: ["job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params",
-                                            "honor_labels", "honor_timestamps", "basic_auth", "authorization", "tls_config",
-                                            "relabel_configs", "metric_relabel_configs", "static_configs",
-                                            "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"])
+        let m = try mapping(
+            node,
+            allowed: [
+                "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params",
+                "honor_labels", "honor_timestamps", "basic_auth", "authorization", "tls_config",
+                "relabel_configs", "metric_relabel_configs", "static_configs",
+                "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"
+            ])
         guard let jobNode = m["job_name"] else { throw error(node, "scrape config needs job_name") }
         let interval = try m["scrape_interval"].map { n throws(ConfigError) in try positiveDuration(n) } ?? defaults.scrapeInterval
         // As Prometheus: the global timeout, capped at this job's interval when that is shorter.
@@ -101,6 +105,5 @@ extension ConfigReader {
         }
         return sc
     }
-
 
 }

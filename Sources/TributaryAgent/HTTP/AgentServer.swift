@@ -36,9 +36,11 @@ public enum AgentServer {
             }
         }
         let configuration = ApplicationConfiguration(address: .hostname(agent.configuration.host, port: agent.configuration.port), serverName: "tributary-agent")
-        return Application(router: router, configuration: configuration, onServerRunning: { channel in
-            await onRunning(channel.localAddress?.port ?? 0)
-        }, logger: logger)
+        return Application(
+            router: router, configuration: configuration,
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? 0)
+            }, logger: logger)
     }
 
     static func text(_ body: [UInt8], _ type: String) -> Response {
@@ -62,7 +64,7 @@ public enum AgentServer {
                 "lastScrapeDuration": s.lastScrapeDuration,
                 "health": s.health,
                 "scrapeInterval": ScrapeTarget.formatDuration(loop.target.config.scrapeInterval),
-                "scrapeTimeout": ScrapeTarget.formatDuration(loop.target.config.scrapeTimeout),
+                "scrapeTimeout": ScrapeTarget.formatDuration(loop.target.config.scrapeTimeout)
             ])
         }
         let body: [String: Any] = ["status": "success", "data": ["activeTargets": active, "droppedTargets": [] as [Any]]]
@@ -83,12 +85,12 @@ public enum AgentServer {
         }
         let queues = agent.queues.map { q in "<li>\(esc(q.config.name)): \(esc(q.config.url)), delivered up to WAL position \(q.committed.withLock { $0.map(\.description) ?? "-" })</li>" }.joined()
         return """
-        <!doctype html><html><head><meta charset="utf-8"><title>Tributary agent: targets</title>
-        <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
-        .up{color:#080}.down{color:#c00}.unknown{color:#888}</style></head><body>
-        <h1>Tributary agent</h1><p>\(agent.loops.count) targets, \(agent.activeSeries) active series. <a href="/metrics">/metrics</a> · <a href="/api/v1/targets">/api/v1/targets</a></p>
-        <table><tr><th>endpoint</th><th>state</th><th>labels</th><th>last scrape</th><th>duration</th><th>samples</th><th>error</th></tr>
-        \(rows)</table><h2>remote write</h2><ul>\(queues)</ul></body></html>
-        """
+            <!doctype html><html><head><meta charset="utf-8"><title>Tributary agent: targets</title>
+            <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}
+            .up{color:#080}.down{color:#c00}.unknown{color:#888}</style></head><body>
+            <h1>Tributary agent</h1><p>\(agent.loops.count) targets, \(agent.activeSeries) active series. <a href="/metrics">/metrics</a> · <a href="/api/v1/targets">/api/v1/targets</a></p>
+            <table><tr><th>endpoint</th><th>state</th><th>labels</th><th>last scrape</th><th>duration</th><th>samples</th><th>error</th></tr>
+            \(rows)</table><h2>remote write</h2><ul>\(queues)</ul></body></html>
+            """
     }
 }

@@ -63,12 +63,13 @@ final class TargetScraper: Sendable {
                 ("User-Agent", "Tributary/0.1"),
                 ("Accept", ExpositionFormat.acceptHeader),
                 ("Accept-Encoding", "gzip"),
-                ("X-Prometheus-Scrape-Timeout-Seconds", "\(Double(target.config.scrapeTimeout) / 1000)"),
+                ("X-Prometheus-Scrape-Timeout-Seconds", "\(Double(target.config.scrapeTimeout) / 1000)")
             ]
             if let auth = client.settings.authorizationHeader { headers.append(("Authorization", auth)) }
             let head = try endpoint.head(method: "GET", headers: headers) + "\r\n"
-            let connection = HTTP1Connection(endpoint: endpoint, tls: client.tls, serverName: client.settings.tls.serverName,
-                                             group: eventLoop)
+            let connection = HTTP1Connection(
+                endpoint: endpoint, tls: client.tls, serverName: client.settings.tls.serverName,
+                group: eventLoop)
             prepared = .success((connection, ByteBuffer(string: head)))
         } catch {
             prepared = .failure(ScrapeError(description: "target \(target.url): \(error)"))

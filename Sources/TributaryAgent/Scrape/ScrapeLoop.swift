@@ -56,8 +56,10 @@ public final class ScrapeLoop: Sendable {
 
     static let syntheticNames = ["up", "scrape_duration_seconds", "scrape_samples_scraped", "scrape_samples_post_metric_relabeling", "scrape_series_added"]
 
-    public convenience init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
-                            fetch: @escaping ScrapeFetch) {
+    public convenience init(
+        target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
+        fetch: @escaping ScrapeFetch
+    ) {
         self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, source: .fetch(fetch))
     }
 
@@ -211,7 +213,7 @@ public final class ScrapeLoop: Sendable {
                 ids.append(id)
                 samples.append(Sample(timestamp: t, value: StaleMarker.value))
             }
-            if !ended.isEmpty { storage.ended(ended, at: t) }
+            if !ended.isEmpty { storage.expire(ended, endedAt: t) }
             if s.synthetic.isEmpty {
                 let first = storage.allocate(Self.syntheticNames.count)
                 s.synthetic = (0..<UInt32(Self.syntheticNames.count)).map { first + $0 }
@@ -251,7 +253,7 @@ public final class ScrapeLoop: Sendable {
             s.liveIteration = nil
         }
         guard !ids.isEmpty else { return }
-        storage.ended(ids, at: t)
+        storage.expire(ids, endedAt: t)
         do {
             try storage.append(series: [], ids: ids, samples: ids.map { _ in Sample(timestamp: t, value: StaleMarker.value) })
         } catch {

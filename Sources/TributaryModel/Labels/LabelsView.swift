@@ -16,7 +16,8 @@ public struct LabelsView {
         var offset = 0
         while offset < bytes.count {
             guard let name = FlatLabels.readString(bytes, at: &offset),
-                  let value = FlatLabels.readString(bytes, at: &offset) else { return }
+                let value = FlatLabels.readString(bytes, at: &offset)
+            else { return }
             try body(name, value)
         }
     }

@@ -5,12 +5,12 @@
 /// Unicode scalars with `.` matching newlines.
 public struct FastRegex: @unchecked Sendable {
     enum Shape {
-        case any                       // .*
-        case nonEmpty                  // .+
-        case literals(Set<[UInt8]>)    // a|b|c (one or more)
-        case prefix([UInt8])           // abc.*
-        case suffix([UInt8])           // .*abc
-        case contains([UInt8])         // .*abc.*
+        case any  // .*
+        case nonEmpty  // .+
+        case literals(Set<[UInt8]>)  // a|b|c (one or more)
+        case prefix([UInt8])  // abc.*
+        case suffix([UInt8])  // .*abc
+        case contains([UInt8])  // .*abc.*
         case general(Regex<AnyRegexOutput>)
     }
 
@@ -44,7 +44,8 @@ public struct FastRegex: @unchecked Sendable {
             }
         }
         if pattern.hasPrefix(".*"), pattern.hasSuffix(".*"), pattern.count >= 4,
-           let lit = Self.literal(String(pattern.dropFirst(2).dropLast(2))), !lit.isEmpty {
+            let lit = Self.literal(String(pattern.dropFirst(2).dropLast(2))), !lit.isEmpty
+        {
             shape = .contains(Array(lit.utf8))
             return
         }
@@ -110,8 +111,7 @@ public struct FastRegex: @unchecked Sendable {
     /// `a|b|c` (optionally in one `(...)` group) as literals; nil when any part is not literal.
     static func literalAlternatives(_ pattern: String) -> [String]? {
         var body = Substring(pattern)
-        if body.hasPrefix("(?:"), body.hasSuffix(")") { body = body.dropFirst(3).dropLast() }
-        else if body.hasPrefix("("), body.hasSuffix(")"), !body.hasPrefix("(?") { body = body.dropFirst().dropLast() }
+        if body.hasPrefix("(?:"), body.hasSuffix(")") { body = body.dropFirst(3).dropLast() } else if body.hasPrefix("("), body.hasSuffix(")"), !body.hasPrefix("(?") { body = body.dropFirst().dropLast() }
         var parts: [String] = []
         var current = ""
         var escaped = false

@@ -100,9 +100,11 @@ public struct CardinalityStats: Sendable, Equatable {
     /// Series per `name=value` pair, most first.
     public var seriesCountByLabelValuePair: [Entry]
 
-    public init(numSeries: Int = 0, numLabelPairs: Int = 0, chunkCount: Int = 0, minTime: Int64 = 0, maxTime: Int64 = 0,
-                seriesCountByMetricName: [Entry] = [], labelValueCountByLabelName: [Entry] = [],
-                memoryInBytesByLabelName: [Entry] = [], seriesCountByLabelValuePair: [Entry] = []) {
+    public init(
+        numSeries: Int = 0, numLabelPairs: Int = 0, chunkCount: Int = 0, minTime: Int64 = 0, maxTime: Int64 = 0,
+        seriesCountByMetricName: [Entry] = [], labelValueCountByLabelName: [Entry] = [],
+        memoryInBytesByLabelName: [Entry] = [], seriesCountByLabelValuePair: [Entry] = []
+    ) {
         self.numSeries = numSeries
         self.numLabelPairs = numLabelPairs
         self.chunkCount = chunkCount

@@ -2,7 +2,7 @@
 /// once, or `0`. Values are milliseconds. Named apart from `Swift.Duration`, which it is not.
 public enum PrometheusDuration {
     public static let units: [(String, Int64)] = [
-        ("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1),
+        ("y", 365 * 86_400_000), ("w", 7 * 86_400_000), ("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)
     ]
 
     /// Milliseconds, or nil when `text` is not a duration.

@@ -24,7 +24,8 @@ public indirect enum DurationExpr: Sendable, Equatable {
     /// zero, overflow, a non-finite result).
     public func evaluate(step: Int64 = 0, range: Int64 = 0) -> Int64? {
         guard let seconds = value(step: Double(step) / 1000, range: Double(range) / 1000), seconds.isFinite,
-              abs(seconds) < 9.2e15 else { return nil }
+            abs(seconds) < 9.2e15
+        else { return nil }
         return Int64((seconds * 1000).rounded())
     }
 
@@ -57,9 +58,9 @@ public indirect enum DurationExpr: Sendable, Equatable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 @inline(__always) func Foundation_pow(_ x: Double, _ y: Double) -> Double { pow(x, y) }

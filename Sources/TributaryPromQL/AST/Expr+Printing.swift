@@ -1,3 +1,4 @@
+import Foundation
 import TributaryModel
 
 extension Expr {
@@ -83,5 +84,3 @@ extension Expr {
         return out
     }
 }
-
-import Foundation

@@ -23,19 +23,25 @@ public enum Functions {
     public static let all: [String: FunctionSignature] = {
         let v = ValueType.vector, m = ValueType.matrix, s = ValueType.scalar, str = ValueType.string
         var list: [FunctionSignature] = []
-        for name in ["abs", "ceil", "exp", "floor", "ln", "log2", "log10", "sqrt", "sgn", "deg", "rad",
-                     "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "sin", "sinh", "tan", "tanh",
-                     "sort", "sort_desc", "timestamp", "absent",
-                     "histogram_avg", "histogram_count", "histogram_sum", "histogram_stddev", "histogram_stdvar"] {
+        for name in [
+            "abs", "ceil", "exp", "floor", "ln", "log2", "log10", "sqrt", "sgn", "deg", "rad",
+            "acos", "acosh", "asin", "asinh", "atan", "atanh", "cos", "cosh", "sin", "sinh", "tan", "tanh",
+            "sort", "sort_desc", "timestamp", "absent",
+            "histogram_avg", "histogram_count", "histogram_sum", "histogram_stddev", "histogram_stdvar"
+        ] {
             list.append(.init(name, [v]))
         }
-        for name in ["rate", "irate", "increase", "delta", "idelta", "deriv", "changes", "resets",
-                     "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
-                     "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time", "absent_over_time"] {
+        for name in [
+            "rate", "irate", "increase", "delta", "idelta", "deriv", "changes", "resets",
+            "avg_over_time", "min_over_time", "max_over_time", "sum_over_time", "count_over_time",
+            "last_over_time", "present_over_time", "stddev_over_time", "stdvar_over_time", "absent_over_time"
+        ] {
             list.append(.init(name, [m]))
         }
-        for name in ["mad_over_time", "ts_of_first_over_time", "ts_of_last_over_time", "ts_of_max_over_time",
-                     "ts_of_min_over_time", "first_over_time"] {
+        for name in [
+            "mad_over_time", "ts_of_first_over_time", "ts_of_last_over_time", "ts_of_max_over_time",
+            "ts_of_min_over_time", "first_over_time"
+        ] {
             list.append(.init(name, [m], experimental: true))
         }
         for name in ["day_of_month", "day_of_week", "day_of_year", "days_in_month", "hour", "minute", "month", "year"] {
@@ -64,7 +70,7 @@ public enum Functions {
             .init("histogram_quantiles", [v, str, s], variadic: -1, experimental: true),
             .init("start_timestamp", [v], experimental: true),
             .init("min_of", [s, s], .scalar, experimental: true),
-            .init("max_of", [s, s], .scalar, experimental: true),
+            .init("max_of", [s, s], .scalar, experimental: true)
         ]
         return Dictionary(uniqueKeysWithValues: list.map { ($0.name, $0) })
     }()

@@ -150,11 +150,14 @@ extension Evaluator {
             case .sum: value = sums[g].isInfinite ? sums[g] : sums[g] + comps[g]
             case .avg:
                 let sum = sums[g].isInfinite ? sums[g] : sums[g] + comps[g]
-                if let inf = infinities[g] { value = inf } // infinities decide (NaN when mixed)
+                if let inf = infinities[g] {
+                    value = inf
+                }  // infinities decide (NaN when mixed)
                 else if sum.isInfinite {
                     value = Self.mean(input.filter { x in table.group(of: x) { .empty } == g }.map(\.value))
+                } else {
+                    value = sum / Double(counts[g])
                 }
-                else { value = sum / Double(counts[g]) }
             case .count: value = Double(counts[g])
             case .group: value = 1
             default: value = extremes[g]
@@ -220,7 +223,7 @@ extension Evaluator {
                 chosen = Array(members.sorted { Self.greater($0.value, $1.value) }.prefix(k))
             case .bottomk:
                 chosen = Array(members.sorted { Self.less($0.value, $1.value) }.prefix(k))
-            default: // limitk
+            default:  // limitk
                 chosen = Array(members.sorted { $0.labels.stableHash < $1.labels.stableHash }.prefix(k))
             }
             out.append(contentsOf: chosen)

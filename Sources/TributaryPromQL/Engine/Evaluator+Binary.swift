@@ -151,7 +151,7 @@ extension Evaluator {
             return lhs.filter { rightSignatures.contains(Self.signature($0.labels, b.matching)) }
         case .unless:
             return lhs.filter { !rightSignatures.contains(Self.signature($0.labels, b.matching)) }
-        default: // or
+        default:  // or
             let leftSignatures = Set(lhs.map { Self.signature($0.labels, b.matching) })
             return lhs + rhs.filter { !leftSignatures.contains(Self.signature($0.labels, b.matching)) }
         }

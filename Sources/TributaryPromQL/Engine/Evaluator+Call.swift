@@ -127,8 +127,9 @@ extension Evaluator {
 
     mutating func labelReplace(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         guard case .vector(let v) = try eval(c.args[0], at: t),
-              case .string(let dst) = try eval(c.args[1], at: t), case .string(let replacement) = try eval(c.args[2], at: t),
-              case .string(let src) = try eval(c.args[3], at: t), case .string(let pattern) = try eval(c.args[4], at: t) else {
+            case .string(let dst) = try eval(c.args[1], at: t), case .string(let replacement) = try eval(c.args[2], at: t),
+            case .string(let src) = try eval(c.args[3], at: t), case .string(let pattern) = try eval(c.args[4], at: t)
+        else {
             throw EvaluationError(.execution, "label_replace needs a vector and four strings")
         }
         let regex: Regex<AnyRegexOutput>
@@ -191,7 +192,8 @@ extension Evaluator {
 
     mutating func labelJoin(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         guard case .vector(let v) = try eval(c.args[0], at: t), case .string(let dst) = try eval(c.args[1], at: t),
-              case .string(let separator) = try eval(c.args[2], at: t) else {
+            case .string(let separator) = try eval(c.args[2], at: t)
+        else {
             throw EvaluationError(.execution, "label_join needs a vector and strings")
         }
         var sources: [String] = []

@@ -65,7 +65,8 @@ extension Evaluator {
 
     mutating func histogramFraction(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         guard case .scalar(let lower) = try eval(c.args[0], at: t), case .scalar(let upper) = try eval(c.args[1], at: t),
-              case .vector(let v) = try eval(c.args[2], at: t) else { return [] }
+            case .vector(let v) = try eval(c.args[2], at: t)
+        else { return [] }
         return bucketGroups(v).map { labels, buckets in
             var s = VectorSample(labels: labels, value: Self.bucketFraction(lower, upper, buckets))
             s.dropName = true

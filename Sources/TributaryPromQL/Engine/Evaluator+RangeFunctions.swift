@@ -36,8 +36,11 @@ extension Evaluator {
         }
         var out: [VectorSample] = []
         func emit(_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, _ dropName: Bool, id: Int = -1) {
-            guard !samples.isEmpty, let v = Self.compute(name, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
-                                                         rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter) else { return }
+            guard !samples.isEmpty,
+                let v = Self.compute(
+                    name, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
+                    rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter)
+            else { return }
             var sample = VectorSample(labels: labels, value: v)
             sample.dropName = (name == "last_over_time" || name == "first_over_time") ? dropName : true
             sample.id = id
@@ -75,13 +78,16 @@ extension Evaluator {
     }
 
     /// One range function over the samples of one series in its window.
-    static func compute(_ name: String, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
-                        rangeSeconds: Double, scalars: [Double], quantile: Double) -> Double? {
+    static func compute(
+        _ name: String, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
+        rangeSeconds: Double, scalars: [Double], quantile: Double
+    ) -> Double? {
         let n = samples.count
         switch name {
         case "rate", "increase", "delta":
-            return extrapolatedRate(samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
-                                    isCounter: name != "delta", isRate: name == "rate")
+            return extrapolatedRate(
+                samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
+                isCounter: name != "delta", isRate: name == "rate")
         case "irate", "idelta":
             return instantRate(samples, isRate: name == "irate")
         case "deriv":
@@ -148,8 +154,10 @@ extension Evaluator {
     }
 
     /// Prometheus's `extrapolatedRate` for rate, increase and delta.
-    static func extrapolatedRate(_ samples: UnsafeBufferPointer<Sample>, rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
-                                 isCounter: Bool, isRate: Bool) -> Double? {
+    static func extrapolatedRate(
+        _ samples: UnsafeBufferPointer<Sample>, rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
+        isCounter: Bool, isRate: Bool
+    ) -> Double? {
         guard samples.count >= 2 else { return nil }
         let first = samples[0], last = samples[samples.count - 1]
         var result = last.value - first.value

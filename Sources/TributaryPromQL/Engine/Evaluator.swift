@@ -150,7 +150,10 @@ struct Evaluator {
             switch try eval(e, at: t) {
             case .scalar(let v): return .scalar(-v)
             case .vector(let vector):
-                return .vector(vector.map { var s = $0; s.value = -s.value; s.dropName = true; return s })
+                return .vector(
+                    vector.map {
+                        var s = $0; s.value = -s.value; s.dropName = true; return s
+                    })
             default: throw EvaluationError(.execution, "unary minus on a non-numeric value")
             }
         case .binary(let b):

@@ -213,7 +213,8 @@ struct Lexer {
                 out.append(contentsOf: Array(String(Character(scalar)).utf8))
             case UInt8(ascii: "0")...UInt8(ascii: "7"):
                 guard let d1 = peek(), let d2 = peek(1), (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(d1),
-                      (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(d2) else {
+                    (UInt8(ascii: "0")...UInt8(ascii: "7")).contains(d2)
+                else {
                     throw error("invalid escape sequence in string", offset - 2)
                 }
                 offset += 2

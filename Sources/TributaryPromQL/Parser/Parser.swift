@@ -189,8 +189,10 @@ public struct Parser {
             guard expr.type == .vector else {
                 throw error("subquery is only allowed on instant vector, got \(expr.type.rawValue) instead", expr.positionRange)
             }
-            return .subquery(Subquery(expr: expr, range: range, rangeExpr: rangeExpr, step: step, stepExpr: stepExpr,
-                                      positionRange: expr.positionRange.union(close.range)))
+            return .subquery(
+                Subquery(
+                    expr: expr, range: range, rangeExpr: rangeExpr, step: step, stepExpr: stepExpr,
+                    positionRange: expr.positionRange.union(close.range)))
         }
         let close = try expect(.rightBracket, "\"]\" or \":\"")
         guard case .vectorSelector(let selector) = expr else {
@@ -288,7 +290,8 @@ public struct Parser {
         let t = current
         let next = peek()
         if let op = AggregateOp(rawValue: t.text.lowercased()),
-           next.kind == .leftParen || (next.kind == .identifier && ["by", "without"].contains(next.text.lowercased())) {
+            next.kind == .leftParen || (next.kind == .identifier && ["by", "without"].contains(next.text.lowercased()))
+        {
             return try parseAggregate(op)
         }
         if next.kind == .leftParen {
@@ -356,10 +359,11 @@ public struct Parser {
         guard args.count == expected else {
             throw error("wrong number of arguments for aggregate expression provided, expected \(expected), got \(args.count)", name.range.union(close.range))
         }
-        return .aggregate(AggregateExpr(
-            op: op, expr: args[args.count - 1], parameter: op.takesParameter ? args[0] : nil,
-            grouping: grouping, without: without, positionRange: name.range.union(close.range)
-        ))
+        return .aggregate(
+            AggregateExpr(
+                op: op, expr: args[args.count - 1], parameter: op.takesParameter ? args[0] : nil,
+                grouping: grouping, without: without, positionRange: name.range.union(close.range)
+            ))
     }
 
     /// `(a, b, "c")`: label names for grouping and matching.
@@ -421,7 +425,9 @@ public struct Parser {
                         throw self.error(error.description, value.range)
                     }
                 }
-                if current.kind == .comma { _ = advance() } else if current.kind != .rightBrace {
+                if current.kind == .comma {
+                    _ = advance()
+                } else if current.kind != .rightBrace {
                     throw unexpected(current, expecting: "\",\" or \"}\"")
                 }
             }

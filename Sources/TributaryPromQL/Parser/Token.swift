@@ -1,16 +1,16 @@
 /// A lexical token of PromQL with its byte range in the query.
 struct Token: Equatable, CustomStringConvertible {
     enum Kind: Equatable {
-        case identifier        // a label name or keyword candidate: [a-zA-Z_][a-zA-Z0-9_]*
+        case identifier  // a label name or keyword candidate: [a-zA-Z_][a-zA-Z0-9_]*
         case metricIdentifier  // an identifier with a colon
-        case number            // decimal, hex, Inf, NaN
-        case duration          // 5m, 1h30m, 500ms
-        case string            // quoted, unescaped into `text`
+        case number  // decimal, hex, Inf, NaN
+        case duration  // 5m, 1h30m, 500ms
+        case string  // quoted, unescaped into `text`
         case leftParen, rightParen, leftBrace, rightBrace, leftBracket, rightBracket
         case comma, colon, at
-        case assign            // =
-        case op(BinaryOp)      // + - * / % ^ == != > < >= <= and or unless atan2
-        case regexMatch, regexNoMatch // =~ !~
+        case assign  // =
+        case op(BinaryOp)  // + - * / % ^ == != > < >= <= and or unless atan2
+        case regexMatch, regexNoMatch  // =~ !~
         case eof
     }
 

@@ -1,4 +1,5 @@
 import TributaryModel
+
 /// Prometheus's `checkAST`: argument counts and types of functions and aggregations, operand
 /// types of operators, with Prometheus's messages.
 struct TypeCheck {

@@ -43,7 +43,8 @@ public final class Authenticator: Sendable {
             return rule.bearerTokens.contains { Self.constantTimeEqual(Array($0.utf8), token) }
         }
         if scheme == "basic", let data = Data(base64Encoded: credentials),
-           let credentials = String(data: data, encoding: .utf8), let colon = credentials.firstIndex(of: ":") {
+            let credentials = String(data: data, encoding: .utf8), let colon = credentials.firstIndex(of: ":")
+        {
             let user = String(credentials[..<colon]), password = String(credentials[credentials.index(after: colon)...])
             guard let hash = rule.basicUsers[user] else { return false }
             let key = user + "\u{0}" + password

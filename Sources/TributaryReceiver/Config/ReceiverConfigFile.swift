@@ -1,11 +1,11 @@
 import Foundation
+import TributaryConfig
 import TributaryModel
 import TributaryPromQL
+import TributaryRemoteWrite
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
-import TributaryRemoteWrite
-import TributaryConfig
 import Yams
 
 /// Reads `receiver.yml` (see configs/receiver.yml) into a ``ReceiverConfiguration``, starting
@@ -26,8 +26,12 @@ public enum ReceiverConfigFile {
             c.port = address.port
         }
         if let storage = top["storage"] {
-            let s = try reader.mapping(storage, allowed: ["path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
-                                                          "retention_time", "retention_size", "block_duration", "forward_retention"])
+            let s = try reader.mapping(
+                storage,
+                allowed: [
+                    "path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
+                    "retention_time", "retention_size", "block_duration", "forward_retention"
+                ])
             if let v = s["forward_retention"] { c.forwardRetention = try reader.duration(v) }
             if let v = s["path"] { c.dataDirectory = try reader.string(v) }
             if let v = s["wal_fsync"] {
@@ -50,8 +54,12 @@ public enum ReceiverConfigFile {
             }
         }
         if let limits = top["limits"] {
-            let l = try reader.mapping(limits, allowed: ["max_body_bytes", "max_uncompressed_bytes", "max_series_per_request",
-                                                         "max_labels_per_series", "max_label_name_length", "max_label_value_length"])
+            let l = try reader.mapping(
+                limits,
+                allowed: [
+                    "max_body_bytes", "max_uncompressed_bytes", "max_series_per_request",
+                    "max_labels_per_series", "max_label_name_length", "max_label_value_length"
+                ])
             if let v = l["max_body_bytes"] { c.maxBodyBytes = try reader.positive(v) }
             if let v = l["max_uncompressed_bytes"] { c.decoder.maxUncompressedBytes = try reader.positive(v) }
             if let v = l["max_series_per_request"] { c.decoder.maxSeriesPerRequest = try reader.positive(v) }

@@ -1,9 +1,10 @@
+import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
 import Synchronization
-import TributaryRemoteWrite
 import TributaryModel
+import TributaryRemoteWrite
 import TributaryWAL
 
 /// Forwarding upstream (`remote_write` in receiver.yml): what the receiver stores, after HA
@@ -16,8 +17,15 @@ public final class Forwarder: Sendable {
     public let queues: [RemoteWriteQueue]
     let retention: Int64
     let logger: Logger
-    /// Forward ids by labels (ids are the queue WAL's; the map is rebuilt lazily after a restart).
-    let ids = Mutex<[Labels: UInt32]>([:])
+    /// A forwarded series: its queue WAL id, and when it was last forwarded (wall clock, ms).
+    struct Entry {
+        var id: UInt32
+        var lastForwarded: Int64
+    }
+
+    /// Forward ids by labels (ids are the queue WAL's; the map is rebuilt lazily after a
+    /// restart). Series not forwarded for longer than the retention leave it (``expireIdle(now:)``).
+    let ids = Mutex<[Labels: Entry]>([:])
 
     /// Queue metrics go to the receiver's registry.
     init(configuration: ReceiverConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) throws {
@@ -36,14 +44,16 @@ public final class Forwarder: Sendable {
         var newSeries: [(UInt32, Labels)] = []
         var idList: [UInt32] = []
         var samples: [Sample] = []
+        let now = Self.now()
         ids.withLock { map in
             for (labels, stored) in series {
                 let id: UInt32
-                if let known = map[labels] {
-                    id = known
+                if let index = map.index(forKey: labels) {
+                    map.values[index].lastForwarded = now
+                    id = map.values[index].id
                 } else {
                     id = storage.allocate(1)
-                    map[labels] = id
+                    map[labels] = Entry(id: id, lastForwarded: now)
                     newSeries.append((id, labels))
                 }
                 for s in stored {
@@ -56,8 +66,41 @@ public final class Forwarder: Sendable {
         try storage.append(series: newSeries, ids: idList, samples: samples)
     }
 
-    /// The queues and their WAL upkeep.
+    /// Forgets the series not forwarded for longer than the retention: they leave the labels
+    /// → id map now, and the queue WAL's labels table and checkpoint at its next truncation
+    /// (``QueueStorage/expire(_:endedAt:)``), so neither grows with series churn. A series
+    /// that comes back gets a new id. Returns how many were expired.
+    @discardableResult
+    func expireIdle(now: Int64) -> Int {
+        let cutoff = now - retention
+        let expired: [(UInt32, Int64)] = ids.withLock { map in
+            let idle = map.filter { $0.value.lastForwarded < cutoff }
+            for labels in idle.keys { map[labels] = nil }
+            return idle.values.map { ($0.id, $0.lastForwarded) }
+        }
+        // One call: every time here is before the cutoff, which is all the truncation asks.
+        if let newest = expired.map(\.1).max() { storage.expire(expired.map(\.0), endedAt: newest) }
+        if !expired.isEmpty { logger.debug("forwarded series expired", metadata: ["series": "\(expired.count)"]) }
+        return expired.count
+    }
+
+    /// Series the forwarder knows.
+    var seriesCount: Int { ids.withLock { $0.count } }
+
+    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+    /// The queues and their WAL upkeep, which also expires idle series once a minute.
     var services: [any Service] {
-        queues.map { $0 as any Service } + [WALUpkeepService(storage: storage, queues: queues, retention: retention, logger: logger)]
+        let ticks = Mutex(0)
+        return queues.map { $0 as any Service } + [
+            WALUpkeepService(storage: storage, queues: queues, retention: retention, logger: logger) { [self] in
+                // Every 30 ticks of 2 s: the scan is over every forwarded series.
+                if ticks.withLock({ n in
+                    n += 1; return n % 30 == 0
+                }) {
+                    expireIdle(now: Self.now())
+                }
+            }
+        ]
     }
 }

@@ -3,9 +3,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
-import NIOSSL
 import Logging
 import NIOCore
+import NIOSSL
 import ServiceLifecycle
 import Synchronization
 
@@ -13,8 +13,10 @@ import Synchronization
 /// HTTP API and the health endpoints.
 public enum ReceiverServer {
     /// API paths served for GET and POST (form bodies).
-    static let apiPaths = ["query", "query_range", "series", "labels", "metadata", "status/buildinfo", "status/tsdb",
-                           "query_exemplars", "format_query"]
+    static let apiPaths = [
+        "query", "query_range", "series", "labels", "metadata", "status/buildinfo", "status/tsdb",
+        "query_exemplars", "format_query"
+    ]
 
     /// The HTTP application (HTTPS when the configuration names TLS files); `onRunning` receives
     /// the bound port (useful with port 0). `reload` serves `POST /-/reload` (re-reads the
@@ -91,9 +93,11 @@ public enum ReceiverServer {
             do { tls = try files.serverConfiguration() } catch { throw ServerError(error.message) }
             server = try .tls(.http1(), tlsConfiguration: tls)
         }
-        return Application(router: router, server: server, configuration: configuration, onServerRunning: { channel in
-            await onRunning(channel.localAddress?.port ?? 0)
-        }, logger: logger)
+        return Application(
+            router: router, server: server, configuration: configuration,
+            onServerRunning: { channel in
+                await onRunning(channel.localAddress?.port ?? 0)
+            }, logger: logger)
     }
 
     /// A 401 when `authenticator` does not accept the request's credentials.

@@ -58,9 +58,11 @@ public final class ReceiverMetrics: Sendable {
     let durations: [String: DurationHistogram]
 
     /// The handlers whose latency is recorded (the `handler` label).
-    static let handlers = ["/api/v1/write", "/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
-                           "/api/v1/label/:name/values", "/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/format_query",
-                           "/api/v1/status", "/metrics", "other"]
+    static let handlers = [
+        "/api/v1/write", "/api/v1/query", "/api/v1/query_range", "/api/v1/series", "/api/v1/labels",
+        "/api/v1/label/:name/values", "/api/v1/metadata", "/api/v1/query_exemplars", "/api/v1/format_query",
+        "/api/v1/status", "/metrics", "other"
+    ]
     static let codes = [204, 400, 401, 413, 415, 429, 500, 503]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
@@ -86,8 +88,10 @@ public final class ReceiverMetrics: Sendable {
         headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
         headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))
         walBytes = registry.makeGauge(descriptor: .init(metricName: "tributary_wal_written_bytes", unitName: "", helpText: "Bytes written to the WAL since start."))
-        let buckets: [Duration] = [.microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
-                                   .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)]
+        let buckets: [Duration] = [
+            .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
+            .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)
+        ]
         var durations: [String: DurationHistogram] = [:]
         for handler in Self.handlers {
             durations[handler] = registry.makeDurationHistogram(descriptor: .init(metricName: "tributary_http_request_duration_seconds", unitName: "", helpText: "HTTP request latency, by handler."), labels: [("handler", handler)], buckets: buckets)
@@ -118,9 +122,7 @@ public final class ReceiverMetrics: Sendable {
     /// Records a request's latency under its handler (`other` for unknown paths).
     public func observe(path: String, duration: Duration) {
         let handler: String
-        if path.hasPrefix("/api/v1/label/") { handler = "/api/v1/label/:name/values" }
-        else if path.hasPrefix("/api/v1/status/") { handler = "/api/v1/status" }
-        else { handler = durations[path] == nil ? "other" : path }
+        if path.hasPrefix("/api/v1/label/") { handler = "/api/v1/label/:name/values" } else if path.hasPrefix("/api/v1/status/") { handler = "/api/v1/status" } else { handler = durations[path] == nil ? "other" : path }
         durations[handler]?.record(duration)
     }
 

@@ -43,8 +43,12 @@ extension ConfigReader {
 
     /// One `remote_write` entry.
     package func remoteWrite(_ node: Node, index: Int) throws(ConfigError) -> RemoteWriteConfig {
-        let m = try mapping(node, allowed: ["url", "name", "remote_timeout", "headers", "basic_auth", "authorization", "tls_config",
-                                            "queue_config", "write_relabel_configs", "protobuf_message", "send_exemplars", "metadata_config"])
+        let m = try mapping(
+            node,
+            allowed: [
+                "url", "name", "remote_timeout", "headers", "basic_auth", "authorization", "tls_config",
+                "queue_config", "write_relabel_configs", "protobuf_message", "send_exemplars", "metadata_config"
+            ])
         guard let urlNode = m["url"] else { throw error(node, "remote_write needs url") }
         let url = try string(urlNode)
         guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else { throw error(urlNode, "url must be an http:// or https:// URL, got \"\(url)\"") }
@@ -63,8 +67,12 @@ extension ConfigReader {
             }
         }
         if let v = m["queue_config"] {
-            let q = try mapping(v, allowed: ["capacity", "max_shards", "min_shards", "max_samples_per_send", "batch_send_deadline",
-                                             "min_backoff", "max_backoff", "retry_on_http_429", "sample_age_limit"])
+            let q = try mapping(
+                v,
+                allowed: [
+                    "capacity", "max_shards", "min_shards", "max_samples_per_send", "batch_send_deadline",
+                    "min_backoff", "max_backoff", "retry_on_http_429", "sample_age_limit"
+                ])
             if let x = q["capacity"] { rw.queue.capacity = try positive(x) }
             if let x = q["max_shards"] { rw.queue.maxShards = try positive(x) }
             if let x = q["min_shards"] { rw.queue.minShards = try positive(x) }

@@ -38,7 +38,9 @@ final class AppendSignal: Sendable {
 
     /// Returns once the count reaches `threshold`, after `timeout`, or on cancellation.
     func wait(until threshold: UInt64, timeout: TimeAmount) async {
-        let id = state.withLock { s in s.nextID += 1; return s.nextID }
+        let id = state.withLock { s in
+            s.nextID += 1; return s.nextID
+        }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let registered: Bool = state.withLock { s in

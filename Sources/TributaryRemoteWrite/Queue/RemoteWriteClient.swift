@@ -30,7 +30,7 @@ final class RemoteWriteClient: Sendable {
             ("Content-Type", config.version == .v2 ? "application/x-protobuf;proto=io.prometheus.write.v2.Request" : "application/x-protobuf"),
             ("Content-Encoding", "snappy"),
             ("User-Agent", "Tributary/0.1"),
-            ("X-Prometheus-Remote-Write-Version", config.version == .v2 ? "2.0.0" : "0.1.0"),
+            ("X-Prometheus-Remote-Write-Version", config.version == .v2 ? "2.0.0" : "0.1.0")
         ]
         if let auth = config.http.authorizationHeader { headers.append(("Authorization", auth)) }
         headers += config.headers.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

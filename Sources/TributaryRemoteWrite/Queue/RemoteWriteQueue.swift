@@ -139,8 +139,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             // More shards while a round takes longer than the deadline with a full batch waiting;
             // fewer when rounds are small.
             let took = ContinuousClock.now - started
-            if full, took > deadline / 2 { shards = min(config.queue.maxShards, shards * 2) }
-            else if batch.count < config.queue.maxSamplesPerSend * shards / 4 { shards = max(config.queue.minShards, shards / 2) }
+            if full, took > deadline / 2 { shards = min(config.queue.maxShards, shards * 2) } else if batch.count < config.queue.maxSamplesPerSend * shards / 4 { shards = max(config.queue.minShards, shards / 2) }
             metrics.shards.set(Double(shards))
             batch.removeAll(keepingCapacity: true)
             batchStarted = ContinuousClock.now
@@ -208,7 +207,8 @@ public final class RemoteWriteQueue: Service, Sendable {
             for s in 0..<shards {
                 for start in stride(from: 0, to: byShard[s].count, by: perRequest) {
                     let part = byShard[s][start..<min(start + perRequest, byShard[s].count)]
-                    let body = config.version == .v2
+                    let body =
+                        config.version == .v2
                         ? V2Message(WriteRequest(timeseries: part.map { TimeSeries(labels: PackedLabels.labels(packed($0.0) ?? none) ?? .empty, samples: [$0.1]) })).encode()
                         : encoder.encodeSingles(count: part.count) { i in (packed(part[part.startIndex + i].0) ?? none, part[part.startIndex + i].1) }
                     requests[s].append(Request(body: body, samples: part.count, newest: part.reduce(Int64.min) { max($0, $1.1.timestamp) }))
@@ -243,10 +243,12 @@ public final class RemoteWriteQueue: Service, Sendable {
                 let retryable = code >= 500 || (code == 429 && config.queue.retryOnHTTP429)
                 guard retryable else {
                     metrics.samplesFailed.increment(by: Int64(count))
-                    logger.error("remote write refused; dropping the samples", metadata: [
-                        "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)",
-                        "error": "\(String(decoding: response.body.prefix(300), as: UTF8.self))",
-                    ])
+                    logger.error(
+                        "remote write refused; dropping the samples",
+                        metadata: [
+                            "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)",
+                            "error": "\(String(decoding: response.body.prefix(300), as: UTF8.self))"
+                        ])
                     return
                 }
                 if let header = response.retryAfter, let seconds = Int(header), seconds >= 0 { retryAfter = .seconds(seconds) }

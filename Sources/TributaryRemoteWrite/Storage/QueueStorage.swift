@@ -38,7 +38,12 @@ public final class QueueStorage: Sendable {
             let packed = packer.packLabels(Labels(labels))
             if !packed.withUnsafeBytes({ s.series.set(id, $0) }) { refused += 1 }
         }
-        Self.readCheckpoint(self.directory, keep)
+        let checkpoint = try Checkpoint.read(self.directory) { kind, payload in
+            if kind == .series { _ = RecordCodec.decodeSeries(payload, keep) }
+        }
+        if let damage = checkpoint.damage {
+            logger.error("queue WAL checkpoint damaged; series after the damage are lost and their samples will not be sent", metadata: ["file": "\(Checkpoint.path(self.directory))", "at": "\(damage)"])
+        }
         // Replay repairs a torn tail and tells which ids are taken.
         let stats = try wal.replay { kind, payload in
             guard kind == .series else { return }
@@ -106,9 +111,12 @@ public final class QueueStorage: Sendable {
         return try state.withLock { s in try body(PackedLabelsLookup(series: s.series, scratch: scratch)) }
     }
 
-    /// Marks series as ended at `time` (their stale markers are logged); they are dropped from
-    /// checkpoints once older than `retention`.
-    public func ended(_ ids: [UInt32], at time: Int64) {
+    /// Expires series: `time` is when each last had a sample (the agent: when their stale
+    /// markers were logged; the forwarder: when it last forwarded them). Once that is older
+    /// than the retention, the next truncation drops them from the labels table and the
+    /// checkpoint, so neither grows with series churn. A sample for an id that comes later
+    /// brings its series back only through a new series record (a new id).
+    public func expire(_ ids: [UInt32], endedAt time: Int64) {
         state.withLock { s in for id in ids { s.ended[id] = time } }
     }
 
@@ -127,12 +135,7 @@ public final class QueueStorage: Sendable {
         }
         // Written 10,000 ids at a time, so a checkpoint of many series never sits in memory
         // whole (it did, twice, and was the agent's peak RSS).
-        let path = directory + "/checkpoint", tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw WALError.io("cannot write checkpoint", tmp, errno: errno) }
-        defer { close(fd) }
-        var buffer: [UInt8] = []
-        var written = 0
+        let writer = try CheckpointWriter(walDirectory: directory)
         for chunk in stride(from: 0, to: idLimit, by: 10_000) {
             var ids: [UInt32] = [], labels: [Labels] = []
             state.withLock { s in
@@ -142,40 +145,11 @@ public final class QueueStorage: Sendable {
                     labels.append(l)
                 }
             }
-            guard !ids.isEmpty else { continue }
-            buffer.removeAll(keepingCapacity: true)
-            RecordCodec.appendSeries(ids: ids, labels: labels, to: &buffer)
-            try Self.writeAll(fd, buffer, tmp)
-            written += ids.count
+            try writer.appendSeries(ids: ids, labels: labels)
         }
-        guard fsync(fd) == 0 else { throw WALError.io("cannot sync checkpoint", tmp, errno: errno) }
-        guard rename(tmp, path) == 0 else { throw WALError.io("cannot install checkpoint", path, errno: errno) }
+        try writer.commit()
+        let written = writer.series
         try wal.truncate(before: position.segment)
         logger.debug("queue WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(written)"])
-    }
-
-    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ path: String) throws(WALError) {
-        var done = 0
-        while done < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + done, bytes.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw WALError.io("cannot write checkpoint", path, errno: errno)
-            }
-            done += n
-        }
-    }
-
-    /// Calls `body` for each series of the checkpoint (none when there is none or it is damaged).
-    static func readCheckpoint(_ directory: String, _ body: (UInt32, LabelsView) -> Void) {
-        guard let data = FileManager.default.contents(atPath: directory + "/checkpoint") else { return }
-        let bytes = [UInt8](data)
-        bytes.withUnsafeBytes { raw in
-            var offset = 0
-            while case .record(let kind, let payload, let next) = Record.read(raw, at: offset) {
-                if kind == .series { _ = RecordCodec.decodeSeries(payload, body) }
-                offset = next
-            }
-        }
     }
 }

@@ -69,7 +69,8 @@ struct SeriesByID {
         while !reader.atEnd {
             let start = reader.offset
             guard reader.key() == 0x0A, reader.lengthDelimited() != nil,
-                  let number = pieces.intern(UnsafeRawBufferPointer(rebasing: packed[start..<reader.offset])) else {
+                let number = pieces.intern(UnsafeRawBufferPointer(rebasing: packed[start..<reader.offset]))
+            else {
                 refs.removeSubrange(first...)
                 return false
             }

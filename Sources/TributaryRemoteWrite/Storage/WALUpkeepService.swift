@@ -60,7 +60,8 @@ public struct WALUpkeepService: Service {
             for s in segments where s < last {
                 let path = storage.wal.path(of: s)
                 if let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date,
-                   Int64(modified.timeIntervalSince1970 * 1000) < now - retention {
+                    Int64(modified.timeIntervalSince1970 * 1000) < now - retention
+                {
                     before = max(before, s + 1)
                     expired = true
                 }

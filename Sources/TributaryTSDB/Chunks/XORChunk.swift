@@ -91,7 +91,7 @@ public struct XORChunk: Sendable {
         stream.writeBit(true)
         var newLeading = UInt8(delta.leadingZeroBitCount)
         let newTrailing = UInt8(delta.trailingZeroBitCount)
-        if newLeading >= 32 { newLeading = 31 } // the window stores leading zeros in 5 bits
+        if newLeading >= 32 { newLeading = 31 }  // the window stores leading zeros in 5 bits
         if leading != 0xFF, newLeading >= leading, newTrailing >= trailing {
             stream.writeBit(false)
             stream.writeBits(delta >> UInt64(trailing), count: 64 - Int(leading) - Int(trailing))

@@ -1,35 +1,38 @@
+import Logging
 import Synchronization
 import TributaryModel
 import TributaryWAL
 
 extension Head {
-    /// Hook for block persistence: starts a new WAL segment that begins with a series record
-    /// of every live series, so the segments before it are no longer needed to resolve series
-    /// IDs. Once their samples are in a block, `wal.truncate(before:)` with the returned
-    /// segment number removes them.
-    /// - Returns: the first segment that must be kept, or nil without a WAL.
-    public func checkpointSeries() throws(StorageError) -> Int? {
-        guard let wal else { return nil }
-        let outcome: Result<Int, WALError> = commitState.withLock { _ in
-            do throws(WALError) {
-                let segment = try wal.cut()
-                let all = byID.withLock { $0.compactMap { $0 } }
-                var record: [UInt8] = []
-                var i = 0
-                while i < all.count {
-                    let part = all[i..<min(i + 10_000, all.count)]
-                    RecordCodec.appendSeries(ids: part.map(\.id), labels: part.map(\.labels), to: &record)
-                    i += 10_000
-                }
-                try wal.log(record)
-                return .success(segment)
-            } catch {
-                return .failure(error)
+    /// Removes the WAL segments before `segment` after writing a ``Checkpoint`` of every live
+    /// series, so the series records those segments held survive for the samples of later
+    /// segments. The caller first makes sure the segments' samples are no longer needed (a
+    /// block holds them) and cuts the WAL so that `segment` starts after them:
+    ///
+    ///     let keep = try wal.cut()
+    ///     try head.checkpoint(before: keep)
+    ///
+    /// A series created after the cut has its record in a kept segment; one created before it
+    /// is live now, so it is in the checkpoint. ``replayWAL()`` reads the checkpoint first.
+    public func checkpoint(before segment: Int) throws(StorageError) {
+        guard let wal else { return }
+        do throws(WALError) {
+            let writer = try CheckpointWriter(walDirectory: wal.directory)
+            // Under the commit lock: a commit in flight has registered its series, or will log
+            // them after the caller's cut.
+            let all = commitState.withLock { _ in byID.withLock { $0.compactMap { $0 } } }
+            var i = 0
+            // 10,000 series a record: a checkpoint of many series is written in parts.
+            while i < all.count {
+                let part = all[i..<min(i + 10_000, all.count)]
+                try writer.appendSeries(ids: part.map(\.id), labels: part.map(\.labels))
+                i += 10_000
             }
-        }
-        switch outcome {
-        case .success(let segment): return segment
-        case .failure(let error): throw StorageError("cannot checkpoint the WAL: \(error.message)")
+            try writer.commit()
+            try wal.truncate(before: segment)
+            logger.info("WAL checkpointed", metadata: ["series": "\(writer.series)", "first_segment": "\(segment)"])
+        } catch {
+            throw StorageError("cannot checkpoint the WAL: \(error.message)")
         }
     }
 }

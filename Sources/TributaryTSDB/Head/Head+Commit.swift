@@ -106,7 +106,8 @@ public struct HeadBatch: ~Copyable {
         }
         // Older than the newest sample: an exact repeat of a stored sample is harmless (senders
         // re-send after a restart); otherwise the out-of-order window decides.
-        let stored = head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in s.storedValue(at: t) }
+        let stored =
+            head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in s.storedValue(at: t) }
             ?? pendingValue(s, at: t)
         if let stored {
             if stored.bitPattern == sample.value.bitPattern {
@@ -140,7 +141,7 @@ extension Head {
         let outcome: Result<CommitResult, StorageError> = commitState.withLock { state in
             state.sequence &+= 1
             var batch = HeadBatch(head: self, state: state)
-            state = CommitState() // moved into the batch; restored below
+            state = CommitState()  // moved into the batch; restored below
             fill(&batch)
             state = batch.state
             defer {

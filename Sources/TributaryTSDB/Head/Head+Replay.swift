@@ -16,7 +16,7 @@ extension Head {
             var series: [Unmanaged<MemSeries>] = []
             var samples: [Sample] = []
             do throws(WALError) {
-                let walStats = try wal.replay { kind, payload in
+                func handle(_ kind: Record.Kind, _ payload: UnsafeRawBufferPointer) {
                     switch kind {
                     case .series:
                         let ok = RecordCodec.decodeSeries(payload) { id, labels in
@@ -40,6 +40,12 @@ extension Head {
                         stats.samples += apply(series: series, samples: samples)
                     }
                 }
+                // The checkpoint first: series whose records were in removed segments.
+                let checkpoint = try Checkpoint.read(wal.directory, handle)
+                if let damage = checkpoint.damage {
+                    logger.error("WAL checkpoint damaged; series it held after the damage are lost", metadata: ["file": "\(Checkpoint.path(wal.directory))", "at": "\(damage)"])
+                }
+                let walStats = try wal.replay(handle)
                 return .success(walStats)
             } catch {
                 return .failure(error)
@@ -49,9 +55,11 @@ extension Head {
         case .success(let walStats):
             stats.wal = walStats
             if stats.samplesOfUnknownSeries > 0 || stats.malformedRecords > 0 {
-                logger.warning("WAL replay dropped data", metadata: [
-                    "samples_of_unknown_series": "\(stats.samplesOfUnknownSeries)", "malformed_records": "\(stats.malformedRecords)",
-                ])
+                logger.warning(
+                    "WAL replay dropped data",
+                    metadata: [
+                        "samples_of_unknown_series": "\(stats.samplesOfUnknownSeries)", "malformed_records": "\(stats.malformedRecords)"
+                    ])
             }
             return stats
         case .failure(let error):

@@ -55,8 +55,9 @@ extension HeadBatch {
             s.pendingLastT = s.lastT
             s.pendingLastV = s.lastV
         }
+        // Counted by the caller as deduplicated, not as an exact repeat (`duplicatesIgnored`):
+        // counting it in both made remote write 2.0's Samples-Written header count it twice.
         if s.pendingLastT != .min, Self.floorDiv(s.pendingLastT, window) >= Self.floorDiv(t, window) {
-            state.duplicates += 1
             return .duplicateWindow
         }
         if let error = append(s, sample) { return .refused(error) }

@@ -20,11 +20,15 @@ public struct HeadQuerier: Querier {
             guard let s = head.series(id: id) else { continue }
             // Matchers on labels the index cannot see (none today) would be checked here.
             guard let snapshot = head.snapshot(s, start: start, end: end) else { continue }
-            out.append(QueriedSeries(labels: s.labels, makeIterator: {
-                SeriesSnapshotIterator(snapshot, start: start, end: end)
-            }, appendAll: { samples in
-                snapshot.appendAll(start: start, end: end, to: &samples)
-            }))
+            out.append(
+                QueriedSeries(
+                    labels: s.labels,
+                    makeIterator: {
+                        SeriesSnapshotIterator(snapshot, start: start, end: end)
+                    },
+                    appendAll: { samples in
+                        snapshot.appendAll(start: start, end: end, to: &samples)
+                    }))
         }
         return out
     }

@@ -25,7 +25,8 @@ struct SeriesTable {
             let h = hashes[i]
             if h == 0 { return nil }
             if h == key, let s = slots[i],
-               s._withUnsafeGuaranteedRef({ series in series.labels.bytes.withUnsafeBytes { FlatLabels.equal($0, labels.bytes) } }) {
+                s._withUnsafeGuaranteedRef({ series in series.labels.bytes.withUnsafeBytes { FlatLabels.equal($0, labels.bytes) } })
+            {
                 return s
             }
             i = (i + 1) & mask

@@ -13,7 +13,8 @@ extension ExpositionParser {
         // histogram's `le` or a summary's `quantile` is checked again. Compared in place: the
         // rules take the whole parser, whose arrays it costs a retain each to pass.
         if let last = lastSampleName, last.count == name.count,
-           bytes.withUnsafeBufferPointer({ Self.equal($0, last, name) }) {
+            bytes.withUnsafeBufferPointer({ Self.equal($0, last, name) })
+        {
             if let label = lastSampleCheck { try textRules.check(label, self, name) }
         } else {
             lastSampleCheck = try textRules.sample(name: name, parser: self)
@@ -25,7 +26,8 @@ extension ExpositionParser {
     /// `name{labels} value [timestamp]` from `start` (not blank) to `end`: the labels go to
     /// `labels`. Scanned on the body's pointer: this loop is most of an agent's parsing time.
     mutating func textSample(_ start: Int, _ end: Int, _ known: (UnsafeRawBufferPointer) -> Bool) throws(ExpositionError)
-        -> (name: Range<Int>, seriesEnd: Int, value: Double, timestamp: Int64?) {
+        -> (name: Range<Int>, seriesEnd: Int, value: Double, timestamp: Int64?)
+    {
         // Taken out while it is filled, so appending does not copy it.
         var spans = labels
         labels = []
@@ -39,7 +41,8 @@ extension ExpositionParser {
             var seriesEnd = nameEnd
             i = Self.skipBlanks(b, nameEnd, end)
             if i < end, b[i] == UInt8(ascii: "{"), let close = Self.labelSetEnd(b, i + 1, end),
-               known(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[start..<close]))) {
+                known(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: b[start..<close])))
+            {
                 seriesEnd = close
                 i = Self.skipBlanks(b, close, end)
             } else if i < end, b[i] == UInt8(ascii: "{") {
@@ -208,7 +211,7 @@ final class TextFormatRules {
     /// (the usual case) skip the dictionary.
 
     static let suffixes: [(suffix: [UInt8], types: [MetricFamilyType], label: StaticString?)] = [
-        (Array("_bucket".utf8), [.histogram], "le"), (Array("_sum".utf8), [.histogram, .summary], nil), (Array("_count".utf8), [.histogram, .summary], nil),
+        (Array("_bucket".utf8), [.histogram], "le"), (Array("_sum".utf8), [.histogram, .summary], nil), (Array("_count".utf8), [.histogram, .summary], nil)
     ]
 
     /// Checks a sample against its family; returns the label whose value must be a number in

@@ -208,7 +208,7 @@ public struct HTTPResponseReader: Sendable {
     private mutating func parseStatusLine(_ line: ArraySlice<UInt8>) throws(Failure) {
         let statusLine = Array(line)
         guard statusLine.count >= 12, statusLine.starts(with: Array("HTTP/1.".utf8)), statusLine[8] == 32,
-              statusLine[9...11].allSatisfy({ (48...57).contains($0) }), statusLine.count == 12 || statusLine[12] == 32
+            statusLine[9...11].allSatisfy({ (48...57).contains($0) }), statusLine.count == 12 || statusLine[12] == 32
         else { throw Failure(description: "malformed status line \"\(Self.printable(statusLine))\"") }
         status = statusLine[9...11].reduce(0) { $0 * 10 + Int($1 - 48) }
         reason = String(decoding: statusLine.dropFirst(13), as: UTF8.self)
@@ -262,7 +262,7 @@ public struct HTTPResponseReader: Sendable {
             case 48...57: d = Int(b - 48)
             case 97...102: d = Int(b - 87)
             case 65...70: d = Int(b - 55)
-            case 59, 32, 9: // `;` extensions, or whitespace before them
+            case 59, 32, 9:  // `;` extensions, or whitespace before them
                 guard digits > 0 else { throw Failure(description: "chunked body: bad chunk size \"\(printable(line))\"") }
                 return size
             default:

@@ -9,19 +9,19 @@ enum HistogramShape {
             guard let key = r.key() else { return false }
             let field = key >> 3, wireType = key & 7
             switch field {
-            case 1, 4, 6, 14, 15: // count_int, schema, zero_count_int, reset_hint, timestamp
+            case 1, 4, 6, 14, 15:  // count_int, schema, zero_count_int, reset_hint, timestamp
                 guard wireType == 0, r.varint() != nil else { return false }
-            case 2, 3, 5, 7: // count_float, sum, zero_threshold, zero_count_float
+            case 2, 3, 5, 7:  // count_float, sum, zero_threshold, zero_count_float
                 guard wireType == 1, r.fixed64() != nil else { return false }
-            case 8, 11: // negative_spans, positive_spans
+            case 8, 11:  // negative_spans, positive_spans
                 guard wireType == 2, let range = r.lengthDelimited(), isSpan(r.sub(range)) else { return false }
-            case 9, 12: // negative_deltas, positive_deltas: repeated sint64, packed or not
+            case 9, 12:  // negative_deltas, positive_deltas: repeated sint64, packed or not
                 if wireType == 0 {
                     guard r.varint() != nil else { return false }
                 } else {
                     guard wireType == 2, let range = r.lengthDelimited(), allVarints(r.sub(range)) else { return false }
                 }
-            case 10, 13, 16: // negative_counts, positive_counts, custom_values: repeated double
+            case 10, 13, 16:  // negative_counts, positive_counts, custom_values: repeated double
                 if wireType == 1 {
                     guard r.fixed64() != nil else { return false }
                 } else {

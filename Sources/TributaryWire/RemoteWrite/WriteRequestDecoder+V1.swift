@@ -5,9 +5,11 @@ extension WriteRequestDecoder {
     /// Unpacks a `prometheus.WriteRequest` with libprotobuf-c into the arena and copies it
     /// into the batch, validating each series on the way.
     func decodeV1(_ message: UnsafeRawBufferPointer) throws(WireError) {
-        guard let request = prometheus__write_request__unpack(
-            &arena.pointee.allocator, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        ) else {
+        guard
+            let request = prometheus__write_request__unpack(
+                &arena.pointee.allocator, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            )
+        else {
             throw unpackFailure("WriteRequest", size: message.count)
         }
         let req = request.pointee
@@ -20,12 +22,13 @@ extension WriteRequestDecoder {
         }
         for i in 0..<req.n_metadata {
             guard let m = req.metadata[i]?.pointee else { continue }
-            batch.metadata.append(MetricMetadata(
-                type: MetricMetadata.MetricType(rawValue: Int32(truncatingIfNeeded: m.type.rawValue)) ?? .unknown,
-                metricFamilyName: String(decoding: cBytes(m.metric_family_name), as: UTF8.self),
-                help: String(decoding: cBytes(m.help), as: UTF8.self),
-                unit: String(decoding: cBytes(m.unit), as: UTF8.self)
-            ))
+            batch.metadata.append(
+                MetricMetadata(
+                    type: MetricMetadata.MetricType(rawValue: Int32(truncatingIfNeeded: m.type.rawValue)) ?? .unknown,
+                    metricFamilyName: String(decoding: cBytes(m.metric_family_name), as: UTF8.self),
+                    help: String(decoding: cBytes(m.help), as: UTF8.self),
+                    unit: String(decoding: cBytes(m.unit), as: UTF8.self)
+                ))
         }
     }
 
@@ -69,17 +72,19 @@ extension WriteRequestDecoder {
                 batch.droppedExemplars += 1
                 continue
             }
-            batch.exemplars.append(.init(
-                labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
-            ))
+            batch.exemplars.append(
+                .init(
+                    labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
+                ))
         }
         batch.histogramCount += ts.n_histograms
-        batch.series.append(.init(
-            labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
-            samplesStart: Int32(samplesStart), samplesEnd: Int32(batch.samples.count),
-            exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(batch.exemplars.count),
-            histogramCount: Int32(ts.n_histograms), requestIndex: Int32(index)
-        ))
+        batch.series.append(
+            .init(
+                labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
+                samplesStart: Int32(samplesStart), samplesEnd: Int32(batch.samples.count),
+                exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(batch.exemplars.count),
+                histogramCount: Int32(ts.n_histograms), requestIndex: Int32(index)
+            ))
     }
 
     static func describeLabels(_ ts: Prometheus__TimeSeries) -> String {

@@ -55,7 +55,8 @@ extension WriteRequestDecoder {
                     index += 1
                 } else if field == 3 {
                     guard wireType == 2, let range = reader.lengthDelimited(),
-                          let m = Self.decodeMetadata(reader.sub(range)) else {
+                        let m = Self.decodeMetadata(reader.sub(range))
+                    else {
                         failure = malformed("metadata", at: reader.offset, size: message.count); return
                     }
                     batch.metadata.append(m)
@@ -157,25 +158,25 @@ struct DirectV1State {
         while !r.atEnd {
             guard let key = r.key() else { return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars) }
             switch key {
-            case 0x0A: // labels = 1
+            case 0x0A:  // labels = 1
                 guard let range = r.lengthDelimited(), let (name, value) = Self.label(r.sub(range)) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 if violation != nil { continue }
                 if let v = validator.check(name: name, value: value) { violation = v; continue }
                 if !write(name: name, value: value) { return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars) }
-            case 0x12: // samples = 2
+            case 0x12:  // samples = 2
                 guard let range = r.lengthDelimited(), let sample = Self.sample(r.sub(range)) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 sampleCount += 1
                 if violation == nil { samples.append(sample) }
-            case 0x1A: // exemplars = 3, decoded after the labels so those stay contiguous
+            case 0x1A:  // exemplars = 3, decoded after the labels so those stay contiguous
                 guard let range = r.lengthDelimited() else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 pendingExemplars.append(range)
-            case 0x22: // histograms = 4 (checked and counted, not decoded)
+            case 0x22:  // histograms = 4 (checked and counted, not decoded)
                 guard let range = r.lengthDelimited(), HistogramShape.isWellFormed(r.sub(range)) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
@@ -207,12 +208,13 @@ struct DirectV1State {
         if let violation {
             return rollback(.invalid(violation, samples: sampleCount), labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
         }
-        series.append(WriteBatch.Series(
-            labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
-            samplesStart: Int32(samplesStart), samplesEnd: Int32(samples.count),
-            exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(exemplars.count),
-            histogramCount: histograms, requestIndex: Int32(index)
-        ))
+        series.append(
+            WriteBatch.Series(
+                labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
+                samplesStart: Int32(samplesStart), samplesEnd: Int32(samples.count),
+                exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(exemplars.count),
+                histogramCount: histograms, requestIndex: Int32(index)
+            ))
         return nil
     }
 

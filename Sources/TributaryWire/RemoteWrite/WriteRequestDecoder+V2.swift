@@ -1,16 +1,19 @@
 import CPrompb
-#if canImport(Glibc)
-import Glibc
-#endif
 import TributaryModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension WriteRequestDecoder {
     /// Unpacks an `io.prometheus.write.v2.Request`, resolving `labels_refs` through the symbols
     /// table into the batch's flat labels.
     func decodeV2(_ message: UnsafeRawBufferPointer) throws(WireError) {
-        guard let request = io__prometheus__write__v2__request__unpack(
-            &arena.pointee.allocator, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self)
-        ) else {
+        guard
+            let request = io__prometheus__write__v2__request__unpack(
+                &arena.pointee.allocator, message.count, message.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            )
+        else {
             throw unpackFailure("io.prometheus.write.v2.Request", size: message.count)
         }
         let req = request.pointee
@@ -116,17 +119,19 @@ extension WriteRequestDecoder {
                 batch.droppedExemplars += 1
                 continue
             }
-            batch.exemplars.append(.init(
-                labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
-            ))
+            batch.exemplars.append(
+                .init(
+                    labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
+                ))
         }
         batch.histogramCount += ts.n_histograms
-        batch.series.append(.init(
-            labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
-            samplesStart: Int32(samplesStart), samplesEnd: Int32(batch.samples.count),
-            exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(batch.exemplars.count),
-            histogramCount: Int32(ts.n_histograms), requestIndex: Int32(index)
-        ))
+        batch.series.append(
+            .init(
+                labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),
+                samplesStart: Int32(samplesStart), samplesEnd: Int32(batch.samples.count),
+                exemplarsStart: Int32(exemplarsStart), exemplarsEnd: Int32(batch.exemplars.count),
+                histogramCount: Int32(ts.n_histograms), requestIndex: Int32(index)
+            ))
         return true
     }
 
@@ -146,12 +151,13 @@ extension WriteRequestDecoder {
             }
         }
         if batch.metadata.last?.metricFamilyName == family { return true }
-        batch.metadata.append(MetricMetadata(
-            type: MetricMetadata.MetricType(rawValue: type) ?? .unknown,
-            metricFamilyName: family,
-            help: String(decoding: help, as: UTF8.self),
-            unit: String(decoding: unit, as: UTF8.self)
-        ))
+        batch.metadata.append(
+            MetricMetadata(
+                type: MetricMetadata.MetricType(rawValue: type) ?? .unknown,
+                metricFamilyName: family,
+                help: String(decoding: help, as: UTF8.self),
+                unit: String(decoding: unit, as: UTF8.self)
+            ))
         return true
     }
 

@@ -1,8 +1,9 @@
 import CPrompb
-#if canImport(Glibc)
-import Glibc
-#endif
 import TributaryModel
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Decodes snappy-compressed remote-write bodies (1.0 and 2.0) into a reusable ``WriteBatch``.
 ///

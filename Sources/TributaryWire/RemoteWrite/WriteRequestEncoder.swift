@@ -62,10 +62,10 @@ public final class WriteRequestEncoder {
             sample.timestamp = value.timestamp
             let size = withUnsafeMutableBytes(of: &packed) { prometheus__sample__pack(&sample, $0.baseAddress!.assumingMemoryBound(to: UInt8.self)) }
             output.reserve(labels.count + size + 14)
-            output.byte(0x0A) // field 1 (timeseries), length-delimited
+            output.byte(0x0A)  // field 1 (timeseries), length-delimited
             output.varint(UInt64(labels.count + 2 + size))
             output.bytes(labels)
-            output.byte(0x12) // field 2 (samples), length-delimited; size < 128
+            output.byte(0x12)  // field 2 (samples), length-delimited; size < 128
             output.byte(UInt8(size))
             withUnsafeBytes(of: &packed) { output.bytes(UnsafeRawBufferPointer(rebasing: $0.prefix(size))) }
         }

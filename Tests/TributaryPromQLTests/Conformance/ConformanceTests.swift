@@ -34,7 +34,8 @@ import TributaryTSDB
             allFailures += o.failures
             let reasons = o.skipped.sorted { $0.value > $1.value }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             let name = file.padding(toLength: 26, withPad: " ", startingAt: 0)
-            report += "  \(name)" + String(format: "run %4d  passed %4d  failed %4d  skipped %4d", o.run, o.passed, o.run - o.passed, skipped)
+            report +=
+                "  \(name)" + String(format: "run %4d  passed %4d  failed %4d  skipped %4d", o.run, o.passed, o.run - o.passed, skipped)
                 + (reasons.isEmpty ? "" : " (\(reasons))") + "\n"
         }
         report += "  total: run \(totalRun), passed \(totalPassed), failed \(totalRun - totalPassed), skipped \(totalSkipped)\n"

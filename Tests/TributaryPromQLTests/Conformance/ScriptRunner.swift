@@ -77,9 +77,11 @@ struct ScriptRunner {
             return "native-histogram function or operator"
         }
         for name in histogramNames where Self.mentions(ev.expr, name) { return "queries a native-histogram series" }
-        if let expr = try? Parser.parse(ev.expr), Self.selectors(expr).contains(where: { sel in
-            histogramSeries.contains { series in sel.matchers.allSatisfy { $0.matches(series.value(of: $0.name) ?? "") } }
-        }) {
+        if let expr = try? Parser.parse(ev.expr),
+            Self.selectors(expr).contains(where: { sel in
+                histogramSeries.contains { series in sel.matchers.allSatisfy { $0.matches(series.value(of: $0.name) ?? "") } }
+            })
+        {
             return "queries a native-histogram series"
         }
         for name in nhcbNames where Self.mentions(ev.expr, name, exact: true) { return "queries a custom-bucket (NHCB) histogram" }

@@ -80,7 +80,8 @@ struct TestScript {
                     if body.hasPrefix("expect range vector") {
                         let w = body.split(separator: " ")
                         guard w.count == 9, let a = PrometheusDuration.parse(String(w[4])), let b = PrometheusDuration.parse(String(w[6])),
-                              let s = PrometheusDuration.parse(String(w[8])) else { throw ScriptError(line: j, message: "bad expect range vector") }
+                            let s = PrometheusDuration.parse(String(w[8]))
+                        else { throw ScriptError(line: j, message: "bad expect range vector") }
                         ev.rangeVector = (a, b, s)
                         continue
                     }
@@ -93,7 +94,7 @@ struct TestScript {
                         switch w.count > 1 ? String(w[1]) : "" {
                         case "fail": ev.expectFail = true
                         case "ordered": ev.ordered = true
-                        default: break // warn/info: annotations are not checked (lenient mode)
+                        default: break  // warn/info: annotations are not checked (lenient mode)
                         }
                         continue
                     }
@@ -122,7 +123,8 @@ struct TestScript {
             return Eval(kind: .instant(t), expr: w[4...].joined(separator: " "), line: n)
         }
         if w.count > 8, w[1] == "range", w[2] == "from", w[4] == "to", w[6] == "step",
-           let a = PrometheusDuration.parse(w[3]), let b = PrometheusDuration.parse(w[5]), let s = PrometheusDuration.parse(w[7]) {
+            let a = PrometheusDuration.parse(w[3]), let b = PrometheusDuration.parse(w[5]), let s = PrometheusDuration.parse(w[7])
+        {
             return Eval(kind: .range(start: a, end: b, step: s), expr: w[8...].joined(separator: " "), line: n)
         }
         throw ScriptError(line: n, message: "bad eval header")
@@ -213,7 +215,8 @@ struct TestScript {
         }
         // Swift's Double(_:) would read "0x59" as hexadecimal; `x` is the repeat marker here.
         guard let first = s.first, first.isNumber || first == "-" || first == "+" || first == ".",
-              !s.contains("x"), !s.contains("X") else { return nil }
+            !s.contains("x"), !s.contains("X")
+        else { return nil }
         return Double(s)
     }
 

@@ -5,8 +5,9 @@ import TributaryPromQL
 import TributaryTSDB
 import TributaryTestSupport
 import TributaryWire
+
 #if canImport(FoundationNetworking)
-import FoundationNetworking
+    import FoundationNetworking
 #endif
 
 /// The same generated data in Debian's prometheus (2.42, through remote write) and in our
@@ -21,19 +22,27 @@ import FoundationNetworking
 
     /// Queries whose answers differ between Prometheus 2.42 and 3.x by design.
     static let knownVersionDifferences: [(pattern: String, why: String)] = [
-        (#"^label_(replace|join)\(demo_num_cpus, "~invalid""#,
-         "3.x accepts any UTF-8 label name; 2.42 requires [a-zA-Z_][a-zA-Z0-9_]*"),
-        (#"\[(2m|5m):10s\]"#,
-         "subquery steps: 2.x includes a step on the lower boundary (left-closed), 3.x does not (left-open)"),
-        (#"^(rate|increase)\(demo_cpu_usage_seconds_total\[1h\]\)$"#,
-         "the counter starts inside the window: 2.x applies the zero-point limit before the 1.1x-average threshold, 3.x after (our reading of extrapolatedRate in both)"),
+        (
+            #"^label_(replace|join)\(demo_num_cpus, "~invalid""#,
+            "3.x accepts any UTF-8 label name; 2.42 requires [a-zA-Z_][a-zA-Z0-9_]*"
+        ),
+        (
+            #"\[(2m|5m):10s\]"#,
+            "subquery steps: 2.x includes a step on the lower boundary (left-closed), 3.x does not (left-open)"
+        ),
+        (
+            #"^(rate|increase)\(demo_cpu_usage_seconds_total\[1h\]\)$"#,
+            "the counter starts inside the window: 2.x applies the zero-point limit before the 1.1x-average threshold, 3.x after (our reading of extrapolatedRate in both)"
+        )
     ]
 
     @Test func agreesWithPrometheus() throws {
         let prometheus = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
             try "global:\n  scrape_interval: 1m\n".write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
-            return ["--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
-                    "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver", "--log.level=warn"]
+            return [
+                "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/data",
+                "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver", "--log.level=warn"
+            ]
         }
         defer { prometheus.stop(); prometheus.removeDirectory() }
         let baseURL = "http://127.0.0.1:\(prometheus.port)"
@@ -111,31 +120,34 @@ import FoundationNetworking
         var components = URLComponents(string: base + "/api/v1/query_range")!
         components.queryItems = [
             URLQueryItem(name: "query", value: query), URLQueryItem(name: "start", value: String(Double(start) / 1000)),
-            URLQueryItem(name: "end", value: String(Double(end) / 1000)), URLQueryItem(name: "step", value: String(Double(step) / 1000)),
+            URLQueryItem(name: "end", value: String(Double(end) / 1000)), URLQueryItem(name: "step", value: String(Double(step) / 1000))
         ]
         // '+' in a query string means a space to Go's parser; escape it.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         let (_, body) = try httpRequest(URLRequest(url: components.url!))
         guard let json = try JSONSerialization.jsonObject(with: body) as? [String: Any] else { throw TestFailure("bad JSON from prometheus") }
         guard json["status"] as? String == "success", let data = json["data"] as? [String: Any],
-              let result = data["result"] as? [[String: Any]] else {
+            let result = data["result"] as? [[String: Any]]
+        else {
             return .failure(TestFailure("\(json["error"] ?? "error")"))
         }
-        return .success(result.map { series in
-            let labels = series["metric"] as? [String: String] ?? [:]
-            let values = (series["values"] as? [[Any]] ?? []).map { pair -> (Int64, Double) in
-                let t = Int64((((pair.first as? Double) ?? 0) * 1000).rounded())
-                let s = pair.count > 1 ? (pair[1] as? String ?? "") : ""
-                let v = s == "+Inf" ? Double.infinity : s == "-Inf" ? -Double.infinity : (Double(s) ?? .nan)
-                return (t, v)
-            }
-            return (labels, values)
-        })
+        return .success(
+            result.map { series in
+                let labels = series["metric"] as? [String: String] ?? [:]
+                let values = (series["values"] as? [[Any]] ?? []).map { pair -> (Int64, Double) in
+                    let t = Int64((((pair.first as? Double) ?? 0) * 1000).rounded())
+                    let s = pair.count > 1 ? (pair[1] as? String ?? "") : ""
+                    let v = s == "+Inf" ? Double.infinity : s == "-Inf" ? -Double.infinity : (Double(s) ?? .nan)
+                    return (t, v)
+                }
+                return (labels, values)
+            })
     }
 
     static func compare(_ ours: [SeriesResult], _ theirs: Matrix) -> String? {
-        let mine = Dictionary(ours.map { s in (Dictionary(s.labels.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), s) },
-                              uniquingKeysWith: { a, _ in a })
+        let mine = Dictionary(
+            ours.map { s in (Dictionary(s.labels.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), s) },
+            uniquingKeysWith: { a, _ in a })
         if mine.count != theirs.count { return "\(mine.count) series vs \(theirs.count)" }
         for series in theirs {
             guard let s = mine[series.labels] else { return "missing series \(series.labels)" }

@@ -17,7 +17,7 @@ enum QueryList {
         "extrapolatedRateFunc": ["delta", "rate", "increase"],
         "clampFunc": ["clamp_min", "clamp_max"],
         "instantRateFunc": ["idelta", "irate"],
-        "dateFunc": ["day_of_month", "day_of_week", "days_in_month", "hour", "minute", "month", "year"],
+        "dateFunc": ["day_of_month", "day_of_week", "days_in_month", "hour", "minute", "month", "year"]
     ]
 
     struct Case {
