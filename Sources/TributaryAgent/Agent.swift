@@ -1,6 +1,6 @@
 import Foundation
 import Logging
-import NIOPosix
+import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
@@ -19,16 +19,26 @@ public final class Agent: Sendable {
     public let queues: [RemoteWriteQueue]
     let fetch: ScrapeFetch?
     let logger: Logger
+    /// Where scrape loops and their targets' connections run.
+    let eventLoopGroup: any EventLoopGroup
+    /// Sample timestamps.
+    let clock: WallClock
     /// The settings loops are made from (replaced by ``reload(_:)``).
     let current: Mutex<AgentConfiguration>
 
     /// The scrape loops, in configuration order.
     public var loops: [ScrapeLoop] { pool.loops }
 
-    /// Opens the WAL (repairing a torn tail) and sets up loops and queues. `fetch` replaces
-    /// HTTP scraping (tests).
-    public init(configuration: AgentConfiguration, metrics: AgentMetrics = AgentMetrics(), logger: Logger, fetch: ScrapeFetch? = nil) throws {
+    /// Opens the WAL (repairing a torn tail) and sets up loops and queues. Scrape loops run on
+    /// `eventLoopGroup` (each on its target's connection's loop) and stamp samples with
+    /// `clock`; `fetch` replaces HTTP scraping (tests).
+    public init(
+        configuration: AgentConfiguration, metrics: AgentMetrics = AgentMetrics(), logger: Logger,
+        eventLoopGroup: any EventLoopGroup, clock: WallClock = .system, fetch: ScrapeFetch? = nil
+    ) throws {
         self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+        self.clock = clock
         self.metrics = metrics
         self.logger = logger
         storage = try QueueStorage(directory: configuration.dataDirectory, logger: logger)
@@ -36,7 +46,9 @@ public final class Agent: Sendable {
         current = Mutex(configuration)
         let storage = self.storage
         queues = configuration.remoteWrites.map {
-            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger)
+            RemoteWriteQueue(
+                config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger,
+                clock: clock)
         }
         let loops = try makeLoops(configuration)
         _ = pool.replace(loops, start: false)
@@ -54,13 +66,13 @@ public final class Agent: Sendable {
                 if let same = existing[ScrapePool.key(target)] {
                     loops.append(same)
                 } else if let fetch {
-                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, fetch: fetch))
+                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, clock: clock, source: .fetch(fetch)))
                 } else if let client {
                     // The loop and its target's connection share an event loop.
-                    let eventLoop = MultiThreadedEventLoopGroup.singleton.next()
+                    let eventLoop = eventLoopGroup.next()
                     loops.append(
                         ScrapeLoop(
-                            target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger,
+                            target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, clock: clock,
                             source: .scraper(client.scraper(for: target, on: eventLoop))))
                 }
             }
@@ -83,7 +95,7 @@ public final class Agent: Sendable {
         applied.externalLabels = old.externalLabels
         let loops = try makeLoops(applied)
         current.withLock { $0.scrapeConfigs = configuration.scrapeConfigs }
-        let (added, removed) = await pool.apply(loops, start: true)
+        let (added, removed) = await pool.apply(loops, start: true, clock: clock)
         logger.info("configuration reloaded", metadata: ["targets": "\(loops.count)", "added": "\(added)", "removed": "\(removed)"])
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import Metrics
+import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import TributaryAgent
@@ -43,7 +44,7 @@ struct AgentCommand: AsyncParsableCommand {
         let logger = Logger(label: "tributary.agent")
         let agent: Agent
         do {
-            agent = try Agent(configuration: settings, metrics: metrics, logger: logger)
+            agent = try Agent(configuration: settings, metrics: metrics, logger: logger, eventLoopGroup: MultiThreadedEventLoopGroup.singleton)
         } catch {
             throw CommandError("cannot start the agent in \(settings.dataDirectory): \(error)")
         }

@@ -4,6 +4,7 @@ import NIOCore
 import NIOPosix
 import Synchronization
 import Testing
+import TributaryModel
 import TributaryTestSupport
 import TributaryWire
 
@@ -237,7 +238,7 @@ import TributaryWire
         func loop(interval: Int64) throws -> ScrapeLoop {
             let target = try Self.target(port: server.localAddress?.port ?? 0, interval: interval, timeout: 60_000)
             let scraper = try ScrapeClient(settings: target.config.http).scraper(for: target, on: MultiThreadedEventLoopGroup.singleton.next())
-            return ScrapeLoop(target: target, storage: storage, externalLabels: [:], metrics: AgentMetrics(), logger: Logger(label: "test"), source: .scraper(scraper))
+            return ScrapeLoop(target: target, storage: storage, externalLabels: [:], metrics: AgentMetrics(), logger: Logger(label: "test"), clock: .system, source: .scraper(scraper))
         }
         let scraping = try loop(interval: 500)
         let task = Task { await scraping.run() }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import Synchronization
 import Testing
 import TributaryModel
@@ -167,7 +168,7 @@ import TributaryWAL
         group.targets = ["host-1:9100", "host-2:9100"]
         sc.staticConfigs = [group]
         c.scrapeConfigs = [sc]
-        let agent = try Agent(configuration: c, logger: Logger(label: "test")) { _ in throw StalenessTests.TestError("not used") }
+        let agent = try Agent(configuration: c, logger: Logger(label: "test"), eventLoopGroup: MultiThreadedEventLoopGroup.singleton) { _ in throw StalenessTests.TestError("not used") }
         #expect(agent.loops.count == 2)
         let kept = try #require(agent.loops.first { $0.target.instance == "host-1:9100" })
         for loop in agent.loops { loop.ingest(StalenessTests.body("m 1\n"), at: 1_000, duration: 0) }

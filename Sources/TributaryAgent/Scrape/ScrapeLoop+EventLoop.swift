@@ -1,6 +1,7 @@
 import NIOCore
 import Prometheus
 import Synchronization
+import TributaryModel
 import TributaryRemoteWrite
 
 /// Scraping on the target's event loop: a timer, the request, and the response's callback that
@@ -51,7 +52,7 @@ extension ScrapeLoop {
             return s.inFlight
         }
         guard go else { return }
-        let t = Self.nowMilliseconds(), started = ContinuousClock.now
+        let t = clock.now(), started = ContinuousClock.now
         metrics.scrapesTotal.increment()
         scraper.scrape().whenComplete { result in
             scraper.eventLoop.assertInEventLoop()

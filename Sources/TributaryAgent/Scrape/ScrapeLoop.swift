@@ -32,6 +32,8 @@ public final class ScrapeLoop: Sendable {
     let metrics: AgentMetrics
     let logger: Logger
     let source: Source
+    /// Sample timestamps.
+    let clock: WallClock
     /// The target's scrape slot in the interval, in milliseconds.
     let slotOffset: Int64
     public let status = Mutex(TargetStatus())
@@ -50,18 +52,19 @@ public final class ScrapeLoop: Sendable {
 
     public convenience init(
         target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger,
-        fetch: @escaping ScrapeFetch
+        clock: WallClock = .system, fetch: @escaping ScrapeFetch
     ) {
-        self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, source: .fetch(fetch))
+        self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, clock: clock, source: .fetch(fetch))
     }
 
-    init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, source: Source) {
+    init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, clock: WallClock, source: Source) {
         self.target = target
         self.storage = storage
         self.externalLabels = externalLabels
         self.metrics = metrics
         self.logger = logger
         self.source = source
+        self.clock = clock
         ingester = ScrapeIngest(target: target, externalLabels: externalLabels)
         let interval = UInt64(max(target.config.scrapeInterval, 1))
         slotOffset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % interval)
@@ -79,7 +82,7 @@ public final class ScrapeLoop: Sendable {
     func iterate() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: .milliseconds(delayToNextSlot())) } catch { return }
-            await scrape(at: Self.nowMilliseconds())
+            await scrape(at: clock.now())
         }
     }
 
@@ -87,13 +90,11 @@ public final class ScrapeLoop: Sendable {
     /// derived from the target, so that targets spread out.
     func delayToNextSlot() -> Int64 {
         let interval = target.config.scrapeInterval
-        let now = Self.nowMilliseconds()
+        let now = clock.now()
         var next = (now - now % interval) + slotOffset
         if next <= now { next += interval }
         return next - now
     }
-
-    static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
 
     /// One scrape at time `t` (milliseconds): fetch, then ``ingest(_:contentType:at:duration:)``.
     public func scrape(at t: Int64) async {

@@ -54,12 +54,12 @@ public final class ScrapePool: Sendable {
     /// ``replace(_:start:)``, then stops the removed loops and writes their stale markers.
     /// Returns the number of targets added and removed.
     @discardableResult
-    public func apply(_ loops: [ScrapeLoop], start: Bool) async -> (added: Int, removed: Int) {
+    public func apply(_ loops: [ScrapeLoop], start: Bool, clock: WallClock = .system) async -> (added: Int, removed: Int) {
         let (added, removed) = replace(loops, start: start)
         for old in removed {
             old.task?.cancel()
             await old.task?.value
-            old.loop.end(at: Int64(Date().timeIntervalSince1970 * 1000))
+            old.loop.end(at: clock.now())
         }
         return (added, removed.count)
     }

@@ -20,11 +20,13 @@ public final class RemoteWriteQueue: Service, Sendable {
     let retention: Int64
     let metrics: QueueMetrics
     let logger: Logger
+    /// Sample timestamps are compared with it (retention).
+    let clock: WallClock
     /// The position whose records are all delivered (read by WAL truncation).
     public let committed: Mutex<WALPosition?> = Mutex(nil)
 
     /// Its metrics (Prometheus's remote-storage names) go to `registry`.
-    public init(config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger) {
+    public init(config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) {
         self.config = config
         self.storage = storage
         let safe = String(config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
@@ -32,6 +34,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         self.retention = retention
         metrics = QueueMetrics(registry, name: config.name, url: config.url)
         self.logger = logger
+        self.clock = clock
     }
 
     public func run() async throws {
@@ -84,7 +87,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         let reader = WALTailReader(directory: storage.directory, from: saved ?? WALPosition(segment: first, offset: 0), logger: logger)
         committed.withLock { $0 = reader.position }
 
-        var shards = config.queue.minShards
+        var batcher = QueueBatcher(config.queue)
         var batch: [(UInt32, Sample)] = []
         batch.reserveCapacity(config.queue.capacity)
         var batchStarted = ContinuousClock.now
@@ -93,7 +96,6 @@ public final class RemoteWriteQueue: Service, Sendable {
         var delivered = reader.position
         // Also when cancelled mid-round: only what was delivered counts.
         defer { savePosition(delivered) }
-        let deadline = Duration.milliseconds(config.queue.batchSendDeadline)
         while !Task.isCancelled {
             // What the WAL held before this read: the waits below count from here.
             let mark = storage.signal.appended.load(ordering: .sequentiallyConsistent)
@@ -103,30 +105,29 @@ public final class RemoteWriteQueue: Service, Sendable {
                     _ = RecordCodec.decodeSamples(payload) { id, sample in batch.append((id, sample)) }
                 }
             }
-            if batch.isEmpty {
-                if got == 0 {
-                    delivered = end
-                    committed.withLock { $0 = end }
-                    // Idle: wake on the next sample logged (or after a second, to look again).
-                    await storage.signal.wait(until: mark + 1, timeout: .seconds(1))
-                    try Task.checkCancellation()
-                }
+            switch batcher.next(pending: batch.count, readSomething: got > 0, waited: ContinuousClock.now - batchStarted) {
+            case .read:
+                if batch.isEmpty { batchStarted = ContinuousClock.now }
+                continue
+            case .idle:
+                delivered = end
+                committed.withLock { $0 = end }
+                // Wake on the next sample logged (or after a second, to look again).
+                await storage.signal.wait(until: mark + 1, timeout: .seconds(1))
+                try Task.checkCancellation()
                 batchStarted = ContinuousClock.now
                 continue
-            }
-            let fullAt = min(config.queue.capacity, config.queue.maxSamplesPerSend * shards)
-            let full = batch.count >= fullAt
-            if got > 0, !full { continue }
-            let waited = ContinuousClock.now - batchStarted
-            if !full, waited < deadline {
-                // Sleep until a full batch is logged or the batch's deadline, not polling.
-                await storage.signal.wait(until: mark + UInt64(fullAt - batch.count), timeout: TimeAmount(deadline - waited))
+            case .wait(let samples, let timeout):
+                // Sleep until a full round is logged or the round's deadline, not polling.
+                await storage.signal.wait(until: mark + UInt64(samples), timeout: TimeAmount(timeout))
                 try Task.checkCancellation()
                 continue
+            case .send:
+                break
             }
             metrics.pending.set(Double(batch.count))
             let started = ContinuousClock.now
-            try await send(batch, shards: shards, table: &table, encoder: encoder, client: client)
+            try await send(batch, shards: batcher.shards, table: &table, encoder: encoder, client: client)
             delivered = end
             committed.withLock { $0 = end }
             // The position file is written at most once a second: a crash resends at most that
@@ -136,11 +137,8 @@ public final class RemoteWriteQueue: Service, Sendable {
                 lastSave = started
             }
             metrics.pending.set(0.0)
-            // More shards while a round takes longer than the deadline with a full batch waiting;
-            // fewer when rounds are small.
-            let took = ContinuousClock.now - started
-            if full, took > deadline / 2 { shards = min(config.queue.maxShards, shards * 2) } else if batch.count < config.queue.maxSamplesPerSend * shards / 4 { shards = max(config.queue.minShards, shards / 2) }
-            metrics.shards.set(Double(shards))
+            batcher.delivered(samples: batch.count, took: ContinuousClock.now - started)
+            metrics.shards.set(Double(batcher.shards))
             batch.removeAll(keepingCapacity: true)
             batchStarted = ContinuousClock.now
         }
@@ -180,7 +178,7 @@ public final class RemoteWriteQueue: Service, Sendable {
     /// The round's requests by shard. Under the storage's lock, so the packed labels each
     /// request copies cannot be removed meanwhile.
     func encode(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder) -> [[Request]] {
-        let oldest = Int64(Date().timeIntervalSince1970 * 1000) - retention
+        let oldest = clock.now() - retention
         let perRequest = config.queue.maxSamplesPerSend
         var byShard = [[(UInt32, Sample)]](repeating: [], count: shards)
         var requests = [[Request]](repeating: [], count: shards)
