@@ -148,8 +148,10 @@ let package = Package(
             // this keeps the rest of the code out of the process's memory.
             // Release builds link the Swift runtime and Foundation in (as scripts/build-release
             // does): with them as shared libraries, their mapped pages made a plain
-            // `swift build -c release` agent 1.25x vmagent's peak RSS on real pages (47 vs 38
-            // MiB, of which 29 MiB files), against 0.89x for the static build.
+            // `swift build -c release` agent 1.25x vmagent's peak RSS on recorded real pages
+            // (scripts/bench-agent --pages, 100 targets: 47 vs 38 MiB, 29 MiB of it files);
+            // linked in, 0.97-1.01x (36 MiB, 19 of it files). The archive names below are the
+            // ones static Foundation needs that the shared modules we compile against omit.
             exclude: ["hot-symbols.txt"],
             swiftSettings: swiftSettings,
             linkerSettings: [
