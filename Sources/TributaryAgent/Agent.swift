@@ -103,9 +103,9 @@ public final class Agent: Sendable {
     public var services: [any Service] {
         [ScrapeService(agent: self)] + queues.map { $0 as any Service }
             + [
-                WALUpkeepService(storage: storage, queues: queues, retention: configuration.retention, logger: logger) { [self] in
-                    metrics.activeSeries.set(Double(activeSeries))
-                }
+                WALUpkeepService(
+                    storage: storage, queues: queues, retention: configuration.retention, logger: logger, clock: clock,
+                    tick: { [self] in metrics.activeSeries.set(Double(activeSeries)) })
             ]
     }
 

@@ -27,7 +27,13 @@ extension Receiver {
     /// WAL, and answers with the status codes of ARCHITECTURE.md. Every refusal is counted by
     /// reason and logged (rate-limited) with its first cause.
     public func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String = "") -> HTTPAnswer {
-        let (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding)
+        write(body: body, contentType: contentType, contentEncoding: contentEncoding, peer: peer, settings: live.withLock { $0 })
+    }
+
+    /// ``write(body:contentType:contentEncoding:peer:)`` with the settings the caller already
+    /// read for this request (the server checked auth and the body size with them).
+    func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String, settings: LiveSettings) -> HTTPAnswer {
+        let (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding, settings: settings)
         metrics.answered(answer.status, refused: reason)
         if let reason {
             badRequests.warning(
@@ -48,7 +54,7 @@ extension Receiver {
         return answer
     }
 
-    func handleWrite(body: [UInt8], contentType: String?, contentEncoding: String?) -> (HTTPAnswer, RejectionReason?) {
+    func handleWrite(body: [UInt8], contentType: String?, contentEncoding: String?, settings: LiveSettings) -> (HTTPAnswer, RejectionReason?) {
         guard let version = RemoteWriteVersion(contentType: contentType ?? "application/x-protobuf") else {
             return (.text(415, "unsupported content type \"\(contentType ?? "")\": use application/x-protobuf (remote write 1.0) or application/x-protobuf;proto=io.prometheus.write.v2.Request"), .unsupportedContentType)
         }
@@ -58,7 +64,6 @@ extension Receiver {
         if head.isOverMemoryBudget {
             return (.text(429, "the receiver is over its memory budget; retry later", headers: [("Retry-After", "5")]), .overBudget)
         }
-        let settings = live.withLock { $0 }
         return withDecoder(settings) { decoder -> (HTTPAnswer, RejectionReason?) in
             let batch: WriteBatch
             do {

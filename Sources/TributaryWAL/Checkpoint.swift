@@ -1,3 +1,4 @@
+import Logging
 import TributaryModel
 
 #if canImport(Glibc)
@@ -30,10 +31,12 @@ public enum Checkpoint {
     }
 
     /// Hands each record of the checkpoint to `handler`, in order; no file is no records. A
-    /// damaged record ends the reading (the records before it are used) and is reported in
-    /// the stats for the caller to log.
+    /// damaged record ends the reading (the records before it are used); it is logged as an
+    /// error naming file and offset, and reported in the stats.
     @discardableResult
-    public static func read(_ walDirectory: String, _ handler: (Record.Kind, UnsafeRawBufferPointer) -> Void) throws(WALError) -> ReadStats {
+    public static func read(
+        _ walDirectory: String, logger: Logger = Logger(label: "tributary.wal"), _ handler: (Record.Kind, UnsafeRawBufferPointer) -> Void
+    ) throws(WALError) -> ReadStats {
         let file = path(walDirectory)
         guard access(file, F_OK) == 0 else { return ReadStats() }
         let bytes = try WAL.readFile(file)
@@ -53,6 +56,9 @@ public enum Checkpoint {
                     break loop
                 }
             }
+        }
+        if let damage = stats.damage {
+            logger.error("WAL checkpoint damaged; the series after the damage are lost", metadata: ["file": "\(file)", "at": "\(damage)"])
         }
         return stats
     }

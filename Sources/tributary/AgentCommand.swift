@@ -49,7 +49,7 @@ struct AgentCommand: AsyncParsableCommand {
             throw CommandError("cannot start the agent in \(settings.dataDirectory): \(error)")
         }
         let command = self
-        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "prometheus", logger: logger) { _ in
+        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "prometheus", logger: logger) {
             try await agent.reload(try command.settings())
         }
         let host = settings.host

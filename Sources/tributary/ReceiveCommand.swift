@@ -65,7 +65,7 @@ struct Receive: AsyncParsableCommand {
         let host = settings.host, scheme = settings.tls == nil ? "http" : "https"
         // Throws ServerError, whose text names the unusable TLS file.
         let command = self
-        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "tributary", logger: logger) { _ in
+        let reloader = Reloader(path: config, registry: metrics.registry, prefix: "tributary", logger: logger) {
             receiver.reload(try command.settings())
         }
         let app = try ReceiverServer.application(receiver, logger: logger, reload: { try await reloader.reload() }) { port in

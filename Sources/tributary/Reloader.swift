@@ -1,7 +1,7 @@
-import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
+import TributaryModel
 import UnixSignals
 
 /// Re-reads the configuration file and applies it, one reload at a time, for SIGHUP and
@@ -10,13 +10,14 @@ import UnixSignals
 /// A process started without a file has nothing to reload: it says so and keeps running.
 actor Reloader {
     let path: String?
-    let apply: @Sendable (String) async throws -> Void
+    let apply: @Sendable () async throws -> Void
     let logger: Logger
     let successful: Gauge
     let successTime: Gauge
 
-    /// `apply` reads the file at its path and applies it; it throws when the file has errors.
-    init(path: String?, registry: PrometheusCollectorRegistry, prefix: String, logger: Logger, apply: @escaping @Sendable (String) async throws -> Void) {
+    /// `apply` reads the file at `path` (nil: started without one) and applies it; it throws
+    /// when the file has errors.
+    init(path: String?, registry: PrometheusCollectorRegistry, prefix: String, logger: Logger, apply: @escaping @Sendable () async throws -> Void) {
         self.path = path
         self.apply = apply
         self.logger = logger
@@ -34,7 +35,7 @@ actor Reloader {
             return
         }
         do {
-            try await apply(path)
+            try await apply()
             successful.set(1.0)
             successTime.set(Self.now())
         } catch {
@@ -44,9 +45,7 @@ actor Reloader {
         }
     }
 
-    static func now() -> Double {
-        Date().timeIntervalSince1970
-    }
+    static func now() -> Double { Double(WallClock.system.now()) / 1000 }
 }
 
 /// Reloads on SIGHUP (which would otherwise end the process) until graceful shutdown.

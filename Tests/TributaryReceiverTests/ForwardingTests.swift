@@ -65,7 +65,7 @@ import TributaryWAL
         let forwarder = try Forwarder(configuration: c, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
         let gone: Labels = ["__name__": "gone", "job": "j"], kept: Labels = ["__name__": "kept", "job": "j"]
         try forwarder.forward([(gone, [Sample(timestamp: 1, value: 1)]), (kept, [Sample(timestamp: 1, value: 1)])])
-        let now = Forwarder.now()
+        let now = WallClock.system.now()
         #expect(forwarder.expireIdle(now: now + 30_000) == 0, "within the retention")
         // Later only `kept` is forwarded again.
         forwarder.ids.withLock { $0[kept]?.lastForwarded = now + 61_000 }

@@ -1,4 +1,3 @@
-import Foundation
 import Logging
 import Prometheus
 import ServiceLifecycle
@@ -17,6 +16,8 @@ public final class Forwarder: Sendable {
     public let queues: [RemoteWriteQueue]
     let retention: Int64
     let logger: Logger
+    /// When a series was last forwarded, and when idle ones expire.
+    let clock: WallClock
     /// A forwarded series: its queue WAL id, and when it was last forwarded (wall clock, ms).
     struct Entry {
         var id: UInt32
@@ -28,15 +29,16 @@ public final class Forwarder: Sendable {
     let ids = Mutex<[Labels: Entry]>([:])
 
     /// Queue metrics go to the receiver's registry.
-    init(configuration: ReceiverConfiguration, registry: PrometheusCollectorRegistry, logger: Logger) throws {
+    init(configuration: ReceiverConfiguration, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) throws {
         let directory = configuration.dataDirectory + "/forward"
         let storage = try QueueStorage(directory: directory, logger: logger)
         self.storage = storage
         queues = configuration.remoteWrites.map {
-            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger)
+            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
         }
         retention = configuration.forwardRetention
         self.logger = logger
+        self.clock = clock
     }
 
     /// Logs stored samples for forwarding: `series` pairs labels with the samples stored for them.
@@ -44,7 +46,7 @@ public final class Forwarder: Sendable {
         var newSeries: [(UInt32, Labels)] = []
         var idList: [UInt32] = []
         var samples: [Sample] = []
-        let now = Self.now()
+        let now = clock.now()
         ids.withLock { map in
             for (labels, stored) in series {
                 let id: UInt32
@@ -87,20 +89,12 @@ public final class Forwarder: Sendable {
     /// Series the forwarder knows.
     var seriesCount: Int { ids.withLock { $0.count } }
 
-    static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
-
     /// The queues and their WAL upkeep, which also expires idle series once a minute.
     var services: [any Service] {
-        let ticks = Mutex(0)
-        return queues.map { $0 as any Service } + [
-            WALUpkeepService(storage: storage, queues: queues, retention: retention, logger: logger) { [self] in
-                // Every 30 ticks of 2 s: the scan is over every forwarded series.
-                if ticks.withLock({ n in
-                    n += 1; return n % 30 == 0
-                }) {
-                    expireIdle(now: Self.now())
-                }
-            }
+        queues.map { $0 as any Service } + [
+            WALUpkeepService(
+                storage: storage, queues: queues, retention: retention, logger: logger, clock: clock,
+                everyMinute: { [self] now in expireIdle(now: now) })
         ]
     }
 }

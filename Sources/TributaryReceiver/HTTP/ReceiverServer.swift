@@ -49,7 +49,7 @@ public enum ReceiverServer {
             let answer = receiver.write(
                 body: Array(buffer.readableBytesView),
                 contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
-                peer: request.headers[.userAgent] ?? ""
+                peer: request.headers[.userAgent] ?? "", settings: settings
             )
             return response(answer)
         }

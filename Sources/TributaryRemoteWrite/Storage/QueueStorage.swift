@@ -5,8 +5,8 @@ import TributaryModel
 import TributaryWAL
 import TributaryWire
 
-/// The agent's write-ahead log: every scraped sample goes here first, and each remote-write
-/// queue reads it back from its own position. Series get ids (series records) before their
+/// The write-ahead log remote-write queues read (the agent's: every scraped sample goes here
+/// first; the receiver's forward WAL: what it stores), each queue from its own position. Series get ids (series records) before their
 /// samples refer to them (samples records). Segments every queue has passed are removed, after
 /// their series are copied into `wal/checkpoint`, which readers load first after a restart.
 public final class QueueStorage: Sendable {
@@ -15,8 +15,8 @@ public final class QueueStorage: Sendable {
         /// Labels of every series a retained segment or a live scrape may refer to, packed as
         /// remote-write requests carry them.
         var series = SeriesByID()
-        /// Series that ended (stale marker written), by when, for pruning.
-        var ended: [UInt32: Int64] = [:]
+        /// Expired series (``expire(_:endedAt:)``), by when they ended, for pruning.
+        var expiring: [UInt32: Int64] = [:]
     }
 
     public let wal: WAL
@@ -38,11 +38,8 @@ public final class QueueStorage: Sendable {
             let packed = packer.packLabels(Labels(labels))
             if !packed.withUnsafeBytes({ s.series.set(id, $0) }) { refused += 1 }
         }
-        let checkpoint = try Checkpoint.read(self.directory) { kind, payload in
+        try Checkpoint.read(self.directory, logger: logger) { kind, payload in
             if kind == .series { _ = RecordCodec.decodeSeries(payload, keep) }
-        }
-        if let damage = checkpoint.damage {
-            logger.error("queue WAL checkpoint damaged; series after the damage are lost and their samples will not be sent", metadata: ["file": "\(Checkpoint.path(self.directory))", "at": "\(damage)"])
         }
         // Replay repairs a torn tail and tells which ids are taken.
         let stats = try wal.replay { kind, payload in
@@ -117,7 +114,7 @@ public final class QueueStorage: Sendable {
     /// checkpoint, so neither grows with series churn. A sample for an id that comes later
     /// brings its series back only through a new series record (a new id).
     public func expire(_ ids: [UInt32], endedAt time: Int64) {
-        state.withLock { s in for id in ids { s.ended[id] = time } }
+        state.withLock { s in for id in ids { s.expiring[id] = time } }
     }
 
     /// Removes the segments before `position.segment` (every queue has read them) after writing
@@ -126,9 +123,9 @@ public final class QueueStorage: Sendable {
         let segments = try wal.segments()
         guard let first = segments.first, first < position.segment else { return }
         let idLimit = state.withLock { s in
-            for (id, time) in s.ended where time < now - retention {
+            for (id, time) in s.expiring where time < now - retention {
                 s.series.remove(id)
-                s.ended[id] = nil
+                s.expiring[id] = nil
             }
             s.series.compactIfWasteful()
             return s.series.idLimit
@@ -148,8 +145,7 @@ public final class QueueStorage: Sendable {
             try writer.appendSeries(ids: ids, labels: labels)
         }
         try writer.commit()
-        let written = writer.series
         try wal.truncate(before: position.segment)
-        logger.debug("queue WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(written)"])
+        logger.debug("queue WAL truncated", metadata: ["before": "\(position.segment)", "checkpoint_series": "\(writer.series)"])
     }
 }

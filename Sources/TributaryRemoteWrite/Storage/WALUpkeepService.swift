@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TributaryModel
 import TributaryWAL
 
 /// Flushes a queue WAL every few seconds and, every minute, removes the segments every queue
@@ -12,15 +13,25 @@ public struct WALUpkeepService: Service {
     let queues: [RemoteWriteQueue]
     let retention: Int64
     let logger: Logger
+    /// Retention and segment ages are measured against it.
+    let clock: WallClock
     /// Called every tick (the agent updates its active-series gauge there).
     let tick: @Sendable () -> Void
+    /// Called once a minute with the time, just before the truncation check (the forwarder
+    /// expires its idle series there, so the truncation drops them).
+    let everyMinute: @Sendable (Int64) -> Void
 
-    public init(storage: QueueStorage, queues: [RemoteWriteQueue], retention: Int64, logger: Logger, tick: @escaping @Sendable () -> Void = {}) {
+    public init(
+        storage: QueueStorage, queues: [RemoteWriteQueue], retention: Int64, logger: Logger, clock: WallClock = .system,
+        tick: @escaping @Sendable () -> Void = {}, everyMinute: @escaping @Sendable (Int64) -> Void = { _ in }
+    ) {
         self.storage = storage
         self.queues = queues
         self.retention = retention
         self.logger = logger
+        self.clock = clock
         self.tick = tick
+        self.everyMinute = everyMinute
     }
 
     public func run() async throws {
@@ -32,7 +43,9 @@ public struct WALUpkeepService: Service {
                 try? storage.wal.sync()
                 tick()
                 ticks += 1
-                if ticks % 30 == 0, upkeep(sinceLast: ContinuousClock.now - lastTruncation) { lastTruncation = .now }
+                guard ticks % 30 == 0 else { continue }
+                everyMinute(clock.now())
+                if upkeep(sinceLast: ContinuousClock.now - lastTruncation) { lastTruncation = .now }
             }
         }
         try? storage.wal.sync()
@@ -49,7 +62,7 @@ public struct WALUpkeepService: Service {
     @discardableResult
     func upkeep(sinceLast: Duration = .seconds(600)) -> Bool {
         do {
-            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            let now = clock.now()
             let segments = try storage.wal.segments()
             guard let last = segments.last else { return false }
             // What every queue has delivered (everything when there are no queues); a queue that

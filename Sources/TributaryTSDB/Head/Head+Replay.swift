@@ -41,10 +41,7 @@ extension Head {
                     }
                 }
                 // The checkpoint first: series whose records were in removed segments.
-                let checkpoint = try Checkpoint.read(wal.directory, handle)
-                if let damage = checkpoint.damage {
-                    logger.error("WAL checkpoint damaged; series it held after the damage are lost", metadata: ["file": "\(Checkpoint.path(wal.directory))", "at": "\(damage)"])
-                }
+                try Checkpoint.read(wal.directory, logger: logger, handle)
                 let walStats = try wal.replay(handle)
                 return .success(walStats)
             } catch {
