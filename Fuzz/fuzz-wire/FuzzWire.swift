@@ -39,9 +39,16 @@ func compare(_ input: UnsafeRawBufferPointer, compressed: Bool) {
         _ = (x, y)
     case (.success(let x), .success(let y)):
         let rx = x.makeWriteRequest(), ry = y.makeWriteRequest()
-        if rx == ry, x.rejectedSeries == y.rejectedSeries, x.firstError?.seriesIndex == y.firstError?.seriesIndex { return }
+        if rx == ry, x.rejectedSeries == y.rejectedSeries, x.firstError?.seriesIndex == y.firstError?.seriesIndex,
+            x.rejectedHistograms == y.rejectedHistograms, x.histogramCount == y.histogramCount, x.malformedHistograms == y.malformedHistograms,
+            x.firstMalformedHistogram == y.firstMalformedHistogram, x.droppedExemplars == y.droppedExemplars,
+            x.firstDroppedExemplarSeries == y.firstDroppedExemplarSeries
+        {
+            return
+        }
         if containsNULInStrings(input, compressed: compressed) { return }
-        fatalError("decoders disagree: \(difference(rx, ry)); rejected \(x.rejectedSeries) vs \(y.rejectedSeries); first errors \(String(describing: x.firstError)) vs \(String(describing: y.firstError))")
+        fatalError(
+            "decoders disagree: \(difference(rx, ry)); histograms \(x.histogramCount)/\(x.malformedHistograms)/\(String(describing: x.firstMalformedHistogram)) vs \(y.histogramCount)/\(y.malformedHistograms)/\(String(describing: y.firstMalformedHistogram)); rejected \(x.rejectedSeries) vs \(y.rejectedSeries); first errors \(String(describing: x.firstError)) vs \(String(describing: y.firstError))")
     case (.success(let x), .failure(let y)):
         if y.code == .bodyTooLarge { return }  // the reference's arena is bounded, the direct decoder needs none
         fatalError("direct accepted (\(x.series.count) series) what the reference refused: \(y)")

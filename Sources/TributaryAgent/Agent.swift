@@ -60,20 +60,25 @@ public final class Agent: Sendable {
     func makeLoops(_ configuration: AgentConfiguration) throws -> [ScrapeLoop] {
         let existing = Dictionary(pool.loops.map { (ScrapePool.key($0.target), $0) }, uniquingKeysWith: { a, _ in a })
         var loops: [ScrapeLoop] = []
+        // Exemplars are scraped (and logged) only when a queue sends them.
+        let keepExemplars = configuration.remoteWrites.contains(where: \.sendExemplars)
         for sc in configuration.scrapeConfigs {
             let client = fetch == nil ? try ScrapeClient(settings: sc.http) : nil
             for target in ScrapeTarget.resolve(sc) {
                 if let same = existing[ScrapePool.key(target)] {
                     loops.append(same)
                 } else if let fetch {
-                    loops.append(ScrapeLoop(target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, clock: clock, source: .fetch(fetch)))
+                    loops.append(
+                        ScrapeLoop(
+                            target: target, storage: storage, externalLabels: configuration.externalLabels, keepExemplars: keepExemplars, metrics: metrics, logger: logger, clock: clock,
+                            source: .fetch(fetch)))
                 } else if let client {
                     // The loop and its target's connection share an event loop.
                     let eventLoop = eventLoopGroup.next()
                     loops.append(
                         ScrapeLoop(
-                            target: target, storage: storage, externalLabels: configuration.externalLabels, metrics: metrics, logger: logger, clock: clock,
-                            source: .scraper(client.scraper(for: target, on: eventLoop))))
+                            target: target, storage: storage, externalLabels: configuration.externalLabels, keepExemplars: keepExemplars, metrics: metrics, logger: logger,
+                            clock: clock, source: .scraper(client.scraper(for: target, on: eventLoop))))
                 }
             }
         }

@@ -272,11 +272,47 @@ extension Receiver {
     }
 
     /// Exemplars are not stored yet: an empty answer for any valid request (Grafana probes it).
+    /// `query_exemplars`: the exemplars in `start...end` of the series any selector of `query`
+    /// matches, as Prometheus answers (`null` when the query has no selector).
     func exemplars(_ params: Params, _ out: inout JSONWriter) throws {
-        if let q = params.first("query"), !q.isEmpty { _ = try Parser.parse(q) }
-        _ = try params.time("start", default: 0)
-        _ = try params.time("end", default: 0)
-        out.raw("[]")
+        let (start, end) = try range(params)
+        guard end >= start else { throw APIError(.badData, "invalid parameter \"end\": end timestamp must not be before start timestamp") }
+        let sets = try Parser.parse(params.first("query") ?? "").selectorMatchers
+        guard !sets.isEmpty else {
+            out.raw("null")
+            return
+        }
+        let found =
+            head.exemplars?.select(start: start, end: end) { labels in
+                sets.contains { matchers in matchers.allSatisfy { m in Self.matches(m, labels) } }
+            } ?? []
+        out.raw("[")
+        for (i, series) in found.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"seriesLabels\":")
+            out.labels(series.labels)
+            out.raw(",\"exemplars\":[")
+            for (k, e) in series.exemplars.enumerated() {
+                if k > 0 { out.raw(",") }
+                out.raw("{\"labels\":")
+                out.labels(e.labels)
+                out.raw(",\"value\":\"")
+                out.raw(JSONWriter.value(e.value))
+                out.raw("\",\"timestamp\":")
+                out.raw(JSONWriter.seconds(e.timestamp))
+                out.raw("}")
+            }
+            out.raw("]}")
+        }
+        out.raw("]")
+    }
+
+    /// Whether `labels` satisfy `m` (an absent label has the value "").
+    static func matches(_ m: Matcher, _ labels: LabelsView) -> Bool {
+        var name = m.name
+        return name.withUTF8 { key in
+            m.matches(labels.value(of: UnsafeRawBufferPointer(key)) ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        }
     }
 
     func formatQuery(_ params: Params, _ out: inout JSONWriter) throws {

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Synchronization
 import TributaryModel
+import TributaryRemoteWrite
 import TributaryTSDB
 import TributaryWire
 
@@ -83,6 +84,7 @@ extension Receiver {
         var firstAppendError: (message: String, reason: RejectionReason)?
         var refused: [RejectionReason: Int] = [:]
         var deduplicated = 0
+        var exemplars = ExemplarTally()
         let window = settings.dedupWindow, replicaLabelNames = settings.replicaLabelNames
         var stripped: [UInt8] = []
         func refuse(_ error: AppendError, _ series: Int, _ labels: LabelsView) {
@@ -92,7 +94,7 @@ extension Receiver {
         }
         // With forwarding, what is stored is also collected, per series, to log upstream.
         let forwarding = forwarder != nil
-        var forwarded: [(Labels, [Sample])] = []
+        var forwarded: [(Labels, [Sample], [Exemplar])] = []
         let result: CommitResult
         do {
             result = try head.commit { commit in
@@ -115,7 +117,17 @@ extension Receiver {
                                     kept.append(sample)
                                 }
                             }
-                            if !kept.isEmpty { forwarded.append((Labels(target), kept)) }
+                            // After the samples, so the series exists when they created it.
+                            var keptExemplars: [Exemplar] = []
+                            if series.exemplarsEnd > series.exemplarsStart {
+                                let exemplarWindow = replica == nil ? 0 : window
+                                for e in batch.exemplars(of: series) {
+                                    let outcome = commit.appendExemplar(target, e, dedupWindow: exemplarWindow)
+                                    exemplars.count(outcome, series: Int(series.requestIndex), target, e)
+                                    if forwarding, outcome == .appended { keptExemplars.append(e) }
+                                }
+                            }
+                            if !kept.isEmpty || !keptExemplars.isEmpty { forwarded.append((Labels(target), kept, keptExemplars)) }
                         }
                     }
                 }
@@ -128,22 +140,50 @@ extension Receiver {
         metrics.stored(result.samplesStored, deduplicated: deduplicated, repeated: result.duplicatesIgnored)
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
+        exemplars.stored = result.exemplarsStored
+        exemplars.record(batch, metrics)
+        metrics.rejectedHistograms(batch.histogramCount - batch.malformedHistograms, .nativeHistogram)
+        metrics.rejectedHistograms(batch.malformedHistograms, .malformedHistogram)
+        metrics.rejectedHistograms(batch.rejectedHistograms, .invalidSeries)
+
         var headers: [(String, String)] = []
         if version == .v2 {
             headers = [
                 ("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
+                // Native histograms are refused until they are stored.
                 ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
-                ("X-Prometheus-Remote-Write-Exemplars-Written", "0")
+                ("X-Prometheus-Remote-Write-Exemplars-Written", String(exemplars.written))
             ]
         }
+        // Every kind of data not written is named (the first of each, with how many more), so a
+        // 400 says all that went wrong; the reason counted is the first problem's.
+        var problems: [(message: String, reason: RejectionReason)] = []
         if let error = batch.firstError {
-            return (.text(400, error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), headers: headers), RejectionReason(error.code))
+            problems.append((error.message + (batch.rejectedSeries > 1 ? " (and \(batch.rejectedSeries - 1) more series)" : ""), RejectionReason(error.code)))
         }
         if let (message, reason) = firstAppendError {
             let total = refused.values.reduce(0, +)
-            return (.text(400, message + (total > 1 ? " (and \(total - 1) more samples)" : ""), headers: headers), reason)
+            problems.append((message + (total > 1 ? " (and \(total - 1) more samples)" : ""), reason))
         }
-        return (HTTPAnswer(status: 204, headers: headers), nil)
+        if let problem = histogramProblem(batch) { problems.append(problem) }
+        if let problem = exemplars.problem(batch) { problems.append(problem) }
+        guard let first = problems.first else { return (HTTPAnswer(status: 204, headers: headers), nil) }
+        return (.text(400, problems.map(\.message).joined(separator: "; "), headers: headers), first.reason)
+    }
+
+    /// The 400 message for the request's native histograms: the first malformed one, or else
+    /// the first series that carries any (they are refused until they can be stored).
+    func histogramProblem(_ batch: WriteBatch) -> (message: String, reason: RejectionReason)? {
+        if let bad = batch.firstMalformedHistogram {
+            let labels = batch.series.first { Int($0.requestIndex) == bad.seriesIndex }.map { batch.labels(of: $0).description } ?? "{}"
+            let more = batch.malformedHistograms > 1 ? " (\(batch.malformedHistograms) malformed histograms in all)" : ""
+            return ("series \(bad.seriesIndex) \(labels): native histogram \(bad.histogramIndex) at t=\(bad.timestamp) is malformed: \(bad.problem)\(more); no histogram was written", .malformedHistogram)
+        }
+        guard batch.histogramCount > 0, let series = batch.series.first(where: { $0.histogramCount > 0 }) else { return nil }
+        return (
+            "series \(series.requestIndex) \(batch.labels(of: series)): native histograms are not stored yet (\(batch.histogramCount) histogram samples refused; the float samples and exemplars were stored)",
+            .nativeHistogram
+        )
     }
 
     /// Writes `labels` without the replica labels into `out`; returns a hash of the replica
@@ -171,5 +211,56 @@ extension Receiver {
             if candidate.withUnsafeBytes({ FlatLabels.equal($0, name) }) { return true }
         }
         return false
+    }
+}
+
+/// What became of a write's exemplars, for the Exemplars-Written header, the counters and the
+/// 400 message.
+struct ExemplarTally {
+    var stored = 0
+    /// Equal to the newest of their series, or deduplicated (HA): written, not stored again.
+    var deduplicated = 0
+    var outOfOrder = 0
+    var disabled = 0
+    var firstRefused: String?
+    var firstReason: RejectionReason?
+
+    /// Exemplars accepted: stored or already held.
+    var written: Int { stored + deduplicated }
+
+    mutating func count(_ outcome: ExemplarOutcome, series: Int, _ labels: LabelsView, _ e: Exemplar) {
+        switch outcome {
+        case .appended: break
+        case .duplicate, .deduplicated: deduplicated += 1
+        case .outOfOrder(let newest):
+            outOfOrder += 1
+            if firstRefused == nil {
+                firstRefused = "series \(series) \(Labels(labels)): exemplar \(e.labels) at t=\(e.timestamp) is out of order (the series' newest exemplar is at t=\(newest))"
+                firstReason = .exemplarOutOfOrder
+            }
+        case .disabled:
+            disabled += 1
+            if firstRefused == nil {
+                firstRefused = "series \(series) \(Labels(labels)): exemplar storage is off (storage.exemplars.max_exemplars is 0)"
+                firstReason = .exemplarsDisabled
+            }
+        }
+    }
+
+    func record(_ batch: WriteBatch, _ metrics: ReceiverMetrics) {
+        metrics.exemplars(received: batch.exemplars.count + batch.droppedExemplars, stored: stored, deduplicated: deduplicated)
+        metrics.rejectedExemplars(outOfOrder, .exemplarOutOfOrder)
+        metrics.rejectedExemplars(disabled, .exemplarsDisabled)
+        metrics.rejectedExemplars(batch.droppedExemplars, .exemplarLabelsTooLong)
+    }
+
+    func problem(_ batch: WriteBatch) -> (message: String, reason: RejectionReason)? {
+        let refused = outOfOrder + disabled + batch.droppedExemplars
+        guard refused > 0 else { return nil }
+        let more = refused > 1 ? " (\(refused) exemplars refused in all)" : ""
+        if let firstRefused, let firstReason { return (firstRefused + more, firstReason) }
+        let index = batch.firstDroppedExemplarSeries ?? -1
+        let labels = batch.series.first { Int($0.requestIndex) == index }.map { batch.labels(of: $0).description } ?? "{}"
+        return ("series \(index) \(labels): exemplar labels longer than \(Exemplar.maxLabelSetRunes) code points\(more)", .exemplarLabelsTooLong)
     }
 }

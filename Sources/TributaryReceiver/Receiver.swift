@@ -4,6 +4,7 @@ import ServiceLifecycle
 import Synchronization
 import TributaryModel
 import TributaryPromQL
+import TributaryRemoteWrite
 import TributaryTSDB
 import TributaryWAL
 import TributaryWire
@@ -71,7 +72,11 @@ public final class Receiver: Sendable {
 
     /// `/metrics`: the registry's exposition text with the head gauges brought up to date.
     func metricsText() -> HTTPAnswer {
-        let body = metrics.emit(head: .init(series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed)))
+        let body = metrics.emit(
+            head: .init(
+                series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed),
+                exemplars: head.exemplars?.count ?? 0, exemplarSeries: head.exemplars?.seriesCount ?? 0
+            ))
         return HTTPAnswer(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)
     }
 }

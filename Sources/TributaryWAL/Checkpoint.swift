@@ -92,6 +92,14 @@ public final class CheckpointWriter {
         series += ids.count
     }
 
+    /// Appends an exemplars record.
+    public func appendExemplars(ids: [UInt32], exemplars: [Exemplar]) throws(WALError) {
+        guard !ids.isEmpty else { return }
+        buffer.removeAll(keepingCapacity: true)
+        RecordCodec.appendExemplars(ids: ids, exemplars: exemplars, to: &buffer)
+        try write(buffer)
+    }
+
     func write(_ bytes: [UInt8]) throws(WALError) {
         var done = 0
         while done < bytes.count {

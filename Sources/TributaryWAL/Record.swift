@@ -8,6 +8,7 @@ public enum Record {
     public enum Kind: UInt8, Sendable {
         case series = 1
         case samples = 2
+        case exemplars = 3
     }
 
     /// Appends one framed record to `buffer`; `writePayload` appends the payload.

@@ -1,6 +1,6 @@
 import TributaryModel
 
-/// Payloads of the series and samples records (`Docs/wal.md`).
+/// Payloads of the series, samples and exemplars records (`Docs/wal.md`).
 public enum RecordCodec {
     /// Appends a framed series record for `ids[i]` with `labels[i]`.
     public static func appendSeries(ids: [UInt32], labels: [Labels], to buffer: inout [UInt8]) {
@@ -27,6 +27,38 @@ public enum RecordCodec {
                 for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(k)))) }
             }
         }
+    }
+
+    /// Appends a framed exemplars record: per exemplar its series id, timestamp (delta to the
+    /// first), value and labels (flat encoding, length first).
+    public static func appendExemplars(ids: [UInt32], exemplars: [Exemplar], to buffer: inout [UInt8]) {
+        Record.append(.exemplars, to: &buffer) { out in
+            FlatLabels.appendUVarint(UInt64(exemplars.count), to: &out)
+            let base = exemplars.first?.timestamp ?? 0
+            appendVarint(base, to: &out)
+            for (id, e) in zip(ids, exemplars) {
+                FlatLabels.appendUVarint(UInt64(id), to: &out)
+                appendVarint(e.timestamp &- base, to: &out)
+                let bits = e.value.bitPattern
+                for k in 0..<8 { out.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(k)))) }
+                FlatLabels.appendUVarint(UInt64(e.labels.bytes.count), to: &out)
+                out.append(contentsOf: e.labels.bytes)
+            }
+        }
+    }
+
+    /// Calls `body` for each exemplar of an exemplars record; false when the payload is
+    /// malformed (labels are checked to be well-formed flat labels before they are trusted).
+    public static func decodeExemplars(_ payload: UnsafeRawBufferPointer, _ body: (UInt32, Exemplar) -> Void) -> Bool {
+        var r = ByteReader(payload)
+        guard let count = r.uvarint(), let base = r.varint() else { return false }
+        for _ in 0..<count {
+            guard let id = r.uvarint(), id <= UInt64(UInt32.max), let delta = r.varint(), let bits = r.fixed64(),
+                let length = r.uvarint(), let bytes = r.bytes(Int(clamping: length)), let labels = Labels(flatBytes: bytes)
+            else { return false }
+            body(UInt32(id), Exemplar(labels: labels, value: Double(bitPattern: bits), timestamp: base &+ delta))
+        }
+        return r.atEnd
     }
 
     /// Calls `body` for each series of a series record; false when the payload is malformed.

@@ -6,43 +6,54 @@ import TributaryModel
         let l: Labels = ["__name__": "node_cpu_seconds_total", "cpu": "0", "mode": "idle", "job": "node", "group": "lab-1", "instance": "ü:9100"]
         #expect(l.validate() == nil)
         #expect(Labels(sortedPairs: [("__name__", "a:b_c")]).validate() == nil)
-        #expect(Labels(sortedPairs: [("_x", "1")]).validate() == nil)
+        #expect(Labels(sortedPairs: [("__name__", "up"), ("_x", "1")]).validate() == nil)
     }
 
     static let cases: [(String, [(String, String)], LabelViolation.Rule, String)] = [
         ("empty set", [], .emptyLabelSet, ""),
-        ("unsorted", [("job", "a"), ("instance", "b")], .notSorted, "instance"),
-        ("duplicate", [("job", "a"), ("job", "b")], .duplicateName, "job"),
+        ("no metric name", [("job", "a")], .missingMetricName, ""),
+        ("unsorted", [("__name__", "up"), ("job", "a"), ("instance", "b")], .notSorted, "instance"),
+        ("duplicate", [("__name__", "up"), ("job", "a"), ("job", "b")], .duplicateName, "job"),
         ("empty name", [("", "a")], .emptyName, ""),
-        ("empty value", [("job", "")], .emptyValue, "job"),
-        ("name starts with digit", [("1job", "a")], .invalidName, "1job"),
-        ("name with dash", [("a-b", "a")], .invalidName, "a-b"),
-        ("name with colon", [("a:b", "a")], .invalidName, "a:b"),
-        ("metric name with dash", [("__name__", "up-down")], .invalidMetricName, "__name__"),
-        ("metric name starts with digit", [("__name__", "9up")], .invalidMetricName, "__name__"),
-        ("bad utf8", [("job", "\u{FFFD}")], .invalidUTF8, "job")
+        ("empty value", [("__name__", "up"), ("job", "")], .emptyValue, "job"),
+        ("empty metric name", [("__name__", "")], .emptyValue, "__name__"),
+        ("bad utf8", [("__name__", "up"), ("job", "\u{FFFD}")], .invalidUTF8, "job"),
+        ("bad utf8 metric name", [("__name__", "\u{FFFD}")], .invalidMetricName, "__name__"),
+        ("bad utf8 label name", [("__name__", "up"), ("\u{FFFD}", "a")], .invalidName, "\u{FFFD}")
     ]
+
+    @Test func utf8NamesPassAsInPrometheus3() {
+        // Prometheus 3 accepts any valid UTF-8 in metric and label names.
+        let l = Labels(sortedPairs: [("__name__", "http.server.duration"), ("service.name", "checkout"), ("ünit", "s")])
+        #expect(l.validate() == nil)
+        #expect(Labels(sortedPairs: [("1job", "a"), ("__name__", "9up-down"), ("a-b", "x")].sorted { $0.0 < $1.0 }).validate() == nil)
+    }
 
     @Test(arguments: cases)
     func refusedLabels(_ c: (String, [(String, String)], LabelViolation.Rule, String)) {
         var labels = Labels(sortedPairs: c.1.map { (name: $0.0, value: $0.1) })
-        if c.0 == "bad utf8" {
-            // A lone continuation byte; Swift strings cannot hold it, so write the bytes directly.
+        if c.0.hasPrefix("bad utf8") {
+            // A lone continuation byte where the test wrote U+FFFD; Swift strings cannot hold
+            // it, so write the bytes directly.
             var bytes: [UInt8] = []
-            FlatLabels.append(name: Array("job".utf8), value: [0x61, 0x80, 0x62], to: &bytes)
+            let bad: [UInt8] = [0x61, 0x80, 0x62]
+            for (name, value) in c.1 {
+                FlatLabels.append(name: name == "\u{FFFD}" ? bad : Array(name.utf8), value: value == "\u{FFFD}" ? bad : Array(value.utf8), to: &bytes)
+            }
             bytes.withUnsafeBytes { labels = Labels(LabelsView($0)) }
         }
         let violation = labels.validate()
         #expect(violation?.rule == c.2, "\(c.0)")
-        #expect(violation?.labelName == c.3, "\(c.0)")
+        #expect(violation?.labelName == (c.3 == "\u{FFFD}" ? String(decoding: [0x61, 0x80, 0x62] as [UInt8], as: UTF8.self) : c.3), "\(c.0)")
     }
 
     @Test func limitsAreEnforced() {
         let tight = LabelLimits(maxLabelsPerSeries: 2, maxNameLength: 4, maxValueLength: 3)
-        #expect(Labels(sortedPairs: [("a", "1"), ("b", "2"), ("c", "3")]).validate(limits: tight)?.rule == .tooManyLabels)
-        #expect(Labels(sortedPairs: [("abcde", "1")]).validate(limits: tight)?.rule == .nameTooLong)
-        #expect(Labels(sortedPairs: [("a", "1234")]).validate(limits: tight)?.rule == .valueTooLong)
-        #expect(Labels(sortedPairs: [("a", "123")]).validate(limits: tight) == nil)
+        let tightButLongNames = LabelLimits(maxLabelsPerSeries: 2, maxNameLength: 8, maxValueLength: 3)
+        #expect(Labels(sortedPairs: [("__name__", "1"), ("a", "1"), ("b", "2")]).validate(limits: tightButLongNames)?.rule == .tooManyLabels)
+        #expect(Labels(sortedPairs: [("__name__", "1"), ("abcde", "1")]).validate(limits: tight)?.rule == .nameTooLong)
+        #expect(Labels(sortedPairs: [("__name__", "1"), ("a", "1234")]).validate(limits: tightButLongNames)?.rule == .valueTooLong)
+        #expect(Labels(sortedPairs: [("__name__", "123"), ("a", "123")]).validate(limits: tightButLongNames) == nil)
     }
 
     static let utf8Cases: [([UInt8], Bool)] = [

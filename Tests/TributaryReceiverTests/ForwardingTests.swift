@@ -64,7 +64,7 @@ import TributaryWAL
         c.remoteWrites = [RemoteWriteConfig(url: "http://127.0.0.1:1/api/v1/write", name: "up")]
         let forwarder = try Forwarder(configuration: c, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
         let gone: Labels = ["__name__": "gone", "job": "j"], kept: Labels = ["__name__": "kept", "job": "j"]
-        try forwarder.forward([(gone, [Sample(timestamp: 1, value: 1)]), (kept, [Sample(timestamp: 1, value: 1)])])
+        try forwarder.forward([(gone, [Sample(timestamp: 1, value: 1)], []), (kept, [Sample(timestamp: 1, value: 1)], [])])
         let now = WallClock.system.now()
         #expect(forwarder.expireIdle(now: now + 30_000) == 0, "within the retention")
         // Later only `kept` is forwarded again.
@@ -79,7 +79,7 @@ import TributaryWAL
         }
         #expect(inCheckpoint == [kept])
         // A series that comes back gets a new id and is forwarded as new.
-        try forwarder.forward([(gone, [Sample(timestamp: 2, value: 2)])])
+        try forwarder.forward([(gone, [Sample(timestamp: 2, value: 2)], [])])
         #expect(forwarder.seriesCount == 2)
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
@@ -22,6 +23,11 @@ import TributaryWire
         let contentTypes = Mutex<[String]>([])
         /// The series of every request, as received.
         let series = Mutex<[Labels]>([])
+        /// Exemplars of every request, as received.
+        let exemplars = Mutex<[Exemplar]>([])
+        /// When set, 2xx answers carry remote write 2.0's `-Written` headers counting this many
+        /// fewer samples and exemplars than the request held.
+        let writtenShortBy = Mutex<Int?>(nil)
         init(_ codes: [Int]) { self.codes = Mutex(codes) }
     }
 
@@ -39,10 +45,18 @@ import TributaryWire
             let bytes = Array(body.readableBytesView)
             let batch = bytes.withUnsafeBytes { raw in try? WriteRequestDecoder().decode(raw, version: version) }
             let samples = batch?.sampleCount ?? -1
-            if let request = batch?.makeWriteRequest() { script.series.withLock { $0 += request.timeseries.map(\.labels) } }
+            if let request = batch?.makeWriteRequest() {
+                script.series.withLock { $0 += request.timeseries.map(\.labels) }
+                script.exemplars.withLock { $0 += request.timeseries.flatMap(\.exemplars) }
+            }
             let code = script.codes.withLock { $0.isEmpty ? 204 : $0.removeFirst() }
             script.seen.withLock { $0.append((Date(), samples)) }
             var headers = HTTPFields()
+            if let short = script.writtenShortBy.withLock({ $0 }), let batch {
+                headers[HTTPField.Name("X-Prometheus-Remote-Write-Samples-Written")!] = String(max(0, batch.sampleCount - short))
+                headers[HTTPField.Name("X-Prometheus-Remote-Write-Exemplars-Written")!] = String(max(0, batch.exemplars.count - short))
+                headers[HTTPField.Name("X-Prometheus-Remote-Write-Histograms-Written")!] = "0"
+            }
             if code == 429 { headers[.retryAfter] = "1" }
             return Response(status: .init(code: code), headers: headers)
         }
@@ -68,7 +82,7 @@ import TributaryWire
         let registry = PrometheusCollectorRegistry()
         let ids = Mutex<[String: UInt32]>([:])
 
-        init(port: Int, dir: String, version: RemoteWriteVersion = .v1, relabel: [RelabelConfig] = []) throws {
+        init(port: Int, dir: String, version: RemoteWriteVersion = .v1, relabel: [RelabelConfig] = [], sendExemplars: Bool = false) throws {
             storage = try QueueStorage(directory: dir, logger: Logger(label: "test"))
             var rw = RemoteWriteConfig(url: "http://127.0.0.1:\(port)/api/v1/write", name: "test")
             rw.queue.batchSendDeadline = 100
@@ -76,11 +90,12 @@ import TributaryWire
             rw.queue.maxBackoff = 400
             rw.version = version
             rw.writeRelabelConfigs = relabel
+            rw.sendExemplars = sendExemplars
             queue = RemoteWriteQueue(config: rw, storage: storage, dataDirectory: dir, retention: 2 * 3600 * 1000, registry: registry, logger: Logger(label: "test"))
         }
 
         /// One scrape at `time`: each named sample, then the five synthetic series.
-        func scrape(_ samples: [(String, Double)], at time: Int64) throws {
+        func scrape(_ samples: [(String, Double)], at time: Int64, exemplar: Exemplar? = nil) throws {
             let all =
                 samples + [
                     ("up", 1), ("scrape_duration_seconds", 0), ("scrape_samples_scraped", Double(samples.count)),
@@ -96,7 +111,10 @@ import TributaryWire
                     return id
                 }
             }
-            try storage.append(series: newSeries, ids: idList, samples: all.map { Sample(timestamp: time, value: $0.1) })
+            // An exemplar goes with the first sample's series.
+            try storage.append(
+                series: newSeries, ids: idList, samples: all.map { Sample(timestamp: time, value: $0.1) }, exemplarIDs: exemplar == nil ? [] : [idList[0]],
+                exemplars: exemplar.map { [$0] } ?? [])
         }
 
         func counter(_ name: String) -> Double {
@@ -144,6 +162,55 @@ import TributaryWire
         _ = try? await queue.value
         #expect(script.contentTypes.withLock { $0 } == ["application/x-protobuf;proto=io.prometheus.write.v2.Request"])
         #expect(script.seen.withLock { $0.map(\.1) } == [7])
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// send_exemplars: exemplars logged with the samples go out in series entries of their own;
+    /// without it they stay home. With 2.0, a 2xx whose `-Written` headers count short (or are
+    /// missing: a 1.0 receiver) is counted as not written, by kind.
+    @Test(arguments: [(RemoteWriteVersion.v1, true), (.v1, false), (.v2, true)])
+    func exemplarsAndWrittenCounts(_ c: (version: RemoteWriteVersion, sendExemplars: Bool)) async throws {
+        let script = Script([])
+        if c.version == .v2 { script.writtenShortBy.withLock { $0 = 1 } }
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Harness(port: port, dir: dir, version: c.version, sendExemplars: c.sendExemplars)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let exemplar = Exemplar(labels: ["trace_id": "abc"], value: 1, timestamp: now)
+        try agent.scrape([("a_total", 1)], at: now, exemplar: exemplar)
+        let queue = Task { try await agent.queue.run() }
+        let expected = c.sendExemplars ? 2 : 1
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < expected { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: .milliseconds(200))
+        queue.cancel()
+        _ = try? await queue.value
+        #expect(script.exemplars.withLock { $0 } == (c.sendExemplars ? [exemplar] : []))
+        #expect(script.seen.withLock { $0.map(\.1) } == (c.sendExemplars ? [6, 0] : [6]), "samples first, then the exemplar on its own")
+        #expect(agent.counter("prometheus_remote_storage_exemplars_total") == (c.sendExemplars ? 1 : 0))
+        let text = String(decoding: agent.registry.emitToBuffer(), as: UTF8.self)
+        let shortSamples = exposedValue(text, "tributary_remote_storage_not_written_total", labels: "kind=\"samples\"")
+        let shortExemplars = exposedValue(text, "tributary_remote_storage_not_written_total", labels: "kind=\"exemplars\"")
+        #expect(shortSamples == (c.version == .v2 ? 1 : 0), "one sample short in the samples request")
+        #expect(shortExemplars == (c.version == .v2 ? 1 : 0), "the exemplar request wrote none")
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+    }
+
+    /// A 2.0 request answered 2xx with no `-Written` header at all came from a 1.0 receiver.
+    @Test func missingWrittenHeadersCountAsNotWritten() async throws {
+        let script = Script([])
+        let (port, group, task) = try await Self.server(script)
+        let dir = NSTemporaryDirectory() + "tributary-queue-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let agent = try Harness(port: port, dir: dir, version: .v2)
+        try agent.scrape([("a", 1), ("b", 2)], at: Int64(Date().timeIntervalSince1970 * 1000))
+        let queue = Task { try await agent.queue.run() }
+        for _ in 0..<100 where script.seen.withLock({ $0.count }) < 1 { try await Task.sleep(for: .milliseconds(50)) }
+        queue.cancel()
+        _ = try? await queue.value
+        #expect(agent.counter("tributary_remote_storage_not_written_total") == 7)
         await group.triggerGracefulShutdown()
         _ = try? await task.value
     }

@@ -1,5 +1,6 @@
 import Glibc
 import Testing
+import TributaryModel
 
 @testable import TributaryWire
 
@@ -22,6 +23,33 @@ import Testing
             out.append(Parsed(name: parser.string(s.name), labels: labels, value: s.value, timestamp: s.timestamp))
         }
         return out
+    }
+
+    @Test func openMetricsExemplarsAreDecodedWhenKept() throws {
+        let text = """
+            # TYPE rpc_seconds histogram
+            rpc_seconds_bucket{le="0.5"} 3 # {trace_id="abc",span_id="s\\"1\\""} 0.25 1700000000.5
+            rpc_seconds_bucket{le="+Inf"} 4 # {trace_id="def"} 1.5
+            rpc_seconds_count 4
+            rpc_seconds_sum 2.5
+            # EOF
+
+            """
+        func exemplars(keep: Bool) throws -> [ScrapedExemplar?] {
+            var parser = ExpositionParser(Array(text.utf8), format: .openMetrics)
+            parser.keepExemplars = keep
+            var out: [ScrapedExemplar?] = []
+            while let entry = try parser.next() {
+                if case .sample(let s) = entry { out.append(s.exemplar) }
+            }
+            return out
+        }
+        let kept = try exemplars(keep: true)
+        #expect(kept.count == 4)
+        #expect(kept[0] == ScrapedExemplar(labels: Labels(sortedPairs: [("span_id", "s\"1\""), ("trace_id", "abc")]), value: 0.25, timestamp: 1_700_000_000_500))
+        #expect(kept[1] == ScrapedExemplar(labels: ["trace_id": "def"], value: 1.5, timestamp: nil))
+        #expect(kept[2] == nil && kept[3] == nil)
+        #expect(try exemplars(keep: false).allSatisfy { $0 == nil }, "only checked unless kept")
     }
 
     @Test func textFormatValues() throws {

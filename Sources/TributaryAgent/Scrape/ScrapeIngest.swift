@@ -10,6 +10,8 @@ import TributaryWire
 struct ScrapeIngest: Sendable {
     let target: ScrapeTarget
     let externalLabels: [String: String]
+    /// Keep the exemplars of OpenMetrics samples (a queue has `send_exemplars: true`).
+    var keepExemplars = false
 
     /// A loop's memory between scrapes.
     struct State {
@@ -25,6 +27,9 @@ struct ScrapeIngest: Sendable {
         var newSeries: [(UInt32, Labels)]
         var ids: [UInt32]
         var samples: [Sample]
+        /// Exemplars of kept samples and their series (a sample's timestamp when they had none).
+        var exemplarIDs: [UInt32] = []
+        var exemplars: [Exemplar] = []
         /// Series that ended at this scrape (their stale markers are among `samples`).
         var ended: [UInt32]
         /// Why the scrape failed, if it did (nothing of its body is in the batch then).
@@ -48,10 +53,13 @@ struct ScrapeIngest: Sendable {
         var error = failure
         var scraped = 0, kept = 0, added = 0
         var ended: [UInt32] = []
+        var exemplarIDs: [UInt32] = []
+        var exemplars: [Exemplar] = []
         s.iteration += 1
         let iteration = s.iteration
         if let answer, error == nil {
             var parser = ExpositionParser(answer.body, format: ExpositionFormat(contentType: answer.contentType))
+            parser.keepExemplars = keepExemplars
             let mark = (newSeries.count, ids.count)
             // The body stays alive in `answer` for the whole loop; keys are read through a
             // pointer, so a sample costs no slice, retain or generic compare.
@@ -98,7 +106,12 @@ struct ScrapeIngest: Sendable {
                             break
                         }
                         ids.append(id)
-                        samples.append(Sample(timestamp: target.config.honorTimestamps ? (sample.timestamp ?? t) : t, value: sample.value))
+                        let timestamp = target.config.honorTimestamps ? (sample.timestamp ?? t) : t
+                        samples.append(Sample(timestamp: timestamp, value: sample.value))
+                        if let e = sample.exemplar {
+                            exemplarIDs.append(id)
+                            exemplars.append(Exemplar(labels: e.labels, value: e.value, timestamp: e.timestamp ?? timestamp))
+                        }
                     }
                 } catch let e {
                     failure = "parse error at \(e)"
@@ -111,6 +124,8 @@ struct ScrapeIngest: Sendable {
                 newSeries.removeSubrange(mark.0...)
                 ids.removeSubrange(mark.1...)
                 samples.removeAll()
+                exemplarIDs.removeAll()
+                exemplars.removeAll()
             }
         }
         if error == nil {
@@ -137,7 +152,9 @@ struct ScrapeIngest: Sendable {
             ids.append(s.synthetic[i])
             samples.append(Sample(timestamp: t, value: v))
         }
-        return Batch(newSeries: newSeries, ids: ids, samples: samples, ended: ended, error: error, scraped: scraped, kept: kept, added: added)
+        return Batch(
+            newSeries: newSeries, ids: ids, samples: samples, exemplarIDs: exemplarIDs, exemplars: exemplars, ended: ended, error: error, scraped: scraped, kept: kept,
+            added: added)
     }
 
     /// Why `labels` break the scrape config's label limits, or nil.

@@ -57,7 +57,7 @@ public final class ScrapeLoop: Sendable {
         self.init(target: target, storage: storage, externalLabels: externalLabels, metrics: metrics, logger: logger, clock: clock, source: .fetch(fetch))
     }
 
-    init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], metrics: AgentMetrics, logger: Logger, clock: WallClock, source: Source) {
+    init(target: ScrapeTarget, storage: QueueStorage, externalLabels: [String: String], keepExemplars: Bool = false, metrics: AgentMetrics, logger: Logger, clock: WallClock, source: Source) {
         self.target = target
         self.storage = storage
         self.externalLabels = externalLabels
@@ -65,7 +65,7 @@ public final class ScrapeLoop: Sendable {
         self.logger = logger
         self.source = source
         self.clock = clock
-        ingester = ScrapeIngest(target: target, externalLabels: externalLabels)
+        ingester = ScrapeIngest(target: target, externalLabels: externalLabels, keepExemplars: keepExemplars)
         let interval = UInt64(max(target.config.scrapeInterval, 1))
         slotOffset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % interval)
     }
@@ -130,7 +130,7 @@ public final class ScrapeLoop: Sendable {
         if !batch.ended.isEmpty { storage.expire(batch.ended, endedAt: t) }
         var error = batch.error
         do {
-            try storage.append(series: batch.newSeries, ids: batch.ids, samples: batch.samples)
+            try storage.append(series: batch.newSeries, ids: batch.ids, samples: batch.samples, exemplarIDs: batch.exemplarIDs, exemplars: batch.exemplars)
             metrics.scrapeSamples.increment(by: Int64(batch.samples.count))
         } catch let e {
             logger.error("cannot write scraped samples to the WAL", metadata: ["target": "\(target.url)", "error": "\(e)"])

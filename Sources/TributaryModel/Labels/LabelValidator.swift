@@ -1,11 +1,13 @@
 /// Checks labels one at a time as a decoder produces them, so that validation is part of the
-/// single pass over the input. Rules are remote write 1.0's: names sorted and unique, neither
-/// names nor values empty, names `[a-zA-Z_][a-zA-Z0-9_]*`, the `__name__` value
-/// `[a-zA-Z_:][a-zA-Z0-9_:]*`, values valid UTF-8; plus the configured ``LabelLimits``.
+/// single pass over the input. Rules are Prometheus 3's (UTF-8 names, as remote write 2.0
+/// allows): names sorted and unique, neither names nor values empty, names and values valid
+/// UTF-8 (so `http.server.duration` is a metric name), a `__name__` label present; plus the
+/// configured ``LabelLimits``.
 public struct LabelValidator {
     public let limits: LabelLimits
     @usableFromInline var previousName: UnsafeRawBufferPointer?
     @usableFromInline var count = 0
+    @usableFromInline var sawMetricName = false
 
     public init(limits: LabelLimits) {
         self.limits = limits
@@ -16,6 +18,7 @@ public struct LabelValidator {
     public mutating func reset() {
         previousName = nil
         count = 0
+        sawMetricName = false
     }
 
     /// Checks the next label of the series. `name` must stay valid until the next call.
@@ -33,21 +36,24 @@ public struct LabelValidator {
             if order > 0 { return violation(.notSorted, name) }
         }
         previousName = name
-        if !CharacterClass.isLabelName(name) { return violation(.invalidName, name) }
+        // Legacy names (`[a-zA-Z_][a-zA-Z0-9_]*`) are ASCII: the common case skips the UTF-8 scan.
+        if !CharacterClass.isLabelName(name), !UTF8Check.isValid(name) { return violation(.invalidName, name) }
         if value.isEmpty { return violation(.emptyValue, name) }
         if value.count > limits.maxValueLength { return violation(.valueTooLong, name) }
         if CharacterClass.isMetricNameLabel(name) {
-            if !CharacterClass.isMetricName(value) { return violation(.invalidMetricName, name) }
+            sawMetricName = true
+            if !UTF8Check.isValid(value) { return violation(.invalidMetricName, name) }
         } else if !UTF8Check.isValid(value) {
             return violation(.invalidUTF8, name)
         }
         return nil
     }
 
-    /// Checks the end of the series: it must have had at least one label.
+    /// Checks the end of the series: it must have had labels, `__name__` among them.
     @inlinable
     public func finish() -> LabelViolation? {
-        count == 0 ? LabelViolation(.emptyLabelSet) : nil
+        if count == 0 { return LabelViolation(.emptyLabelSet) }
+        return sawMetricName ? nil : LabelViolation(.missingMetricName)
     }
 
     @usableFromInline

@@ -2,10 +2,11 @@
 public struct LabelViolation: Error, Sendable, Equatable, CustomStringConvertible {
     public enum Rule: String, Sendable, Equatable, CaseIterable {
         case emptyLabelSet = "empty label set"
+        case missingMetricName = "no __name__ label (every series needs a metric name)"
         case emptyName = "empty label name"
         case emptyValue = "empty label value"
-        case invalidName = "invalid label name"
-        case invalidMetricName = "invalid metric name"
+        case invalidName = "label name is not valid UTF-8"
+        case invalidMetricName = "metric name is not valid UTF-8"
         case invalidUTF8 = "label value is not valid UTF-8"
         case notSorted = "label names not sorted"
         case duplicateName = "duplicate label name"

@@ -18,6 +18,16 @@ public struct Labels: Sendable {
         self.bytes = trustedBytes
     }
 
+    /// Copies bytes read from outside (a WAL record), checking only that they are a sequence of
+    /// length-prefixed names and values; nil when a length runs past the end.
+    public init?(flatBytes: UnsafeRawBufferPointer) {
+        var offset = 0
+        while offset < flatBytes.count {
+            guard FlatLabels.readString(flatBytes, at: &offset) != nil, FlatLabels.readString(flatBytes, at: &offset) != nil else { return nil }
+        }
+        self.bytes = Array(flatBytes)
+    }
+
     /// Copies the bytes a ``LabelsView`` points at.
     public init(_ view: LabelsView) {
         self.bytes = Array(view.bytes)

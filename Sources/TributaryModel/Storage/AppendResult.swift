@@ -27,6 +27,8 @@ public struct CommitResult: Sendable, Equatable {
     public var duplicatesIgnored = 0
     /// Series created by this commit.
     public var seriesCreated = 0
+    /// Exemplars now stored.
+    public var exemplarsStored = 0
     public init() {}
 }
 

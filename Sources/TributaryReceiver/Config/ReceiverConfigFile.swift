@@ -30,7 +30,7 @@ public enum ReceiverConfigFile {
                 storage,
                 allowed: [
                     "path", "wal_fsync", "out_of_order_window", "memory_budget_bytes",
-                    "retention_time", "retention_size", "block_duration", "forward_retention"
+                    "retention_time", "retention_size", "block_duration", "forward_retention", "exemplars"
                 ])
             if let v = s["forward_retention"] { c.forwardRetention = try reader.duration(v) }
             if let v = s["path"] { c.dataDirectory = try reader.string(v) }
@@ -41,6 +41,10 @@ public enum ReceiverConfigFile {
             }
             if let v = s["out_of_order_window"] { c.head.outOfOrderWindow = try reader.duration(v) }
             if let v = s["memory_budget_bytes"] { c.head.memoryBudget = try reader.int(v) }
+            if let v = s["exemplars"] {
+                let e = try reader.mapping(v, allowed: ["max_exemplars"])
+                if let n = e["max_exemplars"] { c.head.maxExemplars = try reader.int(n) }
+            }
             for key in ["retention_time", "retention_size", "block_duration"] {
                 if let v = s[key] { throw reader.error(v, "storage.\(key) is not supported yet: blocks and retention are an open issue") }
             }

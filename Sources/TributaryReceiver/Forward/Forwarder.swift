@@ -41,14 +41,17 @@ public final class Forwarder: Sendable {
         self.clock = clock
     }
 
-    /// Logs stored samples for forwarding: `series` pairs labels with the samples stored for them.
-    func forward(_ series: [(Labels, [Sample])]) throws(WALError) {
+    /// Logs stored samples and exemplars for forwarding: `series` pairs labels with what was
+    /// stored for them (queues with `send_exemplars: true` send the exemplars).
+    func forward(_ series: [(Labels, [Sample], [Exemplar])]) throws(WALError) {
         var newSeries: [(UInt32, Labels)] = []
         var idList: [UInt32] = []
         var samples: [Sample] = []
+        var exemplarIDs: [UInt32] = []
+        var exemplars: [Exemplar] = []
         let now = clock.now()
         ids.withLock { map in
-            for (labels, stored) in series {
+            for (labels, stored, storedExemplars) in series {
                 let id: UInt32
                 if let index = map.index(forKey: labels) {
                     map.values[index].lastForwarded = now
@@ -62,10 +65,14 @@ public final class Forwarder: Sendable {
                     idList.append(id)
                     samples.append(s)
                 }
+                for e in storedExemplars {
+                    exemplarIDs.append(id)
+                    exemplars.append(e)
+                }
             }
         }
-        guard !samples.isEmpty else { return }
-        try storage.append(series: newSeries, ids: idList, samples: samples)
+        guard !samples.isEmpty || !exemplars.isEmpty else { return }
+        try storage.append(series: newSeries, ids: idList, samples: samples, exemplarIDs: exemplarIDs, exemplars: exemplars)
     }
 
     /// Forgets the series not forwarded for longer than the retention: they leave the labels

@@ -17,9 +17,23 @@ public enum RejectionReason: String, Sendable, CaseIterable {
     case overBudget = "over_budget"
     case storage
     case unauthorized
+    /// A native histogram sample (not stored yet).
+    case nativeHistogram = "native_histogram"
+    /// A native histogram whose counts, spans or schema do not agree.
+    case malformedHistogram = "malformed_histogram"
+    /// An exemplar older than the newest of its series.
+    case exemplarOutOfOrder = "exemplar_out_of_order"
+    /// An exemplar whose labels are longer than 128 code points.
+    case exemplarLabelsTooLong = "exemplar_labels_too_long"
+    /// An exemplar while `storage.exemplars.max_exemplars` is 0.
+    case exemplarsDisabled = "exemplars_disabled"
 
     /// The reasons a single sample can be refused for (the others refuse whole requests).
     static let sampleReasons: [RejectionReason] = [.invalidSeries, .tooManySeries, .outOfOrder, .tooOld, .duplicateTimestamp]
+    /// The reasons a histogram sample can be refused for.
+    static let histogramReasons: [RejectionReason] = [.nativeHistogram, .malformedHistogram, .invalidSeries]
+    /// The reasons an exemplar can be refused for.
+    static let exemplarReasons: [RejectionReason] = [.exemplarOutOfOrder, .exemplarLabelsTooLong, .exemplarsDisabled, .invalidSeries]
 
     init(_ code: WireError.Code) {
         switch code {
@@ -50,6 +64,13 @@ public final class ReceiverMetrics: Sendable {
     let samplesDeduplicated: Counter
     let samplesRepeated: Counter
     let samplesRejected: [RejectionReason: Counter]
+    let histogramsRejected: [RejectionReason: Counter]
+    let exemplarsReceived: Counter
+    let exemplarsStored: Counter
+    let exemplarsDeduplicated: Counter
+    let exemplarsRejected: [RejectionReason: Counter]
+    let headExemplars: Gauge
+    let headExemplarSeries: Gauge
     let requestsRefused: [RejectionReason: Counter]
     let requestsByCode: [Int: Counter]
     let headSeries: Gauge
@@ -79,6 +100,20 @@ public final class ReceiverMetrics: Sendable {
             refused[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_requests_refused_total", unitName: "", helpText: "Remote-write requests refused as a whole or in part, by reason of the first problem."), labels: [("reason", reason.rawValue)])
         }
         samplesRejected = rejected
+        var histograms: [RejectionReason: Counter] = [:], exemplars: [RejectionReason: Counter] = [:]
+        for reason in RejectionReason.histogramReasons {
+            histograms[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_histograms_rejected_total", unitName: "", helpText: "Native histogram samples refused (answered 400), by reason."), labels: [("reason", reason.rawValue)])
+        }
+        for reason in RejectionReason.exemplarReasons {
+            exemplars[reason] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_exemplars_rejected_total", unitName: "", helpText: "Exemplars refused (answered 400), by reason."), labels: [("reason", reason.rawValue)])
+        }
+        histogramsRejected = histograms
+        exemplarsRejected = exemplars
+        exemplarsReceived = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_exemplars_received_total", unitName: "", helpText: "Exemplars received in remote-write requests."))
+        exemplarsStored = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_exemplars_stored_total", unitName: "", helpText: "Exemplars added to the exemplar storage."))
+        exemplarsDeduplicated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_exemplars_deduplicated_total", unitName: "", helpText: "Exemplars not stored because their series already holds them (a resend) or, for HA replicas, one in the same dedup window."))
+        headExemplars = registry.makeGauge(descriptor: .init(metricName: "tributary_head_exemplars", unitName: "", helpText: "Exemplars held in memory (at most storage.exemplars.max_exemplars)."))
+        headExemplarSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_exemplar_series", unitName: "", helpText: "Series with exemplars held in memory."))
         requestsRefused = refused
         var codes: [Int: Counter] = [:]
         for code in Self.codes {
@@ -114,6 +149,22 @@ public final class ReceiverMetrics: Sendable {
         samplesRejected[reason]?.increment(by: Int64(count))
     }
 
+    func rejectedHistograms(_ count: Int, _ reason: RejectionReason) {
+        guard count > 0 else { return }
+        histogramsRejected[reason]?.increment(by: Int64(count))
+    }
+
+    func exemplars(received: Int, stored: Int, deduplicated: Int) {
+        exemplarsReceived.increment(by: Int64(received))
+        if stored > 0 { exemplarsStored.increment(by: Int64(stored)) }
+        if deduplicated > 0 { exemplarsDeduplicated.increment(by: Int64(deduplicated)) }
+    }
+
+    func rejectedExemplars(_ count: Int, _ reason: RejectionReason) {
+        guard count > 0 else { return }
+        exemplarsRejected[reason]?.increment(by: Int64(count))
+    }
+
     func answered(_ status: Int, refused reason: RejectionReason?) {
         requestsByCode[status]?.increment()
         if let reason { requestsRefused[reason]?.increment() }
@@ -131,6 +182,8 @@ public final class ReceiverMetrics: Sendable {
         headSeries.set(Double(head.series))
         headMemory.set(Double(head.memoryBytes))
         walBytes.set(Double(head.walBytes))
+        headExemplars.set(Double(head.exemplars))
+        headExemplarSeries.set(Double(head.exemplarSeries))
         return registry.emitToBuffer()
     }
 
@@ -138,5 +191,7 @@ public final class ReceiverMetrics: Sendable {
         var series: Int
         var memoryBytes: Int
         var walBytes: Int
+        var exemplars = 0
+        var exemplarSeries = 0
     }
 }

@@ -58,6 +58,7 @@ extension ConfigReader {
             for (k, value) in try mapping(v, allowed: nil) { rw.headers[k] = try string(value) }
         }
         rw.http = try httpSettings(m)
+        if let v = m["send_exemplars"] { rw.sendExemplars = try bool(v) }
         if let v = m["write_relabel_configs"] { rw.writeRelabelConfigs = try relabelConfigs(v) }
         if let v = m["protobuf_message"] {
             switch try string(v) {

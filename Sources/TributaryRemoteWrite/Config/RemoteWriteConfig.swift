@@ -23,6 +23,8 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var queue = QueueConfig()
     public var writeRelabelConfigs: [RelabelConfig] = []
     public var version = RemoteWriteVersion.v1
+    /// Send the exemplars the agent scrapes (OpenMetrics targets), as Prometheus's option.
+    public var sendExemplars = false
 
     public init(url: String, name: String) {
         self.url = url

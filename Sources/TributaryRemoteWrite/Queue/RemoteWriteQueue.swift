@@ -20,6 +20,8 @@ public final class RemoteWriteQueue: Service, Sendable {
     let retention: Int64
     let metrics: QueueMetrics
     let logger: Logger
+    /// Receivers that under-count what they wrote, logged once a second at most.
+    let badWrites: RateLimitedLog
     /// Sample timestamps are compared with it (retention).
     let clock: WallClock
     /// The position whose records are all delivered (read by WAL truncation).
@@ -35,6 +37,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         metrics = QueueMetrics(registry, name: config.name, url: config.url)
         self.logger = logger
         self.clock = clock
+        badWrites = RateLimitedLog(logger: logger, perSecond: 1)
     }
 
     public func run() async throws {
@@ -75,6 +78,7 @@ public final class RemoteWriteQueue: Service, Sendable {
     struct Request: Sendable {
         let body: [UInt8]
         let samples: Int
+        var exemplars = 0
         let newest: Int64
     }
 
@@ -90,6 +94,9 @@ public final class RemoteWriteQueue: Service, Sendable {
         var batcher = QueueBatcher(config.queue)
         var batch: [(UInt32, Sample)] = []
         batch.reserveCapacity(config.queue.capacity)
+        // Exemplars ride with the samples read in the same round (`send_exemplars: true`).
+        var exemplars: [(UInt32, Exemplar)] = []
+        let sendExemplars = config.sendExemplars
         var batchStarted = ContinuousClock.now
         var lastSave = ContinuousClock.now
         var end = reader.position
@@ -103,6 +110,8 @@ public final class RemoteWriteQueue: Service, Sendable {
                 end = after
                 if kind == .samples {
                     _ = RecordCodec.decodeSamples(payload) { id, sample in batch.append((id, sample)) }
+                } else if kind == .exemplars, sendExemplars {
+                    _ = RecordCodec.decodeExemplars(payload) { id, e in exemplars.append((id, e)) }
                 }
             }
             switch batcher.next(pending: batch.count, readSomething: got > 0, waited: ContinuousClock.now - batchStarted) {
@@ -127,7 +136,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             }
             metrics.pending.set(Double(batch.count))
             let started = ContinuousClock.now
-            try await send(batch, shards: batcher.shards, table: &table, encoder: encoder, client: client)
+            try await send(batch, exemplars, shards: batcher.shards, table: &table, encoder: encoder, client: client)
             delivered = end
             committed.withLock { $0 = end }
             // The position file is written at most once a second: a crash resends at most that
@@ -140,6 +149,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             batcher.delivered(samples: batch.count, took: ContinuousClock.now - started)
             metrics.shards.set(Double(batcher.shards))
             batch.removeAll(keepingCapacity: true)
+            exemplars.removeAll(keepingCapacity: true)
             batchStarted = ContinuousClock.now
         }
     }
@@ -163,8 +173,10 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     /// One round: the batch cut into requests per shard (a sample per series, as Prometheus
     /// sends them, so a series' samples keep their WAL order), shards in parallel.
-    func send(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder, client: RemoteWriteClient) async throws {
-        let requests = encode(batch, shards: shards, table: &table, encoder: encoder)
+    func send(
+        _ batch: [(UInt32, Sample)], _ exemplars: [(UInt32, Exemplar)] = [], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder, client: RemoteWriteClient
+    ) async throws {
+        let requests = encode(batch, exemplars, shards: shards, table: &table, encoder: encoder)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for shard in requests where !shard.isEmpty {
                 group.addTask {
@@ -177,7 +189,7 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     /// The round's requests by shard. Under the storage's lock, so the packed labels each
     /// request copies cannot be removed meanwhile.
-    func encode(_ batch: [(UInt32, Sample)], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder) -> [[Request]] {
+    func encode(_ batch: [(UInt32, Sample)], _ exemplars: [(UInt32, Exemplar)] = [], shards: Int, table: inout SeriesTable, encoder: WriteRequestEncoder) -> [[Request]] {
         let oldest = clock.now() - retention
         let perRequest = config.queue.maxSamplesPerSend
         var byShard = [[(UInt32, Sample)]](repeating: [], count: shards)
@@ -201,6 +213,19 @@ public final class RemoteWriteQueue: Service, Sendable {
                 guard sample.timestamp >= oldest, state != SeriesTable.dropped, present else { dropped += 1; continue }
                 byShard[Int(state % UInt64(shards))].append((id, sample))
             }
+            // Exemplars after their shard's samples, in series entries of their own (as
+            // Prometheus sends them), so a receiver has the series when they arrive.
+            var exemplarsByShard = [[(UInt32, Exemplar)]](repeating: [], count: exemplars.isEmpty ? 0 : shards)
+            for (id, e) in exemplars {
+                var state = table.state(id)
+                if state == SeriesTable.unknown {
+                    state = resolve(id, lookup.bytes(id), &table, encoder)
+                    table.set(id, state)
+                }
+                let present = relabelled ? table.relabelled.contains(id) : lookup.contains(id)
+                guard e.timestamp >= oldest, state != SeriesTable.dropped, present else { continue }
+                exemplarsByShard[Int(state % UInt64(shards))].append((id, e))
+            }
             let none = UnsafeRawBufferPointer(start: nil, count: 0)
             for s in 0..<shards {
                 for start in stride(from: 0, to: byShard[s].count, by: perRequest) {
@@ -211,6 +236,13 @@ public final class RemoteWriteQueue: Service, Sendable {
                         : encoder.encodeSingles(count: part.count) { i in (packed(part[part.startIndex + i].0) ?? none, part[part.startIndex + i].1) }
                     requests[s].append(Request(body: body, samples: part.count, newest: part.reduce(Int64.min) { max($0, $1.1.timestamp) }))
                 }
+                guard s < exemplarsByShard.count else { continue }
+                for start in stride(from: 0, to: exemplarsByShard[s].count, by: perRequest) {
+                    let part = exemplarsByShard[s][start..<min(start + perRequest, exemplarsByShard[s].count)]
+                    let request = WriteRequest(timeseries: part.map { TimeSeries(labels: PackedLabels.labels(packed($0.0) ?? none) ?? .empty, samples: [], exemplars: [$0.1]) })
+                    let body = config.version == .v2 ? V2Message(request).encode() : encoder.encode(request)
+                    requests[s].append(Request(body: body, samples: 0, exemplars: part.count, newest: .min))
+                }
             }
         }
         if dropped > 0 { metrics.samplesDropped.increment(by: Int64(dropped)) }
@@ -219,7 +251,7 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     /// Sends one request, retrying until it is delivered or refused for good.
     func post(_ request: Request, client: RemoteWriteClient) async throws {
-        let count = request.samples, body = request.body, newest = request.newest
+        let count = request.samples, body = request.body, newest = request.newest, exemplars = request.exemplars
         var backoff = Duration.milliseconds(config.queue.minBackoff)
         var attempt = 0
         while true {
@@ -227,6 +259,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             if attempt > 0 { metrics.samplesRetried.increment(by: Int64(count)) }
             attempt += 1
             metrics.samplesSent.increment(by: Int64(count))
+            if exemplars > 0 { metrics.exemplarsSent.increment(by: Int64(exemplars)) }
             let started = ContinuousClock.now
             var retryAfter: Duration?
             do {
@@ -235,16 +268,18 @@ public final class RemoteWriteQueue: Service, Sendable {
                 let code = response.status
                 if (200..<300).contains(code) {
                     metrics.bytesSent.increment(by: Int64(body.count))
-                    metrics.highestSent.set(Double(newest) / 1000)
+                    if newest != .min { metrics.highestSent.set(Double(newest) / 1000) }
+                    if config.version == .v2 { checkWritten(response, samples: count, exemplars: exemplars) }
                     return
                 }
                 let retryable = code >= 500 || (code == 429 && config.queue.retryOnHTTP429)
                 guard retryable else {
                     metrics.samplesFailed.increment(by: Int64(count))
+                    if exemplars > 0 { metrics.exemplarsFailed.increment(by: Int64(exemplars)) }
                     logger.error(
                         "remote write refused; dropping the samples",
                         metadata: [
-                            "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)",
+                            "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)", "exemplars": "\(exemplars)",
                             "error": "\(String(decoding: response.body.prefix(300), as: UTF8.self))"
                         ])
                     return
@@ -259,6 +294,30 @@ public final class RemoteWriteQueue: Service, Sendable {
             try await Task.sleep(for: max(backoff, retryAfter ?? .zero))
             backoff = min(backoff * 2, .milliseconds(config.queue.maxBackoff))
         }
+    }
+
+    /// Remote write 2.0: a 2xx whose `-Written` headers count less than was sent did not
+    /// deliver everything (the spec forbids it, a receiver may still do it); the shortfall is
+    /// counted and logged instead of taken as success. No headers at all on a 2xx means a 1.0
+    /// receiver that decoded an empty message (the spec says to treat that as 415).
+    func checkWritten(_ response: HTTPResponseReader, samples: Int, exemplars: Int) {
+        guard response.samplesWritten != nil || response.exemplarsWritten != nil || response.histogramsWritten != nil else {
+            metrics.notWritten(samples: samples, exemplars: exemplars)
+            badWrites.warning(
+                "remote write 2.0 answered 2xx without X-Prometheus-Remote-Write-*-Written headers: the receiver does not speak 2.0 and wrote nothing; set protobuf_message: prometheus.WriteRequest",
+                metadata: ["queue": "\(config.name)", "samples": "\(samples)", "exemplars": "\(exemplars)"])
+            return
+        }
+        let shortSamples = max(0, samples - (response.samplesWritten ?? 0))
+        let shortExemplars = max(0, exemplars - (response.exemplarsWritten ?? 0))
+        guard shortSamples > 0 || shortExemplars > 0 else { return }
+        metrics.notWritten(samples: shortSamples, exemplars: shortExemplars)
+        badWrites.warning(
+            "remote write 2.0 receiver wrote less than was sent",
+            metadata: [
+                "queue": "\(config.name)", "samples_sent": "\(samples)", "samples_written": "\(response.samplesWritten ?? 0)",
+                "exemplars_sent": "\(exemplars)", "exemplars_written": "\(response.exemplarsWritten ?? 0)"
+            ])
     }
 
     // MARK: position

@@ -63,8 +63,8 @@ public final class QueueStorage: Sendable {
         }
     }
 
-    /// Logs new series and samples in one write.
-    public func append(series: [(UInt32, Labels)], ids: [UInt32], samples: [Sample]) throws(WALError) {
+    /// Logs new series, samples and exemplars in one write.
+    public func append(series: [(UInt32, Labels)], ids: [UInt32], samples: [Sample], exemplarIDs: [UInt32] = [], exemplars: [Exemplar] = []) throws(WALError) {
         var buffer: [UInt8] = []
         if !series.isEmpty {
             RecordCodec.appendSeries(ids: series.map(\.0), labels: series.map(\.1), to: &buffer)
@@ -79,6 +79,7 @@ public final class QueueStorage: Sendable {
             }
         }
         if !samples.isEmpty { RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer) }
+        if !exemplars.isEmpty { RecordCodec.appendExemplars(ids: exemplarIDs, exemplars: exemplars, to: &buffer) }
         try wal.log(buffer)
         signal.add(samples.count)
     }

@@ -5,7 +5,7 @@ import TributaryWAL
 
 extension Head {
     /// Removes the WAL segments before `segment` after writing a ``Checkpoint`` of every live
-    /// series, so the series records those segments held survive for the samples of later
+    /// series and every exemplar held, so the series records those segments held survive for the samples of later
     /// segments. The caller first makes sure the segments' samples are no longer needed (a
     /// block holds them) and cuts the WAL so that `segment` starts after them:
     ///
@@ -27,6 +27,17 @@ extension Head {
                 let part = all[i..<min(i + 10_000, all.count)]
                 try writer.appendSeries(ids: part.map(\.id), labels: part.map(\.labels))
                 i += 10_000
+            }
+            // Exemplars live in memory only; without them here they would not survive the
+            // removal of the segments that logged them.
+            if let exemplars {
+                let held = exemplars.all()
+                var k = 0
+                while k < held.count {
+                    let part = held[k..<min(k + 10_000, held.count)]
+                    try writer.appendExemplars(ids: part.map(\.0), exemplars: part.map(\.1))
+                    k += 10_000
+                }
             }
             try writer.commit()
             try wal.truncate(before: segment)

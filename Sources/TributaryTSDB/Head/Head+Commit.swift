@@ -16,6 +16,10 @@ struct CommitState {
     var unlogged: [MemSeries] = []
     var record: [UInt8] = []
     var duplicates = 0
+    /// Exemplars of the commit, their series, and the newest queued per series (validation).
+    var exemplarSeries: [MemSeries] = []
+    var exemplars: [Exemplar] = []
+    var newestExemplar: [UInt32: Exemplar] = [:]
     /// Series by ID for appends by reference: a mirror of `Head.byID` that commits read
     /// without taking its lock (both change only under the commit lock).
     var byID: ContiguousArray<Unmanaged<MemSeries>?> = [nil]
@@ -151,6 +155,11 @@ extension Head {
                 state.newSeries.removeAll(keepingCapacity: true)
                 state.record.removeAll(keepingCapacity: true)
                 state.duplicates = 0
+                if !state.exemplars.isEmpty {
+                    state.exemplarSeries.removeAll(keepingCapacity: true)
+                    state.exemplars.removeAll(keepingCapacity: true)
+                    state.newestExemplar.removeAll(keepingCapacity: true)
+                }
             }
             var result = CommitResult()
             result.duplicatesIgnored = state.duplicates
@@ -164,6 +173,9 @@ extension Head {
                     for s in state.series { state.ids.append(s.takeUnretainedValue().id) }
                     RecordCodec.appendSamples(ids: state.ids, samples: state.samples, to: &state.record)
                 }
+                if !state.exemplars.isEmpty {
+                    RecordCodec.appendExemplars(ids: state.exemplarSeries.map(\.id), exemplars: state.exemplars, to: &state.record)
+                }
                 do throws(WALError) {
                     try wal.log(state.record)
                     state.unlogged.removeAll()
@@ -175,6 +187,10 @@ extension Head {
                 }
             }
             result.samplesStored = apply(series: state.series, samples: state.samples)
+            if let exemplars {
+                for (s, e) in zip(state.exemplarSeries, state.exemplars) { exemplars.add(s.id, s.labels, e) }
+                result.exemplarsStored = state.exemplars.count
+            }
             return .success(result)
         }
         return try outcome.get()

@@ -38,6 +38,20 @@ extension Head {
                         }
                         if !ok { stats.malformedRecords += 1 }
                         stats.samples += apply(series: series, samples: samples)
+                    case .exemplars:
+                        guard let exemplars else { return }
+                        let ok = RecordCodec.decodeExemplars(payload) { id, exemplar in
+                            guard let s = self.series(id: id) else {
+                                stats.exemplarsOfUnknownSeries += 1
+                                return
+                            }
+                            // Logged exemplars passed these checks once; a checkpoint may
+                            // repeat ones the segments after it hold.
+                            guard ExemplarCheck(exemplar, newest: exemplars.newest(of: id)) == .append else { return }
+                            exemplars.add(id, s.labels, exemplar)
+                            stats.exemplars += 1
+                        }
+                        if !ok { stats.malformedRecords += 1 }
                     }
                 }
                 // The checkpoint first: series whose records were in removed segments.
@@ -51,11 +65,12 @@ extension Head {
         switch outcome {
         case .success(let walStats):
             stats.wal = walStats
-            if stats.samplesOfUnknownSeries > 0 || stats.malformedRecords > 0 {
+            if stats.samplesOfUnknownSeries > 0 || stats.exemplarsOfUnknownSeries > 0 || stats.malformedRecords > 0 {
                 logger.warning(
                     "WAL replay dropped data",
                     metadata: [
-                        "samples_of_unknown_series": "\(stats.samplesOfUnknownSeries)", "malformed_records": "\(stats.malformedRecords)"
+                        "samples_of_unknown_series": "\(stats.samplesOfUnknownSeries)",
+                        "exemplars_of_unknown_series": "\(stats.exemplarsOfUnknownSeries)", "malformed_records": "\(stats.malformedRecords)"
                     ])
             }
             return stats
@@ -70,6 +85,8 @@ public struct HeadReplayStats: Sendable, Equatable {
     public var series = 0
     public var samples = 0
     public var samplesOfUnknownSeries = 0
+    public var exemplars = 0
+    public var exemplarsOfUnknownSeries = 0
     public var malformedRecords = 0
     public var wal = ReplayStats()
     public init() {}

@@ -22,6 +22,8 @@ public final class Head: Sendable {
     let seriesCount = Atomic<Int>(0)
     let minTimeValue = Atomic<Int64>(.max)
     let maxTimeValue = Atomic<Int64>(.min)
+    /// Exemplars, unless ``HeadOptions/maxExemplars`` turns them off.
+    public let exemplars: ExemplarStorage?
 
     /// Opens a head; with a WAL, replays it first (see ``replayWAL()``).
     public init(options: HeadOptions = HeadOptions(), wal: WAL? = nil, logger: Logger = Logger(label: "tributary.head")) {
@@ -35,6 +37,7 @@ public final class Head: Sendable {
         stripes = (0..<n).map { _ in Stripe() }
         stripeMask = n - 1
         commitState = Lock(CommitState())
+        exemplars = options.maxExemplars > 0 ? ExemplarStorage(capacity: options.maxExemplars) : nil
     }
 
     /// Number of series.

@@ -8,6 +8,9 @@ public struct HeadOptions: Sendable, Equatable {
     /// Approximate head memory the appenders may use, in bytes; 0 means unlimited. Above it,
     /// ``Head/isOverMemoryBudget`` turns true so the receiver can answer 429.
     public var memoryBudget: Int = 0
+    /// Most exemplars kept in memory (`storage.exemplars.max_exemplars`, Prometheus's
+    /// default); 0 or less turns exemplar storage off, and the receiver refuses exemplars.
+    public var maxExemplars: Int = 100_000
     /// Lock stripes for the series map (a power of two).
     public var stripes: Int = 1024
 

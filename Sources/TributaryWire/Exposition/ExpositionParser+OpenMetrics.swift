@@ -25,6 +25,7 @@ extension ExpositionParser {
         i = valueEnd
         var timestamp: Int64?
         var hasExemplar = false
+        var exemplar: ScrapedExemplar?
         if i < end {
             guard bytes[i] == UInt8(ascii: " "), i + 1 < end else { throw error(i, "unexpected text after the value") }
             i += 1
@@ -38,11 +39,11 @@ extension ExpositionParser {
                 }
             }
             if i < end {
-                try openMetricsExemplar(i, end)
+                exemplar = try openMetricsExemplar(i, end)
                 hasExemplar = true
             }
         }
-        let sample = ExpositionSample(series: name.lowerBound..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: hasExemplar)
+        let sample = ExpositionSample(series: name.lowerBound..<seriesEnd, name: name, value: value, timestamp: timestamp, hasExemplar: hasExemplar, exemplar: exemplar)
         try openMetricsRules.sample(sample, parser: self)
         return .sample(sample)
     }
@@ -62,7 +63,7 @@ extension ExpositionParser {
 
     /// `{name="value",…}` from after the brace; returns the index after `}`. Labels go to
     /// `labels` when `into` is set (exemplar labels are only checked).
-    mutating func openMetricsLabels(_ start: Int, _ end: Int, into: Bool) throws(ExpositionError) -> Int {
+    mutating func openMetricsLabels(_ start: Int, _ end: Int, into: Bool, exemplarLabels: UnsafeMutablePointer<[(String, String)]>? = nil) throws(ExpositionError) -> Int {
         var i = start
         var exemplarRunes = 0
         var names: [Range<Int>] = []
@@ -78,6 +79,10 @@ extension ExpositionParser {
             } else {
                 for n in names where bytes[n] == bytes[i..<ln] { throw error(i, "duplicate exemplar label \"\(string(i..<ln))\"") }
                 names.append(i..<ln)
+                if let exemplarLabels {
+                    let v = LabelSpan(name: i..<ln, value: value, escaped: escaped)
+                    exemplarLabels.pointee.append((string(i..<ln), String(decoding: labelValue(v), as: UTF8.self)))
+                }
                 exemplarRunes += ln - i + bytes.withUnsafeBytes { UTF8Check.runeCount(UnsafeRawBufferPointer(rebasing: $0[value])) }
             }
             guard after < end else { throw error(after, "label set is not closed") }
@@ -90,24 +95,33 @@ extension ExpositionParser {
         }
     }
 
-    /// `# {labels} value [timestamp]` at `i` (the `#`).
-    mutating func openMetricsExemplar(_ start: Int, _ end: Int) throws(ExpositionError) {
+    /// `# {labels} value [timestamp]` at `i` (the `#`); decoded when ``keepExemplars`` is set.
+    mutating func openMetricsExemplar(_ start: Int, _ end: Int) throws(ExpositionError) -> ScrapedExemplar? {
         var i = start
         guard i + 2 < end, bytes[i] == UInt8(ascii: "#"), bytes[i + 1] == UInt8(ascii: " "), bytes[i + 2] == UInt8(ascii: "{") else {
             throw error(i, "expected an exemplar \"# {labels} value\"")
         }
-        i = try openMetricsLabels(i + 3, end, into: false)
+        var pairs: [(String, String)] = []
+        if keepExemplars {
+            i = try withUnsafeMutablePointer(to: &pairs) { p throws(ExpositionError) in try openMetricsLabels(i + 3, end, into: false, exemplarLabels: p) }
+        } else {
+            i = try openMetricsLabels(i + 3, end, into: false)
+        }
         guard i < end, bytes[i] == UInt8(ascii: " ") else { throw error(i, "expected a space and the exemplar value") }
         i += 1
         let valueEnd = spaceEnd(i, end)
-        guard valueEnd > i, float(i..<valueEnd, strictWords: true) != nil else { throw error(i, "expected a float as exemplar value") }
+        guard valueEnd > i, let value = float(i..<valueEnd, strictWords: true) else { throw error(i, "expected a float as exemplar value") }
         i = valueEnd
+        var timestamp: Int64?
         if i < end {
             guard bytes[i] == UInt8(ascii: " "), i + 1 < end else { throw error(i, "unexpected text after the exemplar value") }
             let tsEnd = spaceEnd(i + 1, end)
-            _ = try openMetricsTimestamp(i + 1..<tsEnd)
+            timestamp = try openMetricsTimestamp(i + 1..<tsEnd)
             guard tsEnd == end else { throw error(tsEnd, "unexpected text after the exemplar timestamp") }
         }
+        guard keepExemplars else { return nil }
+        pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+        return ScrapedExemplar(labels: Labels(sortedPairs: pairs.map { (name: $0.0, value: $0.1) }), value: value, timestamp: timestamp)
     }
 
     mutating func openMetricsComment(_ r: Range<Int>) throws(ExpositionError) -> ExpositionEntry? {

@@ -29,6 +29,17 @@ public struct ExpositionSample: Sendable, Equatable {
     /// Milliseconds (OpenMetrics seconds are converted).
     public var timestamp: Int64?
     public var hasExemplar: Bool
+    /// The exemplar, decoded when the parser's ``ExpositionParser/keepExemplars`` is set.
+    public var exemplar: ScrapedExemplar? = nil
+}
+
+/// An OpenMetrics exemplar (` # {trace_id="…"} 0.5 1700000000.123`) as scraped; without a
+/// timestamp of its own it takes the sample's.
+public struct ScrapedExemplar: Sendable, Equatable {
+    public var labels: Labels
+    public var value: Double
+    /// Milliseconds, if the exposition gave one.
+    public var timestamp: Int64?
 }
 
 public enum ExpositionEntry: Sendable, Equatable {
@@ -48,6 +59,8 @@ public struct ExpositionParser {
     public let format: ExpositionFormat
     /// The labels of the last sample returned.
     public internal(set) var labels: [LabelSpan] = []
+    /// Decode exemplars into ``ExpositionSample/exemplar`` (otherwise they are only checked).
+    public var keepExemplars = false
     var position = 0
     var line = 0
     var lineStart = 0

@@ -36,6 +36,11 @@ public struct HTTPResponseReader: Sendable {
     public private(set) var contentType: String?
     public private(set) var contentEncoding: String?
     public private(set) var retryAfter: String?
+    /// Remote write 2.0's `X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written`
+    /// (nil when absent or not a number).
+    public private(set) var samplesWritten: Int?
+    public private(set) var histogramsWritten: Int?
+    public private(set) var exemplarsWritten: Int?
     /// Whether the connection can carry the next request.
     public private(set) var keepAlive = true
     public var body: [UInt8] = []
@@ -177,6 +182,12 @@ public struct HTTPResponseReader: Sendable {
                 contentEncoding = Self.trimmed(raw).lowercased()
             } else if Self.isName(name, "retry-after") {
                 retryAfter = Self.trimmed(raw)
+            } else if Self.isName(name, "x-prometheus-remote-write-samples-written") {
+                samplesWritten = Int(Self.trimmed(raw))
+            } else if Self.isName(name, "x-prometheus-remote-write-histograms-written") {
+                histogramsWritten = Int(Self.trimmed(raw))
+            } else if Self.isName(name, "x-prometheus-remote-write-exemplars-written") {
+                exemplarsWritten = Int(Self.trimmed(raw))
             } else if Self.isName(name, "connection") {
                 let tokens = Self.trimmed(raw).lowercased().split(separator: ",").map { String($0).trimmingSpaces }
                 if tokens.contains("close") { keepAlive = false }

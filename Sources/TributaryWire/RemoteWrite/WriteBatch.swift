@@ -43,10 +43,19 @@ public struct WriteBatch {
     public internal(set) var rejectedSamples = 0
     /// The first refused series, with its index, labels and the rule it broke.
     public internal(set) var firstError: WireError?
-    /// Native histogram samples in valid series (counted, not decoded).
+    /// Histogram samples carried by refused series.
+    public internal(set) var rejectedHistograms = 0
+    /// Native histogram samples in valid series (checked, not stored: the receiver refuses them).
     public internal(set) var histogramCount = 0
-    /// Exemplars dropped because their labels exceed ``Exemplar/maxLabelSetRunes``.
+    /// Of those, the ones that are malformed (``NativeHistogramProblem``).
+    public internal(set) var malformedHistograms = 0
+    /// The first malformed histogram of a valid series.
+    public internal(set) var firstMalformedHistogram: NativeHistogramProblem?
+    /// Exemplars of valid series refused because their labels exceed
+    /// ``Exemplar/maxLabelSetRunes``.
     public internal(set) var droppedExemplars = 0
+    /// The request index of the series of the first such exemplar.
+    public internal(set) var firstDroppedExemplarSeries: Int?
 
     public init() {}
 
@@ -59,8 +68,12 @@ public struct WriteBatch {
         rejectedSeries = 0
         rejectedSamples = 0
         firstError = nil
+        rejectedHistograms = 0
         histogramCount = 0
+        malformedHistograms = 0
+        firstMalformedHistogram = nil
         droppedExemplars = 0
+        firstDroppedExemplarSeries = nil
     }
 
     /// Calls `body` with a borrowed view of the labels of `series`.
@@ -81,6 +94,13 @@ public struct WriteBatch {
         samples[Int(series.samplesStart)..<Int(series.samplesEnd)]
     }
 
+    /// The exemplars of `series` as owned values (allocates one labels buffer each).
+    public func exemplars(of series: Series) -> [Exemplar] {
+        exemplars[Int(series.exemplarsStart)..<Int(series.exemplarsEnd)].map { e in
+            Exemplar(labels: Labels(trustedBytes: Array(labelBytes[Int(e.labelsStart)..<Int(e.labelsEnd)])), value: e.value, timestamp: e.timestamp)
+        }
+    }
+
     /// Number of valid samples in the batch.
     public var sampleCount: Int { samples.count }
 
@@ -90,13 +110,20 @@ public struct WriteBatch {
             TimeSeries(
                 labels: labels(of: s),
                 samples: Array(samples(of: s)),
-                exemplars: exemplars[Int(s.exemplarsStart)..<Int(s.exemplarsEnd)].map { e in
-                    let bytes = Array(labelBytes[Int(e.labelsStart)..<Int(e.labelsEnd)])
-                    return Exemplar(labels: Labels(trustedBytes: bytes), value: e.value, timestamp: e.timestamp)
-                },
+                exemplars: exemplars(of: s),
                 histogramCount: Int(s.histogramCount)
             )
         }
         return WriteRequest(timeseries: timeseries, metadata: metadata)
     }
+}
+
+/// Where a malformed native histogram sits in a request and what is wrong with it.
+public struct NativeHistogramProblem: Sendable, Equatable {
+    /// The series' index in the request as sent.
+    public var seriesIndex: Int
+    /// The histogram's index within its series.
+    public var histogramIndex: Int
+    public var timestamp: Int64
+    public var problem: String
 }

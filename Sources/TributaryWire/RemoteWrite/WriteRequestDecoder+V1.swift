@@ -41,13 +41,13 @@ extension WriteRequestDecoder {
             let value = cBytes(label.value)
             if let violation = validator.check(name: name, value: value) {
                 batch.labelBytes.removeSubrange(labelsStart...)
-                reject(index: index, samples: ts.n_samples, violation: violation) { Self.describeLabels(ts) }
+                reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, violation: violation) { Self.describeLabels(ts) }
                 return
             }
             FlatLabels.append(name: name, value: value, to: &batch.labelBytes)
         }
         if let violation = validator.finish() {
-            reject(index: index, samples: ts.n_samples, violation: violation) { "{}" }
+            reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, violation: violation) { Self.describeLabels(ts) }
             return
         }
         let labelsEnd = batch.labelBytes.count
@@ -69,7 +69,7 @@ extension WriteRequestDecoder {
             }
             if Exemplar.labelsTooLong(runes: runes, bytes: batch.labelBytes.count - start) {
                 batch.labelBytes.removeSubrange(start...)
-                batch.droppedExemplars += 1
+                batch.noteDroppedExemplar(seriesIndex: index)
                 continue
             }
             batch.exemplars.append(
@@ -77,7 +77,10 @@ extension WriteRequestDecoder {
                     labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
                 ))
         }
-        batch.histogramCount += ts.n_histograms
+        for j in 0..<ts.n_histograms {
+            guard let h = ts.histograms[j]?.pointee else { continue }
+            batch.noteHistogram(NativeHistogram(h), seriesIndex: index, histogramIndex: j)
+        }
         batch.series.append(
             .init(
                 labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),

@@ -48,8 +48,8 @@ extension WriteRequestDecoder {
                         switch problem {
                         case .malformed:
                             failure = malformed("timeseries \(index)", at: range.start, size: message.count); return
-                        case .invalid(let violation, let sampleCount):
-                            reject(index: index, samples: sampleCount, violation: violation) { Self.describeLabels(reader.sub(range)) }
+                        case .invalid(let violation, let sampleCount, let histogramCount):
+                            reject(index: index, samples: sampleCount, histograms: histogramCount, violation: violation) { Self.describeLabels(reader.sub(range)) }
                         }
                     }
                     index += 1
@@ -66,6 +66,10 @@ extension WriteRequestDecoder {
             }
             if let overflow = state.overflow { failure = overflow }
             batch.droppedExemplars = state.droppedExemplars
+            batch.firstDroppedExemplarSeries = state.firstDroppedExemplarSeries
+            batch.histogramCount = state.histogramCount
+            batch.malformedHistograms = state.malformedHistograms
+            batch.firstMalformedHistogram = state.firstMalformedHistogram
         }
         if let failure { throw failure }
     }
@@ -120,7 +124,7 @@ extension WriteRequestDecoder {
 struct DirectV1State {
     enum Problem {
         case malformed
-        case invalid(LabelViolation, samples: Int)
+        case invalid(LabelViolation, samples: Int, histograms: Int)
     }
 
     let out: UnsafeMutableRawPointer
@@ -129,8 +133,13 @@ struct DirectV1State {
     var validator: LabelValidator
     /// Exemplars of the current series, as byte ranges, decoded once its labels are written.
     var pendingExemplars: [(start: Int, end: Int)] = []
-    /// Exemplars dropped for over-long labels.
+    /// Exemplars of valid series refused for over-long labels, and the first one's series.
     var droppedExemplars = 0
+    var firstDroppedExemplarSeries: Int?
+    /// Histograms of valid series, the malformed ones among them and the first of those.
+    var histogramCount = 0
+    var malformedHistograms = 0
+    var firstMalformedHistogram: NativeHistogramProblem?
     /// Set if the output ever ran out of room (it cannot, by the size bound; checked anyway).
     var overflow: WireError?
 
@@ -151,6 +160,8 @@ struct DirectV1State {
         let samplesStart = samples.count
         let exemplarsStart = exemplars.count
         var histograms: Int32 = 0
+        var malformed = 0
+        var firstProblem: NativeHistogramProblem?
         var violation: LabelViolation?
         var sampleCount = 0
         validator.reset()
@@ -176,9 +187,15 @@ struct DirectV1State {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
                 }
                 pendingExemplars.append(range)
-            case 0x22:  // histograms = 4 (checked and counted, not decoded)
-                guard let range = r.lengthDelimited(), HistogramShape.isWellFormed(r.sub(range)) else {
+            case 0x22:  // histograms = 4 (checked and counted, not stored)
+                guard let range = r.lengthDelimited(), let h = NativeHistogram(protobuf: r.sub(range)) else {
                     return rollback(.malformed, labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
+                }
+                if let problem = h.problem {
+                    malformed += 1
+                    if firstProblem == nil {
+                        firstProblem = NativeHistogramProblem(seriesIndex: index, histogramIndex: Int(histograms), timestamp: h.timestamp, problem: problem)
+                    }
                 }
                 histograms += 1
             default:
@@ -191,6 +208,7 @@ struct DirectV1State {
         }
         // Exemplars are checked even for a refused series: malformed bytes refuse the request,
         // as libprotobuf-c does.
+        if violation == nil, let v = validator.finish() { violation = v }
         let labelsEnd = used
         for range in pendingExemplars {
             let before = used
@@ -199,15 +217,20 @@ struct DirectV1State {
             }
             if Exemplar.labelsTooLong(runes: runes, bytes: used - before) {
                 used = before
-                if violation == nil { droppedExemplars += 1 }
+                if violation == nil {
+                    droppedExemplars += 1
+                    if firstDroppedExemplarSeries == nil { firstDroppedExemplarSeries = index }
+                }
             } else if violation == nil {
                 exemplars.append(e)
             }
         }
-        if violation == nil, let v = validator.finish() { violation = v }
         if let violation {
-            return rollback(.invalid(violation, samples: sampleCount), labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
+            return rollback(.invalid(violation, samples: sampleCount, histograms: Int(histograms)), labelsStart, samplesStart, exemplarsStart, &samples, &exemplars)
         }
+        histogramCount += Int(histograms)
+        malformedHistograms += malformed
+        if firstMalformedHistogram == nil { firstMalformedHistogram = firstProblem }
         series.append(
             WriteBatch.Series(
                 labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),

@@ -61,7 +61,7 @@ extension WriteRequestDecoder {
     ) -> Bool {
         let describe = { Self.describeRefs(ts.n_labels_refs, ts.labels_refs, symbols) }
         guard ts.n_labels_refs % 2 == 0 else {
-            reject(index: index, samples: ts.n_samples, message: "labels_refs holds an odd number (\(ts.n_labels_refs)) of references", labels: describe)
+            reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, message: "labels_refs holds an odd number (\(ts.n_labels_refs)) of references", labels: describe)
             return true
         }
         let labelsStart = batch.labelBytes.count
@@ -72,12 +72,12 @@ extension WriteRequestDecoder {
             guard let name = symbols[nameRef], let value = symbols[valueRef] else {
                 batch.labelBytes.removeSubrange(labelsStart...)
                 let bad = symbols[nameRef] == nil ? nameRef : valueRef
-                reject(index: index, samples: ts.n_samples, message: "labels_refs[\(symbols[nameRef] == nil ? j : j + 1)] = \(bad) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
+                reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, message: "labels_refs[\(symbols[nameRef] == nil ? j : j + 1)] = \(bad) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
                 return true
             }
             if let violation = validator.check(name: name, value: value) {
                 batch.labelBytes.removeSubrange(labelsStart...)
-                reject(index: index, samples: ts.n_samples, violation: violation, labels: describe)
+                reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, violation: violation, labels: describe)
                 return true
             }
             if batch.labelBytes.count + name.count + value.count > limits.maxDecodedLabelBytes { return false }
@@ -85,13 +85,13 @@ extension WriteRequestDecoder {
             j += 2
         }
         if let violation = validator.finish() {
-            reject(index: index, samples: ts.n_samples, violation: violation) { "{}" }
+            reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, violation: violation, labels: describe)
             return true
         }
         let labelsEnd = batch.labelBytes.count
         if let m = ts.metadata?.pointee, !appendMetadata(m, labelsStart: labelsStart, labelsEnd: labelsEnd, symbols: symbols) {
             batch.labelBytes.removeSubrange(labelsStart...)
-            reject(index: index, samples: ts.n_samples, message: "metadata help_ref \(m.help_ref) or unit_ref \(m.unit_ref) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
+            reject(index: index, samples: ts.n_samples, histograms: ts.n_histograms, message: "metadata help_ref \(m.help_ref) or unit_ref \(m.unit_ref) is out of range (\(symbols.lengths.count) symbols)", labels: describe)
             return true
         }
         let samplesStart = batch.samples.count
@@ -116,7 +116,7 @@ extension WriteRequestDecoder {
             }
             if Exemplar.labelsTooLong(runes: runes, bytes: bytes) {
                 batch.labelBytes.removeSubrange(start...)
-                batch.droppedExemplars += 1
+                batch.noteDroppedExemplar(seriesIndex: index)
                 continue
             }
             batch.exemplars.append(
@@ -124,7 +124,10 @@ extension WriteRequestDecoder {
                     labelsStart: Int32(start), labelsEnd: Int32(batch.labelBytes.count), value: e.value, timestamp: e.timestamp
                 ))
         }
-        batch.histogramCount += ts.n_histograms
+        for k in 0..<ts.n_histograms {
+            guard let h = ts.histograms[k]?.pointee else { continue }
+            batch.noteHistogram(NativeHistogram(h), seriesIndex: index, histogramIndex: k)
+        }
         batch.series.append(
             .init(
                 labelsStart: Int32(labelsStart), labelsEnd: Int32(labelsEnd),

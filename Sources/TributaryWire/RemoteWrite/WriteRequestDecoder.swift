@@ -106,9 +106,10 @@ public final class WriteRequestDecoder: @unchecked Sendable {
     }
 
     /// Records a refused series: counts it, and describes it if it is the first.
-    func reject(index: Int, samples: Int, violation: LabelViolation, labels: () -> String) {
+    func reject(index: Int, samples: Int, histograms: Int, violation: LabelViolation, labels: () -> String) {
         batch.rejectedSeries += 1
         batch.rejectedSamples += samples
+        batch.rejectedHistograms += histograms
         if batch.firstError == nil {
             batch.firstError = WireError(
                 .invalidSeries,
@@ -119,12 +120,31 @@ public final class WriteRequestDecoder: @unchecked Sendable {
         }
     }
 
-    func reject(index: Int, samples: Int, message: String, labels: () -> String) {
+    func reject(index: Int, samples: Int, histograms: Int, message: String, labels: () -> String) {
         batch.rejectedSeries += 1
         batch.rejectedSamples += samples
+        batch.rejectedHistograms += histograms
         if batch.firstError == nil {
             batch.firstError = WireError(.invalidSeries, "cannot decode timeseries \(index) \(labels()): \(message)", seriesIndex: index)
         }
+    }
+}
+
+extension WriteBatch {
+    /// Counts the histograms of a valid series and notes the first malformed one.
+    mutating func noteHistogram(_ h: NativeHistogram, seriesIndex: Int, histogramIndex: Int) {
+        histogramCount += 1
+        guard let problem = h.problem else { return }
+        malformedHistograms += 1
+        if firstMalformedHistogram == nil {
+            firstMalformedHistogram = NativeHistogramProblem(seriesIndex: seriesIndex, histogramIndex: histogramIndex, timestamp: h.timestamp, problem: problem)
+        }
+    }
+
+    /// Counts an exemplar refused for over-long labels.
+    mutating func noteDroppedExemplar(seriesIndex: Int) {
+        droppedExemplars += 1
+        if firstDroppedExemplarSeries == nil { firstDroppedExemplarSeries = seriesIndex }
     }
 }
 

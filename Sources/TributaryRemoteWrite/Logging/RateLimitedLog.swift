@@ -4,7 +4,7 @@ import Synchronization
 
 /// At most `perSecond` lines a second through `logger`; the lines held back are counted and
 /// reported on the next line that gets through, so a flood of bad requests cannot flood the log.
-final class RateLimitedLog: Sendable {
+package final class RateLimitedLog: Sendable {
     struct State {
         var second: Int = 0
         var emitted = 0
@@ -15,12 +15,12 @@ final class RateLimitedLog: Sendable {
     let perSecond: Int
     let state = Mutex(State())
 
-    init(logger: Logger, perSecond: Int) {
+    package init(logger: Logger, perSecond: Int) {
         self.logger = logger
         self.perSecond = perSecond
     }
 
-    func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
+    package func warning(_ message: @autoclosure () -> Logger.Message, metadata: @autoclosure () -> Logger.Metadata) {
         let now = Int(Date().timeIntervalSince1970)
         let suppressed: Int? = state.withLock { s in
             if s.second != now { s.second = now; s.emitted = 0 }
