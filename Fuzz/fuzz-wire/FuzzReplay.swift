@@ -48,6 +48,15 @@
             try put(2, V2Message(request).encodeUncompressed())
             try put(3, V2Message(request).encode())
             try put(2, V2Message(symbols: ["", "__name__", "up"], timeseries: [.init(labelsRefs: [1, 2, 9], samples: [Sample(timestamp: 1, value: 1)])]).encodeUncompressed())
+            // A 1.0 series with an integer native histogram (count 3, one span of two buckets,
+            // deltas 1, 1), and one whose count disagrees: the histogram checks get explored.
+            for count: UInt8 in [3, 7] {
+                let span: [UInt8] = [0x08, 0x00, 0x10, 0x02]
+                let histogram: [UInt8] = [0x08, count, 0x20, 0x00, 0x5A, UInt8(span.count)] + span + [0x62, 0x02, 0x02, 0x02, 0x78, 0x05]
+                let label: [UInt8] = [0x0A, 0x08] + Array("__name__".utf8) + [0x12, 0x03] + Array("rpc".utf8)
+                let series: [UInt8] = [0x0A, UInt8(label.count)] + label + [0x22, UInt8(histogram.count)] + histogram
+                try put(1, [0x0A, UInt8(series.count)] + series)
+            }
             return n
         }
     }

@@ -67,6 +67,28 @@ import TributaryModel
         #expect(shape(e) == c.1, "\(c.0)")
     }
 
+    /// Prometheus 3's UTF-8 names: quoted in selectors, grouping and matching, and printed back
+    /// quoted (format_query), legacy names bare.
+    @Test func utf8NamesParseAndPrintQuoted() throws {
+        let cases = [
+            ("{\"http.server.duration\"}", "{\"http.server.duration\"}"),
+            ("{\"http.server.duration\", \"service.name\"=\"checkout\"}", "{\"http.server.duration\", \"service.name\"=\"checkout\"}"),
+            ("sum by (\"service.name\", job) (rate({\"a.b_total\"}[5m]))", "sum by (\"service.name\", job) (rate({\"a.b_total\"}[5m]))"),
+            ("a / on(\"k.8s\") b", "a / on(\"k.8s\") b"),
+            ("{\"up\"}", "up")
+        ]
+        for (query, printed) in cases {
+            let e = try Parser.parse(query)
+            #expect(e.formatted == printed, "\(query)")
+            #expect(try Parser.parse(e.formatted).formatted == printed, "\(query) reparses")
+        }
+        guard case .vectorSelector(let v) = try Parser.parse("{\"http.server.duration\", \"service.name\"=\"x\"}") else { throw ParseFailure() }
+        #expect(v.matchers.map(\.name) == ["__name__", "service.name"])
+        #expect(try Parser.parse("rate({\"a.b\"}[1m]) + on(x) group_left sum({c=\"d\"})").selectorMatchers.map { $0.map(\.description) } == [["__name__=\"a.b\""], ["c=\"d\""]])
+    }
+
+    struct ParseFailure: Error {}
+
     @Test func modifiersAreRecorded() throws {
         guard case .vectorSelector(let v)? = parse("x{job=\"a\"} offset -5m @ 1500.5") else { Issue.record("not a selector"); return }
         #expect(v.offset == -300_000)

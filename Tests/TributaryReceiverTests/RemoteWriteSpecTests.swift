@@ -205,6 +205,9 @@ import TributaryWire
         #expect(exemplars.map { ($0["labels"] as? [String: String])?["trace_id"] ?? "" } == ["a1", "b2", "c3"])
         #expect(exemplars.map { $0["value"] as? String ?? "" } == ["0.5", "0.7", "0.9"])
         #expect(exemplars.map { ($0["timestamp"] as? NSNumber)?.doubleValue ?? 0 } == [1, 2, 3])
+        // The series' metadata (2.0 carries it per series, as symbol refs).
+        let metadata = String(decoding: r.api("metadata", query: nil, form: nil).body, as: UTF8.self)
+        #expect(metadata.contains("\"http_requests_total\":[{\"type\":\"counter\",\"help\":\"Requests.\",\"unit\":\"requests\"}]"), "\(metadata)")
         // Sent again (a retry): nothing new, everything counted as written; the older
         // exemplars are recognised as held, not refused as out of order (Prometheus would).
         let again = Self.post(r, body)
@@ -241,6 +244,28 @@ import TributaryWire
         #expect(a.body.contains("exemplar {trace_id=\"y\"} at t=4000 is out of order"), "\(a.body)")
         #expect(try Self.stored(r, "m_total") == [1, 2], "the float sample of the request is stored")
         #expect(try r.metricsText().body.contains(Array("tributary_remote_write_exemplars_rejected_total{reason=\"exemplar_out_of_order\"} 1".utf8)))
+    }
+
+    /// Remote write 1.0 (Prometheus 2.42 sends exemplars in series entries of their own): the
+    /// same rules, the same 400, without `-Written` headers.
+    @Test func exemplarsOfRemoteWrite1() throws {
+        let (r, dir) = try Self.receiver()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let labels: Labels = ["__name__": "m_total", "job": "a"]
+        func send(_ series: [TimeSeries]) -> Answer {
+            Self.post(r, WriteRequestEncoder().encode(WriteRequest(timeseries: series)), contentType: "application/x-protobuf")
+        }
+        let first = send([
+            TimeSeries(labels: labels, samples: [Sample(timestamp: 1000, value: 1)]),
+            TimeSeries(labels: labels, samples: [], exemplars: [Exemplar(labels: ["trace_id": "x"], value: 1, timestamp: 1000)])
+        ])
+        #expect(first.status == 204 && first.exemplars == nil, "\(first.body)")
+        let late = send([TimeSeries(labels: labels, samples: [Sample(timestamp: 2000, value: 2)], exemplars: [Exemplar(labels: ["trace_id": "y"], value: 1, timestamp: 500)])])
+        #expect(late.status == 400, "\(late.body)")
+        #expect(late.body.contains("exemplar {trace_id=\"y\"} at t=500 is out of order"), "\(late.body)")
+        #expect(try Self.stored(r, "m_total") == [1, 2])
+        let held = try Self.exemplarsJSON(r, "m_total").first?["exemplars"] as? [[String: Any]] ?? []
+        #expect(held.map { ($0["labels"] as? [String: String])?["trace_id"] ?? "" } == ["x"])
     }
 
     /// Native histograms of every kind: the floats of the request are stored, the answer is a

@@ -73,6 +73,20 @@ public struct LabelsView {
 }
 
 /// Go-style double-quoted string with `\\`, `\"`, `\n` escaped, as Prometheus prints values.
+/// A label name as PromQL writes it: bare when it is a legacy name (`[a-zA-Z_][a-zA-Z0-9_]*`),
+/// quoted otherwise (UTF-8 names: `"service.name"`).
+public func promQLLabelName(_ name: String) -> String {
+    var copy = name
+    let legacy = copy.withUTF8 { CharacterClass.isLabelName(UnsafeRawBufferPointer($0)) }
+    return legacy ? name : quoted(name)
+}
+
+/// Whether a metric name can be written bare in PromQL (`[a-zA-Z_:][a-zA-Z0-9_:]*`).
+public func isLegacyMetricName(_ name: String) -> Bool {
+    var copy = name
+    return copy.withUTF8 { CharacterClass.isMetricName(UnsafeRawBufferPointer($0)) }
+}
+
 func quoted(_ s: String) -> String {
     var out = "\""
     for scalar in s.unicodeScalars {

@@ -57,7 +57,7 @@ public struct Matcher: Sendable, CustomStringConvertible {
         return regex?.literals
     }
 
-    public var description: String { name + type.rawValue + quoted(value) }
+    public var description: String { promQLLabelName(name) + type.rawValue + quoted(value) }
 }
 
 /// A regular expression in a matcher that does not compile.

@@ -29,14 +29,14 @@ extension Expr {
             var op = " " + b.op.rawValue + " "
             if b.returnBool { op += "bool " }
             if let m = b.matching, m.on || !m.labels.isEmpty || m.cardinality == .manyToOne || m.cardinality == .oneToMany {
-                op += (m.on ? "on" : "ignoring") + "(" + m.labels.joined(separator: ", ") + ") "
-                if m.cardinality == .manyToOne { op += "group_left(" + m.include.joined(separator: ", ") + ") " }
-                if m.cardinality == .oneToMany { op += "group_right(" + m.include.joined(separator: ", ") + ") " }
+                op += (m.on ? "on" : "ignoring") + "(" + m.labels.map(promQLLabelName).joined(separator: ", ") + ") "
+                if m.cardinality == .manyToOne { op += "group_left(" + m.include.map(promQLLabelName).joined(separator: ", ") + ") " }
+                if m.cardinality == .oneToMany { op += "group_right(" + m.include.map(promQLLabelName).joined(separator: ", ") + ") " }
             }
             return b.lhs.formatted + op + b.rhs.formatted
         case .aggregate(let a):
             var s = a.op.rawValue
-            if !a.grouping.isEmpty || a.without { s += (a.without ? " without" : " by") + " (" + a.grouping.joined(separator: ", ") + ")" }
+            if !a.grouping.isEmpty || a.without { s += (a.without ? " without" : " by") + " (" + a.grouping.map(promQLLabelName).joined(separator: ", ") + ")" }
             s += " (" + (a.parameter.map { $0.formatted + ", " } ?? "") + a.expr.formatted + ")"
             return s
         case .call(let c):
@@ -52,6 +52,11 @@ extension Expr {
 
     static func selectorBody(_ v: VectorSelector) -> String {
         let rest = v.matchers.filter { !($0.name == "__name__" && $0.type == .equal && $0.value == v.name) }
+        // A UTF-8 metric name goes inside the braces, quoted: {"http.server.duration", job="x"}
+        // (promQLLabelName quotes it: what is not a legacy metric name is no legacy label name).
+        if let name = v.name, !isLegacyMetricName(name) {
+            return "{" + ([promQLLabelName(name)] + rest.map(\.description)).joined(separator: ", ") + "}"
+        }
         let name = v.name ?? ""
         if rest.isEmpty { return name }
         return name + "{" + rest.map(\.description).joined(separator: ", ") + "}"
