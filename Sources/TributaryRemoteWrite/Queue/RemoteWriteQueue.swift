@@ -201,30 +201,28 @@ public final class RemoteWriteQueue: Service, Sendable {
             func packed(_ id: UInt32) -> UnsafeRawBufferPointer? {
                 relabelled ? table.relabelled.bytes(id, lookup.scratch) : lookup.bytes(id)
             }
-            for (id, sample) in batch {
+            // The shard of a series whose data at `timestamp` is to be sent, or nil: dropped by
+            // write relabelling, too old, or with labels gone from the storage (a series that
+            // ended longer ago than the retention), which would fail the whole request.
+            func shard(_ id: UInt32, at timestamp: Int64) -> Int? {
                 var state = table.state(id)
                 if state == SeriesTable.unknown {
                     state = resolve(id, lookup.bytes(id), &table, encoder)
                     table.set(id, state)
                 }
-                // Labels gone from the storage (a series ended longer ago than the retention)
-                // would make a series without labels, which fails the whole request.
                 let present = relabelled ? table.relabelled.contains(id) : lookup.contains(id)
-                guard sample.timestamp >= oldest, state != SeriesTable.dropped, present else { dropped += 1; continue }
-                byShard[Int(state % UInt64(shards))].append((id, sample))
+                guard timestamp >= oldest, state != SeriesTable.dropped, present else { return nil }
+                return Int(state % UInt64(shards))
+            }
+            for (id, sample) in batch {
+                guard let s = shard(id, at: sample.timestamp) else { dropped += 1; continue }
+                byShard[s].append((id, sample))
             }
             // Exemplars after their shard's samples, in series entries of their own (as
             // Prometheus sends them), so a receiver has the series when they arrive.
             var exemplarsByShard = [[(UInt32, Exemplar)]](repeating: [], count: exemplars.isEmpty ? 0 : shards)
             for (id, e) in exemplars {
-                var state = table.state(id)
-                if state == SeriesTable.unknown {
-                    state = resolve(id, lookup.bytes(id), &table, encoder)
-                    table.set(id, state)
-                }
-                let present = relabelled ? table.relabelled.contains(id) : lookup.contains(id)
-                guard e.timestamp >= oldest, state != SeriesTable.dropped, present else { continue }
-                exemplarsByShard[Int(state % UInt64(shards))].append((id, e))
+                if let s = shard(id, at: e.timestamp) { exemplarsByShard[s].append((id, e)) }
             }
             let none = UnsafeRawBufferPointer(start: nil, count: 0)
             for s in 0..<shards {
