@@ -83,7 +83,7 @@ extension Receiver {
         for m in batch.metadata { metadata.withLock { $0[m.metricFamilyName] = m } }
         var firstAppendError: (message: String, reason: RejectionReason)?
         var refused: [RejectionReason: Int] = [:]
-        var deduplicated = 0
+        var dedup = DedupTally()
         var exemplars = ExemplarTally()
         let window = settings.dedupWindow, replicaLabelNames = settings.replicaLabelNames
         var stripped: [UInt8] = []
@@ -108,7 +108,9 @@ extension Receiver {
                                 if let replica, window > 0 {
                                     switch commit.appendDeduplicated(target, sample, replica: replica, window: window) {
                                     case .appended: if forwarding { kept.append(sample) }
-                                    case .duplicateWindow, .staleSuppressed: deduplicated += 1
+                                    case .duplicateWindow: dedup.replica += 1
+                                    case .late: dedup.late += 1
+                                    case .staleSuppressed: dedup.stale += 1
                                     case .refused(let e): refuse(e, Int(series.requestIndex), target)
                                     }
                                 } else if let e = commit.append(target, sample) {
@@ -137,7 +139,7 @@ extension Receiver {
             logger.error("cannot store a write", metadata: ["error": "\(error)"])
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)
         }
-        metrics.stored(result.samplesStored, deduplicated: deduplicated, repeated: result.duplicatesIgnored)
+        metrics.stored(result.samplesStored, deduplicated: dedup, repeated: result.duplicatesIgnored)
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
         exemplars.stored = result.exemplarsStored
@@ -149,7 +151,7 @@ extension Receiver {
         var headers: [(String, String)] = []
         if version == .v2 {
             headers = [
-                ("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + deduplicated + result.duplicatesIgnored)),
+                ("X-Prometheus-Remote-Write-Samples-Written", String(result.samplesStored + dedup.total + result.duplicatesIgnored)),
                 // Native histograms are refused until they are stored.
                 ("X-Prometheus-Remote-Write-Histograms-Written", "0"),
                 ("X-Prometheus-Remote-Write-Exemplars-Written", String(exemplars.written))
@@ -263,4 +265,17 @@ struct ExemplarTally {
         let labels = batch.series.first { Int($0.requestIndex) == index }.map { batch.labels(of: $0).description } ?? "{}"
         return ("series \(index) \(labels): exemplar labels longer than \(Exemplar.maxLabelSetRunes) code points\(more)", .exemplarLabelsTooLong)
     }
+}
+
+/// Samples HA deduplication dropped in one write, by reason (the `reason` label of
+/// `tributary_remote_write_samples_deduplicated_total`).
+struct DedupTally {
+    /// Within half an interval of the sample the series holds: the other replica's scrape.
+    var replica = 0
+    /// At or before the newest sample held: a late replica's backlog.
+    var late = 0
+    /// A stale marker while the other replica still reports the series.
+    var stale = 0
+
+    var total: Int { replica + late + stale }
 }

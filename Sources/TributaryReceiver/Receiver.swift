@@ -75,7 +75,8 @@ public final class Receiver: Sendable {
         let body = metrics.emit(
             head: .init(
                 series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed),
-                exemplars: head.exemplars?.count ?? 0, exemplarSeries: head.exemplars?.seriesCount ?? 0
+                exemplars: head.exemplars?.count ?? 0, exemplarSeries: head.exemplars?.seriesCount ?? 0,
+                mismatchedIntervals: head.seriesWithMismatchedIntervals
             ))
         return HTTPAnswer(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)
     }

@@ -18,7 +18,7 @@ struct Receive: AsyncParsableCommand {
     @Option(help: "Path to receiver.yml (see configs/receiver.yml); flags override it.") var config: String?
     @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
     @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
-    @Option(name: .customLong("dedup-window"), help: "HA dedup window, e.g. 15s (default 15s).") var dedupWindow: String?
+    @Option(name: .customLong("dedup-window"), help: "HA dedup window a series uses until it has shown its scrape interval, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
 
     /// receiver.yml (or the defaults) with the flags applied over it (read at start and at

@@ -61,7 +61,9 @@ public final class ReceiverMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     let samplesReceived: Counter
     let samplesStored: Counter
-    let samplesDeduplicated: Counter
+    /// By reason: replica, late, stale (``DedupTally``).
+    let samplesDeduplicated: [Counter]
+    let dedupMismatch: Gauge
     let samplesRepeated: Counter
     let samplesRejected: [RejectionReason: Counter]
     let histogramsRejected: [RejectionReason: Counter]
@@ -90,7 +92,9 @@ public final class ReceiverMetrics: Sendable {
         self.registry = registry
         samplesReceived = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_received_total", unitName: "", helpText: "Samples received in remote-write requests, before deduplication."))
         samplesStored = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_stored_total", unitName: "", helpText: "Samples appended to the TSDB."))
-        samplesDeduplicated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_deduplicated_total", unitName: "", helpText: "Samples dropped as HA replica duplicates or suppressed stale markers."))
+        let dedupHelp = "Samples dropped by HA deduplication, by reason: replica (the other replica's scrape of the same interval), late (older than what the series holds), stale (a stale marker while the other replica reports the series)."
+        samplesDeduplicated = ["replica", "late", "stale"].map { registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_deduplicated_total", unitName: "", helpText: dedupHelp), labels: [("reason", $0)]) }
+        dedupMismatch = registry.makeGauge(descriptor: .init(metricName: "tributary_dedup_interval_mismatch_series", unitName: "", helpText: "Series whose two HA replicas scrape at different intervals (a sign of mismatched agent configs at a site)."))
         samplesRepeated = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_repeated_total", unitName: "", helpText: "Samples ignored as exact repeats of stored ones (same series, timestamp and value), as a sender's retry makes them."))
         var rejected: [RejectionReason: Counter] = [:], refused: [RejectionReason: Counter] = [:]
         for reason in RejectionReason.sampleReasons {
@@ -138,9 +142,11 @@ public final class ReceiverMetrics: Sendable {
         samplesReceived.increment(by: Int64(count))
     }
 
-    func stored(_ count: Int, deduplicated: Int, repeated: Int) {
+    func stored(_ count: Int, deduplicated: DedupTally, repeated: Int) {
         samplesStored.increment(by: Int64(count))
-        if deduplicated > 0 { samplesDeduplicated.increment(by: Int64(deduplicated)) }
+        for (counter, n) in zip(samplesDeduplicated, [deduplicated.replica, deduplicated.late, deduplicated.stale]) where n > 0 {
+            counter.increment(by: Int64(n))
+        }
         if repeated > 0 { samplesRepeated.increment(by: Int64(repeated)) }
     }
 
@@ -184,6 +190,7 @@ public final class ReceiverMetrics: Sendable {
         walBytes.set(Double(head.walBytes))
         headExemplars.set(Double(head.exemplars))
         headExemplarSeries.set(Double(head.exemplarSeries))
+        dedupMismatch.set(Double(head.mismatchedIntervals))
         return registry.emitToBuffer()
     }
 
@@ -193,5 +200,6 @@ public final class ReceiverMetrics: Sendable {
         var walBytes: Int
         var exemplars = 0
         var exemplarSeries = 0
+        var mismatchedIntervals = 0
     }
 }

@@ -196,8 +196,9 @@ extension Head {
         return try outcome.get()
     }
 
-    /// Applies queued samples to memory; returns how many were stored.
-    func apply(series: [Unmanaged<MemSeries>], samples: [Sample]) -> Int {
+    /// Applies queued samples to memory; returns how many were stored. `learnIntervals` (WAL
+    /// replay) teaches each series its HA dedup interval from the spacing of what it stored.
+    func apply(series: [Unmanaged<MemSeries>], samples: [Sample], learnIntervals: Bool = false) -> Int {
         var grown = 0
         var stored = 0
         var i = 0
@@ -209,6 +210,7 @@ extension Head {
                     let sample = samples[i]
                     series[i]._withUnsafeGuaranteedRef { target in
                         if sample.timestamp > target.lastT {
+                            if learnIntervals, target.lastT != .min, !sample.isStale { target.dedupInterval.observe(sample.timestamp - target.lastT) }
                             grown += target.appendInOrder(sample.timestamp, sample.value)
                             stored += 1
                         } else if target.storedValue(at: sample.timestamp) == nil {

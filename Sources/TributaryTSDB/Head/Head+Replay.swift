@@ -37,7 +37,7 @@ extension Head {
                             samples.append(sample)
                         }
                         if !ok { stats.malformedRecords += 1 }
-                        stats.samples += apply(series: series, samples: samples)
+                        stats.samples += apply(series: series, samples: samples, learnIntervals: true)
                     case .exemplars:
                         guard let exemplars else { return }
                         let ok = RecordCodec.decodeExemplars(payload) { id, exemplar in

@@ -22,6 +22,8 @@ public final class Head: Sendable {
     let seriesCount = Atomic<Int>(0)
     let minTimeValue = Atomic<Int64>(.max)
     let maxTimeValue = Atomic<Int64>(.min)
+    /// Series whose HA replicas show different scrape intervals (mismatched agent configs).
+    let intervalMismatches = Atomic<Int>(0)
     /// Exemplars, unless ``HeadOptions/maxExemplars`` turns them off.
     public let exemplars: ExemplarStorage?
 
@@ -39,6 +41,9 @@ public final class Head: Sendable {
         commitState = Lock(CommitState())
         exemplars = options.maxExemplars > 0 ? ExemplarStorage(capacity: options.maxExemplars) : nil
     }
+
+    /// Series whose two HA replicas currently scrape at different intervals.
+    public var seriesWithMismatchedIntervals: Int { intervalMismatches.load(ordering: .relaxed) }
 
     /// Number of series.
     public var numSeries: Int { seriesCount.load(ordering: .relaxed) }

@@ -24,7 +24,8 @@ extension HeadBatch {
         let hash = labels.stableHash
         let series = head.lookup(labels, hash: hash) ?? newSeriesForDedup(Labels(labels), hash: hash)
         let newest = state.newestExemplar[series.id] ?? storage.newest(of: series.id)
-        if window > 0, let newest, Self.floorDiv(newest.timestamp, window) >= Self.floorDiv(exemplar.timestamp, window) {
+        // HA replicas: at most one exemplar per half interval, as samples (an older one is late).
+        if window > 0, let newest, 2 * (exemplar.timestamp - newest.timestamp) < dedupWindow(of: series, fallback: window) {
             return exemplar == newest ? .duplicate : .deduplicated
         }
         switch ExemplarCheck(exemplar, newest: newest) {

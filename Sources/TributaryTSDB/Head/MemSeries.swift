@@ -34,6 +34,14 @@ final class MemSeries: @unchecked Sendable {
     var replicaAT: Int64 = .min
     var replicaB: UInt64 = 0
     var replicaBT: Int64 = .min
+    /// The replicas' last spacings (ms), to notice replicas scraping at different intervals.
+    var replicaASpacing: Int32 = 0
+    var replicaBSpacing: Int32 = 0
+    var intervalsDisagree = false
+    /// The replica whose sample the series stored last (the one it follows).
+    var lastReplica: UInt64 = 0
+    /// The series' scrape interval, the width of its dedup window (commit lock).
+    var dedupInterval = DedupInterval()
 
     var pendingLastT: Int64 = .min
     var pendingLastV: Double = 0
