@@ -19,13 +19,29 @@ enum IngestBenchmark {
         let readyPath: String
     }
 
-    static func run(series: Int, rounds: Int, tributary: String, existingPort: Int? = nil) throws {
-        let labels = NodeExporterLoad.series(count: series)
+    static func run(series: Int, rounds: Int, tributary: String, existingPort: Int? = nil, replicas: Int = 1) throws {
         let start = (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120) * 1000
-        let requests = NodeExporterLoad.requests(series: labels, perRequest: 2000, rounds: rounds, startMs: start)
-        let perRound = (series + 1999) / 2000
-        let samples = series * rounds
-        print("ingest: \(series) series x \(rounds) rounds = \(samples) samples, \(requests.count) requests of 2,000 series, 4 connections")
+        let requests: [[UInt8]]
+        if replicas == 2 {
+            // Per round, replica a's requests then b's (its samples 700 ms later): the receiver
+            // keeps one, the others store both.
+            let a = NodeExporterLoad.requests(series: NodeExporterLoad.series(count: series, replica: "a"), perRequest: 2000, rounds: rounds, startMs: start)
+            let b = NodeExporterLoad.requests(series: NodeExporterLoad.series(count: series, replica: "b"), perRequest: 2000, rounds: rounds, startMs: start + 700)
+            let perRoundA = (series + 1999) / 2000
+            var interleaved: [[UInt8]] = []
+            for r in 0..<rounds {
+                let range = (r * perRoundA)..<((r + 1) * perRoundA)
+                interleaved += a[range]
+                interleaved += b[range]
+            }
+            requests = interleaved
+        } else {
+            requests = NodeExporterLoad.requests(series: NodeExporterLoad.series(count: series), perRequest: 2000, rounds: rounds, startMs: start)
+        }
+        let perRound = replicas * ((series + 1999) / 2000)
+        let samples = replicas * series * rounds
+        print(
+            "ingest: \(series) series x \(replicas) replica(s) x \(rounds) rounds = \(samples) samples, \(requests.count) requests of 2,000 series, 4 connections (\(tributary))")
         let targets = [
             Target(
                 name: "tributary", binary: tributary,

@@ -33,16 +33,21 @@ struct BenchMain {
         case "ingest":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
-            let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            // --bin: another build of the receiver (a before/after comparison on the same load).
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            // --replicas 2: every series sent by an HA pair (replica a, then b 700 ms later).
+            let replicas = args.firstIndex(of: "--replicas").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 1
             do {
                 let port = args.firstIndex(of: "--port").flatMap { Int(args[safe: $0 + 1] ?? "") }
-                try IngestBenchmark.run(series: series, rounds: rounds, tributary: binary, existingPort: port)
+                try IngestBenchmark.run(series: series, rounds: rounds, tributary: binary, existingPort: port, replicas: replicas)
             } catch {
                 print("ingest benchmark failed: \(error)")
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N]")
+            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH]")
             exit(2)
         }
     }

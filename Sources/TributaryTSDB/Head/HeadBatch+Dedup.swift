@@ -40,7 +40,7 @@ extension HeadBatch {
 
     mutating func appendDeduplicated(_ s: MemSeries, _ sample: Sample, replica: UInt64, window fallback: Int64) -> DedupOutcome {
         let t = sample.timestamp
-        noteReplica(s, replica, t, learn: !sample.isStale)
+        let inSlotB = noteReplica(s, replica, t, learn: !sample.isStale)
         let window = s.dedupInterval.window(fallback: fallback)
         if sample.isStale {
             // Another replica seen within two intervals still reports the series.
@@ -57,17 +57,19 @@ extension HeadBatch {
         if s.pendingLastT != .min {
             if t <= s.pendingLastT { return .late }
             let spacing = t - s.pendingLastT
-            if replica == s.lastReplica ? 2 * spacing < window : 20 * spacing < 11 * window { return .duplicateWindow }
+            if inSlotB == s.followsReplicaB ? 2 * spacing < window : 20 * spacing < 11 * window { return .duplicateWindow }
         }
         if let error = append(s, sample) { return .refused(error) }
-        s.lastReplica = replica
+        s.followsReplicaB = inSlotB
         return .appended
     }
 
     /// Remembers that `replica` reported the series at `t` (two slots: an HA pair; a third
     /// replica takes the slot seen longest ago) and learns the interval from its spacing.
-    private mutating func noteReplica(_ s: MemSeries, _ replica: UInt64, _ t: Int64, learn: Bool) {
+    /// Returns whether the replica is in slot B.
+    private mutating func noteReplica(_ s: MemSeries, _ replica: UInt64, _ t: Int64, learn: Bool) -> Bool {
         var spacing: Int64 = 0
+        var inSlotB = false
         if s.replicaAT != .min, replica == s.replicaA {
             if t > s.replicaAT {
                 spacing = t - s.replicaAT
@@ -75,6 +77,7 @@ extension HeadBatch {
                 if learn { s.replicaASpacing = Int32(clamping: spacing) }
             }
         } else if s.replicaBT != .min, replica == s.replicaB {
+            inSlotB = true
             if t > s.replicaBT {
                 spacing = t - s.replicaBT
                 s.replicaBT = t
@@ -88,14 +91,16 @@ extension HeadBatch {
             s.replicaB = replica
             s.replicaBT = t
             s.replicaBSpacing = 0
+            inSlotB = true
         }
-        guard learn, spacing > 0 else { return }
+        guard learn, spacing > 0 else { return inSlotB }
         s.dedupInterval.observe(spacing)
         let disagree = DedupInterval.disagree(s.replicaASpacing, s.replicaBSpacing)
         if disagree != s.intervalsDisagree {
             s.intervalsDisagree = disagree
             head.intervalMismatches.add(disagree ? 1 : -1, ordering: .relaxed)
         }
+        return inSlotB
     }
 
     /// The dedup window of the series `labels` holds: its learned interval, else `fallback`.

@@ -16,6 +16,10 @@ struct ClosedChunk: Sendable {
 /// `pending*` belong to the commit in progress.
 final class MemSeries: @unchecked Sendable {
     let id: UInt32
+    // HA deduplication flags, here to fill the padding after `id` (commit lock): the replicas
+    // show different intervals; the series follows the replica in slot B (else slot A).
+    var intervalsDisagree = false
+    var followsReplicaB = false
     let labels: Labels
     let hash: UInt64
 
@@ -37,9 +41,6 @@ final class MemSeries: @unchecked Sendable {
     /// The replicas' last spacings (ms), to notice replicas scraping at different intervals.
     var replicaASpacing: Int32 = 0
     var replicaBSpacing: Int32 = 0
-    var intervalsDisagree = false
-    /// The replica whose sample the series stored last (the one it follows).
-    var lastReplica: UInt64 = 0
     /// The series' scrape interval, the width of its dedup window (commit lock).
     var dedupInterval = DedupInterval()
 
