@@ -5,6 +5,15 @@ import TributaryPromQL
 import TributaryTSDB
 
 extension Receiver {
+    /// ``api(_:query:form:)`` on the query threads (``QueryExecutor``), never on a thread that
+    /// serves remote write; 503 `timeout` when the query waited in the queue past the query
+    /// timeout.
+    public func queryAPI(_ path: String, query: String?, form: String?) async -> HTTPAnswer {
+        await queries.run({ self.api(path, query: query, form: form) }) {
+            Self.errorAnswer(APIError(.timeout, "query timed out in query queue"))
+        }
+    }
+
     /// Serves one Prometheus HTTP API path (`query`, `series`, …) with parsed parameters.
     public func api(_ path: String, query: String?, form: String?) -> HTTPAnswer {
         let params = Params(query: query, form: form)

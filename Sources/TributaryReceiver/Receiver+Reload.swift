@@ -45,6 +45,7 @@ extension Receiver {
         if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
             needRestart.append("remote_write")
         }
+        if new.queryMaxConcurrency != old.queryMaxConcurrency { needRestart.append("query") }
         live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
         if !needRestart.isEmpty {
             logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])

@@ -30,6 +30,8 @@ public final class Receiver: Sendable {
     let forwarder: Forwarder?
     /// One warning per refused write, at most 10 a second.
     let badRequests: RateLimitedLog
+    /// The threads queries run on, apart from those serving remote write.
+    let queries: QueryExecutor
 
     /// Opens the data directory and replays the WAL.
     public init(
@@ -40,6 +42,7 @@ public final class Receiver: Sendable {
         self.logger = logger
         self.metrics = metrics
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
+        queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)

@@ -28,6 +28,8 @@ public struct ReceiverConfiguration: Sendable {
     public var remoteWrites: [RemoteWriteConfig] = []
     /// Forwarded data older than this is dropped while an upstream is unreachable.
     public var forwardRetention: Int64 = 2 * 3600 * 1000
+    /// Queries run at once (Prometheus's `query.max-concurrency`); more wait in a queue.
+    public var queryMaxConcurrency = 20
 
     public init() {}
 }

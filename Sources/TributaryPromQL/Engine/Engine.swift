@@ -33,6 +33,7 @@ public struct Engine: Sendable {
 
     /// Evaluates a parsed expression at one time.
     public func instantQuery(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        try refuseUnsupported(expr)
         var ev = Evaluator(options: options, querier: querier, start: time, end: time, step: 0)
         try ev.preload(expr)
         let value = try ev.eval(expr, at: time)
@@ -53,6 +54,7 @@ public struct Engine: Sendable {
     }
 
     public func rangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        try refuseUnsupported(expr)
         guard step > 0 else { throw EvaluationError(.badData, "zero or negative query resolution step widths are not accepted. Try a positive integer") }
         guard end >= start else { throw EvaluationError(.badData, "end timestamp must not be before start time") }
         // Prometheus's limit: at most 11,000 points per series.

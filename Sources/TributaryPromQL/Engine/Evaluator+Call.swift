@@ -56,9 +56,6 @@ extension Evaluator {
             return .vector(try histogramFraction(c, at: t))
         case "histogram_quantiles":
             return .vector(try histogramQuantiles(c, at: t))
-        case "info":
-            guard case .vector(let v) = try eval(c.args[0], at: t) else { return .vector([]) }
-            return .vector(v)
         default:
             break
         }

@@ -56,7 +56,7 @@ public enum ReceiverServer {
         for path in apiPaths {
             router.get("/api/v1/\(path)") { request, _ in
                 if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
-                return response(receiver.api(path, query: request.uri.query, form: nil))
+                return response(await receiver.queryAPI(path, query: request.uri.query, form: nil))
             }
             router.post("/api/v1/\(path)") { request, _ in
                 var request = request
@@ -65,13 +65,13 @@ public enum ReceiverServer {
                     return denied
                 }
                 let body = try await request.collectBody(upTo: 1 << 20)
-                return response(receiver.api(path, query: request.uri.query, form: String(buffer: body)))
+                return response(await receiver.queryAPI(path, query: request.uri.query, form: String(buffer: body)))
             }
         }
         router.get("/api/v1/label/{name}/values") { request, context in
             if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
             let name = context.parameters.get("name") ?? ""
-            return response(receiver.api("label/\(name)/values", query: request.uri.query, form: nil))
+            return response(await receiver.queryAPI("label/\(name)/values", query: request.uri.query, form: nil))
         }
         router.get("/") { _, _ in
             response(HTTPAnswer(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(WebUI.page.utf8)))

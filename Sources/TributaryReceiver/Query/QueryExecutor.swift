@@ -1,0 +1,82 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Runs API queries on threads of their own, so that dashboards never hold the threads that
+/// serve remote write: at most `maxConcurrency` at once (Prometheus's `query.max-concurrency`),
+/// the rest queued in arrival order, and a query that waited longer than `queueTimeout` is
+/// answered 503 `timeout` without running. The threads run at a lower CPU priority (nice 10)
+/// than the rest of the process, so on a busy machine ingest gets the cores first.
+final class QueryExecutor: @unchecked Sendable {
+    struct Job {
+        let enqueued: ContinuousClock.Instant
+        let run: () -> Void
+        let expire: () -> Void
+    }
+
+    let maxConcurrency: Int
+    let queueTimeout: Duration
+    private let condition = NSCondition()
+    private var queue: [Job] = []
+    private var head = 0
+    private var threads = 0
+    private var idle = 0
+
+    init(maxConcurrency: Int, queueTimeout: Duration) {
+        self.maxConcurrency = max(1, maxConcurrency)
+        self.queueTimeout = queueTimeout
+    }
+
+    /// Queries waiting for a thread now.
+    var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.count - head
+    }
+
+    /// Runs `body` on a query thread and returns its answer; `expired` is the answer when the
+    /// query waited in the queue past the timeout.
+    func run(_ body: @escaping @Sendable () -> HTTPAnswer, expired: @escaping @Sendable () -> HTTPAnswer) async -> HTTPAnswer {
+        await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
+            let job = Job(enqueued: .now, run: { continuation.resume(returning: body()) }, expire: { continuation.resume(returning: expired()) })
+            condition.lock()
+            queue.append(job)
+            if idle > 0 {
+                condition.signal()
+            } else if threads < maxConcurrency {
+                threads += 1
+                let thread = Thread { [self] in work() }
+                thread.name = "tributary-query"
+                thread.start()
+            }
+            condition.unlock()
+        }
+    }
+
+    private func work() {
+        // On Linux the nice value belongs to the thread: `who` 0 is this thread alone.
+        _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+        while true {
+            condition.lock()
+            while head == queue.count {
+                idle += 1
+                condition.wait()
+                idle -= 1
+            }
+            let job = queue[head]
+            head += 1
+            if head > 64, head * 2 > queue.count {
+                queue.removeFirst(head)
+                head = 0
+            }
+            condition.unlock()
+            if ContinuousClock.now - job.enqueued > queueTimeout {
+                job.expire()
+            } else {
+                job.run()
+            }
+        }
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import TributaryReceiver
+
+/// Queries run on threads of their own: a query blocking its thread holds no thread that
+/// serves remote write, at most `max_concurrency` run at once, and one that waited past the
+/// timeout in the queue is answered 503 `timeout` without running.
+@Suite struct QueryIsolationTests {
+    final class Counts: Sendable {
+        let state = Mutex((running: 0, most: 0, ran: 0))
+    }
+
+    @Test func queriesRunApartBoundedAndTimeOutInTheQueue() async throws {
+        let executor = QueryExecutor(maxConcurrency: 2, queueTimeout: .milliseconds(300))
+        let counts = Counts()
+        let started = ContinuousClock.now
+        await withTaskGroup(of: HTTPAnswer.self) { group in
+            for _ in 0..<4 {
+                group.addTask {
+                    await executor.run({
+                        counts.state.withLock { c in
+                            c.running += 1
+                            c.most = max(c.most, c.running)
+                        }
+                        Thread.sleep(forTimeInterval: 0.5)  // a query holding its thread
+                        counts.state.withLock { c in
+                            c.running -= 1
+                            c.ran += 1
+                        }
+                        return HTTPAnswer(status: 200)
+                    }) { HTTPAnswer(status: 503) }
+                }
+            }
+            // Meanwhile the cooperative pool (where remote write is served) is free.
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(100))
+                return HTTPAnswer(status: ContinuousClock.now - started < .milliseconds(400) ? 204 : 500)
+            }
+            var statuses: [Int] = []
+            for await answer in group { statuses.append(answer.status) }
+            #expect(statuses.sorted() == [200, 200, 204, 503, 503], "two ran, two waited past 300 ms, the pool answered at once: \(statuses)")
+        }
+        #expect(counts.state.withLock { $0.most } == 2, "at most max_concurrency at once")
+        #expect(counts.state.withLock { $0.ran } == 2)
+    }
+
+    @Test func experimentalPromQLIsRefusedNotIgnored() throws {
+        let dir = NSTemporaryDirectory() + "tributary-unsupported-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ReceiverConfiguration()
+        c.dataDirectory = dir
+        let r = try Receiver(configuration: c)
+        for (query, feature) in [
+            ("a + fill(0) b", "fill()"), ("rate(a[5m] anchored)", "anchored"), ("rate(a[5m] smoothed)", "smoothed"),
+            ("info(up)", "info()"), ("sum(a + fill_left(1) b)", "fill()")
+        ] {
+            let answer = r.api("query", query: "query=" + (query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "") + "&time=1", form: nil)
+            let text = String(decoding: answer.body, as: UTF8.self)
+            #expect(answer.status == 400 && text.contains("\"errorType\":\"bad_data\""), "\(query): \(text)")
+            #expect(text.contains(feature) && text.contains("not supported"), "\(query): \(text)")
+        }
+    }
+}
