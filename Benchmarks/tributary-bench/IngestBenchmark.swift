@@ -42,27 +42,7 @@ enum IngestBenchmark {
         let samples = replicas * series * rounds
         print(
             "ingest: \(series) series x \(replicas) replica(s) x \(rounds) rounds = \(samples) samples, \(requests.count) requests of 2,000 series, 4 connections (\(tributary))")
-        let targets = [
-            Target(
-                name: "tributary", binary: tributary,
-                arguments: { port, dir in
-                    ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
-                }, readyPath: "/-/ready"),
-            Target(
-                name: "victoria-metrics", binary: "/usr/bin/victoria-metrics",
-                arguments: { port, dir in
-                    ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/data", "-loggerLevel=ERROR"]
-                }, readyPath: "/health"),
-            Target(
-                name: "prometheus", binary: "/usr/bin/prometheus",
-                arguments: { port, dir in
-                    _ = FileManager.default.createFile(atPath: dir + "/p.yml", contents: Data("global:\n  scrape_interval: 1m\n".utf8))
-                    return [
-                        "--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
-                        "--web.enable-remote-write-receiver", "--log.level=error"
-                    ]
-                }, readyPath: "/-/ready")
-        ]
+        let targets = Self.targets(tributary: tributary)
         if let existingPort {
             // Load only, against a receiver started elsewhere (for profiling it).
             let t0 = Date()
@@ -99,6 +79,31 @@ enum IngestBenchmark {
                 print(String(format: "  tributary vs %-17@ throughput %.2fx, CPU per sample %.2fx", other.0 as NSString, ours.1 / other.1, ours.2 / other.2))
             }
         }
+    }
+
+    /// Our receiver, Debian's victoria-metrics and prometheus, started fresh in that order.
+    static func targets(tributary: String) -> [Target] {
+        [
+            Target(
+                name: "tributary", binary: tributary,
+                arguments: { port, dir in
+                    ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
+                }, readyPath: "/-/ready"),
+            Target(
+                name: "victoria-metrics", binary: "/usr/bin/victoria-metrics",
+                arguments: { port, dir in
+                    ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/data", "-loggerLevel=ERROR"]
+                }, readyPath: "/health"),
+            Target(
+                name: "prometheus", binary: "/usr/bin/prometheus",
+                arguments: { port, dir in
+                    _ = FileManager.default.createFile(atPath: dir + "/p.yml", contents: Data("global:\n  scrape_interval: 1m\n".utf8))
+                    return [
+                        "--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)",
+                        "--web.enable-remote-write-receiver", "--log.level=error"
+                    ]
+                }, readyPath: "/-/ready")
+        ]
     }
 
     final class Server: @unchecked Sendable {
@@ -145,6 +150,29 @@ enum IngestBenchmark {
         }
 
         /// Sends one round's requests over `connections` workers; returns the failures.
+        /// As ``send(_:port:connections:)``, returning each request's latency in seconds.
+        static func sendTimed(_ bodies: [[UInt8]], port: Int, connections: Int) -> [Double] {
+            let lock = NSLock()
+            nonisolated(unsafe) var latencies: [Double] = []
+            nonisolated(unsafe) var index = 0
+            DispatchQueue.concurrentPerform(iterations: connections) { _ in
+                while true {
+                    lock.lock()
+                    let i = index
+                    index += 1
+                    lock.unlock()
+                    guard i < bodies.count else { return }
+                    let t0 = Date()
+                    _ = send([bodies[i]], port: port, connections: 1)
+                    let took = Date().timeIntervalSince(t0)
+                    lock.lock()
+                    latencies.append(took)
+                    lock.unlock()
+                }
+            }
+            return latencies
+        }
+
         static func send(_ bodies: [[UInt8]], port: Int, connections: Int) -> Int {
             let next = NSLock()
             nonisolated(unsafe) var index = 0

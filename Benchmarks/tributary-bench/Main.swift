@@ -30,6 +30,17 @@ struct BenchMain {
                 print("promql benchmark failed: \(error)")
                 exit(1)
             }
+        case "ingest-under-query":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try IngestUnderQueryBenchmark.run(series: series, tributary: binary)
+            } catch {
+                print("ingest-under-query benchmark failed: \(error)")
+                exit(1)
+            }
         case "ingest":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
