@@ -36,6 +36,15 @@ import TributaryWire
         )
     ]
 
+    /// The comparison itself can fail: NaN against a number, Inf against a number or the other
+    /// infinity.
+    @Test func valueComparisonCanFail() {
+        #expect(!Self.sameValue(.nan, 1) && !Self.sameValue(1, .nan))
+        #expect(!Self.sameValue(.infinity, 5) && !Self.sameValue(5, -.infinity) && !Self.sameValue(.infinity, -.infinity))
+        #expect(Self.sameValue(.nan, .nan) && Self.sameValue(.infinity, .infinity))
+        #expect(Self.sameValue(1, 1 + 1e-9) && !Self.sameValue(1, 1.001))
+    }
+
     @Test func agreesWithPrometheus() throws {
         let prometheus = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
             try "global:\n  scrape_interval: 1m\n".write(toFile: dir + "/prometheus.yml", atomically: true, encoding: .utf8)
@@ -95,7 +104,10 @@ import TributaryWire
             }
             let verdict: String?
             switch (ours, theirs) {
-            case (.failure, .failure): bothFailed += 1; verdict = nil
+            case (.failure, .failure):
+                // Counted once, as failing on both sides, not also as agreement.
+                bothFailed += 1
+                continue
             case (.failure(let e), .success): verdict = "we fail (\(e)), prometheus answers"
             case (.success, .failure(let e)): verdict = "we answer, prometheus fails (\(e))"
             case (.success(let m), .success(let p)): verdict = Self.compare(m, p)
@@ -144,6 +156,14 @@ import TributaryWire
             })
     }
 
+    /// Equal within 1e-6 relative; NaN equals only NaN, an infinity only the same infinity
+    /// (the old comparison took NaN against a number, and Inf against anything, as agreement).
+    static func sameValue(_ a: Double, _ b: Double) -> Bool {
+        if a.isNaN || b.isNaN { return a.isNaN && b.isNaN }
+        if a.isInfinite || b.isInfinite { return a == b }
+        return a == b || abs(a - b) <= 1e-6 * max(abs(a), abs(b))
+    }
+
     static func compare(_ ours: [SeriesResult], _ theirs: Matrix) -> String? {
         let mine = Dictionary(
             ours.map { s in (Dictionary(s.labels.pairs.map { ($0.name, $0.value) }, uniquingKeysWith: { a, _ in a }), s) },
@@ -154,7 +174,7 @@ import TributaryWire
             if s.samples.count != series.points.count { return "\(series.labels): \(s.samples.count) points vs \(series.points.count)" }
             for (a, b) in zip(s.samples, series.points) {
                 if a.timestamp != b.0 { return "\(series.labels): timestamp \(a.timestamp) vs \(b.0)" }
-                if !(a.value.isNaN && b.1.isNaN), a.value != b.1, abs(a.value - b.1) > 1e-6 * max(abs(a.value), abs(b.1)) {
+                if !sameValue(a.value, b.1) {
                     return "\(series.labels) @\(a.timestamp): \(a.value) vs \(b.1)"
                 }
             }
