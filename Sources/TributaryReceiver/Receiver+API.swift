@@ -3,13 +3,23 @@ import Synchronization
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
+import TributaryWire
 
 extension Receiver {
     /// ``api(_:query:form:)`` on the query threads (``QueryExecutor``), never on a thread that
     /// serves remote write; 503 `timeout` when the query waited in the queue past the query
     /// timeout.
-    public func queryAPI(_ path: String, query: String?, form: String?) async -> HTTPAnswer {
-        await queries.run({ self.api(path, query: query, form: form) }) {
+    /// With `gzip` (the client sent `Accept-Encoding: gzip`), answers over 1 KiB are compressed,
+    /// on the query thread too.
+    public func queryAPI(_ path: String, query: String?, form: String?, gzip: Bool = false) async -> HTTPAnswer {
+        await queries.run({
+            var answer = self.api(path, query: query, form: form)
+            if gzip, answer.body.count > 1024, let compressed = Gzip.compress(answer.body) {
+                answer.body = compressed
+                answer.headers.append(("Content-Encoding", "gzip"))
+            }
+            return answer
+        }) {
             Self.errorAnswer(APIError(.timeout, "query timed out in query queue"))
         }
     }

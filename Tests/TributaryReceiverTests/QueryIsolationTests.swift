@@ -1,6 +1,9 @@
 import Foundation
 import Synchronization
 import Testing
+import TributaryModel
+import TributaryTSDB
+import TributaryWire
 
 @testable import TributaryReceiver
 
@@ -44,6 +47,27 @@ import Testing
         }
         #expect(counts.state.withLock { $0.most } == 2, "at most max_concurrency at once")
         #expect(counts.state.withLock { $0.ran } == 2)
+    }
+
+    @Test func answersAreGzippedWhenTheClientTakesIt() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-gzip-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = ReceiverConfiguration()
+        c.dataDirectory = dir
+        let r = try Receiver(configuration: c)
+        _ = try r.head.commit { b in
+            for i in 0..<200 { _ = b.append(Labels(sortedPairs: [("__name__", "up"), ("instance", "host-\(i)")]), Sample(timestamp: 1000, value: 1)) }
+        }
+        let plain = await r.queryAPI("series", query: "match%5B%5D=up", form: nil)
+        let zipped = await r.queryAPI("series", query: "match%5B%5D=up", form: nil, gzip: true)
+        #expect(plain.headers.allSatisfy { $0.0 != "Content-Encoding" })
+        #expect(zipped.headers.contains { $0 == ("Content-Encoding", "gzip") })
+        #expect(zipped.body.count * 4 < plain.body.count, "\(zipped.body.count) of \(plain.body.count) bytes")
+        #expect(try Gunzip.inflate(zipped.body, limit: 1 << 20) == plain.body)
+        let small = await r.queryAPI("query", query: "query=1&time=1", form: nil, gzip: true)
+        #expect(small.headers.allSatisfy { $0.0 != "Content-Encoding" }, "small answers go as they are")
+        #expect(ReceiverServer.acceptsGzip("gzip, deflate, br") && ReceiverServer.acceptsGzip("*") && ReceiverServer.acceptsGzip("br;q=1.0, GZIP;q=0.5"))
+        #expect(!ReceiverServer.acceptsGzip(nil) && !ReceiverServer.acceptsGzip("identity") && !ReceiverServer.acceptsGzip("gzip;q=0"))
     }
 
     @Test func experimentalPromQLIsRefusedNotIgnored() throws {

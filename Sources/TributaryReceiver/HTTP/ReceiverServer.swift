@@ -56,7 +56,7 @@ public enum ReceiverServer {
         for path in apiPaths {
             router.get("/api/v1/\(path)") { request, _ in
                 if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
-                return response(await receiver.queryAPI(path, query: request.uri.query, form: nil))
+                return response(await receiver.queryAPI(path, query: request.uri.query, form: nil, gzip: acceptsGzip(request.headers[.acceptEncoding])))
             }
             router.post("/api/v1/\(path)") { request, _ in
                 var request = request
@@ -65,13 +65,13 @@ public enum ReceiverServer {
                     return denied
                 }
                 let body = try await request.collectBody(upTo: 1 << 20)
-                return response(await receiver.queryAPI(path, query: request.uri.query, form: String(buffer: body)))
+                return response(await receiver.queryAPI(path, query: request.uri.query, form: String(buffer: body), gzip: acceptsGzip(request.headers[.acceptEncoding])))
             }
         }
         router.get("/api/v1/label/{name}/values") { request, context in
             if let denied = refuse(request, receiver.live.withLock { $0.readers }) { return denied }
             let name = context.parameters.get("name") ?? ""
-            return response(await receiver.queryAPI("label/\(name)/values", query: request.uri.query, form: nil))
+            return response(await receiver.queryAPI("label/\(name)/values", query: request.uri.query, form: nil, gzip: acceptsGzip(request.headers[.acceptEncoding])))
         }
         router.get("/") { _, _ in
             response(HTTPAnswer(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(WebUI.page.utf8)))
@@ -101,6 +101,15 @@ public enum ReceiverServer {
     }
 
     /// A 401 when `authenticator` does not accept the request's credentials.
+    /// Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`).
+    static func acceptsGzip(_ header: String?) -> Bool {
+        guard let value = header?.lowercased() else { return false }
+        return value.split(separator: ",").contains { part in
+            let fields = part.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+            return (fields.first == "gzip" || fields.first == "*") && !fields.dropFirst().contains { $0.replacingOccurrences(of: " ", with: "") == "q=0" }
+        }
+    }
+
     static func refuse(_ request: Request, _ authenticator: Authenticator) -> Response? {
         guard !authenticator.allows(request.headers[.authorization]) else { return nil }
         return response(.text(401, "unauthorized", headers: [("WWW-Authenticate", authenticator.challenge)]))
