@@ -85,6 +85,8 @@ import TributaryWire
         ("scrape_configs:\n  - job_name: a\n    relabel_configs: [{action: hashmod, target_label: t}]\n", "a.yml:3:23: relabel action hashmod needs a modulus"),
         ("remote_write:\n  - url: ftp://x\n", "a.yml:2:10: url must be an http:// or https:// URL"),
         ("remote_write:\n  - url: http://x/w\n    protobuf_message: v3\n", "a.yml:3:23: protobuf_message must be"),
+        ("remote_write:\n  - url: http://x/w\n    metadata_config: {send: true}\n", "a.yml:3:29: metadata_config.send: true is not supported yet"),
+        ("remote_write:\n  - url: http://x/w\n    send_exemplars: maybe\n", "a.yml:3:21: expected true or false"),
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),
         ("global: {}\nglobal: {}\n", "a.yml:1:1: duplicate key \"global\""),
