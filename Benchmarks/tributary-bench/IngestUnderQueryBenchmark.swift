@@ -38,6 +38,16 @@ enum IngestUnderQueryBenchmark {
                 let p99 = latencies.isEmpty ? 0 : latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
                 return (Double(measured * series) / seconds, p99)
             }
+            // The query alone first, over HTTP (median of five), as a dashboard sees it.
+            let url0 = URL(string: "http://127.0.0.1:\(server.port)/api/v1/query_range?query=\(query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&start=\(queryEnd - 3600)&end=\(queryEnd)&step=15")!
+            var times: [Double] = []
+            for _ in 0..<5 {
+                let t0 = Date()
+                _ = try? Data(contentsOf: url0)
+                times.append(Date().timeIntervalSince(t0))
+            }
+            times.sort()
+            print(String(format: "  %-17@ the query alone: median %.0f ms of 5", target.name as NSString, times[2] * 1e3))
             let alone = phase(preload)
             let stop = NSLock()
             nonisolated(unsafe) var stopping = false
