@@ -150,61 +150,66 @@ enum IngestBenchmark {
         }
 
         /// Sends one round's requests over `connections` workers; returns the failures.
+        static func send(_ bodies: [[UInt8]], port: Int, connections: Int) -> Int {
+            let lock = NSLock()
+            nonisolated(unsafe) var failures = 0
+            concurrently(bodies.count, workers: connections) { i in
+                if !post(bodies[i], port: port) {
+                    lock.lock()
+                    failures += 1
+                    lock.unlock()
+                }
+            }
+            return failures
+        }
+
         /// As ``send(_:port:connections:)``, returning each request's latency in seconds.
         static func sendTimed(_ bodies: [[UInt8]], port: Int, connections: Int) -> [Double] {
             let lock = NSLock()
             nonisolated(unsafe) var latencies: [Double] = []
-            nonisolated(unsafe) var index = 0
-            DispatchQueue.concurrentPerform(iterations: connections) { _ in
-                while true {
-                    lock.lock()
-                    let i = index
-                    index += 1
-                    lock.unlock()
-                    guard i < bodies.count else { return }
-                    let t0 = Date()
-                    _ = send([bodies[i]], port: port, connections: 1)
-                    let took = Date().timeIntervalSince(t0)
-                    lock.lock()
-                    latencies.append(took)
-                    lock.unlock()
-                }
+            concurrently(bodies.count, workers: connections) { i in
+                let t0 = Date()
+                _ = post(bodies[i], port: port)
+                let took = Date().timeIntervalSince(t0)
+                lock.lock()
+                latencies.append(took)
+                lock.unlock()
             }
             return latencies
         }
 
-        static func send(_ bodies: [[UInt8]], port: Int, connections: Int) -> Int {
-            let next = NSLock()
+        /// Calls `body` for 0..<count, each index once, from `workers` threads taking the next.
+        static func concurrently(_ count: Int, workers: Int, _ body: @Sendable (Int) -> Void) {
+            let lock = NSLock()
             nonisolated(unsafe) var index = 0
-            nonisolated(unsafe) var failures = 0
-            let url = URL(string: "http://127.0.0.1:\(port)/api/v1/write")!
-            DispatchQueue.concurrentPerform(iterations: connections) { _ in
+            DispatchQueue.concurrentPerform(iterations: workers) { _ in
                 while true {
-                    next.lock()
+                    lock.lock()
                     let i = index
                     index += 1
-                    next.unlock()
-                    guard i < bodies.count else { return }
-                    var r = URLRequest(url: url)
-                    r.httpMethod = "POST"
-                    r.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
-                    r.setValue("snappy", forHTTPHeaderField: "Content-Encoding")
-                    r.setValue("0.1.0", forHTTPHeaderField: "X-Prometheus-Remote-Write-Version")
-                    r.httpBody = Data(bodies[i])
-                    let done = DispatchSemaphore(value: 0)
-                    URLSession.shared.dataTask(with: r) { _, response, error in
-                        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-                        if error != nil || status / 100 != 2 {
-                            next.lock()
-                            failures += 1
-                            next.unlock()
-                        }
-                        done.signal()
-                    }.resume()
-                    done.wait()
+                    lock.unlock()
+                    guard i < count else { return }
+                    body(i)
                 }
             }
-            return failures
+        }
+
+        /// One remote-write request; true when answered 2xx.
+        static func post(_ body: [UInt8], port: Int) -> Bool {
+            var r = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/v1/write")!)
+            r.httpMethod = "POST"
+            r.setValue("application/x-protobuf", forHTTPHeaderField: "Content-Type")
+            r.setValue("snappy", forHTTPHeaderField: "Content-Encoding")
+            r.setValue("0.1.0", forHTTPHeaderField: "X-Prometheus-Remote-Write-Version")
+            r.httpBody = Data(body)
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var ok = false
+            URLSession.shared.dataTask(with: r) { _, response, error in
+                ok = error == nil && ((response as? HTTPURLResponse)?.statusCode ?? 0) / 100 == 2
+                done.signal()
+            }.resume()
+            done.wait()
+            return ok
         }
     }
 }

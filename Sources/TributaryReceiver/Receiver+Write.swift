@@ -177,7 +177,7 @@ extension Receiver {
     /// the first series that carries any (they are refused until they can be stored).
     func histogramProblem(_ batch: WriteBatch) -> (message: String, reason: RejectionReason)? {
         if let bad = batch.firstMalformedHistogram {
-            let labels = batch.series.first { Int($0.requestIndex) == bad.seriesIndex }.map { batch.labels(of: $0).description } ?? "{}"
+            let labels = batch.describeSeries(requestIndex: bad.seriesIndex)
             let more = batch.malformedHistograms > 1 ? " (\(batch.malformedHistograms) malformed histograms in all)" : ""
             return ("series \(bad.seriesIndex) \(labels): native histogram \(bad.histogramIndex) at t=\(bad.timestamp) is malformed: \(bad.problem)\(more); no histogram was written", .malformedHistogram)
         }
@@ -262,7 +262,7 @@ struct ExemplarTally {
         let more = refused > 1 ? " (\(refused) exemplars refused in all)" : ""
         if let firstRefused, let firstReason { return (firstRefused + more, firstReason) }
         let index = batch.firstDroppedExemplarSeries ?? -1
-        let labels = batch.series.first { Int($0.requestIndex) == index }.map { batch.labels(of: $0).description } ?? "{}"
+        let labels = batch.describeSeries(requestIndex: index)
         return ("series \(index) \(labels): exemplar labels longer than \(Exemplar.maxLabelSetRunes) code points\(more)", .exemplarLabelsTooLong)
     }
 }

@@ -102,9 +102,4 @@ extension HeadBatch {
         }
         return inSlotB
     }
-
-    /// The dedup window of the series `labels` holds: its learned interval, else `fallback`.
-    func dedupWindow(of series: MemSeries, fallback: Int64) -> Int64 {
-        series.dedupInterval.window(fallback: fallback)
-    }
 }

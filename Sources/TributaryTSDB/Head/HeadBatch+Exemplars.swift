@@ -25,7 +25,7 @@ extension HeadBatch {
         let series = head.lookup(labels, hash: hash) ?? newSeriesForDedup(Labels(labels), hash: hash)
         let newest = state.newestExemplar[series.id] ?? storage.newest(of: series.id)
         // HA replicas: at most one exemplar per half interval, as samples (an older one is late).
-        if window > 0, let newest, 2 * (exemplar.timestamp - newest.timestamp) < dedupWindow(of: series, fallback: window) {
+        if window > 0, let newest, 2 * (exemplar.timestamp - newest.timestamp) < series.dedupInterval.window(fallback: window) {
             return exemplar == newest ? .duplicate : .deduplicated
         }
         switch ExemplarCheck(exemplar, newest: newest) {

@@ -62,8 +62,9 @@ extension ExpositionParser {
     }
 
     /// `{name="value",…}` from after the brace; returns the index after `}`. Labels go to
-    /// `labels` when `into` is set (exemplar labels are only checked).
-    mutating func openMetricsLabels(_ start: Int, _ end: Int, into: Bool, exemplarLabels: UnsafeMutablePointer<[(String, String)]>? = nil) throws(ExpositionError) -> Int {
+    /// `labels` when `into` is set; else they are an exemplar's, checked, and collected in
+    /// `exemplarLabels` when ``keepExemplars`` is set.
+    mutating func openMetricsLabels(_ start: Int, _ end: Int, into: Bool) throws(ExpositionError) -> Int {
         var i = start
         var exemplarRunes = 0
         var names: [Range<Int>] = []
@@ -79,9 +80,8 @@ extension ExpositionParser {
             } else {
                 for n in names where bytes[n] == bytes[i..<ln] { throw error(i, "duplicate exemplar label \"\(string(i..<ln))\"") }
                 names.append(i..<ln)
-                if let exemplarLabels {
-                    let v = LabelSpan(name: i..<ln, value: value, escaped: escaped)
-                    exemplarLabels.pointee.append((string(i..<ln), String(decoding: labelValue(v), as: UTF8.self)))
+                if keepExemplars {
+                    exemplarLabels.append((string(i..<ln), String(decoding: labelValue(LabelSpan(name: i..<ln, value: value, escaped: escaped)), as: UTF8.self)))
                 }
                 exemplarRunes += ln - i + bytes.withUnsafeBytes { UTF8Check.runeCount(UnsafeRawBufferPointer(rebasing: $0[value])) }
             }
@@ -101,12 +101,8 @@ extension ExpositionParser {
         guard i + 2 < end, bytes[i] == UInt8(ascii: "#"), bytes[i + 1] == UInt8(ascii: " "), bytes[i + 2] == UInt8(ascii: "{") else {
             throw error(i, "expected an exemplar \"# {labels} value\"")
         }
-        var pairs: [(String, String)] = []
-        if keepExemplars {
-            i = try withUnsafeMutablePointer(to: &pairs) { p throws(ExpositionError) in try openMetricsLabels(i + 3, end, into: false, exemplarLabels: p) }
-        } else {
-            i = try openMetricsLabels(i + 3, end, into: false)
-        }
+        exemplarLabels.removeAll(keepingCapacity: true)
+        i = try openMetricsLabels(i + 3, end, into: false)
         guard i < end, bytes[i] == UInt8(ascii: " ") else { throw error(i, "expected a space and the exemplar value") }
         i += 1
         let valueEnd = spaceEnd(i, end)
@@ -120,8 +116,8 @@ extension ExpositionParser {
             guard tsEnd == end else { throw error(tsEnd, "unexpected text after the exemplar timestamp") }
         }
         guard keepExemplars else { return nil }
-        pairs.sort { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
-        return ScrapedExemplar(labels: Labels(sortedPairs: pairs.map { (name: $0.0, value: $0.1) }), value: value, timestamp: timestamp)
+        exemplarLabels.sort { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        return ScrapedExemplar(labels: Labels(sortedPairs: exemplarLabels), value: value, timestamp: timestamp)
     }
 
     mutating func openMetricsComment(_ r: Range<Int>) throws(ExpositionError) -> ExpositionEntry? {

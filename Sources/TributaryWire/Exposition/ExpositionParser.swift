@@ -61,6 +61,8 @@ public struct ExpositionParser {
     public internal(set) var labels: [LabelSpan] = []
     /// Decode exemplars into ``ExpositionSample/exemplar`` (otherwise they are only checked).
     public var keepExemplars = false
+    /// The labels of the exemplar being parsed, collected when ``keepExemplars`` is set.
+    var exemplarLabels: [(name: String, value: String)] = []
     var position = 0
     var line = 0
     var lineStart = 0

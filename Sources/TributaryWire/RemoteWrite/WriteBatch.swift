@@ -89,6 +89,12 @@ public struct WriteBatch {
         withLabels(of: series) { Labels($0) }
     }
 
+    /// `{a="b", …}` of the valid series sent at `requestIndex`, for error messages ("{}" when
+    /// that series was refused).
+    public func describeSeries(requestIndex: Int) -> String {
+        series.first { Int($0.requestIndex) == requestIndex }.map { labels(of: $0).description } ?? "{}"
+    }
+
     /// The samples of `series`.
     public func samples(of series: Series) -> ArraySlice<Sample> {
         samples[Int(series.samplesStart)..<Int(series.samplesEnd)]
