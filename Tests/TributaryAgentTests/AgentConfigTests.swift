@@ -57,6 +57,8 @@ import TributaryWire
             remote_write:
               - url: http://central:9201/api/v1/write
                 queue_config: {max_samples_per_send: 500, capacity: 2500}
+                metadata_config: {send: false, send_interval: 1m}
+                send_exemplars: true
                 write_relabel_configs:
                   - {source_labels: [__name__], regex: 'go_.*', action: drop}
             """, file: "prometheus.yml")
@@ -71,6 +73,7 @@ import TributaryWire
         #expect(targets.first?.labels == ["job": "node", "instance": "host-1:9100", "rack": "r1", "host": "host-1"])
         #expect(c.remoteWrites.first?.queue.maxSamplesPerSend == 500 && c.remoteWrites.first?.name == "rw0")
         #expect(c.remoteWrites.first?.version == .v1)
+        #expect(c.remoteWrites.first?.sendExemplars == true)
     }
 
     static let bad: [(String, String)] = [
@@ -86,6 +89,7 @@ import TributaryWire
         ("remote_write:\n  - url: ftp://x\n", "a.yml:2:10: url must be an http:// or https:// URL"),
         ("remote_write:\n  - url: http://x/w\n    protobuf_message: v3\n", "a.yml:3:23: protobuf_message must be"),
         ("remote_write:\n  - url: http://x/w\n    metadata_config: {send: true}\n", "a.yml:3:29: metadata_config.send: true is not supported yet"),
+        ("remote_write:\n  - url: http://x/w\n    metadata_config: {send_interval: 1m}\n", "a.yml:3:22: metadata_config.send: true is not supported yet"),
         ("remote_write:\n  - url: http://x/w\n    send_exemplars: maybe\n", "a.yml:3:21: expected true or false"),
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),

@@ -60,10 +60,11 @@ extension ConfigReader {
         rw.http = try httpSettings(m)
         if let v = m["send_exemplars"] { rw.sendExemplars = try bool(v) }
         if let v = m["metadata_config"] {
-            // Metadata is not sent yet: a stock config asking for it is refused, not ignored.
+            // Metadata is not sent yet: a config asking for it (send defaults to true, as in
+            // Prometheus) is refused, not ignored.
             let meta = try mapping(v, allowed: ["send", "send_interval", "max_samples_per_send"])
-            if let send = meta["send"], try bool(send) {
-                throw error(send, "metadata_config.send: true is not supported yet (Tributary does not send metric metadata); set send: false or remove metadata_config")
+            if try meta["send"].map({ n throws(ConfigError) in try bool(n) }) ?? true {
+                throw error(meta["send"] ?? v, "metadata_config.send: true is not supported yet (Tributary does not send metric metadata); set send: false or remove metadata_config")
             }
         }
         if let v = m["write_relabel_configs"] { rw.writeRelabelConfigs = try relabelConfigs(v) }
