@@ -59,7 +59,7 @@ extension Evaluator {
             break
         }
         if a.op == .quantile, parameter.isNaN || parameter < 0 || parameter > 1 {
-            annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(parameter))")
+            annotations.add(warnings: ["PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(parameter))"])
         }
         var out: [VectorSample] = []
         for key in order {

@@ -30,7 +30,7 @@ extension Evaluator {
     mutating func histogramQuantile(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         guard case .scalar(let q) = try eval(c.args[0], at: t), case .vector(let v) = try eval(c.args[1], at: t) else { return [] }
         if q.isNaN || q < 0 || q > 1 {
-            annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
+            annotations.add(warnings: ["PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))"])
         }
         return bucketGroups(v).map { labels, buckets in
             var s = VectorSample(labels: labels, value: Self.bucketQuantile(q, buckets))
@@ -46,7 +46,7 @@ extension Evaluator {
         for arg in c.args.dropFirst(2) {
             guard case .scalar(let q) = try eval(arg, at: t) else { continue }
             if q.isNaN || q < 0 || q > 1 {
-                annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
+                annotations.add(warnings: ["PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))"])
             }
             qs.append(q)
         }

@@ -17,6 +17,22 @@ extension Evaluator {
         for arg in c.args.dropFirst() {
             if case .scalar(let v) = try eval(arg, at: t) { scalars.append(v) }
         }
+        guard let f = try Self.valueFunction(name, scalars) else { return [] }
+        var out: [VectorSample] = []
+        out.reserveCapacity(input.count)
+        for s in input {
+            guard let v = f(s.value) else { continue }
+            var sample = s
+            sample.value = v
+            sample.dropName = true
+            out.append(sample)
+        }
+        return out
+    }
+
+    /// The function `name` applies to each value, given its scalar arguments; nil when the
+    /// result is empty whatever the input (`clamp` with min > max, histogram functions).
+    static func valueFunction(_ name: String, _ scalars: [Double]) throws(EvaluationError) -> ((Double) -> Double?)? {
         let f: (Double) -> Double?
         switch name {
         case "abs": f = { abs($0) }
@@ -44,7 +60,7 @@ extension Evaluator {
         case "tanh": f = { tanh($0) }
         case "clamp":
             let lo = scalars[0], hi = scalars[1]
-            if lo > hi { return [] }
+            if lo > hi { return nil }
             f = { max(lo, min(hi, $0)) }
         case "clamp_min": let lo = scalars[0]; f = { max(lo, $0) }
         case "clamp_max": let hi = scalars[0]; f = { min(hi, $0) }
@@ -61,20 +77,11 @@ extension Evaluator {
         case "year": f = { Self.date($0) { $0.year } }
         case "histogram_count", "histogram_sum", "histogram_avg", "histogram_stddev", "histogram_stdvar", "start_timestamp":
             // Native histograms are not stored; float samples have no histogram to read.
-            return []
+            return nil
         default:
             throw EvaluationError(.execution, "function \(name) is not implemented")
         }
-        var out: [VectorSample] = []
-        out.reserveCapacity(input.count)
-        for s in input {
-            guard let v = f(s.value) else { continue }
-            var sample = s
-            sample.value = v
-            sample.dropName = true
-            out.append(sample)
-        }
-        return out
+        return f
     }
 
     static let utc: Calendar = {

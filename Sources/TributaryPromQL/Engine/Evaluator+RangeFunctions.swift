@@ -5,6 +5,9 @@ extension Evaluator {
     /// Functions over a range vector: one output sample per input series.
     mutating func rangeFunction(_ c: Call, at t: Int64) throws(EvaluationError) -> [VectorSample] {
         let name = c.function.name
+        guard let function = RangeFunction(name: name) else {
+            throw EvaluationError(.execution, "function \(name) is not implemented")
+        }
         let matrixArg = name == "quantile_over_time" ? c.args[1] : c.args[0]
         var scalars: [Double] = []
         for (i, arg) in c.args.enumerated() where arg.type == .scalar && !(name == "quantile_over_time" && i == 1) {
@@ -17,7 +20,7 @@ extension Evaluator {
             guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(tf))") }
         }
         if name == "quantile_over_time", let q = scalars.first, q.isNaN || q < 0 || q > 1 {
-            annotations.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))")
+            annotations.add(warnings: ["PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))"])
         }
         var quantileParameter = Double.nan
         if name == "quantile_over_time", case .scalar(let q) = try eval(c.args[0], at: t) { quantileParameter = q }
@@ -38,11 +41,11 @@ extension Evaluator {
         func emit(_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, _ dropName: Bool, id: Int = -1) {
             guard !samples.isEmpty,
                 let v = Self.compute(
-                    name, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
+                    function, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
                     rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter)
             else { return }
             var sample = VectorSample(labels: labels, value: v)
-            sample.dropName = (name == "last_over_time" || name == "first_over_time") ? dropName : true
+            sample.dropName = function.keepsName ? dropName : true
             sample.id = id
             out.append(sample)
         }
@@ -79,71 +82,69 @@ extension Evaluator {
 
     /// One range function over the samples of one series in its window.
     static func compute(
-        _ name: String, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
+        _ function: RangeFunction, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
         rangeSeconds: Double, scalars: [Double], quantile: Double
     ) -> Double? {
         let n = samples.count
-        switch name {
-        case "rate", "increase", "delta":
+        switch function {
+        case .rate, .increase, .delta:
             return extrapolatedRate(
                 samples, rangeStart: rangeStart, rangeEnd: rangeEnd, rangeSeconds: rangeSeconds,
-                isCounter: name != "delta", isRate: name == "rate")
-        case "irate", "idelta":
-            return instantRate(samples, isRate: name == "irate")
-        case "deriv":
+                isCounter: function != .delta, isRate: function == .rate)
+        case .irate, .idelta:
+            return instantRate(samples, isRate: function == .irate)
+        case .deriv:
             return n < 2 ? nil : linearRegression(samples, interceptTime: samples[0].timestamp).slope
-        case "predict_linear":
+        case .predictLinear:
             if n < 2 { return nil }
             let (slope, intercept) = linearRegression(samples, interceptTime: t)
             return slope * (scalars.first ?? .nan) + intercept
-        case "changes":
+        case .changes:
             var count = 0
             for i in 1..<max(n, 1) where i < n {
                 let a = samples[i - 1].value, b = samples[i].value
                 if !(a == b || (a.isNaN && b.isNaN)) { count += 1 }
             }
             return Double(count)
-        case "resets":
+        case .resets:
             var count = 0
             for i in 1..<max(n, 1) where i < n && samples[i].value < samples[i - 1].value { count += 1 }
             return Double(count)
-        case "avg_over_time": return mean(samples.map(\.value))
-        case "sum_over_time":
+        case .avgOverTime: return mean(samples.map(\.value))
+        case .sumOverTime:
             var sum = 0.0, c = 0.0
             for s in samples { (sum, c) = kahanInc(s.value, sum, c) }
             return sum.isInfinite ? sum : sum + c
-        case "count_over_time": return Double(n)
-        case "min_over_time":
+        case .countOverTime: return Double(n)
+        case .minOverTime:
             var m = Double.nan
             for s in samples where m.isNaN || s.value < m { m = s.value }
             return m
-        case "max_over_time":
+        case .maxOverTime:
             var m = Double.nan
             for s in samples where m.isNaN || s.value > m { m = s.value }
             return m
-        case "last_over_time": return samples[n - 1].value
-        case "first_over_time": return samples[0].value
-        case "present_over_time": return 1
-        case "stddev_over_time": return variance(samples.map(\.value)).squareRoot()
-        case "stdvar_over_time": return variance(samples.map(\.value))
-        case "quantile_over_time": return Self.quantile(quantile, samples.map(\.value))
-        case "mad_over_time":
+        case .lastOverTime: return samples[n - 1].value
+        case .firstOverTime: return samples[0].value
+        case .presentOverTime: return 1
+        case .stddevOverTime: return variance(samples.map(\.value)).squareRoot()
+        case .stdvarOverTime: return variance(samples.map(\.value))
+        case .quantileOverTime: return Self.quantile(quantile, samples.map(\.value))
+        case .madOverTime:
             let values = samples.map(\.value)
             if values.contains(where: \.isNaN) { return .nan }
             let median = Self.quantile(0.5, values)
             return Self.quantile(0.5, values.map { abs($0 - median) })
-        case "ts_of_first_over_time": return Double(samples[0].timestamp) / 1000
-        case "ts_of_last_over_time": return Double(samples[n - 1].timestamp) / 1000
-        case "ts_of_min_over_time", "ts_of_max_over_time":
+        case .tsOfFirstOverTime: return Double(samples[0].timestamp) / 1000
+        case .tsOfLastOverTime: return Double(samples[n - 1].timestamp) / 1000
+        case .tsOfMinOverTime, .tsOfMaxOverTime:
             var best = samples[0]
             for s in samples.dropFirst() {
-                if best.value.isNaN || (name == "ts_of_min_over_time" ? s.value <= best.value : s.value >= best.value) { best = s }
+                if best.value.isNaN || (function == .tsOfMinOverTime ? s.value <= best.value : s.value >= best.value) { best = s }
             }
             return Double(best.timestamp) / 1000
-        case "double_exponential_smoothing", "holt_winters":
+        case .doubleExponentialSmoothing:
             return smoothing(samples.map(\.value), sf: scalars[0], tf: scalars[1])
-        default:
-            return nil
         }
     }
 

@@ -29,6 +29,8 @@ struct Evaluator {
     var windowHints: [Int: [Int]] = [:]
     var samplesLoaded = 0
     var annotations = Annotations()
+    /// Columnar sub-expressions computed before step-by-step evaluation (``precomputeColumns``).
+    var precomputed: [NodeKey: [StepSeries]] = [:]
 
     init(options: EngineOptions, querier: any Querier, start: Int64, end: Int64, step: Int64) {
         self.options = options
@@ -51,6 +53,7 @@ struct Evaluator {
     }
 
     private mutating func preload(_ expr: Expr, from: Int64, to: Int64) throws(EvaluationError) {
+        if !precomputed.isEmpty, precomputed[NodeKey(expr)] != nil { return }
         switch expr {
         case .number, .string, .timeFunction:
             return
@@ -129,6 +132,7 @@ struct Evaluator {
     // MARK: evaluation
 
     mutating func eval(_ expr: Expr, at t: Int64) throws(EvaluationError) -> StepValue {
+        if !precomputed.isEmpty, let vector = precomputedVector(expr, at: t) { return .vector(vector) }
         switch expr {
         case .number(let v, _): return .scalar(v)
         case .string(let s, _): return .string(s)

@@ -78,4 +78,9 @@ public struct Annotations: Sendable, Equatable {
     public var warnings: [String] = []
     public var infos: [String] = []
     public init() {}
+
+    /// Adds warnings not already there (a range query finds the same at many steps).
+    mutating func add(warnings new: [String]) {
+        for w in new where !warnings.contains(w) { warnings.append(w) }
+    }
 }

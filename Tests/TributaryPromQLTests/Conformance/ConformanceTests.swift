@@ -82,16 +82,23 @@ import TributaryTSDB
         var options = EngineOptions()
         options.maxSamples = 1000
         let h = try head(series: 20, samples: 100)
-        do {
-            _ = try Engine(options: options).rangeQuery("sum(m)", start: 0, end: 1_485_000, step: 15_000, querier: h.querier())
-            Issue.record("expected the sample limit to stop the query")
-        } catch let error as EvaluationError {
-            #expect(error.kind == .tooManySamples)
-            #expect(error.message.contains("too many samples"))
+        // 2,000 points: the result of the first (series at a time), the samples loaded by the
+        // second (step by step); sum(m) holds one series and one group at a time.
+        for query in ["m", "topk(3, m)", "m * 2"] {
+            do {
+                _ = try Engine(options: options).rangeQuery(query, start: 0, end: 1_485_000, step: 15_000, querier: h.querier())
+                Issue.record("expected the sample limit to stop \(query)")
+            } catch let error as EvaluationError {
+                #expect(error.kind == .tooManySamples, "\(query)")
+                #expect(error.message.contains("too many samples"))
+            }
         }
-        // Within the limit the same query works.
-        options.maxSamples = 10_000
         #expect(throws: Never.self) { try Engine(options: options).rangeQuery("sum(m)", start: 0, end: 1_485_000, step: 15_000, querier: h.querier()) }
+        // Within the limit the same queries work.
+        options.maxSamples = 10_000
+        for query in ["m", "topk(3, m)", "m * 2"] {
+            #expect(throws: Never.self) { try Engine(options: options).rangeQuery(query, start: 0, end: 1_485_000, step: 15_000, querier: h.querier()) }
+        }
     }
 
     @Test func timeoutStopsTheQuery() throws {

@@ -1,0 +1,111 @@
+import Foundation
+import TributaryModel
+
+/// sum, avg, count, min, max, group, stddev and stdvar over columns: each input series is
+/// folded into its group's step arrays as it passes, in input order (so sums round exactly as
+/// the step-by-step evaluation's do).
+extension Evaluator {
+    /// The running state of one output group at every step.
+    struct GroupColumns {
+        let labels: Labels
+        var counts: [Int]
+        /// Compensated sum (sum, avg), or the extreme (min, max), or Welford's mean (stddev, stdvar).
+        var first: [Double]
+        /// Compensation term (sum, avg) or Welford's sum of squares (stddev, stdvar).
+        var second: [Double]
+        /// avg: the sum of infinite inputs, and the incremental mean used when finite inputs
+        /// overflowed the sum.
+        var infinities: [Double?] = []
+        var incremental: [Double] = []
+        var dropName = false
+
+        init(labels: Labels, steps: Int, op: AggregateOp) {
+            self.labels = labels
+            counts = Array(repeating: 0, count: steps)
+            first = Array(repeating: op == .min || op == .max ? .nan : 0, count: steps)
+            second = Array(repeating: 0, count: steps)
+            if op == .avg {
+                infinities = Array(repeating: nil, count: steps)
+                incremental = Array(repeating: 0, count: steps)
+            }
+        }
+    }
+
+    func aggregateColumns(_ a: AggregateExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
+        let grouping = Set(a.grouping)
+        let dropped = grouping.union(["__name__"])
+        let steps = stepCount
+        let op = a.op
+        var index: [Labels: Int] = [:]
+        var groups: [GroupColumns] = []
+        try forEachSeries(a.expr, context) { (s: inout StepSeries) throws(EvaluationError) in
+            let key = a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping)
+            let g: Int
+            if let existing = index[key] {
+                g = existing
+            } else {
+                g = groups.count
+                index[key] = g
+                groups.append(GroupColumns(labels: key, steps: steps, op: op))
+                try context.hold(steps * 2)
+            }
+            Self.fold(s, into: &groups[g], op)
+        }
+        for var group in groups {
+            var out = StepSeries(labels: group.labels, steps: steps, dropName: group.dropName)
+            for i in 0..<steps where group.counts[i] > 0 {
+                out.present[i] = true
+                out.values[i] = Self.result(of: &group, at: i, op)
+            }
+            try sink(&out)
+        }
+    }
+
+    static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp) {
+        if s.dropName { group.dropName = true }
+        for i in s.values.indices where s.present[i] {
+            let v = s.values[i]
+            group.counts[i] += 1
+            switch op {
+            case .sum:
+                (group.first[i], group.second[i]) = kahanInc(v, group.first[i], group.second[i])
+            case .avg:
+                (group.first[i], group.second[i]) = kahanInc(v, group.first[i], group.second[i])
+                if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
+                let mean = group.incremental[i], n = Double(group.counts[i])
+                if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { group.incremental[i] = mean + (v / n - mean / n) }
+            case .min:
+                if group.first[i].isNaN || v < group.first[i] { group.first[i] = v }
+            case .max:
+                if group.first[i].isNaN || v > group.first[i] { group.first[i] = v }
+            case .stddev, .stdvar:
+                let n = Double(group.counts[i])
+                let delta = v - group.first[i]
+                group.first[i] += delta / n
+                group.second[i] += delta * (v - group.first[i])
+            default:
+                break
+            }
+        }
+    }
+
+    static func result(of group: inout GroupColumns, at i: Int, _ op: AggregateOp) -> Double {
+        let n = Double(group.counts[i])
+        switch op {
+        case .sum:
+            return group.first[i].isInfinite ? group.first[i] : group.first[i] + group.second[i]
+        case .avg:
+            // Infinite inputs decide (NaN when mixed); finite inputs that overflowed the sum
+            // take the incremental mean.
+            if let inf = group.infinities[i] { return inf }
+            let sum = group.first[i].isInfinite ? group.first[i] : group.first[i] + group.second[i]
+            return sum.isInfinite ? group.incremental[i] : sum / n
+        case .count: return n
+        case .group: return 1
+        case .min, .max: return group.first[i]
+        case .stdvar: return group.second[i] / n
+        case .stddev: return (group.second[i] / n).squareRoot()
+        default: return .nan
+        }
+    }
+}

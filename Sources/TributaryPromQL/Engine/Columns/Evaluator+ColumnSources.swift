@@ -1,0 +1,123 @@
+import Foundation
+import TributaryModel
+
+/// The leaves of series-at-a-time evaluation: instant selectors and range functions over
+/// matrix selectors, each series read once for all steps.
+extension Evaluator {
+    /// Reads each series matching `v` in `[from, to]` into one reused buffer and calls `body`
+    /// with its labels and samples (stale markers included).
+    func forEachStoredSeries(
+        _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext,
+        _ body: (Labels, UnsafeBufferPointer<Sample>) throws(EvaluationError) -> Void
+    ) throws(EvaluationError) {
+        let series: [QueriedSeries]
+        do {
+            series = try querier.selectUnsorted(v.matchers, start: from, end: to)
+        } catch {
+            throw EvaluationError(.execution, "\(error)")
+        }
+        var buffer: [Sample] = []
+        for s in series {
+            buffer.removeAll(keepingCapacity: true)
+            s.appendSamples(to: &buffer)
+            try context.check(transient: buffer.count)
+            try buffer.withUnsafeBufferPointer { (samples) throws(EvaluationError) in try body(s.labels, samples) }
+        }
+    }
+
+    /// The time a selector reads at step `i`: the step's time (or its `@`) minus its offset.
+    func referenceTimes(_ v: VectorSelector) -> [Int64] {
+        let offset = offset(v.offset, v.offsetExpr)
+        if let at = v.at {
+            return Array(repeating: resolve(at) - offset, count: stepCount)
+        }
+        return (0..<stepCount).map { stepTime($0) - offset }
+    }
+
+    /// An instant selector: at each step the latest sample within the lookback window, unless
+    /// it is a stale marker.
+    func selectColumns(_ v: VectorSelector, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
+        let refs = referenceTimes(v)
+        guard let first = refs.first, let last = refs.last else { return }
+        let lookback = options.lookbackDelta
+        let steps = stepCount
+        try forEachStoredSeries(v, from: min(first, last) - lookback, to: max(first, last), context) {
+            (labels: Labels, samples: UnsafeBufferPointer<Sample>) throws(EvaluationError) in
+            var out = StepSeries(labels: labels, steps: steps, dropName: false)
+            var next = 0  // first sample after the reference time
+            var any = false
+            for i in 0..<steps {
+                let ref = refs[i]
+                while next < samples.count, samples[next].timestamp <= ref { next += 1 }
+                guard next > 0 else { continue }
+                let sample = samples[next - 1]
+                guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
+                out.values[i] = sample.value
+                out.present[i] = true
+                any = true
+            }
+            if any { try sink(&out) }
+        }
+    }
+
+    /// A range function over a matrix selector: each step's window `(ref - range, ref]` found
+    /// by moving two indexes forward through the series' samples.
+    func rangeFunctionColumns(_ function: RangeFunction, _ c: Call, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
+        let matrixIndex = function == .quantileOverTime ? 1 : 0
+        guard case .matrixSelector(let m) = Self.unparen(c.args[matrixIndex]) else { return }
+        let scalars = c.args.indices.filter { $0 != matrixIndex }.compactMap { Self.constant(c.args[$0]) }
+        var quantile = Double.nan
+        switch function {
+        case .doubleExponentialSmoothing:
+            let sf = scalars.count > 0 ? scalars[0] : .nan, tf = scalars.count > 1 ? scalars[1] : .nan
+            guard sf > 0, sf < 1 else { throw EvaluationError(.execution, "invalid smoothing factor. Expected: 0 < sf < 1, got: \(Self.formatValue(sf))") }
+            guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(tf))") }
+        case .quantileOverTime:
+            quantile = scalars.first ?? .nan
+            if quantile.isNaN || quantile < 0 || quantile > 1 {
+                context.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(quantile))")
+            }
+        default:
+            break
+        }
+        let refs = referenceTimes(m.selector)
+        guard let first = refs.first, let last = refs.last else { return }
+        let range = rangeOf(m)
+        let rangeSeconds = Double(range) / 1000
+        let steps = stepCount
+        let dropName = !function.keepsName
+        var kept: [Sample] = []
+        try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context) {
+            (labels: Labels, stored: UnsafeBufferPointer<Sample>) throws(EvaluationError) in
+            var out = StepSeries(labels: labels, steps: steps, dropName: dropName)
+            var any = false
+            func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
+                var from = 0, to = 0
+                for i in 0..<steps {
+                    let ref = refs[i], lower = ref - range
+                    while to < samples.count, samples[to].timestamp <= ref { to += 1 }
+                    while from < to, samples[from].timestamp <= lower { from += 1 }
+                    guard from < to else { continue }
+                    let window = UnsafeBufferPointer(rebasing: samples[from..<to])
+                    guard
+                        let v = Self.compute(
+                            function, window, t: stepTime(i), rangeStart: lower, rangeEnd: ref,
+                            rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantile)
+                    else { continue }
+                    out.values[i] = v
+                    out.present[i] = true
+                    any = true
+                }
+            }
+            // Windows never include stale markers: leave them out once.
+            if stored.contains(where: \.isStale) {
+                kept.removeAll(keepingCapacity: true)
+                for s in stored where !s.isStale { kept.append(s) }
+                kept.withUnsafeBufferPointer { evaluate($0) }
+            } else {
+                evaluate(stored)
+            }
+            if any { try sink(&out) }
+        }
+    }
+}

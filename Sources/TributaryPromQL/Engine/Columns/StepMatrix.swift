@@ -1,0 +1,85 @@
+import Foundation
+import TributaryModel
+
+/// One series of an instant-vector expression evaluated at every step of a query at once:
+/// a value and whether there is one, per step.
+struct StepSeries {
+    var labels: Labels
+    var values: [Double]
+    var present: [Bool]
+    /// Prometheus's delayed name removal, as ``VectorSample/dropName``. The same for every
+    /// step: it follows from the expression, not from the data.
+    var dropName: Bool
+
+    init(labels: Labels, steps: Int, dropName: Bool) {
+        self.labels = labels
+        self.values = Array(repeating: 0, count: steps)
+        self.present = Array(repeating: false, count: steps)
+        self.dropName = dropName
+    }
+
+    var isEmpty: Bool { !present.contains(true) }
+    var pointCount: Int { present.reduce(0) { $1 ? $0 + 1 : $0 } }
+}
+
+/// What columnar evaluation of one query shares: the sample budget and deadline it enforces
+/// as it goes, and the warnings it found (reported once, not once per step).
+final class ColumnContext {
+    let maxSamples: Int
+    let deadline: Date
+    /// Points held at once: loaded samples of the series being read, columns kept for the
+    /// result, aggregation accumulators.
+    private(set) var points = 0
+    private var checks = 0
+    var warnings: [String] = []
+
+    init(maxSamples: Int, deadline: Date) {
+        self.maxSamples = maxSamples
+        self.deadline = deadline
+    }
+
+    /// Counts `n` more points held until the query ends; fails the query beyond its budget.
+    func hold(_ n: Int) throws(EvaluationError) {
+        points += n
+        try check(transient: 0)
+    }
+
+    /// Fails the query when `transient` points more than those held would exceed its budget,
+    /// or when it ran out of time (checked on the first call and every 256th).
+    func check(transient: Int) throws(EvaluationError) {
+        if points + transient > maxSamples {
+            throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")
+        }
+        checks &+= 1
+        if checks & 255 == 1, Date() > deadline {
+            throw EvaluationError(.timeout, "query timed out in expression evaluation")
+        }
+    }
+}
+
+/// Identifies one node of a parsed query (its place in the text and its kind), for the columns
+/// computed for it before the step-by-step evaluation of the nodes around it.
+struct NodeKey: Hashable {
+    let start: Int
+    let end: Int
+    let kind: UInt8
+
+    init(_ expr: Expr) {
+        let range = expr.positionRange
+        start = range.start
+        end = range.end
+        switch expr {
+        case .number: kind = 0
+        case .string: kind = 1
+        case .vectorSelector: kind = 2
+        case .matrixSelector: kind = 3
+        case .subquery: kind = 4
+        case .paren: kind = 5
+        case .unary: kind = 6
+        case .binary: kind = 7
+        case .aggregate: kind = 8
+        case .call: kind = 9
+        case .timeFunction: kind = 10
+        }
+    }
+}
