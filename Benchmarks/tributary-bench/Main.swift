@@ -41,6 +41,20 @@ struct BenchMain {
                 print("ingest-under-query benchmark failed: \(error)")
                 exit(1)
             }
+        case "query":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
+            let hours = args.firstIndex(of: "--hours").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 2
+            let range = args.firstIndex(of: "--range").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 3600
+            let step = args.firstIndex(of: "--step").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 15
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try QueryBenchmark.run(series: series, hours: hours, range: range, step: step, tributary: binary)
+            } catch {
+                print("query benchmark failed: \(error)")
+                exit(1)
+            }
         case "ingest":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
@@ -58,7 +72,7 @@ struct BenchMain {
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH]")
+            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH]")
             exit(2)
         }
     }

@@ -44,20 +44,23 @@ enum NodeExporterLoad {
 
     /// Encoded requests of `perRequest` series each, one sample per series, `rounds` timestamps.
     static func requests(series: [Labels], perRequest: Int, rounds: Int, startMs: Int64 = 1_700_000_000_000) -> [[UInt8]] {
+        (0..<rounds).flatMap { round(series: series, perRequest: perRequest, round: $0, startMs: startMs) }
+    }
+
+    /// The requests of one round (timestamp `startMs + round × 15 s`), encoded.
+    static func round(series: [Labels], perRequest: Int, round: Int, startMs: Int64) -> [[UInt8]] {
         let encoder = WriteRequestEncoder()
+        let ts = startMs + Int64(round) * 15_000
         var bodies: [[UInt8]] = []
-        for round in 0..<rounds {
-            let ts = startMs + Int64(round) * 15_000
-            var i = 0
-            while i < series.count {
-                let chunk = series[i..<min(i + perRequest, series.count)]
-                let request = WriteRequest(
-                    timeseries: chunk.enumerated().map { k, labels in
-                        TimeSeries(labels: labels, samples: [Sample(timestamp: ts, value: Double(round * 1000 + k) * 1.5)])
-                    })
-                bodies.append(encoder.encode(request))
-                i += perRequest
-            }
+        var i = 0
+        while i < series.count {
+            let chunk = series[i..<min(i + perRequest, series.count)]
+            let request = WriteRequest(
+                timeseries: chunk.enumerated().map { k, labels in
+                    TimeSeries(labels: labels, samples: [Sample(timestamp: ts, value: Double(round * 1000 + k) * 1.5)])
+                })
+            bodies.append(encoder.encode(request))
+            i += perRequest
         }
         return bodies
     }

@@ -51,7 +51,7 @@ extension Evaluator {
             guard !b.op.isSetOperator, b.fillLeft == nil, b.fillRight == nil else { return false }
             if constant(b.rhs) != nil { return b.lhs.type == .vector && isColumnar(b.lhs) }
             if constant(b.lhs) != nil { return b.rhs.type == .vector && isColumnar(b.rhs) }
-            return false
+            return b.lhs.type == .vector && b.rhs.type == .vector && isColumnar(b.lhs) && isColumnar(b.rhs)
         case .call(let c):
             if let f = RangeFunction(name: c.function.name) {
                 let matrixIndex = f == .quantileOverTime ? 1 : 0
@@ -99,7 +99,11 @@ extension Evaluator {
                 try sink(&s)
             }
         case .binary(let b):
-            try binaryColumns(b, context, sink)
+            if Self.constant(b.lhs) == nil && Self.constant(b.rhs) == nil {
+                try vectorBinaryColumns(b, context, sink)
+            } else {
+                try binaryColumns(b, context, sink)
+            }
         case .aggregate(let a):
             try aggregateColumns(a, context, sink)
         case .call(let c):
@@ -121,32 +125,6 @@ extension Evaluator {
             out.append(s)
         }
         return out
-    }
-
-    /// Vector op constant, constant op vector: arithmetic, or comparisons that filter or,
-    /// with `bool`, give 0 or 1.
-    func binaryColumns(_ b: BinaryExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
-        let scalarOnLeft = Self.constant(b.rhs) == nil
-        guard let scalar = Self.constant(scalarOnLeft ? b.lhs : b.rhs) else { return }
-        try forEachSeries(scalarOnLeft ? b.rhs : b.lhs, context) { (s: inout StepSeries) throws(EvaluationError) in
-            var any = false
-            for i in s.values.indices where s.present[i] {
-                let v = s.values[i]
-                guard let r = Self.apply(b.op, scalarOnLeft ? scalar : v, scalarOnLeft ? v : scalar) else {
-                    s.present[i] = false
-                    continue
-                }
-                if b.op.isComparison && !b.returnBool {
-                    // A filter keeps the vector's value.
-                    if r != 1 { s.present[i] = false; continue }
-                } else {
-                    s.values[i] = r
-                }
-                any = true
-            }
-            if !b.op.isComparison || b.returnBool { s.dropName = true }
-            if any { try sink(&s) }
-        }
     }
 
     /// abs, ceil, clamp, round, the date functions of a value, ...

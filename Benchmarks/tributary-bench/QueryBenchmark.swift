@@ -1,0 +1,128 @@
+import Foundation
+import TributaryModel
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// Dashboard query latency over HTTP (issue "Queries at dashboard speed"): each server in turn
+/// gets the same node_exporter-like series over remote write, then every query is timed as a
+/// dashboard sends it (GET /api/v1/query or query_range), median of five. Cold: `nocache=1`
+/// (VictoriaMetrics's rollup cache and ours off; Prometheus has none). Warm: a refresh after
+/// the window moved by one minute (the earlier window asked first), as an open dashboard does.
+/// Also each server's resident memory after loading and its peak, and the number of series each
+/// answer holds (the same for all, or the comparison is void).
+enum QueryBenchmark {
+    struct Query {
+        let expr: String
+        let instant: Bool
+    }
+
+    static let queries = [
+        Query(expr: "sum by (group) (rate(node_cpu_seconds_total[5m]))", instant: true),
+        Query(expr: "sum by (group) (rate(node_cpu_seconds_total{mode!=\"idle\"}[5m]))", instant: false),
+        Query(expr: "topk(5, rate(node_network_receive_bytes_total[5m]))", instant: false),
+        Query(expr: "avg by (group) (node_memory_MemAvailable_bytes{instance=~\"lab-host-1.*\"})", instant: false),
+        Query(expr: "max_over_time(node_load1[10m])", instant: false),
+        // Five more that node and gateway dashboards use.
+        Query(expr: "100 * (1 - avg by (instance) (rate(node_cpu_seconds_total{mode=\"idle\"}[5m])))", instant: false),
+        Query(expr: "sum by (group) (rate(node_network_transmit_bytes_total{device!=\"lo\"}[5m])) * 8", instant: false),
+        Query(expr: "1 - node_filesystem_avail_bytes / node_filesystem_size_bytes", instant: false),
+        Query(expr: "node_memory_MemTotal_bytes - node_memory_MemAvailable_bytes", instant: false),
+        Query(expr: "count by (group) (node_load1)", instant: false)
+    ]
+
+    static func run(series: Int, hours: Int, range: Int, step: Int, tributary: String) throws {
+        let rounds = hours * 240
+        let start = (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120) * 1000
+        let labels = NodeExporterLoad.series(count: series)
+        let end = Double(start) / 1000 + Double(rounds - 1) * 15
+        print("query: \(series) series x \(hours)h at 15 s (\(series * rounds) samples); range queries over the last \(range / 60) min, step \(step) s; median of 5 over HTTP")
+        var table: [String: [(cold: Double, warm: Double, series: Int)]] = [:]
+        var memory: [(String, Double, Double)] = []
+        let targets = IngestBenchmark.targets(tributary: tributary)
+        for target in targets {
+            let server = try IngestBenchmark.Server(target)
+            defer { server.stop() }
+            let t0 = Date()
+            var failures = 0
+            for r in 0..<rounds {
+                failures += IngestBenchmark.Server.send(NodeExporterLoad.round(series: labels, perRequest: 2000, round: r, startMs: start), port: server.port, connections: 4)
+            }
+            Thread.sleep(forTimeInterval: 2)
+            let rssLoaded = server.memoryKiB("VmRSS")
+            print(String(format: "  %@: loaded in %.0f s (%d failed requests), RSS %.0f MiB", target.name, Date().timeIntervalSince(t0), failures, rssLoaded / 1024))
+            var rows: [(cold: Double, warm: Double, series: Int)] = []
+            for q in queries {
+                func url(_ shift: Double, cache: Bool) -> URL {
+                    let e = q.expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                    let base = "http://127.0.0.1:\(server.port)/api/v1/"
+                    let nocache = cache ? "" : "&nocache=1"
+                    if q.instant { return URL(string: base + "query?query=\(e)&time=\(end - shift)\(nocache)")! }
+                    return URL(string: base + "query_range?query=\(e)&start=\(end - shift - Double(range))&end=\(end - shift)&step=\(step)\(nocache)")!
+                }
+                func median(_ u: URL) -> (Double, Int) {
+                    var times: [Double] = []
+                    var count = -1
+                    for _ in 0..<5 {
+                        let t = Date()
+                        let data = try? Data(contentsOf: u)
+                        times.append(Date().timeIntervalSince(t) * 1000)
+                        count = data.map(Self.seriesCount) ?? -1
+                    }
+                    return (times.sorted()[2], count)
+                }
+                let (cold, count) = median(url(0, cache: false))
+                _ = try? Data(contentsOf: url(60, cache: true))
+                let (warm, _) = median(url(0, cache: true))
+                rows.append((cold, warm, count))
+            }
+            table[target.name] = rows
+            memory.append((target.name, rssLoaded, server.memoryKiB("VmHWM")))
+        }
+        let names = targets.map(\.name)
+        print("  query                                                                     " + names.map { $0.padding(toLength: 27, withPad: " ", startingAt: 0) }.joined())
+        print("                                                                            " + names.map { _ in "cold ms  warm ms  series   " }.joined())
+        for (i, q) in queries.enumerated() {
+            var line = (q.expr + (q.instant ? " (instant)" : "")).padding(toLength: 74, withPad: " ", startingAt: 0)
+            for name in names {
+                guard let r = table[name]?[i] else { continue }
+                line += String(format: "  %7.1f  %7.1f  %6d  ", r.cold, r.warm, r.series)
+            }
+            print("  " + line)
+        }
+        if let ours = table["tributary"] {
+            for other in names.dropFirst() {
+                guard let theirs = table[other] else { continue }
+                let cold = zip(ours, theirs).map { $0.cold / max($1.cold, 0.01) }
+                let worst = cold.max() ?? 0
+                let geo = exp(cold.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(cold.count, 1)))
+                print(String(format: "  tributary vs %@, cold: geometric mean %.2fx, worst %.2fx", other, geo, worst))
+            }
+            let warmRatio = ours.map { $0.warm / max($0.cold, 0.01) }
+            print(String(format: "  tributary warm/cold: worst %.2fx", warmRatio.max() ?? 0))
+            for (i, q) in queries.enumerated() {
+                let counts = names.compactMap { table[$0]?[i].series }
+                if Set(counts).count > 1 { print("  WARNING: answers differ in series count for \(q.expr): \(counts)") }
+            }
+        }
+        for (name, loaded, peak) in memory { print(String(format: "  %-17@ RSS after load %6.0f MiB, peak %6.0f MiB", name as NSString, loaded / 1024, peak / 1024)) }
+    }
+
+    /// Series in a Prometheus API answer (`"metric":` occurrences), or -1 when it failed.
+    static func seriesCount(_ data: Data) -> Int {
+        guard let text = String(data: data, encoding: .utf8), text.contains("\"status\":\"success\"") else { return -1 }
+        return text.components(separatedBy: "\"metric\":").count - 1
+    }
+}
+
+extension IngestBenchmark.Server {
+    /// A field of /proc/PID/status in KiB (VmRSS, VmHWM).
+    func memoryKiB(_ field: String) -> Double {
+        guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
+            return Double(line.split(separator: " ").dropFirst().first ?? "") ?? 0
+        }
+        return 0
+    }
+}

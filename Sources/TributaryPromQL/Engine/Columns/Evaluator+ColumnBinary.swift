@@ -1,0 +1,128 @@
+import Foundation
+import TributaryModel
+
+/// Arithmetic and comparisons over columns: with a constant, and between two vectors with
+/// Prometheus's vector matching (one-to-one, group_left, group_right). Label work (match
+/// signatures, result labels) is done once per series; each step only compares integers.
+extension Evaluator {
+    /// Vector op constant, constant op vector: arithmetic, or comparisons that filter or,
+    /// with `bool`, give 0 or 1.
+    func binaryColumns(_ b: BinaryExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
+        let scalarOnLeft = Self.constant(b.rhs) == nil
+        guard let scalar = Self.constant(scalarOnLeft ? b.lhs : b.rhs) else { return }
+        try forEachSeries(scalarOnLeft ? b.rhs : b.lhs, context) { (s: inout StepSeries) throws(EvaluationError) in
+            var any = false
+            for i in s.values.indices where s.present[i] {
+                let v = s.values[i]
+                guard let r = Self.apply(b.op, scalarOnLeft ? scalar : v, scalarOnLeft ? v : scalar) else {
+                    s.present[i] = false
+                    continue
+                }
+                if b.op.isComparison && !b.returnBool {
+                    // A filter keeps the vector's value.
+                    if r != 1 { s.present[i] = false; continue }
+                } else {
+                    s.values[i] = r
+                }
+                any = true
+            }
+            if !b.op.isComparison || b.returnBool { s.dropName = true }
+            if any { try sink(&s) }
+        }
+    }
+
+    /// Vector op vector. Steps run in order and, within a step, series in the order the
+    /// step-by-step evaluation meets them, so a query that breaks a matching rule fails with
+    /// the same error at the same step.
+    func vectorBinaryColumns(_ b: BinaryExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
+        let lhs = try columns(b.lhs, context)
+        let rhs = try columns(b.rhs, context)
+        let matching = b.matching ?? VectorMatching()
+        let card = matching.cardinality
+        // With group_right the roles swap: the "one" side is the left.
+        let (many, one) = card == .oneToMany ? (rhs, lhs) : (lhs, rhs)
+        var signatureIndex: [Labels: Int] = [:]
+        var signatures: [Labels] = []
+        func signatureID(_ labels: Labels) -> Int {
+            let sig = Self.signature(labels, b.matching)
+            if let i = signatureIndex[sig] { return i }
+            signatureIndex[sig] = signatures.count
+            signatures.append(sig)
+            return signatures.count - 1
+        }
+        let oneSignature = one.map { signatureID($0.labels) }
+        let manySignature = many.map { signatureID($0.labels) }
+        let filter = b.op.isComparison && !b.returnBool
+
+        // Output series: one per many-side series, or per (many, one) pair when the result
+        // takes labels from the one side (group_left(labels)).
+        struct Slot {
+            var series: StepSeries
+            /// Identity of the result's labels for the uniqueness check of group_left/right.
+            let resultKey: Int
+        }
+        var slots: [Slot] = []
+        var slotOfMany = Array(repeating: -1, count: many.count)
+        var slotOfPair: [Int: Int] = [:]
+        var resultKeys: [Labels: Int] = [:]
+        let steps = stepCount
+        func slot(_ m: Int, _ o: Int) -> Int {
+            if matching.include.isEmpty, slotOfMany[m] >= 0 { return slotOfMany[m] }
+            if !matching.include.isEmpty, let s = slotOfPair[m * one.count + o] { return s }
+            let labels = resultMetric(many[m].labels, one[o].labels, b)
+            let dropName = filter ? many[m].dropName : true
+            let key = dropName ? labels.dropping("__name__") : labels
+            let keyID = resultKeys[key] ?? resultKeys.count
+            resultKeys[key] = keyID
+            slots.append(Slot(series: StepSeries(labels: labels, steps: steps, dropName: dropName), resultKey: keyID))
+            if matching.include.isEmpty { slotOfMany[m] = slots.count - 1 } else { slotOfPair[m * one.count + o] = slots.count - 1 }
+            return slots.count - 1
+        }
+
+        // The one-side series of each signature at step oneAt[signature].
+        var oneBySignature = Array(repeating: -1, count: signatures.count)
+        var oneAt = Array(repeating: -1, count: signatures.count)
+        var matchedAt = Array(repeating: -1, count: signatures.count)
+        var resultAt: [Int] = []
+        for i in 0..<steps {
+            for (o, s) in one.enumerated() where s.present[i] {
+                let sig = oneSignature[o]
+                if oneAt[sig] == i {
+                    let side = card == .oneToMany ? "left" : "right"
+                    throw EvaluationError(
+                        .execution,
+                        "found duplicate series for the match group \(signatures[sig]) on the \(side) hand-side of the operation: [\(s.labels)];many-to-many matching not allowed: matching labels must be unique on one side"
+                    )
+                }
+                oneBySignature[sig] = o
+                oneAt[sig] = i
+            }
+            for (m, s) in many.enumerated() where s.present[i] {
+                let sig = manySignature[m]
+                guard oneAt[sig] == i else { continue }
+                let o = oneBySignature[sig]
+                if card == .oneToOne {
+                    if matchedAt[sig] == i {
+                        throw EvaluationError(.execution, "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)")
+                    }
+                    matchedAt[sig] = i
+                }
+                let (l, r) = card == .oneToMany ? (one[o].values[i], s.values[i]) : (s.values[i], one[o].values[i])
+                guard let value = Self.apply(b.op, l, r) else { continue }
+                if filter && value != 1 { continue }
+                let k = slot(m, o)
+                if card != .oneToOne {
+                    let key = slots[k].resultKey
+                    while resultAt.count <= key { resultAt.append(-1) }
+                    if resultAt[key] == i {
+                        throw EvaluationError(.execution, "multiple matches for labels: grouping labels must ensure unique matches")
+                    }
+                    resultAt[key] = i
+                }
+                slots[k].series.values[i] = filter ? l : value
+                slots[k].series.present[i] = true
+            }
+        }
+        for var s in slots { try sink(&s.series) }
+    }
+}
