@@ -169,10 +169,22 @@ extension Evaluator {
                 previous = s.value
             }
         }
+        return extrapolate(
+            result, first: first, last: last, count: samples.count, rangeStart: rangeStart, rangeEnd: rangeEnd,
+            rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: isRate)
+    }
+
+    /// The increase `result` (last minus first, plus the value before each counter reset)
+    /// extrapolated to the window's edges, per second for rate.
+    @inline(__always)
+    static func extrapolate(
+        _ result: Double, first: Sample, last: Sample, count: Int, rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
+        isCounter: Bool, isRate: Bool
+    ) -> Double {
         var durationToStart = Double(first.timestamp - rangeStart) / 1000
         var durationToEnd = Double(rangeEnd - last.timestamp) / 1000
         let sampledInterval = Double(last.timestamp - first.timestamp) / 1000
-        let averageBetween = sampledInterval / Double(samples.count - 1)
+        let averageBetween = sampledInterval / Double(count - 1)
         let threshold = averageBetween * 1.1
         var extrapolateTo = sampledInterval
         if durationToStart >= threshold { durationToStart = averageBetween / 2 }

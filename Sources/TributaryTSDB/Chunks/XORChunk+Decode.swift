@@ -75,21 +75,23 @@ struct FastBitReader {
     mutating func readBits(_ n: Int) -> UInt64? {
         guard n > 0 else { return 0 }
         guard bitPosition + n <= count &* 8 else { return nil }
-        let byte = bitPosition >> 3, shift = bitPosition & 7
-        var word: UInt64
-        if byte + 8 <= count {
-            word = UInt64(bigEndian: UnsafeRawPointer(base + byte).loadUnaligned(as: UInt64.self))
-        } else {
-            word = 0
-            for k in 0..<(count - byte) { word |= UInt64(base[byte + k]) << UInt64(56 - 8 * k) }
-        }
-        var value = word << UInt64(shift)
+        let byte = bitPosition &>> 3, shift = bitPosition & 7
+        let word = byte + 8 <= count ? UInt64(bigEndian: UnsafeRawPointer(base + byte).loadUnaligned(as: UInt64.self)) : tail(byte)
+        var value = word &<< UInt64(shift)
         if shift + n > 64 {
             // The last bits come from the ninth byte (present: the bounds check above).
-            value |= UInt64(base[byte + 8]) >> UInt64(8 - shift)
+            value |= UInt64(base[byte + 8]) &>> UInt64(8 - shift)
         }
         bitPosition += n
-        return value >> UInt64(64 - n)
+        return value &>> UInt64(64 - n)
+    }
+
+    /// The last bytes of the chunk from `byte` on, as the high bytes of a word.
+    @inline(never)
+    func tail(_ byte: Int) -> UInt64 {
+        var word: UInt64 = 0
+        for k in 0..<(count - byte) { word |= UInt64(base[byte + k]) &<< UInt64(56 - 8 * k) }
+        return word
     }
 }
 

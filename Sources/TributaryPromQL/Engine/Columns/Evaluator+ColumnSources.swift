@@ -87,11 +87,16 @@ extension Evaluator {
         let steps = stepCount
         let dropName = !function.keepsName
         var kept: [Sample] = []
+        var resets: [Int] = []
         try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context) {
             (labels: Labels, stored: UnsafeBufferPointer<Sample>) throws(EvaluationError) in
             var out = StepSeries(labels: labels, steps: steps, dropName: dropName)
             var any = false
             func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
+                if function == .rate || function == .increase || function == .delta {
+                    extrapolatedRates(samples)
+                    return
+                }
                 var from = 0, to = 0
                 for i in 0..<steps {
                     let ref = refs[i], lower = ref - range
@@ -105,6 +110,38 @@ extension Evaluator {
                             rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantile)
                     else { continue }
                     out.values[i] = v
+                    out.present[i] = true
+                    any = true
+                }
+            }
+            // rate, increase and delta in constant time per step: the counter resets are
+            // found once, and each window adds the values before the resets inside it, in
+            // order (the same additions as extrapolatedRate's loop, so the same result).
+            func extrapolatedRates(_ samples: UnsafeBufferPointer<Sample>) {
+                let isCounter = function != .delta
+                resets.removeAll(keepingCapacity: true)
+                if isCounter {
+                    for k in samples.indices.dropFirst() where samples[k].value < samples[k - 1].value { resets.append(k) }
+                }
+                var from = 0, to = 0, reset = 0
+                for i in 0..<steps {
+                    let ref = refs[i], lower = ref - range
+                    while to < samples.count, samples[to].timestamp <= ref { to += 1 }
+                    while from < to, samples[from].timestamp <= lower { from += 1 }
+                    guard to - from >= 2 else { continue }
+                    let first = samples[from], last = samples[to - 1]
+                    var result = last.value - first.value
+                    if isCounter {
+                        while reset < resets.count, resets[reset] <= from { reset += 1 }
+                        var k = reset
+                        while k < resets.count, resets[k] < to {
+                            result += samples[resets[k] - 1].value
+                            k += 1
+                        }
+                    }
+                    out.values[i] = Self.extrapolate(
+                        result, first: first, last: last, count: to - from, rangeStart: lower, rangeEnd: ref,
+                        rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate)
                     out.present[i] = true
                     any = true
                 }
