@@ -116,9 +116,18 @@ extension Receiver {
         guard end >= start else { throw APIError(.badData, "invalid parameter \"end\": end timestamp must not be before start time") }
         guard let step = try params.duration("step") else { throw APIError(.badData, "invalid parameter \"step\": cannot parse \"\" to a valid duration") }
         guard step > 0 else { throw APIError(.badData, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer") }
-        let (value, annotations) = try engineFor(params).rangeQuery(q, start: start, end: end, step: step, querier: head.querier())
-        write(value, &out)
-        return annotations.warnings
+        let expr = try Parser.parse(q)
+        let engine = try engineFor(params)
+        guard let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
+            expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
+        else {
+            let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
+            write(value, &out)
+            return annotations.warnings
+        }
+        let (series, warnings) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
+        write(.matrix(series), &out)
+        return warnings
     }
 
     func write(_ value: QueryValue, _ out: inout JSONWriter) {

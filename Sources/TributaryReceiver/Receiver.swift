@@ -32,6 +32,8 @@ public final class Receiver: Sendable {
     let badRequests: RateLimitedLog
     /// The threads queries run on, apart from those serving remote write.
     let queries: QueryExecutor
+    /// Range-query answers for dashboards that refresh (nil when `query.results_cache: false`).
+    public let resultsCache: ResultsCache?
 
     /// Opens the data directory and replays the WAL.
     public init(
@@ -43,6 +45,7 @@ public final class Receiver: Sendable {
         self.metrics = metrics
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
+        resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
         forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         head = Head(options: configuration.head, wal: wal, logger: logger)

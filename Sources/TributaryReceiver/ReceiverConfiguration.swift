@@ -30,6 +30,10 @@ public struct ReceiverConfiguration: Sendable {
     public var forwardRetention: Int64 = 2 * 3600 * 1000
     /// Queries run at once (Prometheus's `query.max-concurrency`); more wait in a queue.
     public var queryMaxConcurrency = 20
+    /// Range-query results cache (``ResultsCache``); `nocache=1` skips it for one query.
+    public var queryResultsCache = true
+    /// Most points (series × steps) the results cache holds.
+    public var queryResultsCacheMaxPoints = 5_000_000
 
     public init() {}
 }

@@ -75,6 +75,8 @@ public final class ReceiverMetrics: Sendable {
     let headExemplarSeries: Gauge
     let requestsRefused: [RejectionReason: Counter]
     let requestsByCode: [Int: Counter]
+    let resultsCacheHits: Counter
+    let resultsCacheMisses: Counter
     let headSeries: Gauge
     let headMemory: Gauge
     let walBytes: Gauge
@@ -124,6 +126,9 @@ public final class ReceiverMetrics: Sendable {
             codes[code] = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_requests_total", unitName: "", helpText: "Remote-write requests answered, by status code."), labels: [("code", String(code))])
         }
         requestsByCode = codes
+        let cacheHelp = "Range queries the results cache could answer in part (hit) or not at all (miss)."
+        resultsCacheHits = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "hit")])
+        resultsCacheMisses = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "miss")])
         headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
         headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))
         walBytes = registry.makeGauge(descriptor: .init(metricName: "tributary_wal_written_bytes", unitName: "", helpText: "Bytes written to the WAL since start."))

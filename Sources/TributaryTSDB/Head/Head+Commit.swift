@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import TributaryModel
 import TributaryWAL
@@ -201,6 +202,7 @@ extension Head {
     func apply(series: [Unmanaged<MemSeries>], samples: [Sample], learnIntervals: Bool = false) -> Int {
         var grown = 0
         var stored = 0
+        var oldest = Int64.max
         var i = 0
         while i < series.count {
             let stripe = stripe(forHash: series[i]._withUnsafeGuaranteedRef { $0.hash })
@@ -219,11 +221,15 @@ extension Head {
                         }
                     }
                     noteTime(sample.timestamp)
+                    oldest = min(oldest, sample.timestamp)
                     i += 1
                 } while i < series.count && self.stripe(forHash: series[i]._withUnsafeGuaranteedRef { $0.hash }) == stripe
             }
         }
         bytes.add(grown, ordering: .relaxed)
+        if oldest < Int64(Date().timeIntervalSince1970 * 1000) - options.lateWriteAge {
+            lateWriteCount.add(1, ordering: .releasing)
+        }
         return stored
     }
 }

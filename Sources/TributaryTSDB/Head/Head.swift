@@ -24,6 +24,7 @@ public final class Head: Sendable {
     let maxTimeValue = Atomic<Int64>(.min)
     /// Series whose HA replicas show different scrape intervals (mismatched agent configs).
     let intervalMismatches = Atomic<Int>(0)
+    let lateWriteCount = Atomic<UInt64>(0)
     /// Exemplars, unless ``HeadOptions/maxExemplars`` turns them off.
     public let exemplars: ExemplarStorage?
 
@@ -97,6 +98,11 @@ public final class Head: Sendable {
     func series(id: UInt32) -> MemSeries? {
         byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
     }
+
+    /// Commits that stored a sample older than `options.lateWriteAge` behind the wall clock
+    /// (an HA backlog, an out-of-order sample). Answers computed before it may be stale for
+    /// times after that sample; anything that caches answers compares this count.
+    public var lateWrites: UInt64 { lateWriteCount.load(ordering: .acquiring) }
 
     func noteTime(_ t: Int64) {
         if t < minTimeValue.load(ordering: .relaxed) { _ = minTimeValue.min(t, ordering: .relaxed) }

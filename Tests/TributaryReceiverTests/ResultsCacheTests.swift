@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+import TributaryModel
+import TributaryTSDB
+
+@testable import TributaryReceiver
+
+/// The range-query results cache: a dashboard whose window moves forward is answered from
+/// cached steps plus new ones, and every answer equals the uncached one (`nocache=1`), also
+/// after samples arrive late into cached steps (out of order, or a new series' backlog).
+@Suite struct ResultsCacheTests {
+    static let queries = [
+        "sum by (g) (rate(x[5m]))", "count_over_time(x[5m])", "x", "topk(1, x)", "time()", "scalar(sum(x))",
+        "max_over_time(sum(x)[10m:1m])"
+    ]
+
+    func receiver(_ dir: String) throws -> Receiver {
+        var c = ReceiverConfiguration()
+        c.dataDirectory = dir
+        c.head.outOfOrderWindow = 3 * 3600 * 1000
+        return try Receiver(configuration: c)
+    }
+
+    /// The answer's body, and the same query's with `nocache=1`.
+    func answers(_ r: Receiver, _ q: String, start: Int64, end: Int64) -> (String, String) {
+        let query = "query=\(q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")&start=\(Double(start) / 1000)&end=\(Double(end) / 1000)&step=15"
+        let cached = r.api("query_range", query: query, form: nil)
+        let uncached = r.api("query_range", query: query + "&nocache=1", form: nil)
+        return (String(decoding: cached.body, as: UTF8.self), String(decoding: uncached.body, as: UTF8.self))
+    }
+
+    func hits(_ r: Receiver) -> Int {
+        let text = String(decoding: r.metricsText().body, as: UTF8.self)
+        let line = text.split(separator: "\n").first { $0.hasPrefix("tributary_query_results_cache_requests_total{result=\"hit\"}") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+    }
+
+    @Test func movedWindowsAndLateWritesAnswerAsUncached() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let now = Int64(Date().timeIntervalSince1970) * 1000 / 15_000 * 15_000
+        _ = try r.head.commit { b in
+            for i in 0..<6 {
+                var t = now - 2 * 3600 * 1000
+                while t <= now {
+                    if !(i == 2 && t % 600_000 < 60_000) {  // a series with a hole every 10 min
+                        _ = b.append(["__name__": "x", "g": "g\(i % 2)", "i": "\(i)"], Sample(timestamp: t, value: Double(Int(t / 15_000 % 97) + i)))
+                    }
+                    t += 15_000
+                }
+            }
+        }
+        var seen: [String: String] = [:]
+        for q in Self.queries {
+            // A dashboard refreshed every minute: each window one minute later.
+            for shift in [Int64(2), 1, 0] {
+                let end = now - shift * 60_000
+                let (cached, uncached) = answers(r, q, start: end - 3600_000, end: end)
+                #expect(cached == uncached, "\(q), window ending \(shift) min ago")
+                #expect(cached.contains("\"status\":\"success\""), "\(cached.prefix(200))")
+                seen[q] = cached
+            }
+        }
+        #expect(hits(r) == Self.queries.count * 2, "the second and third window of each query reuse the first's steps")
+        #expect((r.resultsCache?.size.entries ?? 0) == Self.queries.count)
+
+        // Late writes into cached steps: a sample in series 2's hole 30 minutes ago, and a new
+        // series whose backlog starts 40 minutes ago.
+        let hole = (now - 1800_000) / 600_000 * 600_000 + 15_000
+        _ = try r.head.commit { b in
+            _ = b.append(["__name__": "x", "g": "g0", "i": "2"], Sample(timestamp: hole, value: 1000))
+            var t = now - 2400_000
+            while t <= now - 2100_000 {
+                _ = b.append(["__name__": "x", "g": "g1", "i": "late"], Sample(timestamp: t, value: 5))
+                t += 15_000
+            }
+        }
+        for q in Self.queries {
+            let (cached, uncached) = answers(r, q, start: now - 3600_000, end: now)
+            #expect(cached == uncached, "\(q) after late writes")
+            if q != "time()" { #expect(cached != seen[q], "\(q): the late samples change the answer") }
+        }
+    }
+
+    @Test func queriesThatReadAfterTheirStepOrDependOnTheRangeAreNotCached() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let now = Int64(Date().timeIntervalSince1970) * 1000
+        _ = try r.head.commit { b in _ = b.append(["__name__": "x"], Sample(timestamp: now - 3600_000, value: 1)) }
+        for q in ["x @ end()", "x offset -5m", "x @ 100", "x[5m:1m] @ start()", "x * step()", "x offset step()"] {
+            let (cached, uncached) = answers(r, q, start: now - 3600_000, end: now)
+            #expect(cached == uncached, "\(q)")
+        }
+        #expect(r.resultsCache?.size.entries == 0)
+        // nocache=1 neither reads nor fills the cache; the config switch turns it off.
+        _ = r.api("query_range", query: "query=x&start=\(now / 1000 - 3600)&end=\(now / 1000)&step=15&nocache=1", form: nil)
+        #expect(r.resultsCache?.size.entries == 0)
+        var c = ReceiverConfiguration()
+        c.dataDirectory = dir + "-off"
+        c.queryResultsCache = false
+        defer { try? FileManager.default.removeItem(atPath: c.dataDirectory) }
+        #expect(try Receiver(configuration: c).resultsCache == nil)
+    }
+}
