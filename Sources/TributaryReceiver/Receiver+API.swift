@@ -160,7 +160,7 @@ extension Receiver {
                 out.labels(s.labels)
                 out.raw(",\"values\":[")
                 for (k, p) in s.samples.enumerated() {
-                    if k > 0 { out.raw(",") }
+                    if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
                     out.point(p.timestamp, p.value)
                 }
                 out.raw("]}")

@@ -44,26 +44,35 @@ struct JSONWriter {
 
     /// `[<seconds>,"<value>"]`
     mutating func point(_ t: Int64, _ v: Double) {
-        raw("[")
-        raw(Self.seconds(t))
-        raw(",\"")
-        raw(Self.value(v))
-        raw("\"]")
+        bytes.append(UInt8(ascii: "["))
+        seconds(t)
+        bytes.append(UInt8(ascii: ","))
+        bytes.append(UInt8(ascii: "\""))
+        FloatText.appendPlain(v, to: &bytes)
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(UInt8(ascii: "]"))
     }
 
     /// Milliseconds as seconds with up to three decimals, as Prometheus writes timestamps.
-    static func seconds(_ ms: Int64) -> String {
-        let negative = ms < 0
+    mutating func seconds(_ ms: Int64) {
+        if ms < 0 { bytes.append(UInt8(ascii: "-")) }
         let m = ms.magnitude
-        var s = String(m / 1000)
-        let frac = m % 1000
-        if frac != 0 {
-            var f = String(frac)
-            while f.count < 3 { f = "0" + f }
-            while f.hasSuffix("0") { f.removeLast() }
-            s += "." + f
+        FloatText.appendDigits(m / 1000, to: &bytes)
+        var frac = m % 1000
+        guard frac != 0 else { return }
+        bytes.append(UInt8(ascii: "."))
+        var divisor: UInt64 = 100
+        while frac != 0 {
+            bytes.append(UInt8(ascii: "0") &+ UInt8(frac / divisor))
+            frac %= divisor
+            divisor /= 10
         }
-        return negative ? "-" + s : s
+    }
+
+    static func seconds(_ ms: Int64) -> String {
+        var w = JSONWriter(capacity: 24)
+        w.seconds(ms)
+        return String(decoding: w.bytes, as: UTF8.self)
     }
 
     /// Sample values as Prometheus writes them (``FloatText/plain(_:)``).
