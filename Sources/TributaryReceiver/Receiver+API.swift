@@ -12,8 +12,9 @@ extension Receiver {
     /// With `gzip` (the client sent `Accept-Encoding: gzip`), answers over 1 KiB are compressed,
     /// on the query thread too.
     public func queryAPI(_ path: String, query: String?, form: String?, gzip: Bool = false) async -> HTTPAnswer {
-        await queries.run({
-            var answer = self.api(path, query: query, form: form)
+        let submitted = ContinuousClock.now
+        return await queries.run({
+            var answer = self.api(path, query: query, form: form, queued: Self.seconds(since: submitted))
             if gzip, answer.body.count > 1024, let compressed = Gzip.compress(answer.body) {
                 answer.body = compressed
                 answer.headers.append(("Content-Encoding", "gzip"))
@@ -25,15 +26,16 @@ extension Receiver {
     }
 
     /// Serves one Prometheus HTTP API path (`query`, `series`, …) with parsed parameters.
-    public func api(_ path: String, query: String?, form: String?) -> HTTPAnswer {
+    /// `queued`: seconds the query waited for a query thread (for `stats` and the slow-query log).
+    public func api(_ path: String, query: String?, form: String?, queued: Double = 0) -> HTTPAnswer {
         let params = Params(query: query, form: form)
         do {
             var out = JSONWriter(capacity: 1024)
             out.raw("{\"status\":\"success\",\"data\":")
             var warnings: [String] = []
             switch path {
-            case "query": warnings = try instantQuery(params, &out)
-            case "query_range": warnings = try rangeQuery(params, &out)
+            case "query": warnings = try instantQuery(params, queued: queued, &out)
+            case "query_range": warnings = try rangeQuery(params, queued: queued, &out)
             case "series": try series(params, &out)
             case "labels": try labelNames(params, &out)
             case "metadata": metadataJSON(params, &out)
@@ -100,15 +102,31 @@ extension Receiver {
         return Engine(options: options)
     }
 
-    func instantQuery(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
+    static func seconds(since start: ContinuousClock.Instant) -> Double {
+        let d = ContinuousClock.now - start
+        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
+    func instantQuery(_ params: Params, queued: Double, _ out: inout JSONWriter) throws -> [String] {
+        var stats = QueryStats(queue: queued)
+        var clock = ContinuousClock.now
         let q = try requireQuery(params)
         let t = try params.time("time", default: nowMs)
-        let (value, annotations) = try engineFor(params).instantQuery(q, at: t, querier: head.querier())
-        write(value, &out)
+        let expr = try Parser.parse(q)
+        let engine = try engineFor(params)
+        stats.prepare = Self.seconds(since: clock)
+        clock = .now
+        let (value, annotations) = try engine.instantQuery(expr, at: t, querier: head.querier())
+        stats.eval = Self.seconds(since: clock)
+        stats.add(annotations)
+        write(value, stats: params.first("stats") != nil ? stats : nil, &out)
+        noteSlow(q, range: "instant at \(Double(t) / 1000)", stats)
         return annotations.warnings
     }
 
-    func rangeQuery(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
+    func rangeQuery(_ params: Params, queued: Double, _ out: inout JSONWriter) throws -> [String] {
+        var stats = QueryStats(queue: queued)
+        var clock = ContinuousClock.now
         let q = try requireQuery(params)
         guard params.first("start") != nil else { throw APIError(.badData, "invalid parameter \"start\": cannot parse \"\" to a valid timestamp") }
         guard params.first("end") != nil else { throw APIError(.badData, "invalid parameter \"end\": cannot parse \"\" to a valid timestamp") }
@@ -118,19 +136,30 @@ extension Receiver {
         guard step > 0 else { throw APIError(.badData, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer") }
         let expr = try Parser.parse(q)
         let engine = try engineFor(params)
-        guard let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
+        stats.prepare = Self.seconds(since: clock)
+        clock = .now
+        let value: QueryValue
+        let warnings: [String]
+        if let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
             expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
-        else {
-            let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
-            write(value, &out)
-            return annotations.warnings
+        {
+            let (series, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
+            value = .matrix(series)
+            warnings = annotations.warnings
+            stats.add(annotations)
+        } else {
+            let (v, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
+            value = v
+            warnings = annotations.warnings
+            stats.add(annotations)
         }
-        let (series, warnings) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
-        write(.matrix(series), &out)
+        stats.eval = Self.seconds(since: clock)
+        write(value, stats: params.first("stats") != nil ? stats : nil, &out)
+        noteSlow(q, range: "\(Double(start) / 1000) to \(Double(end) / 1000) step \(Double(step) / 1000)s", stats)
         return warnings
     }
 
-    func write(_ value: QueryValue, _ out: inout JSONWriter) {
+    func write(_ value: QueryValue, stats: QueryStats? = nil, _ out: inout JSONWriter) {
         out.raw("{\"resultType\":")
         out.string(value.resultType)
         out.raw(",\"result\":")
@@ -167,6 +196,7 @@ extension Receiver {
             }
             out.raw("]")
         }
+        stats?.write(to: &out)
         out.raw("}")
     }
 

@@ -34,6 +34,8 @@ public struct ReceiverConfiguration: Sendable {
     public var queryResultsCache = true
     /// Most points (series × steps) the results cache holds.
     public var queryResultsCacheMaxPoints = 5_000_000
+    /// Queries that take longer are logged with their range and time (milliseconds).
+    public var slowQueryThreshold: Int64 = 5_000
 
     public init() {}
 }

@@ -41,13 +41,13 @@ public struct Engine: Sendable {
         let context = ev.makeColumnContext()
         if options.seriesAtATime, expr.type == .vector, Evaluator.isColumnar(expr) {
             let vector = try ev.instantResult(ev.columns(expr, context))
-            ev.annotations.add(warnings: context.warnings)
+            ev.note(context)
             return (.vector(timestamp: time, vector), ev.annotations)
         }
         if options.seriesAtATime { try ev.precomputeColumns(expr, context) }
         try ev.preload(expr)
         let value = try ev.eval(expr, at: time)
-        ev.annotations.add(warnings: context.warnings)
+        ev.note(context)
         let result: QueryValue
         switch value {
         case .scalar(let v): result = .scalar(timestamp: time, value: v)
@@ -79,7 +79,7 @@ public struct Engine: Sendable {
         let context = ev.makeColumnContext()
         if options.seriesAtATime, expr.type == .vector, Evaluator.isColumnar(expr) {
             let matrix = try ev.rangeResult(ev.columns(expr, context))
-            ev.annotations.add(warnings: context.warnings)
+            ev.note(context)
             return (.matrix(matrix), ev.annotations)
         }
         if options.seriesAtATime { try ev.precomputeColumns(expr, context) }
@@ -113,7 +113,7 @@ public struct Engine: Sendable {
             t += step
         }
         out.sort { $0.labels < $1.labels }
-        ev.annotations.add(warnings: context.warnings)
+        ev.note(context)
         return (.matrix(out), ev.annotations)
     }
 }

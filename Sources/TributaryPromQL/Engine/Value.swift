@@ -77,6 +77,10 @@ public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertib
 public struct Annotations: Sendable, Equatable {
     public var warnings: [String] = []
     public var infos: [String] = []
+    /// Samples read from storage, and the most points held at once (the API's `stats`:
+    /// `totalQueryableSamples`, `peakSamples`).
+    public var samplesRead = 0
+    public var peakSamples = 0
     public init() {}
 
     /// Adds warnings not already there (a range query finds the same at many steps).

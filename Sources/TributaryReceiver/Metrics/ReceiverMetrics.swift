@@ -77,6 +77,7 @@ public final class ReceiverMetrics: Sendable {
     let requestsByCode: [Int: Counter]
     let resultsCacheHits: Counter
     let resultsCacheMisses: Counter
+    let slowQueries: Counter
     let headSeries: Gauge
     let headMemory: Gauge
     let walBytes: Gauge
@@ -128,6 +129,7 @@ public final class ReceiverMetrics: Sendable {
         requestsByCode = codes
         let cacheHelp = "Range queries the results cache could answer in part (hit) or not at all (miss)."
         resultsCacheHits = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "hit")])
+        slowQueries = registry.makeCounter(descriptor: .init(metricName: "tributary_query_slow_total", unitName: "", helpText: "Queries that took longer than query.slow_query_threshold (each logged)."))
         resultsCacheMisses = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "miss")])
         headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
         headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))

@@ -7,13 +7,14 @@ import TributaryTSDB
 extension Receiver {
     /// A range query through the results cache: the cached steps of the same query reused,
     /// the rest computed, and the answer's settled steps kept for the next refresh.
-    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> ([SeriesResult], [String]) {
+    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> ([SeriesResult], Annotations) {
         let key = ResultsCache.key(expr, start: start, step: step, lookback: engine.options.lookbackDelta)
         // Read before evaluating: a late write during evaluation drops what this stores.
         let lateWrites = head.lateWrites
         let settled = nowMs - head.options.lateWriteAge
         var series: [SeriesResult]
         var warnings: [String]
+        var work = Annotations()
         if let hit = cache.lookup(key, start: start, end: end, step: step, lateWrites: lateWrites) {
             metrics.resultsCacheHits.increment()
             series = hit.series
@@ -23,6 +24,7 @@ extension Receiver {
                 guard case .matrix(let computed) = value else { throw APIError(.execution, "unexpected result type in range query") }
                 series = ResultsCache.merge(series, computed)
                 for w in annotations.warnings where !warnings.contains(w) { warnings.append(w) }
+                work = annotations
             }
         } else {
             metrics.resultsCacheMisses.increment()
@@ -30,8 +32,10 @@ extension Receiver {
             guard case .matrix(let computed) = value else { throw APIError(.execution, "unexpected result type in range query") }
             series = computed
             warnings = annotations.warnings
+            work = annotations
         }
         cache.store(key, series: series, warnings: warnings, start: start, boundary: min(end, settled), lateWrites: lateWrites)
-        return (series, warnings)
+        work.warnings = warnings
+        return (series, work)
     }
 }

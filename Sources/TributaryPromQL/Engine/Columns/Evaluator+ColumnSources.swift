@@ -20,7 +20,7 @@ extension Evaluator {
         for s in series {
             buffer.removeAll(keepingCapacity: true)
             s.appendSamples(to: &buffer)
-            try context.check(transient: buffer.count)
+            try context.read(buffer.count)
             try buffer.withUnsafeBufferPointer { (samples) throws(EvaluationError) in try body(s.labels, samples) }
         }
     }

@@ -31,6 +31,13 @@ extension Evaluator {
         ColumnContext(maxSamples: options.maxSamples, deadline: deadline)
     }
 
+    /// Adds what the columnar evaluation found and counted to the query's annotations.
+    mutating func note(_ context: ColumnContext) {
+        annotations.add(warnings: context.warnings)
+        annotations.samplesRead = context.samplesRead + samplesLoaded
+        annotations.peakSamples = max(context.peak, context.points + samplesLoaded)
+    }
+
     // MARK: which expressions
 
     /// Whether `expr` is an instant vector this evaluation can compute series at a time.

@@ -30,12 +30,21 @@ final class ColumnContext {
     /// Points held at once: loaded samples of the series being read, columns kept for the
     /// result, aggregation accumulators.
     private(set) var points = 0
+    /// Samples read from storage, and the most points held at once.
+    private(set) var samplesRead = 0
+    private(set) var peak = 0
     private var checks = 0
     var warnings: [String] = []
 
     init(maxSamples: Int, deadline: Date) {
         self.maxSamples = maxSamples
         self.deadline = deadline
+    }
+
+    /// Counts `n` samples read from storage (held while their series is evaluated).
+    func read(_ n: Int) throws(EvaluationError) {
+        samplesRead += n
+        try check(transient: n)
     }
 
     /// Counts `n` more points held until the query ends; fails the query beyond its budget.
@@ -47,6 +56,7 @@ final class ColumnContext {
     /// Fails the query when `transient` points more than those held would exceed its budget,
     /// or when it ran out of time (checked on the first call and every 256th).
     func check(transient: Int) throws(EvaluationError) {
+        peak = max(peak, points + transient)
         if points + transient > maxSamples {
             throw EvaluationError(.tooManySamples, "query processing would load too many samples into memory in query execution")
         }
