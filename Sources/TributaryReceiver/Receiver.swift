@@ -20,7 +20,12 @@ public final class Receiver: Sendable {
     let live: Mutex<LiveSettings>
     public let head: Head
     let wal: WAL
-    let engine = Engine()
+    /// Helper threads for queries, one set per process (they live as long as it does).
+    static let queryWorkers = WorkerPool(helpers: ProcessInfo.processInfo.activeProcessorCount - 1) { QueryExecutor.lowerPriority() }
+
+    /// The PromQL engine, with helper threads for a query's per-series work (one fewer than
+    /// the cores; at the query threads' low priority, so ingest keeps precedence).
+    let engine: Engine
     let logger: Logger
     /// Idle decoders, each with the reload generation whose limits it was made with.
     let decoders = Mutex<[(generation: Int, decoder: WriteRequestDecoder)]>([])
@@ -44,6 +49,9 @@ public final class Receiver: Sendable {
         self.logger = logger
         self.metrics = metrics
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
+        var engineOptions = EngineOptions()
+        engineOptions.workers = Self.queryWorkers
+        engine = Engine(options: engineOptions)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
         forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)

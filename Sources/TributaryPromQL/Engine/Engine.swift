@@ -14,6 +14,9 @@ public struct EngineOptions: Sendable {
     /// Evaluate what can be series at a time (all steps of one series at once) rather than step
     /// by step. Off only to compare the two (tests, benchmarks): the answers are the same.
     public var seriesAtATime = true
+    /// Threads that series-at-a-time evaluation spreads the reading and computing of series
+    /// over (nil: the query's own thread only).
+    public var workers: WorkerPool?
 
     public init() {}
 }

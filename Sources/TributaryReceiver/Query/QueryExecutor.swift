@@ -55,9 +55,14 @@ final class QueryExecutor: @unchecked Sendable {
         }
     }
 
-    private func work() {
-        // On Linux the nice value belongs to the thread: `who` 0 is this thread alone.
+    /// Lowers the calling thread's CPU priority to that of query threads (nice 10). On Linux
+    /// the nice value belongs to the thread: `who` 0 is this thread alone.
+    static func lowerPriority() {
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
+    }
+
+    private func work() {
+        Self.lowerPriority()
         while true {
             condition.lock()
             while head == queue.count {

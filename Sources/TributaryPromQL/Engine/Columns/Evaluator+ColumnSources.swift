@@ -4,11 +4,23 @@ import TributaryModel
 /// The leaves of series-at-a-time evaluation: instant selectors and range functions over
 /// matrix selectors, each series read once for all steps.
 extension Evaluator {
-    /// Reads each series matching `v` in `[from, to]` into one reused buffer and calls `body`
-    /// with its labels and samples (stale markers included).
+    /// Space one thread reuses from series to series.
+    struct Scratch {
+        var samples: [Sample] = []
+        var kept: [Sample] = []
+        var resets: [Int] = []
+    }
+
+    /// What a leaf computes from one stored series (its labels and samples, stale markers
+    /// included): its columns, or nil when it has no value at any step. Called from several
+    /// threads at once with the worker's own scratch space.
+    typealias Leaf = (Labels, UnsafeBufferPointer<Sample>, inout Scratch) -> StepSeries?
+
+    /// Reads each series matching `v` in `[from, to]`, computes `leaf` of it and hands the
+    /// result to `sink` in the order the storage returned the series. With a worker pool,
+    /// batches of series are read and computed on several threads, then handed on in order.
     func forEachStoredSeries(
-        _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext,
-        _ body: (Labels, UnsafeBufferPointer<Sample>) throws(EvaluationError) -> Void
+        _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext, _ leaf: Leaf, _ sink: SeriesSink
     ) throws(EvaluationError) {
         let series: [QueriedSeries]
         do {
@@ -16,12 +28,46 @@ extension Evaluator {
         } catch {
             throw EvaluationError(.execution, "\(error)")
         }
-        var buffer: [Sample] = []
-        for s in series {
-            buffer.removeAll(keepingCapacity: true)
-            s.appendSamples(to: &buffer)
-            try context.read(buffer.count)
-            try buffer.withUnsafeBufferPointer { (samples) throws(EvaluationError) in try body(s.labels, samples) }
+        guard let pool = options.workers, pool.helpers > 0, series.count >= pool.minimumSeries else {
+            var scratch = Scratch()
+            for s in series {
+                scratch.samples.removeAll(keepingCapacity: true)
+                s.appendSamples(to: &scratch.samples)
+                try context.read(scratch.samples.count)
+                let samples = scratch.samples
+                guard var out = samples.withUnsafeBufferPointer({ leaf(s.labels, $0, &scratch) }) else { continue }
+                try sink(&out)
+            }
+            return
+        }
+        let scratch = UnsafeMutableBufferPointer<Scratch>.allocate(capacity: pool.workers)
+        _ = scratch.initialize(from: repeatElement(Scratch(), count: pool.workers))
+        let results = UnsafeMutableBufferPointer<StepSeries?>.allocate(capacity: pool.batch)
+        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: pool.batch)
+        defer {
+            scratch.deinitialize().deallocate()
+            results.deallocate()
+            counts.deallocate()
+        }
+        var first = 0
+        while first < series.count {
+            let n = min(pool.batch, series.count - first)
+            let base = first
+            pool.run(tasks: n) { worker, j in
+                let s = series[base + j]
+                scratch[worker].samples.removeAll(keepingCapacity: true)
+                s.appendSamples(to: &scratch[worker].samples)
+                counts[j] = scratch[worker].samples.count
+                let samples = scratch[worker].samples
+                (results.baseAddress! + j).initialize(to: samples.withUnsafeBufferPointer { leaf(s.labels, $0, &scratch[worker]) })
+            }
+            defer { _ = results.baseAddress.map { $0.deinitialize(count: n) } }
+            for j in 0..<n {
+                try context.read(counts[j])
+                guard var out = results[j] else { continue }
+                try sink(&out)
+            }
+            first += n
         }
     }
 
@@ -41,23 +87,24 @@ extension Evaluator {
         guard let first = refs.first, let last = refs.last else { return }
         let lookback = options.lookbackDelta
         let steps = stepCount
-        try forEachStoredSeries(v, from: min(first, last) - lookback, to: max(first, last), context) {
-            (labels: Labels, samples: UnsafeBufferPointer<Sample>) throws(EvaluationError) in
-            var out = StepSeries(labels: labels, steps: steps, dropName: false)
-            var next = 0  // first sample after the reference time
-            var any = false
-            for i in 0..<steps {
-                let ref = refs[i]
-                while next < samples.count, samples[next].timestamp <= ref { next += 1 }
-                guard next > 0 else { continue }
-                let sample = samples[next - 1]
-                guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
-                out.values[i] = sample.value
-                out.present[i] = true
-                any = true
-            }
-            if any { try sink(&out) }
-        }
+        try forEachStoredSeries(
+            v, from: min(first, last) - lookback, to: max(first, last), context,
+            { labels, samples, _ in
+                var out = StepSeries(labels: labels, steps: steps, dropName: false)
+                var next = 0  // first sample after the reference time
+                var any = false
+                for i in 0..<steps {
+                    let ref = refs[i]
+                    while next < samples.count, samples[next].timestamp <= ref { next += 1 }
+                    guard next > 0 else { continue }
+                    let sample = samples[next - 1]
+                    guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
+                    out.values[i] = sample.value
+                    out.present[i] = true
+                    any = true
+                }
+                return any ? out : nil
+            }, sink)
     }
 
     /// A range function over a matrix selector: each step's window `(ref - range, ref]` found
@@ -86,12 +133,17 @@ extension Evaluator {
         let rangeSeconds = Double(range) / 1000
         let steps = stepCount
         let dropName = !function.keepsName
-        var kept: [Sample] = []
-        var resets: [Int] = []
-        try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context) {
-            (labels: Labels, stored: UnsafeBufferPointer<Sample>) throws(EvaluationError) in
+        let leaf: Leaf = { labels, stored, scratch in
             var out = StepSeries(labels: labels, steps: steps, dropName: dropName)
             var any = false
+            // This thread's buffers, borrowed for the series.
+            var resets: [Int] = [], kept: [Sample] = []
+            swap(&resets, &scratch.resets)
+            swap(&kept, &scratch.kept)
+            defer {
+                swap(&resets, &scratch.resets)
+                swap(&kept, &scratch.kept)
+            }
             func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
                 if function == .rate || function == .increase || function == .delta {
                     extrapolatedRates(samples)
@@ -154,7 +206,8 @@ extension Evaluator {
             } else {
                 evaluate(stored)
             }
-            if any { try sink(&out) }
+            return any ? out : nil
         }
+        try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context, leaf, sink)
     }
 }

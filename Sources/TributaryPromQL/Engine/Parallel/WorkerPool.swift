@@ -1,0 +1,102 @@
+import Foundation
+import Synchronization
+
+/// Helper threads that a query lends its per-series work to: ``run(tasks:_:)`` spreads task
+/// numbers over the calling thread and the idle helpers and returns when all are done.
+///
+/// One query at a time uses the helpers; a query that finds them busy runs its tasks on its
+/// own thread (no queueing, no deadlock). `threadSetup` runs first on each helper, e.g. to
+/// lower its CPU priority to that of the query threads.
+public final class WorkerPool: @unchecked Sendable {
+    /// One `run` call: tasks handed out through an atomic counter.
+    final class Job: @unchecked Sendable {
+        let tasks: Int
+        let body: (_ worker: Int, _ task: Int) -> Void
+        let next = Atomic<Int>(0)
+
+        init(tasks: Int, body: @escaping (Int, Int) -> Void) {
+            self.tasks = tasks
+            self.body = body
+        }
+
+        func work(as worker: Int) {
+            while true {
+                let task = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                guard task < tasks else { return }
+                body(worker, task)
+            }
+        }
+    }
+
+    public let helpers: Int
+    /// Fewest series worth spreading, and how many are read and computed together before
+    /// being handed on in order.
+    public let minimumSeries: Int
+    public let batch: Int
+    private let condition = NSCondition()
+    /// Guarded by `condition`.
+    private var job: Job?
+    private var generation = 0
+    private var active = 0
+
+    /// Workers one job may use: the caller and the helpers.
+    public var workers: Int { helpers + 1 }
+
+    public init(helpers: Int, minimumSeries: Int = 64, batch: Int = 512, threadSetup: @escaping @Sendable () -> Void = {}) {
+        self.helpers = max(0, helpers)
+        self.minimumSeries = max(1, minimumSeries)
+        self.batch = max(1, batch)
+        for index in 0..<self.helpers {
+            let thread = Thread { [self] in
+                threadSetup()
+                loop(worker: index + 1)
+            }
+            thread.name = "tributary-query-helper-\(index + 1)"
+            thread.start()
+        }
+    }
+
+    private func loop(worker: Int) {
+        var seen = 0
+        condition.lock()
+        while true {
+            while job == nil || generation == seen { condition.wait() }
+            seen = generation
+            guard let current = job else { continue }
+            active += 1
+            condition.unlock()
+            current.work(as: worker)
+            condition.lock()
+            active -= 1
+            condition.broadcast()
+        }
+    }
+
+    /// Runs `body(worker, task)` for every task in `0..<tasks`, each once, on up to
+    /// ``workers`` threads (`worker` tells which, for per-thread scratch space), and returns
+    /// when all have finished.
+    public func run(tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+        guard tasks > 1, helpers > 0 else {
+            for t in 0..<tasks { body(0, t) }
+            return
+        }
+        withoutActuallyEscaping(body) { body in
+            let job = Job(tasks: tasks, body: body)
+            condition.lock()
+            guard self.job == nil else {
+                condition.unlock()
+                job.work(as: 0)  // helpers busy with another query
+                return
+            }
+            self.job = job
+            generation += 1
+            condition.broadcast()
+            condition.unlock()
+            job.work(as: 0)
+            condition.lock()
+            self.job = nil  // late helpers find nothing to join
+            while active > 0 { condition.wait() }
+            condition.unlock()
+        }
+    }
+}
