@@ -51,6 +51,8 @@ public final class Receiver: Sendable {
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
         var engineOptions = EngineOptions()
         engineOptions.workers = Self.queryWorkers
+        engineOptions.maxSamples = configuration.queryMaxSamples
+        engineOptions.timeout = Double(configuration.queryTimeout) / 1000
         engine = Engine(options: engineOptions)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil

@@ -34,6 +34,11 @@ public struct ReceiverConfiguration: Sendable {
     public var queryResultsCache = true
     /// Most points (series × steps) the results cache holds.
     public var queryResultsCacheMaxPoints = 5_000_000
+    /// Most samples one query may hold at once (Prometheus's `query.max-samples`); beyond it
+    /// the query fails with `execution_too_many_samples`, not the process.
+    public var queryMaxSamples = 50_000_000
+    /// Longest a query may run, in milliseconds (Prometheus's `query.timeout`).
+    public var queryTimeout: Int64 = 120_000
     /// Queries that take longer are logged with their range and time (milliseconds).
     public var slowQueryThreshold: Int64 = 5_000
 
