@@ -81,13 +81,23 @@ enum IngestBenchmark {
         }
     }
 
-    /// Our receiver, Debian's victoria-metrics and prometheus, started fresh in that order.
+    /// Our receiver, Debian's victoria-metrics and prometheus, started fresh in that order
+    /// (TRIBUTARY_BENCH_TARGETS=tributary,... keeps only those named).
     static func targets(tributary: String) -> [Target] {
+        let all = allTargets(tributary: tributary)
+        guard let names = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_TARGETS"] else { return all }
+        let kept = Set(names.split(separator: ",").map(String.init))
+        return all.filter { kept.contains($0.name) }
+    }
+
+    static func allTargets(tributary: String) -> [Target] {
         [
             Target(
                 name: "tributary", binary: tributary,
                 arguments: { port, dir in
-                    ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"]
+                    // TRIBUTARY_BENCH_CONFIG: a receiver.yml for our side (e.g. query.parallelism: 1).
+                    let config = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_CONFIG"].map { ["--config", $0] } ?? []
+                    return ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"] + config
                 }, readyPath: "/-/ready"),
             Target(
                 name: "victoria-metrics", binary: "/usr/bin/victoria-metrics",

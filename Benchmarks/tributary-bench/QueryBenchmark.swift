@@ -46,8 +46,29 @@ enum QueryBenchmark {
             defer { server.stop() }
             let t0 = Date()
             var failures = 0
+            // The next round is encoded on another thread while this one is sent.
+            var next = NodeExporterLoad.round(series: labels, perRequest: 2000, round: 0, startMs: start)
             for r in 0..<rounds {
-                failures += IngestBenchmark.Server.send(NodeExporterLoad.round(series: labels, perRequest: 2000, round: r, startMs: start), port: server.port, connections: 4)
+                let current = next
+                let encoded = NSCondition()
+                nonisolated(unsafe) var upcoming: [[UInt8]]? = nil
+                if r + 1 < rounds {
+                    Thread {
+                        let bodies = NodeExporterLoad.round(series: labels, perRequest: 2000, round: r + 1, startMs: start)
+                        encoded.lock()
+                        upcoming = bodies
+                        encoded.signal()
+                        encoded.unlock()
+                    }.start()
+                }
+                failures += IngestBenchmark.Server.send(current, port: server.port, connections: 4)
+                if r + 1 < rounds {
+                    encoded.lock()
+                    while upcoming == nil { encoded.wait() }
+                    next = upcoming ?? []
+                    encoded.unlock()
+                }
+                if r % 240 == 239 { print("    \(target.name): \(r + 1) of \(rounds) rounds loaded") }
             }
             Thread.sleep(forTimeInterval: 2)
             let rssLoaded = server.memoryKiB("VmRSS")

@@ -98,6 +98,9 @@ extension Receiver {
 
     func engineFor(_ params: Params) throws(APIError) -> Engine {
         var options = engine.options
+        // Helper threads only for a query that runs alone: when several run, the cores are
+        // already busy and helpers would only take time from ingest.
+        if queries.running > 1 { options.workers = nil }
         if let timeout = try params.duration("timeout"), timeout > 0 { options.timeout = min(options.timeout, Double(timeout) / 1000) }
         return Engine(options: options)
     }

@@ -20,8 +20,20 @@ public final class Receiver: Sendable {
     let live: Mutex<LiveSettings>
     public let head: Head
     let wal: WAL
-    /// Helper threads for queries, one set per process (they live as long as it does).
-    static let queryWorkers = WorkerPool(helpers: ProcessInfo.processInfo.activeProcessorCount - 1) { QueryExecutor.lowerPriority() }
+    /// Helper threads for queries, one set per process and size (they live as long as it does).
+    static let queryWorkers = Mutex<[Int: WorkerPool]>([:])
+
+    /// The pool that gives a query `parallelism` threads (0: one per core), nil for one.
+    static func queryWorkers(parallelism: Int) -> WorkerPool? {
+        let threads = parallelism > 0 ? parallelism : ProcessInfo.processInfo.activeProcessorCount
+        guard threads > 1 else { return nil }
+        return queryWorkers.withLock { pools in
+            if let pool = pools[threads] { return pool }
+            let pool = WorkerPool(helpers: threads - 1) { QueryExecutor.lowerPriority() }
+            pools[threads] = pool
+            return pool
+        }
+    }
 
     /// The PromQL engine, with helper threads for a query's per-series work (one fewer than
     /// the cores; at the query threads' low priority, so ingest keeps precedence).
@@ -50,7 +62,7 @@ public final class Receiver: Sendable {
         self.metrics = metrics
         badRequests = RateLimitedLog(logger: logger, perSecond: 10)
         var engineOptions = EngineOptions()
-        engineOptions.workers = Self.queryWorkers
+        engineOptions.workers = Self.queryWorkers(parallelism: configuration.queryParallelism)
         engineOptions.maxSamples = configuration.queryMaxSamples
         engineOptions.timeout = Double(configuration.queryTimeout) / 1000
         engine = Engine(options: engineOptions)

@@ -32,10 +32,10 @@ import TributaryWire
             storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m}
             dedup: {replica_labels: [r], window: 30s}
             limits: {max_body_bytes: 1000, max_labels_per_series: 20}
-            query: {max_concurrency: 4, results_cache: false, results_cache_max_points: 1000, slow_query_threshold: 2s, max_samples: 1000000, timeout: 30s}
+            query: {max_concurrency: 4, results_cache: false, results_cache_max_points: 1000, slow_query_threshold: 2s, max_samples: 1000000, timeout: 30s, parallelism: 1}
             """, file: "r.yml")
         #expect(c.queryMaxConcurrency == 4 && !c.queryResultsCache && c.queryResultsCacheMaxPoints == 1000)
-        #expect(c.slowQueryThreshold == 2000 && c.queryMaxSamples == 1_000_000 && c.queryTimeout == 30_000)
+        #expect(c.slowQueryThreshold == 2000 && c.queryMaxSamples == 1_000_000 && c.queryTimeout == 30_000 && c.queryParallelism == 1)
         #expect(c.host == "127.0.0.1" && c.port == 9300)
         #expect(c.dataDirectory == "/tmp/x" && c.walFsync == .always)
         #expect(c.head.outOfOrderWindow == 5_400_000)

@@ -29,6 +29,13 @@ final class QueryExecutor: @unchecked Sendable {
         self.queueTimeout = queueTimeout
     }
 
+    /// Queries running now.
+    var running: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return threads - idle
+    }
+
     /// Queries waiting for a thread now.
     var queued: Int {
         condition.lock()
