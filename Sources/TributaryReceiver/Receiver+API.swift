@@ -12,9 +12,8 @@ extension Receiver {
     /// With `gzip` (the client sent `Accept-Encoding: gzip`), answers over 1 KiB are compressed,
     /// on the query thread too.
     public func queryAPI(_ path: String, query: String?, form: String?, gzip: Bool = false) async -> HTTPAnswer {
-        let submitted = ContinuousClock.now
-        return await queries.run({
-            var answer = self.api(path, query: query, form: form, queued: Self.seconds(since: submitted))
+        await queries.run({ waited in
+            var answer = self.api(path, query: query, form: form, queued: waited)
             if gzip, answer.body.count > 1024, let compressed = Gzip.compress(answer.body) {
                 answer.body = compressed
                 answer.headers.append(("Content-Encoding", "gzip"))
@@ -105,11 +104,6 @@ extension Receiver {
         return Engine(options: options)
     }
 
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let d = ContinuousClock.now - start
-        return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     func instantQuery(_ params: Params, queued: Double, _ out: inout JSONWriter) throws -> [String] {
         var stats = QueryStats(queue: queued)
         var clock = ContinuousClock.now
@@ -117,10 +111,10 @@ extension Receiver {
         let t = try params.time("time", default: nowMs)
         let expr = try Parser.parse(q)
         let engine = try engineFor(params)
-        stats.prepare = Self.seconds(since: clock)
+        stats.prepare = clock.secondsElapsed
         clock = .now
         let (value, annotations) = try engine.instantQuery(expr, at: t, querier: head.querier())
-        stats.eval = Self.seconds(since: clock)
+        stats.eval = clock.secondsElapsed
         stats.add(annotations)
         write(value, stats: params.first("stats") != nil ? stats : nil, &out)
         noteSlow(q, range: "instant at \(Double(t) / 1000)", stats)
@@ -139,7 +133,7 @@ extension Receiver {
         guard step > 0 else { throw APIError(.badData, "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer") }
         let expr = try Parser.parse(q)
         let engine = try engineFor(params)
-        stats.prepare = Self.seconds(since: clock)
+        stats.prepare = clock.secondsElapsed
         clock = .now
         let value: QueryValue
         let warnings: [String]
@@ -156,7 +150,7 @@ extension Receiver {
             warnings = annotations.warnings
             stats.add(annotations)
         }
-        stats.eval = Self.seconds(since: clock)
+        stats.eval = clock.secondsElapsed
         write(value, stats: params.first("stats") != nil ? stats : nil, &out)
         noteSlow(q, range: "\(Double(start) / 1000) to \(Double(end) / 1000) step \(Double(step) / 1000)s", stats)
         return warnings
@@ -170,7 +164,9 @@ extension Receiver {
         case .scalar(let t, let v):
             out.point(t, v)
         case .string(let t, let s):
-            out.raw("[" + JSONWriter.seconds(t) + ",")
+            out.raw("[")
+            out.seconds(t)
+            out.raw(",")
             out.string(s)
             out.raw("]")
         case .vector(let t, let samples):
@@ -358,9 +354,9 @@ extension Receiver {
                 out.raw("{\"labels\":")
                 out.labels(e.labels)
                 out.raw(",\"value\":\"")
-                out.raw(JSONWriter.value(e.value))
+                FloatText.appendPlain(e.value, to: &out.bytes)
                 out.raw("\",\"timestamp\":")
-                out.raw(JSONWriter.seconds(e.timestamp))
+                out.seconds(e.timestamp)
                 out.raw("}")
             }
             out.raw("]}")

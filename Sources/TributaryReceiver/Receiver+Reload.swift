@@ -29,7 +29,7 @@ struct LiveSettings: Sendable {
 extension Receiver {
     /// Applies a re-read receiver.yml (SIGHUP, `POST /-/reload`): auth, limits
     /// (`limits`, body size) and dedup settings take effect for the next request. Settings that
-    /// are bound at start (listen address, TLS, storage, `remote_write`) keep their running
+    /// are bound at start (listen address, TLS, storage, `remote_write`, `query`) keep their running
     /// values; each one that differs is named in the returned list and in a warning.
     @discardableResult
     public func reload(_ new: ReceiverConfiguration) -> [String] {
@@ -45,7 +45,7 @@ extension Receiver {
         if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
             needRestart.append("remote_write")
         }
-        if new.queryMaxConcurrency != old.queryMaxConcurrency { needRestart.append("query") }
+        if new.queryDiffers(from: old) { needRestart.append("query") }
         live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
         if !needRestart.isEmpty {
             logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])

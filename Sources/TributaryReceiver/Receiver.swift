@@ -21,13 +21,13 @@ public final class Receiver: Sendable {
     public let head: Head
     let wal: WAL
     /// Helper threads for queries, one set per process and size (they live as long as it does).
-    static let queryWorkers = Mutex<[Int: WorkerPool]>([:])
+    static let workerPools = Mutex<[Int: WorkerPool]>([:])
 
     /// The pool that gives a query `parallelism` threads (0: one per core), nil for one.
     static func queryWorkers(parallelism: Int) -> WorkerPool? {
         let threads = parallelism > 0 ? parallelism : ProcessInfo.processInfo.activeProcessorCount
         guard threads > 1 else { return nil }
-        return queryWorkers.withLock { pools in
+        return workerPools.withLock { pools in
             if let pool = pools[threads] { return pool }
             let pool = WorkerPool(helpers: threads - 1) { QueryExecutor.lowerPriority() }
             pools[threads] = pool

@@ -47,6 +47,14 @@ public struct ReceiverConfiguration: Sendable {
     public var slowQueryThreshold: Int64 = 5_000
 
     public init() {}
+
+    /// Whether the `query` section differs from `other`'s (it is bound at start: a reload that
+    /// changes it needs a restart).
+    func queryDiffers(from other: ReceiverConfiguration) -> Bool {
+        queryMaxConcurrency != other.queryMaxConcurrency || queryResultsCache != other.queryResultsCache
+            || queryResultsCacheMaxPoints != other.queryResultsCacheMaxPoints || queryParallelism != other.queryParallelism
+            || queryMaxSamples != other.queryMaxSamples || queryTimeout != other.queryTimeout || slowQueryThreshold != other.slowQueryThreshold
+    }
 }
 
 /// PEM files for serving HTTPS; with `clientCAFile`, clients must present a certificate it signed.

@@ -12,7 +12,7 @@ import TributaryWire
 /// timeout in the queue is answered 503 `timeout` without running.
 @Suite struct QueryIsolationTests {
     final class Counts: Sendable {
-        let state = Mutex((running: 0, most: 0, ran: 0, firstDone: ContinuousClock.Instant?.none, poolAnswered: ContinuousClock.Instant?.none))
+        let state = Mutex((running: 0, most: 0, ran: 0, threads: Set<String>()))
     }
 
     @Test func queriesRunApartBoundedAndTimeOutInTheQueue() async throws {
@@ -21,35 +21,33 @@ import TributaryWire
         await withTaskGroup(of: HTTPAnswer.self) { group in
             for _ in 0..<4 {
                 group.addTask {
-                    await executor.run({
+                    await executor.run({ _ in
                         counts.state.withLock { c in
                             c.running += 1
                             c.most = max(c.most, c.running)
+                            c.threads.insert(Thread.current.name ?? "unnamed")
                         }
                         Thread.sleep(forTimeInterval: 0.5)  // a query holding its thread
                         counts.state.withLock { c in
                             c.running -= 1
                             c.ran += 1
-                            if c.firstDone == nil { c.firstDone = .now }
                         }
                         return HTTPAnswer(status: 200)
                     }) { HTTPAnswer(status: 503) }
                 }
             }
-            // Meanwhile the cooperative pool (where remote write is served) is free: it answers
-            // before the first query ends (were queries on the pool, the two running would hold
-            // both of this machine's pool threads until then).
+            // Meanwhile the cooperative pool (where remote write is served) keeps working.
             group.addTask {
                 try? await Task.sleep(for: .milliseconds(100))
-                counts.state.withLock { $0.poolAnswered = .now }
                 return HTTPAnswer(status: 204)
             }
             var statuses: [Int] = []
             for await answer in group { statuses.append(answer.status) }
             #expect(statuses.sorted() == [200, 200, 204, 503, 503], "two ran, two waited past 300 ms, the pool answered at once: \(statuses)")
         }
-        let (firstDone, poolAnswered) = counts.state.withLock { ($0.firstDone, $0.poolAnswered) }
-        if let firstDone, let poolAnswered { #expect(poolAnswered < firstDone, "the pool answered while queries ran") } else { Issue.record("no times recorded") }
+        // Queries ran on the executor's own threads, never on the cooperative pool (a timing
+        // check of the pool's answer failed when parallel tests kept the pool busy).
+        #expect(counts.state.withLock { $0.threads } == ["tributary-query"])
         #expect(counts.state.withLock { $0.most } == 2, "at most max_concurrency at once")
         #expect(counts.state.withLock { $0.ran } == 2)
     }

@@ -38,6 +38,8 @@ import TributaryWire
         settings.remoteWrites = []
         settings.head.outOfOrderWindow = 60_000
         #expect(server.receiver.reload(settings) == ["listen", "storage"])
+        settings.slowQueryThreshold = 1
+        #expect(server.receiver.reload(settings) == ["listen", "storage", "query"], "query settings are bound at start")
         await server.stop()
     }
 }

@@ -62,8 +62,8 @@ extension ScrapeLoop {
             }
             guard !stopped else { return self.finish() }
             switch result {
-            case .success(let answer): self.ingest((answer.body, answer.contentType), at: t, duration: Self.seconds(since: started))
-            case .failure(let error): self.ingest(nil, failure: "\(error)", at: t, duration: Self.seconds(since: started))
+            case .success(let answer): self.ingest((answer.body, answer.contentType), at: t, duration: started.secondsElapsed)
+            case .failure(let error): self.ingest(nil, failure: "\(error)", at: t, duration: started.secondsElapsed)
             }
             self.scheduleNext(scraper)
         }

@@ -112,12 +112,7 @@ public final class ScrapeLoop: Sendable {
             if Task.isCancelled { return }
             failure = "\(error)"
         }
-        ingest(answer, failure: failure, at: t, duration: Self.seconds(since: started))
-    }
-
-    static func seconds(since start: ContinuousClock.Instant) -> Double {
-        let duration = ContinuousClock.now - start
-        return Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        ingest(answer, failure: failure, at: t, duration: started.secondsElapsed)
     }
 
     /// Turns a scrape result into WAL records. `answer` nil (with `failure`) means the target is

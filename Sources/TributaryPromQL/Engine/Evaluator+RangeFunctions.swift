@@ -8,22 +8,13 @@ extension Evaluator {
         guard let function = RangeFunction(name: name) else {
             throw EvaluationError(.execution, "function \(name) is not implemented")
         }
-        let matrixArg = name == "quantile_over_time" ? c.args[1] : c.args[0]
+        let matrixArg = c.args[function.matrixArgument]
         var scalars: [Double] = []
-        for (i, arg) in c.args.enumerated() where arg.type == .scalar && !(name == "quantile_over_time" && i == 1) {
+        for (i, arg) in c.args.enumerated() where i != function.matrixArgument {
             guard case .scalar(let v) = try eval(arg, at: t) else { continue }
             scalars.append(v)
         }
-        if name == "double_exponential_smoothing" || name == "holt_winters" {
-            let sf = scalars.count > 0 ? scalars[0] : .nan, tf = scalars.count > 1 ? scalars[1] : .nan
-            guard sf > 0, sf < 1 else { throw EvaluationError(.execution, "invalid smoothing factor. Expected: 0 < sf < 1, got: \(Self.formatValue(sf))") }
-            guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(tf))") }
-        }
-        if name == "quantile_over_time", let q = scalars.first, q.isNaN || q < 0 || q > 1 {
-            annotations.add(warnings: ["PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(q))"])
-        }
-        var quantileParameter = Double.nan
-        if name == "quantile_over_time", case .scalar(let q) = try eval(c.args[0], at: t) { quantileParameter = q }
+        if let warning = try Self.checkParameters(function, scalars) { annotations.add(warnings: [warning]) }
         // The window for extrapolation: (t - offset - range, t - offset].
         var rangeStart = t, rangeEnd = t, rangeSeconds = 0.0
         if case .matrixSelector(let m) = Self.unparen(matrixArg) {
@@ -42,7 +33,7 @@ extension Evaluator {
             guard !samples.isEmpty,
                 let v = Self.compute(
                     function, samples, t: t, rangeStart: rangeStart, rangeEnd: rangeEnd,
-                    rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantileParameter)
+                    rangeSeconds: rangeSeconds, scalars: scalars)
             else { return }
             var sample = VectorSample(labels: labels, value: v)
             sample.dropName = function.keepsName ? dropName : true
@@ -80,10 +71,28 @@ extension Evaluator {
         return out
     }
 
+    /// Checks a range function's scalar arguments (in order, the range vector left out): an
+    /// invalid smoothing or trend factor fails the query; a quantile outside [0, 1] gives the
+    /// returned warning.
+    static func checkParameters(_ function: RangeFunction, _ scalars: [Double]) throws(EvaluationError) -> String? {
+        switch function {
+        case .doubleExponentialSmoothing:
+            let sf = scalars.count > 0 ? scalars[0] : .nan, tf = scalars.count > 1 ? scalars[1] : .nan
+            guard sf > 0, sf < 1 else { throw EvaluationError(.execution, "invalid smoothing factor. Expected: 0 < sf < 1, got: \(formatValue(sf))") }
+            guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(formatValue(tf))") }
+            return nil
+        case .quantileOverTime:
+            let q = scalars.first ?? .nan
+            return q.isNaN || q < 0 || q > 1 ? "PromQL warning: quantile value should be between 0 and 1, got \(formatValue(q))" : nil
+        default:
+            return nil
+        }
+    }
+
     /// One range function over the samples of one series in its window.
     static func compute(
         _ function: RangeFunction, _ samples: UnsafeBufferPointer<Sample>, t: Int64, rangeStart: Int64, rangeEnd: Int64,
-        rangeSeconds: Double, scalars: [Double], quantile: Double
+        rangeSeconds: Double, scalars: [Double]
     ) -> Double? {
         let n = samples.count
         switch function {
@@ -129,7 +138,7 @@ extension Evaluator {
         case .presentOverTime: return 1
         case .stddevOverTime: return variance(samples.map(\.value)).squareRoot()
         case .stdvarOverTime: return variance(samples.map(\.value))
-        case .quantileOverTime: return Self.quantile(quantile, samples.map(\.value))
+        case .quantileOverTime: return Self.quantile(scalars.first ?? .nan, samples.map(\.value))
         case .madOverTime:
             let values = samples.map(\.value)
             if values.contains(where: \.isNaN) { return .nan }

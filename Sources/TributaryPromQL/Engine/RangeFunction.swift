@@ -26,6 +26,9 @@ enum RangeFunction: String {
         self.init(rawValue: name == "holt_winters" ? "double_exponential_smoothing" : name)
     }
 
+    /// The position of the range-vector argument (`quantile_over_time` takes the quantile first).
+    var matrixArgument: Int { self == .quantileOverTime ? 1 : 0 }
+
     /// Whether the result keeps the input's metric name (the value is one of the samples).
     var keepsName: Bool { self == .lastOverTime || self == .firstOverTime }
 }

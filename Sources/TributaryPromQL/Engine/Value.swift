@@ -84,7 +84,7 @@ public struct Annotations: Sendable, Equatable {
     public init() {}
 
     /// Adds warnings not already there (a range query finds the same at many steps).
-    mutating func add(warnings new: [String]) {
+    public mutating func add(warnings new: [String]) {
         for w in new where !warnings.contains(w) { warnings.append(w) }
     }
 }

@@ -68,13 +68,4 @@ struct JSONWriter {
             divisor /= 10
         }
     }
-
-    static func seconds(_ ms: Int64) -> String {
-        var w = JSONWriter(capacity: 24)
-        w.seconds(ms)
-        return String(decoding: w.bytes, as: UTF8.self)
-    }
-
-    /// Sample values as Prometheus writes them (``FloatText/plain(_:)``).
-    static func value(_ v: Double) -> String { FloatText.plain(v) }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import TributaryModel
 
 #if canImport(Glibc)
     import Glibc
@@ -12,7 +13,8 @@ import Foundation
 final class QueryExecutor: @unchecked Sendable {
     struct Job {
         let enqueued: ContinuousClock.Instant
-        let run: () -> Void
+        /// Runs the query, given the seconds it waited for a thread.
+        let run: (Double) -> Void
         let expire: () -> Void
     }
 
@@ -36,27 +38,18 @@ final class QueryExecutor: @unchecked Sendable {
         return threads - idle
     }
 
-    /// Queries waiting for a thread now.
-    var queued: Int {
-        condition.lock()
-        defer { condition.unlock() }
-        return queue.count - head
-    }
-
-    /// Runs `body` on a query thread and returns its answer; `expired` is the answer when the
-    /// query waited in the queue past the timeout.
-    func run(_ body: @escaping @Sendable () -> HTTPAnswer, expired: @escaping @Sendable () -> HTTPAnswer) async -> HTTPAnswer {
+    /// Runs `body` on a query thread, with the seconds the query waited for it, and returns its
+    /// answer; `expired` is the answer when the query waited in the queue past the timeout.
+    func run(_ body: @escaping @Sendable (_ waited: Double) -> HTTPAnswer, expired: @escaping @Sendable () -> HTTPAnswer) async -> HTTPAnswer {
         await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
-            let job = Job(enqueued: .now, run: { continuation.resume(returning: body()) }, expire: { continuation.resume(returning: expired()) })
+            let job = Job(enqueued: .now, run: { continuation.resume(returning: body($0)) }, expire: { continuation.resume(returning: expired()) })
             condition.lock()
             queue.append(job)
             if idle > 0 {
                 condition.signal()
             } else if threads < maxConcurrency {
                 threads += 1
-                let thread = Thread { [self] in work() }
-                thread.name = "tributary-query"
-                thread.start()
+                Thread { [self] in work() }.start()
             }
             condition.unlock()
         }
@@ -69,6 +62,9 @@ final class QueryExecutor: @unchecked Sendable {
     }
 
     private func work() {
+        // Named from inside: a name set before start() is not applied on Linux (the thread
+        // kept its creator's, e.g. the cooperative pool's "oot.default-qos").
+        Thread.current.name = "tributary-query"
         Self.lowerPriority()
         while true {
             condition.lock()
@@ -87,7 +83,7 @@ final class QueryExecutor: @unchecked Sendable {
             if ContinuousClock.now - job.enqueued > queueTimeout {
                 job.expire()
             } else {
-                job.run()
+                job.run(job.enqueued.secondsElapsed)
             }
         }
     }

@@ -13,29 +13,28 @@ extension Receiver {
         let lateWrites = head.lateWrites
         let settled = nowMs - head.options.lateWriteAge
         var series: [SeriesResult]
-        var warnings: [String]
-        var work = Annotations()
+        // The warnings of the whole answer; the work figures of what was computed now.
+        var annotations = Annotations()
         if let hit = cache.lookup(key, start: start, end: end, step: step, lateWrites: lateWrites) {
             metrics.resultsCacheHits.increment()
             series = hit.series
-            warnings = hit.warnings
+            annotations.warnings = hit.warnings
             if hit.computeFrom <= end {
-                let (value, annotations) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: head.querier())
-                guard case .matrix(let computed) = value else { throw APIError(.execution, "unexpected result type in range query") }
-                series = ResultsCache.merge(series, computed)
-                for w in annotations.warnings where !warnings.contains(w) { warnings.append(w) }
-                work = annotations
+                let (value, computed) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: head.querier())
+                guard case .matrix(let later) = value else { throw APIError(.execution, "unexpected result type in range query") }
+                series = ResultsCache.merge(series, later)
+                annotations.samplesRead = computed.samplesRead
+                annotations.peakSamples = computed.peakSamples
+                annotations.add(warnings: computed.warnings)
             }
         } else {
             metrics.resultsCacheMisses.increment()
-            let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
-            guard case .matrix(let computed) = value else { throw APIError(.execution, "unexpected result type in range query") }
-            series = computed
-            warnings = annotations.warnings
-            work = annotations
+            let (value, computed) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
+            guard case .matrix(let all) = value else { throw APIError(.execution, "unexpected result type in range query") }
+            series = all
+            annotations = computed
         }
-        cache.store(key, series: series, warnings: warnings, start: start, boundary: min(end, settled), lateWrites: lateWrites)
-        work.warnings = warnings
-        return (series, work)
+        cache.store(key, series: series, warnings: annotations.warnings, start: start, boundary: min(end, settled), lateWrites: lateWrites)
+        return (series, annotations)
     }
 }

@@ -1,4 +1,3 @@
-import Foundation
 import Synchronization
 import TributaryModel
 import TributaryWAL
@@ -227,7 +226,7 @@ extension Head {
             }
         }
         bytes.add(grown, ordering: .relaxed)
-        if oldest < Int64(Date().timeIntervalSince1970 * 1000) - options.lateWriteAge {
+        if oldest < WallClock.system.now() - options.lateWriteAge {
             lateWriteCount.add(1, ordering: .releasing)
         }
         return stored

@@ -4,21 +4,23 @@ import TributaryModel
 /// The leaves of series-at-a-time evaluation: instant selectors and range functions over
 /// matrix selectors, each series read once for all steps.
 extension Evaluator {
-    /// Space one thread reuses from series to series.
-    struct Scratch {
+    /// Buffers one thread reuses from series to series.
+    final class Scratch {
         var samples: [Sample] = []
+        /// The samples without stale markers, and the positions of counter resets.
         var kept: [Sample] = []
         var resets: [Int] = []
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
     /// included): its columns, or nil when it has no value at any step. Called from several
-    /// threads at once with the worker's own scratch space.
-    typealias Leaf = (Labels, UnsafeBufferPointer<Sample>, inout Scratch) -> StepSeries?
+    /// threads at once, each with its own scratch buffers.
+    typealias Leaf = (Labels, UnsafeBufferPointer<Sample>, Scratch) -> StepSeries?
 
     /// Reads each series matching `v` in `[from, to]`, computes `leaf` of it and hands the
     /// result to `sink` in the order the storage returned the series. With a worker pool,
-    /// batches of series are read and computed on several threads, then handed on in order.
+    /// batches are read and computed on several threads; without, one series at a time (a
+    /// batch's results would push the series being read out of the caches).
     func forEachStoredSeries(
         _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext, _ leaf: Leaf, _ sink: SeriesSink
     ) throws(EvaluationError) {
@@ -28,43 +30,30 @@ extension Evaluator {
         } catch {
             throw EvaluationError(.execution, "\(error)")
         }
-        guard let pool = options.workers, pool.helpers > 0, series.count >= pool.minimumSeries else {
-            var scratch = Scratch()
-            for s in series {
-                scratch.samples.removeAll(keepingCapacity: true)
-                s.appendSamples(to: &scratch.samples)
-                try context.read(scratch.samples.count)
-                let samples = scratch.samples
-                guard var out = samples.withUnsafeBufferPointer({ leaf(s.labels, $0, &scratch) }) else { continue }
-                try sink(&out)
-            }
-            return
-        }
-        let scratch = UnsafeMutableBufferPointer<Scratch>.allocate(capacity: pool.workers)
-        _ = scratch.initialize(from: repeatElement(Scratch(), count: pool.workers))
-        let results = UnsafeMutableBufferPointer<StepSeries?>.allocate(capacity: pool.batch)
-        let counts = UnsafeMutableBufferPointer<Int>.allocate(capacity: pool.batch)
-        defer {
-            scratch.deinitialize().deallocate()
-            results.deallocate()
-            counts.deallocate()
-        }
+        let pool = options.workers.flatMap { series.count >= $0.minimumSeries ? $0 : nil }
+        let batch = pool?.batch ?? 1
+        let scratch = (0..<(pool?.workers ?? 1)).map { _ in Scratch() }
+        var results = [StepSeries?](repeating: nil, count: min(batch, series.count))
+        var counts = [Int](repeating: 0, count: results.count)
         var first = 0
         while first < series.count {
-            let n = min(pool.batch, series.count - first)
-            let base = first
-            pool.run(tasks: n) { worker, j in
-                let s = series[base + j]
-                scratch[worker].samples.removeAll(keepingCapacity: true)
-                s.appendSamples(to: &scratch[worker].samples)
-                counts[j] = scratch[worker].samples.count
-                let samples = scratch[worker].samples
-                (results.baseAddress! + j).initialize(to: samples.withUnsafeBufferPointer { leaf(s.labels, $0, &scratch[worker]) })
+            let n = min(batch, series.count - first)
+            results.withUnsafeMutableBufferPointer { results in
+                counts.withUnsafeMutableBufferPointer { counts in
+                    func compute(_ worker: Int, _ j: Int) {
+                        let s = series[first + j], buffers = scratch[worker]
+                        buffers.samples.removeAll(keepingCapacity: true)
+                        s.appendSamples(to: &buffers.samples)
+                        counts[j] = buffers.samples.count
+                        results[j] = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
+                    }
+                    if let pool { pool.run(tasks: n, compute) } else { for j in 0..<n { compute(0, j) } }
+                }
             }
-            defer { _ = results.baseAddress.map { $0.deinitialize(count: n) } }
             for j in 0..<n {
                 try context.read(counts[j])
                 guard var out = results[j] else { continue }
+                results[j] = nil
                 try sink(&out)
             }
             first += n
@@ -110,23 +99,9 @@ extension Evaluator {
     /// A range function over a matrix selector: each step's window `(ref - range, ref]` found
     /// by moving two indexes forward through the series' samples.
     func rangeFunctionColumns(_ function: RangeFunction, _ c: Call, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
-        let matrixIndex = function == .quantileOverTime ? 1 : 0
-        guard case .matrixSelector(let m) = Self.unparen(c.args[matrixIndex]) else { return }
-        let scalars = c.args.indices.filter { $0 != matrixIndex }.compactMap { Self.constant(c.args[$0]) }
-        var quantile = Double.nan
-        switch function {
-        case .doubleExponentialSmoothing:
-            let sf = scalars.count > 0 ? scalars[0] : .nan, tf = scalars.count > 1 ? scalars[1] : .nan
-            guard sf > 0, sf < 1 else { throw EvaluationError(.execution, "invalid smoothing factor. Expected: 0 < sf < 1, got: \(Self.formatValue(sf))") }
-            guard tf > 0, tf < 1 else { throw EvaluationError(.execution, "invalid trend factor. Expected: 0 < tf < 1, got: \(Self.formatValue(tf))") }
-        case .quantileOverTime:
-            quantile = scalars.first ?? .nan
-            if quantile.isNaN || quantile < 0 || quantile > 1 {
-                context.warnings.append("PromQL warning: quantile value should be between 0 and 1, got \(Self.formatValue(quantile))")
-            }
-        default:
-            break
-        }
+        guard case .matrixSelector(let m) = Self.unparen(c.args[function.matrixArgument]) else { return }
+        let scalars = c.args.indices.filter { $0 != function.matrixArgument }.compactMap { Self.constant(c.args[$0]) }
+        if let warning = try Self.checkParameters(function, scalars) { context.warnings.append(warning) }
         let refs = referenceTimes(m.selector)
         guard let first = refs.first, let last = refs.last else { return }
         let range = rangeOf(m)
@@ -136,53 +111,45 @@ extension Evaluator {
         let leaf: Leaf = { labels, stored, scratch in
             var out = StepSeries(labels: labels, steps: steps, dropName: dropName)
             var any = false
-            // This thread's buffers, borrowed for the series.
-            var resets: [Int] = [], kept: [Sample] = []
-            swap(&resets, &scratch.resets)
-            swap(&kept, &scratch.kept)
-            defer {
-                swap(&resets, &scratch.resets)
-                swap(&kept, &scratch.kept)
+            func set(_ i: Int, _ value: Double) {
+                out.values[i] = value
+                out.present[i] = true
+                any = true
             }
-            func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
-                if function == .rate || function == .increase || function == .delta {
-                    extrapolatedRates(samples)
-                    return
-                }
+            /// Calls `body` with each step and the indexes `from..<to` of its window's samples.
+            func forEachWindow(_ samples: UnsafeBufferPointer<Sample>, _ body: (_ step: Int, _ from: Int, _ to: Int) -> Void) {
                 var from = 0, to = 0
                 for i in 0..<steps {
-                    let ref = refs[i], lower = ref - range
-                    while to < samples.count, samples[to].timestamp <= ref { to += 1 }
-                    while from < to, samples[from].timestamp <= lower { from += 1 }
-                    guard from < to else { continue }
-                    let window = UnsafeBufferPointer(rebasing: samples[from..<to])
-                    guard
-                        let v = Self.compute(
-                            function, window, t: stepTime(i), rangeStart: lower, rangeEnd: ref,
-                            rangeSeconds: rangeSeconds, scalars: scalars, quantile: quantile)
-                    else { continue }
-                    out.values[i] = v
-                    out.present[i] = true
-                    any = true
+                    while to < samples.count, samples[to].timestamp <= refs[i] { to += 1 }
+                    while from < to, samples[from].timestamp <= refs[i] - range { from += 1 }
+                    body(i, from, to)
                 }
             }
-            // rate, increase and delta in constant time per step: the counter resets are
-            // found once, and each window adds the values before the resets inside it, in
-            // order (the same additions as extrapolatedRate's loop, so the same result).
-            func extrapolatedRates(_ samples: UnsafeBufferPointer<Sample>) {
-                let isCounter = function != .delta
-                resets.removeAll(keepingCapacity: true)
-                if isCounter {
-                    for k in samples.indices.dropFirst() where samples[k].value < samples[k - 1].value { resets.append(k) }
+            func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
+                guard function == .rate || function == .increase || function == .delta else {
+                    forEachWindow(samples) { i, from, to in
+                        guard from < to,
+                            let v = Self.compute(
+                                function, UnsafeBufferPointer(rebasing: samples[from..<to]), t: stepTime(i), rangeStart: refs[i] - range,
+                                rangeEnd: refs[i], rangeSeconds: rangeSeconds, scalars: scalars)
+                        else { return }
+                        set(i, v)
+                    }
+                    return
                 }
-                var from = 0, to = 0, reset = 0
-                for i in 0..<steps {
-                    let ref = refs[i], lower = ref - range
-                    while to < samples.count, samples[to].timestamp <= ref { to += 1 }
-                    while from < to, samples[from].timestamp <= lower { from += 1 }
-                    guard to - from >= 2 else { continue }
-                    let first = samples[from], last = samples[to - 1]
-                    var result = last.value - first.value
+                // rate, increase and delta in constant time per step: the counter resets are
+                // found once, and each window adds the values before the resets inside it, in
+                // order (the same additions as extrapolatedRate's loop, so the same result).
+                let isCounter = function != .delta
+                scratch.resets.removeAll(keepingCapacity: true)
+                if isCounter {
+                    for k in samples.indices.dropFirst() where samples[k].value < samples[k - 1].value { scratch.resets.append(k) }
+                }
+                let resets = scratch.resets
+                var reset = 0
+                forEachWindow(samples) { i, from, to in
+                    guard to - from >= 2 else { return }
+                    var result = samples[to - 1].value - samples[from].value
                     if isCounter {
                         while reset < resets.count, resets[reset] <= from { reset += 1 }
                         var k = reset
@@ -191,18 +158,18 @@ extension Evaluator {
                             k += 1
                         }
                     }
-                    out.values[i] = Self.extrapolate(
-                        result, first: first, last: last, count: to - from, rangeStart: lower, rangeEnd: ref,
-                        rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate)
-                    out.present[i] = true
-                    any = true
+                    set(
+                        i,
+                        Self.extrapolate(
+                            result, first: samples[from], last: samples[to - 1], count: to - from, rangeStart: refs[i] - range,
+                            rangeEnd: refs[i], rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate))
                 }
             }
             // Windows never include stale markers: leave them out once.
             if stored.contains(where: \.isStale) {
-                kept.removeAll(keepingCapacity: true)
-                for s in stored where !s.isStale { kept.append(s) }
-                kept.withUnsafeBufferPointer { evaluate($0) }
+                scratch.kept.removeAll(keepingCapacity: true)
+                for s in stored where !s.isStale { scratch.kept.append(s) }
+                scratch.kept.withUnsafeBufferPointer { evaluate($0) }
             } else {
                 evaluate(stored)
             }

@@ -18,7 +18,6 @@ struct StepSeries {
         self.dropName = dropName
     }
 
-    var isEmpty: Bool { !present.contains(true) }
     var pointCount: Int { present.reduce(0) { $1 ? $0 + 1 : $0 } }
 }
 

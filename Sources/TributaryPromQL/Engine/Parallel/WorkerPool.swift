@@ -47,12 +47,11 @@ public final class WorkerPool: @unchecked Sendable {
         self.minimumSeries = max(1, minimumSeries)
         self.batch = max(1, batch)
         for index in 0..<self.helpers {
-            let thread = Thread { [self] in
+            Thread { [self] in
+                Thread.current.name = "tributary-query-helper-\(index + 1)"  // set from inside the thread
                 threadSetup()
                 loop(worker: index + 1)
-            }
-            thread.name = "tributary-query-helper-\(index + 1)"
-            thread.start()
+            }.start()
         }
     }
 
