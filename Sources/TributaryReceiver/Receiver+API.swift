@@ -12,13 +12,10 @@ extension Receiver {
     /// With `gzip` (the client sent `Accept-Encoding: gzip`), answers over 1 KiB are compressed,
     /// on the query thread too.
     public func queryAPI(_ path: String, query: String?, form: String?, gzip: Bool = false) async -> HTTPAnswer {
-        await queries.run({ waited in
-            var answer = self.api(path, query: query, form: form, queued: waited)
-            if gzip, answer.body.count > 1024, let compressed = Gzip.compress(answer.body) {
-                answer.body = compressed
-                answer.headers.append(("Content-Encoding", "gzip"))
-            }
-            return answer
+        let timeout = engine.options.timeout
+        return await queries.run(responding: { waited, respond in
+            let answer = StreamedAnswer(gzip: gzip, timeout: timeout, respond: respond)
+            answer.complete(self.api(path, query: query, form: form, queued: waited, chunks: answer.send))
         }) {
             Self.errorAnswer(APIError(.timeout, "query timed out in query queue"))
         }
@@ -26,10 +23,15 @@ extension Receiver {
 
     /// Serves one Prometheus HTTP API path (`query`, `series`, …) with parsed parameters.
     /// `queued`: seconds the query waited for a query thread (for `stats` and the slow-query log).
-    public func api(_ path: String, query: String?, form: String?, queued: Double = 0) -> HTTPAnswer {
+    /// `chunks`: takes the answer a chunk at a time while a query result is written (see
+    /// ``StreamedAnswer``); the returned answer then holds only what came after the last chunk.
+    public func api(
+        _ path: String, query: String?, form: String?, queued: Double = 0, chunks: ((_ bytes: [UInt8]) -> Bool)? = nil
+    ) -> HTTPAnswer {
         let params = Params(query: query, form: form)
         do {
             var out = JSONWriter(capacity: 1024)
+            out.chunks = chunks
             out.raw("{\"status\":\"success\",\"data\":")
             var warnings: [String] = []
             switch path {
@@ -178,6 +180,7 @@ extension Receiver {
                 out.raw(",\"value\":")
                 out.point(t, s.value)
                 out.raw("}")
+                guard out.boundary() else { break }
             }
             out.raw("]")
         case .matrix(let series):
@@ -192,6 +195,7 @@ extension Receiver {
                     out.point(p.timestamp, p.value)
                 }
                 out.raw("]}")
+                guard out.boundary() else { break }
             }
             out.raw("]")
         }

@@ -11,11 +11,15 @@ public struct HTTPAnswer: Sendable {
     public var status: Int
     public var headers: [(String, String)] = []
     public var body: [UInt8] = []
+    /// Set when the body is sent while it is being written (a large query answer); `body` is
+    /// then empty.
+    var stream: BodyStream?
 
-    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = []) {
+    init(status: Int, headers: [(String, String)] = [], body: [UInt8] = [], stream: BodyStream? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
+        self.stream = stream
     }
 
     static func text(_ status: Int, _ message: String, headers: [(String, String)] = []) -> HTTPAnswer {

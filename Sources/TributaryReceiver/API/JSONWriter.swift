@@ -4,8 +4,25 @@ import TributaryModel
 /// Prometheus formats them (`"1.5"`, `"NaN"`, `"+Inf"`; times as float seconds).
 struct JSONWriter {
     var bytes: [UInt8] = []
+    /// Set for an answer sent while it is written: ``boundary()`` hands it the bytes written so
+    /// far once they fill a chunk; false back means the client is gone.
+    var chunks: ((_ bytes: [UInt8]) -> Bool)?
+    static let chunkSize = 256 * 1024
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
+
+    /// Between two elements of a result: passes a full chunk on (and starts the next one empty).
+    /// False when nothing more should be written (the client went away).
+    mutating func boundary() -> Bool {
+        guard let chunks, bytes.count >= Self.chunkSize else { return true }
+        let full = bytes
+        bytes.removeAll(keepingCapacity: true)
+        guard chunks(full) else {
+            self.chunks = nil
+            return false
+        }
+        return true
+    }
 
     mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
 

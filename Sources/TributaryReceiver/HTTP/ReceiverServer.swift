@@ -132,11 +132,22 @@ public enum ReceiverServer {
         for (name, value) in answer.headers {
             if let n = HTTPField.Name(name) { fields.append(HTTPField(name: n, value: value)) }
         }
-        return Response(
-            status: HTTPResponse.Status(code: answer.status),
-            headers: fields,
-            body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body))
-        )
+        guard let stream = answer.stream else {
+            return Response(status: HTTPResponse.Status(code: answer.status), headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(bytes: answer.body)))
+        }
+        // Sent as the query thread writes it, chunked; a failed write (client gone) stops it.
+        let body = ResponseBody { writer in
+            while let chunk = await stream.next() {
+                do {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                } catch {
+                    stream.abandon()
+                    throw error
+                }
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: HTTPResponse.Status(code: answer.status), headers: fields, body: body)
     }
 }
 

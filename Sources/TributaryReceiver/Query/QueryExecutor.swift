@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TributaryModel
 
 #if canImport(Glibc)
@@ -41,8 +42,24 @@ final class QueryExecutor: @unchecked Sendable {
     /// Runs `body` on a query thread, with the seconds the query waited for it, and returns its
     /// answer; `expired` is the answer when the query waited in the queue past the timeout.
     func run(_ body: @escaping @Sendable (_ waited: Double) -> HTTPAnswer, expired: @escaping @Sendable () -> HTTPAnswer) async -> HTTPAnswer {
+        await run(responding: { waited, respond in respond(body(waited)) }, expired: expired)
+    }
+
+    /// As ``run(_:expired:)``, for a body that answers before it is done: it calls `respond`
+    /// (once; later calls are ignored) and may go on writing a streamed body on the query thread.
+    func run(
+        responding body: @escaping @Sendable (_ waited: Double, _ respond: @escaping @Sendable (HTTPAnswer) -> Void) -> Void,
+        expired: @escaping @Sendable () -> HTTPAnswer
+    ) async -> HTTPAnswer {
         await withCheckedContinuation { (continuation: CheckedContinuation<HTTPAnswer, Never>) in
-            let job = Job(enqueued: .now, run: { continuation.resume(returning: body($0)) }, expire: { continuation.resume(returning: expired()) })
+            let once = Mutex<CheckedContinuation<HTTPAnswer, Never>?>(continuation)
+            let respond: @Sendable (HTTPAnswer) -> Void = { answer in
+                once.withLock { c in
+                    c?.resume(returning: answer)
+                    c = nil
+                }
+            }
+            let job = Job(enqueued: .now, run: { body($0, respond) }, expire: { respond(expired()) })
             condition.lock()
             queue.append(job)
             if idle > 0 {

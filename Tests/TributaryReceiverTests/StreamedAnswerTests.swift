@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+import TributaryModel
+import TributaryTSDB
+import TributaryWire
+
+@testable import TributaryReceiver
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Large query answers go out while they are written: over HTTP the bytes (plain and gzip) equal
+/// the answer written whole, they arrive in several chunks, and a client that leaves midway frees
+/// its query thread at once instead of holding it until the timeout.
+@Suite struct StreamedAnswerTests {
+    static let range = "query=big&start=0&end=3600&step=15"
+
+    /// 2,000 series × 241 steps of fractional values: ~15 MB of JSON.
+    static func server(maxConcurrency: Int = 20) async throws -> TestServer {
+        let server = try await TestServer { c in
+            c.queryMaxConcurrency = maxConcurrency
+            c.queryResultsCache = false
+        }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<2000 {
+                let labels = Labels(sortedPairs: [("__name__", "big"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) {
+                    _ = b.append(labels, Sample(timestamp: t, value: Double(i) / 7 + Double(t) / 1e9))
+                }
+            }
+        }
+        return server
+    }
+
+    @Test func streamedBytesEqualTheWholeAnswer() async throws {
+        let server = try await Self.server()
+        defer { server.removeData() }
+        let whole = server.receiver.api("query_range", query: Self.range, form: nil).body
+        #expect(whole.count > 8 * JSONWriter.chunkSize, "a big answer: \(whole.count) bytes")
+
+        // In process: the answer comes back before the query thread has written it all.
+        let answer = await server.receiver.queryAPI("query_range", query: Self.range, form: nil)
+        let stream = try #require(answer.stream, "a large answer is streamed")
+        #expect(answer.body.isEmpty && answer.headers.contains { $0 == ("Content-Type", "application/json") })
+        var chunks = 0
+        var joined: [UInt8] = []
+        while let chunk = await stream.next() {
+            chunks += 1
+            joined += chunk
+        }
+        #expect(chunks > 8, "sent in chunks: \(chunks)")
+        #expect(joined == whole, "streamed bytes equal the answer written whole")
+
+        // Over HTTP, chunked, plain and gzip.
+        let plain = try curl(["http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
+        #expect(plain.body == whole)
+        #expect(plain.headers.lowercased().contains("transfer-encoding: chunked"), "\(plain.headers)")
+        let zipped = try curl(["-H", "Accept-Encoding: gzip", "http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
+        #expect(zipped.headers.lowercased().contains("content-encoding: gzip"))
+        #expect(zipped.body.count * 3 < whole.count, "compressed: \(zipped.body.count) of \(whole.count)")
+        #expect(try Gunzip.inflate(zipped.body, limit: 1 << 26) == whole, "gzip stream inflates to the answer")
+
+        // Small answers and errors are still sent whole.
+        let small = await server.receiver.queryAPI("query", query: "query=1&time=1", form: nil)
+        #expect(small.stream == nil && !small.body.isEmpty)
+        let bad = await server.receiver.queryAPI("query_range", query: "query=big&start=0&end=3600&step=0", form: nil)
+        #expect(bad.stream == nil && bad.status == 400)
+        await server.stop()
+    }
+
+    @Test func aClientThatLeavesFreesItsQueryThread() async throws {
+        // One query thread: the second query runs only once the first has let go of it.
+        let server = try await Self.server(maxConcurrency: 1)
+        defer { server.removeData() }
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #expect(fd >= 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(server.port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        #expect(connected == 0)
+        let request = "GET /api/v1/query_range?\(Self.range) HTTP/1.1\r\nHost: x\r\n\r\n"
+        _ = request.withCString { send(fd, $0, strlen($0), 0) }
+        // Read the start of the answer, then stop reading and leave (the body is ~15 MB:
+        // the query thread is blocked on a full stream by now).
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let got = recv(fd, &buffer, buffer.count, 0)
+        #expect(got > 0 && String(decoding: buffer[0..<max(got, 0)], as: UTF8.self).hasPrefix("HTTP/1.1 200"))
+        try await Task.sleep(for: .milliseconds(300))
+        close(fd)
+
+        let started = ContinuousClock.now
+        let next = await server.receiver.queryAPI("query", query: "query=count(big)&time=3600", form: nil)
+        let waited = ContinuousClock.now - started
+        #expect(next.status == 200)
+        #expect(waited < .seconds(10), "the abandoned query let go of the only query thread: waited \(waited)")
+        await server.stop()
+    }
+
+    func curl(_ args: [String]) throws -> (headers: String, body: [UInt8]) {
+        let headers = NSTemporaryDirectory() + "tributary-curl-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: headers) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        p.arguments = ["-sS", "--max-time", "60", "-D", headers] + args
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let body = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else { throw TestError("curl failed with \(p.terminationStatus)") }
+        return ((try? String(contentsOfFile: headers, encoding: .utf8)) ?? "", Array(body))
+    }
+}
