@@ -61,7 +61,7 @@ let package = Package(
         ),
         .target(
             name: "TributaryTSDB",
-            dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TributaryModel", "TributaryWAL", "CTributaryCRC", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -248,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryWALTests",
-            dependencies: ["TributaryModel", "TributaryWAL", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TributaryModel", "TributaryWAL", "CTributaryCRC", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

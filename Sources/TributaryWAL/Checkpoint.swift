@@ -8,7 +8,8 @@ import TributaryModel
 #endif
 
 /// A WAL's checkpoint: the records that segments removed by truncation still owe their
-/// readers (today the series records that later samples name), in one file,
+/// readers (the series records that later samples name; for the head also the samples not yet
+/// in a block, and the exemplars), in one file,
 /// `<wal>/checkpoint`, framed as segments frame records (`Docs/wal.md`). Readers load it
 /// before the segments. The head and the remote-write queues both use it.
 ///
@@ -90,6 +91,14 @@ public final class CheckpointWriter {
         RecordCodec.appendSeries(ids: ids, labels: labels, to: &buffer)
         try write(buffer)
         series += ids.count
+    }
+
+    /// Appends a samples record (the head's samples not yet in a block).
+    public func appendSamples(ids: [UInt32], samples: [Sample]) throws(WALError) {
+        guard !ids.isEmpty else { return }
+        buffer.removeAll(keepingCapacity: true)
+        RecordCodec.appendSamples(ids: ids, samples: samples, to: &buffer)
+        try write(buffer)
     }
 
     /// Appends an exemplars record.

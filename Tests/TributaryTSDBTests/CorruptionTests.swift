@@ -79,7 +79,7 @@ import TributaryWAL
             let head = Head(wal: wal)
             _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 1, value: 1)) }
             let keep = try wal.cut()
-            // (A block would now hold the samples of the older segments.)
+            // The head was not truncated (no block took its samples): the checkpoint keeps them.
             try head.checkpoint(before: keep)
             _ = try head.commit { _ = $0.append(["__name__": "a"], Sample(timestamp: 2, value: 2)) }
             #expect(try wal.segments() == [keep])
@@ -88,7 +88,9 @@ import TributaryWAL
         let head = Head(wal: try WAL(directory: dir.path + "/wal"))
         let stats = try head.replayWAL()
         #expect(stats.samplesOfUnknownSeries == 0, "the series came from the checkpoint")
-        #expect(try head.querier().dump([try Matcher(.equal, "__name__", "a")])[["__name__": "a"]] == [Sample(timestamp: 2, value: 2)])
+        #expect(
+            try head.querier().dump([try Matcher(.equal, "__name__", "a")])[["__name__": "a"]] == [Sample(timestamp: 1, value: 1), Sample(timestamp: 2, value: 2)],
+            "the sample of the removed segment came back from the checkpoint")
     }
 
     /// A damaged checkpoint: the records before the damage are used, the reading stops there

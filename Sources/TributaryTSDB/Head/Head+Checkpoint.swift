@@ -5,9 +5,10 @@ import TributaryWAL
 
 extension Head {
     /// Removes the WAL segments before `segment` after writing a ``Checkpoint`` of every live
-    /// series and every exemplar held, so the series records those segments held survive for the samples of later
-    /// segments. The caller first makes sure the segments' samples are no longer needed (a
-    /// block holds them) and cuts the WAL so that `segment` starts after them:
+    /// series, every sample still in the head (those not yet in a block) and every exemplar
+    /// held, so what those segments held survives for replay. The caller first writes the
+    /// head's old data to a block and truncates the head, then cuts the WAL so that `segment`
+    /// starts after them:
     ///
     ///     let keep = try wal.cut()
     ///     try head.checkpoint(before: keep)
@@ -20,14 +21,36 @@ extension Head {
             let writer = try CheckpointWriter(walDirectory: wal.directory)
             // Under the commit lock: a commit in flight has registered its series, or will log
             // them after the caller's cut.
-            let all = commitState.withLock { _ in byID.withLock { $0.compactMap { $0 } } }
+            let all: [(MemSeries, SeriesSnapshot?)] = commitState.withLock { _ in
+                byID.withLock { $0.compactMap { $0 } }.map { ($0, snapshot($0, start: .min, end: .max)) }
+            }
             var i = 0
             // 10,000 series a record: a checkpoint of many series is written in parts.
             while i < all.count {
                 let part = all[i..<min(i + 10_000, all.count)]
-                try writer.appendSeries(ids: part.map(\.id), labels: part.map(\.labels))
+                try writer.appendSeries(ids: part.map(\.0.id), labels: part.map(\.0.labels))
                 i += 10_000
             }
+            // The head's samples, about 10,000 a record (a commit may log them again in a
+            // kept segment: replay takes an exact repeat once).
+            var ids: [UInt32] = []
+            var samples: [Sample] = []
+            var decoded: [Sample] = []
+            for (series, snapshot) in all {
+                guard let snapshot else { continue }
+                decoded.removeAll(keepingCapacity: true)
+                snapshot.appendAll(start: .min, end: .max, to: &decoded)
+                for s in decoded {
+                    ids.append(series.id)
+                    samples.append(s)
+                }
+                if samples.count >= 10_000 {
+                    try writer.appendSamples(ids: ids, samples: samples)
+                    ids.removeAll(keepingCapacity: true)
+                    samples.removeAll(keepingCapacity: true)
+                }
+            }
+            try writer.appendSamples(ids: ids, samples: samples)
             // Exemplars live in memory only; without them here they would not survive the
             // removal of the segments that logged them.
             if let exemplars {

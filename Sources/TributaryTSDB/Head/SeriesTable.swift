@@ -39,6 +39,34 @@ struct SeriesTable {
         count += 1
     }
 
+    /// Removes `series` (head garbage collection), shifting later entries of its probe run
+    /// back so that lookups still find them.
+    mutating func remove(_ hash: UInt64, _ series: MemSeries) {
+        let mask = hashes.count - 1
+        var i = Int(truncatingIfNeeded: Self.key(hash) >> 7) & mask
+        while true {
+            if hashes[i] == 0 { return }
+            if let s = slots[i], s.toOpaque() == Unmanaged.passUnretained(series).toOpaque() { break }
+            i = (i + 1) & mask
+        }
+        var j = i
+        while true {
+            j = (j + 1) & mask
+            if hashes[j] == 0 { break }
+            let home = Int(truncatingIfNeeded: hashes[j] >> 7) & mask
+            // Move j into the hole at i unless its home lies cyclically in (i, j].
+            let homeInRange = i <= j ? (home > i && home <= j) : (home > i || home <= j)
+            if !homeInRange {
+                hashes[i] = hashes[j]
+                slots[i] = slots[j]
+                i = j
+            }
+        }
+        hashes[i] = 0
+        slots[i] = nil
+        count -= 1
+    }
+
     private mutating func place(_ key: UInt64, _ s: Unmanaged<MemSeries>) {
         let mask = hashes.count - 1
         var i = Int(truncatingIfNeeded: key >> 7) & mask

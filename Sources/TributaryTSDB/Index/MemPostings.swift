@@ -7,10 +7,21 @@ import TributaryModel
 ///
 /// Concurrency: one lock; writers are series creations (rare next to samples).
 public final class MemPostings: Sendable {
-    struct State {
+    struct State: PostingsIndex {
         var index: [String: [String: [UInt32]]] = [:]
         /// Every series, for matchers that match the empty value.
         var all: [UInt32] = []
+
+        func allPostings() -> [UInt32] { all }
+
+        func postings(_ name: String, _ value: String) -> [UInt32] { index[name]?[value] ?? [] }
+
+        func postings(_ name: String, where predicate: (String) -> Bool) -> [UInt32] {
+            guard let values = index[name] else { return [] }
+            var lists: [[UInt32]] = []
+            for (value, list) in values where predicate(value) { lists.append(list) }
+            return Postings.merge(lists)
+        }
     }
 
     let state = Mutex(State())
@@ -41,60 +52,10 @@ public final class MemPostings: Sendable {
         }
     }
 
-    /// Series matching all matchers (Prometheus's semantics: a matcher that matches "" also
-    /// selects series without the label).
+    /// Series matching all matchers (see ``PostingsIndex/select(_:)``).
     /// - Throws: when every matcher matches the empty string (that would select everything).
     public func select(_ matchers: [Matcher]) throws(QueryError) -> [UInt32] {
-        if matchers.isEmpty { return state.withLock { $0.all } }
-        if matchers.allSatisfy(\.matchesEmpty) {
-            throw QueryError("vector selector must contain at least one non-empty matcher")
-        }
-        return state.withLock { s in
-            var result: [UInt32]?
-            var subtract: [[UInt32]] = []
-            // Positive matchers first, most selective (equality) first.
-            let ordered = matchers.sorted { rank($0) < rank($1) }
-            for m in ordered {
-                let list: [UInt32]
-                if m.matchesEmpty {
-                    // `l!="v"`, `l=~"v|"`, `l!~"re"`: all series except those with a non-matching value.
-                    let inverse = Self.postings(s, name: m.name) { !m.matches($0) }
-                    subtract.append(inverse)
-                    continue
-                }
-                list = Self.postings(s, matcher: m)
-                result = result.map { Postings.intersect($0, list) } ?? list
-                if result?.isEmpty == true { return [] }
-            }
-            var out = result ?? s.all
-            for list in subtract { out = Postings.without(out, list) }
-            return out
-        }
-    }
-
-    private func rank(_ m: Matcher) -> Int {
-        switch m.type {
-        case .equal: m.matchesEmpty ? 4 : 0
-        case .regexMatch: m.literalAlternatives != nil ? 1 : (m.matchesEmpty ? 4 : 2)
-        case .notEqual, .regexNoMatch: m.matchesEmpty ? 4 : 3
-        }
-    }
-
-    /// Postings of series whose value of `m.name` matches `m` (non-empty values only).
-    static func postings(_ s: State, matcher m: Matcher) -> [UInt32] {
-        guard let values = s.index[m.name] else { return [] }
-        if m.type == .equal { return values[m.value] ?? [] }
-        if let literals = m.literalAlternatives {
-            return Postings.merge(literals.compactMap { values[$0] })
-        }
-        return postings(s, name: m.name, where: m.matches)
-    }
-
-    static func postings(_ s: State, name: String, where predicate: (String) -> Bool) -> [UInt32] {
-        guard let values = s.index[name] else { return [] }
-        var lists: [[UInt32]] = []
-        for (value, list) in values where predicate(value) { lists.append(list) }
-        return Postings.merge(lists)
+        try state.withLock { s throws(QueryError) in try s.select(matchers) }
     }
 
     /// Label names in use, sorted.

@@ -1,0 +1,116 @@
+import Foundation
+import TributaryModel
+
+/// A persisted block opened for reading: `meta.json` parsed, `index` and `chunks/` mapped.
+public final class Block: Sendable {
+    public let directory: String
+    public let meta: BlockMeta
+    let index: IndexReader
+    let chunks: ChunkSegmentReader
+
+    public init(directory: String) throws(BlockError) {
+        self.directory = directory
+        meta = try BlockMeta.read(directory: directory)
+        index = try IndexReader(path: directory + "/index")
+        chunks = try ChunkSegmentReader(directory: directory + "/chunks")
+    }
+
+    public var ulid: String { meta.ulid }
+    public var minTime: Int64 { meta.minTime }
+    /// Exclusive, as in `meta.json`.
+    public var maxTime: Int64 { meta.maxTime }
+
+    /// Bytes on disk: chunks, index, tombstones and meta.json (what size retention counts).
+    public var sizeBytes: Int {
+        let files = ["index", "tombstones", "meta.json"].map { directory + "/" + $0 }
+        let others = files.reduce(0) { total, path in
+            total + ((try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0)
+        }
+        return chunks.size + others
+    }
+
+    /// Whether the block holds data in `[start, end]` (inclusive; its maxTime is exclusive).
+    public func overlaps(start: Int64, end: Int64) -> Bool { minTime <= end && maxTime > start }
+
+    public func querier() -> BlockQuerier { BlockQuerier(block: self) }
+}
+
+extension IndexReader: PostingsIndex {
+    func allPostings() throws(QueryError) -> [UInt32] {
+        do { return try allPostingsList() } catch { throw QueryError(error.description) }
+    }
+
+    func postings(_ name: String, _ value: String) throws(QueryError) -> [UInt32] {
+        do { return try postingsList(name, value) } catch { throw QueryError(error.description) }
+    }
+
+    func postings(_ name: String, where predicate: (String) -> Bool) throws(QueryError) -> [UInt32] {
+        var lists: [[UInt32]] = []
+        do {
+            for (value, offset) in postingsTable[name] ?? [] where predicate(value) { lists.append(try postings(at: offset)) }
+        } catch {
+            throw QueryError(error.description)
+        }
+        return Postings.merge(lists)
+    }
+}
+
+/// Reads one block. Chunks of the selected series are copied out of the mapping when selected,
+/// so a damaged chunk fails the query with its file and offset rather than later.
+public struct BlockQuerier: Querier {
+    let block: Block
+
+    public func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        // Series references follow label order, so postings come sorted.
+        try selectUnsorted(matchers, start: start, end: end)
+    }
+
+    public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        guard block.overlaps(start: start, end: end) else { return [] }
+        var out: [QueriedSeries] = []
+        do {
+            for ref in try block.index.select(matchers) {
+                let series = try block.index.series(ref)
+                var chunks: [[UInt8]] = []
+                for c in series.chunks where c.maxTime >= start && c.minTime <= end {
+                    chunks.append(try block.chunks.chunk(c.ref))
+                }
+                guard !chunks.isEmpty else { continue }
+                let snapshot = SeriesSnapshot(chunks: chunks, ooo: [])
+                out.append(
+                    QueriedSeries(
+                        labels: series.labels,
+                        makeIterator: { SeriesSnapshotIterator(snapshot, start: start, end: end) },
+                        appendAll: { snapshot.appendAll(start: start, end: end, to: &$0) }))
+            }
+        } catch let error as BlockError {
+            throw QueryError("block \(block.ulid): \(error.description)")
+        } catch {
+            throw QueryError("block \(block.ulid): \(error)")
+        }
+        return out
+    }
+
+    public func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
+        guard block.overlaps(start: start, end: end) else { return [] }
+        if matchers.isEmpty { return block.index.postingsTable.keys.sorted() }
+        var names = Set<String>()
+        for s in try select(matchers, start: start, end: end) { for (name, _) in s.labels.pairs { names.insert(name) } }
+        return names.sorted()
+    }
+
+    public func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
+        guard block.overlaps(start: start, end: end) else { return [] }
+        if matchers.isEmpty { return (block.index.postingsTable[name] ?? []).map(\.value) }
+        var values = Set<String>()
+        for s in try select(matchers, start: start, end: end) { if let v = s.labels.value(of: name) { values.insert(v) } }
+        return values.sorted()
+    }
+
+    public func cardinality(limit: Int) -> CardinalityStats {
+        CardinalityStats(
+            numSeries: Int(block.meta.stats.numSeries), numLabelPairs: block.index.postingsTable.values.reduce(0) { $0 + $1.count },
+            chunkCount: Int(block.meta.stats.numChunks), minTime: block.minTime, maxTime: block.maxTime,
+            seriesCountByMetricName: [], labelValueCountByLabelName: [], memoryInBytesByLabelName: [], seriesCountByLabelValuePair: [])
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+import Logging
+import Synchronization
+import TributaryModel
+import TributaryWAL
+
+/// The TSDB of a receiver's data directory, laid out as Prometheus's `--storage.tsdb.path`:
+/// the head with its `wal/`, and one directory per block. Persists the head into blocks,
+/// compacts blocks into larger ones, applies retention, and reads all of it as one.
+///
+/// Concurrency: queries take a snapshot of the block list; persistence, compaction and
+/// retention run one at a time (``maintain()``), and never block commits for longer than a
+/// WAL cut and the removal of emptied series.
+public final class DB: Sendable {
+    public let directory: String
+    public let head: Head
+    public let options: DBOptions
+    let logger: Logger
+    let state = Mutex<[Block]>([])
+    let maintenance = Mutex<Void>(())
+
+    /// Opens the blocks in `directory` (the head is opened, and its WAL replayed, by the caller).
+    /// Removes what interrupted writes and deletions left (`*.tmp-for-creation`,
+    /// `*.tmp-for-deletion`) and blocks that a loaded block was compacted from.
+    public init(directory: String, head: Head, options: DBOptions = DBOptions(), logger: Logger = Logger(label: "tributary.tsdb")) throws(BlockError) {
+        self.directory = directory
+        self.head = head
+        self.options = options
+        self.logger = logger
+        let names: [String]
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw BlockError("\(directory): cannot open the data directory: \(error)")
+        }
+        var blocks: [Block] = []
+        for name in names.sorted() {
+            let path = directory + "/" + name
+            if name.hasSuffix(BlockWriter.temporarySuffix) || name.hasSuffix(Self.deletionSuffix) {
+                logger.info("removing an interrupted block write or deletion", metadata: ["dir": "\(path)"])
+                try? FileManager.default.removeItem(atPath: path)
+                continue
+            }
+            guard ULID(name) != nil else { continue }
+            blocks.append(try Block(directory: path))
+        }
+        // A compaction killed after writing its block but before deleting its parents.
+        let parents = Set(blocks.flatMap { $0.meta.compaction.parents?.map(\.ulid) ?? [] })
+        for b in blocks where parents.contains(b.ulid) || b.meta.compaction.deletable == true {
+            logger.info("removing a block already compacted into another", metadata: ["block": "\(b.ulid)"])
+            Self.delete(b.directory)
+        }
+        blocks.removeAll { parents.contains($0.ulid) || $0.meta.compaction.deletable == true }
+        state.withLock { $0 = Self.ordered(blocks) }
+    }
+
+    static let deletionSuffix = ".tmp-for-deletion"
+
+    /// The blocks, oldest first.
+    public var blocks: [Block] { state.withLock { $0 } }
+
+    /// Reads the blocks and the head as one storage.
+    public func querier() -> any Querier {
+        let blocks = self.blocks
+        if blocks.isEmpty { return head.querier() }
+        return MergeQuerier(blocks.map { $0.querier() } + [head.querier()], head: head.querier())
+    }
+
+    /// The newest time held anywhere (head or blocks), or nil when empty.
+    public var maxTime: Int64? {
+        let h = head.maxTime
+        let b = blocks.map { $0.maxTime - 1 }.max()
+        switch (h == .min ? nil : h, b) {
+        case (let x?, let y?): return max(x, y)
+        case (let x?, nil): return x
+        case (nil, let y?): return y
+        default: return nil
+        }
+    }
+
+    /// Persists the head while it spans more than 1.5 block durations, compacts blocks and
+    /// applies retention. Called about once a minute (and at any time by tests).
+    public func maintain() throws(BlockError) {
+        try maintenance.withLock { _ throws(BlockError) in
+            try persistHead()
+            try compact()
+            applyRetention()
+        }
+    }
+
+    /// Writes the head's oldest block range to a block, drops it from memory and checkpoints
+    /// the WAL, for as long as the head spans more than 1.5 block durations.
+    func persistHead() throws(BlockError) {
+        while true {
+            let minT = head.minTime, maxT = head.maxTime
+            guard minT != .max, maxT > minT, maxT - minT > options.blockDuration / 2 * 3 else { return }
+            let boundary = ChunkCutter.rangeEnd(minT, options.blockDuration)
+            try persist(before: boundary)
+            guard head.minTime > minT else { return }  // nothing moved: do not spin
+        }
+    }
+
+    /// Writes every head chunk that ends before `boundary` as a block, then drops them from the
+    /// head and checkpoints the WAL. Public for `tributary` commands and tests.
+    public func persist(before boundary: Int64) throws(BlockError) {
+        let started = ContinuousClock.now
+        let cut = head.cut(before: boundary)
+        guard !cut.series.isEmpty else {
+            head.truncate(cut)
+            return
+        }
+        guard let meta = try BlockWriter.write(cut.series, minTime: cut.minTime, maxTime: max(boundary, cut.maxTime + 1), into: directory) else { return }
+        let block = try Block(directory: directory + "/" + meta.ulid)
+        state.withLock { $0 = Self.ordered($0 + [block]) }
+        let removed = head.truncate(cut)
+        if let wal = head.wal {
+            do {
+                let keep = try wal.cut()
+                try head.checkpoint(before: keep)
+            } catch {
+                // The block is durable; the WAL still holds its samples too (replayed, they
+                // are merged with the block's on reading). The next persist retries.
+                logger.error("WAL checkpoint after a block failed", metadata: ["error": "\(error)"])
+            }
+        }
+        logger.info(
+            "head persisted to a block",
+            metadata: [
+                "block": "\(meta.ulid)", "min_time": "\(meta.minTime)", "max_time": "\(meta.maxTime)", "series": "\(meta.stats.numSeries)",
+                "samples": "\(meta.stats.numSamples)", "series_removed_from_head": "\(removed)", "seconds": "\(started.secondsElapsed)"
+            ])
+    }
+
+    static func ordered(_ blocks: [Block]) -> [Block] {
+        blocks.sorted { ($0.minTime, $0.ulid) < ($1.minTime, $1.ulid) }
+    }
+
+    /// Deletes a block directory as Prometheus does: renamed first, so a crash never leaves
+    /// half a block that looks whole.
+    static func delete(_ path: String) {
+        let doomed = path + deletionSuffix
+        if rename(path, doomed) == 0 {
+            try? FileManager.default.removeItem(atPath: doomed)
+        } else {
+            try? FileManager.default.removeItem(atPath: path)
+        }
+    }
+}
