@@ -45,13 +45,20 @@ public final class DB: Sendable {
             guard ULID(name) != nil else { continue }
             blocks.append(try Block(directory: path))
         }
-        // A compaction killed after writing its block but before deleting its parents.
-        let parents = Set(blocks.flatMap { $0.meta.compaction.parents?.map(\.ulid) ?? [] })
-        for b in blocks where parents.contains(b.ulid) || b.meta.compaction.deletable == true {
+        // A compaction killed after writing its block but before deleting its parents: a
+        // block whose sources another block of a higher level holds too is redundant.
+        let redundant = Set(
+            blocks.filter { b in
+                b.meta.compaction.deletable == true
+                    || blocks.contains { c in
+                        c.meta.compaction.level > b.meta.compaction.level && Set(c.meta.compaction.sources).isSuperset(of: b.meta.compaction.sources)
+                    }
+            }.map(\.ulid))
+        for b in blocks where redundant.contains(b.ulid) {
             logger.info("removing a block already compacted into another", metadata: ["block": "\(b.ulid)"])
             Self.delete(b.directory)
         }
-        blocks.removeAll { parents.contains($0.ulid) || $0.meta.compaction.deletable == true }
+        blocks.removeAll { redundant.contains($0.ulid) }
         state.withLock { $0 = Self.ordered(blocks) }
     }
 
