@@ -72,6 +72,13 @@ public struct ConfigReader {
         return v
     }
 
+    /// A size (`512MB`, `10GB`, plain bytes), in bytes (see ``ByteSize``).
+    public func bytes(_ node: Node) throws(ConfigError) -> Int {
+        let text = try string(node)
+        guard let n = ByteSize.parse(text) else { throw error(node, "expected a size like 512MB or 10GB, got \"\(text)\"") }
+        return n
+    }
+
     /// A Prometheus duration (`15s`, `1h30m`, `0`), in milliseconds.
     public func duration(_ node: Node) throws(ConfigError) -> Int64 {
         let text = try string(node)

@@ -115,7 +115,7 @@ extension Receiver {
         let engine = try engineFor(params)
         stats.prepare = clock.secondsElapsed
         clock = .now
-        let (value, annotations) = try engine.instantQuery(expr, at: t, querier: head.querier())
+        let (value, annotations) = try engine.instantQuery(expr, at: t, querier: db.querier())
         stats.eval = clock.secondsElapsed
         stats.add(annotations)
         write(value, stats: params.first("stats") != nil ? stats : nil, &out)
@@ -147,7 +147,7 @@ extension Receiver {
             warnings = annotations.warnings
             stats.add(annotations)
         } else {
-            let (v, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
+            let (v, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             value = v
             warnings = annotations.warnings
             stats.add(annotations)
@@ -239,7 +239,7 @@ extension Receiver {
         var seen = Set<Labels>()
         var all: [Labels] = []
         for matchers in sets {
-            for s in try head.querier().select(matchers, start: start, end: end) where seen.insert(s.labels).inserted { all.append(s.labels) }
+            for s in try db.querier().select(matchers, start: start, end: end) where seen.insert(s.labels).inserted { all.append(s.labels) }
         }
         all.sort()
         if limit > 0, all.count > limit { all = Array(all.prefix(limit)) }
@@ -268,7 +268,7 @@ extension Receiver {
         let limit = try limit(params)
         let sets = try matcherSets(params)
         var all = Set<String>()
-        for m in sets.isEmpty ? [[]] : sets { all.formUnion(try lookup(head.querier(), m, start, end)) }
+        for m in sets.isEmpty ? [[]] : sets { all.formUnion(try lookup(db.querier(), m, start, end)) }
         strings(all.sorted(), limit: limit, &out)
     }
 
@@ -309,7 +309,7 @@ extension Receiver {
 
     func tsdbStatus(_ params: Params, _ out: inout JSONWriter) {
         let limit = (try? self.limit(params)).flatMap { $0 > 0 ? $0 : nil } ?? 10
-        let stats = head.querier().cardinality(limit: limit)
+        let stats = db.querier().cardinality(limit: limit)
         func entries(_ list: [CardinalityStats.Entry]) {
             out.raw("[")
             for (i, e) in list.enumerated() {

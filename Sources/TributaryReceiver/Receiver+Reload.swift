@@ -38,7 +38,7 @@ extension Receiver {
         if new.host != old.host || new.port != old.port { needRestart.append("listen") }
         if new.tls != old.tls { needRestart.append("tls") }
         if new.dataDirectory != old.dataDirectory || new.walFsync != old.walFsync || new.walSyncInterval != old.walSyncInterval
-            || new.head != old.head
+            || new.head != old.head || new.storage != old.storage
         {
             needRestart.append("storage")
         }

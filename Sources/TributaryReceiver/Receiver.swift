@@ -19,6 +19,8 @@ public final class Receiver: Sendable {
     /// The settings a reload applies while running (auth, limits, dedup), read once a request.
     let live: Mutex<LiveSettings>
     public let head: Head
+    /// The head and the persisted blocks, read as one.
+    public let db: DB
     let wal: WAL
     /// Helper threads for queries, one set per process and size (they live as long as it does).
     static let workerPools = Mutex<[Int: WorkerPool]>([:])
@@ -70,13 +72,17 @@ public final class Receiver: Sendable {
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
         forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
-        head = Head(options: configuration.head, wal: wal, logger: logger)
+        var headOptions = configuration.head
+        headOptions.chunkRange = configuration.storage.blockDuration
+        head = Head(options: headOptions, wal: wal, logger: logger)
         let replay = try head.replayWAL()
+        db = try DB(directory: configuration.dataDirectory, head: head, options: configuration.storage, logger: logger)
         live = Mutex(LiveSettings(configuration))
         logger.info(
             "receiver opened",
             metadata: [
-                "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)"
+                "data_dir": "\(configuration.dataDirectory)", "series": "\(replay.series)", "samples": "\(replay.samples)",
+                "blocks": "\(db.blocks.count)"
             ])
     }
 
@@ -104,7 +110,8 @@ public final class Receiver: Sendable {
             head: .init(
                 series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed),
                 exemplars: head.exemplars?.count ?? 0, exemplarSeries: head.exemplars?.seriesCount ?? 0,
-                mismatchedIntervals: head.seriesWithMismatchedIntervals
+                mismatchedIntervals: head.seriesWithMismatchedIntervals, blocks: db.blocks.count, blockBytes: db.blocks.reduce(0) { $0 + $1.sizeBytes },
+                dbCounts: db.counts.all
             ))
         return HTTPAnswer(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)
     }

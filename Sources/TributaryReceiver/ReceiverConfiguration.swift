@@ -13,6 +13,11 @@ public struct ReceiverConfiguration: Sendable {
     /// Seconds between WAL syncs with `batch`.
     public var walSyncInterval: Double = 5
     public var head = HeadOptions()
+    /// Blocks, compaction and retention (`storage.block_duration`, `retention_time`,
+    /// `retention_size`); the head's chunks follow the block duration.
+    public var storage = DBOptions()
+    /// Seconds between runs of block writing, compaction and retention (a minute).
+    public var storageMaintenanceInterval: Double = 60
     /// Labels that name the replica of an HA pair; removed before storage.
     public var replicaLabels = ["replica", "__replica__"]
     /// One sample per series per window (milliseconds).

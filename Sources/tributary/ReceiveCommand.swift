@@ -6,6 +6,7 @@ import ServiceLifecycle
 import TributaryConfig
 import TributaryModel
 import TributaryReceiver
+import TributaryTSDB
 import TributaryWAL
 import UnixSignals
 
@@ -20,6 +21,12 @@ struct Receive: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
     @Option(name: .customLong("dedup-window"), help: "HA dedup window a series uses until it has shown its scrape interval, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
+    @Option(name: .customLong("storage.tsdb.retention.time"), help: "Delete blocks older than this behind the newest, e.g. 15d (0: keep all; default 15d).")
+    var retentionTime: String?
+    @Option(name: .customLong("storage.tsdb.retention.size"), help: "Delete the oldest blocks while blocks and WAL exceed this, e.g. 50GB (default: no limit).")
+    var retentionSize: String?
+    @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Block range the head is written in (default 2h).")
+    var blockDuration: String?
 
     /// receiver.yml (or the defaults) with the flags applied over it (read at start and at
     /// each reload).
@@ -41,6 +48,22 @@ struct Receive: AsyncParsableCommand {
         if let dedupWindow {
             guard let ms = PrometheusDuration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
             settings.dedupWindow = ms
+        }
+        if let retentionTime {
+            guard let ms = PrometheusDuration.parse(retentionTime), ms >= 0 else {
+                throw CommandError("--storage.tsdb.retention.time \(retentionTime): expected a duration like 15d")
+            }
+            settings.storage.retentionTime = ms
+        }
+        if let retentionSize {
+            guard let bytes = ByteSize.parse(retentionSize) else { throw CommandError("--storage.tsdb.retention.size \(retentionSize): expected a size like 50GB") }
+            settings.storage.retentionSize = bytes
+        }
+        if let blockDuration {
+            guard let ms = PrometheusDuration.parse(blockDuration), ms >= 60_000, 86_400_000 % ms == 0 else {
+                throw CommandError("--storage.tsdb.min-block-duration \(blockDuration): expected a duration of at least 1m that divides a day")
+            }
+            settings.storage.blockDuration = ms
         }
         if let walFsync {
             guard let policy = WAL.FsyncPolicy(rawValue: walFsync) else { throw CommandError("--wal-fsync \(walFsync): expected always or batch") }
@@ -73,7 +96,8 @@ struct Receive: AsyncParsableCommand {
         }
         // Services stop in reverse order: HTTP first, then forwarding, then the WAL is flushed.
         let group = ServiceGroup(
-            services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [ReloadOnHangup(reloader: reloader), app],
+            services: [WALSyncService(receiver: receiver, logger: logger), TSDBMaintenanceService(receiver: receiver, logger: logger)]
+                + receiver.forwardingServices + [ReloadOnHangup(reloader: reloader), app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

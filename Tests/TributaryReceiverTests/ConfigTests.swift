@@ -29,11 +29,12 @@ import TributaryWire
         let c = try ReceiverConfigFile.parse(
             """
             listen: 127.0.0.1:9300
-            storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m}
+            storage: {path: /tmp/x, wal_fsync: always, out_of_order_window: 1h30m, block_duration: 30m, retention_time: 30d, retention_size: 50GB}
             dedup: {replica_labels: [r], window: 30s}
             limits: {max_body_bytes: 1000, max_labels_per_series: 20}
             query: {max_concurrency: 4, results_cache: false, results_cache_max_points: 1000, slow_query_threshold: 2s, max_samples: 1000000, timeout: 30s, parallelism: 1}
             """, file: "r.yml")
+        #expect(c.storage.blockDuration == 1_800_000 && c.storage.retentionTime == 30 * 86_400_000 && c.storage.retentionSize == 50 << 30)
         #expect(c.queryMaxConcurrency == 4 && !c.queryResultsCache && c.queryResultsCacheMaxPoints == 1000)
         #expect(c.slowQueryThreshold == 2000 && c.queryMaxSamples == 1_000_000 && c.queryTimeout == 30_000 && c.queryParallelism == 1)
         #expect(c.host == "127.0.0.1" && c.port == 9300)
@@ -47,6 +48,8 @@ import TributaryWire
         ("listen: 1\nstorag:\n  path: x\n", "r.yml:2:1: unknown key \"storag\""),
         ("dedup:\n  window: soon\n", "r.yml:2:11: expected a duration like 15s or 1h30m, got \"soon\""),
         ("storage:\n  wal_fsync: sometimes\n", "r.yml:2:14: wal_fsync must be always or batch"),
+        ("storage:\n  block_duration: 7m\n", "r.yml:2:19: storage.block_duration must be at least 1m and divide a day"),
+        ("storage:\n  retention_size: lots\n", "r.yml:2:19: expected a size like 512MB or 10GB, got \"lots\""),
         ("limits:\n  max_body_bytes: -5\n", "r.yml:2:19: expected a positive integer, got -5"),
         ("dedup:\n  replica_labels: replica\n", "r.yml:2:19: expected a list of strings"),
         ("listen: [a\n", "r.yml:2:1: invalid YAML"),

@@ -30,7 +30,9 @@ final class TestServer: @unchecked Sendable {
         receiver = try Receiver(configuration: settings, logger: logger)
         let bound = Mutex<Int?>(nil)
         let app = try ReceiverServer.application(receiver, logger: logger, onRunning: { port in bound.withLock { $0 = port } })
-        group = ServiceGroup(services: [WALSyncService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app], logger: logger)
+        group = ServiceGroup(
+            services: [WALSyncService(receiver: receiver, logger: logger), TSDBMaintenanceService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app],
+            logger: logger)
         let g = group
         task = Task { try await g.run() }
         var port: Int?

@@ -45,8 +45,16 @@ public enum ReceiverConfigFile {
                 let e = try reader.mapping(v, allowed: ["max_exemplars"])
                 if let n = e["max_exemplars"] { c.head.maxExemplars = try reader.int(n) }
             }
-            for key in ["retention_time", "retention_size", "block_duration"] {
-                if let v = s[key] { throw reader.error(v, "storage.\(key) is not supported yet: blocks and retention are an open issue") }
+            if let v = s["retention_time"] {
+                c.storage.retentionTime = try reader.duration(v)
+                guard c.storage.retentionTime >= 0 else { throw reader.error(v, "storage.retention_time must not be negative") }
+            }
+            if let v = s["retention_size"] { c.storage.retentionSize = try reader.bytes(v) }
+            if let v = s["block_duration"] {
+                c.storage.blockDuration = try reader.duration(v)
+                guard c.storage.blockDuration >= 60_000, 86_400_000 % c.storage.blockDuration == 0 else {
+                    throw reader.error(v, "storage.block_duration must be at least 1m and divide a day (2h is Prometheus's)")
+                }
             }
         }
         if let dedup = top["dedup"] {

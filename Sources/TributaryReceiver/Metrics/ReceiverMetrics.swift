@@ -1,4 +1,5 @@
 import Prometheus
+import Synchronization
 import TributaryModel
 import TributaryWire
 
@@ -81,6 +82,14 @@ public final class ReceiverMetrics: Sendable {
     let headSeries: Gauge
     let headMemory: Gauge
     let walBytes: Gauge
+    let blocksLoaded: Gauge
+    let blocksBytes: Gauge
+    let headBlocks: Counter
+    let compactions: Counter
+    let retentionDeletions: Counter
+    let maintenanceFailures: Counter
+    /// The DB's counts at the last emission (counters advance by the difference).
+    let emittedCounts = Mutex<[Int]>([0, 0, 0, 0])
     let durations: [String: DurationHistogram]
 
     /// The handlers whose latency is recorded (the `handler` label).
@@ -134,6 +143,18 @@ public final class ReceiverMetrics: Sendable {
         headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
         headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))
         walBytes = registry.makeGauge(descriptor: .init(metricName: "tributary_wal_written_bytes", unitName: "", helpText: "Bytes written to the WAL since start."))
+        blocksLoaded = registry.makeGauge(descriptor: .init(metricName: "tributary_tsdb_blocks_loaded", unitName: "", helpText: "Persisted blocks open for reading."))
+        blocksBytes = registry.makeGauge(
+            descriptor: .init(metricName: "tributary_tsdb_storage_blocks_bytes", unitName: "", helpText: "Bytes of the persisted blocks on disk."))
+        headBlocks = registry.makeCounter(
+            descriptor: .init(metricName: "tributary_tsdb_head_blocks_written_total", unitName: "", helpText: "Blocks written from the head."))
+        compactions = registry.makeCounter(
+            descriptor: .init(metricName: "tributary_tsdb_compactions_total", unitName: "", helpText: "Compactions of blocks into larger ones."))
+        retentionDeletions = registry.makeCounter(
+            descriptor: .init(metricName: "tributary_tsdb_retention_deleted_blocks_total", unitName: "", helpText: "Blocks deleted by retention (time or size)."))
+        maintenanceFailures = registry.makeCounter(
+            descriptor: .init(
+                metricName: "tributary_tsdb_maintenance_failures_total", unitName: "", helpText: "Failed runs of block writing, compaction and retention (retried)."))
         let buckets: [Duration] = [
             .microseconds(100), .microseconds(500), .milliseconds(1), .milliseconds(5), .milliseconds(10),
             .milliseconds(50), .milliseconds(100), .milliseconds(500), .seconds(1), .seconds(5), .seconds(30)
@@ -198,6 +219,14 @@ public final class ReceiverMetrics: Sendable {
         headExemplars.set(Double(head.exemplars))
         headExemplarSeries.set(Double(head.exemplarSeries))
         dedupMismatch.set(Double(head.mismatchedIntervals))
+        blocksLoaded.set(Double(head.blocks))
+        blocksBytes.set(Double(head.blockBytes))
+        emittedCounts.withLock { last in
+            for (i, (counter, now)) in zip([headBlocks, compactions, retentionDeletions, maintenanceFailures], head.dbCounts).enumerated() where now > last[i] {
+                counter.increment(by: Int64(now - last[i]))
+                last[i] = now
+            }
+        }
         return registry.emitToBuffer()
     }
 
@@ -208,5 +237,9 @@ public final class ReceiverMetrics: Sendable {
         var exemplars = 0
         var exemplarSeries = 0
         var mismatchedIntervals = 0
+        var blocks = 0
+        var blockBytes = 0
+        /// Head blocks written, compactions, retention deletions, maintenance failures.
+        var dbCounts = [0, 0, 0, 0]
     }
 }

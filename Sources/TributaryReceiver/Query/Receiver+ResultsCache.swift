@@ -20,7 +20,7 @@ extension Receiver {
             series = hit.series
             annotations.warnings = hit.warnings
             if hit.computeFrom <= end {
-                let (value, computed) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: head.querier())
+                let (value, computed) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: db.querier())
                 guard case .matrix(let later) = value else { throw APIError(.execution, "unexpected result type in range query") }
                 series = ResultsCache.merge(series, later)
                 annotations.samplesRead = computed.samplesRead
@@ -29,7 +29,7 @@ extension Receiver {
             }
         } else {
             metrics.resultsCacheMisses.increment()
-            let (value, computed) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: head.querier())
+            let (value, computed) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             guard case .matrix(let all) = value else { throw APIError(.execution, "unexpected result type in range query") }
             series = all
             annotations = computed

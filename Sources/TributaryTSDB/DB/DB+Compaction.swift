@@ -97,6 +97,7 @@ extension DB {
             if let merged { blocks = Self.ordered(blocks + [merged]) }
         }
         for b in group { Self.delete(b.directory) }
+        counts.compactions.add(1, ordering: .relaxed)
         logger.info(
             "blocks compacted",
             metadata: [

@@ -18,6 +18,28 @@ public final class DB: Sendable {
     let logger: Logger
     let state = Mutex<[Block]>([])
     let maintenance = Mutex<Void>(())
+    /// Counts since open, for `/metrics`.
+    public let counts = Counts()
+
+    /// What the DB did since it was opened.
+    public final class Counts: Sendable {
+        /// Blocks written from the head.
+        public let headBlocks = Atomic<Int>(0)
+        /// Compactions (each merges two or more blocks into one).
+        public let compactions = Atomic<Int>(0)
+        /// Blocks deleted by retention.
+        public let retentionDeletions = Atomic<Int>(0)
+        /// Maintenance runs that failed (logged; retried at the next run).
+        public let failures = Atomic<Int>(0)
+
+        /// Head blocks, compactions, retention deletions, failures, in that order.
+        public var all: [Int] {
+            [
+                headBlocks.load(ordering: .relaxed), compactions.load(ordering: .relaxed),
+                retentionDeletions.load(ordering: .relaxed), failures.load(ordering: .relaxed)
+            ]
+        }
+    }
 
     /// Opens the blocks in `directory` (the head is opened, and its WAL replayed, by the caller).
     /// Removes what interrupted writes and deletions left (`*.tmp-for-creation`,
@@ -89,10 +111,15 @@ public final class DB: Sendable {
     /// Persists the head while it spans more than 1.5 block durations, compacts blocks and
     /// applies retention. Called about once a minute (and at any time by tests).
     public func maintain() throws(BlockError) {
-        try maintenance.withLock { _ throws(BlockError) in
-            try persistHead()
-            try compact()
-            applyRetention()
+        do {
+            try maintenance.withLock { _ throws(BlockError) in
+                try persistHead()
+                try compact()
+                applyRetention()
+            }
+        } catch {
+            counts.failures.add(1, ordering: .relaxed)
+            throw error
         }
     }
 
@@ -120,6 +147,7 @@ public final class DB: Sendable {
         guard let meta = try BlockWriter.write(cut.series, minTime: cut.minTime, maxTime: max(boundary, cut.maxTime + 1), into: directory) else { return }
         let block = try Block(directory: directory + "/" + meta.ulid)
         state.withLock { $0 = Self.ordered($0 + [block]) }
+        counts.headBlocks.add(1, ordering: .relaxed)
         let removed = head.truncate(cut)
         if let wal = head.wal {
             do {

@@ -1,0 +1,44 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import TributaryTSDB
+
+/// Writes the head's old data to blocks, compacts blocks and applies retention: at start and
+/// then every `interval` seconds (a minute, as Prometheus checks), each run on a thread of its
+/// own at query priority, so block writing never occupies the threads that serve remote write.
+/// A failed run is logged and counted, and the next run tries again.
+public struct TSDBMaintenanceService: Service {
+    let receiver: Receiver
+    let logger: Logger
+
+    public init(receiver: Receiver, logger: Logger) {
+        self.receiver = receiver
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let interval = receiver.configuration.storageMaintenanceInterval
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await Self.maintain(receiver.db, logger: logger)
+                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+            }
+        }
+    }
+
+    /// One run of ``DB/maintain()`` on a thread of its own.
+    static func maintain(_ db: DB, logger: Logger) async {
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            Thread {
+                Thread.current.name = "tributary-tsdb"
+                QueryExecutor.lowerPriority()
+                do {
+                    try db.maintain()
+                } catch {
+                    logger.error("block writing, compaction or retention failed; retrying at the next run", metadata: ["error": "\(error)"])
+                }
+                done.resume()
+            }.start()
+        }
+    }
+}

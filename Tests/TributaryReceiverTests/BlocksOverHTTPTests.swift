@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+import TributaryModel
+import TributaryReceiver
+import TributaryTSDB
+import TributaryWire
+
+/// The receiver writes blocks as it runs (one-minute blocks here): the API answers over blocks
+/// and head as one, series that left the head stay queryable from their blocks, and a restart
+/// answers the same.
+@Suite(.serialized) struct BlocksOverHTTPTests {
+    static let labels: [Labels] = (0..<5).map { ["__name__": "up", "group": "lab-\($0 % 2)", "instance": "host-\($0)", "job": "node"] }
+    static let gone: Labels = ["__name__": "up", "group": "lab-9", "instance": "retired", "job": "node"]
+
+    static func configure(_ c: inout ReceiverConfiguration) {
+        c.storage.blockDuration = 60_000
+        c.storageMaintenanceInterval = 0.1
+        c.queryResultsCache = false
+    }
+
+    @Test func answersSpanBlocksAndHeadAndSurviveRestart() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-blocks-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try await TestServer(directory: dir, configure: Self.configure)
+        // Ten minutes at 5 s; the retired host stops after one minute.
+        for t in stride(from: Int64(0), to: 600_000, by: 5_000) {
+            var series = Self.labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
+            if t < 60_000 { series.append(TimeSeries(labels: Self.gone, samples: [Sample(timestamp: t, value: 1)])) }
+            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
+        }
+        var blocks = 0.0
+        for _ in 0..<100 {
+            blocks = try await server.metric("tributary_tsdb_blocks_loaded")
+            if blocks > 0, server.receiver.head.numSeries == 5 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(blocks > 0, "blocks were written")
+        #expect(server.receiver.head.numSeries == 5, "the retired series left the head")
+        #expect(try await server.metric("tributary_tsdb_head_blocks_written_total") > 0)
+        try await Self.expectAnswers(server, "running")
+        await server.stop()
+
+        let again = try await TestServer(directory: dir, configure: Self.configure)
+        try await Self.expectAnswers(again, "after restart")
+        await again.stop()
+    }
+
+    static func expectAnswers(_ server: TestServer, _ when: String) async throws {
+        // Every 5 s sample of ten minutes, once.
+        let (_, json, text) = try await server.get("/api/v1/query?query=count_over_time(up%5B10m%5D)&time=599.999")
+        let result = (json["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
+        #expect(result.count == 6, "\(when): \(text.prefix(300))")
+        for r in result {
+            let metric = r["metric"] as? [String: String] ?? [:]
+            let count = ((r["value"] as? [Any])?.last as? String) ?? ""
+            #expect(count == (metric["instance"] == "retired" ? "12" : "120"), "\(when): \(metric) has \(count)")
+        }
+        // The retired series, only in a block now, is listed by series, labels and label values.
+        let (_, series, _) = try await server.get("/api/v1/series?match%5B%5D=up%7Binstance%3D%22retired%22%7D&start=0&end=600")
+        #expect((series["data"] as? [[String: String]])?.count == 1, "\(when): series")
+        let (_, values, _) = try await server.get("/api/v1/label/group/values?start=0&end=600")
+        #expect((values["data"] as? [String]) == ["lab-0", "lab-1", "lab-9"], "\(when): label values")
+        // A range query across the block boundaries.
+        let (_, range, rangeText) = try await server.get("/api/v1/query_range?query=sum%20by%20(group)%20(up)&start=0&end=595&step=5")
+        let matrix = (range["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
+        let lab0 = matrix.first { ($0["metric"] as? [String: String])?["group"] == "lab-0" }
+        #expect((lab0?["values"] as? [Any])?.count == 120, "\(when): \(rangeText.prefix(200))")
+    }
+}
