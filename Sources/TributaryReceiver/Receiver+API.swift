@@ -321,7 +321,16 @@ extension Receiver {
             out.raw("]")
         }
         out.raw("{\"headStats\":{\"numSeries\":\(stats.numSeries),\"numLabelPairs\":\(stats.numLabelPairs),\"chunkCount\":\(stats.chunkCount),")
-        out.raw("\"minTime\":\(stats.minTime),\"maxTime\":\(stats.maxTime)},\"seriesCountByMetricName\":")
+        out.raw("\"minTime\":\(stats.minTime),\"maxTime\":\(stats.maxTime)},")
+        // Beside Prometheus's head figures, the persisted blocks (Prometheus shows them only on
+        // its web page).
+        let blocks = db.blocks
+        let samples = blocks.reduce(UInt64(0)) { $0 + $1.meta.stats.numSamples }
+        let chunks = blocks.reduce(UInt64(0)) { $0 + $1.meta.stats.numChunks }
+        let series = blocks.reduce(UInt64(0)) { $0 + $1.meta.stats.numSeries }
+        out.raw("\"blockStats\":{\"numBlocks\":\(blocks.count),\"numSeries\":\(series),\"numSamples\":\(samples),\"numChunks\":\(chunks),")
+        out.raw("\"minTime\":\(blocks.map(\.minTime).min() ?? 0),\"maxTime\":\(blocks.map(\.maxTime).max() ?? 0),")
+        out.raw("\"bytes\":\(blocks.reduce(0) { $0 + $1.sizeBytes })},\"seriesCountByMetricName\":")
         entries(stats.seriesCountByMetricName)
         out.raw(",\"labelValueCountByLabelName\":")
         entries(stats.labelValueCountByLabelName)

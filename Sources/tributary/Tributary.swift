@@ -7,7 +7,7 @@ struct Tributary: AsyncParsableCommand {
         commandName: "tributary",
         abstract: "A Prometheus remote-write aggregation gateway: edge agents and a deduplicating receiver.",
         version: TributaryVersion.string,
-        subcommands: [Receive.self, AgentCommand.self, Check.self, Debug.self]
+        subcommands: [Receive.self, AgentCommand.self, Check.self, TSDB.self, Debug.self]
     )
 }
 

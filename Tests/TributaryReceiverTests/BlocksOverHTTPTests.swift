@@ -60,6 +60,9 @@ import TributaryWire
         #expect((series["data"] as? [[String: String]])?.count == 1, "\(when): series")
         let (_, values, _) = try await server.get("/api/v1/label/group/values?start=0&end=600")
         #expect((values["data"] as? [String]) == ["lab-0", "lab-1", "lab-9"], "\(when): label values")
+        let (_, status, _) = try await server.get("/api/v1/status/tsdb")
+        let blockStats = (status["data"] as? [String: Any])?["blockStats"] as? [String: Any]
+        #expect((blockStats?["numBlocks"] as? Int ?? 0) > 0 && (blockStats?["numSamples"] as? Int ?? 0) > 0, "\(when): \(String(describing: blockStats))")
         // A range query across the block boundaries.
         let (_, range, rangeText) = try await server.get("/api/v1/query_range?query=sum%20by%20(group)%20(up)&start=0&end=595&step=5")
         let matrix = (range["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []

@@ -130,6 +130,17 @@ import TributaryWAL
         for (labels, samples) in want { #expect(Self.bitsEqual(got[labels], samples), "\(labels)") }
         let values = try db.querier().labelValues("room", matching: [], start: .min, end: .max, limit: 0)
         #expect(values == ["attic", "hall", "kitchen"])
+
+        // `tributary tsdb list|analyze` read them as promtool does.
+        let list = try run(Self.tributary, ["tsdb", "list", out])
+        for b in db.blocks { #expect(list.contains(b.ulid), "\(list)") }
+        #expect(list.contains("NUM SAMPLES") && list.split(separator: "\n").count == db.blocks.count + 1, "\(list)")
+        let analyze = try run(Self.tributary, ["tsdb", "analyze", out])
+        #expect(analyze.contains("Series: 3") && analyze.contains("3 room") && analyze.contains("3 demo_temperature"), "\(analyze)")
+    }
+
+    static var tributary: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../.build/debug/tributary").standardized.path
     }
 
     @Test func damagedBlocksFailWithFileAndOffset() throws {
@@ -182,9 +193,11 @@ import TributaryWAL
         #expect(ULID("not-a-ulid") == nil && ULID("8ZZZZZZZZZZZZZZZZZZZZZZZZZ") == nil)
     }
 
-    func promtool(_ args: [String]) throws -> String {
+    func promtool(_ args: [String]) throws -> String { try run("/usr/bin/promtool", args) }
+
+    func run(_ executable: String, _ args: [String]) throws -> String {
         let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/usr/bin/promtool")
+        p.executableURL = URL(fileURLWithPath: executable)
         p.arguments = args
         let out = Pipe(), err = Pipe()
         p.standardOutput = out
@@ -195,7 +208,7 @@ import TributaryWAL
         p.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         guard p.terminationStatus == 0 else {
-            throw BlockError("promtool \(args.joined(separator: " ")) failed (\(p.terminationStatus)): \(String(decoding: errors, as: UTF8.self)) \(text)")
+            throw BlockError("\(executable) \(args.joined(separator: " ")) failed (\(p.terminationStatus)): \(String(decoding: errors, as: UTF8.self)) \(text)")
         }
         return text
     }
