@@ -117,15 +117,22 @@ enum IngestBenchmark {
     }
 
     final class Server: @unchecked Sendable {
-        let process = Process()
+        var process = Process()
         let port: Int
         let dir: String
+        let target: Target
 
-        init(_ target: Target) throws {
+        init(_ target: Target, keepData: Bool = false) throws {
             guard FileManager.default.isExecutableFile(atPath: target.binary) else { throw BenchError("\(target.binary) not found (build release / run scripts/setup)") }
+            self.target = target
             port = Int.random(in: 20_000..<60_000)
             dir = NSTemporaryDirectory() + "tributary-ingest-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            try launch()
+        }
+
+        private func launch() throws {
+            process = Process()
             process.executableURL = URL(fileURLWithPath: target.binary)
             process.arguments = target.arguments(port, dir)
             process.standardOutput = FileHandle.nullDevice
@@ -139,13 +146,38 @@ enum IngestBenchmark {
             throw BenchError("\(target.name) did not start")
         }
 
-        func stop() {
-            if process.isRunning {
-                process.terminate()
-                for _ in 0..<50 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                process.waitUntilExit()
+        /// Stops the server (SIGTERM, as an operator's restart), keeping its data.
+        func pause() {
+            guard process.isRunning else { return }
+            process.terminate()
+            for _ in 0..<600 where process.isRunning { Thread.sleep(forTimeInterval: 0.1) }
+            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            process.waitUntilExit()
+        }
+
+        /// Starts the server again on its data; returns the seconds until `query` at `time`
+        /// answers with a non-empty result.
+        func restart(query: String, at time: Double) throws -> Double {
+            let t0 = Date()
+            process = Process()
+            process.executableURL = URL(fileURLWithPath: target.binary)
+            process.arguments = target.arguments(port, dir)
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            let q = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            let url = URL(string: "http://127.0.0.1:\(port)/api/v1/query?query=\(q)&time=\(time)")!
+            for _ in 0..<6000 {
+                if let data = try? Data(contentsOf: url), let text = String(data: data, encoding: .utf8), text.contains("\"success\""), !text.contains("\"result\":[]") {
+                    return Date().timeIntervalSince(t0)
+                }
+                Thread.sleep(forTimeInterval: 0.05)
             }
+            throw BenchError("\(target.name) did not answer after a restart")
+        }
+
+        func stop() {
+            pause()
             try? FileManager.default.removeItem(atPath: dir)
         }
 

@@ -55,6 +55,18 @@ struct BenchMain {
                 print("query benchmark failed: \(error)")
                 exit(1)
             }
+        case "storage":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 2_000
+            let hours = args.firstIndex(of: "--hours").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 6
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try StorageBenchmark.run(series: series, hours: hours, tributary: binary)
+            } catch {
+                print("storage benchmark failed: \(error)")
+                exit(1)
+            }
         case "ingest":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
@@ -72,7 +84,7 @@ struct BenchMain {
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH]")
+            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH]")
             exit(2)
         }
     }

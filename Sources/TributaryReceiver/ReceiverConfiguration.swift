@@ -16,6 +16,9 @@ public struct ReceiverConfiguration: Sendable {
     /// Blocks, compaction and retention (`storage.block_duration`, `retention_time`,
     /// `retention_size`); the head's chunks follow the block duration.
     public var storage = DBOptions()
+    /// The TSDB admin API (`/api/v1/admin/tsdb/…`), off by default as in Prometheus
+    /// (`--web.enable-admin-api`).
+    public var adminAPI = false
     /// Seconds between runs of block writing, compaction and retention (a minute).
     public var storageMaintenanceInterval: Double = 60
     /// Labels that name the replica of an HA pair; removed before storage.

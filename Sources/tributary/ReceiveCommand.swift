@@ -25,6 +25,8 @@ struct Receive: AsyncParsableCommand {
     var retentionTime: String?
     @Option(name: .customLong("storage.tsdb.retention.size"), help: "Delete the oldest blocks while blocks and WAL exceed this, e.g. 50GB (default: no limit).")
     var retentionSize: String?
+    @Flag(name: .customLong("web.enable-admin-api"), help: "Serve the TSDB admin API (/api/v1/admin/tsdb/snapshot), as Prometheus's flag.")
+    var adminAPI = false
     @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Block range the head is written in (default 2h).")
     var blockDuration: String?
 
@@ -49,6 +51,7 @@ struct Receive: AsyncParsableCommand {
             guard let ms = PrometheusDuration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
             settings.dedupWindow = ms
         }
+        if adminAPI { settings.adminAPI = true }
         if let retentionTime {
             guard let ms = PrometheusDuration.parse(retentionTime), ms >= 0 else {
                 throw CommandError("--storage.tsdb.retention.time \(retentionTime): expected a duration like 15d")

@@ -5,6 +5,10 @@ import TributaryReceiver
 import TributaryTSDB
 import TributaryWire
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// The receiver writes blocks as it runs (one-minute blocks here): the API answers over blocks
 /// and head as one, series that left the head stay queryable from their blocks, and a restart
 /// answers the same.
@@ -68,5 +72,45 @@ import TributaryWire
         let matrix = (range["data"] as? [String: Any])?["result"] as? [[String: Any]] ?? []
         let lab0 = matrix.first { ($0["metric"] as? [String: String])?["group"] == "lab-0" }
         #expect((lab0?["values"] as? [Any])?.count == 120, "\(when): \(rangeText.prefix(200))")
+    }
+
+    @Test func adminSnapshotHoldsBlocksAndHead() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-snapshot-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let closed = try await TestServer(directory: dir + "/closed")
+        var post = URLRequest(url: URL(string: closed.base + "/api/v1/admin/tsdb/snapshot")!)
+        post.httpMethod = "POST"
+        let (status, json, _) = try await closed.send(post)
+        #expect(status == 503 && (json["error"] as? String)?.contains("admin APIs disabled") == true, "off unless asked for")
+        await closed.stop()
+
+        let server = try await TestServer(directory: dir + "/open") { c in
+            Self.configure(&c)
+            c.adminAPI = true
+        }
+        for t in stride(from: Int64(0), to: 300_000, by: 5_000) {
+            let series = Self.labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
+            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
+        }
+        for _ in 0..<100 where server.receiver.db.blocks.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!server.receiver.db.blocks.isEmpty)
+        post.url = URL(string: server.base + "/api/v1/admin/tsdb/snapshot")
+        let (ok, answer, text) = try await server.send(post)
+        #expect(ok == 200, "\(text)")
+        let name = try #require((answer["data"] as? [String: Any])?["name"] as? String)
+        // The snapshot is a data directory of its own: blocks (hard links) and the head as a block.
+        let snapshot = try DB(directory: dir + "/open/snapshots/" + name, head: Head())
+        #expect(snapshot.blocks.count >= 2, "blocks and the head as a block: \(snapshot.blocks.count)")
+        let all = try snapshot.querier().select([try Matcher(.equal, "__name__", "up")], start: Int64.min, end: Int64.max)
+        #expect(all.count == 5)
+        for s in all {
+            var samples: [Sample] = []
+            s.appendSamples(to: &samples)
+            #expect(samples.count == 60, "\(s.labels): \(samples.count) samples of 60")
+        }
+        post.url = URL(string: server.base + "/api/v1/admin/tsdb/delete_series?match%5B%5D=up")
+        let (refused, body, _) = try await server.send(post)
+        #expect(refused == 503 && (body["error"] as? String)?.contains("not implemented") == true, "refused, not pretended")
+        await server.stop()
     }
 }

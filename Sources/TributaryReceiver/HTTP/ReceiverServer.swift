@@ -79,6 +79,16 @@ public enum ReceiverServer {
         router.get("/-/healthy") { _, _ in response(.text(200, "Tributary is Healthy.")) }
         router.get("/-/ready") { _, _ in response(.text(200, "Tributary is Ready.")) }
         router.get("/metrics") { _, _ in response(receiver.metricsText()) }
+        // The TSDB admin API needs --web.enable-admin-api and the write credentials.
+        for action in ["snapshot", "delete_series", "clean_tombstones"] {
+            for method in [HTTPRequest.Method.post, .put] {
+                router.on("/api/v1/admin/tsdb/\(action)", method: method) { request, _ in
+                    if let denied = refuse(request, receiver.live.withLock { $0.writers }) { return denied }
+                    let query = request.uri.query
+                    return response(try await offPoolAnswer { receiver.admin(action, query: query) })
+                }
+            }
+        }
         router.post("/-/reload") { request, _ in
             if let denied = refuse(request, receiver.live.withLock { $0.writers }) { return denied }
             return response(await reloadAnswer(reload))
@@ -117,6 +127,13 @@ public enum ReceiverServer {
 
     /// `POST /-/reload` as Prometheus answers it: 200 when applied, 500 with the reason when
     /// the file has errors (the running configuration stays).
+    /// Runs blocking work (disk I/O) on a thread of its own, off the cooperative pool.
+    static func offPoolAnswer(_ body: @escaping @Sendable () -> HTTPAnswer) async throws -> HTTPAnswer {
+        await withCheckedContinuation { (done: CheckedContinuation<HTTPAnswer, Never>) in
+            Thread { done.resume(returning: body()) }.start()
+        }
+    }
+
     static func reloadAnswer(_ reload: (@Sendable () async throws -> Void)?) async -> HTTPAnswer {
         guard let reload else { return .text(404, "reloading needs a configuration file (--config)") }
         do {
