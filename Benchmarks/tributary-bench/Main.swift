@@ -55,6 +55,19 @@ struct BenchMain {
                 print("query benchmark failed: \(error)")
                 exit(1)
             }
+        case "soak":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
+            let days = args.firstIndex(of: "--days").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 7
+            let retention = args.firstIndex(of: "--retention-days").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 3
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try SoakBenchmark.run(series: series, days: days, retentionDays: retention, tributary: binary)
+            } catch {
+                print("soak benchmark failed: \(error)")
+                exit(1)
+            }
         case "storage":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 2_000
             let hours = args.firstIndex(of: "--hours").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 6
@@ -84,7 +97,7 @@ struct BenchMain {
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH]")
+            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage|soak] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH] [soak: --series N --days D --retention-days D]")
             exit(2)
         }
     }

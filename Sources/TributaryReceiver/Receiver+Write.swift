@@ -144,6 +144,7 @@ extension Receiver {
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)
         }
         metrics.stored(result.samplesStored, deduplicated: dedup, repeated: result.duplicatesIgnored)
+        if db.headNeedsPersisting { maintenanceWanted.store(true, ordering: .relaxed) }
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }
         exemplars.stored = result.exemplarsStored

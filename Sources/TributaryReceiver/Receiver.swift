@@ -21,6 +21,9 @@ public final class Receiver: Sendable {
     public let head: Head
     /// The head and the persisted blocks, read as one.
     public let db: DB
+    /// Set by a commit that leaves the head due for a block: maintenance runs without waiting
+    /// for its minute.
+    let maintenanceWanted = Atomic<Bool>(false)
     let wal: WAL
     /// Helper threads for queries, one set per process and size (they live as long as it does).
     static let workerPools = Mutex<[Int: WorkerPool]>([:])

@@ -1,11 +1,13 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 import TributaryTSDB
 
-/// Writes the head's old data to blocks, compacts blocks and applies retention: at start and
-/// then every `interval` seconds (a minute, as Prometheus checks), each run on a thread of its
-/// own at query priority, so block writing never occupies the threads that serve remote write.
+/// Writes the head's old data to blocks, compacts blocks and applies retention: at start, then
+/// every `interval` seconds (a minute, as Prometheus checks) and as soon as a commit leaves the
+/// head due for a block; each run on a thread of its own at query priority, so block writing
+/// never occupies the threads that serve remote write.
 /// A failed run is logged and counted, and the next run tries again.
 public struct TSDBMaintenanceService: Service {
     let receiver: Receiver
@@ -21,7 +23,12 @@ public struct TSDBMaintenanceService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 await Self.maintain(receiver.db, logger: logger)
-                try? await Task.sleep(for: .milliseconds(Int(interval * 1000)))
+                let last = ContinuousClock.now
+                while !Task.isCancelled, ContinuousClock.now - last < .milliseconds(Int(interval * 1000)),
+                    !receiver.maintenanceWanted.exchange(false, ordering: .relaxed)
+                {
+                    try? await Task.sleep(for: .milliseconds(Int(min(interval, 0.25) * 1000)))
+                }
             }
         }
     }

@@ -108,6 +108,13 @@ public final class DB: Sendable {
         }
     }
 
+    /// Whether the head spans more than 1.5 block durations (a block is due; Prometheus checks
+    /// this after every commit as well as once a minute).
+    public var headNeedsPersisting: Bool {
+        let minT = head.minTime, maxT = head.maxTime
+        return minT != .max && maxT > minT && maxT - minT > options.blockDuration / 2 * 3
+    }
+
     /// Persists the head while it spans more than 1.5 block durations, compacts blocks and
     /// applies retention. Called about once a minute (and at any time by tests).
     public func maintain() throws(BlockError) {
@@ -127,8 +134,8 @@ public final class DB: Sendable {
     /// the WAL, for as long as the head spans more than 1.5 block durations.
     func persistHead() throws(BlockError) {
         while true {
-            let minT = head.minTime, maxT = head.maxTime
-            guard minT != .max, maxT > minT, maxT - minT > options.blockDuration / 2 * 3 else { return }
+            let minT = head.minTime
+            guard headNeedsPersisting else { return }
             let boundary = ChunkCutter.rangeEnd(minT, options.blockDuration)
             try persist(before: boundary)
             guard head.minTime > minT else { return }  // nothing moved: do not spin
