@@ -195,6 +195,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .executableTarget(
+            name: "fuzz-block",
+            dependencies: ["TributaryTSDB", "TributaryModel", "FuzzSupport"],
+            path: "Fuzz/fuzz-block",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
             name: "fuzz-http",
             dependencies: ["TributaryWire", "FuzzSupport"],
             path: "Fuzz/fuzz-http",

@@ -131,13 +131,18 @@ enum IngestBenchmark {
             try launch()
         }
 
-        private func launch() throws {
+        /// Starts the server process on this port and directory.
+        private func spawn() throws {
             process = Process()
             process.executableURL = URL(fileURLWithPath: target.binary)
             process.arguments = target.arguments(port, dir)
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
+        }
+
+        private func launch() throws {
+            try spawn()
             for _ in 0..<200 {
                 if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)\(target.readyPath)")!), !data.isEmpty { return }
                 Thread.sleep(forTimeInterval: 0.1)
@@ -159,12 +164,7 @@ enum IngestBenchmark {
         /// answers with a non-empty result.
         func restart(query: String, at time: Double) throws -> Double {
             let t0 = Date()
-            process = Process()
-            process.executableURL = URL(fileURLWithPath: target.binary)
-            process.arguments = target.arguments(port, dir)
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            try spawn()
             let q = query.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
             let url = URL(string: "http://127.0.0.1:\(port)/api/v1/query?query=\(q)&time=\(time)")!
             for _ in 0..<6000 {

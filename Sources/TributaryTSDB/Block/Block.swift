@@ -36,15 +36,15 @@ public final class Block: Sendable {
 }
 
 extension IndexReader: PostingsIndex {
-    func allPostings() throws(QueryError) -> [UInt32] {
+    package func allPostings() throws(QueryError) -> [UInt32] {
         do { return try allPostingsList() } catch { throw QueryError(error.description) }
     }
 
-    func postings(_ name: String, _ value: String) throws(QueryError) -> [UInt32] {
+    package func postings(_ name: String, _ value: String) throws(QueryError) -> [UInt32] {
         do { return try postingsList(name, value) } catch { throw QueryError(error.description) }
     }
 
-    func postings(_ name: String, where predicate: (String) -> Bool) throws(QueryError) -> [UInt32] {
+    package func postings(_ name: String, where predicate: (String) -> Bool) throws(QueryError) -> [UInt32] {
         var lists: [[UInt32]] = []
         do {
             for (value, offset) in postingsTable[name] ?? [] where predicate(value) { lists.append(try postings(at: offset)) }

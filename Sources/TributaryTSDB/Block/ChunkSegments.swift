@@ -87,9 +87,22 @@ final class ChunkSegmentWriter {
 }
 
 /// Reads chunks from a block's memory-mapped segment files.
-final class ChunkSegmentReader: @unchecked Sendable {
+package final class ChunkSegmentReader: @unchecked Sendable {
     let directory: String
     let segments: [MappedFile]
+
+    /// Segments already opened (fuzzing, tests); their headers are checked.
+    package init(segments: [MappedFile], directory: String) throws(BlockError) {
+        self.directory = directory
+        for file in segments { try Self.checkHeader(file) }
+        self.segments = segments
+    }
+
+    static func checkHeader(_ file: MappedFile) throws(BlockError) {
+        var d = DecodeBuffer(file.bytes, file: file.path)
+        guard try d.be32("segment magic") == ChunkSegments.magic else { throw d.error("not a chunk segment (bad magic)", at: 0) }
+        guard try d.byte("segment version") == 1 else { throw d.error("unknown chunk segment version", at: 4) }
+    }
 
     init(directory: String) throws(BlockError) {
         self.directory = directory
@@ -103,9 +116,7 @@ final class ChunkSegmentReader: @unchecked Sendable {
         for (i, name) in names.enumerated() {
             guard name == ChunkSegments.name(i) else { throw BlockError("\(directory): segment \(ChunkSegments.name(i)) missing (found \(name))") }
             let file = try MappedFile(path: directory + "/" + name)
-            var d = DecodeBuffer(file.bytes, file: file.path)
-            guard try d.be32("segment magic") == ChunkSegments.magic else { throw d.error("not a chunk segment (bad magic)", at: 0) }
-            guard try d.byte("segment version") == 1 else { throw d.error("unknown chunk segment version", at: 4) }
+            try Self.checkHeader(file)
             segments.append(file)
         }
         self.segments = segments
@@ -115,7 +126,7 @@ final class ChunkSegmentReader: @unchecked Sendable {
     var size: Int { segments.reduce(0) { $0 + $1.bytes.count } }
 
     /// The XOR chunk at `ref`, checksum verified.
-    func chunk(_ ref: UInt64) throws(BlockError) -> [UInt8] {
+    package func chunk(_ ref: UInt64) throws(BlockError) -> [UInt8] {
         let index = Int(ref >> 32), offset = Int(ref & 0xFFFF_FFFF)
         guard index < segments.count else { throw BlockError("\(directory): chunk reference \(ref) names segment \(index + 1) of \(segments.count)") }
         let file = segments[index]

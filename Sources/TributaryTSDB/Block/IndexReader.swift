@@ -4,15 +4,20 @@ import TributaryModel
 /// postings offset table; postings lists and series are read from the mapping when asked for.
 /// Everything read is bounds- and checksum-checked: a damaged index fails with the file and the
 /// offset, never with a crash.
-final class IndexReader: @unchecked Sendable {
+package final class IndexReader: @unchecked Sendable {
     let file: MappedFile
     let symbols: [String]
     /// Label name → (value, offset of its postings list), values sorted.
-    let postingsTable: [String: [(value: String, offset: Int)]]
+    package let postingsTable: [String: [(value: String, offset: Int)]]
     let allPostingsOffset: Int?
 
-    init(path: String) throws(BlockError) {
-        file = try MappedFile(path: path)
+    convenience init(path: String) throws(BlockError) {
+        try self.init(file: try MappedFile(path: path))
+    }
+
+    package init(file: MappedFile) throws(BlockError) {
+        self.file = file
+        let path = file.path
         let bytes = file.bytes
         var d = DecodeBuffer(bytes, file: path)
         guard try d.be32("index magic") == IndexWriter.magic else { throw d.error("not an index (bad magic)", at: 0) }
@@ -80,7 +85,7 @@ final class IndexReader: @unchecked Sendable {
     }
 
     /// The postings list at `offset`.
-    func postings(at offset: Int) throws(BlockError) -> [UInt32] {
+    package func postings(at offset: Int) throws(BlockError) -> [UInt32] {
         var d = try Self.section(file.bytes, file.path, at: offset, "postings list")
         let count = try d.be32("postings count")
         try d.need(Int(count) * 4, "postings list")
@@ -103,13 +108,13 @@ final class IndexReader: @unchecked Sendable {
     }
 
     /// Every series in the block.
-    func allPostingsList() throws(BlockError) -> [UInt32] {
+    package func allPostingsList() throws(BlockError) -> [UInt32] {
         guard let allPostingsOffset else { return [] }
         return try postings(at: allPostingsOffset)
     }
 
     /// The labels and chunk metas of the series at `ref`.
-    func series(_ ref: UInt32) throws(BlockError) -> (labels: Labels, chunks: [ChunkMeta]) {
+    package func series(_ ref: UInt32) throws(BlockError) -> (labels: Labels, chunks: [ChunkMeta]) {
         var d = DecodeBuffer(file.bytes, file: file.path, from: Int(ref) * 16)
         let length = try d.uvarint("series length")
         guard length <= UInt64(d.remaining) else { throw d.error("series \(ref) of \(length) bytes runs past the end") }

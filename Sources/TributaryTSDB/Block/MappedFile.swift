@@ -6,12 +6,23 @@ import Foundation
 
 /// A file mapped read-only into memory: the kernel pages it in on demand, so a block's index and
 /// chunks are never loaded whole.
-final class MappedFile: @unchecked Sendable {
+package final class MappedFile: @unchecked Sendable {
     let path: String
     let bytes: UnsafeRawBufferPointer
+    private let mapped: Bool
+
+    /// Bytes held in memory under a file's name (fuzzing, tests).
+    package init(copying data: [UInt8], path: String) {
+        self.path = path
+        mapped = false
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 16)
+        buffer.copyMemory(from: UnsafeRawBufferPointer(start: data, count: data.count))
+        bytes = UnsafeRawBufferPointer(buffer)
+    }
 
     init(path: String) throws(BlockError) {
         self.path = path
+        mapped = true
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw BlockError("\(path): cannot open: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
@@ -28,6 +39,11 @@ final class MappedFile: @unchecked Sendable {
     }
 
     deinit {
-        if let base = bytes.baseAddress { munmap(UnsafeMutableRawPointer(mutating: base), bytes.count) }
+        guard let base = bytes.baseAddress else { return }
+        if mapped {
+            munmap(UnsafeMutableRawPointer(mutating: base), bytes.count)
+        } else {
+            UnsafeMutableRawPointer(mutating: base).deallocate()
+        }
     }
 }

@@ -1,7 +1,7 @@
 import TributaryModel
 
 /// What selecting series by matchers needs of an inverted index, the head's or a block's.
-protocol PostingsIndex {
+package protocol PostingsIndex {
     /// Every series.
     func allPostings() throws(QueryError) -> [UInt32]
     /// Series whose `name` is `value`.
@@ -14,7 +14,7 @@ extension PostingsIndex {
     /// Series matching all matchers, with Prometheus's semantics (`PostingsForMatchers`): a
     /// matcher that matches "" also selects series without the label.
     /// - Throws: when every matcher matches the empty string (that would select everything).
-    func select(_ matchers: [Matcher]) throws(QueryError) -> [UInt32] {
+    package func select(_ matchers: [Matcher]) throws(QueryError) -> [UInt32] {
         if matchers.isEmpty { return try allPostings() }
         if matchers.allSatisfy(\.matchesEmpty) {
             throw QueryError("vector selector must contain at least one non-empty matcher")
