@@ -265,7 +265,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryTSDBTests",
-            dependencies: ["TributaryModel", "TributaryTSDB", "TributaryWAL", "tsdb-crash-writer"],
+            dependencies: ["TributaryModel", "TributaryTSDB", "TributaryWAL", "tsdb-crash-writer", .product(name: "Logging", package: "swift-log")],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),

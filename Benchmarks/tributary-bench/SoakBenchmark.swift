@@ -29,11 +29,14 @@ enum SoakBenchmark {
         let t0 = Date()
         var failures = 0, queries = 0, failedQueries = 0
         var latencies: [Double] = []
-        var rssHour3 = 0.0, rssMax = 0.0
+        var rssHour3 = 0.0, rssMax = 0.0, anonHour3 = 0.0
         for r in 0..<rounds {
             let t = start + Int64(r) * 15_000
             failures += IngestBenchmark.Server.send(StorageBenchmark.encode(load.labels, round: r, timestamp: t, value: load.value), port: server.port, connections: 4)
-            if r == 720 { rssHour3 = server.memoryKiB("VmRSS") / 1024 }
+            if r == 720 {
+                rssHour3 = server.memoryKiB("VmRSS") / 1024
+                anonHour3 = server.memoryKiB("RssAnon") / 1024
+            }
             if r % 720 == 719 {
                 rssMax = max(rssMax, server.memoryKiB("VmRSS") / 1024)
                 let seconds = Double(t) / 1000
@@ -60,12 +63,17 @@ enum SoakBenchmark {
         // Let a last maintenance run apply retention to the newest blocks.
         Thread.sleep(forTimeInterval: 5)
         let rssEnd = server.memoryKiB("VmRSS") / 1024
+        let anonEnd = server.memoryKiB("RssAnon") / 1024
         let elapsed = Date().timeIntervalSince(t0)
         let blocks = blockRanges(server.dir + "/data")
         let oldest = blocks.map(\.0).min() ?? 0, newest = blocks.map(\.1).max() ?? 0
         latencies.sort()
         print(String(format: "  %.2fM samples/s over %.0f s; %d failed write requests", Double(series * rounds) / elapsed / 1e6, elapsed, failures))
         print(String(format: "  RSS after hour 3 %.0f MiB, at the end %.0f MiB (%.2fx), highest seen %.0f MiB", rssHour3, rssEnd, rssEnd / max(rssHour3, 1), rssMax))
+        print(
+            String(
+                format: "  of which anonymous (heap) %.0f MiB after hour 3, %.0f MiB at the end (%.2fx); the rest is block files mapped and touched (page cache)",
+                anonHour3, anonEnd, anonEnd / max(anonHour3, 1)))
         print(
             String(
                 format: "  data directory %.0f MiB: %d blocks from %.2f to %.2f days before the newest sample (retention %d days + a block range)",
@@ -76,6 +84,12 @@ enum SoakBenchmark {
             String(
                 format: "  queries: %d, failed %d, latency median %.1f ms, max %.1f ms", queries, failedQueries, latencies.isEmpty ? 0 : latencies[latencies.count / 2],
                 latencies.last ?? 0))
+        // An operator's restart: SIGTERM, start again, time until a query over the newest
+        // hour answers (blocks opened, the WAL's head part replayed).
+        server.pause()
+        let newestSecond = Double(start + Int64(rounds - 1) * 15_000) / 1000
+        let restart = try server.restart(query: "count(node_load1)", at: newestSecond)
+        print(String(format: "  restart with %d blocks: %.2f s until the first query answered", blocks.count, restart))
     }
 
     static func encoded(_ q: String) -> String { q.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "" }

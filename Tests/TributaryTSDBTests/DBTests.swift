@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import TributaryModel
 import TributaryWAL
@@ -19,13 +20,15 @@ import TributaryWAL
     static func open(_ dir: String, retention: Int64 = 0, retentionSize: Int = 0) throws -> Store {
         var headOptions = HeadOptions()
         headOptions.chunkRange = minute
-        let head = Head(options: headOptions, wal: try WAL(directory: dir + "/wal"))
+        var quiet = Logger(label: "test.tsdb")
+        quiet.logLevel = .warning
+        let head = Head(options: headOptions, wal: try WAL(directory: dir + "/wal"), logger: quiet)
         try head.replayWAL()
         var options = DBOptions()
         options.blockDuration = minute
         options.retentionTime = retention
         options.retentionSize = retentionSize
-        return Store(head: head, db: try DB(directory: dir, head: head, options: options))
+        return Store(head: head, db: try DB(directory: dir, head: head, options: options, logger: quiet))
     }
 
     /// One sample per second for `series` series over `[from, to)` (seconds).
