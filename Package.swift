@@ -244,7 +244,7 @@ let package = Package(
         // The real binaries and Debian's peers as processes on loopback ports.
         .testTarget(
             name: "TributaryEndToEndTests",
-            dependencies: ["TributaryTestSupport", "tributary"],
+            dependencies: ["TributaryTestSupport", "tributary", "TributaryModel", "TributaryWire"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
