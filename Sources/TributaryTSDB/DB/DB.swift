@@ -96,18 +96,6 @@ public final class DB: Sendable {
         return MergeQuerier(blocks.map { $0.querier() } + [head.querier()], head: head.querier())
     }
 
-    /// The newest time held anywhere (head or blocks), or nil when empty.
-    public var maxTime: Int64? {
-        let h = head.maxTime
-        let b = blocks.map { $0.maxTime - 1 }.max()
-        switch (h == .min ? nil : h, b) {
-        case (let x?, let y?): return max(x, y)
-        case (let x?, nil): return x
-        case (nil, let y?): return y
-        default: return nil
-        }
-    }
-
     /// Whether the head spans more than 1.5 block durations (a block is due; Prometheus checks
     /// this after every commit as well as once a minute).
     public var headNeedsPersisting: Bool {
