@@ -93,18 +93,27 @@ public struct BlockQuerier: Querier {
 
     public func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
         guard block.overlaps(start: start, end: end) else { return [] }
-        if matchers.isEmpty { return block.index.postingsTable.keys.sorted() }
         var names = Set<String>()
-        for s in try select(matchers, start: start, end: end) { for (name, _) in s.labels.pairs { names.insert(name) } }
-        return names.sorted()
+        if matchers.isEmpty {
+            names = Set(block.index.postingsTable.keys)
+        } else {
+            for s in try select(matchers, start: start, end: end) { for (name, _) in s.labels.pairs { names.insert(name) } }
+        }
+        let sorted = names.sorted()
+        return limit > 0 ? Array(sorted.prefix(limit)) : sorted
     }
 
     public func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
         guard block.overlaps(start: start, end: end) else { return [] }
-        if matchers.isEmpty { return (block.index.postingsTable[name] ?? []).map(\.value) }
-        var values = Set<String>()
-        for s in try select(matchers, start: start, end: end) { if let v = s.labels.value(of: name) { values.insert(v) } }
-        return values.sorted()
+        var values: [String]
+        if matchers.isEmpty {
+            values = (block.index.postingsTable[name] ?? []).map(\.value)  // sorted by bytes, as written
+        } else {
+            var set = Set<String>()
+            for s in try select(matchers, start: start, end: end) { if let v = s.labels.value(of: name) { set.insert(v) } }
+            values = set.sorted()
+        }
+        return limit > 0 ? Array(values.prefix(limit)) : values
     }
 
     public func cardinality(limit: Int) -> CardinalityStats {
