@@ -54,7 +54,10 @@ extension Head {
             // Exemplars live in memory only; without them here they would not survive the
             // removal of the segments that logged them.
             if let exemplars {
-                let held = exemplars.all()
+                // Only those of live series: a series the head dropped would be an unknown
+                // series at every replay.
+                let live = Set(all.map(\.0.id))
+                let held = exemplars.all().filter { live.contains($0.0) }
                 var k = 0
                 while k < held.count {
                     let part = held[k..<min(k + 10_000, held.count)]
