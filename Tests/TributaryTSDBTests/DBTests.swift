@@ -162,4 +162,25 @@ import TributaryWAL
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/01ARZ3NDEKTSV4RRFFQ69G5FAV.tmp-for-creation"))
         try Self.expectAll(store.db, expected, "after cleanup")
     }
+
+    /// A crash between a block's rename and the WAL checkpoint replays the block's samples into
+    /// the head; the next block then holds the same samples again. Compaction must merge the
+    /// two into one copy of each sample (not two chunks with the same timestamps).
+    @Test func overlappingBlocksWithTheSameSamplesCompactIntoOneCopy() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var expected: [Labels: [Sample]] = [:]
+        let store = try Self.open(dir.path)
+        try Self.write(store.head, series: Self.series(2), from: 0, to: 50, into: &expected)
+        let series = expected.map { BlockSeries(labels: $0.key, chunks: Head.encode($0.value)) }
+        for _ in 0..<2 { _ = try BlockWriter.write(series, minTime: 0, maxTime: Self.minute, into: dir.path) }
+        let reopened = try DB(directory: dir.path, head: Head(), options: store.db.options)
+        #expect(reopened.blocks.count == 2)
+        try reopened.maintain()
+        #expect(reopened.blocks.count == 1, "the overlapping blocks were compacted")
+        let block = try #require(reopened.blocks.first)
+        #expect(block.meta.stats.numSamples == 100, "each sample once: \(block.meta.stats.numSamples)")
+        let stored = try block.querier().dump([m("__name__", .equal, "up")])
+        for (labels, samples) in expected { #expect(stored[labels] == samples, "\(labels)") }
+    }
 }

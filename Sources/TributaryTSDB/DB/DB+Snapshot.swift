@@ -49,11 +49,12 @@ extension Head {
         let all = byID.withLock { $0.compactMap { $0 } }
         var out: [BlockSeries] = []
         for s in all {
-            let data: [ClosedChunk] = stripes[stripe(forHash: s.hash)].map.withLock { _ in
+            let (chunks, ooo): ([ClosedChunk], [Sample]) = stripes[stripe(forHash: s.hash)].map.withLock { _ in
                 var chunks = s.closed
                 if s.head.count > 0 { chunks.append(ClosedChunk(bytes: s.head.bytes, minTime: s.headMinTime, maxTime: s.head.maxTime)) }
-                return s.ooo.isEmpty ? chunks : Self.merge(chunks, s.ooo)
+                return (chunks, s.ooo)
             }
+            let data = ooo.isEmpty ? chunks : Self.merge(chunks, ooo)  // outside the stripe lock
             if !data.isEmpty { out.append(BlockSeries(labels: s.labels, chunks: data)) }
         }
         return out

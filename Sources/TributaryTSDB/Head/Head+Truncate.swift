@@ -26,6 +26,7 @@ extension Head {
     /// boundary are merged into the series' chunks.
     func cut(before boundary: Int64) -> HeadCut {
         var cut = HeadCut(boundary: boundary)
+        var withOutOfOrder: [(index: Int, samples: [Sample])] = []
         let all = byID.withLock { $0.compactMap { $0 } }
         for s in all {
             stripes[stripe(forHash: s.hash)].map.withLock { _ in
@@ -38,15 +39,16 @@ extension Head {
                 while n < s.closed.count, s.closed[n].maxTime < boundary { n += 1 }
                 let ooo = s.ooo.filter { $0.timestamp < boundary }
                 guard n > 0 || !ooo.isEmpty else { return }
-                var chunks = Array(s.closed[0..<n])
-                if !ooo.isEmpty { chunks = Self.merge(chunks, ooo) }
-                for c in chunks {
-                    cut.minTime = min(cut.minTime, c.minTime)
-                    cut.maxTime = max(cut.maxTime, c.maxTime)
-                }
-                cut.series.append(BlockSeries(labels: s.labels, chunks: chunks))
+                cut.series.append(BlockSeries(labels: s.labels, chunks: Array(s.closed[0..<n])))
                 cut.marks.append(HeadCut.Mark(id: s.id, closed: n, ooo: Set(ooo.map(\.timestamp))))
+                if !ooo.isEmpty { withOutOfOrder.append((cut.series.count - 1, ooo)) }
             }
+        }
+        // Out of the stripe locks: decoding and cutting again is no work for a lock ingest waits on.
+        for (i, ooo) in withOutOfOrder { cut.series[i].chunks = Self.merge(cut.series[i].chunks, ooo) }
+        for c in cut.series.lazy.flatMap(\.chunks) {
+            cut.minTime = min(cut.minTime, c.minTime)
+            cut.maxTime = max(cut.maxTime, c.maxTime)
         }
         return cut
     }
@@ -100,15 +102,13 @@ extension Head {
     /// Chunks plus out-of-order samples, decoded, merged (a chunk's sample wins a tie) and cut
     /// again into chunks of at most 120 samples.
     static func merge(_ chunks: [ClosedChunk], _ ooo: [Sample]) -> [ClosedChunk] {
-        var samples: [Sample] = []
-        for c in chunks { _ = XORChunk.decode(c.bytes, into: &samples) }
-        var seen = Set(samples.map(\.timestamp))
-        for s in ooo where !seen.contains(s.timestamp) {
-            samples.append(s)
-            seen.insert(s.timestamp)
+        var lists: [[Sample]] = chunks.map { c in
+            var samples: [Sample] = []
+            XORChunk.decode(c.bytes, into: &samples)
+            return samples
         }
-        samples.sort { $0.timestamp < $1.timestamp }
-        return encode(samples)
+        lists.append(ooo)
+        return encode(mergeSamples(lists))
     }
 
     /// `samples` (in time order) as XOR chunks of at most 120 samples.

@@ -98,13 +98,7 @@ struct SeriesSnapshot: Sendable {
         for c in chunks { XORChunk.decode(c, from: start, to: end, into: &out) }
         guard !ooo.isEmpty else { return }
         // Out-of-order samples are rare: merge them in, chunk samples winning on ties.
-        var merged = Array(out[first...])
-        var seen = Set(merged.map(\.timestamp))
-        for s in ooo where !seen.contains(s.timestamp) {
-            merged.append(s)
-            seen.insert(s.timestamp)
-        }
-        merged.sort { $0.timestamp < $1.timestamp }
+        let merged = mergeSamples([Array(out[first...]), ooo])
         out.removeSubrange(first...)
         out.append(contentsOf: merged)
     }

@@ -42,33 +42,12 @@ public struct MergeQuerier: Querier {
 
     /// The samples of `parts` in time order, each timestamp once (the first part's wins).
     static func merged(_ parts: [QueriedSeries]) -> [Sample] {
-        var lists: [[Sample]] = []
-        for p in parts {
-            var samples: [Sample] = []
-            p.appendSamples(to: &samples)
-            if !samples.isEmpty { lists.append(samples) }
-        }
-        guard var out = lists.first else { return [] }
-        for list in lists.dropFirst() {
-            var merged: [Sample] = []
-            merged.reserveCapacity(out.count + list.count)
-            var i = 0, j = 0
-            while i < out.count || j < list.count {
-                if j == list.count || (i < out.count && out[i].timestamp < list[j].timestamp) {
-                    merged.append(out[i])
-                    i += 1
-                } else if i == out.count || list[j].timestamp < out[i].timestamp {
-                    merged.append(list[j])
-                    j += 1
-                } else {
-                    merged.append(out[i])
-                    i += 1
-                    j += 1
-                }
-            }
-            out = merged
-        }
-        return out
+        mergeSamples(
+            parts.map { p in
+                var samples: [Sample] = []
+                p.appendSamples(to: &samples)
+                return samples
+            })
     }
 
     public func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
