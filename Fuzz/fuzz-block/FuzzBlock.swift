@@ -6,7 +6,7 @@ import TributaryTSDB
 // libFuzzer target for the block readers: every input is read as a block's `index` (TOC,
 // symbols, postings offset table, then every postings list, every series the all-series list
 // names, and a selection by matchers), as a chunk segment (a chunk at many offsets, each
-// decoded), and as an XOR chunk. A crash, a trap or a hang is a finding; errors are expected.
+// decoded), as a tombstones file, and as an XOR chunk. A crash, a trap or a hang is a finding; errors are expected.
 // Built by scripts/fuzz with -D FUZZING; a normal build gives a replay tool.
 
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
@@ -29,6 +29,9 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
                 XORChunk.decode(chunk, into: &samples)
             }
         }
+    }
+    if let tombstones = try? Tombstones.decode(data, path: "tombstones") {
+        precondition(tombstones.count <= bytes.count)
     }
     samples.removeAll(keepingCapacity: true)
     XORChunk.decode(bytes, into: &samples)

@@ -9,6 +9,8 @@ public enum Record {
         case series = 1
         case samples = 2
         case exemplars = 3
+        /// Time ranges of series deleted through the admin API (`delete_series`).
+        case deletions = 4
     }
 
     /// Appends one framed record to `buffer`; `writePayload` appends the payload.

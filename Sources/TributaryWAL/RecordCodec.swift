@@ -83,6 +83,30 @@ public enum RecordCodec {
         return r.atEnd
     }
 
+    /// Appends a framed deletions record: the time range `[minTime, maxTime]` once, then the
+    /// series ids it deletes from.
+    public static func appendDeletions(ids: [UInt32], minTime: Int64, maxTime: Int64, to buffer: inout [UInt8]) {
+        Record.append(.deletions, to: &buffer) { out in
+            appendVarint(minTime, to: &out)
+            appendVarint(maxTime, to: &out)
+            FlatLabels.appendUVarint(UInt64(ids.count), to: &out)
+            for id in ids { FlatLabels.appendUVarint(UInt64(id), to: &out) }
+        }
+    }
+
+    /// The range and series of a deletions record; nil when the payload is malformed.
+    public static func decodeDeletions(_ payload: UnsafeRawBufferPointer) -> (ids: [UInt32], minTime: Int64, maxTime: Int64)? {
+        var r = ByteReader(payload)
+        guard let minTime = r.varint(), let maxTime = r.varint(), minTime <= maxTime, let count = r.uvarint(), count <= UInt64(payload.count) else { return nil }
+        var ids: [UInt32] = []
+        ids.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let id = r.uvarint(), id <= UInt64(UInt32.max) else { return nil }
+            ids.append(UInt32(id))
+        }
+        return r.atEnd ? (ids, minTime, maxTime) : nil
+    }
+
     static func appendVarint(_ x: Int64, to out: inout [UInt8]) {
         FlatLabels.appendUVarint(UInt64(bitPattern: (x << 1) ^ (x >> 63)), to: &out)
     }

@@ -42,7 +42,7 @@ import TributaryWAL
             switch kind {
             case .series: _ = RecordCodec.decodeSeries(payload) { id, labels in names[id] = Labels(labels).description }
             case .samples: _ = RecordCodec.decodeSamples(payload) { id, s in out[names[id] ?? "?\(id)", default: []].append((s.timestamp, s.value)) }
-            case .exemplars: break
+            case .exemplars, .deletions: break
             }
         }
         return out

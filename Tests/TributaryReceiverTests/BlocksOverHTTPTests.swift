@@ -108,9 +108,41 @@ import TributaryWire
             s.appendSamples(to: &samples)
             #expect(samples.count == 60, "\(s.labels): \(samples.count) samples of 60")
         }
-        post.url = URL(string: server.base + "/api/v1/admin/tsdb/delete_series?match%5B%5D=up")
-        let (refused, body, _) = try await server.send(post)
-        #expect(refused == 503 && (body["error"] as? String)?.contains("not implemented") == true, "refused, not pretended")
+        await server.stop()
+    }
+
+    /// `delete_series` (match[], start, end in a form body) and `clean_tombstones`, as
+    /// Prometheus answers them: 204, and the range gone from queries over blocks and head.
+    @Test func adminDeleteSeriesAndCleanTombstones() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-delete-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let server = try await TestServer(directory: dir) { c in
+            Self.configure(&c)
+            c.adminAPI = true
+        }
+        for t in stride(from: Int64(0), to: 300_000, by: 5_000) {
+            let series = Self.labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
+            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
+        }
+        for _ in 0..<100 where server.receiver.db.blocks.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!server.receiver.db.blocks.isEmpty)
+        let count = "sum(count_over_time(up%7Binstance%3D%22host-1%22%7D%5B10m%5D))&time=299"
+        #expect(try await server.queryScalar(count) == 60)
+
+        let (missing, refusal, _) = try await server.postForm("/api/v1/admin/tsdb/delete_series", "start=100")
+        #expect(missing == 400 && refusal["errorType"] as? String == "bad_data" && refusal["error"] as? String == "no match[] parameter provided")
+        let (bad, _, _) = try await server.postForm("/api/v1/admin/tsdb/delete_series", "match%5B%5D=up%7B")
+        #expect(bad == 400)
+        // 100 s to 200 s of host-1: 21 samples at 5 s, in a block and the head.
+        let (deleted, _, text) = try await server.postForm(
+            "/api/v1/admin/tsdb/delete_series", "match%5B%5D=up%7Binstance%3D%22host-1%22%7D&start=100&end=200")
+        #expect(deleted == 204, "\(text)")
+        #expect(try await server.queryScalar(count) == 60 - 21)
+        #expect(try await server.queryScalar("sum(count_over_time(up%5B10m%5D))&time=299") == 5 * 60 - 21, "other series untouched")
+        let (cleaned, _, cleanText) = try await server.postForm("/api/v1/admin/tsdb/clean_tombstones", "")
+        #expect(cleaned == 204, "\(cleanText)")
+        #expect(server.receiver.db.blocks.allSatisfy { $0.tombstones.isEmpty })
+        #expect(try await server.queryScalar(count) == 60 - 21)
         await server.stop()
     }
 }

@@ -77,8 +77,7 @@ import TributaryWAL
                     }
                 }
             }
-            let keep = try wal.cut()
-            try head.checkpoint(before: keep)
+            try head.checkpoint()
         }
         let wal = try WAL(directory: dir, options: .init(segmentSize: 4096, fsync: .always))
         let head = Head(wal: wal)

@@ -27,7 +27,7 @@ import TributaryModel
             switch kind {
             case .series: _ = RecordCodec.decodeSeries(payload) { id, l in series[id] = Labels(l) }
             case .samples: _ = RecordCodec.decodeSamples(payload) { _, s in samples.append(s) }
-            case .exemplars: Issue.record("no exemplars were logged")
+            case .exemplars, .deletions: Issue.record("no \(kind) were logged")
             }
         }
         return (series, samples, stats)

@@ -83,9 +83,12 @@ public enum ReceiverServer {
         for action in ["snapshot", "delete_series", "clean_tombstones"] {
             for method in [HTTPRequest.Method.post, .put] {
                 router.on("/api/v1/admin/tsdb/\(action)", method: method) { request, _ in
+                    var request = request
+                    let body = try await request.collectBody(upTo: 1 << 20)
                     if let denied = refuse(request, receiver.live.withLock { $0.writers }) { return denied }
                     let query = request.uri.query
-                    return response(try await offPoolAnswer { receiver.admin(action, query: query) })
+                    let form = body.readableBytes > 0 ? String(buffer: body) : nil
+                    return response(try await offPoolAnswer { receiver.admin(action, query: query, form: form) })
                 }
             }
         }

@@ -1,24 +1,34 @@
 import Foundation
+import Synchronization
 import TributaryModel
 
-/// A persisted block opened for reading: `meta.json` parsed, `index` and `chunks/` mapped.
+/// A persisted block opened for reading: `meta.json` parsed, `index` and `chunks/` mapped,
+/// `tombstones` read (the only part that changes: ``delete(_:start:end:)``).
 public final class Block: Sendable {
     public let directory: String
-    public let meta: BlockMeta
+    public let ulid: String
+    public let minTime: Int64
+    /// Exclusive, as in `meta.json`.
+    public let maxTime: Int64
     let index: IndexReader
     let chunks: ChunkSegmentReader
+    private let state: Mutex<(meta: BlockMeta, tombstones: Tombstones)>
 
     public init(directory: String) throws(BlockError) {
         self.directory = directory
-        meta = try BlockMeta.read(directory: directory)
+        let meta = try BlockMeta.read(directory: directory)
+        ulid = meta.ulid
+        minTime = meta.minTime
+        maxTime = meta.maxTime
         index = try IndexReader(path: directory + "/index")
         chunks = try ChunkSegmentReader(directory: directory + "/chunks")
+        state = Mutex((meta, try Tombstones.read(directory: directory)))
     }
 
-    public var ulid: String { meta.ulid }
-    public var minTime: Int64 { meta.minTime }
-    /// Exclusive, as in `meta.json`.
-    public var maxTime: Int64 { meta.maxTime }
+    public var meta: BlockMeta { state.withLock { $0.meta } }
+
+    /// The deleted ranges of the block's series.
+    public var tombstones: Tombstones { state.withLock { $0.tombstones } }
 
     /// Bytes on disk: chunks, index, tombstones and meta.json (what size retention counts).
     public var sizeBytes: Int {
@@ -32,7 +42,35 @@ public final class Block: Sendable {
     /// Whether the block holds data in `[start, end]` (inclusive; its maxTime is exclusive).
     public func overlaps(start: Int64, end: Int64) -> Bool { minTime <= end && maxTime > start }
 
-    public func querier() -> BlockQuerier { BlockQuerier(block: self) }
+    public func querier() -> BlockQuerier { BlockQuerier(block: self, tombstones: tombstones) }
+
+    /// Marks `[start, end]` deleted for the series `matchers` select, each range clamped to
+    /// the series' chunks, as Prometheus's `Block.Delete`: `tombstones` and `meta.json`
+    /// rewritten atomically. Returns the number of series that got a tombstone.
+    @discardableResult
+    public func delete(_ matchers: [Matcher], start: Int64, end: Int64) throws(BlockError) -> Int {
+        guard start <= end, overlaps(start: start, end: end) else { return 0 }
+        var added: [(UInt32, Tombstones.Interval)] = []
+        let refs: [UInt32]
+        do { refs = try index.select(matchers) } catch { throw BlockError("block \(ulid): \(error.description)") }
+        for ref in refs {
+            let chunks = try index.series(ref).chunks
+            guard let first = chunks.first, let last = chunks.last else { continue }
+            guard chunks.contains(where: { $0.maxTime >= start && $0.minTime <= end }) else { continue }
+            added.append((ref, Tombstones.Interval(max(start, first.minTime), min(end, last.maxTime))))
+        }
+        guard !added.isEmpty else { return 0 }
+        try state.withLock { state throws(BlockError) in
+            var tombstones = state.tombstones
+            for (ref, interval) in added { tombstones.add(ref, interval) }
+            var meta = state.meta
+            meta.stats.numTombstones = UInt64(tombstones.count)
+            try tombstones.write(directory: directory)
+            try BlockWriter.replaceFile(directory + "/meta.json", Array(meta.encoded()))
+            state = (meta, tombstones)
+        }
+        return added.count
+    }
 }
 
 extension IndexReader: PostingsIndex {
@@ -59,6 +97,8 @@ extension IndexReader: PostingsIndex {
 /// so a damaged chunk fails the query with its file and offset rather than later.
 public struct BlockQuerier: Querier {
     let block: Block
+    /// Taken when the querier was made: a deletion meanwhile does not change what it reads.
+    let tombstones: Tombstones
 
     public func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
         // Series references follow label order, so postings come sorted.
@@ -76,7 +116,14 @@ public struct BlockQuerier: Querier {
                     chunks.append(try block.chunks.chunk(c.ref))
                 }
                 guard !chunks.isEmpty else { continue }
-                let snapshot = SeriesSnapshot(chunks: chunks, ooo: [])
+                var snapshot = SeriesSnapshot(chunks: chunks, ooo: [])
+                if let deleted = tombstones.intervals(ref) {
+                    // Rare: the samples left, decoded (the snapshot's out-of-order list holds them).
+                    var samples: [Sample] = []
+                    snapshot.appendAll(start: start, end: end, to: &samples)
+                    snapshot = SeriesSnapshot(chunks: [], ooo: deleted.filter(samples))
+                    if snapshot.ooo.isEmpty { continue }
+                }
                 out.append(
                     QueriedSeries(
                         labels: series.labels,

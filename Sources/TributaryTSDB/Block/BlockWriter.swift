@@ -16,7 +16,6 @@ struct BlockSeries {
 /// rename leaves a temporary directory that ``BlockDirectory`` removes at start; after it, a
 /// complete block.
 enum BlockWriter {
-    static let tombstonesMagic: UInt32 = 0x0130_BA30
     static let temporarySuffix = ".tmp-for-creation"
 
     /// Writes `series` (sorted here) as a block covering `[minTime, maxTime)` under `parent`;
@@ -68,11 +67,7 @@ enum BlockWriter {
             }
             meta.stats.numSeries = UInt64(entries.count)
             try writeFile(temporary + "/index", IndexWriter.encode(entries))
-            var tombstones = EncodeBuffer()
-            tombstones.be32(tombstonesMagic)
-            tombstones.bytes.append(1)
-            tombstones.be32(0)  // CRC-32C of no entries
-            try writeFile(temporary + "/tombstones", tombstones.bytes)
+            try writeFile(temporary + "/" + Tombstones.fileName, Tombstones().encoded())
             try writeFile(temporary + "/meta.json", Array(meta.encoded()))
             try syncDirectory(temporary + "/chunks")
             try syncDirectory(temporary)
@@ -96,6 +91,14 @@ enum BlockWriter {
         } catch {
             throw BlockError("\(path): cannot write: \(error)")
         }
+    }
+
+    /// Replaces `path` atomically: a temporary file written and fsynced, renamed over it, the
+    /// directory fsynced.
+    static func replaceFile(_ path: String, _ bytes: [UInt8]) throws(BlockError) {
+        try writeFile(path + ".tmp", bytes)
+        guard rename(path + ".tmp", path) == 0 else { throw BlockError("\(path): cannot rename into place: \(String(cString: strerror(errno)))") }
+        try syncDirectory((path as NSString).deletingLastPathComponent)
     }
 
     static func syncDirectory(_ path: String) throws(BlockError) {

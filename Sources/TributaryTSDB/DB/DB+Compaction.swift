@@ -59,19 +59,27 @@ extension DB {
     /// several are merged (a timestamp taken once); chunks that overlap are decoded, merged and
     /// cut again.
     func compact(_ group: [Block]) throws(BlockError) {
-        let started = ContinuousClock.now
-        var series: [Labels: [(block: Block, chunks: [ChunkMeta])]] = [:]
-        for b in group {
-            for ref in try b.index.allPostingsList() {
-                let s = try b.index.series(ref)
-                series[s.labels, default: []].append((b, s.chunks))
-            }
-        }
-        let order = series.keys.sorted()
         var compaction = BlockMeta.Compaction()
         compaction.level = (group.map(\.meta.compaction.level).max() ?? 1) + 1
         compaction.sources = Array(Set(group.flatMap(\.meta.compaction.sources))).sorted()
         compaction.parents = group.map { BlockMeta.Parent(ulid: $0.ulid, minTime: $0.minTime, maxTime: $0.maxTime) }
+        try rewrite(group, compaction: compaction)
+        counts.compactions.add(1, ordering: .relaxed)
+    }
+
+    /// Writes one block holding everything of `group` but its tombstoned samples, with
+    /// `compaction` in its meta, then deletes `group`.
+    func rewrite(_ group: [Block], compaction: BlockMeta.Compaction) throws(BlockError) {
+        let started = ContinuousClock.now
+        var series: [Labels: [(block: Block, chunks: [ChunkMeta], deleted: [Tombstones.Interval]?)]] = [:]
+        for b in group {
+            let tombstones = b.tombstones
+            for ref in try b.index.allPostingsList() {
+                let s = try b.index.series(ref)
+                series[s.labels, default: []].append((b, s.chunks, tombstones.intervals(ref)))
+            }
+        }
+        let order = series.keys.sorted()
         var index = 0
         let meta = try BlockWriter.write(
             minTime: group.map(\.minTime).min() ?? 0, maxTime: group.map(\.maxTime).max() ?? 0, into: directory, compaction: compaction
@@ -81,9 +89,13 @@ extension DB {
             index += 1
             var chunks: [ClosedChunk] = []
             for part in series[labels] ?? [] {
+                var own: [ClosedChunk] = []
                 for c in part.chunks {
-                    chunks.append(ClosedChunk(bytes: try part.block.chunks.chunk(c.ref), minTime: c.minTime, maxTime: c.maxTime))
+                    own.append(ClosedChunk(bytes: try part.block.chunks.chunk(c.ref), minTime: c.minTime, maxTime: c.maxTime))
                 }
+                // Deleted samples are left out for good (the tombstones stay with the parent).
+                if let deleted = part.deleted { own = Head.encode(deleted.filter(Head.decode(own)), range: options.blockDuration) }
+                chunks += own
             }
             chunks.sort { $0.minTime < $1.minTime }
             let overlapping = zip(chunks, chunks.dropFirst()).contains { $1.minTime <= $0.maxTime }
@@ -97,9 +109,8 @@ extension DB {
             if let merged { blocks = Self.ordered(blocks + [merged]) }
         }
         for b in group { Self.delete(b.directory) }
-        counts.compactions.add(1, ordering: .relaxed)
         logger.info(
-            "blocks compacted",
+            group.count == 1 ? "block rewritten without its tombstones" : "blocks compacted",
             metadata: [
                 "from": "\(group.map(\.ulid))", "into": "\(meta?.ulid ?? "nothing")", "level": "\(compaction.level)",
                 "series": "\(meta?.stats.numSeries ?? 0)", "seconds": "\(started.secondsElapsed)"

@@ -67,11 +67,13 @@ public final class DB: Sendable {
             guard ULID(name) != nil else { continue }
             blocks.append(try Block(directory: path))
         }
-        // A compaction killed after writing its block but before deleting its parents: a
-        // block whose sources another block of a higher level holds too is redundant.
+        // A compaction or tombstone cleaning killed after writing its block but before
+        // deleting its parents: a block another names as its parent, or whose sources another
+        // block of a higher level holds too, is redundant.
+        let parents = Set(blocks.flatMap { $0.meta.compaction.parents ?? [] }.map(\.ulid))
         let redundant = Set(
             blocks.filter { b in
-                b.meta.compaction.deletable == true
+                b.meta.compaction.deletable == true || parents.contains(b.ulid)
                     || blocks.contains { c in
                         c.meta.compaction.level > b.meta.compaction.level && Set(c.meta.compaction.sources).isSuperset(of: b.meta.compaction.sources)
                     }
@@ -144,10 +146,9 @@ public final class DB: Sendable {
         state.withLock { $0 = Self.ordered($0 + [block]) }
         counts.headBlocks.add(1, ordering: .relaxed)
         let removed = head.truncate(cut)
-        if let wal = head.wal {
+        if head.wal != nil {
             do {
-                let keep = try wal.cut()
-                try head.checkpoint(before: keep)
+                try head.checkpoint()
             } catch {
                 // The block is durable; the WAL still holds its samples too (replayed, they
                 // are merged with the block's on reading). The next persist retries.

@@ -4,26 +4,29 @@ import TributaryModel
 import TributaryWAL
 
 extension Head {
-    /// Removes the WAL segments before `segment` after writing a ``Checkpoint`` of every live
-    /// series, every sample still in the head (those not yet in a block) and every exemplar
-    /// held, so what those segments held survives for replay. The caller first writes the
-    /// head's old data to a block and truncates the head, then cuts the WAL so that `segment`
-    /// starts after them:
+    /// Cuts the WAL and removes the segments before the cut after writing a ``Checkpoint`` of
+    /// every live series, every sample still in the head (those not yet in a block) and every
+    /// exemplar held, so what those segments held survives for replay. The caller first writes
+    /// the head's old data to a block and truncates the head.
     ///
-    ///     let keep = try wal.cut()
-    ///     try head.checkpoint(before: keep)
-    ///
-    /// A series created after the cut has its record in a kept segment; one created before it
-    /// is live now, so it is in the checkpoint. ``replayWAL()`` reads the checkpoint first.
-    public func checkpoint(before segment: Int) throws(StorageError) {
-        guard let wal else { return }
+    /// The cut and the copy of the head happen under the commit lock, so the checkpoint is the
+    /// state just before the first record of the kept segments: replay (checkpoint first, see
+    /// ``replayWAL()``) applies each later commit and deletion once, in order.
+    /// Returns the first segment kept (nil without a WAL).
+    @discardableResult
+    public func checkpoint() throws(StorageError) -> Int? {
+        guard let wal else { return nil }
         do throws(WALError) {
             let writer = try CheckpointWriter(walDirectory: wal.directory)
-            // Under the commit lock: a commit in flight has registered its series, or will log
-            // them after the caller's cut.
-            let all: [(MemSeries, SeriesSnapshot?)] = commitState.withLock { _ in
-                byID.withLock { $0.compactMap { $0 } }.map { ($0, snapshot($0, start: .min, end: .max)) }
+            let cut: Result<(Int, [(MemSeries, SeriesSnapshot?)]), WALError> = commitState.withLock { _ in
+                do throws(WALError) {
+                    let keep = try wal.cut()
+                    return .success((keep, byID.withLock { $0.compactMap { $0 } }.map { ($0, snapshot($0, start: .min, end: .max)) }))
+                } catch {
+                    return .failure(error)
+                }
             }
+            let (segment, all) = try cut.get()
             var i = 0
             // 10,000 series a record: a checkpoint of many series is written in parts.
             while i < all.count {
@@ -68,6 +71,7 @@ extension Head {
             try writer.commit()
             try wal.truncate(before: segment)
             logger.info("WAL checkpointed", metadata: ["series": "\(writer.series)", "first_segment": "\(segment)"])
+            return segment
         } catch {
             throw StorageError("cannot checkpoint the WAL: \(error.message)")
         }

@@ -38,6 +38,15 @@ extension Head {
                         }
                         if !ok { stats.malformedRecords += 1 }
                         stats.samples += apply(series: series, samples: samples, learnIntervals: true)
+                    case .deletions:
+                        guard let (ids, minTime, maxTime) = RecordCodec.decodeDeletions(payload) else {
+                            stats.malformedRecords += 1
+                            return
+                        }
+                        for id in ids {
+                            guard let s = self.series(id: id) else { continue }
+                            applyDeletion(s, start: minTime, end: maxTime)
+                        }
                     case .exemplars:
                         guard let exemplars else { return }
                         let ok = RecordCodec.decodeExemplars(payload) { id, exemplar in

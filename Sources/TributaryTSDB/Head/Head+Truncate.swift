@@ -111,15 +111,24 @@ extension Head {
         return encode(mergeSamples(lists))
     }
 
-    /// `samples` (in time order) as XOR chunks of at most 120 samples.
-    static func encode(_ samples: [Sample]) -> [ClosedChunk] {
+    /// The samples of `chunks` (in time order, not overlapping), decoded.
+    static func decode(_ chunks: [ClosedChunk]) -> [Sample] {
+        var samples: [Sample] = []
+        for c in chunks { XORChunk.decode(c.bytes, into: &samples) }
+        return samples
+    }
+
+    /// `samples` (in time order) as XOR chunks of at most 120 samples; with `range`, no chunk
+    /// spans a multiple of it (a block boundary).
+    static func encode(_ samples: [Sample], range: Int64? = nil) -> [ClosedChunk] {
         var out: [ClosedChunk] = []
         var i = 0
         while i < samples.count {
             var chunk = XORChunk(capacity: 256)
             let first = samples[i].timestamp
+            let rangeEnd = range.map { ChunkCutter.rangeEnd(first, $0) } ?? .max
             var last = first
-            while i < samples.count, chunk.count < ChunkCutter.samplesPerChunk {
+            while i < samples.count, chunk.count < ChunkCutter.samplesPerChunk, samples[i].timestamp < rangeEnd {
                 chunk.append(samples[i].timestamp, samples[i].value)
                 last = samples[i].timestamp
                 i += 1
