@@ -73,6 +73,12 @@ enum QueryBenchmark {
             Thread.sleep(forTimeInterval: 2)
             let rssLoaded = server.memoryKiB("VmRSS")
             print(String(format: "  %@: loaded in %.0f s (%d failed requests), RSS %.0f MiB", target.name, Date().timeIntervalSince(t0), failures, rssLoaded / 1024))
+            // TRIBUTARY_BENCH_HOLD=SECONDS: keep the loaded server up that long (to profile it by
+            // hand: its port and the data's end time are printed) before the queries run.
+            if let hold = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_HOLD"].flatMap(Double.init) {
+                print("  holding \(target.name) on port \(server.port) for \(Int(hold)) s; data ends at \(end)")
+                Thread.sleep(forTimeInterval: hold)
+            }
             var rows: [(cold: Double, warm: Double, series: Int)] = []
             for q in queries {
                 func url(_ shift: Double, cache: Bool) -> URL {
