@@ -15,9 +15,13 @@ struct AgentCommand: AsyncParsableCommand {
         abstract: "Run an edge agent (scrape, label, buffer on disk, remote-write)."
     )
 
-    @Option(help: "Path to agent.yml (see configs/agent.yml); flags override it.") var config: String
-    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9202).") var listen: String?
-    @Option(name: .customLong("data-dir"), help: "Data directory, for wal/ and queues/ (default ./data/agent).") var dataDir: String?
+    @Option(name: [.customLong("config"), .customLong("config.file")], help: "Path to agent.yml (see configs/agent.yml); flags override it.")
+    var config: String
+    @Option(name: [.customLong("listen"), .customLong("web.listen-address")], help: "Listen address, HOST:PORT (default 0.0.0.0:9202).")
+    var listen: String?
+    @Option(name: [.customLong("data-dir"), .customLong("storage.agent.path")], help: "Data directory, for wal/ and queues/ (default ./data/agent).")
+    var dataDir: String?
+    @OptionGroup var log: LogOptions
 
     /// agent.yml with the flags applied over it (read at start and at each reload).
     func settings() throws(CommandError) -> AgentConfiguration {
@@ -38,7 +42,7 @@ struct AgentCommand: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try settings()
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        log.bootstrap()
         let metrics = AgentMetrics()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))
         let logger = Logger(label: "tributary.agent")

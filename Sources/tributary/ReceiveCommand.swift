@@ -16,16 +16,20 @@ struct Receive: AsyncParsableCommand {
         abstract: "Run the central receiver (remote-write endpoint, HA dedup, TSDB, PromQL API)."
     )
 
-    @Option(help: "Path to receiver.yml (see configs/receiver.yml); flags override it.") var config: String?
-    @Option(help: "Listen address, HOST:PORT (default 0.0.0.0:9201).") var listen: String?
-    @Option(name: .customLong("data-dir"), help: "TSDB directory (default ./data/receiver).") var dataDir: String?
+    @Option(name: [.customLong("config"), .customLong("config.file")], help: "Path to receiver.yml (see configs/receiver.yml); flags override it.")
+    var config: String?
+    @Option(name: [.customLong("listen"), .customLong("web.listen-address")], help: "Listen address, HOST:PORT (default 0.0.0.0:9201).")
+    var listen: String?
+    @Option(name: [.customLong("data-dir"), .customLong("storage.tsdb.path")], help: "TSDB directory (default ./data/receiver).")
+    var dataDir: String?
+    @OptionGroup var log: LogOptions
     @Option(name: .customLong("dedup-window"), help: "HA dedup window a series uses until it has shown its scrape interval, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
     @Option(name: .customLong("storage.tsdb.retention.time"), help: "Delete blocks older than this behind the newest, e.g. 15d (0: keep all; default 15d).")
     var retentionTime: String?
     @Option(name: .customLong("storage.tsdb.retention.size"), help: "Delete the oldest blocks while blocks and WAL exceed this, e.g. 50GB (default: no limit).")
     var retentionSize: String?
-    @Flag(name: .customLong("web.enable-admin-api"), help: "Serve the TSDB admin API (/api/v1/admin/tsdb/snapshot), as Prometheus's flag.")
+    @Flag(name: .customLong("web.enable-admin-api"), help: "Serve the TSDB admin API (snapshot, delete_series, clean_tombstones under /api/v1/admin/tsdb/), as Prometheus's flag.")
     var adminAPI = false
     @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Block range the head is written in (default 2h).")
     var blockDuration: String?
@@ -77,7 +81,7 @@ struct Receive: AsyncParsableCommand {
 
     func run() async throws {
         let settings = try settings()
-        LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        log.bootstrap()
         // One registry for our metrics and anything the libraries record through swift-metrics.
         let metrics = ReceiverMetrics()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: metrics.registry))

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TributaryTestSupport
+
+/// Prometheus's flag names beside ours, and `--log.level` / `--log.format logfmt|json`, on the
+/// real binary: what an operator moving from Prometheus types works the same.
+@Suite(.serialized) struct OperatorFlagsTests {
+    @Test func receiverTakesPrometheusFlagNamesAndLogsJSON() async throws {
+        try await AgentProcessTests.onThread { check in
+            let receiver = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                try "limits:\n  max_body_bytes: 1000000\n".write(toFile: dir + "/receiver.yml", atomically: true, encoding: .utf8)
+                return [
+                    "receive", "--config.file", dir + "/receiver.yml", "--web.listen-address", "127.0.0.1:\(port)",
+                    "--storage.tsdb.path", dir + "/tsdb", "--log.format", "json"
+                ]
+            }
+            defer { receiver.stop(); receiver.removeDirectory() }
+            check(FileManager.default.fileExists(atPath: receiver.dir + "/tsdb/wal"), "--storage.tsdb.path holds the WAL")
+            let lines = receiver.output.split(separator: "\n").filter { $0.hasPrefix("{") }
+            check(!lines.isEmpty, "JSON log lines: \(receiver.output.suffix(500))")
+            for line in lines {
+                let object = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any]
+                check(object?["ts"] is String && object?["level"] is String && object?["msg"] is String, "a JSON object with ts, level, msg: \(line)")
+            }
+            check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("\"level\":\"info\"") }, "\(lines)")
+            check(!receiver.output.contains("\nts="), "no logfmt lines in JSON mode")
+        }
+    }
+
+    @Test func agentTakesPrometheusFlagNamesAndLogLevel() async throws {
+        try await AgentProcessTests.onThread { check in
+            let closed = freePort()
+            func config(_ port: Int, _ dir: String) -> String {
+                AgentProcessTests.agentConfig(port: port, dir: dir + "/unused", replica: "a", node: closed, writes: ["http://127.0.0.1:\(closed)/api/v1/write"])
+            }
+            for level in ["info", "warn"] {
+                let agent = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                    try config(port, dir).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+                    return [
+                        "agent", "--config.file", dir + "/agent.yml", "--web.listen-address", "127.0.0.1:\(port)",
+                        "--storage.agent.path", dir + "/agent-data", "--log.level", level
+                    ]
+                }
+                defer { agent.stop(); agent.removeDirectory() }
+                Thread.sleep(forTimeInterval: 1)
+                check(FileManager.default.fileExists(atPath: agent.dir + "/agent-data"), "--storage.agent.path overrides storage.path")
+                check(!FileManager.default.fileExists(atPath: agent.dir + "/unused"))
+                let output = agent.output
+                let lines = output.split(separator: "\n").filter { $0.hasPrefix("ts=") }
+                check(lines.allSatisfy { $0.contains(" level=") && $0.contains(" msg=") }, "logfmt lines: \(output.suffix(500))")
+                if level == "info" {
+                    check(lines.contains { $0.contains("level=info") && $0.contains("msg=listening") }, "\(output.suffix(800))")
+                } else {
+                    check(!lines.contains { $0.contains("level=info") || $0.contains("level=debug") }, "warn and above only: \(output.suffix(800))")
+                }
+            }
+        }
+    }
+
+    @Test func badLogFlagsAreRefusedByName() throws {
+        for (flag, value) in [("--log.format", "xml"), ("--log.level", "loud")] {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: PeerProcess.ourBinary("tributary"))
+            process.arguments = ["receive", flag, value]
+            let err = Pipe()
+            process.standardError = err
+            process.standardOutput = Pipe()
+            try process.run()
+            let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(process.terminationStatus != 0)
+            #expect(text.contains("\(flag) \(value)"), "\(text)")
+        }
+    }
+}
