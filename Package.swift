@@ -89,10 +89,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The HTTP server settings both servers share: connection cap and read deadlines.
+        .target(
+            name: "TributaryHTTPServer",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird")
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "TributaryAgent",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "TributaryRemoteWrite",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "TributaryRemoteWrite", "TributaryHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -109,7 +121,8 @@ let package = Package(
         .target(
             name: "TributaryReceiver",
             dependencies: [
-                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "TributaryRemoteWrite", "CCrypt",
+                "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryTSDB", "TributaryPromQL", "TributaryConfig", "TributaryRemoteWrite", "TributaryHTTPServer",
+                "CCrypt",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -132,6 +145,7 @@ let package = Package(
                 "TributaryConfig",
                 "TributaryPromQL",
                 "TributaryWAL",
+                "TributaryHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -279,7 +293,7 @@ let package = Package(
             name: "TributaryReceiverTests",
             dependencies: [
                 "TributaryConfig", "TributaryTestSupport", "TributaryRemoteWrite", "TributaryAgent",
-                "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL",
+                "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL", "TributaryHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ],

@@ -4,6 +4,7 @@ import NIOCore
 import Prometheus
 import ServiceLifecycle
 import Synchronization
+import TributaryHTTPServer
 import TributaryModel
 import TributaryRemoteWrite
 import TributaryWAL
@@ -16,6 +17,8 @@ public final class Agent: Sendable {
     public let storage: QueueStorage
     public let metrics: AgentMetrics
     public let pool = ScrapePool()
+    /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
+    public let connectionCounts = ConnectionCounts()
     public let queues: [RemoteWriteQueue]
     let fetch: ScrapeFetch?
     let logger: Logger

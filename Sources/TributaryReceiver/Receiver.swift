@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TributaryHTTPServer
 import TributaryModel
 import TributaryPromQL
 import TributaryRemoteWrite
@@ -24,6 +25,8 @@ public final class Receiver: Sendable {
     /// Set by a commit that leaves the head due for a block: maintenance runs without waiting
     /// for its minute.
     let maintenanceWanted = Atomic<Bool>(false)
+    /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
+    public let connectionCounts = ConnectionCounts()
     let wal: WAL
     /// Helper threads for queries, one set per process and size (they live as long as it does).
     static let workerPools = Mutex<[Int: WorkerPool]>([:])

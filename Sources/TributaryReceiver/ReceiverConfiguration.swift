@@ -1,3 +1,4 @@
+import TributaryHTTPServer
 import TributaryRemoteWrite
 import TributaryTSDB
 import TributaryWAL
@@ -19,6 +20,9 @@ public struct ReceiverConfiguration: Sendable {
     /// The TSDB admin API (`/api/v1/admin/tsdb/…`), off by default as in Prometheus
     /// (`--web.enable-admin-api`).
     public var adminAPI = false
+    /// Connection cap and read deadlines of the HTTP server (flags only, as Prometheus's). The
+    /// cap is higher than Prometheus's 512: every shard of every agent keeps a connection.
+    public var connectionLimits = ConnectionLimits(maxConnections: 4096)
     /// Seconds between runs of block writing, compaction and retention (a minute).
     public var storageMaintenanceInterval: Double = 60
     /// Labels that name the replica of an HA pair; removed before storage.

@@ -22,6 +22,7 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(name: [.customLong("data-dir"), .customLong("storage.agent.path")], help: "Data directory, for wal/ and queues/ (default ./data/agent).")
     var dataDir: String?
     @OptionGroup var log: LogOptions
+    @OptionGroup var web: WebOptions
 
     /// agent.yml with the flags applied over it (read at start and at each reload).
     func settings() throws(CommandError) -> AgentConfiguration {
@@ -37,6 +38,7 @@ struct AgentCommand: AsyncParsableCommand {
             settings.port = address.port
         }
         if let dataDir { settings.dataDirectory = dataDir }
+        try web.apply(to: &settings.connectionLimits)
         return settings
     }
 

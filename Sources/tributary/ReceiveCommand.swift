@@ -4,6 +4,7 @@ import Metrics
 import Prometheus
 import ServiceLifecycle
 import TributaryConfig
+import TributaryHTTPServer
 import TributaryModel
 import TributaryReceiver
 import TributaryTSDB
@@ -23,6 +24,7 @@ struct Receive: AsyncParsableCommand {
     @Option(name: [.customLong("data-dir"), .customLong("storage.tsdb.path")], help: "TSDB directory (default ./data/receiver).")
     var dataDir: String?
     @OptionGroup var log: LogOptions
+    @OptionGroup var web: WebOptions
     @Option(name: .customLong("dedup-window"), help: "HA dedup window a series uses until it has shown its scrape interval, e.g. 15s (default 15s).") var dedupWindow: String?
     @Option(name: .customLong("wal-fsync"), help: "always or batch (default batch).") var walFsync: String?
     @Option(name: .customLong("storage.tsdb.retention.time"), help: "Delete blocks older than this behind the newest, e.g. 15d (0: keep all; default 15d).")
@@ -51,6 +53,7 @@ struct Receive: AsyncParsableCommand {
             settings.port = address.port
         }
         if let dataDir { settings.dataDirectory = dataDir }
+        try web.apply(to: &settings.connectionLimits)
         if let dedupWindow {
             guard let ms = PrometheusDuration.parse(dedupWindow) else { throw CommandError("--dedup-window \(dedupWindow): expected a duration like 15s") }
             settings.dedupWindow = ms

@@ -57,6 +57,30 @@ import TributaryTestSupport
         }
     }
 
+    /// The agent's server has the receiver's guard: `--web.read-header-timeout` closes a silent
+    /// connection, `--web.max-connections` the one over the cap.
+    @Test func agentServerClosesSilentConnectionsAndHoldsItsCap() async throws {
+        try await AgentProcessTests.onThread { check in
+            let closed = freePort()
+            let agent = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                try AgentProcessTests.agentConfig(port: port, dir: dir, replica: "a", node: closed, writes: ["http://127.0.0.1:\(closed)/api/v1/write"])
+                    .write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+                return ["agent", "--config.file", dir + "/agent.yml", "--web.read-header-timeout", "1s", "--web.max-connections", "3"]
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            let silent = try RawConnection(port: agent.port)
+            let start = Date()
+            while !silent.isClosedByPeer, Date().timeIntervalSince(start) < 5 { Thread.sleep(forTimeInterval: 0.05) }
+            let waited = Date().timeIntervalSince(start)
+            check(waited > 0.7 && waited < 2.5, "a silent connection is closed after the 1 s head deadline: \(waited) s")
+            // Four at once (the readiness probe's kept-alive connection may hold a place too).
+            let four = try (0..<4).map { _ in try RawConnection(port: agent.port) }
+            Thread.sleep(forTimeInterval: 0.3)
+            let open = four.filter { !$0.isClosedByPeer }.count
+            check(open >= 2 && open <= 3, "at most 3 open at once, the rest closed when accepted: \(open) of 4 open")
+        }
+    }
+
     @Test func badLogFlagsAreRefusedByName() throws {
         for (flag, value) in [("--log.format", "xml"), ("--log.level", "loud")] {
             let process = Process()

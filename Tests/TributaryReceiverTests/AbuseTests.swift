@@ -18,46 +18,7 @@ import TributaryWire
             TimeSeries(labels: ["__name__": "ok", "job": "x"], samples: [Sample(timestamp: 1000, value: 1)])
         ]))
 
-    /// A blocking TCP connection to 127.0.0.1:port.
-    final class Connection: @unchecked Sendable {
-        let fd: Int32
-        init(port: Int) throws {
-            fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = in_port_t(UInt16(port).bigEndian)
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            var timeout = timeval(tv_sec: 10, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            let ok = withUnsafePointer(to: &addr) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
-            }
-            guard ok else {
-                close(fd)
-                throw TestError("connect failed: \(errno)")
-            }
-        }
-        deinit { close(fd) }
-
-        func send(_ bytes: [UInt8]) -> Bool {
-            var done = 0
-            while done < bytes.count {
-                let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, bytes.count - done, Int32(MSG_NOSIGNAL)) }
-                if n <= 0 { return false }
-                done += n
-            }
-            return true
-        }
-
-        /// The status code of the first response line, or 0.
-        func status() -> Int {
-            var buffer = [UInt8](repeating: 0, count: 512)
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, 512, 0) }
-            guard n > 12 else { return n < 0 ? -Int(errno) : -1000 - n }
-            let line = String(decoding: buffer[0..<n], as: UTF8.self)
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-        }
-    }
+    typealias Connection = RawConnection
 
     static func request(_ body: [UInt8], port: Int) -> [UInt8] {
         Array("POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-protobuf\r\nContent-Encoding: snappy\r\nContent-Length: \(body.count)\r\n\r\n".utf8) + body

@@ -1,4 +1,5 @@
 import Foundation
+import TributaryHTTPServer
 import TributaryModel
 import TributaryRemoteWrite
 import TributaryWire
@@ -15,6 +16,8 @@ public struct AgentConfiguration: Sendable {
     public var externalLabels: [String: String] = [:]
     public var scrapeConfigs: [ScrapeConfig] = []
     public var remoteWrites: [RemoteWriteConfig] = []
+    /// Connection cap and read deadlines of the agent's HTTP server (flags only).
+    public var connectionLimits = ConnectionLimits()
 
     public init() {}
 }

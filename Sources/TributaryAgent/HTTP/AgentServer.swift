@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import Prometheus
 import Synchronization
+import TributaryHTTPServer
 import TributaryRemoteWrite
 import TributaryWAL
 
@@ -37,7 +38,7 @@ public enum AgentServer {
         }
         let configuration = ApplicationConfiguration(address: .hostname(agent.configuration.host, port: agent.configuration.port), serverName: "tributary-agent")
         return Application(
-            router: router, configuration: configuration,
+            router: router, server: .guarded(agent.configuration.connectionLimits, counts: agent.connectionCounts), configuration: configuration,
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
             }, logger: logger)

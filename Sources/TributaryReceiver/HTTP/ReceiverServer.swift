@@ -8,6 +8,7 @@ import NIOCore
 import NIOSSL
 import ServiceLifecycle
 import Synchronization
+import TributaryHTTPServer
 
 /// Binds a ``Receiver`` to HTTP with Hummingbird: the remote-write endpoint, the Prometheus
 /// HTTP API and the health endpoints.
@@ -100,12 +101,11 @@ public enum ReceiverServer {
             address: .hostname(receiver.configuration.host, port: receiver.configuration.port),
             serverName: "tributary"
         )
-        var server = HTTPServerBuilder.http1()
+        var tls: TLSConfiguration?
         if let files = receiver.configuration.tls {
-            let tls: TLSConfiguration
             do { tls = try files.serverConfiguration() } catch { throw ServerError(error.message) }
-            server = try .tls(.http1(), tlsConfiguration: tls)
         }
+        let server = HTTPServerBuilder.guarded(receiver.configuration.connectionLimits, counts: receiver.connectionCounts, tls: tls)
         return Application(
             router: router, server: server, configuration: configuration,
             onServerRunning: { channel in
