@@ -1,7 +1,6 @@
 import Logging
 import NIOCore
 import NIOHTTPTypes
-import Synchronization
 
 /// First handler of a connection's pipeline (after TLS): enforces ``ConnectionLimits``. It
 /// sees raw bytes, so it knows when a request starts; ``RequestProgress``, after the HTTP
@@ -31,10 +30,10 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        let open = counts.open.add(1, ordering: .relaxed).newValue
+        let open = counts.opened()
         counted = true
         guard open <= limits.maxConnections else {
-            counts.refused.add(1, ordering: .relaxed)
+            counts.refusedOne()
             logger.warning("connection refused: too many open", metadata: ["max_connections": "\(limits.maxConnections)"])
             context.close(promise: nil)
             return
@@ -46,7 +45,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         deadline?.cancel()
         deadline = nil
         if counted {
-            counts.open.subtract(1, ordering: .relaxed)
+            counts.closed()
             counted = false
         }
     }
@@ -81,7 +80,7 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         let channel = context.channel
         let counts = self.counts, logger = self.logger
         deadline = context.eventLoop.scheduleTask(in: .milliseconds(ms)) {
-            counts.timedOut.add(1, ordering: .relaxed)
+            counts.timedOutOne()
             logger.debug("connection closed: no \(what) in time", metadata: ["timeout_ms": "\(ms)", "peer": "\(channel.remoteAddress.map { "\($0)" } ?? "?")"])
             channel.close(promise: nil)
         }

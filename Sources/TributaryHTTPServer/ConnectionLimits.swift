@@ -1,3 +1,4 @@
+import CoreMetrics
 import Synchronization
 
 /// What one HTTP server allows a client connection (Prometheus's `--web.max-connections` and
@@ -17,12 +18,37 @@ public struct ConnectionLimits: Sendable, Equatable {
     }
 }
 
-/// Connections of one server: open now, refused over the cap, closed by a timeout (for
-/// `/metrics` and tests).
+/// Connections of one server: open now, refused over the cap, closed by a timeout. Read by
+/// tests; exported through swift-metrics (the process's `/metrics`) as
+/// `tributary_http_connections_open`, `tributary_http_connections_refused_total` and
+/// `tributary_http_connections_timed_out_total`.
 public final class ConnectionCounts: Sendable {
     public let open = Atomic<Int>(0)
     public let refused = Atomic<Int>(0)
     public let timedOut = Atomic<Int>(0)
+    let openGauge = Gauge(label: "tributary_http_connections_open")
+    let refusedCounter = Counter(label: "tributary_http_connections_refused_total")
+    let timedOutCounter = Counter(label: "tributary_http_connections_timed_out_total")
 
     public init() {}
+
+    func opened() -> Int {
+        let n = open.add(1, ordering: .relaxed).newValue
+        openGauge.record(n)
+        return n
+    }
+
+    func closed() {
+        openGauge.record(open.subtract(1, ordering: .relaxed).newValue)
+    }
+
+    func refusedOne() {
+        refused.add(1, ordering: .relaxed)
+        refusedCounter.increment()
+    }
+
+    func timedOutOne() {
+        timedOut.add(1, ordering: .relaxed)
+        timedOutCounter.increment()
+    }
 }
