@@ -28,6 +28,8 @@ public final class Agent: Sendable {
     let clock: WallClock
     /// The settings loops are made from (replaced by ``reload(_:)``).
     let current: Mutex<AgentConfiguration>
+    /// Targets of `file_sd_configs`, merged into their jobs' static ones.
+    let discovery = FileDiscovery()
 
     /// The scrape loops, in configuration order.
     public var loops: [ScrapeLoop] { pool.loops }
@@ -53,6 +55,8 @@ public final class Agent: Sendable {
                 config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger,
                 clock: clock)
         }
+        Self.warnIgnored(configuration, logger)
+        for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
         let loops = try makeLoops(configuration)
         _ = pool.replace(loops, start: false)
         logger.info("agent configured", metadata: ["targets": "\(loops.count)", "remote_write": "\(queues.count)"])
@@ -65,7 +69,8 @@ public final class Agent: Sendable {
         var loops: [ScrapeLoop] = []
         // Exemplars are scraped (and logged) only when a queue sends them.
         let keepExemplars = configuration.remoteWrites.contains(where: \.sendExemplars)
-        for sc in configuration.scrapeConfigs {
+        for var sc in configuration.scrapeConfigs {
+            for sd in sc.fileSDConfigs { sc.staticConfigs += discovery.groups(sd) }
             let client = fetch == nil ? try ScrapeClient(settings: sc.http) : nil
             for target in ScrapeTarget.resolve(sc) {
                 if let same = existing[ScrapePool.key(target)] {
@@ -99,17 +104,50 @@ public final class Agent: Sendable {
         {
             logger.warning("reload: listen, storage, remote_write and external_labels changes need a restart; applying scrape targets only")
         }
-        var applied = configuration
-        applied.externalLabels = old.externalLabels
-        let loops = try makeLoops(applied)
-        current.withLock { $0.scrapeConfigs = configuration.scrapeConfigs }
-        let (added, removed) = await pool.apply(loops, start: true, clock: clock)
-        logger.info("configuration reloaded", metadata: ["targets": "\(loops.count)", "added": "\(added)", "removed": "\(removed)"])
+        Self.warnIgnored(configuration, logger)
+        for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
+        let (targets, added, removed) = try await applyTargets(configuration.scrapeConfigs)
+        logger.info("configuration reloaded", metadata: ["targets": "\(targets)", "added": "\(added)", "removed": "\(removed)"])
+    }
+
+    /// Makes loops for the current configuration (with `scrapeConfigs` replacing its jobs, on
+    /// a reload) and the discovered targets, and swaps them in. Under the configuration's lock,
+    /// so a reload and a file_sd change never apply an older set after a newer one.
+    func applyTargets(_ scrapeConfigs: [ScrapeConfig]? = nil) async throws -> (targets: Int, added: Int, removed: Int) {
+        let (count, added, removed) = try current.withLock { c in
+            if let scrapeConfigs { c.scrapeConfigs = scrapeConfigs }
+            let loops = try makeLoops(c)
+            let (added, removed) = pool.replace(loops, start: true)
+            return (loops.count, added, removed)
+        }
+        await pool.stop(removed, clock: clock)
+        return (count, added, removed.count)
+    }
+
+    /// Re-reads the `file_sd_configs` files that changed and applies the targets they now hold.
+    func refreshDiscovery() async {
+        let configs = current.withLock { $0.scrapeConfigs }
+        let (changed, errors) = discovery.refresh(configs)
+        for error in errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
+        guard changed else { return }
+        do {
+            let (targets, added, removed) = try await applyTargets()
+            logger.info("file_sd: targets changed", metadata: ["targets": "\(targets)", "added": "\(added)", "removed": "\(removed)"])
+        } catch {
+            logger.error("file_sd: cannot apply the discovered targets", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func warnIgnored(_ configuration: AgentConfiguration, _ logger: Logger) {
+        guard !configuration.ignoredKeys.isEmpty else { return }
+        logger.warning(
+            "configuration keys the agent does not act on (a Prometheus server's), accepted and ignored",
+            metadata: ["keys": "\(configuration.ignoredKeys.joined(separator: ", "))"])
     }
 
     /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
     public var services: [any Service] {
-        [ScrapeService(agent: self)] + queues.map { $0 as any Service }
+        [ScrapeService(agent: self), FileDiscoveryService(agent: self)] + queues.map { $0 as any Service }
             + [
                 WALUpkeepService(
                     storage: storage, queues: queues, retention: configuration.retention, logger: logger, clock: clock,
@@ -131,5 +169,18 @@ struct ScrapeService: Service {
         agent.pool.startAll()
         try? await gracefulShutdown()
         await agent.pool.stopAll()
+    }
+}
+
+/// Looks at the `file_sd_configs` files once a second (a stat each; read when changed or
+/// their `refresh_interval` passed) until graceful shutdown.
+struct FileDiscoveryService: Service {
+    let agent: Agent
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            try? await Task.sleep(for: .seconds(1))
+            await agent.refreshDiscovery()
+        }
     }
 }

@@ -23,7 +23,11 @@ struct CheckConfig: ParsableCommand {
             do {
                 let c = try AgentConfigFile.load(path: file)
                 let targets = c.scrapeConfigs.reduce(0) { $0 + ScrapeTarget.resolve($1).count }
-                print("\(file): valid agent configuration (\(c.scrapeConfigs.count) jobs, \(targets) targets, \(c.remoteWrites.count) remote_write)")
+                let fileSD = c.scrapeConfigs.reduce(0) { $0 + $1.fileSDConfigs.count }
+                print(
+                    "\(file): valid agent configuration (\(c.scrapeConfigs.count) jobs, \(targets) static targets, \(fileSD) file_sd_configs, \(c.remoteWrites.count) remote_write)"
+                )
+                if !c.ignoredKeys.isEmpty { print("warning: keys the agent does not act on (a Prometheus server's), ignored: \(c.ignoredKeys.joined(separator: ", "))") }
                 return
             } catch {
                 throw CommandError(error.description)

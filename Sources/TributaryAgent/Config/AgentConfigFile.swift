@@ -17,14 +17,19 @@ public enum AgentConfigFile {
         let r = ConfigReader(file: file)
         var c = AgentConfiguration()
         guard let root = try r.compose(text) else { return c }
-        let top = try r.mapping(root, allowed: ["global", "scrape_configs", "remote_write", "listen", "storage"])
+        // A stock prometheus.yml: what only a Prometheus server acts on is accepted and named.
+        let notActedOn = ["rule_files", "alerting", "remote_read", "tracing"]
+        let top = try r.mapping(root, allowed: Set(["global", "scrape_configs", "remote_write", "listen", "storage"] + notActedOn))
+        for key in notActedOn.sorted() { if let node = top[key] { c.ignoredKeys.append("\(key) (line \(r.line(node)))") } }
         if let listen = top["listen"] {
             let address = try r.listen(listen)
             c.host = address.host
             c.port = address.port
         }
         if let storage = top["storage"] {
-            let s = try r.mapping(storage, allowed: ["path", "retention"])
+            // tsdb and exemplars are a Prometheus server's storage settings.
+            let s = try r.mapping(storage, allowed: ["path", "retention", "tsdb", "exemplars"])
+            for key in ["exemplars", "tsdb"] { if let node = s[key] { c.ignoredKeys.append("storage.\(key) (line \(r.line(node)))") } }
             if let v = s["path"] { c.dataDirectory = try r.string(v) }
             if let v = s["retention"] { c.retention = try r.positiveDuration(v) }
         }
@@ -33,6 +38,7 @@ public enum AgentConfigFile {
             if let v = g["scrape_interval"] { c.scrapeInterval = try r.positiveDuration(v) }
             if let v = g["scrape_timeout"] { c.scrapeTimeout = try r.positiveDuration(v) }
             if let v = g["external_labels"] { c.externalLabels = try r.labelSet(v) }
+            if let v = g["evaluation_interval"] { c.ignoredKeys.append("global.evaluation_interval (line \(r.line(v)))") }
         }
         if c.scrapeTimeout > c.scrapeInterval {
             // As Prometheus: an explicit timeout longer than the interval is an error; the
@@ -44,8 +50,9 @@ public enum AgentConfigFile {
         }
         if let list = top["scrape_configs"] {
             var jobs = Set<String>()
+            let directory = (file as NSString).deletingLastPathComponent
             for node in try r.sequence(list) {
-                let sc = try r.scrapeConfig(node, defaults: c)
+                let sc = try r.scrapeConfig(node, defaults: c, directory: directory.isEmpty ? "." : directory)
                 guard jobs.insert(sc.jobName).inserted else { throw r.error(node, "duplicate job_name \"\(sc.jobName)\"") }
                 c.scrapeConfigs.append(sc)
             }
@@ -56,13 +63,13 @@ public enum AgentConfigFile {
 }
 
 extension ConfigReader {
-    func scrapeConfig(_ node: Node, defaults: AgentConfiguration) throws(ConfigError) -> ScrapeConfig {
+    func scrapeConfig(_ node: Node, defaults: AgentConfiguration, directory: String) throws(ConfigError) -> ScrapeConfig {
         let m = try mapping(
             node,
             allowed: [
                 "job_name", "scrape_interval", "scrape_timeout", "metrics_path", "scheme", "params",
                 "honor_labels", "honor_timestamps", "basic_auth", "authorization", "tls_config",
-                "relabel_configs", "metric_relabel_configs", "static_configs",
+                "relabel_configs", "metric_relabel_configs", "static_configs", "file_sd_configs",
                 "body_size_limit", "sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit"
             ])
         guard let jobNode = m["job_name"] else { throw error(node, "scrape config needs job_name") }
@@ -103,7 +110,24 @@ extension ConfigReader {
                 sc.staticConfigs.append(st)
             }
         }
+        if let v = m["file_sd_configs"] {
+            for item in try sequence(v) {
+                let f = try mapping(item, allowed: ["files", "refresh_interval"])
+                var sd = FileSDConfig()
+                guard let files = f["files"] else { throw error(item, "file_sd_configs entry needs files") }
+                for pattern in try strings(files) {
+                    guard [".json", ".yml", ".yaml"].contains(where: { pattern.hasSuffix($0) }) else {
+                        throw error(files, "file_sd_configs file \"\(pattern)\" must end in .json, .yml or .yaml")
+                    }
+                    sd.files.append(pattern.hasPrefix("/") ? pattern : directory + "/" + pattern)
+                }
+                if let r = f["refresh_interval"] { sd.refreshInterval = try positiveDuration(r) }
+                sc.fileSDConfigs.append(sd)
+            }
+        }
         return sc
     }
 
+    /// The 1-based line of `node` (for messages that are not errors).
+    func line(_ node: Node) -> Int { node.mark?.line ?? 0 }
 }

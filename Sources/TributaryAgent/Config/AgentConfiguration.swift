@@ -18,13 +18,26 @@ public struct AgentConfiguration: Sendable {
     public var remoteWrites: [RemoteWriteConfig] = []
     /// Connection cap and read deadlines of the agent's HTTP server (flags only).
     public var connectionLimits = ConnectionLimits()
+    /// Keys of a stock `prometheus.yml` the agent accepts but does not act on (`rule_files`,
+    /// `alerting`, …), with their line: logged once as a warning at start and at each reload.
+    public var ignoredKeys: [String] = []
 
     public init() {}
 }
 
-public struct StaticConfig: Sendable {
+public struct StaticConfig: Sendable, Equatable {
     public var targets: [String] = []
     public var labels: [String: String] = [:]
+
+    public init() {}
+}
+
+/// One `file_sd_configs` entry: files (glob patterns ending in .json, .yml or .yaml, relative
+/// to the configuration file's directory) holding lists of `{targets, labels}` groups, read
+/// again when they change and every `refresh_interval`.
+public struct FileSDConfig: Sendable, Equatable {
+    public var files: [String] = []
+    public var refreshInterval: Int64 = 300_000
 
     public init() {}
 }
@@ -45,6 +58,8 @@ public struct ScrapeConfig: Sendable {
     public var relabelConfigs: [RelabelConfig] = []
     public var metricRelabelConfigs: [RelabelConfig] = []
     public var staticConfigs: [StaticConfig] = []
+    /// `file_sd_configs`: target groups read from files (see ``FileDiscovery``).
+    public var fileSDConfigs: [FileSDConfig] = []
 
     public init(jobName: String, scrapeInterval: Int64, scrapeTimeout: Int64) {
         self.jobName = jobName

@@ -56,12 +56,17 @@ public final class ScrapePool: Sendable {
     @discardableResult
     public func apply(_ loops: [ScrapeLoop], start: Bool, clock: WallClock = .system) async -> (added: Int, removed: Int) {
         let (added, removed) = replace(loops, start: start)
+        await stop(removed, clock: clock)
+        return (added, removed.count)
+    }
+
+    /// Stops loops ``replace(_:start:)`` removed and writes their stale markers.
+    func stop(_ removed: [Running], clock: WallClock) async {
         for old in removed {
             old.task?.cancel()
             await old.task?.value
             old.loop.end(at: clock.now())
         }
-        return (added, removed.count)
     }
 
     /// Starts every loop that is not running.
