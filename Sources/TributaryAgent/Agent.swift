@@ -151,7 +151,11 @@ public final class Agent: Sendable {
             + [
                 WALUpkeepService(
                     storage: storage, queues: queues, retention: configuration.retention, logger: logger, clock: clock,
-                    tick: { [self] in metrics.activeSeries.set(Double(activeSeries)) })
+                    tick: { [self] in
+                        metrics.activeSeries.set(Double(activeSeries))
+                        let newest = storage.highestTimestamp.load(ordering: .relaxed)
+                        if newest != .min { metrics.highestTimestamp.set(Double(newest) / 1000) }
+                    })
             ]
     }
 

@@ -64,7 +64,9 @@ struct AgentCommand: AsyncParsableCommand {
         }
         // ServiceGroup stops services in reverse order: HTTP first, then WAL upkeep (a last
         // sync), the queues, and the scrapers.
-        let group = ServiceGroup(services: agent.services + [ReloadOnHangup(reloader: reloader), app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        let group = ServiceGroup(
+            services: [ProcessMetricsService(registry: metrics.registry)] + agent.services + [ReloadOnHangup(reloader: reloader), app],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         try await group.run()
     }
 }

@@ -106,7 +106,10 @@ struct Receive: AsyncParsableCommand {
         }
         // Services stop in reverse order: HTTP first, then forwarding, then the WAL is flushed.
         let group = ServiceGroup(
-            services: [WALSyncService(receiver: receiver, logger: logger), TSDBMaintenanceService(receiver: receiver, logger: logger)]
+            services: [
+                ProcessMetricsService(registry: metrics.registry), WALSyncService(receiver: receiver, logger: logger),
+                TSDBMaintenanceService(receiver: receiver, logger: logger)
+            ]
                 + receiver.forwardingServices + [ReloadOnHangup(reloader: reloader), app],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger

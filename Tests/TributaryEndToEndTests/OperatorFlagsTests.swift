@@ -81,6 +81,39 @@ import TributaryTestSupport
         }
     }
 
+    /// Self-monitoring under the names Prometheus users already chart: process metrics and
+    /// build info on both binaries; the remote-write lag pair and the shard gauges on the agent.
+    @Test func selfMetricsUnderPrometheusNames() async throws {
+        try await AgentProcessTests.onThread { check in
+            let node = try AgentProcessTests.node()
+            defer { node.stop(); node.removeDirectory() }
+            let receiver = try AgentProcessTests.receiver()
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let agent = try AgentProcessTests.agent { port, dir in
+                AgentProcessTests.agentConfig(port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(receiver.port)/api/v1/write"])
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            Thread.sleep(forTimeInterval: 6)  // scrapes, sends, and the 2 s upkeep tick
+            let now = Date().timeIntervalSince1970
+            for (name, process) in [("receiver", receiver), ("agent", agent)] {
+                let text = try httpGet("http://127.0.0.1:\(process.port)/metrics")
+                check(exposedValue(text, "process_resident_memory_bytes") > 1_000_000, "\(name): RSS")
+                check(abs(exposedValue(text, "process_start_time_seconds") - now) < 120, "\(name): start time near now")
+                check(exposedValue(text, "process_cpu_seconds_total") > 0, "\(name): CPU seconds")
+                check(exposedValue(text, "process_open_fds") > 3 && exposedValue(text, "process_max_fds") >= exposedValue(text, "process_open_fds"), "\(name): fds")
+                check(text.contains("tributary_build_info{version=\""), "\(name): build info")
+            }
+            let text = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
+            let highest = exposedValue(text, "prometheus_remote_storage_highest_timestamp_in_seconds")
+            let sent = exposedValue(text, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
+            check(abs(highest - now) < 10, "newest sample logged is recent: \(highest) vs \(now)")
+            check(sent > 0 && highest - sent < 5, "the queue keeps up: lag \(highest - sent) s")
+            check(exposedValue(text, "prometheus_remote_storage_shards_min") == 1, "shards_min")
+            check(exposedValue(text, "prometheus_remote_storage_shards_max") >= 1, "shards_max")
+            check(exposedValue(text, "prometheus_remote_storage_shards_desired") >= 1, "shards_desired")
+        }
+    }
+
     @Test func badLogFlagsAreRefusedByName() throws {
         for (flag, value) in [("--log.format", "xml"), ("--log.level", "loud")] {
             let process = Process()

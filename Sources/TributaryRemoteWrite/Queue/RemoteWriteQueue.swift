@@ -34,7 +34,7 @@ public final class RemoteWriteQueue: Service, Sendable {
         let safe = String(config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         positionFile = dataDirectory + "/queues/" + safe + ".position"
         self.retention = retention
-        metrics = QueueMetrics(registry, name: config.name, url: config.url)
+        metrics = QueueMetrics(registry, name: config.name, url: config.url, minShards: config.queue.minShards, maxShards: config.queue.maxShards)
         self.logger = logger
         self.clock = clock
         badWrites = RateLimitedLog(logger: logger, perSecond: 1)
@@ -135,6 +135,7 @@ public final class RemoteWriteQueue: Service, Sendable {
                 break
             }
             metrics.pending.set(Double(batch.count))
+            metrics.shards.set(Double(batcher.shards))
             let started = ContinuousClock.now
             try await send(batch, exemplars, shards: batcher.shards, table: &table, encoder: encoder, client: client)
             delivered = end
@@ -147,7 +148,7 @@ public final class RemoteWriteQueue: Service, Sendable {
             }
             metrics.pending.set(0.0)
             batcher.delivered(samples: batch.count, took: ContinuousClock.now - started)
-            metrics.shards.set(Double(batcher.shards))
+            metrics.shardsDesired.set(Double(batcher.shards))
             batch.removeAll(keepingCapacity: true)
             exemplars.removeAll(keepingCapacity: true)
             batchStarted = ContinuousClock.now

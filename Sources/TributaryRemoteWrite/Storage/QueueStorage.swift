@@ -25,6 +25,9 @@ public final class QueueStorage: Sendable {
     let logger: Logger
     /// Samples logged so far; queues wait on it for their next batch.
     let signal = AppendSignal()
+    /// The newest sample timestamp logged (ms; `.min` before the first): with what a queue
+    /// delivered, how far behind it is (`prometheus_remote_storage_highest_timestamp_in_seconds`).
+    public let highestTimestamp = Atomic<Int64>(.min)
 
     /// Segments are small (16 MiB by default) so delivered data can be removed soon.
     public init(directory: String, segmentSize: Int = 16 << 20, logger: Logger) throws(WALError) {
@@ -82,6 +85,9 @@ public final class QueueStorage: Sendable {
         if !exemplars.isEmpty { RecordCodec.appendExemplars(ids: exemplarIDs, exemplars: exemplars, to: &buffer) }
         try wal.log(buffer)
         signal.add(samples.count)
+        var newest = Int64.min
+        for sample in samples where sample.timestamp > newest { newest = sample.timestamp }
+        if newest != .min { highestTimestamp.max(newest, ordering: .relaxed) }
     }
 
     /// The labels of series `id` (every series a retained record may name is known: the WAL
