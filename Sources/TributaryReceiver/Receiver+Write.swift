@@ -31,14 +31,19 @@ extension Receiver {
     /// `POST /api/v1/write`: decodes, deduplicates HA replicas, appends and commits through the
     /// WAL, and answers with the status codes of ARCHITECTURE.md. Every refusal is counted by
     /// reason and logged (rate-limited) with its first cause.
-    public func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String = "") -> HTTPAnswer {
-        write(body: body, contentType: contentType, contentEncoding: contentEncoding, peer: peer, settings: live.withLock { $0 })
+    public func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String = "", forwardedBy: String? = nil) -> HTTPAnswer {
+        write(body: body, contentType: contentType, contentEncoding: contentEncoding, peer: peer, forwardedBy: forwardedBy, settings: live.withLock { $0 })
     }
 
     /// ``write(body:contentType:contentEncoding:peer:)`` with the settings the caller already
     /// read for this request (the server checked auth and the body size with them).
-    func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String, settings: LiveSettings) -> HTTPAnswer {
-        let (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding, settings: settings)
+    func write(body: [UInt8], contentType: String?, contentEncoding: String?, peer: String, forwardedBy: String? = nil, settings: LiveSettings) -> HTTPAnswer {
+        let (answer, reason): (HTTPAnswer, RejectionReason?)
+        if let loop = forwardingPath.check(forwardedBy) {
+            (answer, reason) = (.text(400, loop), .forwardingLoop)
+        } else {
+            (answer, reason) = handleWrite(body: body, contentType: contentType, contentEncoding: contentEncoding, settings: settings)
+        }
         metrics.answered(answer.status, refused: reason)
         if let reason {
             badRequests.warning(

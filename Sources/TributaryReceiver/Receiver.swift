@@ -53,6 +53,8 @@ public final class Receiver: Sendable {
     public let metrics: ReceiverMetrics
     /// Forwarding upstream, when `remote_write` is configured.
     let forwarder: Forwarder?
+    /// This receiver's id and the receivers upstream of it (forwarding loops).
+    public let forwardingPath: ForwardingPath
     /// One warning per refused write, at most 10 a second.
     let badRequests: RateLimitedLog
     /// The threads queries run on, apart from those serving remote write.
@@ -76,7 +78,9 @@ public final class Receiver: Sendable {
         engine = Engine(options: engineOptions)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
-        forwarder = configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, registry: metrics.registry, logger: logger)
+        forwardingPath = try ForwardingPath(directory: configuration.dataDirectory)
+        forwarder =
+            configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         var headOptions = configuration.head
         headOptions.chunkRange = configuration.storage.blockDuration

@@ -62,7 +62,7 @@ import TributaryWAL
         c.dataDirectory = dir
         c.forwardRetention = 60_000
         c.remoteWrites = [RemoteWriteConfig(url: "http://127.0.0.1:1/api/v1/write", name: "up")]
-        let forwarder = try Forwarder(configuration: c, registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
+        let forwarder = try Forwarder(configuration: c, path: try ForwardingPath(directory: dir), registry: PrometheusCollectorRegistry(), logger: Logger(label: "test"))
         let gone: Labels = ["__name__": "gone", "job": "j"], kept: Labels = ["__name__": "kept", "job": "j"]
         try forwarder.forward([(gone, [Sample(timestamp: 1, value: 1)], []), (kept, [Sample(timestamp: 1, value: 1)], [])])
         let now = WallClock.system.now()

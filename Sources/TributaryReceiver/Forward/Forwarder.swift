@@ -29,12 +29,15 @@ public final class Forwarder: Sendable {
     let ids = Mutex<[Labels: Entry]>([:])
 
     /// Queue metrics go to the receiver's registry.
-    init(configuration: ReceiverConfiguration, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) throws {
+    init(configuration: ReceiverConfiguration, path: ForwardingPath, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) throws {
         let directory = configuration.dataDirectory + "/forward"
         let storage = try QueueStorage(directory: directory, logger: logger)
         self.storage = storage
         queues = configuration.remoteWrites.map {
-            RemoteWriteQueue(config: $0, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
+            var config = $0
+            // Every forwarded write names this receiver and those upstream of it (loops).
+            config.dynamicHeaders = DynamicHeaders(name: ForwardingPath.header) { [(ForwardingPath.header, path.headerValue())] }
+            return RemoteWriteQueue(config: config, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
         }
         retention = configuration.forwardRetention
         self.logger = logger

@@ -50,7 +50,7 @@ public enum ReceiverServer {
             let answer = receiver.write(
                 body: Array(buffer.readableBytesView),
                 contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
-                peer: request.headers[.userAgent] ?? "", settings: settings
+                peer: request.headers[.userAgent] ?? "", forwardedBy: request.headers[Self.forwardedBy], settings: settings
             )
             return response(answer)
         }
@@ -112,6 +112,8 @@ public enum ReceiverServer {
                 await onRunning(channel.localAddress?.port ?? 0)
             }, logger: logger)
     }
+
+    static let forwardedBy = HTTPField.Name(ForwardingPath.header) ?? .via
 
     /// A 401 when `authenticator` does not accept the request's credentials.
     /// Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`).

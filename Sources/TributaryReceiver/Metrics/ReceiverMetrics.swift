@@ -28,6 +28,8 @@ public enum RejectionReason: String, Sendable, CaseIterable {
     case exemplarLabelsTooLong = "exemplar_labels_too_long"
     /// An exemplar while `storage.exemplars.max_exemplars` is 0.
     case exemplarsDisabled = "exemplars_disabled"
+    /// A write this receiver forwarded itself, come back (see ``ForwardingPath``).
+    case forwardingLoop = "forwarding_loop"
 
     /// The reasons a single sample can be refused for (the others refuse whole requests).
     static let sampleReasons: [RejectionReason] = [.invalidSeries, .tooManySeries, .outOfOrder, .tooOld, .duplicateTimestamp]

@@ -25,9 +25,25 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var version = RemoteWriteVersion.v1
     /// Send the exemplars the agent scrapes (OpenMetrics targets), as Prometheus's option.
     public var sendExemplars = false
+    /// Headers computed for each request (a receiver's forwarding path), after `headers`.
+    public var dynamicHeaders: DynamicHeaders?
 
     public init(url: String, name: String) {
         self.url = url
         self.name = name
     }
+}
+
+/// Headers a sender computes for each request. Equal when their names are (the closure is
+/// not compared).
+public struct DynamicHeaders: Sendable, Equatable {
+    public let name: String
+    public let make: @Sendable () -> [(String, String)]
+
+    public init(name: String, make: @escaping @Sendable () -> [(String, String)]) {
+        self.name = name
+        self.make = make
+    }
+
+    public static func == (a: DynamicHeaders, b: DynamicHeaders) -> Bool { a.name == b.name }
 }

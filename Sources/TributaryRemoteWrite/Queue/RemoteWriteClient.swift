@@ -11,6 +11,7 @@ final class RemoteWriteClient: Sendable {
     let tls: NIOSSLContext
     let serverName: String?
     let head: String
+    let dynamicHeaders: DynamicHeaders?
     let timeout: Int64
     let idle = Mutex<[HTTP1Connection]>([])
 
@@ -23,7 +24,11 @@ final class RemoteWriteClient: Sendable {
         serverName = config.http.tls.serverName
         timeout = config.remoteTimeout
         head = try Self.head(config, endpoint)
+        dynamicHeaders = config.dynamicHeaders
     }
+
+    /// No line breaks in a computed header (they would start a header of their own).
+    static func isSafe(_ s: String) -> Bool { !s.utf8.contains { $0 == 13 || $0 == 10 } }
 
     static func head(_ config: RemoteWriteConfig, _ endpoint: HTTPEndpoint) throws(HTTPEndpoint.Failure) -> String {
         var headers = [
@@ -43,6 +48,7 @@ final class RemoteWriteClient: Sendable {
         var request = ByteBuffer()
         request.reserveCapacity(head.utf8.count + 32 + body.count)
         request.writeString(head)
+        for (name, value) in dynamicHeaders?.make() ?? [] where Self.isSafe(name) && Self.isSafe(value) { request.writeString("\(name): \(value)\r\n") }
         request.writeString("Content-Length: \(body.count)\r\n\r\n")
         request.writeBytes(body)
         let response = try await connection.exchange(request, maxBody: Self.maxResponseBody, deadline: .now() + .milliseconds(timeout))
