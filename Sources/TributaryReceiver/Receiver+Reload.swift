@@ -42,7 +42,7 @@ extension Receiver {
         {
             needRestart.append("storage")
         }
-        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
+        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention || new.externalLabels != old.externalLabels {
             needRestart.append("remote_write")
         }
         if new.queryDiffers(from: old) { needRestart.append("query") }

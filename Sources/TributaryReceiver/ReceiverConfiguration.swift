@@ -38,6 +38,9 @@ public struct ReceiverConfiguration: Sendable {
     public var tls: TLSFiles?
     /// Upstream receivers that get everything this one stores (forwarding).
     public var remoteWrites: [RemoteWriteConfig] = []
+    /// Labels added to every forwarded series that lacks them (a site's `site="…"`), as
+    /// Prometheus's `global.external_labels` for remote write; what is stored here is unchanged.
+    public var externalLabels: [String: String] = [:]
     /// Forwarded data older than this is dropped while an upstream is unreachable.
     public var forwardRetention: Int64 = 2 * 3600 * 1000
     /// Queries run at once (Prometheus's `query.max-concurrency`); more wait in a queue.

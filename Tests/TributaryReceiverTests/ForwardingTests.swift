@@ -21,6 +21,7 @@ import TributaryWAL
         let site = try await TestServer {
             $0.dedupWindow = 1000
             $0.remoteWrites = [rw]
+            $0.externalLabels = ["site": "site-1", "group": "not-this"]
         }
         defer { site.removeData() }
         // Aligned to the 1 s dedup windows, so replica b's samples (300 ms later) share a's windows.
@@ -44,6 +45,10 @@ import TributaryWAL
         #expect(arrived == stored, "everything the site stored arrived upstream once")
         let upstream = try await central.queryScalar("count(count_over_time(node_load1%7Bgroup%3D%22lab-6%22%7D%5B5m%5D))")
         #expect(upstream == 3, "three series, no replica label")
+        let named = try await central.queryScalar("count(node_load1%7Bsite%3D%22site-1%22%2Cgroup%3D%22lab-6%22%7D)")
+        #expect(named == 3, "the site's external label added upstream; the series' own group kept")
+        let atSite = try await site.queryScalar("count(node_load1%7Bsite%3D%22site-1%22%7D)")
+        #expect(atSite == 0, "what the site stores has no external label")
         let perSeries = try await central.queryScalar("min(count_over_time(node_load1%5B5m%5D))")
         #expect(perSeries == 30)
         let m = try await site.metric("prometheus_remote_storage_samples_failed_total")

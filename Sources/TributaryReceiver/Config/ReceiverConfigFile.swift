@@ -19,7 +19,7 @@ public enum ReceiverConfigFile {
         let reader = ConfigReader(file: file)
         var c = ReceiverConfiguration()
         guard let root = try reader.compose(text) else { return c }
-        let top = try reader.mapping(root, allowed: ["listen", "storage", "dedup", "limits", "auth", "tls", "remote_write", "query"])
+        let top = try reader.mapping(root, allowed: ["listen", "storage", "dedup", "limits", "auth", "tls", "remote_write", "external_labels", "query"])
         if let listen = top["listen"] {
             let address = try reader.listen(listen)
             c.host = address.host
@@ -96,6 +96,7 @@ public enum ReceiverConfigFile {
             c.tls = files
         }
         if let list = top["remote_write"] { c.remoteWrites = try reader.remoteWrites(list) }
+        if let v = top["external_labels"] { c.externalLabels = try reader.labelSet(v) }
         if let query = top["query"] {
             let q = try reader.mapping(query, allowed: ["max_concurrency", "results_cache", "results_cache_max_points", "slow_query_threshold", "max_samples", "timeout", "parallelism"])
             if let v = q["max_concurrency"] { c.queryMaxConcurrency = try reader.positive(v) }

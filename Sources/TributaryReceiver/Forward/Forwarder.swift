@@ -15,6 +15,8 @@ public final class Forwarder: Sendable {
     let storage: QueueStorage
     public let queues: [RemoteWriteQueue]
     let retention: Int64
+    /// receiver.yml's `external_labels`: added to every forwarded series that lacks the name.
+    let externalLabels: [String: String]
     let logger: Logger
     /// When a series was last forwarded, and when idle ones expire.
     let clock: WallClock
@@ -40,6 +42,7 @@ public final class Forwarder: Sendable {
             return RemoteWriteQueue(config: config, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
         }
         retention = configuration.forwardRetention
+        externalLabels = configuration.externalLabels
         self.logger = logger
         self.clock = clock
     }
@@ -62,7 +65,7 @@ public final class Forwarder: Sendable {
                 } else {
                     id = storage.allocate(1)
                     map[labels] = Entry(id: id, lastForwarded: now)
-                    newSeries.append((id, labels))
+                    newSeries.append((id, Self.adding(externalLabels, to: labels)))
                 }
                 for s in stored {
                     idList.append(id)
@@ -76,6 +79,14 @@ public final class Forwarder: Sendable {
         }
         guard !samples.isEmpty || !exemplars.isEmpty else { return }
         try storage.append(series: newSeries, ids: idList, samples: samples, exemplarIDs: exemplarIDs, exemplars: exemplars)
+    }
+
+    /// `labels` with the external labels it does not have (its own values win, as in Prometheus).
+    static func adding(_ external: [String: String], to labels: Labels) -> Labels {
+        guard !external.isEmpty else { return labels }
+        var b = LabelsBuilder(labels)
+        for (name, value) in external where labels.value(of: name) == nil { b.set(name, value) }
+        return b.labels()
     }
 
     /// Forgets the series not forwarded for longer than the retention: they leave the labels
