@@ -259,7 +259,7 @@ let package = Package(
         // The real binaries and Debian's peers as processes on loopback ports.
         .testTarget(
             name: "TributaryEndToEndTests",
-            dependencies: ["TributaryTestSupport", "tributary", "TributaryModel", "TributaryWire"],
+            dependencies: ["TributaryTestSupport", "tributary", "TributaryModel", "TributaryWire", "TributaryConfig"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
