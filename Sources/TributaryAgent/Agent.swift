@@ -73,7 +73,9 @@ public final class Agent: Sendable {
             for sd in sc.fileSDConfigs { sc.staticConfigs += discovery.groups(sd) }
             let client = fetch == nil ? try ScrapeClient(settings: sc.http) : nil
             for target in ScrapeTarget.resolve(sc) {
-                if let same = existing[ScrapePool.key(target)] {
+                // A running loop is kept only while its job's settings are unchanged (interval,
+                // relabelling, limits, …): otherwise a new loop applies them.
+                if let same = existing[ScrapePool.key(target)], same.target.config.withoutTargets == sc.withoutTargets {
                     loops.append(same)
                 } else if let fetch {
                     loops.append(

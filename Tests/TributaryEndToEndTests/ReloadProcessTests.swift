@@ -123,6 +123,12 @@ import TributaryTestSupport
             try config(agent.port, dir, targets: ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
             check(try Self.status(base + "/-/reload", method: "POST", dir: dir) == 200)
             check(try targets() == 3, "POST /-/reload applied the new target")
+            // A changed job setting (here the interval) applies to targets that stay, too.
+            try config(agent.port, dir, targets: ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]).replacingOccurrences(of: "scrape_interval: 1s", with: "scrape_interval: 2s")
+                .write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+            check(try Self.status(base + "/-/reload", method: "POST", dir: dir) == 200)
+            let intervals = (((try httpJSON(base + "/api/v1/targets"))["data"] as? [String: Any])?["activeTargets"] as? [[String: Any]] ?? []).compactMap { $0["scrapeInterval"] as? String }
+            check(intervals == ["2s", "2s", "2s"], "a reload applies a job's new interval to its running targets: \(intervals)")
             try "scrape_configs: [{job_name: x, scrape_interval: soon}]\n".write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
             check(try Self.status(base + "/-/reload", method: "POST", dir: dir) == 500)
             check(try targets() == 3, "a bad file changes nothing")

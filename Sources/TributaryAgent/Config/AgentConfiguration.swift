@@ -42,7 +42,7 @@ public struct FileSDConfig: Sendable, Equatable {
     public init() {}
 }
 
-public struct ScrapeConfig: Sendable {
+public struct ScrapeConfig: Sendable, Equatable {
     public var jobName: String
     public var scrapeInterval: Int64
     public var scrapeTimeout: Int64
@@ -60,6 +60,15 @@ public struct ScrapeConfig: Sendable {
     public var staticConfigs: [StaticConfig] = []
     /// `file_sd_configs`: target groups read from files (see ``FileDiscovery``).
     public var fileSDConfigs: [FileSDConfig] = []
+
+    /// The settings without the target lists (static and discovered), to tell whether a
+    /// running target's loop can go on as it is.
+    var withoutTargets: ScrapeConfig {
+        var c = self
+        c.staticConfigs = []
+        c.fileSDConfigs = []
+        return c
+    }
 
     public init(jobName: String, scrapeInterval: Int64, scrapeTimeout: Int64) {
         self.jobName = jobName

@@ -30,15 +30,16 @@ public final class ScrapePool: Sendable {
         t.job + "\u{0}" + t.url + "\u{0}" + t.labels.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
-    /// Replaces the set of loops with `loops` (those whose target is unchanged keep running,
-    /// with their series cache); with `start`, new loops begin scraping. Returns how many were
+    /// Replaces the set of loops with `loops` (the same loop object for a target keeps running,
+    /// with its series cache; another one replaces it); with `start`, new loops begin scraping. Returns how many were
     /// added and the ones removed, still to be stopped.
     func replace(_ loops: [ScrapeLoop], start: Bool) -> (added: Int, removed: [Running]) {
         state.withLock { s in
             let wanted = Dictionary(loops.map { (Self.key($0.target), $0) }, uniquingKeysWith: { a, _ in a })
             var removed: [Running] = []
             var added = 0
-            for (k, v) in s.running where wanted[k] == nil {
+            // Gone, or replaced by a new loop for the same target (its job's settings changed).
+            for (k, v) in s.running where wanted[k].map({ $0 !== v.loop }) ?? true {
                 removed.append(v)
                 s.running[k] = nil
             }
