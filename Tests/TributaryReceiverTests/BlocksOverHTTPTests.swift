@@ -74,6 +74,16 @@ import TributaryWire
         #expect((lab0?["values"] as? [Any])?.count == 120, "\(when): \(rangeText.prefix(200))")
     }
 
+    /// Five minutes of the five series at 5 s (from time 0), then waits for the first blocks.
+    static func writeFiveMinutes(_ server: TestServer) async throws {
+        for t in stride(from: Int64(0), to: 300_000, by: 5_000) {
+            let series = labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
+            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
+        }
+        for _ in 0..<100 where server.receiver.db.blocks.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
+        #expect(!server.receiver.db.blocks.isEmpty)
+    }
+
     @Test func adminSnapshotHoldsBlocksAndHead() async throws {
         let dir = NSTemporaryDirectory() + "tributary-snapshot-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -88,12 +98,7 @@ import TributaryWire
             Self.configure(&c)
             c.adminAPI = true
         }
-        for t in stride(from: Int64(0), to: 300_000, by: 5_000) {
-            let series = Self.labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
-            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
-        }
-        for _ in 0..<100 where server.receiver.db.blocks.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!server.receiver.db.blocks.isEmpty)
+        try await Self.writeFiveMinutes(server)
         post.url = URL(string: server.base + "/api/v1/admin/tsdb/snapshot")
         let (ok, answer, text) = try await server.send(post)
         #expect(ok == 200, "\(text)")
@@ -120,12 +125,7 @@ import TributaryWire
             Self.configure(&c)
             c.adminAPI = true
         }
-        for t in stride(from: Int64(0), to: 300_000, by: 5_000) {
-            let series = Self.labels.map { TimeSeries(labels: $0, samples: [Sample(timestamp: t, value: Double(t) / 1000)]) }
-            #expect(try await server.write(WriteRequestEncoder().encode(WriteRequest(timeseries: series))).0 == 204)
-        }
-        for _ in 0..<100 where server.receiver.db.blocks.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
-        #expect(!server.receiver.db.blocks.isEmpty)
+        try await Self.writeFiveMinutes(server)
         let count = "sum(count_over_time(up%7Binstance%3D%22host-1%22%7D%5B10m%5D))&time=299"
         #expect(try await server.queryScalar(count) == 60)
 

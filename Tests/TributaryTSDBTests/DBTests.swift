@@ -17,9 +17,10 @@ import TributaryWAL
         let db: DB
     }
 
-    static func open(_ dir: String, retention: Int64 = 0, retentionSize: Int = 0) throws -> Store {
+    static func open(_ dir: String, retention: Int64 = 0, retentionSize: Int = 0, outOfOrderWindow: Int64 = 0) throws -> Store {
         var headOptions = HeadOptions()
         headOptions.chunkRange = minute
+        headOptions.outOfOrderWindow = outOfOrderWindow
         var quiet = Logger(label: "test.tsdb")
         quiet.logLevel = .warning
         let head = Head(options: headOptions, wal: try WAL(directory: dir + "/wal"), logger: quiet)

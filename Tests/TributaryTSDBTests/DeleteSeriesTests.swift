@@ -13,16 +13,7 @@ import TributaryWAL
     static let minute: Int64 = 60_000
 
     static func open(_ dir: String) throws -> DBTests.Store {
-        var headOptions = HeadOptions()
-        headOptions.chunkRange = minute
-        headOptions.outOfOrderWindow = 10 * minute
-        var quiet = Logger(label: "test.tsdb")
-        quiet.logLevel = .warning
-        let head = Head(options: headOptions, wal: try WAL(directory: dir + "/wal"), logger: quiet)
-        try head.replayWAL()
-        var options = DBOptions()
-        options.blockDuration = minute
-        return DBTests.Store(head: head, db: try DB(directory: dir, head: head, options: options, logger: quiet))
+        try DBTests.open(dir, outOfOrderWindow: 10 * minute)
     }
 
     /// `expectAll` through both read paths: the iterator and the bulk decoder.
