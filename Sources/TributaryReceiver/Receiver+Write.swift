@@ -94,6 +94,7 @@ extension Receiver {
         var refused: [RejectionReason: Int] = [:]
         var dedup = DedupTally()
         var exemplars = ExemplarTally()
+        var fills = ReplicaFills()
         let window = settings.dedupWindow, replicaLabelNames = settings.replicaLabelNames
         var stripped: [UInt8] = []
         func refuse(_ error: AppendError, _ series: Int, _ labels: LabelsView) {
@@ -113,10 +114,13 @@ extension Receiver {
                         stripped.withUnsafeBytes { raw in
                             let target = replica == nil ? labels : LabelsView(raw)
                             var kept: [Sample] = []
+                            var fromReplica = 0
                             for sample in batch.samples(of: series) {
                                 if let replica, window > 0 {
                                     switch commit.appendDeduplicated(target, sample, replica: replica, window: window) {
-                                    case .appended: if forwarding { kept.append(sample) }
+                                    case .appended:
+                                        fromReplica += 1
+                                        if forwarding { kept.append(sample) }
                                     case .duplicateWindow: dedup.replica += 1
                                     case .late: dedup.late += 1
                                     case .staleSuppressed: dedup.stale += 1
@@ -128,6 +132,7 @@ extension Receiver {
                                     kept.append(sample)
                                 }
                             }
+                            if let replica { fills.add(fromReplica, labels: labels, replica: replica, replicaLabelNames: replicaLabelNames) }
                             // After the samples, so the series exists when they created it.
                             var keptExemplars: [Exemplar] = []
                             if series.exemplarsEnd > series.exemplarsStart {
@@ -149,6 +154,8 @@ extension Receiver {
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)
         }
         metrics.stored(result.samplesStored, deduplicated: dedup, repeated: result.duplicatesIgnored)
+        fills.flush()
+        metrics.replicaFills.record(fills)
         if db.headNeedsPersisting { maintenanceWanted.store(true, ordering: .relaxed) }
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }

@@ -36,6 +36,9 @@ import TributaryWAL
         }
         let stored = try await site.metric("tributary_remote_write_samples_stored_total")
         #expect(stored == 90, "one sample per window and series")
+        // Which replica fills the group: a, which wrote first; b's samples were its duplicates.
+        #expect(try await site.metric("tributary_dedup_replica_samples_stored_total", labels: "group=\"lab-6\",ha_replica=\"a\"") == 90)
+        #expect(try await site.metric("tributary_dedup_replica_samples_stored_total", labels: "group=\"lab-6\",ha_replica=\"b\"") == 0)
         var arrived = 0.0
         for _ in 0..<100 {
             arrived = try await central.metric("tributary_remote_write_samples_stored_total")

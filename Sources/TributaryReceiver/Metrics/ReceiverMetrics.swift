@@ -62,6 +62,8 @@ public enum RejectionReason: String, Sendable, CaseIterable {
 /// Counters are created up front (one per reason and status code), so the hot path only adds.
 public final class ReceiverMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
+    /// Samples stored per (group, replica) of HA pairs.
+    let replicaFills: ReplicaFillCounters
     let samplesReceived: Counter
     let samplesStored: Counter
     /// By reason: replica, late, stale (``DedupTally``).
@@ -103,6 +105,7 @@ public final class ReceiverMetrics: Sendable {
     static let codes = [204, 400, 401, 413, 415, 429, 500, 503]
 
     public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) {
+        replicaFills = ReplicaFillCounters(registry: registry)
         self.registry = registry
         samplesReceived = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_received_total", unitName: "", helpText: "Samples received in remote-write requests, before deduplication."))
         samplesStored = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_write_samples_stored_total", unitName: "", helpText: "Samples appended to the TSDB."))
