@@ -75,7 +75,9 @@ public final class Agent: Sendable {
             for target in ScrapeTarget.resolve(sc) {
                 // A running loop is kept only while its job's settings are unchanged (interval,
                 // relabelling, limits, …): otherwise a new loop applies them.
-                if let same = existing[ScrapePool.key(target)], same.target.config.withoutTargets == sc.withoutTargets {
+                if let same = existing[ScrapePool.key(target)], same.target.config.withoutTargets == sc.withoutTargets,
+                    same.externalLabels == configuration.externalLabels
+                {
                     loops.append(same)
                 } else if let fetch {
                     loops.append(
@@ -95,29 +97,32 @@ public final class Agent: Sendable {
         return loops
     }
 
-    /// Applies a new configuration's scrape targets (SIGHUP): new targets start, removed ones
-    /// stop and their series get stale markers; unchanged ones keep running. Other settings
-    /// (listen, storage, remote_write, external_labels) need a restart; a change there is
-    /// logged and ignored.
+    /// Applies a new configuration's scrape targets and external labels (SIGHUP): new targets
+    /// start, removed ones stop and their series get stale markers; unchanged ones keep
+    /// running. Other settings (listen, storage, remote_write) need a restart; a change there
+    /// is logged and ignored.
     public func reload(_ configuration: AgentConfiguration) async throws {
         let old = current.withLock { $0 }
         if configuration.host != old.host || configuration.port != old.port || configuration.dataDirectory != old.dataDirectory
-            || configuration.remoteWrites.map(\.url) != old.remoteWrites.map(\.url) || configuration.externalLabels != old.externalLabels
+            || configuration.remoteWrites != old.remoteWrites
         {
-            logger.warning("reload: listen, storage, remote_write and external_labels changes need a restart; applying scrape targets only")
+            logger.warning("reload: listen, storage and remote_write changes need a restart; applying scrape targets and external_labels")
         }
         Self.warnIgnored(configuration, logger)
         for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
-        let (targets, added, removed) = try await applyTargets(configuration.scrapeConfigs)
+        let (targets, added, removed) = try await applyTargets(configuration.scrapeConfigs, externalLabels: configuration.externalLabels)
         logger.info("configuration reloaded", metadata: ["targets": "\(targets)", "added": "\(added)", "removed": "\(removed)"])
     }
 
     /// Makes loops for the current configuration (with `scrapeConfigs` replacing its jobs, on
     /// a reload) and the discovered targets, and swaps them in. Under the configuration's lock,
     /// so a reload and a file_sd change never apply an older set after a newer one.
-    func applyTargets(_ scrapeConfigs: [ScrapeConfig]? = nil) async throws -> (targets: Int, added: Int, removed: Int) {
+    func applyTargets(_ scrapeConfigs: [ScrapeConfig]? = nil, externalLabels: [String: String]? = nil) async throws -> (targets: Int, added: Int, removed: Int) {
         let (count, added, removed) = try current.withLock { c in
             if let scrapeConfigs { c.scrapeConfigs = scrapeConfigs }
+            // New external labels make every series a new one: new loops, and the old
+            // series end with stale markers.
+            if let externalLabels { c.externalLabels = externalLabels }
             let loops = try makeLoops(c)
             let (added, removed) = pool.replace(loops, start: true)
             return (loops.count, added, removed)

@@ -28,7 +28,8 @@ struct LiveSettings: Sendable {
 
 extension Receiver {
     /// Applies a re-read receiver.yml (SIGHUP, `POST /-/reload`): auth, limits
-    /// (`limits`, body size) and dedup settings take effect for the next request. Settings that
+    /// (`limits`, body size), dedup settings and the external labels of forwarded series take
+    /// effect for the next request. Settings that
     /// are bound at start (listen address, TLS, storage, `remote_write`, `query`) keep their running
     /// values; each one that differs is named in the returned list and in a warning.
     @discardableResult
@@ -42,15 +43,16 @@ extension Receiver {
         {
             needRestart.append("storage")
         }
-        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention || new.externalLabels != old.externalLabels {
+        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
             needRestart.append("remote_write")
         }
         if new.queryDiffers(from: old) { needRestart.append("query") }
         live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
+        forwarder?.setExternalLabels(new.externalLabels)
         if !needRestart.isEmpty {
             logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])
         }
-        logger.info("configuration reloaded", metadata: ["applied": "auth, limits, dedup"])
+        logger.info("configuration reloaded", metadata: ["applied": "auth, limits, dedup, external_labels"])
         return needRestart
     }
 }

@@ -183,4 +183,29 @@ import TributaryWAL
             #expect(w["{__name__=\"\(name)\", instance=\"host-1:9100\", job=\"node\"}"]?.count == 1, "\(name) of the kept target goes on")
         }
     }
+
+    /// New external labels apply on reload: the series carry them from the next scrape, and the
+    /// series under the old labels end with stale markers.
+    @Test func externalLabelsApplyOnReload() async throws {
+        let dir = NSTemporaryDirectory() + "tributary-agent-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c = AgentConfiguration()
+        c.dataDirectory = dir
+        c.externalLabels = ["replica": "a"]
+        var sc = ScrapeConfig(jobName: "node", scrapeInterval: 15_000, scrapeTimeout: 10_000)
+        var group = StaticConfig()
+        group.targets = ["host-1:9100"]
+        sc.staticConfigs = [group]
+        c.scrapeConfigs = [sc]
+        let agent = try Agent(configuration: c, logger: Logger(label: "test"), eventLoopGroup: MultiThreadedEventLoopGroup.singleton) { _ in throw StalenessTests.TestError("not used") }
+        for loop in agent.loops { loop.ingest(StalenessTests.body("m 1\n"), at: 1_000, duration: 0) }
+        c.externalLabels = ["replica": "a", "dc": "west"]
+        try await agent.reload(c)
+        for loop in agent.loops { loop.ingest(StalenessTests.body("m 2\n"), at: 16_000, duration: 0) }
+        let w = try StalenessTests.written(dir)
+        let old = try #require(w["{__name__=\"m\", instance=\"host-1:9100\", job=\"node\", replica=\"a\"}"], "\(w.keys)")
+        #expect(old.count == 2 && StaleMarker.isStale(old[1].1), "the series under the old labels ends")
+        let new = try #require(w["{__name__=\"m\", dc=\"west\", instance=\"host-1:9100\", job=\"node\", replica=\"a\"}"], "\(w.keys)")
+        #expect(new.count == 1 && new[0].1 == 2)
+    }
 }

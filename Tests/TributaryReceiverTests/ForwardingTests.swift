@@ -56,6 +56,21 @@ import TributaryWAL
         #expect(perSeries == 30)
         let m = try await site.metric("prometheus_remote_storage_samples_failed_total")
         #expect(m == 0)
+        // A reload changes the external labels of what is forwarded from then on.
+        var renamed = site.receiver.configuration
+        renamed.externalLabels = ["site": "site-2"]
+        #expect(site.receiver.reload(renamed).isEmpty, "external_labels need no restart")
+        let later = (0..<3).map { i in
+            ReceiverTests.series(["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": "a"], [(start + 40_000, 1)])
+        }
+        #expect(try await site.write(ReceiverTests.body(later)).0 == 204)
+        var moved = 0.0
+        for _ in 0..<100 {
+            moved = try await central.queryScalar("count(last_over_time(node_load1%7Bsite%3D%22site-2%22%7D%5B5m%5D))")
+            if moved == 3 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(moved == 3, "forwarded under the new external label after the reload")
         await site.stop()
         await central.stop()
     }

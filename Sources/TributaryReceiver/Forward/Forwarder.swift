@@ -15,8 +15,9 @@ public final class Forwarder: Sendable {
     let storage: QueueStorage
     public let queues: [RemoteWriteQueue]
     let retention: Int64
-    /// receiver.yml's `external_labels`: added to every forwarded series that lacks the name.
-    let externalLabels: [String: String]
+    /// receiver.yml's `external_labels`: added to every forwarded series that lacks the name
+    /// (a reload may change them: ``setExternalLabels(_:)``).
+    let externalLabels: Mutex<[String: String]>
     let logger: Logger
     /// When a series was last forwarded, and when idle ones expire.
     let clock: WallClock
@@ -42,7 +43,7 @@ public final class Forwarder: Sendable {
             return RemoteWriteQueue(config: config, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
         }
         retention = configuration.forwardRetention
-        externalLabels = configuration.externalLabels
+        externalLabels = Mutex(configuration.externalLabels)
         self.logger = logger
         self.clock = clock
     }
@@ -56,6 +57,7 @@ public final class Forwarder: Sendable {
         var exemplarIDs: [UInt32] = []
         var exemplars: [Exemplar] = []
         let now = clock.now()
+        let external = externalLabels.withLock { $0 }
         ids.withLock { map in
             for (labels, stored, storedExemplars) in series {
                 let id: UInt32
@@ -65,7 +67,7 @@ public final class Forwarder: Sendable {
                 } else {
                     id = storage.allocate(1)
                     map[labels] = Entry(id: id, lastForwarded: now)
-                    newSeries.append((id, Self.adding(externalLabels, to: labels)))
+                    newSeries.append((id, Self.adding(external, to: labels)))
                 }
                 for s in stored {
                     idList.append(id)
@@ -79,6 +81,18 @@ public final class Forwarder: Sendable {
         }
         guard !samples.isEmpty || !exemplars.isEmpty else { return }
         try storage.append(series: newSeries, ids: idList, samples: samples, exemplarIDs: exemplarIDs, exemplars: exemplars)
+    }
+
+    /// Applies new external labels (a reload): every series is forwarded under new ids with
+    /// them from its next sample on; the old ids leave with the forward retention.
+    func setExternalLabels(_ labels: [String: String]) {
+        ids.withLock { map in
+            externalLabels.withLock { current in
+                guard current != labels else { return }
+                current = labels
+                map.removeAll()
+            }
+        }
     }
 
     /// `labels` with the external labels it does not have (its own values win, as in Prometheus).
