@@ -19,7 +19,9 @@ public final class Agent: Sendable {
     public let pool = ScrapePool()
     /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
     public let connectionCounts = ConnectionCounts()
-    public let queues: [RemoteWriteQueue]
+    /// The remote-write queues (a reload may change the set).
+    public let queueSet: RemoteWriteQueueSet
+    public var queues: [RemoteWriteQueue] { queueSet.queues }
     let fetch: ScrapeFetch?
     let logger: Logger
     /// Where scrape loops and their targets' connections run.
@@ -50,11 +52,9 @@ public final class Agent: Sendable {
         self.fetch = fetch
         current = Mutex(configuration)
         let storage = self.storage
-        queues = configuration.remoteWrites.map {
-            RemoteWriteQueue(
-                config: $0, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention, registry: metrics.registry, logger: logger,
-                clock: clock)
-        }
+        queueSet = RemoteWriteQueueSet(
+            configs: configuration.remoteWrites, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention,
+            registry: metrics.registry, logger: logger, clock: clock)
         Self.warnIgnored(configuration, logger)
         for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
         let loops = try makeLoops(configuration)
@@ -99,14 +99,17 @@ public final class Agent: Sendable {
 
     /// Applies a new configuration's scrape targets and external labels (SIGHUP): new targets
     /// start, removed ones stop and their series get stale markers; unchanged ones keep
-    /// running. Other settings (listen, storage, remote_write) need a restart; a change there
-    /// is logged and ignored.
+    /// running; changed `remote_write` entries stop and start (unchanged ones keep running).
+    /// Listen and storage need a restart; a change there is logged and ignored.
     public func reload(_ configuration: AgentConfiguration) async throws {
         let old = current.withLock { $0 }
-        if configuration.host != old.host || configuration.port != old.port || configuration.dataDirectory != old.dataDirectory
-            || configuration.remoteWrites != old.remoteWrites
-        {
-            logger.warning("reload: listen, storage and remote_write changes need a restart; applying scrape targets and external_labels")
+        if configuration.host != old.host || configuration.port != old.port || configuration.dataDirectory != old.dataDirectory {
+            logger.warning("reload: listen and storage changes need a restart; applying scrape targets, external_labels and remote_write")
+        }
+        if configuration.remoteWrites != old.remoteWrites {
+            current.withLock { $0.remoteWrites = configuration.remoteWrites }
+            let (started, stopped) = await queueSet.replace(configuration.remoteWrites)
+            logger.info("remote_write reloaded", metadata: ["started": "\(started)", "stopped": "\(stopped)"])
         }
         Self.warnIgnored(configuration, logger)
         for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
@@ -154,10 +157,10 @@ public final class Agent: Sendable {
 
     /// Scrapers, queues and WAL upkeep (HTTP comes from `AgentServer`).
     public var services: [any Service] {
-        [ScrapeService(agent: self), FileDiscoveryService(agent: self)] + queues.map { $0 as any Service }
+        [ScrapeService(agent: self), FileDiscoveryService(agent: self), queueSet]
             + [
                 WALUpkeepService(
-                    storage: storage, queues: queues, retention: configuration.retention, logger: logger, clock: clock,
+                    storage: storage, queues: { [queueSet] in queueSet.queues }, retention: configuration.retention, logger: logger, clock: clock,
                     tick: { [self] in
                         metrics.activeSeries.set(Double(activeSeries))
                         let newest = storage.highestTimestamp.load(ordering: .relaxed)

@@ -136,4 +136,45 @@ import TributaryTestSupport
             check(agent.process.isRunning)
         }
     }
+
+    /// A reloaded `remote_write` list: the agent starts sending to the new receiver and stops
+    /// sending to the one removed, without a restart.
+    @Test func agentReloadsRemoteWrite() async throws {
+        try await AgentProcessTests.onThread { check in
+            let first = try AgentProcessTests.receiver()
+            defer { first.stop(); first.removeDirectory() }
+            let second = try AgentProcessTests.receiver()
+            defer { second.stop(); second.removeDirectory() }
+            func config(_ port: Int, _ dir: String, to receiver: Int) -> String {
+                """
+                listen: 127.0.0.1:\(port)
+                storage: {path: \(dir)/agent}
+                global: {scrape_interval: 500ms}
+                scrape_configs: [{job_name: self, static_configs: [{targets: ["127.0.0.1:\(port)"]}]}]
+                remote_write:
+                  - url: http://127.0.0.1:\(receiver)/api/v1/write
+                    queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}
+                """
+            }
+            let agent = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                try config(port, dir, to: first.port).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+                return ["agent", "--config", dir + "/agent.yml"]
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            func stored(_ r: PeerProcess) throws -> Double { exposedValue(try httpGet("http://127.0.0.1:\(r.port)/metrics"), "tributary_remote_write_samples_stored_total") }
+            func waitUntil(_ what: String, _ condition: () throws -> Bool) throws {
+                for _ in 0..<50 where try !condition() { Thread.sleep(forTimeInterval: 0.2) }
+                check(try condition(), what)
+            }
+            try waitUntil("the first receiver gets samples") { try stored(first) > 0 }
+            try config(agent.port, agent.dir, to: second.port).write(toFile: agent.dir + "/agent.yml", atomically: true, encoding: .utf8)
+            check(try Self.status("http://127.0.0.1:\(agent.port)/-/reload", method: "POST", dir: agent.dir) == 200)
+            try waitUntil("the second receiver gets samples after the reload") { try stored(second) > 0 }
+            Thread.sleep(forTimeInterval: 1)  // what was in flight to the first lands
+            let before = try stored(first)
+            Thread.sleep(forTimeInterval: 2)
+            check(try stored(first) == before, "nothing more goes to the removed receiver")
+            check(agent.process.isRunning)
+        }
+    }
 }

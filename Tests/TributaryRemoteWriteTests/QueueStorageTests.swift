@@ -101,7 +101,7 @@ import TributaryWire
         let dir = NSTemporaryDirectory() + "tributary-upkeep-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let storage = try QueueStorage(directory: dir, segmentSize: 1 << 20, logger: Logger(label: "test"))
-        let upkeep = WALUpkeepService(storage: storage, queues: [], retention: 3_600_000, logger: Logger(label: "test"))
+        let upkeep = WALUpkeepService(storage: storage, queues: { [] }, retention: 3_600_000, logger: Logger(label: "test"))
         let id = storage.allocate(1)
         func segment() throws {
             try storage.append(series: [(id, ["__name__": "m"])], ids: [id], samples: [Sample(timestamp: 1, value: 1)])

@@ -128,7 +128,7 @@ public final class Forwarder: Sendable {
     var services: [any Service] {
         queues.map { $0 as any Service } + [
             WALUpkeepService(
-                storage: storage, queues: queues, retention: retention, logger: logger, clock: clock,
+                storage: storage, queues: { [queues] in queues }, retention: retention, logger: logger, clock: clock,
                 everyMinute: { [self] now in expireIdle(now: now) })
         ]
     }

@@ -10,7 +10,8 @@ import TributaryWAL
 /// The agent runs one for its WAL; a forwarding receiver runs one for its forward WAL.
 public struct WALUpkeepService: Service {
     let storage: QueueStorage
-    let queues: [RemoteWriteQueue]
+    /// The queues reading the WAL now (a reload may change them).
+    let queues: @Sendable () -> [RemoteWriteQueue]
     let retention: Int64
     let logger: Logger
     /// Retention and segment ages are measured against it.
@@ -22,7 +23,7 @@ public struct WALUpkeepService: Service {
     let everyMinute: @Sendable (Int64) -> Void
 
     public init(
-        storage: QueueStorage, queues: [RemoteWriteQueue], retention: Int64, logger: Logger, clock: WallClock = .system,
+        storage: QueueStorage, queues: @escaping @Sendable () -> [RemoteWriteQueue], retention: Int64, logger: Logger, clock: WallClock = .system,
         tick: @escaping @Sendable () -> Void = {}, everyMinute: @escaping @Sendable (Int64) -> Void = { _ in }
     ) {
         self.storage = storage
@@ -67,7 +68,7 @@ public struct WALUpkeepService: Service {
             guard let last = segments.last else { return false }
             // What every queue has delivered (everything when there are no queues); a queue that
             // has not started yet holds everything back.
-            var before = queues.reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
+            var before = queues().reduce(last) { m, q in min(m, q.committed.withLock { $0?.segment } ?? 0) }
             // Segments older than the retention go even if a queue is stuck on them.
             var expired = false
             for s in segments where s < last {
