@@ -29,7 +29,8 @@ struct LiveSettings: Sendable {
 extension Receiver {
     /// Applies a re-read receiver.yml (SIGHUP, `POST /-/reload`): auth, limits
     /// (`limits`, body size), dedup settings and the external labels of forwarded series take
-    /// effect for the next request. Settings that
+    /// effect for the next request; changed `remote_write` entries stop and start (when
+    /// forwarding was configured at start). Settings that
     /// are bound at start (listen address, TLS, storage, `remote_write`, `query`) keep their running
     /// values; each one that differs is named in the returned list and in a warning.
     @discardableResult
@@ -43,8 +44,13 @@ extension Receiver {
         {
             needRestart.append("storage")
         }
-        if new.remoteWrites != old.remoteWrites || new.forwardRetention != old.forwardRetention {
+        // Forwarding queues can change while running; forwarding itself (its WAL) and its
+        // retention are set up at start.
+        if (forwarder == nil && !new.remoteWrites.isEmpty) || new.forwardRetention != old.forwardRetention {
             needRestart.append("remote_write")
+        } else if let forwarder, new.remoteWrites != old.remoteWrites {
+            let entries = new.remoteWrites
+            Task { await forwarder.replace(entries) }
         }
         if new.queryDiffers(from: old) { needRestart.append("query") }
         live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
@@ -52,7 +58,7 @@ extension Receiver {
         if !needRestart.isEmpty {
             logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])
         }
-        logger.info("configuration reloaded", metadata: ["applied": "auth, limits, dedup, external_labels"])
+        logger.info("configuration reloaded", metadata: ["applied": "auth, limits, dedup, external_labels, remote_write"])
         return needRestart
     }
 }

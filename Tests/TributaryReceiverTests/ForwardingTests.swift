@@ -75,6 +75,45 @@ import TributaryWAL
         await central.stop()
     }
 
+    /// A reloaded `remote_write` list moves forwarding to another upstream without a restart.
+    @Test func reloadMovesForwardingUpstream() async throws {
+        let first = try await TestServer()
+        defer { first.removeData() }
+        let second = try await TestServer()
+        defer { second.removeData() }
+        func entry(_ server: TestServer) -> RemoteWriteConfig {
+            var rw = RemoteWriteConfig(url: server.base + "/api/v1/write", name: "central")
+            rw.queue.batchSendDeadline = 100
+            return rw
+        }
+        let site = try await TestServer { $0.remoteWrites = [entry(first)] }
+        defer { site.removeData() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func send(_ name: String) async throws {
+            let body = ReceiverTests.body([ReceiverTests.series(["__name__": name, "job": "x"], [(now, 1)])])
+            #expect(try await site.write(body).0 == 204)
+        }
+        func arrived(_ server: TestServer, _ name: String) async throws -> Bool {
+            for _ in 0..<100 {
+                if try await server.queryScalar("count(\(name))") == 1 { return true }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return false
+        }
+        try await send("before_reload")
+        #expect(try await arrived(first, "before_reload"))
+        var moved = site.receiver.configuration
+        moved.remoteWrites = [entry(second)]
+        #expect(site.receiver.reload(moved).isEmpty, "remote_write needs no restart")
+        try await Task.sleep(for: .milliseconds(300))
+        try await send("after_reload")
+        #expect(try await arrived(second, "after_reload"), "the new upstream gets what is stored after the reload")
+        #expect(try await first.queryScalar("count(after_reload)") == 0, "the removed upstream gets nothing more")
+        await site.stop()
+        await second.stop()
+        await first.stop()
+    }
+
     /// Series churn does not grow the forwarder: a series not forwarded for longer than the
     /// retention leaves the labels → id map, and the queue WAL's labels and checkpoint at the
     /// next truncation; one still forwarded stays. Fails if either only grows.

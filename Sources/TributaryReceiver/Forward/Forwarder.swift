@@ -13,7 +13,11 @@ import TributaryWAL
 /// one, or to Thanos Receive, Mimir or VictoriaMetrics.
 public final class Forwarder: Sendable {
     let storage: QueueStorage
-    public let queues: [RemoteWriteQueue]
+    /// The forwarding queues (a reload may change the set: ``replace(_:)``).
+    let queueSet: RemoteWriteQueueSet
+    public var queues: [RemoteWriteQueue] { queueSet.queues }
+    /// Names this receiver and those upstream on every forwarded write.
+    let path: ForwardingPath
     let retention: Int64
     /// receiver.yml's `external_labels`: added to every forwarded series that lacks the name
     /// (a reload may change them: ``setExternalLabels(_:)``).
@@ -36,12 +40,10 @@ public final class Forwarder: Sendable {
         let directory = configuration.dataDirectory + "/forward"
         let storage = try QueueStorage(directory: directory, logger: logger)
         self.storage = storage
-        queues = configuration.remoteWrites.map {
-            var config = $0
-            // Every forwarded write names this receiver and those upstream of it (loops).
-            config.dynamicHeaders = DynamicHeaders(name: ForwardingPath.header) { [(ForwardingPath.header, path.headerValue())] }
-            return RemoteWriteQueue(config: config, storage: storage, dataDirectory: directory, retention: configuration.forwardRetention, registry: registry, logger: logger, clock: clock)
-        }
+        self.path = path
+        queueSet = RemoteWriteQueueSet(
+            configs: Self.queueConfigs(configuration.remoteWrites, path: path), storage: storage, dataDirectory: directory, retention: configuration.forwardRetention,
+            registry: registry, logger: logger, clock: clock)
         retention = configuration.forwardRetention
         externalLabels = Mutex(configuration.externalLabels)
         self.logger = logger
@@ -95,6 +97,23 @@ public final class Forwarder: Sendable {
         }
     }
 
+    /// The `remote_write` entries as the queues send them: every forwarded write names this
+    /// receiver and those upstream of it (loops).
+    static func queueConfigs(_ entries: [RemoteWriteConfig], path: ForwardingPath) -> [RemoteWriteConfig] {
+        entries.map {
+            var config = $0
+            config.dynamicHeaders = DynamicHeaders(name: ForwardingPath.header) { [(ForwardingPath.header, path.headerValue())] }
+            return config
+        }
+    }
+
+    /// Applies a reloaded `remote_write` list (changed entries stop and start, unchanged ones
+    /// keep sending).
+    func replace(_ entries: [RemoteWriteConfig]) async {
+        let (started, stopped) = await queueSet.replace(Self.queueConfigs(entries, path: path))
+        logger.info("remote_write reloaded", metadata: ["started": "\(started)", "stopped": "\(stopped)"])
+    }
+
     /// `labels` with the external labels it does not have (its own values win, as in Prometheus).
     static func adding(_ external: [String: String], to labels: Labels) -> Labels {
         guard !external.isEmpty else { return labels }
@@ -126,9 +145,10 @@ public final class Forwarder: Sendable {
 
     /// The queues and their WAL upkeep, which also expires idle series once a minute.
     var services: [any Service] {
-        queues.map { $0 as any Service } + [
+        [
+            queueSet,
             WALUpkeepService(
-                storage: storage, queues: { [queues] in queues }, retention: retention, logger: logger, clock: clock,
+                storage: storage, queues: { [queueSet] in queueSet.queues }, retention: retention, logger: logger, clock: clock,
                 everyMinute: { [self] now in expireIdle(now: now) })
         ]
     }

@@ -40,14 +40,17 @@ public final class RemoteWriteQueueSet: Service, Sendable {
     /// The queues now, in configuration order.
     public var queues: [RemoteWriteQueue] { queueList.withLock { $0 } }
 
-    /// Runs every queue until graceful shutdown (the queues see it too), then waits for them.
+    /// Runs every queue until graceful shutdown, then stops them and waits for them.
     public func run() async throws {
         changes.withLock { _ in
             let started = queueList.withLock { $0 }.map { q in Running(queue: q, task: Task { try? await q.run() }) }
             running.withLock { $0 = started }
         }
         try? await gracefulShutdown()
+        // Queues started by a reload run in tasks made outside this service, which do not see
+        // the graceful shutdown: stop them all as the queues stop on it (cancelled).
         let all = running.withLock { $0 ?? [] }
+        for r in all { r.task.cancel() }
         for r in all { await r.task.value }
     }
 
