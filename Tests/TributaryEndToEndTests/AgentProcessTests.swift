@@ -28,6 +28,21 @@ import TributaryTestSupport
         try await offPool { try body(check) }
     }
 
+    /// Debian's prometheus as a remote-write receiver.
+    static func prometheusReceiver() throws -> PeerProcess {
+        try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
+            try "global: {}\n".write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
+            return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver"]
+        }
+    }
+
+    /// Debian's victoria-metrics, answering what it was just sent (no latency offset, no cache).
+    static func victoriaMetrics() throws -> PeerProcess {
+        try PeerProcess("victoria-metrics", readyPath: "/health") { port, dir in
+            ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/vm", "-search.latencyOffset=0s", "-search.disableCache"]
+        }
+    }
+
     static func node() throws -> PeerProcess {
         try PeerProcess("prometheus-node-exporter") { port, _ in ["--web.listen-address=127.0.0.1:\(port)"] }
     }
@@ -75,14 +90,9 @@ import TributaryTestSupport
         try await Self.onThread { check in
             let node = try Self.node()
             defer { node.stop(); node.removeDirectory() }
-            let prom = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
-                try "global: {}\n".write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
-                return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver"]
-            }
+            let prom = try Self.prometheusReceiver()
             defer { prom.stop(); prom.removeDirectory() }
-            let vm = try PeerProcess("victoria-metrics", readyPath: "/health") { port, dir in
-                ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/vm", "-search.latencyOffset=0s", "-search.disableCache"]
-            }
+            let vm = try Self.victoriaMetrics()
             defer { vm.stop(); vm.removeDirectory() }
             let agent = try Self.agent { port, dir in
                 Self.agentConfig(

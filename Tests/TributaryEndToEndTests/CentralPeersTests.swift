@@ -11,14 +11,9 @@ import TributaryTestSupport
         try await AgentProcessTests.onThread { check in
             let node = try AgentProcessTests.node()
             defer { node.stop(); node.removeDirectory() }
-            let prom = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
-                try "global: {}\n".write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
-                return ["--config.file=\(dir)/p.yml", "--storage.tsdb.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)", "--web.enable-remote-write-receiver"]
-            }
+            let prom = try AgentProcessTests.prometheusReceiver()
             defer { prom.stop(); prom.removeDirectory() }
-            let vm = try PeerProcess("victoria-metrics", readyPath: "/health") { port, dir in
-                ["-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(dir)/vm", "-search.latencyOffset=0s", "-search.disableCache"]
-            }
+            let vm = try AgentProcessTests.victoriaMetrics()
             defer { vm.stop(); vm.removeDirectory() }
             let site = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
                 let yml = """
