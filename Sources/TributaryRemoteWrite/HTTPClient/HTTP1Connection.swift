@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import NIOSSL
+import NIOTLS
 import Synchronization
 import TributaryWire
 
@@ -83,6 +84,10 @@ package final class HTTP1Connection: Sendable {
         guard left > .zero else {
             return group.next().makeFailedFuture(HTTPClientError(description: "timeout before connecting to \(endpoint.authority)"))
         }
+        // Completed once the connection can carry a request: at once in plain HTTP, after the
+        // handshake in TLS. A handshake that fails (an untrusted certificate) fails the connect
+        // with its own reason, not as a connection closed before a response.
+        let ready = group.next().makePromise(of: Void.self)
         let bootstrap = ClientBootstrap(group: group)
             .connectTimeout(left)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -91,12 +96,20 @@ package final class HTTP1Connection: Sendable {
                     if let tls {
                         try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName))
                     }
-                    try channel.pipeline.syncOperations.addHandler(HTTP1ResponseHandler())
+                    try channel.pipeline.syncOperations.addHandler(HTTP1ResponseHandler(handshake: tls == nil ? nil : ready))
+                    if tls == nil { ready.succeed() }
                 }
             }
         return bootstrap.connect(host: endpoint.host, port: endpoint.port)
             .flatMapErrorThrowing { error in
+                ready.fail(error)
                 throw HTTPClientError(description: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
+            }
+            .flatMap { opened in
+                ready.futureResult.map { opened }.flatMapErrorThrowing { error in
+                    opened.close(promise: nil)
+                    throw HTTPClientError(description: "TLS handshake with \(endpoint.host):\(endpoint.port) failed: \(error)")
+                }
             }
             .flatMapThrowing { opened in
                 self.channel.withLock { $0 = opened }
@@ -150,6 +163,26 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
     private var reader: HTTPResponseReader?
     private var promise: EventLoopPromise<HTTPResponseReader>?
     private var timeout: Scheduled<Void>?
+    /// Completed when the TLS handshake has finished (or failed, or the connection closed
+    /// first); nil without TLS.
+    private var handshake: EventLoopPromise<Void>?
+
+    init(handshake: EventLoopPromise<Void>?) {
+        self.handshake = handshake
+    }
+
+    package func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case .handshakeCompleted = event as? TLSUserEvent {
+            handshake?.succeed()
+            handshake = nil
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    package func handlerRemoved(context: ChannelHandlerContext) {
+        handshake?.fail(HTTPClientError(description: "connection closed during the TLS handshake"))
+        handshake = nil
+    }
 
     package func begin(_ reader: HTTPResponseReader, promise: EventLoopPromise<HTTPResponseReader>, deadline: NIODeadline, channel: any Channel) {
         guard self.promise == nil else {
@@ -186,6 +219,8 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
     }
 
     package func channelInactive(context: ChannelHandlerContext) {
+        handshake?.fail(HTTPClientError(description: "connection closed during the TLS handshake"))
+        handshake = nil
         if var reader {
             self.reader = nil
             do throws(HTTPResponseReader.Failure) {
@@ -199,6 +234,8 @@ final class HTTP1ResponseHandler: ChannelInboundHandler {
     }
 
     package func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        handshake?.fail(error)
+        handshake = nil
         reader = nil
         finish(.failure(error))
         context.close(promise: nil)
