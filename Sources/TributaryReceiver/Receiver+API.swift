@@ -28,6 +28,7 @@ extension Receiver {
     public func api(
         _ path: String, query: String?, form: String?, queued: Double = 0, chunks: ((_ bytes: [UInt8]) -> Bool)? = nil
     ) -> HTTPAnswer {
+        if Self.statusPaths.contains(path) { return statusAnswer(path) }
         let params = Params(query: query, form: form)
         do {
             var out = JSONWriter(capacity: 1024)

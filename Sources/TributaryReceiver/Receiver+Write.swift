@@ -155,7 +155,7 @@ extension Receiver {
         }
         metrics.stored(result.samplesStored, deduplicated: dedup, repeated: result.duplicatesIgnored)
         fills.flush()
-        metrics.replicaFills.record(fills)
+        metrics.replicaFills.record(fills, now: fills.counts.isEmpty ? 0 : nowMs)
         if db.headNeedsPersisting { maintenanceWanted.store(true, ordering: .relaxed) }
         for (reason, count) in refused { metrics.rejected(count, reason) }
         if let error = batch.firstError { metrics.rejected(batch.rejectedSamples, RejectionReason(error.code)) }

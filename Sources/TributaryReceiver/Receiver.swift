@@ -61,6 +61,8 @@ public final class Receiver: Sendable {
     let queries: QueryExecutor
     /// Range-query answers for dashboards that refresh (nil when `query.results_cache: false`).
     public let resultsCache: ResultsCache?
+    /// Flags, configuration text and reload outcomes, for the status endpoints.
+    public let runtime = Mutex(RuntimeStatus())
 
     /// Opens the data directory and replays the WAL.
     public init(

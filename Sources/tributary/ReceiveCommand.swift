@@ -1,8 +1,10 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import TributaryConfig
 import TributaryHTTPServer
 import TributaryModel
@@ -82,6 +84,26 @@ struct Receive: AsyncParsableCommand {
         return settings
     }
 
+    /// The flags in effect (Prometheus's names where it has them), for `/api/v1/status/flags`.
+    func flagValues(_ settings: ReceiverConfiguration) -> [String: String] {
+        let storage = settings.storage, limits = settings.connectionLimits
+        return [
+            "config.file": config ?? "", "web.listen-address": "\(settings.host):\(settings.port)", "storage.tsdb.path": settings.dataDirectory,
+            "storage.tsdb.retention.time": PrometheusDuration.format(storage.retentionTime),
+            "storage.tsdb.retention.size": storage.retentionSize > 0 ? "\(storage.retentionSize)B" : "0",
+            "storage.tsdb.min-block-duration": PrometheusDuration.format(storage.blockDuration), "web.enable-admin-api": "\(settings.adminAPI)",
+            "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
+            "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format,
+            "dedup-window": PrometheusDuration.format(settings.dedupWindow), "wal-fsync": settings.walFsync.rawValue
+        ]
+    }
+
+    /// The configuration file's text ("" without one, or when it cannot be read again).
+    func configText() -> String {
+        guard let config else { return "" }
+        return (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
+    }
+
     func run() async throws {
         let settings = try settings()
         log.bootstrap()
@@ -95,11 +117,21 @@ struct Receive: AsyncParsableCommand {
         } catch {
             throw CommandError("cannot open \(settings.dataDirectory): \(error)")
         }
+        receiver.runtime.withLock { $0.flags = flagValues(settings) }
+        receiver.configLoaded(yaml: configText())
         let host = settings.host, scheme = settings.tls == nil ? "http" : "https"
         // Throws ServerError, whose text names the unusable TLS file.
         let command = self
         let reloader = Reloader(path: config, registry: metrics.registry, prefix: "tributary", logger: logger) {
-            receiver.reload(try command.settings())
+            do {
+                let settings = try command.settings()
+                receiver.reload(settings)
+                receiver.runtime.withLock { $0.flags = command.flagValues(settings) }
+                receiver.configLoaded(yaml: command.configText())
+            } catch {
+                receiver.reloadFailed()
+                throw error
+            }
         }
         let app = try ReceiverServer.application(receiver, logger: logger, reload: { try await reloader.reload() }) { port in
             logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)"])

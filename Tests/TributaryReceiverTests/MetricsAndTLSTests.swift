@@ -44,18 +44,24 @@ import TributaryWire
         await server.stop()
     }
 
-    /// `GET /` is the web UI, and the API calls its script makes, with the parameters it sends
-    /// (float seconds, a step in seconds), answer with success.
-    @Test func webUIAndTheCallsItMakes() async throws {
+    /// The pages are served (`/` is the query page), and the API calls their scripts make, with
+    /// the parameters they send (float seconds, a step in seconds), answer with success.
+    /// `WebPagesTests` drives them in a browser.
+    @Test func pagesAndTheCallsTheyMake() async throws {
         let server = try await TestServer()
         defer { server.removeData() }
         let now = Date().timeIntervalSince1970
         #expect(try await server.write(ReceiverTests.body([ReceiverTests.series(["__name__": "up", "job": "node", "group": "lab-1"], [(Int64(now * 1000) - 30_000, 1)])])).0 == 204)
-        let (code, _, page) = try await server.get("/")
-        #expect(code == 200 && page.contains("<textarea id=\"q\"") && page.contains("api/v1/query_range"))
+        for (path, marker) in [
+            ("/", "<textarea id=\"expr\""), ("/graph", "api/v1/query_range"), ("/status", "api/v1/status/"), ("/tsdb-status", "api/v1/status/tsdb")
+        ] {
+            let (code, _, page) = try await server.get(path)
+            #expect(code == 200 && page.contains(marker) && page.hasPrefix("<!doctype html>"), "\(path)")
+        }
         for path in [
-            "/api/v1/status/tsdb", "/api/v1/status/buildinfo",
-            "/api/v1/query_range?query=sum+by+(group%2C+job)+(up)&start=\(now - 3600)&end=\(now)&step=12",
+            "/api/v1/status/tsdb", "/api/v1/status/buildinfo", "/api/v1/status/runtimeinfo", "/api/v1/status/flags", "/api/v1/status/config",
+            "/api/v1/status/blocks", "/api/v1/status/groups", "/api/v1/status/queues", "/api/v1/label/__name__/values",
+            "/api/v1/query_range?query=sum+by+(group%2C+job)+(up)&start=\(now - 3600)&end=\(now)&step=14",
             "/api/v1/query?query=sum+by+(group%2C+job)+(up)&time=\(now)"
         ] {
             let (c, json, text) = try await server.get(path)

@@ -45,4 +45,20 @@ public enum PrometheusDuration {
         }
         return parts > 0 ? total : nil
     }
+
+    /// `ms` as Prometheus writes it: years and weeks only when they divide it exactly (`90d`,
+    /// not `12w6d`), then days down to milliseconds, zero parts left out; `0s` for zero.
+    public static func format(_ ms: Int64) -> String {
+        guard ms > 0 else { return "0s" }
+        var left = ms
+        var out = ""
+        for (unit, size) in units {
+            if unit == "y" || unit == "w", left % size != 0 { continue }
+            if left >= size {
+                out += "\(left / size)\(unit)"
+                left %= size
+            }
+        }
+        return out
+    }
 }

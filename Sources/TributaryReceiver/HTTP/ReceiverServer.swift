@@ -16,7 +16,8 @@ public enum ReceiverServer {
     /// API paths served for GET and POST (form bodies).
     static let apiPaths = [
         "query", "query_range", "series", "labels", "metadata", "status/buildinfo", "status/tsdb",
-        "query_exemplars", "format_query"
+        "query_exemplars", "format_query", "status/runtimeinfo", "status/flags", "status/config", "status/blocks", "status/groups",
+        "status/queues"
     ]
 
     /// The HTTP application (HTTPS when the configuration names TLS files); `onRunning` receives
@@ -74,8 +75,10 @@ public enum ReceiverServer {
             let name = context.parameters.get("name") ?? ""
             return response(await receiver.queryAPI("label/\(name)/values", query: request.uri.query, form: nil, gzip: acceptsGzip(request.headers[.acceptEncoding])))
         }
-        router.get("/") { _, _ in
-            response(HTTPAnswer(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(WebUI.page.utf8)))
+        for (path, page) in ReceiverPages.byPath {
+            router.get(RouterPath(path)) { _, _ in
+                response(HTTPAnswer(status: 200, headers: [("Content-Type", "text/html; charset=utf-8")], body: Array(page.utf8)))
+            }
         }
         router.get("/-/healthy") { _, _ in response(.text(200, "Tributary is Healthy.")) }
         router.get("/-/ready") { _, _ in response(.text(200, "Tributary is Ready.")) }

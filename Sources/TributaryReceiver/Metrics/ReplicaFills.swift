@@ -48,17 +48,26 @@ struct ReplicaFills {
 
 /// The counters of ``ReplicaFills``, made as pairs appear (at most `limit` pairs; the rest are
 /// counted under `group="", ha_replica="(other)"` so a sender with churning labels cannot grow
-/// the registry).
+/// the registry), with each pair's total and when it last had samples stored (the status page).
 final class ReplicaFillCounters: Sendable {
+    struct Pair {
+        let counter: Counter
+        let group: String
+        let replica: String
+        var samples: Int64 = 0
+        /// Wall clock (ms) of the last request that stored samples of the pair.
+        var lastStored: Int64 = 0
+    }
+
     let registry: PrometheusCollectorRegistry
-    let counters = Mutex<[String: Counter]>([:])
+    let pairs = Mutex<[String: Pair]>([:])
     static let limit = 1_000
 
     init(registry: PrometheusCollectorRegistry) { self.registry = registry }
 
-    func record(_ fills: ReplicaFills) {
+    func record(_ fills: ReplicaFills, now: Int64) {
         guard !fills.counts.isEmpty else { return }
-        counters.withLock { map in
+        pairs.withLock { map in
             for (group, replica, samples) in fills.counts {
                 var key = group + "\u{0}" + replica
                 var labels = [("group", group), ("ha_replica", replica)]
@@ -66,16 +75,25 @@ final class ReplicaFillCounters: Sendable {
                     key = "\u{0}(other)"
                     labels = [("group", ""), ("ha_replica", "(other)")]
                 }
-                let counter =
+                var pair =
                     map[key]
-                    ?? registry.makeCounter(
-                        descriptor: .init(
-                            metricName: "tributary_dedup_replica_samples_stored_total", unitName: "",
-                            helpText: "Samples stored from each replica of an HA pair, by the series' group label: which replica fills each group."),
-                        labels: labels)
-                map[key] = counter
-                counter.increment(by: Int64(samples))
+                    ?? Pair(
+                        counter: registry.makeCounter(
+                            descriptor: .init(
+                                metricName: "tributary_dedup_replica_samples_stored_total", unitName: "",
+                                helpText: "Samples stored from each replica of an HA pair, by the series' group label: which replica fills each group."),
+                            labels: labels),
+                        group: labels[0].1, replica: labels[1].1)
+                pair.counter.increment(by: Int64(samples))
+                pair.samples += Int64(samples)
+                pair.lastStored = now
+                map[key] = pair
             }
         }
+    }
+
+    /// Every pair, by group then replica.
+    var snapshot: [Pair] {
+        pairs.withLock { Array($0.values) }.sorted { ($0.group, $0.replica) < ($1.group, $1.replica) }
     }
 }

@@ -26,6 +26,8 @@ public final class RemoteWriteQueue: Service, Sendable {
     let clock: WallClock
     /// The position whose records are all delivered (read by WAL truncation).
     public let committed: Mutex<WALPosition?> = Mutex(nil)
+    /// What it has done, for the status pages.
+    public let status = Mutex(QueueStatus())
 
     /// Its metrics (Prometheus's remote-storage names) go to `registry`.
     public init(config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) {
@@ -136,6 +138,10 @@ public final class RemoteWriteQueue: Service, Sendable {
             }
             metrics.pending.set(Double(batch.count))
             metrics.shards.set(Double(batcher.shards))
+            status.withLock { [count = batch.count, shards = batcher.shards] in
+                $0.pending = count
+                $0.shards = shards
+            }
             let started = ContinuousClock.now
             try await send(batch, exemplars, shards: batcher.shards, table: &table, encoder: encoder, client: client)
             delivered = end
@@ -147,6 +153,7 @@ public final class RemoteWriteQueue: Service, Sendable {
                 lastSave = started
             }
             metrics.pending.set(0.0)
+            status.withLock { $0.pending = 0 }
             batcher.delivered(samples: batch.count, took: ContinuousClock.now - started)
             metrics.shardsDesired.set(Double(batcher.shards))
             batch.removeAll(keepingCapacity: true)
@@ -255,7 +262,10 @@ public final class RemoteWriteQueue: Service, Sendable {
         var attempt = 0
         while true {
             try Task.checkCancellation()
-            if attempt > 0 { metrics.samplesRetried.increment(by: Int64(count)) }
+            if attempt > 0 {
+                metrics.samplesRetried.increment(by: Int64(count))
+                status.withLock { $0.samplesRetried += Int64(count) }
+            }
             attempt += 1
             metrics.samplesSent.increment(by: Int64(count))
             if exemplars > 0 { metrics.exemplarsSent.increment(by: Int64(exemplars)) }
@@ -268,12 +278,17 @@ public final class RemoteWriteQueue: Service, Sendable {
                 if (200..<300).contains(code) {
                     metrics.bytesSent.increment(by: Int64(body.count))
                     if newest != .min { metrics.highestSent.set(Double(newest) / 1000) }
+                    status.withLock {
+                        $0.samplesDelivered += Int64(count)
+                        if newest != .min { $0.highestSent = max($0.highestSent, newest) }
+                    }
                     if config.version == .v2 { checkWritten(response, samples: count, exemplars: exemplars) }
                     return
                 }
                 let retryable = code >= 500 || (code == 429 && config.queue.retryOnHTTP429)
                 guard retryable else {
                     metrics.samplesFailed.increment(by: Int64(count))
+                    failed("HTTP \(code): \(String(decoding: response.body.prefix(200), as: UTF8.self))", dropped: count)
                     if exemplars > 0 { metrics.exemplarsFailed.increment(by: Int64(exemplars)) }
                     logger.error(
                         "remote write refused; dropping the samples",
@@ -285,13 +300,25 @@ public final class RemoteWriteQueue: Service, Sendable {
                 }
                 if let header = response.retryAfter, let seconds = Int(header), seconds >= 0 { retryAfter = .seconds(seconds) }
                 logger.warning("remote write failed; retrying", metadata: ["queue": "\(config.name)", "status": "\(code)", "backoff": "\(backoff)"])
+                failed("HTTP \(code), retrying: \(String(decoding: response.body.prefix(200), as: UTF8.self))")
             } catch is CancellationError {
                 throw CancellationError()
             } catch {
                 logger.warning("remote write failed; retrying", metadata: ["queue": "\(config.name)", "error": "\(error)", "backoff": "\(backoff)"])
+                failed("\(error), retrying")
             }
             try await Task.sleep(for: max(backoff, retryAfter ?? .zero))
             backoff = min(backoff * 2, .milliseconds(config.queue.maxBackoff))
+        }
+    }
+
+    /// Notes a failed send on the status (`dropped`: samples given up on).
+    func failed(_ reason: String, dropped: Int = 0) {
+        let now = clock.now()
+        status.withLock {
+            $0.lastError = reason.trimmingCharacters(in: .whitespacesAndNewlines)
+            $0.lastErrorTime = now
+            $0.samplesFailed += Int64(dropped)
         }
     }
 
