@@ -29,9 +29,9 @@ struct LiveSettings: Sendable {
 extension Receiver {
     /// Applies a re-read receiver.yml (SIGHUP, `POST /-/reload`): auth, limits
     /// (`limits`, body size), dedup settings and the external labels of forwarded series take
-    /// effect for the next request; changed `remote_write` entries stop and start (when
-    /// forwarding was configured at start). Settings that
-    /// are bound at start (listen address, TLS, storage, `remote_write`, `query`) keep their running
+    /// effect for the next request; changed `remote_write` entries stop and start, and
+    /// forwarding itself starts or stops with the first or last entry. Settings that are bound
+    /// at start (listen address, TLS, storage, `forward_retention`, `query`) keep their running
     /// values; each one that differs is named in the returned list and in a warning.
     @discardableResult
     public func reload(_ new: ReceiverConfiguration) -> [String] {
@@ -44,17 +44,15 @@ extension Receiver {
         {
             needRestart.append("storage")
         }
-        // Forwarding queues can change while running; forwarding itself (its WAL) and its
-        // retention are set up at start.
-        if (forwarder == nil && !new.remoteWrites.isEmpty) || new.forwardRetention != old.forwardRetention {
-            needRestart.append("remote_write")
-        } else if let forwarder, new.remoteWrites != old.remoteWrites {
-            let entries = new.remoteWrites
-            Task { await forwarder.replace(entries) }
-        }
+        // Forwarding queues start, stop and change while running (from none too: the forward
+        // WAL is always open, and logs only while there are queues); the retention of its WAL
+        // is set at start. Unchanged entries keep their running queue.
+        if new.forwardRetention != old.forwardRetention { needRestart.append("storage.forward_retention") }
+        let entries = new.remoteWrites, forwarder = forwarder
+        Task { await forwarder.replace(entries) }
         if new.queryDiffers(from: old) { needRestart.append("query") }
         live.withLock { $0 = LiveSettings(new, generation: $0.generation + 1) }
-        forwarder?.setExternalLabels(new.externalLabels)
+        forwarder.setExternalLabels(new.externalLabels)
         if !needRestart.isEmpty {
             logger.warning("reload: these settings need a restart and keep their running values", metadata: ["settings": "\(needRestart.joined(separator: ", "))"])
         }

@@ -103,7 +103,7 @@ extension Receiver {
             if firstAppendError == nil { firstAppendError = ("series \(series) \(Labels(labels)): \(error)", reason) }
         }
         // With forwarding, what is stored is also collected, per series, to log upstream.
-        let forwarding = forwarder != nil
+        let forwarding = forwarder.isActive
         var forwarded: [(Labels, [Sample], [Exemplar])] = []
         let result: CommitResult
         do {
@@ -148,7 +148,7 @@ extension Receiver {
                     }
                 }
             }
-            if let forwarder, !forwarded.isEmpty { try forwarder.forward(forwarded) }
+            if !forwarded.isEmpty { try forwarder.forward(forwarded) }
         } catch {
             logger.error("cannot store a write", metadata: ["error": "\(error)"])
             return (.text(503, "storage failure: \(error)", headers: [("Retry-After", "1")]), .storage)

@@ -51,8 +51,9 @@ public final class Receiver: Sendable {
     let decoders = Mutex<[(generation: Int, decoder: WriteRequestDecoder)]>([])
     let metadata = Mutex<[String: MetricMetadata]>([:])
     public let metrics: ReceiverMetrics
-    /// Forwarding upstream, when `remote_write` is configured.
-    let forwarder: Forwarder?
+    /// Forwarding upstream: always there, so a reload can start it; it logs nothing while
+    /// `remote_write` is empty.
+    let forwarder: Forwarder
     /// This receiver's id and the receivers upstream of it (forwarding loops).
     public let forwardingPath: ForwardingPath
     /// One warning per refused write, at most 10 a second.
@@ -81,8 +82,7 @@ public final class Receiver: Sendable {
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
         forwardingPath = try ForwardingPath(directory: configuration.dataDirectory)
-        forwarder =
-            configuration.remoteWrites.isEmpty ? nil : try Forwarder(configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger)
+        forwarder = try Forwarder(configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         var headOptions = configuration.head
         headOptions.chunkRange = configuration.storage.blockDuration
@@ -107,9 +107,9 @@ public final class Receiver: Sendable {
         return try body(decoder)
     }
 
-    /// The forwarding queues and their WAL upkeep (none without `remote_write`); run them in
-    /// the service group next to the HTTP server.
-    public var forwardingServices: [any Service] { forwarder?.services ?? [] }
+    /// The forwarding queues and their WAL upkeep; run them in the service group next to the
+    /// HTTP server.
+    public var forwardingServices: [any Service] { forwarder.services }
 
     /// Flushes the WAL to disk (graceful shutdown and the periodic sync).
     public func sync() throws {

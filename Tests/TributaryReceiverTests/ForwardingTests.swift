@@ -114,6 +114,50 @@ import TributaryWAL
         await first.stop()
     }
 
+    /// Forwarding starts by reload on a receiver started without `remote_write`, and stops when
+    /// the last entry goes: what is stored while it is on arrives upstream, nothing from before
+    /// or after.
+    @Test func reloadTurnsForwardingOnAndOff() async throws {
+        let upstream = try await TestServer()
+        defer { upstream.removeData() }
+        let site = try await TestServer()
+        defer { site.removeData() }
+        #expect(!site.receiver.forwarder.isActive)
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        func send(_ name: String) async throws {
+            let body = ReceiverTests.body([ReceiverTests.series(["__name__": name, "job": "x"], [(now, 1)])])
+            #expect(try await site.write(body).0 == 204)
+        }
+        func count(_ name: String, waiting: Bool) async throws -> Double {
+            for _ in 0..<(waiting ? 100 : 10) {
+                let n = try await upstream.queryScalar("count(\(name))")
+                if n > 0 { return n }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            return 0
+        }
+        try await send("while_off")
+        var on = site.receiver.configuration
+        var rw = RemoteWriteConfig(url: upstream.base + "/api/v1/write", name: "central")
+        rw.queue.batchSendDeadline = 100
+        on.remoteWrites = [rw]
+        #expect(site.receiver.reload(on).isEmpty, "turning forwarding on needs no restart")
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(site.receiver.forwarder.isActive)
+        try await send("while_on")
+        #expect(try await count("while_on", waiting: true) == 1, "stored after the reload: forwarded")
+        #expect(try await count("while_off", waiting: false) == 0, "stored before forwarding was on: not forwarded")
+        var off = on
+        off.remoteWrites = []
+        #expect(site.receiver.reload(off).isEmpty)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(!site.receiver.forwarder.isActive)
+        try await send("after_off")
+        #expect(try await count("after_off", waiting: false) == 0, "after the last entry went: not forwarded")
+        await site.stop()
+        await upstream.stop()
+    }
+
     /// Series churn does not grow the forwarder: a series not forwarded for longer than the
     /// retention leaves the labels → id map, and the queue WAL's labels and checkpoint at the
     /// next truncation; one still forwarded stays. Fails if either only grows.

@@ -140,6 +140,9 @@ public final class Forwarder: Sendable {
         return expired.count
     }
 
+    /// Whether anything is forwarded: `remote_write` has entries (a reload may change it).
+    var isActive: Bool { !queueSet.queues.isEmpty }
+
     /// Series the forwarder knows.
     var seriesCount: Int { ids.withLock { $0.count } }
 

@@ -43,7 +43,6 @@ extension Receiver {
         case "status/groups":
             return metrics.replicaFills.snapshot.map { ["group": $0.group, "replica": $0.replica, "samples": $0.samples, "lastStored": $0.lastStored] as [String: Any] }
         default:
-            guard let forwarder else { return [] as [Any] }
             let highest = forwarder.storage.highestTimestamp.load(ordering: .relaxed)
             return forwarder.queues.map { $0.statusJSON(walHighest: highest) }
         }
