@@ -126,8 +126,11 @@ import TributaryTestSupport
             let active = ((targets["data"] as? [String: Any])?["activeTargets"] as? [[String: Any]]) ?? []
             check(active.count == 1 && active.first?["health"] as? String == "up", "\(targets)")
             check((active.first?["labels"] as? [String: String])?["group"] == "lab-1")
+            // The targets page (drawn in the browser: WebPagesTests) and the queue figures it shows.
             let page = try httpGet("http://127.0.0.1:\(agent.port)/")
-            check(page.contains("127.0.0.1:\(node.port)") && page.contains("class=\"up\""), page)
+            check(page.contains("<title>Targets · Tributary agent</title>") && page.contains("api/v1/status/queues"), "the targets page")
+            let queues = (try httpJSON("http://127.0.0.1:\(agent.port)/api/v1/status/queues")["data"] as? [[String: Any]]) ?? []
+            check(queues.count == 2 && queues.allSatisfy { ($0["samplesDelivered"] as? Int ?? 0) > 300 && ($0["highestSent"] as? Int ?? 0) > 0 }, "\(queues)")
         }
     }
 
