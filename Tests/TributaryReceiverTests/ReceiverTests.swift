@@ -57,6 +57,8 @@ import TributaryWire
         // status/tsdb and format_query.
         (code, json, text) = try await server.get("/api/v1/status/tsdb")
         #expect(((json["data"] as? [String: Any])?["headStats"] as? [String: Any])?["numSeries"] as? Int == 1, "\(text)")
+        // The one series' open chunk (it was 0 whatever the head held).
+        #expect(((json["data"] as? [String: Any])?["headStats"] as? [String: Any])?["chunkCount"] as? Int == 1, "\(text)")
         (code, json, text) = try await server.get("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)")
         #expect(json["data"] as? String == "sum by (job) (rate(x[5m]))", "\(text)")
         await server.stop()

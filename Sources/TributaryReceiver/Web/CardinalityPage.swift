@@ -39,7 +39,7 @@ enum CardinalityPage {
             const d = (await api("api/v1/status/tsdb", {limit: $("limit").value})).data;
             const h = d.headStats, b = d.blockStats || {};
             $("totals").innerHTML = `<thead><tr><th></th><th class="num">series</th><th class="num">chunks</th><th class="num">label pairs</th><th class="num">samples</th><th>time range</th></tr></thead><tbody>`
-              + `<tr><th>head</th><td class="num">${count(h.numSeries)}</td><td></td><td class="num">${count(h.numLabelPairs)}</td><td></td>`
+              + `<tr><th>head</th><td class="num">${count(h.numSeries)}</td><td class="num">${count(h.chunkCount)}</td><td class="num">${count(h.numLabelPairs)}</td><td></td>`
               + `<td>${h.numSeries ? esc(isoTime(h.minTime)) + " to " + esc(isoTime(h.maxTime)) : ""}</td></tr>`
               + `<tr><th>${count(b.numBlocks || 0)} blocks</th><td class="num">${count(b.numSeries || 0)}</td><td class="num">${count(b.numChunks || 0)}</td><td></td>`
               + `<td class="num">${count(b.numSamples || 0)}</td><td>${b.numBlocks ? esc(isoTime(b.minTime)) + " to " + esc(isoTime(b.maxTime)) + " · " + esc(bytes(b.bytes)) : ""}</td></tr></tbody>`;

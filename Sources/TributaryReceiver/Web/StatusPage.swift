@@ -45,6 +45,7 @@ enum StatusPage {
           const tsdb = data.tsdb || {}, h = tsdb.headStats || {};
           $("head").innerHTML = rows([
             ["Series", count(h.numSeries || 0)],
+            ["Chunks", count(h.chunkCount || 0)],
             ["Label pairs", count(h.numLabelPairs || 0)],
             ["Time range", h.numSeries ? esc(isoTime(h.minTime)) + " to " + esc(isoTime(h.maxTime)) : '<span class="muted">empty</span>'],
           ]) + `<tr><th></th><td><a href="tsdb-status">cardinality →</a></td></tr>`;

@@ -16,7 +16,7 @@ package final class MappedFile: @unchecked Sendable {
         self.path = path
         mapped = false
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: data.count, alignment: 16)
-        buffer.copyMemory(from: UnsafeRawBufferPointer(start: data, count: data.count))
+        data.withUnsafeBytes { buffer.copyMemory(from: $0) }
         bytes = UnsafeRawBufferPointer(buffer)
     }
 

@@ -95,6 +95,13 @@ public final class Head: Sendable {
         return series
     }
 
+    /// Chunks in memory, each series' open one included (`status/tsdb`'s `chunkCount`, as
+    /// Prometheus counts them). Takes each series' stripe lock in turn.
+    public var chunkCount: Int {
+        let all = byID.withLock { $0.compactMap { $0 } }
+        return all.reduce(0) { n, s in n + stripes[stripe(forHash: s.hash)].map.withLock { _ in s.chunkCount } }
+    }
+
     func series(id: UInt32) -> MemSeries? {
         byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
     }

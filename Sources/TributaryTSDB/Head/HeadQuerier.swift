@@ -62,7 +62,9 @@ public struct HeadQuerier: Querier {
     }
 
     public func cardinality(limit: Int) -> CardinalityStats {
-        head.postings.withIndex { index, all in
+        // Counted before the postings lock is taken (it takes each series' stripe lock).
+        let chunks = head.chunkCount
+        return head.postings.withIndex { index, all in
             func top(_ entries: [CardinalityStats.Entry]) -> [CardinalityStats.Entry] {
                 Array(entries.sorted { $0.value != $1.value ? $0.value > $1.value : $0.name < $1.name }.prefix(limit))
             }
@@ -78,7 +80,7 @@ public struct HeadQuerier: Querier {
             }
             let byMetric = (index["__name__"] ?? [:]).map { CardinalityStats.Entry(name: $0.key, value: $0.value.count) }
             return CardinalityStats(
-                numSeries: all.count, numLabelPairs: pairs, chunkCount: 0,
+                numSeries: all.count, numLabelPairs: pairs, chunkCount: chunks,
                 minTime: head.minTime == .max ? 0 : head.minTime, maxTime: head.maxTime == .min ? 0 : head.maxTime,
                 seriesCountByMetricName: top(byMetric), labelValueCountByLabelName: top(valuesByName),
                 memoryInBytesByLabelName: top(bytesByName), seriesCountByLabelValuePair: top(byPair)
