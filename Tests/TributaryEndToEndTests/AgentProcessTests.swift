@@ -20,6 +20,22 @@ import TributaryTestSupport
         """
     }
 
+    /// One agent of an HA pair in `group`: scrapes each job's one target every 500 ms and
+    /// writes to the receiver on `receiverPort`.
+    static func haAgentConfig(port: Int, dir: String, replica: String, receiverPort: Int, jobs: [(name: String, target: String)], group: String = "lab-1") -> String {
+        let scrapes = jobs.map { "  - {job_name: \($0.name), static_configs: [{targets: [\"\($0.target)\"], labels: {group: \(group)}}]}" }.joined(separator: "\n")
+        return """
+            listen: 127.0.0.1:\(port)
+            storage: {path: \(dir)/agent}
+            global: {scrape_interval: 500ms, external_labels: {replica: \(replica)}}
+            scrape_configs:
+            \(scrapes)
+            remote_write:
+              - url: http://127.0.0.1:\(receiverPort)/api/v1/write
+                queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}
+            """
+    }
+
     /// Runs a test body on a plain thread (it blocks on processes and sockets); its checks are
     /// reported to the test afterwards.
     static func onThread(_ body: @escaping @Sendable (Checks) throws -> Void) async throws {

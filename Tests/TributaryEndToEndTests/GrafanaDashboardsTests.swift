@@ -52,18 +52,9 @@ import TributaryTestSupport
             for replica in ["a", "b"] {
                 agents.append(
                     try AgentProcessTests.agent { port, dir in
-                        """
-                        listen: 127.0.0.1:\(port)
-                        storage: {path: \(dir)/agent}
-                        global: {scrape_interval: 500ms, external_labels: {replica: \(replica)}}
-                        scrape_configs:
-                          - {job_name: node, static_configs: [{targets: ["127.0.0.1:\(node.port)"], labels: {group: lab-1}}]}
-                          - {job_name: agent, static_configs: [{targets: ["127.0.0.1:\(port)"], labels: {group: lab-1}}]}
-                          - {job_name: receiver, static_configs: [{targets: ["127.0.0.1:\(receiver.port)"], labels: {group: lab-1}}]}
-                        remote_write:
-                          - url: http://127.0.0.1:\(receiver.port)/api/v1/write
-                            queue_config: {batch_send_deadline: 200ms, min_backoff: 50ms, max_backoff: 500ms}
-                        """
+                        AgentProcessTests.haAgentConfig(
+                            port: port, dir: dir, replica: replica, receiverPort: receiver.port,
+                            jobs: [("node", "127.0.0.1:\(node.port)"), ("agent", "127.0.0.1:\(port)"), ("receiver", "127.0.0.1:\(receiver.port)")])
                     })
             }
             Thread.sleep(forTimeInterval: 8)  // enough samples for 1m rates at 500 ms

@@ -37,18 +37,10 @@ import TributaryTestSupport
                 for replica in ["a", "b"] {
                     processes.append(
                         try AgentProcessTests.agent { port, dir in
-                            """
-                            listen: 127.0.0.1:\(port)
-                            storage: {path: \(dir)/agent}
-                            global: {scrape_interval: 500ms, external_labels: {replica: \(replica)}}
-                            scrape_configs:
-                              - {job_name: node, static_configs: [{targets: ["127.0.0.1:\(node.port)"], labels: {group: lab-1}}]}
-                              - {job_name: agent, static_configs: [{targets: ["127.0.0.1:\(port)"], labels: {group: lab-1}}]}
-                              - {job_name: switch, static_configs: [{targets: ["127.0.0.1:\(upstream)"], labels: {group: lab-1}}]}
-                            remote_write:
-                              - url: http://127.0.0.1:\(receiverPort)/api/v1/write
-                                queue_config: {batch_send_deadline: 200ms}
-                            """
+                            // The switch's port has nothing listening: a target that is down.
+                            AgentProcessTests.haAgentConfig(
+                                port: port, dir: dir, replica: replica, receiverPort: receiverPort,
+                                jobs: [("node", "127.0.0.1:\(node.port)"), ("agent", "127.0.0.1:\(port)"), ("switch", "127.0.0.1:\(upstream)")])
                         })
                 }
             } catch {
