@@ -130,8 +130,9 @@ import TributaryWire
         }
     }
 
-    static func target(port: Int, interval: Int64 = 5_000, timeout: Int64 = 2_000, bodySizeLimit: Int = 0) throws -> ScrapeTarget {
+    static func target(port: Int, interval: Int64 = 5_000, timeout: Int64 = 2_000, bodySizeLimit: Int = 0, scheme: String = "http") throws -> ScrapeTarget {
         var sc = ScrapeConfig(jobName: "t", scrapeInterval: interval, scrapeTimeout: timeout)
+        sc.scheme = scheme
         var group = StaticConfig()
         group.targets = ["127.0.0.1:\(port)"]
         sc.staticConfigs = [group]
@@ -214,6 +215,13 @@ import TributaryWire
             #expect("\(error)".contains("timeout: no complete response in time"), "\(error)")
         }
         #expect(ContinuousClock.now - started < .seconds(2))
+        // HTTPS to a server that never answers the TLS handshake: the same deadline holds.
+        let handshake = try Self.target(port: server.localAddress?.port ?? 0, timeout: 300, scheme: "https")
+        let handshakeStarted = ContinuousClock.now
+        do { _ = try await ScrapeClient(settings: handshake.config.http).fetcher(for: handshake)(handshake); Issue.record("no timeout in the handshake") } catch {
+            #expect("\(error)".contains("timeout"), "\(error)")
+        }
+        #expect(ContinuousClock.now - handshakeStarted < .seconds(2), "a stalled TLS handshake ends at the scrape timeout")
         let limited = try Self.target(port: server.localAddress?.port ?? 0, bodySizeLimit: 4096)
         let fetch = try ScrapeClient(settings: limited.config.http).fetcher(for: limited)
         do { _ = try await fetch(limited); Issue.record("over the limit") } catch { #expect("\(error)".contains("body larger than the limit of 4096"), "\(error)") }

@@ -106,7 +106,13 @@ package final class HTTP1Connection: Sendable {
                 throw HTTPClientError(description: "cannot connect to \(endpoint.host):\(endpoint.port): \(error)")
             }
             .flatMap { opened in
-                ready.futureResult.map { opened }.flatMapErrorThrowing { error in
+                // The request's deadline covers the handshake: a server that never answers it
+                // would otherwise hold the request for ever.
+                let timeout = opened.eventLoop.scheduleTask(deadline: deadline) {
+                    ready.fail(HTTPClientError(description: "timeout: TLS handshake not finished in time"))
+                    opened.close(promise: nil)
+                }
+                return ready.futureResult.always { _ in timeout.cancel() }.map { opened }.flatMapErrorThrowing { error in
                     opened.close(promise: nil)
                     throw HTTPClientError(description: "TLS handshake with \(endpoint.host):\(endpoint.port) failed: \(error)")
                 }
