@@ -75,39 +75,48 @@ import TributaryWAL
         await central.stop()
     }
 
+    /// A `remote_write` entry to `server` that sends within 100 ms.
+    static func entry(_ server: TestServer) -> RemoteWriteConfig {
+        var rw = RemoteWriteConfig(url: server.base + "/api/v1/write", name: "central")
+        rw.queue.batchSendDeadline = 100
+        return rw
+    }
+
+    /// Writes one sample of a series called `name` to `site`.
+    static func send(_ site: TestServer, _ name: String) async throws {
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let body = ReceiverTests.body([ReceiverTests.series(["__name__": name, "job": "x"], [(now, 1)])])
+        #expect(try await site.write(body).0 == 204)
+    }
+
+    /// How many series called `name` `server` holds, once it holds any (polled for `seconds`;
+    /// 0 if none came).
+    static func count(_ server: TestServer, _ name: String, seconds: Int = 10) async throws -> Double {
+        for _ in 0..<(seconds * 10) {
+            let n = try await server.queryScalar("count(\(name))")
+            if n > 0 { return n }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return 0
+    }
+
     /// A reloaded `remote_write` list moves forwarding to another upstream without a restart.
     @Test func reloadMovesForwardingUpstream() async throws {
         let first = try await TestServer()
         defer { first.removeData() }
         let second = try await TestServer()
         defer { second.removeData() }
-        func entry(_ server: TestServer) -> RemoteWriteConfig {
-            var rw = RemoteWriteConfig(url: server.base + "/api/v1/write", name: "central")
-            rw.queue.batchSendDeadline = 100
-            return rw
-        }
-        let site = try await TestServer { $0.remoteWrites = [entry(first)] }
+        let site = try await TestServer { $0.remoteWrites = [Self.entry(first)] }
         defer { site.removeData() }
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        func send(_ name: String) async throws {
-            let body = ReceiverTests.body([ReceiverTests.series(["__name__": name, "job": "x"], [(now, 1)])])
-            #expect(try await site.write(body).0 == 204)
-        }
-        func arrived(_ server: TestServer, _ name: String) async throws -> Bool {
-            for _ in 0..<100 {
-                if try await server.queryScalar("count(\(name))") == 1 { return true }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return false
-        }
+        func send(_ name: String) async throws { try await Self.send(site, name) }
         try await send("before_reload")
-        #expect(try await arrived(first, "before_reload"))
+        #expect(try await Self.count(first, "before_reload") == 1)
         var moved = site.receiver.configuration
-        moved.remoteWrites = [entry(second)]
+        moved.remoteWrites = [Self.entry(second)]
         #expect(site.receiver.reload(moved).isEmpty, "remote_write needs no restart")
         try await Task.sleep(for: .milliseconds(300))
         try await send("after_reload")
-        #expect(try await arrived(second, "after_reload"), "the new upstream gets what is stored after the reload")
+        #expect(try await Self.count(second, "after_reload") == 1, "the new upstream gets what is stored after the reload")
         #expect(try await first.queryScalar("count(after_reload)") == 0, "the removed upstream gets nothing more")
         await site.stop()
         await second.stop()
@@ -123,24 +132,14 @@ import TributaryWAL
         let site = try await TestServer()
         defer { site.removeData() }
         #expect(!site.receiver.forwarder.isActive)
-        let now = Int64(Date().timeIntervalSince1970 * 1000)
-        func send(_ name: String) async throws {
-            let body = ReceiverTests.body([ReceiverTests.series(["__name__": name, "job": "x"], [(now, 1)])])
-            #expect(try await site.write(body).0 == 204)
-        }
+        func send(_ name: String) async throws { try await Self.send(site, name) }
+        // Waiting 10 s for what should arrive, 1 s for what should not.
         func count(_ name: String, waiting: Bool) async throws -> Double {
-            for _ in 0..<(waiting ? 100 : 10) {
-                let n = try await upstream.queryScalar("count(\(name))")
-                if n > 0 { return n }
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return 0
+            try await Self.count(upstream, name, seconds: waiting ? 10 : 1)
         }
         try await send("while_off")
         var on = site.receiver.configuration
-        var rw = RemoteWriteConfig(url: upstream.base + "/api/v1/write", name: "central")
-        rw.queue.batchSendDeadline = 100
-        on.remoteWrites = [rw]
+        on.remoteWrites = [Self.entry(upstream)]
         #expect(site.receiver.reload(on).isEmpty, "turning forwarding on needs no restart")
         try await Task.sleep(for: .milliseconds(300))
         #expect(site.receiver.forwarder.isActive)

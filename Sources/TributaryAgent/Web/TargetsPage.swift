@@ -31,7 +31,6 @@ enum TargetsPage {
         """#
 
     static let script = #"""
-        const $ = id => document.getElementById(id);
         const open = new Set();
         let firstLoad = true;
         const num = v => `<td class="num">${v}</td>`;

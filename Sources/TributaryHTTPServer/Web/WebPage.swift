@@ -60,11 +60,12 @@ public enum WebPage {
         button.plain{background:none;color:var(--accent);padding:0}
         """
 
-    /// Script shared by all pages: `api(path, params)` (a Prometheus API call that throws with
+    /// Script shared by all pages: `$(id)`, `api(path, params)` (a Prometheus API call that throws with
     /// the server's error), `esc`, `seriesName`, number, duration and time formatting, and the
     /// table of remote-write queues (agent and receiver show the same figures).
     static let helpers = #"""
         "use strict";
+        const $ = id => document.getElementById(id);
         async function api(path, params) {
           const r = await fetch(path + (params ? "?" + new URLSearchParams(params) : ""));
           const j = await r.json().catch(() => ({status: "error", error: "HTTP " + r.status + " " + r.statusText}));

@@ -25,7 +25,6 @@ enum CardinalityPage {
         """#
 
     static let script = #"""
-        const $ = id => document.getElementById(id);
         const link = expr => "graph?" + new URLSearchParams({"g0.expr": expr, "g0.tab": "table"});
         function ranking(id, entries, what, format, linkFor) {
           const top = entries.length ? entries[0].value : 0;

@@ -61,7 +61,6 @@ enum QueryPage {
         """#
 
     static let script = #"""
-        const $ = id => document.getElementById(id);
         const RANGES = ["5m", "15m", "30m", "1h", "3h", "6h", "12h", "1d", "2d", "7d", "14d"];
         const PAD = {l: 64, r: 18, t: 12, b: 30};
         const MAX_DRAWN = 1000;

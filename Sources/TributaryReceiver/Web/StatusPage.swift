@@ -21,7 +21,6 @@ enum StatusPage {
         """#
 
     static let script = #"""
-        const $ = id => document.getElementById(id);
         const rows = pairs => pairs.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${v}</td></tr>`).join("");
         const table = (head, body, empty) => `<thead><tr>${head.map(h => `<th${h.startsWith("#") ? ' class="num"' : ""}>${esc(h.replace(/^#/, ""))}</th>`).join("")}</tr></thead>`
           + `<tbody>${body.join("") || `<tr><td colspan="${head.length}" class="muted">${esc(empty)}</td></tr>`}</tbody>`;

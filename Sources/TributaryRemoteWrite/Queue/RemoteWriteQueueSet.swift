@@ -34,7 +34,13 @@ public final class RemoteWriteQueueSet: Service, Sendable {
         self.registry = registry
         self.logger = logger
         self.clock = clock
-        queueList = Mutex(configs.map { RemoteWriteQueue(config: $0, storage: storage, dataDirectory: dataDirectory, retention: retention, registry: registry, logger: logger, clock: clock) })
+        queueList = Mutex([])
+        queueList.withLock { [self] in $0 = configs.map(makeQueue) }
+    }
+
+    /// A queue for `config` over this set's storage, metrics and clock.
+    private func makeQueue(_ config: RemoteWriteConfig) -> RemoteWriteQueue {
+        RemoteWriteQueue(config: config, storage: storage, dataDirectory: dataDirectory, retention: retention, registry: registry, logger: logger, clock: clock)
     }
 
     /// The queues now, in configuration order.
@@ -66,7 +72,7 @@ public final class RemoteWriteQueueSet: Service, Sendable {
                 if let same = old.first(where: { $0.config == config }) {
                     next.append(same)
                 } else {
-                    let q = RemoteWriteQueue(config: config, storage: storage, dataDirectory: dataDirectory, retention: retention, registry: registry, logger: logger, clock: clock)
+                    let q = makeQueue(config)
                     next.append(q)
                     fresh.append(q)
                 }
