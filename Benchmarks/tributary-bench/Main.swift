@@ -68,6 +68,18 @@ struct BenchMain {
                 print("soak benchmark failed: \(error)")
                 exit(1)
             }
+        case "head-memory":
+            let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 200_000
+            let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 240
+            let binary =
+                args.firstIndex(of: "--bin").flatMap { args[safe: $0 + 1] }
+                ?? URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("tributary").path
+            do {
+                try HeadMemoryBenchmark.run(series: series, rounds: rounds, tributary: binary)
+            } catch {
+                print("head memory benchmark failed: \(error)")
+                exit(1)
+            }
         case "storage":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 2_000
             let hours = args.firstIndex(of: "--hours").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 6
@@ -97,7 +109,9 @@ struct BenchMain {
                 exit(1)
             }
         default:
-            print("usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage|soak] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH] [soak: --series N --days D --retention-days D]")
+            print(
+                "usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage|head-memory|soak] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH] [head-memory: --series N --rounds N --bin PATH] [soak: --series N --days D --retention-days D]"
+            )
             exit(2)
         }
     }

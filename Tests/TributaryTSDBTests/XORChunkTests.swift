@@ -39,16 +39,17 @@ import TributaryModel
         let samples = try Self.promtoolSamples()
         #expect(samples.count == 110)
         #expect(expected.count == 2, "the 10-minute gap makes Prometheus cut early")
-        var cutter = ChunkCutter()
+        var nextAt = Int64.min
+        let range: Int64 = 2 * 3600 * 1000
         var chunks: [XORChunk] = [XORChunk()]
         var minTime: Int64 = 0
         for s in samples {
             let current = chunks[chunks.count - 1]
             if current.count == 0 { minTime = s.timestamp }
-            if cutter.mustCut(at: s.timestamp, count: current.count, minTime: minTime, maxTime: current.maxTime) {
+            if ChunkCutter.mustCut(at: s.timestamp, count: current.count, minTime: minTime, maxTime: current.maxTime, range: range, nextAt: &nextAt) {
                 chunks.append(XORChunk())
                 minTime = s.timestamp
-                _ = cutter.mustCut(at: s.timestamp, count: 0, minTime: minTime, maxTime: minTime)
+                _ = ChunkCutter.mustCut(at: s.timestamp, count: 0, minTime: minTime, maxTime: minTime, range: range, nextAt: &nextAt)
             }
             chunks[chunks.count - 1].append(s.timestamp, s.value)
         }

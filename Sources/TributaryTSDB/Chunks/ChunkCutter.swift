@@ -2,32 +2,28 @@
 /// a chunk ends at the block-range boundary; once it holds a quarter of the target (30 of 120
 /// samples) its end is re-estimated so the rest of the range is split into chunks of about 120
 /// samples; a chunk that reaches twice the target is cut regardless.
-public struct ChunkCutter: Sendable {
+///
+/// The state is one timestamp per series (`nextAt`, kept by the caller: a head series stores
+/// it in its own fields); the block range is the head's.
+public enum ChunkCutter {
     /// Samples a chunk should hold.
     public static let samplesPerChunk = 120
 
-    /// Width of a block range in milliseconds (2h by default).
-    public let chunkRange: Int64
-    /// Time at or after which the next sample starts a new chunk.
-    public private(set) var nextAt: Int64 = .min
-
-    public init(chunkRange: Int64 = 2 * 3600 * 1000) {
-        self.chunkRange = chunkRange
-    }
-
     /// Call before appending `t` to a chunk that holds `count` samples from `minTime` to
-    /// `maxTime`. Returns true when the sample must start a new chunk (and then re-arms itself
-    /// for that chunk).
-    public mutating func mustCut(at t: Int64, count: Int, minTime: Int64, maxTime: Int64) -> Bool {
+    /// `maxTime`, with `nextAt` the time at or after which the next sample starts a new chunk
+    /// and `range` the block range (ms). Returns true when the sample must start a new chunk
+    /// (and then re-arms `nextAt` for that chunk).
+    @inline(__always)
+    public static func mustCut(at t: Int64, count: Int, minTime: Int64, maxTime: Int64, range: Int64, nextAt: inout Int64) -> Bool {
         if count == 0 {
-            nextAt = Self.rangeEnd(t, chunkRange)
+            nextAt = rangeEnd(t, range)
             return false
         }
-        if count == Self.samplesPerChunk / 4 {
-            nextAt = Self.estimateEnd(start: minTime, current: maxTime, max: nextAt)
+        if count == samplesPerChunk / 4 {
+            nextAt = estimateEnd(start: minTime, current: maxTime, max: nextAt)
         }
-        if t >= nextAt || count >= Self.samplesPerChunk * 2 {
-            nextAt = Self.rangeEnd(t, chunkRange)
+        if t >= nextAt || count >= samplesPerChunk * 2 {
+            nextAt = rangeEnd(t, range)
             return true
         }
         return false

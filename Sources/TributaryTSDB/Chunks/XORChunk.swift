@@ -26,11 +26,47 @@ public struct XORChunk: Sendable {
         stream = BitWriter(bytes: bytes)
     }
 
+    /// A chunk with no bytes at all yet (a head series between chunks), whose appender
+    /// remembers `lastT` as the newest sample. ``restart(capacity:)`` before appending.
+    init(unallocatedAfter lastT: Int64) {
+        stream = BitWriter(bytes: [])
+        self.lastT = lastT
+    }
+
+    /// Starts a new, empty chunk with `capacity` bytes reserved. The appender's last sample
+    /// (``maxTime``, ``lastV``) stays until the next append.
+    mutating func restart(capacity: Int) {
+        if stream.bytes.count == 2, stream.bytes.capacity >= capacity { return }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(capacity)
+        bytes.append(0)
+        bytes.append(0)
+        stream = BitWriter(bytes: bytes)
+        lastTDelta = 0
+        leading = 0xFF
+        trailing = 0
+    }
+
+    /// Drops the bytes (the chunk was handed on), keeping the appender's last sample.
+    mutating func release() {
+        stream = BitWriter(bytes: [])
+    }
+
     /// The encoded bytes (header and bit stream).
     public var bytes: [UInt8] { stream.bytes }
 
+    /// The encoded bytes in an array of their own size: a full chunk kept for hours should not
+    /// keep the spare capacity its array grew by while appending (up to half of it).
+    public var compactBytes: [UInt8] {
+        let source = stream.bytes
+        return [UInt8](unsafeUninitializedCapacity: source.count) { buffer, count in
+            _ = buffer.initialize(from: source)
+            count = source.count
+        }
+    }
+
     /// Number of samples.
-    public var count: Int { Int(stream.bytes[0]) << 8 | Int(stream.bytes[1]) }
+    public var count: Int { stream.bytes.count < 2 ? 0 : Int(stream.bytes[0]) << 8 | Int(stream.bytes[1]) }
 
     /// Timestamp of the last sample appended (meaningless when empty).
     public var maxTime: Int64 { lastT }

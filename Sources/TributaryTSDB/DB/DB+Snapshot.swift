@@ -49,13 +49,15 @@ extension Head {
         let all = byID.withLock { $0.compactMap { $0 } }
         var out: [BlockSeries] = []
         for s in all {
-            let (chunks, ooo): ([ClosedChunk], [Sample]) = stripes[stripe(forHash: s.hash)].map.withLock { _ in
+            let read: (Labels, [ClosedChunk], [Sample])? = stripes[stripe(forHash: s.hash)].map.withLock { _ in
+                guard !s.removed else { return nil }
                 var chunks = s.closed
                 if s.head.count > 0 { chunks.append(ClosedChunk(bytes: s.head.bytes, minTime: s.headMinTime, maxTime: s.head.maxTime)) }
-                return (chunks, s.ooo)
+                return (s.labels(symbols), chunks, s.ooo)
             }
+            guard let (labels, chunks, ooo) = read else { continue }
             let data = ooo.isEmpty ? chunks : Self.merge(chunks, ooo)  // outside the stripe lock
-            if !data.isEmpty { out.append(BlockSeries(labels: s.labels, chunks: data)) }
+            if !data.isEmpty { out.append(BlockSeries(labels: labels, chunks: data)) }
         }
         return out
     }

@@ -18,10 +18,11 @@ extension Head {
         guard let wal else { return nil }
         do throws(WALError) {
             let writer = try CheckpointWriter(walDirectory: wal.directory)
-            let cut: Result<(Int, [(MemSeries, SeriesSnapshot?)]), WALError> = commitState.withLock { _ in
+            // Labels are read under the commit lock: series are removed only under it.
+            let cut: Result<(Int, [(MemSeries, Labels, SeriesSnapshot?)]), WALError> = commitState.withLock { _ in
                 do throws(WALError) {
                     let keep = try wal.cut()
-                    return .success((keep, byID.withLock { $0.compactMap { $0 } }.map { ($0, snapshot($0, start: .min, end: .max)) }))
+                    return .success((keep, byID.withLock { $0.compactMap { $0 } }.map { ($0, $0.labels(symbols), snapshot($0, start: .min, end: .max)) }))
                 } catch {
                     return .failure(error)
                 }
@@ -31,7 +32,7 @@ extension Head {
             // 10,000 series a record: a checkpoint of many series is written in parts.
             while i < all.count {
                 let part = all[i..<min(i + 10_000, all.count)]
-                try writer.appendSeries(ids: part.map(\.0.id), labels: part.map(\.0.labels))
+                try writer.appendSeries(ids: part.map(\.0.id), labels: part.map(\.1))
                 i += 10_000
             }
             // The head's samples, about 10,000 a record (a commit may log them again in a
@@ -39,7 +40,7 @@ extension Head {
             var ids: [UInt32] = []
             var samples: [Sample] = []
             var decoded: [Sample] = []
-            for (series, snapshot) in all {
+            for (series, _, snapshot) in all {
                 guard let snapshot else { continue }
                 decoded.removeAll(keepingCapacity: true)
                 snapshot.appendAll(start: .min, end: .max, to: &decoded)

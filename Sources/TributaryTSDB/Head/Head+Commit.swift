@@ -4,7 +4,6 @@ import TributaryWAL
 
 /// Buffers of the commit in progress, reused between commits (guarded by the commit lock).
 struct CommitState {
-    var sequence: UInt64 = 0
     /// Series of the queued samples, unretained: series live as long as the head (there is no
     /// series garbage collection yet) and this saves two atomic operations per sample
     /// (callgrind: retain/release were 14% of an append).
@@ -16,6 +15,10 @@ struct CommitState {
     var unlogged: [MemSeries] = []
     var record: [UInt8] = []
     var duplicates = 0
+    /// The newest sample each series will hold once the commit is applied (stored or
+    /// queued), one entry per series the commit touches; found through
+    /// ``MemSeries/pendingSlot``.
+    var pending: [PendingSeries] = []
     /// Exemplars of the commit, their series, and the newest queued per series (validation).
     var exemplarSeries: [MemSeries] = []
     var exemplars: [Exemplar] = []
@@ -29,6 +32,13 @@ struct CommitState {
         while byID.count <= i { byID.append(nil) }
         byID[i] = Unmanaged.passUnretained(s)
     }
+}
+
+/// A series touched by the commit in progress and the newest sample it will hold.
+struct PendingSeries {
+    let series: Unmanaged<MemSeries>
+    var lastT: Int64
+    var lastV: Double
 }
 
 /// The samples of one commit, filled by the closure given to ``Head/commit(_:)``.
@@ -87,22 +97,31 @@ public struct HeadBatch: ~Copyable {
         return s
     }
 
+    /// The entry of `s` in ``CommitState/pending``, made from what it stores on first use in
+    /// this commit. (A slot left from an earlier commit points past the end or at another
+    /// series.)
+    @inline(__always)
+    mutating func pendingSlot(_ s: MemSeries) -> Int {
+        let slot = Int(s.pendingSlot)
+        if slot < state.pending.count, state.pending[slot].series.toOpaque() == Unmanaged.passUnretained(s).toOpaque() { return slot }
+        state.pending.append(PendingSeries(series: Unmanaged.passUnretained(s), lastT: s.lastT, lastV: s.lastV))
+        s.pendingSlot = UInt32(truncatingIfNeeded: state.pending.count - 1)
+        return state.pending.count - 1
+    }
+
     mutating func append(_ s: MemSeries, _ sample: Sample) -> AppendError? {
         let t = sample.timestamp
-        if s.pendingCommit != state.sequence {
-            s.pendingCommit = state.sequence
-            s.pendingLastT = s.lastT
-            s.pendingLastV = s.lastV
-        }
-        if t > s.pendingLastT {
-            s.pendingLastT = t
-            s.pendingLastV = sample.value
+        let slot = pendingSlot(s)
+        let pendingLastT = state.pending[slot].lastT
+        if t > pendingLastT {
+            state.pending[slot].lastT = t
+            state.pending[slot].lastV = sample.value
             state.series.append(Unmanaged.passUnretained(s))
             state.samples.append(sample)
             return nil
         }
-        if t == s.pendingLastT {
-            if s.pendingLastV.bitPattern == sample.value.bitPattern {
+        if t == pendingLastT {
+            if state.pending[slot].lastV.bitPattern == sample.value.bitPattern {
                 state.duplicates += 1
                 return nil
             }
@@ -121,8 +140,8 @@ public struct HeadBatch: ~Copyable {
             return .duplicateTimestamp(timestamp: t)
         }
         let window = head.options.outOfOrderWindow
-        if window <= 0 { return .outOfOrder(timestamp: t, newest: s.pendingLastT) }
-        let newest = max(head.maxTime, s.pendingLastT)
+        if window <= 0 { return .outOfOrder(timestamp: t, newest: pendingLastT) }
+        let newest = max(head.maxTime, pendingLastT)
         if t < newest - window { return .tooOld(timestamp: t, oldestAllowed: newest - window) }
         state.series.append(Unmanaged.passUnretained(s))
         state.samples.append(sample)
@@ -143,7 +162,6 @@ extension Head {
     /// - Throws: ``StorageError`` when the WAL write fails; nothing of this commit is stored.
     public func commit(_ fill: (inout HeadBatch) -> Void) throws(StorageError) -> CommitResult {
         let outcome: Result<CommitResult, StorageError> = commitState.withLock { state in
-            state.sequence &+= 1
             var batch = HeadBatch(head: self, state: state)
             state = CommitState()  // moved into the batch; restored below
             fill(&batch)
@@ -154,6 +172,7 @@ extension Head {
                 state.ids.removeAll(keepingCapacity: true)
                 state.newSeries.removeAll(keepingCapacity: true)
                 state.record.removeAll(keepingCapacity: true)
+                state.pending.removeAll(keepingCapacity: true)
                 state.duplicates = 0
                 if !state.exemplars.isEmpty {
                     state.exemplarSeries.removeAll(keepingCapacity: true)
@@ -167,7 +186,7 @@ extension Head {
             if let wal {
                 let toLog = state.unlogged + state.newSeries
                 if !toLog.isEmpty {
-                    RecordCodec.appendSeries(ids: toLog.map(\.id), labels: toLog.map(\.labels), to: &state.record)
+                    RecordCodec.appendSeries(ids: toLog.map(\.id), labels: toLog.map { $0.labels(symbols) }, to: &state.record)
                 }
                 if !state.samples.isEmpty {
                     for s in state.series { state.ids.append(s.takeUnretainedValue().id) }
@@ -182,13 +201,12 @@ extension Head {
                 } catch {
                     // The new series exist in memory; their record goes out with the next commit.
                     state.unlogged = toLog
-                    for s in state.series { s.takeUnretainedValue().pendingCommit = 0 }
                     return .failure(StorageError("cannot write the WAL: \(error.message)"))
                 }
             }
             result.samplesStored = apply(series: state.series, samples: state.samples)
             if let exemplars {
-                for (s, e) in zip(state.exemplarSeries, state.exemplars) { exemplars.add(s.id, s.labels, e) }
+                for (s, e) in zip(state.exemplarSeries, state.exemplars) { exemplars.add(s.id, s.labels(symbols), e) }
                 result.exemplarsStored = state.exemplars.count
             }
             return .success(result)
@@ -212,7 +230,7 @@ extension Head {
                     series[i]._withUnsafeGuaranteedRef { target in
                         if sample.timestamp > target.lastT {
                             if learnIntervals, target.lastT != .min, !sample.isStale { target.dedupInterval.observe(sample.timestamp - target.lastT) }
-                            grown += target.appendInOrder(sample.timestamp, sample.value)
+                            grown += target.appendInOrder(sample.timestamp, sample.value, chunkRange: options.chunkRange)
                             stored += 1
                         } else if target.storedValue(at: sample.timestamp) == nil {
                             grown += target.insertOutOfOrder(sample)

@@ -70,7 +70,7 @@ extension MemSeries {
         guard kept.count < samples.count else { return 0 }
         let before = footprint
         closed = Head.encode(kept, range: range)
-        head = XORChunk(capacity: 0)
+        head.release()
         headMinTime = .max
         ooo = []
         return footprint - before

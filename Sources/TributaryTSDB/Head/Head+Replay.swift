@@ -57,7 +57,7 @@ extension Head {
                             // Logged exemplars passed these checks once; a checkpoint may
                             // repeat ones the segments after it hold.
                             guard ExemplarCheck(exemplar, newest: exemplars.newest(of: id)) == .append else { return }
-                            exemplars.add(id, s.labels, exemplar)
+                            exemplars.add(id, s.labels(symbols), exemplar)
                             stats.exemplars += 1
                         }
                         if !ok { stats.malformedRecords += 1 }

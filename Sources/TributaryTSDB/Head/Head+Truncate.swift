@@ -30,16 +30,13 @@ extension Head {
         let all = byID.withLock { $0.compactMap { $0 } }
         for s in all {
             stripes[stripe(forHash: s.hash)].map.withLock { _ in
-                if s.head.count > 0, s.head.maxTime < boundary {
-                    s.closed.append(ClosedChunk(bytes: s.head.bytes, minTime: s.headMinTime, maxTime: s.head.maxTime))
-                    s.head = XORChunk(capacity: 0)
-                    s.headMinTime = .max
-                }
+                guard !s.removed else { return }
+                if s.head.count > 0, s.head.maxTime < boundary { s.closeHeadChunk() }
                 var n = 0
                 while n < s.closed.count, s.closed[n].maxTime < boundary { n += 1 }
                 let ooo = s.ooo.filter { $0.timestamp < boundary }
                 guard n > 0 || !ooo.isEmpty else { return }
-                cut.series.append(BlockSeries(labels: s.labels, chunks: Array(s.closed[0..<n])))
+                cut.series.append(BlockSeries(labels: s.labels(symbols), chunks: Array(s.closed[0..<n])))
                 cut.marks.append(HeadCut.Mark(id: s.id, closed: n, ooo: Set(ooo.map(\.timestamp))))
                 if !ooo.isEmpty { withOutOfOrder.append((cut.series.count - 1, ooo)) }
             }
@@ -83,12 +80,16 @@ extension Head {
                     if let first = s.ooo.first { newMin = min(newMin, first.timestamp) }
                     guard s.closed.isEmpty, s.head.count == 0, s.ooo.isEmpty else { return false }
                     map.remove(s.hash, s)
+                    s.removed = true
                     return true
                 }
                 guard empty else { continue }
                 byID.withLock { $0[Int(s.id)] = nil }
-                postings.remove(s.id, s.labels)
-                freed += s.labels.bytes.count + Self.seriesOverhead
+                // Readers check `removed` under the stripe lock before they read the symbols;
+                // commits cannot hold the series (commit lock).
+                postings.remove(s.id, s.labels(symbols))
+                s.withRefs { symbols.release($0) }
+                freed += s.refsByteCount + Self.seriesOverhead
                 removed += 1
             }
             seriesCount.subtract(removed, ordering: .relaxed)
@@ -133,7 +134,7 @@ extension Head {
                 last = samples[i].timestamp
                 i += 1
             }
-            out.append(ClosedChunk(bytes: chunk.bytes, minTime: first, maxTime: last))
+            out.append(ClosedChunk(bytes: chunk.compactBytes, minTime: first, maxTime: last))
         }
         return out
     }

@@ -17,6 +17,7 @@ public final class Head: Sendable {
     let stripeMask: Int
     let byID = Lock<ContiguousArray<MemSeries?>>([nil])
     public let postings = MemPostings()
+    let symbols = HeadSymbols()
     let commitState: Lock<CommitState>
     let bytes = Atomic<Int>(0)
     let seriesCount = Atomic<Int>(0)
@@ -49,8 +50,8 @@ public final class Head: Sendable {
     /// Number of series.
     public var numSeries: Int { seriesCount.load(ordering: .relaxed) }
 
-    /// Approximate bytes the head holds (labels, series overhead, chunks).
-    public var memoryBytes: Int { bytes.load(ordering: .relaxed) }
+    /// Approximate bytes the head holds (label symbols, series overhead, chunks).
+    public var memoryBytes: Int { bytes.load(ordering: .relaxed) + symbols.bytes }
 
     /// True when ``memoryBytes`` exceeds ``HeadOptions/memoryBudget`` (never when it is 0).
     public var isOverMemoryBudget: Bool {
@@ -61,9 +62,10 @@ public final class Head: Sendable {
     public var minTime: Int64 { minTimeValue.load(ordering: .relaxed) }
     public var maxTime: Int64 { maxTimeValue.load(ordering: .relaxed) }
 
-    /// Fixed bytes charged per series besides its labels and chunks (object, map and postings
-    /// entries); an estimate from MemoryLayout sizes, checked by the memory benchmark.
-    static let seriesOverhead = 240
+    /// Fixed bytes charged per series besides its label references and chunks: the object
+    /// (176 with malloc's header) and its index entries (~80); `Docs/memory.md`, checked by
+    /// the memory benchmark.
+    static let seriesOverhead = 256
 
     @inline(__always)
     func stripe(forHash hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & stripeMask }
@@ -76,14 +78,15 @@ public final class Head: Sendable {
     /// As ``lookup(_:hash:)`` without retaining the series (it lives as long as the head).
     @inline(__always)
     func findUnretained(_ labels: LabelsView, hash: UInt64) -> Unmanaged<MemSeries>? {
-        stripes[stripe(forHash: hash)].map.withLock { $0.find(hash, labels) }
+        stripes[stripe(forHash: hash)].map.withLock { $0.find(hash, labels, symbols) }
     }
 
     /// Creates a series; the caller holds the commit lock and has checked it does not exist.
     func create(_ labels: Labels, hash: UInt64, id requested: UInt32? = nil) -> MemSeries {
+        let refs = labels.bytes.withUnsafeBytes { symbols.intern($0) }
         let series: MemSeries = byID.withLock { all in
             let id = requested ?? UInt32(truncatingIfNeeded: all.count)
-            let s = MemSeries(id: id, labels: labels, hash: hash, chunkRange: options.chunkRange)
+            let s = MemSeries.make(id: id, hash: hash, refs: refs)
             while all.count <= Int(id) { all.append(nil) }
             all[Int(id)] = s
             return s
@@ -91,8 +94,13 @@ public final class Head: Sendable {
         stripes[stripe(forHash: hash)].map.withLock { $0.insert(hash, series) }
         postings.add(series.id, labels)
         seriesCount.add(1, ordering: .relaxed)
-        bytes.add(labels.bytes.count + Self.seriesOverhead, ordering: .relaxed)
+        bytes.add(refs.count + Self.seriesOverhead, ordering: .relaxed)
         return series
+    }
+
+    /// The labels of `s`, or nil once it is removed. Takes its stripe lock.
+    func labels(of s: MemSeries) -> Labels? {
+        stripes[stripe(forHash: s.hash)].map.withLock { _ in s.removed ? nil : s.labels(symbols) }
     }
 
     /// Chunks in memory, each series' open one included (`status/tsdb`'s `chunkCount`, as

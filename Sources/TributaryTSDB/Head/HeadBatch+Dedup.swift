@@ -47,16 +47,12 @@ extension HeadBatch {
             let otherT = replica == s.replicaA ? s.replicaBT : s.replicaAT
             if otherT != .min, abs(t - otherT) <= 2 * window { return .staleSuppressed }
         }
-        if s.pendingCommit != state.sequence {
-            s.pendingCommit = state.sequence
-            s.pendingLastT = s.lastT
-            s.pendingLastV = s.lastV
-        }
+        let pendingLastT = state.pending[pendingSlot(s)].lastT
         // Counted by the caller as deduplicated, not as an exact repeat (`duplicatesIgnored`):
         // counting it in both made remote write 2.0's Samples-Written header count it twice.
-        if s.pendingLastT != .min {
-            if t <= s.pendingLastT { return .late }
-            let spacing = t - s.pendingLastT
+        if pendingLastT != .min {
+            if t <= pendingLastT { return .late }
+            let spacing = t - pendingLastT
             if inSlotB == s.followsReplicaB ? 2 * spacing < window : 20 * spacing < 11 * window { return .duplicateWindow }
         }
         if let error = append(s, sample) { return .refused(error) }

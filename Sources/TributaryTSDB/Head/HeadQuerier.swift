@@ -19,10 +19,10 @@ public struct HeadQuerier: Querier {
         for id in ids {
             guard let s = head.series(id: id) else { continue }
             // Matchers on labels the index cannot see (none today) would be checked here.
-            guard let snapshot = head.snapshot(s, start: start, end: end) else { continue }
+            guard let (labels, snapshot) = head.labelledSnapshot(s, start: start, end: end) else { continue }
             out.append(
                 QueriedSeries(
-                    labels: s.labels,
+                    labels: labels,
                     makeIterator: {
                         SeriesSnapshotIterator(snapshot, start: start, end: end)
                     },
@@ -110,16 +110,27 @@ extension Head {
     /// A querier over everything in the head.
     public func querier() -> HeadQuerier { HeadQuerier(head: self) }
 
-    /// The data of `s` in `[start, end]`, or nil when it has none there.
+    /// The data of `s` in `[start, end]`, or nil when it has none there (or was removed).
     func snapshot(_ s: MemSeries, start: Int64, end: Int64) -> SeriesSnapshot? {
+        stripes[stripe(forHash: s.hash)].map.withLock { _ in Self.snapshot(s, start: start, end: end) }
+    }
+
+    /// As ``snapshot(_:start:end:)`` with the series' labels, read under the same lock.
+    func labelledSnapshot(_ s: MemSeries, start: Int64, end: Int64) -> (Labels, SeriesSnapshot)? {
         stripes[stripe(forHash: s.hash)].map.withLock { _ in
-            var chunks: [[UInt8]] = []
-            for c in s.closed where c.maxTime >= start && c.minTime <= end { chunks.append(c.bytes) }
-            if s.head.count > 0, s.head.maxTime >= start, s.headMinTime <= end { chunks.append(s.head.bytes) }
-            let ooo = s.ooo.filter { $0.timestamp >= start && $0.timestamp <= end }
-            if chunks.isEmpty && ooo.isEmpty { return nil }
-            return SeriesSnapshot(chunks: chunks, ooo: ooo)
+            Self.snapshot(s, start: start, end: end).map { (s.labels(symbols), $0) }
         }
+    }
+
+    /// Caller holds the stripe lock.
+    private static func snapshot(_ s: MemSeries, start: Int64, end: Int64) -> SeriesSnapshot? {
+        guard !s.removed else { return nil }
+        var chunks: [[UInt8]] = []
+        for c in s.closed where c.maxTime >= start && c.minTime <= end { chunks.append(c.bytes) }
+        if s.head.count > 0, s.head.maxTime >= start, s.headMinTime <= end { chunks.append(s.head.bytes) }
+        let ooo = s.ooo.filter { $0.timestamp >= start && $0.timestamp <= end }
+        if chunks.isEmpty && ooo.isEmpty { return nil }
+        return SeriesSnapshot(chunks: chunks, ooo: ooo)
     }
 }
 

@@ -7,74 +7,173 @@ struct ClosedChunk: Sendable {
     let maxTime: Int64
 }
 
-/// One series in the head: labels, closed chunks, the chunk being appended to and the
+/// One series in the head: its labels as references into the head's symbols (tail-allocated
+/// after the state, no array of their own), closed chunks, the chunk being appended to and the
 /// out-of-order samples.
 ///
-/// Locking: `closed`, `head`, `headMinTime`, `cutter` and `ooo` change under the series'
-/// stripe lock (readers take it to snapshot); `lastT`/`lastV` change only in a commit, under
-/// the commit lock and the stripe lock, so a commit reads them with the commit lock alone;
-/// `pending*` belong to the commit in progress.
-final class MemSeries: @unchecked Sendable {
-    let id: UInt32
-    // HA deduplication flags, here to fill the padding after `id` (commit lock): the replicas
-    // show different intervals; the series follows the replica in slot B (else slot A).
-    var intervalsDisagree = false
-    var followsReplicaB = false
-    let labels: Labels
-    let hash: UInt64
+/// Memory is what limits a head (`Docs/memory.md`): the state is ordered so that no field
+/// leaves padding, and everything the series does not need between commits lives elsewhere
+/// (a commit's scratch in ``CommitState``, the block range in ``HeadOptions``).
+///
+/// Locking: `closed`, `head`, `headMinTime`, `nextCut`, `ooo` and `removed` change under the
+/// series' stripe lock (readers take it to snapshot); the newest in-order sample (`lastT`,
+/// `lastV`, kept by the head chunk's appender) changes only in a commit, under the commit lock
+/// and the stripe lock, so a commit reads it with the commit lock alone; the HA fields and
+/// `pendingSlot` belong to commits.
+final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
+    struct State {
+        let id: UInt32
+        /// Index of this series' entry in the running commit's ``CommitState/pending``, when
+        /// that entry names this series (else stale from an earlier commit).
+        var pendingSlot: UInt32 = 0
+        let hash: UInt64
+        var closed: [ClosedChunk] = []
+        /// The open chunk; its appender's last sample is the series' newest in-order sample
+        /// and survives the chunk being closed.
+        var head = XORChunk(unallocatedAfter: .min)
+        // HA deduplication flags (commit lock): the replicas show different intervals; the
+        // series follows the replica in slot B (else slot A).
+        var intervalsDisagree = false
+        var followsReplicaB = false
+        /// The series' scrape interval, the width of its dedup window (commit lock).
+        var dedupInterval = DedupInterval()
+        /// Removed from the head; its symbols may be freed (stripe lock).
+        var removed = false
+        let refsCount: UInt16
+        var headMinTime: Int64 = .max
+        /// Time at or after which the next sample starts a new chunk (``ChunkCutter``).
+        var nextCut: Int64 = .min
+        /// Out-of-order samples accepted within the window, sorted by timestamp.
+        var ooo: [Sample] = []
+        /// HA deduplication: the last two replicas seen for this series and when (commit lock).
+        var replicaA: UInt64 = 0
+        var replicaAT: Int64 = .min
+        var replicaB: UInt64 = 0
+        var replicaBT: Int64 = .min
+        /// The replicas' last spacings (ms), to notice replicas scraping at different intervals.
+        var replicaASpacing: Int32 = 0
+        var replicaBSpacing: Int32 = 0
+    }
 
-    var closed: [ClosedChunk] = []
-    var head = XORChunk(capacity: 0)
-    var headMinTime: Int64 = .max
-    var cutter: ChunkCutter
-    /// Out-of-order samples accepted within the window, sorted by timestamp.
-    var ooo: [Sample] = []
+    /// A series whose labels are `refs` (from ``HeadSymbols/intern(_:)``).
+    static func make(id: UInt32, hash: UInt64, refs: [UInt8]) -> MemSeries {
+        let made = create(minimumCapacity: refs.count) { _ in State(id: id, hash: hash, refsCount: UInt16(refs.count)) }
+        let series = unsafeDowncast(made, to: MemSeries.self)
+        if !refs.isEmpty {
+            series.withUnsafeMutablePointerToElements { tail in
+                refs.withUnsafeBufferPointer { tail.initialize(from: $0.baseAddress.unsafelyUnwrapped, count: refs.count) }
+            }
+        }
+        return series
+    }
 
-    var lastT: Int64 = .min
-    var lastV: Double = 0
+    /// The references to the series' label symbols.
+    @inline(__always)
+    func withRefs<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
+        withUnsafeMutablePointerToElements { body(UnsafeRawBufferPointer(start: $0, count: Int(state.pointee.refsCount))) }
+    }
 
-    /// HA deduplication: the last two replicas seen for this series and when (commit lock).
-    var replicaA: UInt64 = 0
-    var replicaAT: Int64 = .min
-    var replicaB: UInt64 = 0
-    var replicaBT: Int64 = .min
-    /// The replicas' last spacings (ms), to notice replicas scraping at different intervals.
-    var replicaASpacing: Int32 = 0
-    var replicaBSpacing: Int32 = 0
-    /// The series' scrape interval, the width of its dedup window (commit lock).
-    var dedupInterval = DedupInterval()
+    /// The series' labels, rebuilt from the symbols. Only for a series not removed: under its
+    /// stripe lock, or the commit lock (removal takes both).
+    func labels(_ symbols: HeadSymbols) -> Labels {
+        withRefs { symbols.labels($0) }
+    }
 
-    var pendingLastT: Int64 = .min
-    var pendingLastV: Double = 0
-    var pendingCommit: UInt64 = 0
+    /// The state, through a pointer: `header` is a class property of the standard library's
+    /// `ManagedBuffer`, and each access to it went through dynamic exclusivity checks
+    /// (`swift_beginAccess`, 12% of an append in perf). The pointer is valid while the series
+    /// is referenced, which every caller does.
+    @inline(__always)
+    var state: UnsafeMutablePointer<State> { withUnsafeMutablePointerToHeader { $0 } }
 
-    init(id: UInt32, labels: Labels, hash: UInt64, chunkRange: Int64) {
-        self.id = id
-        self.labels = labels
-        self.hash = hash
-        self.cutter = ChunkCutter(chunkRange: chunkRange)
+    var id: UInt32 { state.pointee.id }
+    var hash: UInt64 { state.pointee.hash }
+    var refsByteCount: Int { Int(state.pointee.refsCount) }
+
+    var pendingSlot: UInt32 {
+        get { state.pointee.pendingSlot }
+        _modify { yield &state.pointee.pendingSlot }
+    }
+    var closed: [ClosedChunk] {
+        get { state.pointee.closed }
+        _modify { yield &state.pointee.closed }
+    }
+    var head: XORChunk {
+        get { state.pointee.head }
+        _modify { yield &state.pointee.head }
+    }
+    var headMinTime: Int64 {
+        get { state.pointee.headMinTime }
+        _modify { yield &state.pointee.headMinTime }
+    }
+    var ooo: [Sample] {
+        get { state.pointee.ooo }
+        _modify { yield &state.pointee.ooo }
+    }
+    var removed: Bool {
+        get { state.pointee.removed }
+        _modify { yield &state.pointee.removed }
+    }
+    /// Timestamp and value of the newest in-order sample (`.min` while there is none).
+    var lastT: Int64 { state.pointee.head.lastT }
+    var lastV: Double { state.pointee.head.lastV }
+
+    var intervalsDisagree: Bool {
+        get { state.pointee.intervalsDisagree }
+        _modify { yield &state.pointee.intervalsDisagree }
+    }
+    var followsReplicaB: Bool {
+        get { state.pointee.followsReplicaB }
+        _modify { yield &state.pointee.followsReplicaB }
+    }
+    var dedupInterval: DedupInterval {
+        get { state.pointee.dedupInterval }
+        _modify { yield &state.pointee.dedupInterval }
+    }
+    var replicaA: UInt64 {
+        get { state.pointee.replicaA }
+        _modify { yield &state.pointee.replicaA }
+    }
+    var replicaAT: Int64 {
+        get { state.pointee.replicaAT }
+        _modify { yield &state.pointee.replicaAT }
+    }
+    var replicaB: UInt64 {
+        get { state.pointee.replicaB }
+        _modify { yield &state.pointee.replicaB }
+    }
+    var replicaBT: Int64 {
+        get { state.pointee.replicaBT }
+        _modify { yield &state.pointee.replicaBT }
+    }
+    var replicaASpacing: Int32 {
+        get { state.pointee.replicaASpacing }
+        _modify { yield &state.pointee.replicaASpacing }
+    }
+    var replicaBSpacing: Int32 {
+        get { state.pointee.replicaBSpacing }
+        _modify { yield &state.pointee.replicaBSpacing }
     }
 
     /// Appends an in-order sample (t > lastT); returns the bytes the chunks grew by.
     /// Caller holds the stripe lock.
-    func appendInOrder(_ t: Int64, _ v: Double) -> Int {
+    func appendInOrder(_ t: Int64, _ v: Double, chunkRange: Int64) -> Int {
+        let p = state
         var grown = 0
-        if cutter.mustCut(at: t, count: head.count, minTime: headMinTime, maxTime: head.maxTime) {
-            closed.append(ClosedChunk(bytes: head.bytes, minTime: headMinTime, maxTime: head.maxTime))
-            head = XORChunk(capacity: 64)
-            headMinTime = .max
-            _ = cutter.mustCut(at: t, count: 0, minTime: t, maxTime: t)
+        let count = p.pointee.head.count
+        if ChunkCutter.mustCut(at: t, count: count, minTime: p.pointee.headMinTime, maxTime: p.pointee.head.maxTime, range: chunkRange, nextAt: &p.pointee.nextCut) {
+            p.pointee.closed.append(ClosedChunk(bytes: p.pointee.head.compactBytes, minTime: p.pointee.headMinTime, maxTime: p.pointee.head.maxTime))
+            p.pointee.head.restart(capacity: 64)
+            _ = ChunkCutter.mustCut(at: t, count: 0, minTime: t, maxTime: t, range: chunkRange, nextAt: &p.pointee.nextCut)
+            p.pointee.headMinTime = t
             grown += 2 + MemoryLayout<ClosedChunk>.stride
+        } else if count == 0 {
+            p.pointee.headMinTime = t
+            p.pointee.head.restart(capacity: 64)
         }
-        if head.count == 0 {
-            headMinTime = t
-            if head.bytes.capacity < 64 { head = XORChunk(capacity: 64) }
-        }
-        let before = head.bytes.count
-        head.append(t, v)
-        grown += head.bytes.count - before
-        lastT = t
-        lastV = v
+        let before = p.pointee.head.bytes.count
+        p.pointee.head.append(t, v)
+        grown += p.pointee.head.bytes.count - before
         return grown
     }
 
@@ -101,6 +200,15 @@ final class MemSeries: @unchecked Sendable {
         }
         if let s = ooo.first(where: { $0.timestamp == t }) { return s.value }
         return nil
+    }
+
+    /// Closes the open chunk, keeping its last sample as the newest in-order one. Caller
+    /// holds the stripe lock.
+    func closeHeadChunk() {
+        guard head.count > 0 else { return }
+        closed.append(ClosedChunk(bytes: head.compactBytes, minTime: headMinTime, maxTime: head.maxTime))
+        head.release()
+        headMinTime = .max
     }
 
     /// Number of chunks (closed and head).

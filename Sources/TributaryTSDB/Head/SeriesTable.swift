@@ -17,7 +17,7 @@ struct SeriesTable {
 
     /// The series with these labels, or nil.
     @inline(__always)
-    func find(_ hash: UInt64, _ labels: LabelsView) -> Unmanaged<MemSeries>? {
+    func find(_ hash: UInt64, _ labels: LabelsView, _ symbols: HeadSymbols) -> Unmanaged<MemSeries>? {
         let key = Self.key(hash)
         let mask = hashes.count - 1
         var i = Int(truncatingIfNeeded: key >> 7) & mask
@@ -25,7 +25,7 @@ struct SeriesTable {
             let h = hashes[i]
             if h == 0 { return nil }
             if h == key, let s = slots[i],
-                s._withUnsafeGuaranteedRef({ series in series.labels.bytes.withUnsafeBytes { FlatLabels.equal($0, labels.bytes) } })
+                s._withUnsafeGuaranteedRef({ series in series.withRefs { symbols.equal($0, labels.bytes) } })
             {
                 return s
             }
