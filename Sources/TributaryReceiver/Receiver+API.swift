@@ -138,23 +138,22 @@ extension Receiver {
         let engine = try engineFor(params)
         stats.prepare = clock.secondsElapsed
         clock = .now
-        let value: QueryValue
         let warnings: [String]
         if let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
             expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
         {
             let (series, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
-            value = .matrix(series)
             warnings = annotations.warnings
             stats.add(annotations)
+            stats.eval = clock.secondsElapsed
+            write(series, stats: params.first("stats") != nil ? stats : nil, &out)
         } else {
-            let (v, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
-            value = v
+            let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             warnings = annotations.warnings
             stats.add(annotations)
+            stats.eval = clock.secondsElapsed
+            write(value, stats: params.first("stats") != nil ? stats : nil, &out)
         }
-        stats.eval = clock.secondsElapsed
-        write(value, stats: params.first("stats") != nil ? stats : nil, &out)
         noteSlow(q, range: "\(Double(start) / 1000) to \(Double(end) / 1000) step \(Double(step) / 1000)s", stats)
         return warnings
     }
@@ -200,6 +199,29 @@ extension Receiver {
             }
             out.raw("]")
         }
+        stats?.write(to: &out)
+        out.raw("}")
+    }
+
+    /// A matrix answer from the results cache: each series' cached steps copied as they were
+    /// written, then its later steps.
+    func write(_ series: [AnswerSeries], stats: QueryStats?, _ out: inout JSONWriter) {
+        out.raw("{\"resultType\":\"matrix\",\"result\":[")
+        for (i, s) in series.enumerated() {
+            if i > 0 { out.raw(",") }
+            out.raw("{\"metric\":")
+            out.labels(s.cached.labels)
+            out.raw(",\"values\":[")
+            // The cached JSON ends with a comma: dropped when no later step follows.
+            out.bytes.append(contentsOf: s.later.isEmpty ? s.cached.json.dropLast() : s.cached.json)
+            for (k, p) in s.later.enumerated() {
+                if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
+                out.point(p.timestamp, p.value)
+            }
+            out.raw("]}")
+            guard out.boundary() else { break }
+        }
+        out.raw("]")
         stats?.write(to: &out)
         out.raw("}")
     }

@@ -7,16 +7,33 @@ public enum FloatText {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The most bytes ``writePlain(_:to:)`` writes: 1.7976931348623157e308 without an
+    /// exponent is 309 digits; 5e-324 is "0.", 323 zeros and a digit.
+    public static let maxPlainLength = 336
+
     /// ``plain(_:)`` appended to `out` as UTF-8 (the query API writes millions of these).
     public static func appendPlain(_ v: Double, to out: inout [UInt8]) {
-        if v.isNaN { return out.append(contentsOf: "NaN".utf8) }
-        if v == .infinity { return out.append(contentsOf: "+Inf".utf8) }
-        if v == -.infinity { return out.append(contentsOf: "-Inf".utf8) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxPlainLength) { buffer in
+            let n = writePlain(v, to: buffer.baseAddress.unsafelyUnwrapped)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
+        }
+    }
+
+    /// ``plain(_:)`` written at `p` (room for ``maxPlainLength`` bytes); returns the count.
+    /// One append of the finished text costs the caller's array one uniqueness and capacity
+    /// check instead of one per character (perf: a fifth of a large range answer's time).
+    public static func writePlain(_ v: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        if v.isNaN { return write("NaN", to: p) }
+        if v == .infinity { return write("+Inf", to: p) }
+        if v == -.infinity { return write("-Inf", to: p) }
         // Whole numbers below 2^53 (counters, bytes, counts): their digits directly.
         if v == v.rounded(.towardZero), v.magnitude < 9_007_199_254_740_992 {
-            if v.sign == .minus { out.append(UInt8(ascii: "-")) }  // Go writes -0 too
-            appendDigits(UInt64(v.magnitude), to: &out)
-            return
+            var n = 0
+            if v.sign == .minus {  // Go writes -0 too
+                p[0] = UInt8(ascii: "-")
+                n = 1
+            }
+            return n + writeDigits(UInt64(v.magnitude), to: p + n)
         }
         // Otherwise Swift's shortest round-trip digits ("4.2e-06", "0.125"), which `write(to:)`
         // hands over as ASCII bytes (no String), moved around the decimal point.
@@ -24,7 +41,7 @@ public enum FloatText {
         v.write(to: &text)
         var digits: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
         let length = text.count
-        withUnsafeBytes(of: &text.bytes) { text in
+        return withUnsafeBytes(of: &text.bytes) { text in
             withUnsafeMutableBytes(of: &digits) { digits in
                 var count = 0
                 var exponent = 0
@@ -62,23 +79,32 @@ public enum FloatText {
                 }
                 var last = count
                 while last > first + 1, digits[last - 1] == UInt8(ascii: "0"), last > first + point { last -= 1 }
-                if negative { out.append(UInt8(ascii: "-")) }
+                var n = 0
+                func put(_ c: UInt8) {
+                    p[n] = c
+                    n += 1
+                }
+                func put(_ range: Range<Int>) {
+                    for i in range { put(digits[i]) }
+                }
+                if negative { put(UInt8(ascii: "-")) }
                 if point <= 0 {
-                    out.append(UInt8(ascii: "0"))
-                    out.append(UInt8(ascii: "."))
-                    for _ in 0..<(-point) { out.append(UInt8(ascii: "0")) }
-                    out.append(contentsOf: digits[first..<last])
-                    return
+                    put(UInt8(ascii: "0"))
+                    put(UInt8(ascii: "."))
+                    for _ in 0..<(-point) { put(UInt8(ascii: "0")) }
+                    put(first..<last)
+                    return n
                 }
                 let whole = first + point
                 if whole >= last {
-                    out.append(contentsOf: digits[first..<last])
-                    for _ in 0..<(whole - last) { out.append(UInt8(ascii: "0")) }
-                    return
+                    put(first..<last)
+                    for _ in 0..<(whole - last) { put(UInt8(ascii: "0")) }
+                    return n
                 }
-                out.append(contentsOf: digits[first..<whole])
-                out.append(UInt8(ascii: "."))
-                out.append(contentsOf: digits[whole..<last])
+                put(first..<whole)
+                put(UInt8(ascii: "."))
+                put(whole..<last)
+                return n
             }
         }
     }
@@ -86,17 +112,34 @@ public enum FloatText {
     /// The decimal digits of `n`.
     public static func appendDigits(_ n: UInt64, to out: inout [UInt8]) {
         if n < 10 { return out.append(UInt8(ascii: "0") &+ UInt8(n)) }
-        var buffer: (UInt64, UInt64, UInt64) = (0, 0, 0)  // 24 bytes: UInt64.max has 20 digits
-        withUnsafeMutableBytes(of: &buffer) { b in
-            var i = b.count
-            var x = n
-            while x > 0 {
-                i -= 1
-                b[i] = UInt8(ascii: "0") &+ UInt8(x % 10)
-                x /= 10
-            }
-            out.append(contentsOf: b[i...])
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
+            let count = writeDigits(n, to: buffer.baseAddress.unsafelyUnwrapped)
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
         }
+    }
+
+    /// The decimal digits of `n` written at `p` (room for 20); returns the count.
+    @inline(__always)
+    public static func writeDigits(_ n: UInt64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var count = 1
+        var x = n
+        while x >= 10 {
+            x /= 10
+            count += 1
+        }
+        x = n
+        var i = count
+        repeat {
+            i -= 1
+            p[i] = UInt8(ascii: "0") &+ UInt8(x % 10)
+            x /= 10
+        } while i > 0
+        return count
+    }
+
+    private static func write(_ s: StaticString, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        p.update(from: s.utf8Start, count: s.utf8CodeUnitCount)
+        return s.utf8CodeUnitCount
     }
 }
 

@@ -60,29 +60,53 @@ struct JSONWriter {
     }
 
     /// `[<seconds>,"<value>"]`
-    mutating func point(_ t: Int64, _ v: Double) {
-        bytes.append(UInt8(ascii: "["))
-        seconds(t)
-        bytes.append(UInt8(ascii: ","))
-        bytes.append(UInt8(ascii: "\""))
-        FloatText.appendPlain(v, to: &bytes)
-        bytes.append(UInt8(ascii: "\""))
-        bytes.append(UInt8(ascii: "]"))
+    mutating func point(_ t: Int64, _ v: Double) { Self.appendPoint(t, v, to: &bytes) }
+
+    /// `[<seconds>,"<value>"]` appended to `out`: written in a stack buffer, appended at once.
+    static func appendPoint(_ t: Int64, _ v: Double, to out: inout [UInt8]) {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FloatText.maxPlainLength + 32) { buffer in
+            let p = buffer.baseAddress.unsafelyUnwrapped
+            p[0] = UInt8(ascii: "[")
+            var n = 1 + writeSeconds(t, to: p + 1)
+            p[n] = UInt8(ascii: ",")
+            p[n + 1] = UInt8(ascii: "\"")
+            n += 2
+            n += FloatText.writePlain(v, to: p + n)
+            p[n] = UInt8(ascii: "\"")
+            p[n + 1] = UInt8(ascii: "]")
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n + 2))
+        }
     }
 
     /// Milliseconds as seconds with up to three decimals, as Prometheus writes timestamps.
     mutating func seconds(_ ms: Int64) {
-        if ms < 0 { bytes.append(UInt8(ascii: "-")) }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let n = Self.writeSeconds(ms, to: buffer.baseAddress.unsafelyUnwrapped)
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
+        }
+    }
+
+    /// ``seconds(_:)`` written at `p` (room for 26 bytes); returns the count.
+    @inline(__always)
+    static func writeSeconds(_ ms: Int64, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        var n = 0
+        if ms < 0 {
+            p[0] = UInt8(ascii: "-")
+            n = 1
+        }
         let m = ms.magnitude
-        FloatText.appendDigits(m / 1000, to: &bytes)
+        n += FloatText.writeDigits(m / 1000, to: p + n)
         var frac = m % 1000
-        guard frac != 0 else { return }
-        bytes.append(UInt8(ascii: "."))
+        guard frac != 0 else { return n }
+        p[n] = UInt8(ascii: ".")
+        n += 1
         var divisor: UInt64 = 100
         while frac != 0 {
-            bytes.append(UInt8(ascii: "0") &+ UInt8(frac / divisor))
+            p[n] = UInt8(ascii: "0") &+ UInt8(frac / divisor)
+            n += 1
             frac %= divisor
             divisor /= 10
         }
+        return n
     }
 }

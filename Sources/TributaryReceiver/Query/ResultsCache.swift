@@ -25,7 +25,7 @@ public final class ResultsCache: Sendable {
         /// First and last cached step.
         let start: Int64
         let end: Int64
-        let series: [SeriesResult]
+        let series: [CachedSeries]
         let warnings: [String]
         let points: Int
         var lastUsed: UInt64
@@ -38,6 +38,7 @@ public final class ResultsCache: Sendable {
     }
 
     /// Most points (series × steps) kept over all entries; the least recently used go first.
+    /// A point takes about 45 bytes (its JSON, timestamp and offset).
     public let maxPoints: Int
     private let state = Mutex(State())
 
@@ -48,7 +49,7 @@ public final class ResultsCache: Sendable {
     /// What a lookup found: the cached steps to reuse (already cut to the asked range) and the
     /// range left to compute.
     struct Hit {
-        let series: [SeriesResult]
+        let series: [CachedSeries]
         let warnings: [String]
         /// First step still to compute (after the cached ones).
         let computeFrom: Int64
@@ -88,10 +89,10 @@ public final class ResultsCache: Sendable {
             // Reusable when the asked range starts inside the cached steps (a window moved forward).
             guard start >= entry.start, start <= entry.end else { return nil }
             let last = start + (min(end, entry.end) - start) / step * step  // the last cached step asked for
-            var series: [SeriesResult] = []
+            var series: [CachedSeries] = []
             for s in entry.series {
-                let kept = s.samples.filter { $0.timestamp >= start && $0.timestamp <= last }
-                if !kept.isEmpty { series.append(SeriesResult(labels: s.labels, samples: kept)) }
+                let kept = s.cut(from: start, to: last)
+                if !kept.timestamps.isEmpty { series.append(kept) }
             }
             state.clock &+= 1
             entry.lastUsed = state.clock
@@ -100,17 +101,12 @@ public final class ResultsCache: Sendable {
         }
     }
 
-    /// Keeps the steps of `series` up to `boundary` (computed when ``Head/lateWrites`` was
-    /// `lateWrites`), replacing what the key held.
-    func store(_ key: String, series: [SeriesResult], warnings: [String], start: Int64, boundary: Int64, lateWrites: UInt64) {
+    /// Keeps `series` (the answer's steps from `start` up to `boundary`, computed when
+    /// ``Head/lateWrites`` was `lateWrites`), replacing what the key held.
+    func store(_ key: String, series: [CachedSeries], warnings: [String], start: Int64, boundary: Int64, lateWrites: UInt64) {
         guard boundary >= start else { return }
-        var kept: [SeriesResult] = []
-        var points = 0
-        for s in series {
-            let samples = s.samples.filter { $0.timestamp <= boundary }
-            points += samples.count
-            if !samples.isEmpty { kept.append(SeriesResult(labels: s.labels, samples: samples)) }
-        }
+        let kept = series.filter { !$0.timestamps.isEmpty }
+        let points = kept.reduce(0) { $0 + $1.timestamps.count }
         guard points <= maxPoints / 4 else { return }  // one answer may not take the whole cache
         state.withLock { state in
             if let old = state.entries[key] { state.points -= old.points }
@@ -129,21 +125,86 @@ public final class ResultsCache: Sendable {
     public var size: (entries: Int, points: Int) {
         state.withLock { ($0.entries.count, $0.points) }
     }
+}
 
-    /// `cached` followed by `computed` (steps after the cached ones), series by labels, sorted.
-    static func merge(_ cached: [SeriesResult], _ computed: [SeriesResult]) -> [SeriesResult] {
-        var index: [Labels: Int] = [:]
-        var out = cached
-        for (i, s) in out.enumerated() { index[s.labels] = i }
-        for s in computed {
-            if let i = index[s.labels] {
-                out[i].samples += s.samples
+/// The settled steps of one series of a cached answer, kept as the JSON the API writes for
+/// them: a refreshed dashboard's answer is mostly these bytes copied, not numbers formatted
+/// again (formatting was most of a large answer's time).
+struct CachedSeries: Sendable {
+    let labels: Labels
+    /// Each step's `[seconds,"value"]` followed by a comma.
+    var json: ArraySlice<UInt8>
+    /// Where each step starts in `json` (indices of `json`'s base array).
+    var offsets: ArraySlice<UInt32>
+    var timestamps: ArraySlice<Int64>
+
+    init(labels: Labels) {
+        self.labels = labels
+        json = []
+        offsets = []
+        timestamps = []
+    }
+
+    /// The steps in `[from, to]`, sharing this one's storage.
+    func cut(from: Int64, to: Int64) -> CachedSeries {
+        var out = CachedSeries(labels: labels)
+        let first = timestamps.partitioningIndex { $0 >= from }
+        let end = timestamps[first...].partitioningIndex { $0 > to }
+        guard first < end else { return out }
+        let jsonStart = Int(offsets[first])
+        let jsonEnd = end < timestamps.endIndex ? Int(offsets[end]) : json.endIndex
+        out.json = json[jsonStart..<jsonEnd]
+        out.offsets = offsets[first..<end]
+        out.timestamps = timestamps[first..<end]
+        return out
+    }
+
+    /// This series' steps followed by `samples`, in storage of its own.
+    func appending(_ samples: ArraySlice<Sample>) -> CachedSeries {
+        var json: [UInt8] = []
+        json.reserveCapacity(self.json.count + samples.count * 32)
+        var offsets: [UInt32] = []
+        offsets.reserveCapacity(timestamps.count + samples.count)
+        let base = self.offsets.first ?? 0
+        for o in self.offsets { offsets.append(o - base) }
+        json.append(contentsOf: self.json)
+        var timestamps = Array(self.timestamps)
+        for s in samples {
+            offsets.append(UInt32(json.count))
+            JSONWriter.appendPoint(s.timestamp, s.value, to: &json)
+            json.append(UInt8(ascii: ","))
+            timestamps.append(s.timestamp)
+        }
+        var out = CachedSeries(labels: labels)
+        out.json = json[...]
+        out.offsets = offsets[...]
+        out.timestamps = timestamps[...]
+        return out
+    }
+}
+
+/// One series of a range answer: its cached steps (as JSON) and the steps after them.
+struct AnswerSeries {
+    let cached: CachedSeries
+    let later: [Sample]
+}
+
+extension Collection {
+    /// The first index whose element satisfies `belongs` (which must be false, then true, along
+    /// the collection), by bisection.
+    func partitioningIndex(where belongs: (Element) -> Bool) -> Index {
+        var low = startIndex
+        var n = count
+        while n > 0 {
+            let half = n / 2
+            let mid = index(low, offsetBy: half)
+            if belongs(self[mid]) {
+                n = half
             } else {
-                index[s.labels] = out.count
-                out.append(s)
+                low = index(after: mid)
+                n -= half + 1
             }
         }
-        out.sort { $0.labels < $1.labels }
-        return out
+        return low
     }
 }
