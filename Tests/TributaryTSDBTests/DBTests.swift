@@ -89,6 +89,26 @@ import TributaryWAL
         #expect(store.head.numSeries == 10)
     }
 
+    /// A query that began before the head was cut into a block reads every sample: the head
+    /// first, then the blocks listed at that moment (a querier that listed the blocks when it
+    /// was made missed the cut's samples: the block was not in its list and the head had
+    /// dropped them).
+    @Test func aQueryRunningAcrossABlockCutMissesNothing() throws {
+        let dir = TempDir()
+        defer { dir.cleanup() }
+        var expected: [Labels: [Sample]] = [:]
+        let store = try Self.open(dir.path)
+        try Self.write(store.head, series: Self.series(3), from: 0, to: 200, into: &expected)
+        let before = store.db.querier()
+        #expect(store.db.blocks.isEmpty)
+        try store.db.persist(before: Self.minute)
+        #expect(store.db.blocks.count == 1)
+        let got = try before.dump([m("__name__", .equal, "up")])
+        for (labels, samples) in expected {
+            #expect(got[labels]?.count == samples.count, "\(labels): \(got[labels]?.count ?? 0) samples of \(samples.count)")
+        }
+    }
+
     @Test func aBacklogDeliveredAfterTheCutIsStored() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -330,12 +330,33 @@ extension Labels {
     }
 
     func dropping(_ names: Set<String>) -> Labels {
-        Labels(sortedPairs: pairs.filter { !names.contains($0.name) })
+        filtered(names, keep: false)
     }
 
     /// Only the labels in `names`.
     func keeping(_ names: Set<String>) -> Labels {
-        Labels(sortedPairs: pairs.filter { names.contains($0.name) })
+        filtered(names, keep: true)
+    }
+
+    /// The labels whose name is (`keep`) or is not in `names`, copied as bytes (binary
+    /// operators drop `__name__` from every series of their answer: through `String` pairs
+    /// that took a tenth of a large answer's time).
+    private func filtered(_ names: Set<String>, keep: Bool) -> Labels {
+        let wanted = names.map { Array($0.utf8) }
+        func listed(_ name: UnsafeRawBufferPointer) -> Bool {
+            wanted.contains { w in w.count == name.count && w.withUnsafeBytes { $0.elementsEqual(name) } }
+        }
+        return withView { view in
+            var changes = false
+            view.forEach { name, _ in if listed(name) != keep { changes = true } }
+            guard changes else { return self }
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(self.bytes.count)
+            view.forEach { name, value in
+                if listed(name) == keep { FlatLabels.append(name: name, value: value, to: &bytes) }
+            }
+            return Labels(trustedBytes: bytes)
+        }
     }
 
     /// With `name` set to `value` (removed when empty).

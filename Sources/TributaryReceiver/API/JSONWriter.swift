@@ -28,35 +28,52 @@ struct JSONWriter {
 
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))
-        for u in s.utf8 {
-            switch u {
-            case UInt8(ascii: "\""): raw("\\\"")
-            case UInt8(ascii: "\\"): raw("\\\\")
-            case 0x0A: raw("\\n")
-            case 0x0D: raw("\\r")
-            case 0x09: raw("\\t")
-            case 0..<0x20:
-                raw("\\u00")
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(hex[Int(u >> 4)])
-                bytes.append(hex[Int(u & 0xF)])
-            default: bytes.append(u)
-            }
-        }
+        for u in s.utf8 { escape(u) }
         bytes.append(UInt8(ascii: "\""))
     }
 
-    mutating func labels(_ labels: Labels) {
-        raw("{")
-        var first = true
-        for (name, value) in labels.pairs {
-            if !first { raw(",") }
-            first = false
-            string(name)
-            raw(":")
-            string(value)
+    /// One byte of a JSON string, escaped as needed.
+    private mutating func escape(_ u: UInt8) {
+        switch u {
+        case UInt8(ascii: "\""): raw("\\\"")
+        case UInt8(ascii: "\\"): raw("\\\\")
+        case 0x0A: raw("\\n")
+        case 0x0D: raw("\\r")
+        case 0x09: raw("\\t")
+        case 0..<0x20:
+            raw("\\u00")
+            let hex = Array("0123456789abcdef".utf8)
+            bytes.append(hex[Int(u >> 4)])
+            bytes.append(hex[Int(u & 0xF)])
+        default: bytes.append(u)
         }
-        raw("}")
+    }
+
+    /// `{"name":"value",…}` from the flat label bytes (no `String` per label).
+    mutating func labels(_ labels: Labels) {
+        bytes.append(UInt8(ascii: "{"))
+        var first = true
+        labels.withView { view in
+            view.forEach { name, value in
+                if !first { bytes.append(UInt8(ascii: ",")) }
+                first = false
+                string(utf8: name)
+                bytes.append(UInt8(ascii: ":"))
+                string(utf8: value)
+            }
+        }
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// A JSON string of UTF-8 bytes: appended at once when it is ASCII that needs no escaping;
+    /// otherwise through `String` (invalid UTF-8 repaired as before) and escaped.
+    mutating func string(utf8 text: UnsafeRawBufferPointer) {
+        guard text.allSatisfy({ $0 >= 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) else {
+            return string(String(decoding: text, as: UTF8.self))
+        }
+        bytes.append(UInt8(ascii: "\""))
+        bytes.append(contentsOf: text)
+        bytes.append(UInt8(ascii: "\""))
     }
 
     /// `[<seconds>,"<value>"]`

@@ -15,12 +15,15 @@ extension DB {
         } catch {
             throw BlockError("\(directory): cannot create: \(error)")
         }
+        // The head first, then the blocks listed after it: a block cut from the head meanwhile
+        // is in that list (listed first, its samples were in neither, seen in
+        // `BlocksOverHTTPTests`). What is in both is merged by queries and compaction.
+        let series = skipHead ? [] : head.allSeries()
         for b in blocks {
             let target = directory + "/" + b.ulid
             try Self.link(b.directory, target)
         }
         guard !skipHead else { return }
-        let series = head.allSeries()
         let minT = series.flatMap(\.chunks).map(\.minTime).min() ?? 0
         let maxT = series.flatMap(\.chunks).map(\.maxTime).max() ?? 0
         _ = try BlockWriter.write(series, minTime: minT, maxTime: maxT + 1, into: directory)

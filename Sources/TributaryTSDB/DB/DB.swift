@@ -93,9 +93,7 @@ public final class DB: Sendable {
 
     /// Reads the blocks and the head as one storage.
     public func querier() -> any Querier {
-        let blocks = self.blocks
-        if blocks.isEmpty { return head.querier() }
-        return MergeQuerier(blocks.map { $0.querier() } + [head.querier()], head: head.querier())
+        MergeQuerier(blocks: { [self] in blocks.map { $0.querier() } }, head: head.querier())
     }
 
     /// Whether the head spans more than 1.5 block durations (a block is due; Prometheus checks
