@@ -48,7 +48,7 @@ public struct ReceiverConfiguration: Sendable {
     /// Range-query results cache (``ResultsCache``); `nocache=1` skips it for one query.
     public var queryResultsCache = true
     /// Most points (series × steps) the results cache holds.
-    public var queryResultsCacheMaxPoints = 5_000_000
+    public var queryResultsCacheMaxPoints = 2_000_000
     /// Threads one query may use for its per-series work (itself and helpers); 0 means one
     /// per core. 1 by default: helpers make a lone query faster but take time from ingest
     /// when dashboards keep the query threads busy.

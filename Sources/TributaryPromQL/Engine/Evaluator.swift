@@ -300,6 +300,7 @@ struct Evaluator {
     /// Drops metric names marked for removal and refuses duplicate label sets.
     /// Dropped together: the metric name and the type-and-unit labels that qualify it.
     static let nameLabels: Set<String> = ["__name__", "__type__", "__unit__"]
+    static let nameLabelBytes = nameLabels.map { Array($0.utf8) }
 
     func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
         try Self.finish(vector, labels: \.labels, dropName: \.dropName)
@@ -342,7 +343,7 @@ extension Labels {
     /// operators drop `__name__` from every series of their answer: through `String` pairs
     /// that took a tenth of a large answer's time).
     private func filtered(_ names: Set<String>, keep: Bool) -> Labels {
-        let wanted = names.map { Array($0.utf8) }
+        let wanted = names == Evaluator.nameLabels ? Evaluator.nameLabelBytes : names.map { Array($0.utf8) }
         func listed(_ name: UnsafeRawBufferPointer) -> Bool {
             wanted.contains { w in w.count == name.count && w.withUnsafeBytes { $0.elementsEqual(name) } }
         }

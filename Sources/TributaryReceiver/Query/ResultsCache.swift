@@ -42,7 +42,7 @@ public final class ResultsCache: Sendable {
     public let maxPoints: Int
     private let state = Mutex(State())
 
-    public init(maxPoints: Int = 5_000_000) {
+    public init(maxPoints: Int = 2_000_000) {
         self.maxPoints = maxPoints
     }
 
