@@ -50,7 +50,7 @@ let package = Package(
         ),
         .target(
             name: "TributaryWire",
-            dependencies: ["TributaryModel", "CSnappy", "CPrompb", "CZlib"],
+            dependencies: ["TributaryModel", "CSnappy", "CPrompb", "CZlib", "CIsal"],
             swiftSettings: swiftSettings
         ),
         .target(name: "CTributaryCRC"),
@@ -119,6 +119,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        // Intel's ISA-L for gzip answers: three to four times zlib's speed at level 1.
+        .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
         .target(
             name: "TributaryReceiver",

@@ -186,16 +186,7 @@ extension Receiver {
         case .matrix(let series):
             out.raw("[")
             for (i, s) in series.enumerated() {
-                if i > 0 { out.raw(",") }
-                out.raw("{\"metric\":")
-                out.labels(s.labels)
-                out.raw(",\"values\":[")
-                for (k, p) in s.samples.enumerated() {
-                    if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                    out.point(p.timestamp, p.value)
-                }
-                out.raw("]}")
-                guard out.boundary() else { break }
+                guard Self.writeSeries(s.labels, cached: [], later: s.samples, first: i == 0, &out) else { break }
             }
             out.raw("]")
         }
@@ -208,22 +199,28 @@ extension Receiver {
     func write(_ series: [AnswerSeries], stats: QueryStats?, _ out: inout JSONWriter) {
         out.raw("{\"resultType\":\"matrix\",\"result\":[")
         for (i, s) in series.enumerated() {
-            if i > 0 { out.raw(",") }
-            out.raw("{\"metric\":")
-            out.labels(s.cached.labels)
-            out.raw(",\"values\":[")
-            // The cached JSON ends with a comma: dropped when no later step follows.
-            out.bytes.append(contentsOf: s.later.isEmpty ? s.cached.json.dropLast() : s.cached.json)
-            for (k, p) in s.later.enumerated() {
-                if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
-                out.point(p.timestamp, p.value)
-            }
-            out.raw("]}")
-            guard out.boundary() else { break }
+            guard Self.writeSeries(s.cached.labels, cached: s.cached.json, later: s.later, first: i == 0, &out) else { break }
         }
         out.raw("]")
         stats?.write(to: &out)
         out.raw("}")
+    }
+
+    /// One series of a matrix: `cached` (points already written as JSON, each followed by a
+    /// comma) then `later`. False when the client went away.
+    static func writeSeries(_ labels: Labels, cached: ArraySlice<UInt8>, later: [Sample], first: Bool, _ out: inout JSONWriter) -> Bool {
+        if !first { out.raw(",") }
+        out.raw("{\"metric\":")
+        out.labels(labels)
+        out.raw(",\"values\":[")
+        // The cached JSON's last comma is dropped when no later step follows.
+        out.bytes.append(contentsOf: later.isEmpty ? cached.dropLast() : cached)
+        for (k, p) in later.enumerated() {
+            if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
+            out.point(p.timestamp, p.value)
+        }
+        out.raw("]}")
+        return out.boundary()
     }
 
     /// `match[]` selectors parsed into matcher lists.
