@@ -54,6 +54,22 @@ import TributaryModel
         #expect(symbols.bytes == 0)
     }
 
+    /// Limits may allow series with tens of thousands of labels: their references (over 64 KiB
+    /// here) are kept with a count of their own, found again and read back whole.
+    @Test func aSeriesWithVeryManyLabelsIsKeptWhole() throws {
+        let head = Head()
+        let pairs = [("__name__", "wide")] + (0..<15_000).map { ("l\($0)", "v\($0)") }
+        let wide = Labels(sortedPairs: pairs.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) }.map { (name: $0.0, value: $0.1) })
+        _ = try head.commit { batch in _ = batch.append(wide, Sample(timestamp: 1, value: 1)) }
+        _ = try head.commit { batch in _ = batch.append(wide, Sample(timestamp: 2, value: 2)) }
+        let series = try #require(wide.withView { head.lookup($0, hash: $0.stableHash) })
+        #expect(series.refsByteCount > Int(UInt16.max), "\(series.refsByteCount) bytes of references")
+        #expect(head.numSeries == 1, "the second append found the series")
+        let dump = try head.querier().dump([m("__name__", .equal, "wide")])
+        #expect(dump.keys.first == wide)
+        #expect(dump[wide]?.map(\.value) == [1, 2])
+    }
+
     /// A query that found a series before the head removed it reads nothing from it, rather
     /// than symbols that may have been freed; the same labels can come back as a new series.
     @Test func aRemovedSeriesIsNotReadAndItsLabelsComeBack() throws {

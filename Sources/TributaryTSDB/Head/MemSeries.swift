@@ -55,13 +55,17 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         var replicaBSpacing: Int32 = 0
     }
 
-    /// A series whose labels are `refs` (from ``HeadSymbols/intern(_:)``).
+    /// A series whose labels are `refs` (from ``HeadSymbols/intern(_:)``). Up to 65,534
+    /// bytes of references their count is in the state; longer (tens of thousands of labels,
+    /// if the limits allow them) it is 0xFFFF and a 4-byte count leads the tail.
     static func make(id: UInt32, hash: UInt64, refs: [UInt8]) -> MemSeries {
-        let made = create(minimumCapacity: refs.count) { _ in State(id: id, hash: hash, refsCount: UInt16(refs.count)) }
+        let long = refs.count >= Int(UInt16.max)
+        let tail = long ? withUnsafeBytes(of: UInt32(truncatingIfNeeded: refs.count).littleEndian, Array.init) + refs : refs
+        let made = create(minimumCapacity: tail.count) { _ in State(id: id, hash: hash, refsCount: long ? .max : UInt16(refs.count)) }
         let series = unsafeDowncast(made, to: MemSeries.self)
-        if !refs.isEmpty {
-            series.withUnsafeMutablePointerToElements { tail in
-                refs.withUnsafeBufferPointer { tail.initialize(from: $0.baseAddress.unsafelyUnwrapped, count: refs.count) }
+        if !tail.isEmpty {
+            series.withUnsafeMutablePointerToElements { elements in
+                tail.withUnsafeBufferPointer { elements.initialize(from: $0.baseAddress.unsafelyUnwrapped, count: tail.count) }
             }
         }
         return series
@@ -70,7 +74,12 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
     /// The references to the series' label symbols.
     @inline(__always)
     func withRefs<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        withUnsafeMutablePointerToElements { body(UnsafeRawBufferPointer(start: $0, count: Int(state.pointee.refsCount))) }
+        withUnsafeMutablePointerToElements { tail in
+            let short = state.pointee.refsCount
+            if short != .max { return body(UnsafeRawBufferPointer(start: tail, count: Int(short))) }
+            let count = UnsafeRawPointer(tail).loadUnaligned(as: UInt32.self).littleEndian
+            return body(UnsafeRawBufferPointer(start: tail + 4, count: Int(count)))
+        }
     }
 
     /// The series' labels, rebuilt from the symbols. Only for a series not removed: under its
@@ -88,7 +97,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
 
     var id: UInt32 { state.pointee.id }
     var hash: UInt64 { state.pointee.hash }
-    var refsByteCount: Int { Int(state.pointee.refsCount) }
+    var refsByteCount: Int { withRefs { $0.count } }
 
     var pendingSlot: UInt32 {
         get { state.pointee.pendingSlot }
