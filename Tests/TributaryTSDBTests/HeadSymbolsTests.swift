@@ -87,7 +87,6 @@ import TributaryModel
         let cut = head.cut(before: 50_000)
         #expect(head.truncate(cut) == 1, "the series with nothing after the cut is removed")
         #expect(head.labels(of: held) == nil)
-        #expect(head.labelledSnapshot(held, start: .min, end: .max) == nil)
         #expect(head.symbols.bytes < symbolsBefore, "the symbol \"gone\" was freed")
         #expect(try head.querier().dump([m("__name__", .equal, "up")]).keys.sorted() == [stays])
 

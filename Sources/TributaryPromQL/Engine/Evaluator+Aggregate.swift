@@ -24,7 +24,7 @@ extension Evaluator {
             break
         }
         // Group by the grouping labels.
-        let grouping = Set(a.grouping)
+        let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
         var order: [Labels] = []
         var groups: [Labels: [VectorSample]] = [:]
         var keys = groupKeys[a.positionRange.start] ?? [:]
@@ -33,7 +33,7 @@ extension Evaluator {
             if let cached = keys[s.labels] {
                 key = cached
             } else {
-                key = a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping)
+                key = a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping)
                 keys[s.labels] = key
             }
             if groups[key] == nil { order.append(key) }
@@ -116,7 +116,7 @@ extension Evaluator {
     /// collecting each group's samples (range queries run this at every step).
     mutating func streamingAggregate(_ a: AggregateExpr, _ input: [VectorSample]) -> [VectorSample] {
         var table = groupTables[a.positionRange.start] ?? GroupTable()
-        let grouping = Set(a.grouping)
+        let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
         var sums: [Double] = [], comps: [Double] = [], counts: [Int] = [], extremes: [Double] = []
         var dropName: [Bool] = [], infinities: [Double?] = []
         var seenOrder: [Int] = []
@@ -127,7 +127,7 @@ extension Evaluator {
             }
         }
         for s in input {
-            let g = table.group(of: s) { a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping) }
+            let g = table.group(of: s) { a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping) }
             grow(g + 1)
             if counts[g] == 0 { seenOrder.append(g) }
             counts[g] += 1
@@ -179,11 +179,11 @@ extension Evaluator {
         let top = a.op == .topk
         func better(_ x: Double, _ y: Double) -> Bool { top ? Self.greater(x, y) : Self.less(x, y) }
         var table = groupTables[a.positionRange.start] ?? GroupTable()
-        let grouping = Set(a.grouping)
+        let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
         var best: [[VectorSample]] = []
         var order: [Int] = []
         for s in input {
-            let g = table.group(of: s) { a.without ? s.labels.dropping(grouping.union(["__name__"])) : s.labels.keeping(grouping) }
+            let g = table.group(of: s) { a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping) }
             while best.count <= g { best.append([]) }
             if best[g].isEmpty { order.append(g) }
             if best[g].count == k, let last = best[g].last, !better(s.value, last.value) { continue }

@@ -70,8 +70,8 @@ extension Evaluator {
     /// The labels two sides are matched on.
     static func signature(_ labels: Labels, _ m: VectorMatching?) -> Labels {
         guard let m else { return labels.dropping("__name__") }
-        if m.on { return labels.keeping(Set(m.labels)) }
-        return labels.dropping(Set(m.labels + ["__name__"]))
+        if m.on { return labels.keeping(LabelNames(m.labels)) }
+        return labels.dropping(LabelNames(m.labels + ["__name__"]))
     }
 
     func vectorVector(_ b: BinaryExpr, _ lhs: [VectorSample], _ rhs: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
@@ -129,9 +129,9 @@ extension Evaluator {
         var labels = many
         if m.cardinality == .oneToOne {
             if m.on {
-                labels = labels.keeping(Set(m.labels))
+                labels = labels.keeping(LabelNames(m.labels))
             } else {
-                labels = labels.dropping(Set(m.labels))
+                labels = labels.dropping(LabelNames(m.labels))
             }
         }
         if !m.include.isEmpty {

@@ -299,8 +299,7 @@ struct Evaluator {
 
     /// Drops metric names marked for removal and refuses duplicate label sets.
     /// Dropped together: the metric name and the type-and-unit labels that qualify it.
-    static let nameLabels: Set<String> = ["__name__", "__type__", "__unit__"]
-    static let nameLabelBytes = nameLabels.map { Array($0.utf8) }
+    static let nameLabels = LabelNames(["__name__", "__type__", "__unit__"])
 
     func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
         try Self.finish(vector, labels: \.labels, dropName: \.dropName)
@@ -324,37 +323,48 @@ struct Evaluator {
     }
 }
 
+/// Label names as bytes, made once for an operation that filters many label sets (a
+/// grouping, `on`/`ignoring`, the name labels): comparing them with a set's bytes needs no
+/// `String` per label.
+struct LabelNames {
+    let names: [[UInt8]]
+
+    init(_ names: some Sequence<String>) {
+        self.names = names.map { Array($0.utf8) }
+    }
+
+    func contains(_ name: UnsafeRawBufferPointer) -> Bool {
+        names.contains { w in w.count == name.count && w.withUnsafeBytes { $0.elementsEqual(name) } }
+    }
+}
+
 extension Labels {
     /// These labels without `names`.
     func dropping(_ names: String...) -> Labels {
-        dropping(Set(names))
+        filtered(LabelNames(names), keep: false)
     }
 
-    func dropping(_ names: Set<String>) -> Labels {
+    func dropping(_ names: LabelNames) -> Labels {
         filtered(names, keep: false)
     }
 
     /// Only the labels in `names`.
-    func keeping(_ names: Set<String>) -> Labels {
+    func keeping(_ names: LabelNames) -> Labels {
         filtered(names, keep: true)
     }
 
     /// The labels whose name is (`keep`) or is not in `names`, copied as bytes (binary
     /// operators drop `__name__` from every series of their answer: through `String` pairs
     /// that took a tenth of a large answer's time).
-    private func filtered(_ names: Set<String>, keep: Bool) -> Labels {
-        let wanted = names == Evaluator.nameLabels ? Evaluator.nameLabelBytes : names.map { Array($0.utf8) }
-        func listed(_ name: UnsafeRawBufferPointer) -> Bool {
-            wanted.contains { w in w.count == name.count && w.withUnsafeBytes { $0.elementsEqual(name) } }
-        }
-        return withView { view in
+    private func filtered(_ names: LabelNames, keep: Bool) -> Labels {
+        withView { view in
             var changes = false
-            view.forEach { name, _ in if listed(name) != keep { changes = true } }
+            view.forEach { name, _ in if names.contains(name) != keep { changes = true } }
             guard changes else { return self }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(self.bytes.count)
             view.forEach { name, value in
-                if listed(name) == keep { FlatLabels.append(name: name, value: value, to: &bytes) }
+                if names.contains(name) == keep { FlatLabels.append(name: name, value: value, to: &bytes) }
             }
             return Labels(trustedBytes: bytes)
         }

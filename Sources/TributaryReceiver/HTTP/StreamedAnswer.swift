@@ -28,8 +28,8 @@ final class StreamedAnswer: @unchecked Sendable {
             stream = BodyStream(deadline: deadline)
             self.stream = stream
             var headers = [("Content-Type", "application/json")]
-            if gzip, let compressor = GzipStream() {
-                self.compressor = compressor
+            if gzip {
+                compressor = GzipStream()
                 headers.append(("Content-Encoding", "gzip"))
             }
             respond(HTTPAnswer(status: 200, headers: headers, stream: stream))

@@ -188,23 +188,3 @@ struct AnswerSeries {
     let cached: CachedSeries
     let later: [Sample]
 }
-
-extension Collection {
-    /// The first index whose element satisfies `belongs` (which must be false, then true, along
-    /// the collection), by bisection.
-    func partitioningIndex(where belongs: (Element) -> Bool) -> Index {
-        var low = startIndex
-        var n = count
-        while n > 0 {
-            let half = n / 2
-            let mid = index(low, offsetBy: half)
-            if belongs(self[mid]) {
-                n = half
-            } else {
-                low = index(after: mid)
-                n -= half + 1
-            }
-        }
-        return low
-    }
-}

@@ -63,9 +63,9 @@ public final class Head: Sendable {
     public var maxTime: Int64 { maxTimeValue.load(ordering: .relaxed) }
 
     /// Fixed bytes charged per series besides its label references and chunks: the object
-    /// (176 with malloc's header) and its index entries (~80); `Docs/memory.md`, checked by
-    /// the memory benchmark.
-    static let seriesOverhead = 256
+    /// (its state, Swift's object header and malloc's: 176) and its index entries (~80);
+    /// `Docs/memory.md`, checked by the memory benchmark.
+    static let seriesOverhead = MemoryLayout<MemSeries.State>.size + 16 + 16 + 80
 
     @inline(__always)
     func stripe(forHash hash: UInt64) -> Int { Int(truncatingIfNeeded: hash) & stripeMask }

@@ -188,12 +188,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
 
     /// Inserts an out-of-order sample in timestamp order. Caller holds the stripe lock.
     func insertOutOfOrder(_ s: Sample) -> Int {
-        var low = 0, high = ooo.count
-        while low < high {
-            let mid = (low + high) / 2
-            if ooo[mid].timestamp < s.timestamp { low = mid + 1 } else { high = mid }
-        }
-        ooo.insert(s, at: low)
+        ooo.insert(s, at: ooo.partitioningIndex { $0.timestamp >= s.timestamp })
         return MemoryLayout<Sample>.stride
     }
 

@@ -1,3 +1,5 @@
+import TributaryModel
+
 /// Operations on postings lists: sorted, duplicate-free arrays of series IDs.
 public enum Postings {
     /// Series in both lists.
@@ -83,12 +85,7 @@ public enum Postings {
 
     /// First index in `list` (from `start`) whose element is ≥ `x`.
     static func lowerBound(_ list: [UInt32], _ x: UInt32, from start: Int) -> Int {
-        var low = start, high = list.count
-        while low < high {
-            let mid = (low + high) / 2
-            if list[mid] < x { low = mid + 1 } else { high = mid }
-        }
-        return low
+        list[start...].partitioningIndex { $0 >= x }
     }
 
     /// Inserts `id` keeping the list sorted; IDs mostly arrive in order, so search from the end.

@@ -32,8 +32,8 @@ extension Evaluator {
     }
 
     func aggregateColumns(_ a: AggregateExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
-        let grouping = Set(a.grouping)
-        let dropped = grouping.union(["__name__"])
+        let grouping = LabelNames(a.grouping)
+        let dropped = LabelNames(a.grouping + ["__name__"])
         let steps = stepCount
         let op = a.op
         var index: [Labels: Int] = [:]
