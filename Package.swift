@@ -305,7 +305,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TributaryWireTests",
-            dependencies: ["TributaryModel", "TributaryWire"],
+            dependencies: ["TributaryModel", "TributaryWire", "CZlib"],
             resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         )

@@ -15,7 +15,9 @@ extension Receiver {
         let timeout = engine.options.timeout
         return await queries.run(responding: { waited, respond in
             let answer = StreamedAnswer(gzip: gzip, timeout: timeout, respond: respond)
-            answer.complete(self.api(path, query: query, form: form, queued: waited, chunks: answer.send))
+            var fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)? = nil
+            if answer.takesFragments { fragments = { answer.sendFragment($0, $1) } }
+            answer.complete(self.api(path, query: query, form: form, queued: waited, chunks: { answer.send($0) }, fragments: fragments))
         }) {
             Self.errorAnswer(APIError(.timeout, "query timed out in query queue"))
         }
@@ -25,14 +27,17 @@ extension Receiver {
     /// `queued`: seconds the query waited for a query thread (for `stats` and the slow-query log).
     /// `chunks`: takes the answer a chunk at a time while a query result is written (see
     /// ``StreamedAnswer``); the returned answer then holds only what came after the last chunk.
+    /// `fragments`: takes parts compressed earlier, when the answer is streamed with gzip.
     public func api(
-        _ path: String, query: String?, form: String?, queued: Double = 0, chunks: ((_ bytes: [UInt8]) -> Bool)? = nil
+        _ path: String, query: String?, form: String?, queued: Double = 0, chunks: ((_ bytes: [UInt8]) -> Bool)? = nil,
+        fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)? = nil
     ) -> HTTPAnswer {
         if Self.statusPaths.contains(path) { return statusAnswer(path) }
         let params = Params(query: query, form: form)
         do {
             var out = JSONWriter(capacity: 1024)
             out.chunks = chunks
+            out.fragments = fragments
             out.raw("{\"status\":\"success\",\"data\":")
             var warnings: [String] = []
             switch path {
@@ -142,11 +147,13 @@ extension Receiver {
         if let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
             expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
         {
-            let (series, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
+            let (series, annotations, hit) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
             warnings = annotations.warnings
             stats.add(annotations)
             stats.eval = clock.secondsElapsed
-            write(series, stats: params.first("stats") != nil ? stats : nil, &out)
+            // Runs are compressed for the cache once the answer is asked again (a dashboard
+            // refreshing), not for every query asked once.
+            write(series, start: start, end: end, step: step, makeFragments: hit, stats: params.first("stats") != nil ? stats : nil, &out)
         } else {
             let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             warnings = annotations.warnings
@@ -186,7 +193,7 @@ extension Receiver {
         case .matrix(let series):
             out.raw("[")
             for (i, s) in series.enumerated() {
-                guard Self.writeSeries(s.labels, cached: [], later: s.samples, first: i == 0, &out) else { break }
+                guard Self.writeSeries(s.labels, s.samples, first: i == 0, &out) else { break }
             }
             out.raw("]")
         }
@@ -194,28 +201,25 @@ extension Receiver {
         out.raw("}")
     }
 
-    /// A matrix answer from the results cache: each series' cached steps copied as they were
-    /// written, then its later steps.
-    func write(_ series: [AnswerSeries], stats: QueryStats?, _ out: inout JSONWriter) {
+    /// A matrix answer from the results cache: each series' steps copied as they were written
+    /// (or sent as compressed runs, see ``CachedSeries/write(first:start:end:step:makeFragments:_:)``).
+    func write(_ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, stats: QueryStats?, _ out: inout JSONWriter) {
         out.raw("{\"resultType\":\"matrix\",\"result\":[")
         for (i, s) in series.enumerated() {
-            guard Self.writeSeries(s.cached.labels, cached: s.cached.json, later: s.later, first: i == 0, &out) else { break }
+            guard s.write(first: i == 0, start: start, end: end, step: step, makeFragments: makeFragments, &out) else { break }
         }
         out.raw("]")
         stats?.write(to: &out)
         out.raw("}")
     }
 
-    /// One series of a matrix: `cached` (points already written as JSON, each followed by a
-    /// comma) then `later`. False when the client went away.
-    static func writeSeries(_ labels: Labels, cached: ArraySlice<UInt8>, later: [Sample], first: Bool, _ out: inout JSONWriter) -> Bool {
+    /// One series of a matrix. False when the client went away.
+    static func writeSeries(_ labels: Labels, _ samples: [Sample], first: Bool, _ out: inout JSONWriter) -> Bool {
         if !first { out.raw(",") }
         out.raw("{\"metric\":")
         out.labels(labels)
         out.raw(",\"values\":[")
-        // The cached JSON's last comma is dropped when no later step follows.
-        out.bytes.append(contentsOf: later.isEmpty ? cached.dropLast() : cached)
-        for (k, p) in later.enumerated() {
+        for (k, p) in samples.enumerated() {
             if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
             out.point(p.timestamp, p.value)
         }

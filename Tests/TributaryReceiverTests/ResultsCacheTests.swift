@@ -83,6 +83,47 @@ import TributaryTSDB
         }
     }
 
+    /// Agents keep writing while a dashboard refreshes: samples at the newest cached steps
+    /// (a series whose last scrapes arrive late) and after them. Every step is cached, so the
+    /// refresh must recompute from the oldest sample written since, not from a fixed age.
+    @Test func writesAtTheNewestCachedStepsAreSeenByTheNextRefresh() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let now = Int64(Date().timeIntervalSince1970) * 1000 / 60_000 * 60_000  // on a subquery step
+        func x(_ i: Int) -> Labels { ["__name__": "x", "g": "g\(i % 2)", "i": "\(i)"] }
+        _ = try r.head.commit { b in
+            for i in 0..<6 {
+                var t = now - 3600 * 1000
+                // Series 3's last two scrapes have not arrived yet.
+                while t <= (i == 3 ? now - 30_000 : now) {
+                    _ = b.append(x(i), Sample(timestamp: t, value: Double(Int(t / 15_000 % 89) * (i + 1))))
+                    t += 15_000
+                }
+            }
+        }
+        var first: [String: String] = [:]
+        for q in Self.queries {
+            let (cached, uncached) = answers(r, q, start: now - 1800_000, end: now)
+            #expect(cached == uncached, "\(q)")
+            first[q] = cached
+        }
+        let hitsBefore = hits(r)
+        _ = try r.head.commit { b in
+            _ = b.append(x(3), Sample(timestamp: now - 15_000, value: 1e6))
+            _ = b.append(x(3), Sample(timestamp: now, value: 2e6))
+            for i in 0..<6 { _ = b.append(x(i), Sample(timestamp: now + 15_000, value: 7)) }
+        }
+        for q in Self.queries {
+            let (cached, uncached) = answers(r, q, start: now - 1800_000, end: now)
+            #expect(cached == uncached, "\(q): the same window after the late scrapes")
+            if q != "time()" { #expect(cached != first[q], "\(q): series 3's late scrapes change the newest steps") }
+            let (moved, movedUncached) = answers(r, q, start: now - 1800_000 + 15_000, end: now + 15_000)
+            #expect(moved == movedUncached, "\(q): the window moved by a step")
+        }
+        #expect(hits(r) - hitsBefore == 2 * Self.queries.count, "both refreshes of each query reuse steps")
+    }
+
     @Test func queriesThatReadAfterTheirStepOrDependOnTheRangeAreNotCached() throws {
         let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -17,15 +17,17 @@ import TributaryWire
     static let range = "query=big&start=0&end=3600&step=15"
 
     /// 2,000 series × 241 steps of fractional values: ~15 MB of JSON.
-    static func server(maxConcurrency: Int = 20) async throws -> TestServer {
+    static func server(maxConcurrency: Int = 20, series: Int = 2000, cache: Bool = false) async throws -> TestServer {
         let server = try await TestServer { c in
             c.queryMaxConcurrency = maxConcurrency
-            c.queryResultsCache = false
+            c.queryResultsCache = cache
+            c.head.outOfOrderWindow = 3_600_000
         }
         _ = try server.receiver.head.commit { b in
-            for i in 0..<2000 {
+            for i in 0..<series {
                 let labels = Labels(sortedPairs: [("__name__", "big"), ("instance", "host-\(i)")])
                 for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) {
+                    if i == 7, (1_500_000...1_590_000).contains(t) { continue }  // a gap, filled late by one test
                     _ = b.append(labels, Sample(timestamp: t, value: Double(i) / 7 + Double(t) / 1e9))
                 }
             }
@@ -70,6 +72,40 @@ import TributaryWire
         #expect(small.stream == nil && !small.body.isEmpty)
         let bad = await server.receiver.queryAPI("query_range", query: "query=big&start=0&end=3600&step=0", form: nil)
         #expect(bad.stream == nil && bad.status == 400)
+        await server.stop()
+    }
+
+    /// A dashboard refreshing a large answer with gzip gets the cached steps as runs compressed
+    /// once: every refresh, its window moved by a step or by several runs, inflates to the
+    /// uncached answer byte for byte.
+    @Test func refreshesSentAsCompressedRunsInflateToTheUncachedAnswer() async throws {
+        let server = try await Self.server(series: 300, cache: true)
+        defer { server.removeData() }
+        let cache = try #require(server.receiver.resultsCache)
+        for start in [0, 15, 30, 45, 480, 495, 1200, 1200, 1215, -1, 1215] {
+            if start < 0 {
+                // A late sample inside a compressed run: the run is compressed again.
+                _ = try server.receiver.head.commit { b in
+                    _ = b.append(Labels(sortedPairs: [("__name__", "big"), ("instance", "host-7")]), Sample(timestamp: 1_500_000, value: 1e9))
+                }
+                continue
+            }
+            let window = "query=big&start=\(start)&end=\(start + 2400)&step=15"
+            let answer = await server.receiver.queryAPI("query_range", query: window, form: nil, gzip: true)
+            var body = answer.body
+            if let stream = answer.stream {
+                body = []
+                while let chunk = await stream.next() { body += chunk }
+            }
+            #expect(answer.headers.contains { $0 == ("Content-Encoding", "gzip") })
+            let inflated = try Gunzip.inflate(body, limit: 1 << 26)
+            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
+            let same = inflated == uncached
+            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            // Runs are 32 steps on the grid from 0: four lie inside windows from 15, 30 and 45,
+            // compressed at the first refresh and reused by the next two.
+            if [15, 30, 45].contains(start) { #expect(cache.compressedRuns == 300 * 4, "window from \(start)") }
+        }
         await server.stop()
     }
 

@@ -1,4 +1,5 @@
 import TributaryModel
+import TributaryWire
 
 /// Builds Prometheus-shaped JSON by hand, as bytes: values and timestamps are formatted as
 /// Prometheus formats them (`"1.5"`, `"NaN"`, `"+Inf"`; times as float seconds).
@@ -7,6 +8,9 @@ struct JSONWriter {
     /// Set for an answer sent while it is written: ``boundary()`` hands it the bytes written so
     /// far once they fill a chunk; false back means the client is gone.
     var chunks: ((_ bytes: [UInt8]) -> Bool)?
+    /// Set for an answer sent gzip-compressed while it is written: ``fragment(_:)`` hands it
+    /// the bytes written so far and a part compressed earlier to follow them.
+    var fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)?
     static let chunkSize = 256 * 1024
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
@@ -19,6 +23,25 @@ struct JSONWriter {
         bytes.removeAll(keepingCapacity: true)
         guard chunks(full) else {
             self.chunks = nil
+            return false
+        }
+        return true
+    }
+
+    /// `fragment` (compressed JSON) in place of its bytes; only when ``fragments`` is set.
+    /// False when nothing more should be written (the client went away).
+    mutating func fragment(_ fragment: DeflateFragment) -> Bool {
+        guard let fragments else { return false }
+        // Handed over and taken back, so the buffer stays unique (a copy kept here would make
+        // the next append allocate a new one at every fragment).
+        var written: [UInt8] = []
+        swap(&written, &bytes)
+        let sent = fragments(written, fragment)
+        bytes = written
+        bytes.removeAll(keepingCapacity: true)
+        guard sent else {
+            self.fragments = nil
+            chunks = nil
             return false
         }
         return true

@@ -6,12 +6,18 @@ import TributaryWire
 /// follow it, and ``complete(_:)`` sends the rest. An answer that fits one chunk is sent whole
 /// (compressed when over 1 KiB), errors included: nothing is streamed before the query has
 /// succeeded, because chunks come only from writing a result.
+///
+/// A gzip answer can also carry parts compressed earlier (``sendFragment(_:_:)``: a results
+/// cache's settled steps), so a refresh does not compress them again.
 final class StreamedAnswer: @unchecked Sendable {
     private let gzip: Bool
     private let deadline: Date
     private let respond: @Sendable (HTTPAnswer) -> Void
     private var stream: BodyStream?
     private var compressor: GzipStream?
+    /// Compressed bytes not yet handed to the stream (fragments are small; they go out in
+    /// chunks of ``JSONWriter/chunkSize``).
+    private var outgoing: [UInt8] = []
 
     init(gzip: Bool, timeout: Double, respond: @escaping @Sendable (HTTPAnswer) -> Void) {
         self.gzip = gzip
@@ -19,27 +25,51 @@ final class StreamedAnswer: @unchecked Sendable {
         self.respond = respond
     }
 
+    /// Whether ``sendFragment(_:_:)`` may be used (the client takes gzip).
+    var takesFragments: Bool { gzip }
+
+    /// The stream, started (with its 200 and headers) on first use.
+    private func started() -> BodyStream {
+        if let stream { return stream }
+        let stream = BodyStream(deadline: deadline)
+        self.stream = stream
+        var headers = [("Content-Type", "application/json")]
+        if gzip {
+            compressor = GzipStream()
+            headers.append(("Content-Encoding", "gzip"))
+        }
+        respond(HTTPAnswer(status: 200, headers: headers, stream: stream))
+        return stream
+    }
+
     /// A full chunk of a successful answer; false when the client is gone (stop writing).
     func send(_ bytes: [UInt8]) -> Bool {
-        let stream: BodyStream
-        if let started = self.stream {
-            stream = started
-        } else {
-            stream = BodyStream(deadline: deadline)
-            self.stream = stream
-            var headers = [("Content-Type", "application/json")]
-            if gzip {
-                compressor = GzipStream()
-                headers.append(("Content-Encoding", "gzip"))
-            }
-            respond(HTTPAnswer(status: 200, headers: headers, stream: stream))
-        }
+        let stream = started()
         guard let compressor else { return stream.send(bytes) }
-        guard let compressed = compressor.append(bytes) else {
+        guard compressor.append(bytes, to: &outgoing) else {
             stream.abandon()
             return false
         }
-        return stream.send(compressed)
+        return passOn(stream, force: false)
+    }
+
+    /// `bytes` (written since the last chunk) followed by `fragment`, which is already
+    /// compressed; only when ``takesFragments``. False when the client is gone.
+    func sendFragment(_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool {
+        let stream = started()
+        guard let compressor, compressor.append(bytes, to: &outgoing), compressor.append(fragment, to: &outgoing) else {
+            stream.abandon()
+            return false
+        }
+        return passOn(stream, force: false)
+    }
+
+    /// Hands the compressed bytes to the stream once they fill a chunk (or when `force`).
+    private func passOn(_ stream: BodyStream, force: Bool) -> Bool {
+        guard force || outgoing.count >= JSONWriter.chunkSize else { return true }
+        let full = outgoing
+        outgoing.removeAll(keepingCapacity: true)
+        return stream.send(full)
     }
 
     /// The answer's last part (or the whole answer, when nothing was streamed).
@@ -55,8 +85,8 @@ final class StreamedAnswer: @unchecked Sendable {
         // A streamed answer cannot change its status any more: a failure now cuts the connection.
         guard answer.status == 200 else { return stream.abandon() }
         if let compressor {
-            guard let last = compressor.append(answer.body), let tail = compressor.finish() else { return stream.abandon() }
-            _ = stream.send(last) && stream.send(tail)
+            guard compressor.append(answer.body, to: &outgoing), compressor.finish(to: &outgoing) else { return stream.abandon() }
+            _ = passOn(stream, force: true)
         } else {
             _ = stream.send(answer.body)
         }

@@ -5,20 +5,24 @@ import TributaryPromQL
 import TributaryTSDB
 
 extension Receiver {
-    /// A range query through the results cache: the cached steps of the same query reused,
-    /// the rest computed, and the answer's settled steps kept for the next refresh. The answer
-    /// is written from the cache's JSON for every settled step, so no step is formatted twice.
-    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> ([AnswerSeries], Annotations) {
+    /// A range query through the results cache: the cached steps of the same query that no
+    /// write since has touched reused, the rest computed, and the whole answer kept for the
+    /// next refresh. The answer is written from the cache's JSON, so no step is formatted twice.
+    /// `hit`: cached steps were reused.
+    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> ([CachedSeries], Annotations, hit: Bool) {
         let key = ResultsCache.key(expr, start: start, step: step, lookback: engine.options.lookbackDelta)
-        // Read before evaluating: a late write during evaluation drops what this stores.
-        let lateWrites = head.lateWrites
-        let boundary = min(end, nowMs - head.options.lateWriteAge)
+        // Taken before the lookup and the evaluation: whatever is written after them is
+        // measured from here by the next refresh.
+        let mark = head.recentWrites.mark()
+        let removals = head.removals
         var cached: [CachedSeries] = []
         var computed: [SeriesResult] = []
         // The warnings of the whole answer; the work figures of what was computed now.
         var annotations = Annotations()
-        if let hit = cache.lookup(key, start: start, end: end, step: step, lateWrites: lateWrites) {
+        var reused = false
+        if let hit = cache.lookup(key, start: start, end: end, step: step, removals: removals, oldestWritten: head.recentWrites.oldestWritten(since:)) {
             metrics.resultsCacheHits.increment()
+            reused = true
             cached = hit.series
             annotations.warnings = hit.warnings
             if hit.computeFrom <= end {
@@ -36,7 +40,7 @@ extension Receiver {
             computed = all
             annotations = work
         }
-        // Series by labels: cached steps, then the computed ones; settled steps join the cache.
+        // Series by labels: cached steps, then the computed ones.
         var index: [Labels: Int] = [:]
         var parts: [(CachedSeries, [Sample])] = []
         for c in cached {
@@ -52,14 +56,8 @@ extension Receiver {
             }
         }
         parts.sort { $0.0.labels < $1.0.labels }
-        var answer: [AnswerSeries] = []
-        answer.reserveCapacity(parts.count)
-        for (old, samples) in parts {
-            let settled = samples.partitioningIndex { $0.timestamp > boundary }
-            let series = settled > 0 ? old.appending(samples[..<settled]) : old
-            answer.append(AnswerSeries(cached: series, later: Array(samples[settled...])))
-        }
-        cache.store(key, series: answer.map(\.cached), warnings: annotations.warnings, start: start, boundary: boundary, lateWrites: lateWrites)
-        return (answer, annotations)
+        let answer = parts.map { old, samples in samples.isEmpty ? old : old.appending(samples[...]) }
+        cache.store(key, series: answer, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
+        return (answer, annotations, reused)
     }
 }

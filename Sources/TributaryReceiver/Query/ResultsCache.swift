@@ -2,26 +2,32 @@ import Foundation
 import Synchronization
 import TributaryModel
 import TributaryPromQL
+import TributaryTSDB
 
 /// Range-query answers kept so that a dashboard refreshed with its window moved forward
 /// computes only the steps it has not seen (what Thanos's query frontend and
 /// VictoriaMetrics's rollup cache give their users).
 ///
 /// One entry per query text, step and step alignment: the answer's steps from the first one
-/// asked up to the newest step older than the head's late-write age (newer steps may still
-/// get samples and are always recomputed). Correctness rests on two facts:
-/// - the value at a step depends only on samples at or before it, so samples that arrive in
-///   time (newer than the late-write age) never touch a cached step; queries that can read
-///   later samples (`@`, negative offsets) or depend on the query's own range (`start()`,
-///   `step()`, ...) are not cached;
-/// - any commit that stores an older sample bumps ``Head/lateWrites``; an entry computed
-///   before that is dropped.
+/// asked to the last. Correctness rests on three facts:
+/// - the value at a step depends only on samples at or before it, so a sample at `t` changes
+///   no step before `t`; queries that can read later samples (`@`, negative offsets) or depend
+///   on the query's own range (`start()`, `step()`, ...) are not cached;
+/// - the head tells the oldest sample stored since an entry was computed
+///   (``RecentWrites``): a refresh reuses the steps before it and recomputes the rest. With
+///   agents writing as they scrape, that is the last scrape-and-send delay (seconds); after an
+///   HA backlog or an out-of-order sample, from that sample on;
+/// - deletions and retention bump ``Head/removals``; an entry computed before that is dropped.
+///
+/// Other caches keep a fixed age instead (VictoriaMetrics's `-search.cacheTimestampOffset`, 5
+/// minutes; Thanos's `max_freshness`) and recompute it on every refresh.
 ///
 /// Concurrency: a mutex around the entries; evaluation happens outside it.
 public final class ResultsCache: Sendable {
     struct Entry {
-        /// ``Head/lateWrites`` read before the answer was computed.
-        let lateWrites: UInt64
+        /// ``RecentWrites/mark()`` and ``Head/removals`` taken before the answer was computed.
+        let mark: RecentWrites.Mark
+        let removals: UInt64
         /// First and last cached step.
         let start: Int64
         let end: Int64
@@ -78,17 +84,22 @@ public final class ResultsCache: Sendable {
         return "\(step)/\(phase)/\(lookback)/" + expr.formatted
     }
 
-    func lookup(_ key: String, start: Int64, end: Int64, step: Int64, lateWrites: UInt64) -> Hit? {
+    /// The cached steps of `key` that `[start, end]` can reuse: those before the oldest sample
+    /// written since the entry was computed (`oldestWritten(mark)`, nil when that is no longer
+    /// known, which drops the entry).
+    func lookup(_ key: String, start: Int64, end: Int64, step: Int64, removals: UInt64, oldestWritten: (RecentWrites.Mark) -> Int64?) -> Hit? {
         state.withLock { state -> Hit? in
             guard var entry = state.entries[key] else { return nil }
-            guard entry.lateWrites == lateWrites else {
+            guard entry.removals == removals, let written = oldestWritten(entry.mark) else {
                 state.points -= entry.points
                 state.entries[key] = nil
                 return nil
             }
-            // Reusable when the asked range starts inside the cached steps (a window moved forward).
-            guard start >= entry.start, start <= entry.end else { return nil }
-            let last = start + (min(end, entry.end) - start) / step * step  // the last cached step asked for
+            // Reusable when the asked range starts inside the cached steps (a window moved
+            // forward), up to the last step before the oldest write.
+            let limit = min(end, entry.end, written == .min ? .min : written - 1)
+            guard start >= entry.start, start <= limit else { return nil }
+            let last = start + (limit - start) / step * step  // the last cached step asked for
             var series: [CachedSeries] = []
             for s in entry.series {
                 let kept = s.cut(from: start, to: last)
@@ -101,10 +112,10 @@ public final class ResultsCache: Sendable {
         }
     }
 
-    /// Keeps `series` (the answer's steps from `start` up to `boundary`, computed when
-    /// ``Head/lateWrites`` was `lateWrites`), replacing what the key held.
-    func store(_ key: String, series: [CachedSeries], warnings: [String], start: Int64, boundary: Int64, lateWrites: UInt64) {
-        guard boundary >= start else { return }
+    /// Keeps `series` (the answer's steps from `start` to `end`, computed after `mark` and
+    /// `removals` were taken), replacing what the key held.
+    func store(_ key: String, series: [CachedSeries], warnings: [String], start: Int64, end: Int64, mark: RecentWrites.Mark, removals: UInt64) {
+        guard end >= start else { return }
         let kept = series.filter { !$0.timestamps.isEmpty }
         let points = kept.reduce(0) { $0 + $1.timestamps.count }
         guard points <= maxPoints / 4 else { return }  // one answer may not take the whole cache
@@ -112,7 +123,7 @@ public final class ResultsCache: Sendable {
             if let old = state.entries[key] { state.points -= old.points }
             state.clock &+= 1
             state.entries[key] = Entry(
-                lateWrites: lateWrites, start: start, end: boundary, series: kept, warnings: warnings, points: points, lastUsed: state.clock)
+                mark: mark, removals: removals, start: start, end: end, series: kept, warnings: warnings, points: points, lastUsed: state.clock)
             state.points += points
             while state.points > maxPoints, let victim = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
                 state.points -= victim.value.points
@@ -121,70 +132,13 @@ public final class ResultsCache: Sendable {
         }
     }
 
+    /// Compressed runs held over all entries (for tests).
+    var compressedRuns: Int {
+        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count } } }
+    }
+
     /// Entries and points held (for tests and metrics).
     public var size: (entries: Int, points: Int) {
         state.withLock { ($0.entries.count, $0.points) }
     }
-}
-
-/// The settled steps of one series of a cached answer, kept as the JSON the API writes for
-/// them: a refreshed dashboard's answer is mostly these bytes copied, not numbers formatted
-/// again (formatting was most of a large answer's time).
-struct CachedSeries: Sendable {
-    let labels: Labels
-    /// Each step's `[seconds,"value"]` followed by a comma.
-    var json: ArraySlice<UInt8>
-    /// Where each step starts in `json` (indices of `json`'s base array).
-    var offsets: ArraySlice<UInt32>
-    var timestamps: ArraySlice<Int64>
-
-    init(labels: Labels) {
-        self.labels = labels
-        json = []
-        offsets = []
-        timestamps = []
-    }
-
-    /// The steps in `[from, to]`, sharing this one's storage.
-    func cut(from: Int64, to: Int64) -> CachedSeries {
-        var out = CachedSeries(labels: labels)
-        let first = timestamps.partitioningIndex { $0 >= from }
-        let end = timestamps[first...].partitioningIndex { $0 > to }
-        guard first < end else { return out }
-        let jsonStart = Int(offsets[first])
-        let jsonEnd = end < timestamps.endIndex ? Int(offsets[end]) : json.endIndex
-        out.json = json[jsonStart..<jsonEnd]
-        out.offsets = offsets[first..<end]
-        out.timestamps = timestamps[first..<end]
-        return out
-    }
-
-    /// This series' steps followed by `samples`, in storage of its own.
-    func appending(_ samples: ArraySlice<Sample>) -> CachedSeries {
-        var json: [UInt8] = []
-        json.reserveCapacity(self.json.count + samples.count * 32)
-        var offsets: [UInt32] = []
-        offsets.reserveCapacity(timestamps.count + samples.count)
-        let base = self.offsets.first ?? 0
-        for o in self.offsets { offsets.append(o - base) }
-        json.append(contentsOf: self.json)
-        var timestamps = Array(self.timestamps)
-        for s in samples {
-            offsets.append(UInt32(json.count))
-            JSONWriter.appendPoint(s.timestamp, s.value, to: &json)
-            json.append(UInt8(ascii: ","))
-            timestamps.append(s.timestamp)
-        }
-        var out = CachedSeries(labels: labels)
-        out.json = json[...]
-        out.offsets = offsets[...]
-        out.timestamps = timestamps[...]
-        return out
-    }
-}
-
-/// One series of a range answer: its cached steps (as JSON) and the steps after them.
-struct AnswerSeries {
-    let cached: CachedSeries
-    let later: [Sample]
 }

@@ -20,7 +20,7 @@ extension DB {
                 throw BlockError("head: \(error.message)")
             }
             for b in blocks { hit += try b.delete(matchers, start: start, end: end) }
-            head.lateWriteCount.add(1, ordering: .releasing)  // cached answers may hold them
+            head.removalCount.add(1, ordering: .releasing)  // cached answers may hold them
             logger.info("series deleted", metadata: ["matchers": "\(matchers)", "start": "\(start)", "end": "\(end)", "series": "\(hit)"])
             return hit
         }

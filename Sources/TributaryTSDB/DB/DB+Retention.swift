@@ -30,7 +30,7 @@ extension DB {
         state.withLock { $0.removeAll { doomed.contains($0.ulid) } }
         counts.retentionDeletions.add(doomed.count, ordering: .relaxed)
         // Answers cached from the deleted data are stale now.
-        head.lateWriteCount.add(1, ordering: .releasing)
+        head.removalCount.add(1, ordering: .releasing)
         for b in blocks where doomed.contains(b.ulid) {
             Self.delete(b.directory)
             logger.info("block deleted by retention", metadata: ["block": "\(b.ulid)", "min_time": "\(b.minTime)", "max_time": "\(b.maxTime)"])

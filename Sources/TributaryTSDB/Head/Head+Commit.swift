@@ -244,9 +244,7 @@ extension Head {
             }
         }
         bytes.add(grown, ordering: .relaxed)
-        if oldest < WallClock.system.now() - options.lateWriteAge {
-            lateWriteCount.add(1, ordering: .releasing)
-        }
+        if oldest != .max { recentWrites.note(oldest: oldest) }
         return stored
     }
 }

@@ -30,7 +30,7 @@ extension Head {
             }
             for s in hit { applyDeletion(s, start: start, end: end) }
             // Cached query answers may hold the deleted samples.
-            lateWriteCount.add(1, ordering: .releasing)
+            removalCount.add(1, ordering: .releasing)
             return .success(hit.count)
         }
         return try outcome.get()

@@ -25,7 +25,9 @@ public final class Head: Sendable {
     let maxTimeValue = Atomic<Int64>(.min)
     /// Series whose HA replicas show different scrape intervals (mismatched agent configs).
     let intervalMismatches = Atomic<Int>(0)
-    let lateWriteCount = Atomic<UInt64>(0)
+    let removalCount = Atomic<UInt64>(0)
+    /// The oldest sample stored in each recent second, for results caches.
+    public let recentWrites = RecentWrites()
     /// Exemplars, unless ``HeadOptions/maxExemplars`` turns them off.
     public let exemplars: ExemplarStorage?
 
@@ -114,10 +116,10 @@ public final class Head: Sendable {
         byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
     }
 
-    /// Commits that stored a sample older than `options.lateWriteAge` behind the wall clock
-    /// (an HA backlog, an out-of-order sample). Answers computed before it may be stale for
-    /// times after that sample; anything that caches answers compares this count.
-    public var lateWrites: UInt64 { lateWriteCount.load(ordering: .acquiring) }
+    /// Operations that removed stored samples (deletions, retention). Answers computed before
+    /// one may hold what is gone; anything that caches answers compares this count (and asks
+    /// ``recentWrites`` what was added).
+    public var removals: UInt64 { removalCount.load(ordering: .acquiring) }
 
     func noteTime(_ t: Int64) {
         if t < minTimeValue.load(ordering: .relaxed) { _ = minTimeValue.min(t, ordering: .relaxed) }

@@ -11,10 +11,6 @@ public struct HeadOptions: Sendable, Equatable {
     /// Most exemplars kept in memory (`storage.exemplars.max_exemplars`, Prometheus's
     /// default); 0 or less turns exemplar storage off, and the receiver refuses exemplars.
     public var maxExemplars: Int = 100_000
-    /// Samples stored with a timestamp more than this far behind the wall clock (milliseconds)
-    /// count as late writes (``Head/lateWrites``): results caches keep only answers older
-    /// than this and drop them after a late write.
-    public var lateWriteAge: Int64 = 5 * 60_000
     /// Lock stripes for the series map (a power of two).
     public var stripes: Int = 1024
 

@@ -1,4 +1,5 @@
 import CIsal
+import CZlib
 import Synchronization
 
 /// Compresses an HTTP answer (gzip framing) for clients that send `Accept-Encoding: gzip`:
@@ -12,66 +13,121 @@ public enum Gzip {
     /// as it is).
     public static func compress(_ input: [UInt8]) -> [UInt8]? {
         let stream = GzipStream()
-        guard var out = stream.append(input), let tail = stream.finish() else { return nil }
-        out.append(contentsOf: tail)
+        var out: [UInt8] = []
+        out.reserveCapacity(input.count / 3 + 64)
+        guard stream.append(input, to: &out), stream.finish(to: &out) else { return nil }
         return out
     }
 }
 
-/// Gzip written piece by piece, for an answer sent while it is being written: each ``append(_:)``
-/// returns what is ready (often little until a block fills), ``finish()`` the rest and the
-/// trailer. Nil from either means compression failed.
+/// Gzip written piece by piece, for an answer sent while it is being written: each
+/// ``append(_:to:)`` adds what is ready (often little until a block fills), ``finish(to:)`` the
+/// rest and the trailer.
+///
+/// Parts compressed earlier (``DeflateFragment``) can be put in between: the stream is ended
+/// at a byte boundary with its history cleared (a full flush), the fragment's bytes follow as
+/// they are, and the CRC of the whole is combined from the parts'. The stream is raw deflate
+/// with the gzip header and trailer written here, because ISA-L's own trailer would only cover
+/// what it compressed itself.
 public final class GzipStream {
     private var workspace: GzipWorkspace?
+    private var crc: UInt32 = 0
+    private var length = 0
+    private var headerWritten = false
+    private var rawSinceFlush = false
 
     public init() {
         let workspace = GzipWorkspace.take()
-        isal_deflate_init(workspace.stream)
-        workspace.stream.pointee.level = 1
-        workspace.stream.pointee.level_buf = workspace.levelBuffer
-        workspace.stream.pointee.level_buf_size = GzipWorkspace.levelBufferSize
-        workspace.stream.pointee.gzip_flag = UInt16(IGZIP_GZIP)
+        workspace.start()
         self.workspace = workspace
     }
 
     deinit { workspace.map(GzipWorkspace.give) }
 
-    public func append(_ input: [UInt8]) -> [UInt8]? { deflateAll(input, last: false) }
+    /// Compresses `input` after what came before; what is ready is appended to `output`.
+    /// False when compression failed (the stream is then unusable).
+    public func append(_ input: [UInt8], to output: inout [UInt8]) -> Bool {
+        writeHeader(&output)
+        guard !input.isEmpty else { return workspace != nil }
+        rawSinceFlush = true
+        return deflateAll(input, flush: NO_FLUSH, last: false, into: &output)
+    }
 
-    public func finish() -> [UInt8]? { deflateAll([], last: true) }
-
-    private func deflateAll(_ input: [UInt8], last: Bool) -> [UInt8]? {
-        guard let workspace else { return nil }
-        let stream = workspace.stream
-        let block = workspace.block
-        var output: [UInt8] = []
-        let ok: Bool = input.withUnsafeBufferPointer { inBuffer in
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
-            stream.pointee.avail_in = UInt32(inBuffer.count)
-            stream.pointee.end_of_stream = last ? 1 : 0
-            stream.pointee.flush = UInt16(NO_FLUSH)
-            while true {
-                stream.pointee.next_out = block.baseAddress
-                stream.pointee.avail_out = UInt32(block.count)
-                guard isal_deflate(stream) == COMP_OK else { return false }
-                let produced = block.count - Int(stream.pointee.avail_out)
-                output.append(contentsOf: block[0..<produced])
-                if last {
-                    if tributary_isal_finished(stream) != 0 { return true }
-                } else if stream.pointee.avail_in == 0, produced < block.count {
-                    // All input taken (ISA-L keeps what it still needs in its own buffers).
-                    return true
-                }
-                if produced == 0, stream.pointee.avail_in == 0, !last { return true }
-            }
+    /// `fragment` after what was appended so far. (Each fragment after compressed bytes ends
+    /// a deflate block, and each block builds its Huffman tables: ~6 µs. ISA-L's level 0 has
+    /// fixed tables and costs less, but compresses JSON a quarter worse: for an answer of a
+    /// thousand series the bytes weighed more than those milliseconds.)
+    public func append(_ fragment: DeflateFragment, to output: inout [UInt8]) -> Bool {
+        writeHeader(&output)
+        guard workspace != nil else { return false }
+        // Only what was compressed here since the last fragment needs ending: fragments in a
+        // row go out back to back.
+        if rawSinceFlush {
+            guard deflateAll([], flush: FULL_FLUSH, last: false, into: &output) else { return false }
+            rawSinceFlush = false
         }
-        stream.pointee.next_in = nil
+        output.append(contentsOf: fragment.bytes)
+        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
+        length &+= fragment.length
+        return true
+    }
+
+    /// Ends the stream: the last compressed bytes and the trailer.
+    public func finish(to output: inout [UInt8]) -> Bool {
+        writeHeader(&output)
+        guard deflateAll([], flush: NO_FLUSH, last: true, into: &output) else { return false }
+        // The trailer: CRC-32 and length modulo 2^32, little-endian.
+        for value in [crc, UInt32(truncatingIfNeeded: length)] {
+            for k in 0..<4 { output.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(k)))) }
+        }
+        return true
+    }
+
+    /// The gzip header before the first bytes: deflate, no name, no time, unknown OS.
+    private func writeHeader(_ output: inout [UInt8]) {
+        guard !headerWritten else { return }
+        headerWritten = true
+        output.append(contentsOf: [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF])
+    }
+
+    private func deflateAll(_ input: [UInt8], flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
+        guard let workspace else { return false }
+        crc = input.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
+        length &+= input.count
+        let ok = workspace.deflate(input[...], flush: flush, last: last, into: &output)
         if last || !ok {
             // Done with the stream: its memory serves the next answer.
             GzipWorkspace.give(workspace)
             self.workspace = nil
         }
-        return ok ? output : nil
+        return ok
+    }
+}
+
+/// Bytes compressed once and sent in many answers (a results cache's settled steps): raw
+/// deflate ended by a full flush, so it starts and ends on a byte boundary and refers to
+/// nothing before it; any number of them can follow each other inside a ``GzipStream``.
+public struct DeflateFragment: Sendable {
+    public let bytes: [UInt8]
+    /// CRC-32 and length of what it decompresses to.
+    public let crc: UInt32
+    public let length: Int
+    /// zlib's operator for appending this fragment's CRC to another (`crc32_combine_gen`):
+    /// made once, it makes combining a multiplication.
+    let crcShift: UInt
+
+    /// `input` compressed as a fragment, or nil when compression fails.
+    public init?(_ input: ArraySlice<UInt8>) {
+        let workspace = GzipWorkspace.take()
+        defer { GzipWorkspace.give(workspace) }
+        workspace.start()
+        var output: [UInt8] = []
+        output.reserveCapacity(input.count / 3 + 64)
+        guard workspace.deflate(input, flush: FULL_FLUSH, last: false, into: &output) else { return nil }
+        bytes = output
+        crc = input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) }
+        length = input.count
+        crcShift = crc32_combine_gen(input.count)
     }
 }
 
@@ -101,6 +157,41 @@ final class GzipWorkspace: @unchecked Sendable {
         stream.deallocate()
         levelBuffer.deallocate()
         block.deallocate()
+    }
+
+    /// Readies the stream for new output: raw deflate at level 1.
+    func start() {
+        isal_deflate_init(stream)
+        stream.pointee.level = 1
+        stream.pointee.level_buf = levelBuffer
+        stream.pointee.level_buf_size = Self.levelBufferSize
+        stream.pointee.gzip_flag = UInt16(IGZIP_DEFLATE)
+    }
+
+    /// Compresses `input` into `output`: with `flush`, up to a byte boundary; with `last`, to
+    /// the end of the deflate stream. False when ISA-L reports an error.
+    func deflate(_ input: ArraySlice<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
+        let ok: Bool = input.withUnsafeBufferPointer { inBuffer in
+            stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
+            stream.pointee.avail_in = UInt32(inBuffer.count)
+            stream.pointee.end_of_stream = last ? 1 : 0
+            stream.pointee.flush = UInt16(flush)
+            while true {
+                stream.pointee.next_out = block.baseAddress
+                stream.pointee.avail_out = UInt32(block.count)
+                guard isal_deflate(stream) == COMP_OK else { return false }
+                let produced = block.count - Int(stream.pointee.avail_out)
+                output.append(contentsOf: block[0..<produced])
+                if last {
+                    if tributary_isal_finished(stream) != 0 { return true }
+                } else if stream.pointee.avail_in == 0, produced < block.count {
+                    // All input taken, and flushed if asked (ISA-L keeps the rest in its buffers).
+                    return true
+                }
+            }
+        }
+        stream.pointee.next_in = nil
+        return ok
     }
 
     static func take() -> GzipWorkspace {

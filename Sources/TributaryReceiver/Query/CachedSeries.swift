@@ -1,0 +1,151 @@
+import Synchronization
+import TributaryModel
+import TributaryWire
+
+/// The steps of one series of a cached answer, kept as the JSON the API writes for them: a
+/// refreshed dashboard's answer is mostly these bytes copied, not numbers formatted again
+/// (formatting was most of a large answer's time). For gzip answers, runs of steps are also
+/// kept compressed (``CachedFragments``).
+struct CachedSeries: Sendable {
+    let labels: Labels
+    /// Each step's `,[seconds,"value"]` (the comma first: a series' first step drops it).
+    var json: ArraySlice<UInt8>
+    /// Where each step starts in `json` (indices of `json`'s base array).
+    var offsets: ArraySlice<UInt32>
+    var timestamps: ArraySlice<Int64>
+    var fragments: CachedFragments
+
+    init(labels: Labels) {
+        self.labels = labels
+        json = []
+        offsets = []
+        timestamps = []
+        fragments = CachedFragments()
+    }
+
+    /// The steps in `[from, to]`, sharing this one's storage (and the fragments that lie
+    /// wholly at or before `to`: later steps may be computed again).
+    func cut(from: Int64, to: Int64) -> CachedSeries {
+        var out = CachedSeries(labels: labels)
+        out.fragments = fragments.through(to)
+        let first = timestamps.partitioningIndex { $0 >= from }
+        let end = timestamps[first...].partitioningIndex { $0 > to }
+        guard first < end else { return out }
+        let jsonStart = Int(offsets[first])
+        let jsonEnd = end < timestamps.endIndex ? Int(offsets[end]) : json.endIndex
+        out.json = json[jsonStart..<jsonEnd]
+        out.offsets = offsets[first..<end]
+        out.timestamps = timestamps[first..<end]
+        return out
+    }
+
+    /// This series' steps followed by `samples`, in storage of its own.
+    func appending(_ samples: ArraySlice<Sample>) -> CachedSeries {
+        var json: [UInt8] = []
+        json.reserveCapacity(self.json.count + samples.count * 32)
+        var offsets: [UInt32] = []
+        offsets.reserveCapacity(timestamps.count + samples.count)
+        let base = self.offsets.first ?? 0
+        for o in self.offsets { offsets.append(o - base) }
+        json.append(contentsOf: self.json)
+        var timestamps = Array(self.timestamps)
+        for s in samples {
+            offsets.append(UInt32(json.count))
+            json.append(UInt8(ascii: ","))
+            JSONWriter.appendPoint(s.timestamp, s.value, to: &json)
+            timestamps.append(s.timestamp)
+        }
+        var out = CachedSeries(labels: labels)
+        out.json = json[...]
+        out.offsets = offsets[...]
+        out.timestamps = timestamps[...]
+        out.fragments = fragments
+        return out
+    }
+
+    /// Writes this series as an element of a matrix answer over `[start, end]` at `step`: from
+    /// compressed fragments where the answer is gzip-compressed as it goes and a run lies
+    /// wholly inside the window (made now when `makeFragments`), else from the JSON. False
+    /// when the client went away.
+    func write(first: Bool, start: Int64, end: Int64, step: Int64, makeFragments: Bool, _ out: inout JSONWriter) -> Bool {
+        if !first { out.raw(",") }
+        out.raw("{\"metric\":")
+        out.labels(labels)
+        out.raw(",\"values\":[")
+        if out.fragments == nil || timestamps.count < 2 * CachedFragments.steps {
+            out.bytes.append(contentsOf: json.dropFirst())
+        } else {
+            var i = timestamps.startIndex
+            while i < timestamps.endIndex {
+                let run = CachedFragments.run(of: timestamps[i], start: start, step: step)
+                var j = i + 1
+                while j < timestamps.endIndex, timestamps[j] <= run.last { j += 1 }
+                let bytes = json[Int(offsets[i])..<(j < timestamps.endIndex ? Int(offsets[j]) : json.endIndex)]
+                // A run is sent compressed when all its steps are in the window and it is not
+                // the series' first (whose comma is dropped).
+                if i > timestamps.startIndex, run.first >= start, run.last <= end,
+                    let fragment = fragments[run.first] ?? (makeFragments ? fragments.make(run, bytes) : nil)
+                {
+                    guard out.fragment(fragment) else { return false }
+                } else {
+                    out.bytes.append(contentsOf: i == timestamps.startIndex ? bytes.dropFirst() : bytes)
+                }
+                i = j
+            }
+        }
+        out.raw("]}")
+        return out.boundary()
+    }
+}
+
+/// Runs of a cached series' steps compressed once for gzip answers (``DeflateFragment``): a
+/// refresh of a large answer was mostly compressing bytes it had sent before. A run is
+/// ``steps`` steps long, aligned on the step grid, so a window moving forward keeps its runs;
+/// only the partial runs at either end are compressed with each answer.
+///
+/// Shared by the copies of one cached series; each cut or refresh takes its own set.
+final class CachedFragments: Sendable {
+    /// Steps in a run: 32 (8 minutes at 15 s; ~1.2 KB of JSON). Longer runs compress a little
+    /// better but leave more at the window's ends to compress each time.
+    static let steps: Int64 = 32
+
+    struct Run {
+        let first: Int64
+        let last: Int64
+    }
+
+    private let runs: Mutex<[Int64: (last: Int64, fragment: DeflateFragment)]>
+
+    init(_ runs: [Int64: (last: Int64, fragment: DeflateFragment)] = [:]) {
+        self.runs = Mutex(runs)
+    }
+
+    /// The run holding the step at `t`, on the grid of steps `start + k·step`; runs start at
+    /// multiples of their span from that grid's phase, whatever the window's start.
+    static func run(of t: Int64, start: Int64, step: Int64) -> Run {
+        let span = steps * step
+        let phase = ((start % step) + step) % step
+        let offset = t - phase
+        let first = (offset >= 0 ? offset / span : (offset - span + 1) / span) * span + phase
+        return Run(first: first, last: first + span - step)
+    }
+
+    /// Runs kept (for tests).
+    var count: Int { runs.withLock { $0.count } }
+
+    subscript(first: Int64) -> DeflateFragment? {
+        runs.withLock { $0[first]?.fragment }
+    }
+
+    /// Compresses `bytes` (the JSON of `run`) and keeps it.
+    func make(_ run: Run, _ bytes: ArraySlice<UInt8>) -> DeflateFragment? {
+        guard let fragment = DeflateFragment(bytes) else { return nil }
+        runs.withLock { $0[run.first] = (run.last, fragment) }
+        return fragment
+    }
+
+    /// A set of its own with the runs that end at or before `t`.
+    func through(_ t: Int64) -> CachedFragments {
+        CachedFragments(runs.withLock { $0.filter { $0.value.last <= t } })
+    }
+}

@@ -1,0 +1,60 @@
+import CZlib
+import Testing
+import TributaryWire
+
+/// Gzip answers, also when they carry fragments compressed earlier: what a client inflates
+/// equals what was written, byte for byte, and the trailer's CRC checks out (zlib verifies it).
+@Suite struct GzipTests {
+    /// JSON-like text with the repetition of a range answer, different for each seed.
+    static func text(_ seed: Int, _ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        var x = UInt64(seed) &* 0x9E37_79B9_7F4A_7C15 | 1
+        while out.count < count {
+            x ^= x << 13
+            x ^= x >> 7
+            x ^= x << 17
+            out.append(contentsOf: ",[\(1_796_100_000 + out.count),\"\(x % 100_000)\"]".utf8)
+        }
+        return Array(out.prefix(count))
+    }
+
+    @Test func fragmentsBetweenStreamedPartsInflateToTheWhole() throws {
+        let stream = GzipStream()
+        var gz: [UInt8] = []
+        var plain: [UInt8] = []
+        // Raw parts and fragments in every order: two fragments in a row, a fragment first,
+        // an empty raw part, sizes across ISA-L's 64 KB output block.
+        let parts: [(raw: Bool, bytes: [UInt8])] = [
+            (false, Self.text(1, 1200)), (true, Self.text(2, 100)), (false, Self.text(3, 2400)), (false, Self.text(4, 5)),
+            (true, []), (false, Self.text(5, 200_000)), (true, Self.text(6, 300_000)), (false, Self.text(7, 1))
+        ]
+        for (raw, bytes) in parts {
+            plain += bytes
+            if raw {
+                #expect(stream.append(bytes, to: &gz))
+            } else {
+                let fragment = try #require(DeflateFragment(bytes[...]))
+                #expect(fragment.length == bytes.count)
+                #expect(stream.append(fragment, to: &gz))
+            }
+        }
+        #expect(stream.finish(to: &gz))
+        let inflated = try Gunzip.inflate(gz, limit: 10_000_000)
+        #expect(inflated.count == plain.count)
+        #expect(inflated == plain)
+    }
+
+    @Test func aFragmentCarriesItsBytesCRC() throws {
+        let bytes = Self.text(9, 5000)
+        let fragment = try #require(DeflateFragment(bytes[...]))
+        let zlib = bytes.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) }
+        #expect(fragment.crc == zlib)
+        #expect(fragment.bytes.count < bytes.count / 2, "it is compressed")
+    }
+
+    @Test func aWholeAnswerRoundTrips() throws {
+        let body = Self.text(11, 700_000)
+        let gz = try #require(Gzip.compress(body))
+        #expect(try Gunzip.inflate(gz, limit: 10_000_000) == body)
+    }
+}
