@@ -38,7 +38,12 @@ import TributaryTSDB
         "c_total > on (group, instance, mode) (c_total * 0.5)", "c_total > bool ignoring (mode) group_left g",
         "c_total / on (group, instance) group_left (mode) g", "c_total / on (group, instance) group_left g",
         "g * on (group, instance) group_left (mode) c_total", "rate(c_total[5m]) - on (group, instance, mode) rate(c_total[10m])",
-        "dup_a + on (x) dup_b", "last_over_time(dup_a[1h]) + on (x) dup_b"
+        "dup_a + on (x) dup_b", "last_over_time(dup_a[1h]) + on (x) dup_b",
+        // topk and bottomk at the root: groups, ties (rounded values), NaN, k past the group,
+        // k below 1, a NaN or overflowing k, and names that collide once dropped.
+        "bottomk(2, g)", "topk by (group) (2, g)", "bottomk without (instance) (1, g)", "topk(2, round(g))",
+        "bottomk by (group) (3, round(g * 2))", "topk(100, rate(c_total[5m]))", "topk(0.5, g)", "topk(-1, g)", "topk(NaN, g)",
+        "topk(1e19, g)", "topk(2.9, -g)", "(topk(1, g))", "topk(1, {__name__=~\"dup_.*\"} * 1)", "topk(3, ln(g))"
     ]
 
     /// Counters with resets and a stale end, gauges with NaN and infinities, buckets, and two
@@ -166,13 +171,14 @@ import TributaryTSDB
             }
         }
         #expect(points > 100_000)
-        // An invalid smoothing factor; the rest break vector matching rules (dup_a and dup_b
-        // never overlap in this range, so dropping their names does not collide here).
+        // An invalid smoothing factor; vector matching rules broken (dup_a and dup_b never
+        // overlap in this range, so dropping their names does not collide here); a NaN k and
+        // one that overflows int64.
         #expect(
             failures == [
                 "holt_winters(g[10m], 1.5, 0.3)", "sum(rate(c_total[5m]) * on (instance) group_left g)", "c_total + ignoring (mode) g",
                 "g + on (group) group_right c_total", "c_total / on (group, instance) group_left (mode) g",
-                "g * on (group, instance) group_left (mode) c_total"
+                "g * on (group, instance) group_left (mode) c_total", "topk(NaN, g)", "topk(1e19, g)"
             ], "\(failures)")
     }
 

@@ -85,6 +85,11 @@ public struct Engine: Sendable {
             ev.note(context)
             return (.matrix(matrix), ev.annotations)
         }
+        if options.seriesAtATime, let (a, k) = Evaluator.columnarSelectK(expr) {
+            let matrix = try ev.rangeResult(ev.selectKColumns(a, parameter: k, context))
+            ev.note(context)
+            return (.matrix(matrix), ev.annotations)
+        }
         if options.seriesAtATime { try ev.precomputeColumns(expr, context) }
         try ev.preload(expr)
         var series: [Labels: Int] = [:]

@@ -1,0 +1,96 @@
+import TributaryModel
+
+/// topk and bottomk of a range query, series at a time: each input series is read once and
+/// offered to its group's best-k list at every step, instead of the whole input being gathered
+/// into a vector and ranked at every step (a 1-hour `topk(5, rate(...))` over 940 series spent
+/// most of its time building those vectors).
+///
+/// Only for the whole query with a number for k: inside another expression the order of its
+/// output would matter (a sum adds in input order, and step-by-step topk hands on its series
+/// best first), and a k that changes per step would need the steps anyway.
+extension Evaluator {
+    /// The `topk`/`bottomk` at the root of `expr` when it can be evaluated series at a time.
+    static func columnarSelectK(_ expr: Expr) -> (AggregateExpr, k: Double)? {
+        guard case .aggregate(let a) = unparen(expr), a.op == .topk || a.op == .bottomk, let k = a.parameter.flatMap(constant),
+            a.expr.type == .vector, isColumnar(a.expr)
+        else { return nil }
+        return (a, k)
+    }
+
+    /// The series of `a` over the query's steps: each input series with the steps at which it
+    /// was among the best `parameter` of its group. Ties and NaN rank as in ``topK(_:parameter:_:)``
+    /// (an earlier series stays ahead of a later equal one).
+    func selectKColumns(_ a: AggregateExpr, parameter: Double, _ context: ColumnContext) throws(EvaluationError) -> [StepSeries] {
+        let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
+        var groupOf: [Labels: Int] = [:]
+        var inputs: [StepSeries] = []
+        var groups: [Int] = []
+        var members: [Int] = []
+        try forEachSeries(a.expr, context) { (s: inout StepSeries) throws(EvaluationError) in
+            try context.hold(s.pointCount)
+            let key = a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping)
+            let g = groupOf[key] ?? members.count
+            if g == members.count {
+                groupOf[key] = g
+                members.append(0)
+            }
+            members[g] += 1
+            groups.append(g)
+            inputs.append(s)
+        }
+        // The parameter is checked after the input is read, as step by step (inner
+        // expressions are computed first there, and fail first).
+        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
+        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
+        let k = Int(parameter >= 1 ? parameter : 0)
+        guard k > 0 else { return [] }
+        let steps = stepCount
+        let top = a.op == .topk
+        // Per group, per step, up to `width` (value, input) pairs, best first.
+        let widths = members.map { min(k, $0) }
+        var values = widths.map { [Double](repeating: 0, count: $0 * steps) }
+        var chosen = widths.map { [Int32](repeating: 0, count: $0 * steps) }
+        var counts = widths.map { _ in [Int32](repeating: 0, count: steps) }
+        for (j, s) in inputs.enumerated() {
+            let g = groups[j], width = widths[g]
+            for i in 0..<steps where s.present[i] {
+                let v = s.values[i], base = i * width
+                var n = Int(counts[g][i])
+                if n == width {
+                    let last = values[g][base + n - 1]
+                    guard top ? Self.greater(v, last) : Self.less(v, last) else { continue }
+                    n -= 1  // the last one makes room
+                } else {
+                    counts[g][i] += 1
+                }
+                var p = n
+                while p > 0, top ? Self.greater(v, values[g][base + p - 1]) : Self.less(v, values[g][base + p - 1]) {
+                    values[g][base + p] = values[g][base + p - 1]
+                    chosen[g][base + p] = chosen[g][base + p - 1]
+                    p -= 1
+                }
+                values[g][base + p] = v
+                chosen[g][base + p] = Int32(j)
+            }
+        }
+        var kept = [Bool](repeating: false, count: inputs.count)
+        var present = inputs.map { [Bool](repeating: false, count: $0.present.count) }
+        for g in widths.indices {
+            let width = widths[g]
+            for i in 0..<steps {
+                for p in 0..<Int(counts[g][i]) {
+                    let j = Int(chosen[g][i * width + p])
+                    kept[j] = true
+                    present[j][i] = true
+                }
+            }
+        }
+        var out: [StepSeries] = []
+        for j in inputs.indices where kept[j] {
+            var s = inputs[j]
+            s.present = present[j]
+            out.append(s)
+        }
+        return out
+    }
+}
