@@ -28,7 +28,10 @@ import TributaryWire
                 let labels = Labels(sortedPairs: [("__name__", "big"), ("instance", "host-\(i)")])
                 for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) {
                     if i == 7, (1_500_000...1_590_000).contains(t) { continue }  // a gap, filled late by one test
-                    _ = b.append(labels, Sample(timestamp: t, value: Double(i) / 7 + Double(t) / 1e9))
+                    // With the cache, values with the entropy of real gauges (runs of them are worth
+                    // compressing once); otherwise ones that compress well.
+                    let value = cache ? Double((UInt64(i) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9) % 1_000_000_007) / 997 : Double(i) / 7 + Double(t) / 1e9
+                    _ = b.append(labels, Sample(timestamp: t, value: value))
                 }
             }
         }
@@ -106,6 +109,30 @@ import TributaryWire
             // compressed at the first refresh and reused by the next two.
             if [15, 30, 45].contains(start) { #expect(cache.compressedRuns == 300 * 4, "window from \(start)") }
         }
+        await server.stop()
+    }
+
+    /// Series that repeat each other compress far better as one stream than as runs compressed
+    /// one by one: their refreshes are sent compressed whole, not several times larger.
+    @Test func repetitiveAnswersAreNotSentAsRuns() async throws {
+        let server = try await TestServer { c in c.queryResultsCache = true }
+        defer { server.removeData() }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<300 {
+                let labels = Labels(sortedPairs: [("__name__", "flat"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) { _ = b.append(labels, Sample(timestamp: t, value: 1)) }
+            }
+        }
+        func gzipBytes(_ query: String) async -> Int {
+            let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
+            var count = answer.body.count
+            if let stream = answer.stream { while let chunk = await stream.next() { count += chunk.count } }
+            return count
+        }
+        let whole = await gzipBytes("query=flat&start=0&end=2400&step=15&nocache=1")
+        _ = await gzipBytes("query=flat&start=0&end=2400&step=15")
+        let refreshed = await gzipBytes("query=flat&start=15&end=2415&step=15")
+        #expect(refreshed * 10 < whole * 13, "refresh \(refreshed) bytes, the answer compressed whole \(whole)")
         await server.stop()
     }
 

@@ -84,7 +84,7 @@ struct CachedSeries: Sendable {
                 // A run is sent compressed when all its steps are in the window and it is not
                 // the series' first (whose comma is dropped).
                 if i > timestamps.startIndex, run.first >= start, run.last <= end,
-                    let fragment = fragments[run.first] ?? (makeFragments ? fragments.make(run, bytes) : nil)
+                    case .compressed(let fragment) = fragments[run.first] ?? (makeFragments ? fragments.make(run, bytes) : .plain)
                 {
                     guard out.fragment(fragment) else { return false }
                 } else {
@@ -114,9 +114,22 @@ final class CachedFragments: Sendable {
         let last: Int64
     }
 
-    private let runs: Mutex<[Int64: (last: Int64, fragment: DeflateFragment)]>
+    /// What a run is sent as.
+    enum Kept: Sendable {
+        case compressed(DeflateFragment)
+        /// As JSON, compressed with the rest of the answer: the run compressed to fewer than
+        /// ``smallest`` bytes, so its own Huffman tables (60–100 bytes) would be much of it,
+        /// and one stream over the answer shares tables and repetition across series (an
+        /// answer of near-constant series: 18 KB whole, 203 KB in runs).
+        case plain
+    }
 
-    init(_ runs: [Int64: (last: Int64, fragment: DeflateFragment)] = [:]) {
+    /// The smallest compressed run sent as a fragment.
+    static let smallest = 256
+
+    private let runs: Mutex<[Int64: (last: Int64, kept: Kept)]>
+
+    init(_ runs: [Int64: (last: Int64, kept: Kept)] = [:]) {
         self.runs = Mutex(runs)
     }
 
@@ -130,18 +143,26 @@ final class CachedFragments: Sendable {
         return Run(first: first, last: first + span - step)
     }
 
-    /// Runs kept (for tests).
-    var count: Int { runs.withLock { $0.count } }
-
-    subscript(first: Int64) -> DeflateFragment? {
-        runs.withLock { $0[first]?.fragment }
+    /// Runs kept compressed (for tests).
+    var count: Int {
+        runs.withLock { runs in
+            runs.values.reduce(0) { n, run in
+                if case .compressed = run.kept { return n + 1 }
+                return n
+            }
+        }
     }
 
-    /// Compresses `bytes` (the JSON of `run`) and keeps it.
-    func make(_ run: Run, _ bytes: ArraySlice<UInt8>) -> DeflateFragment? {
-        guard let fragment = DeflateFragment(bytes) else { return nil }
-        runs.withLock { $0[run.first] = (run.last, fragment) }
-        return fragment
+    subscript(first: Int64) -> Kept? {
+        runs.withLock { $0[first]?.kept }
+    }
+
+    /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
+    func make(_ run: Run, _ bytes: ArraySlice<UInt8>) -> Kept {
+        var kept = Kept.plain
+        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
+        runs.withLock { $0[run.first] = (run.last, kept) }
+        return kept
     }
 
     /// A set of its own with the runs that end at or before `t`.
