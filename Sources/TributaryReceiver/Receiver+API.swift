@@ -215,16 +215,12 @@ extension Receiver {
 
     /// One series of a matrix. False when the client went away.
     static func writeSeries(_ labels: Labels, _ samples: [Sample], first: Bool, _ out: inout JSONWriter) -> Bool {
-        if !first { out.raw(",") }
-        out.raw("{\"metric\":")
-        out.labels(labels)
-        out.raw(",\"values\":[")
+        out.openSeries(labels, first: first)
         for (k, p) in samples.enumerated() {
             if k > 0 { out.bytes.append(UInt8(ascii: ",")) }
             out.point(p.timestamp, p.value)
         }
-        out.raw("]}")
-        return out.boundary()
+        return out.closeSeries()
     }
 
     /// `match[]` selectors parsed into matcher lists.

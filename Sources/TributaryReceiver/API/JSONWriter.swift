@@ -19,8 +19,10 @@ struct JSONWriter {
     /// False when nothing more should be written (the client went away).
     mutating func boundary() -> Bool {
         guard let chunks, bytes.count >= Self.chunkSize else { return true }
-        let full = bytes
-        bytes.removeAll(keepingCapacity: true)
+        // The full buffer goes to the client; a new one of the same size takes its place.
+        var full: [UInt8] = []
+        full.reserveCapacity(bytes.capacity)
+        swap(&full, &bytes)
         guard chunks(full) else {
             self.chunks = nil
             return false
@@ -48,6 +50,21 @@ struct JSONWriter {
     }
 
     mutating func raw(_ s: String) { bytes.append(contentsOf: s.utf8) }
+
+    /// Opens one series of a matrix, up to its first point: `{"metric":{…},"values":[`.
+    mutating func openSeries(_ labels: Labels, first: Bool) {
+        if !first { raw(",") }
+        raw("{\"metric\":")
+        self.labels(labels)
+        raw(",\"values\":[")
+    }
+
+    /// Closes the series ``openSeries(_:first:)`` opened. False when nothing more should be
+    /// written (the client went away).
+    mutating func closeSeries() -> Bool {
+        raw("]}")
+        return boundary()
+    }
 
     mutating func string(_ s: String) {
         bytes.append(UInt8(ascii: "\""))

@@ -67,8 +67,10 @@ final class StreamedAnswer: @unchecked Sendable {
     /// Hands the compressed bytes to the stream once they fill a chunk (or when `force`).
     private func passOn(_ stream: BodyStream, force: Bool) -> Bool {
         guard force || outgoing.count >= JSONWriter.chunkSize else { return true }
-        let full = outgoing
-        outgoing.removeAll(keepingCapacity: true)
+        // The full buffer goes to the stream; a new one of the same size takes its place.
+        var full: [UInt8] = []
+        full.reserveCapacity(outgoing.capacity)
+        swap(&full, &outgoing)
         return stream.send(full)
     }
 

@@ -68,10 +68,7 @@ struct CachedSeries: Sendable {
     /// wholly inside the window (made now when `makeFragments`), else from the JSON. False
     /// when the client went away.
     func write(first: Bool, start: Int64, end: Int64, step: Int64, makeFragments: Bool, _ out: inout JSONWriter) -> Bool {
-        if !first { out.raw(",") }
-        out.raw("{\"metric\":")
-        out.labels(labels)
-        out.raw(",\"values\":[")
+        out.openSeries(labels, first: first)
         if out.fragments == nil || timestamps.count < 2 * CachedFragments.steps {
             out.bytes.append(contentsOf: json.dropFirst())
         } else {
@@ -93,8 +90,7 @@ struct CachedSeries: Sendable {
                 i = j
             }
         }
-        out.raw("]}")
-        return out.boundary()
+        return out.closeSeries()
     }
 }
 
