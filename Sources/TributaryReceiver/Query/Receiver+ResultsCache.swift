@@ -40,23 +40,26 @@ extension Receiver {
             computed = all
             annotations = work
         }
-        // Series by labels: cached steps, then the computed ones.
-        var index: [Labels: Int] = [:]
-        var parts: [(CachedSeries, [Sample])] = []
-        for c in cached {
-            index[c.labels] = parts.count
-            parts.append((c, []))
-        }
-        for s in computed {
-            if let i = index[s.labels] {
-                parts[i].1 = s.samples
+        // Both in label order (the cache keeps answers so): one walk pairs a series' cached
+        // steps with its computed ones.
+        computed.sort { $0.labels < $1.labels }
+        var answer: [CachedSeries] = []
+        answer.reserveCapacity(max(cached.count, computed.count))
+        var i = 0
+        var j = 0
+        while i < cached.count || j < computed.count {
+            if j == computed.count || (i < cached.count && cached[i].labels < computed[j].labels) {
+                answer.append(cached[i])
+                i += 1
+            } else if i == cached.count || computed[j].labels < cached[i].labels {
+                answer.append(CachedSeries(labels: computed[j].labels).appending(computed[j].samples[...]))
+                j += 1
             } else {
-                index[s.labels] = parts.count
-                parts.append((CachedSeries(labels: s.labels), s.samples))
+                answer.append(computed[j].samples.isEmpty ? cached[i] : cached[i].appending(computed[j].samples[...]))
+                i += 1
+                j += 1
             }
         }
-        parts.sort { $0.0.labels < $1.0.labels }
-        let answer = parts.map { old, samples in samples.isEmpty ? old : old.appending(samples[...]) }
         cache.store(key, series: answer, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
         return (answer, annotations, reused)
     }

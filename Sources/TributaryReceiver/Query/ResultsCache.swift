@@ -88,7 +88,7 @@ public final class ResultsCache: Sendable {
     /// written since the entry was computed (`oldestWritten(mark)`, nil when that is no longer
     /// known, which drops the entry).
     func lookup(_ key: String, start: Int64, end: Int64, step: Int64, removals: UInt64, oldestWritten: (RecentWrites.Mark) -> Int64?) -> Hit? {
-        state.withLock { state -> Hit? in
+        let found = state.withLock { state -> (series: [CachedSeries], warnings: [String], last: Int64)? in
             guard var entry = state.entries[key] else { return nil }
             guard entry.removals == removals, let written = oldestWritten(entry.mark) else {
                 state.points -= entry.points
@@ -99,17 +99,20 @@ public final class ResultsCache: Sendable {
             // forward), up to the last step before the oldest write.
             let limit = min(end, entry.end, written == .min ? .min : written - 1)
             guard start >= entry.start, start <= limit else { return nil }
-            let last = start + (limit - start) / step * step  // the last cached step asked for
-            var series: [CachedSeries] = []
-            for s in entry.series {
-                let kept = s.cut(from: start, to: last)
-                if !kept.timestamps.isEmpty { series.append(kept) }
-            }
             state.clock &+= 1
             entry.lastUsed = state.clock
             state.entries[key] = entry
-            return Hit(series: series, warnings: entry.warnings, computeFrom: last + step)
+            return (entry.series, entry.warnings, start + (limit - start) / step * step)
         }
+        guard let found else { return nil }
+        // Cut outside the lock: other dashboards' lookups need not wait for this one's series.
+        var series: [CachedSeries] = []
+        series.reserveCapacity(found.series.count)
+        for s in found.series {
+            let kept = s.cut(from: start, to: found.last)
+            if !kept.timestamps.isEmpty { series.append(kept) }
+        }
+        return Hit(series: series, warnings: found.warnings, computeFrom: found.last + step)
     }
 
     /// Keeps `series` (the answer's steps from `start` to `end`, computed after `mark` and
