@@ -53,19 +53,41 @@ public struct MergeQuerier: Querier {
             if list.count == 1 { return list[0] }
             return QueriedSeries(
                 labels: labels,
-                makeIterator: { ArraySampleIterator(samples: Self.merged(list)) },
-                appendAll: { $0.append(contentsOf: Self.merged(list)) })
+                makeIterator: {
+                    var samples: [Sample] = []
+                    Self.appendMerged(list, to: &samples)
+                    return ArraySampleIterator(samples: samples)
+                },
+                appendAll: { Self.appendMerged(list, to: &$0) })
         }
     }
 
-    /// The samples of `parts` in time order, each timestamp once (the first part's wins).
-    static func merged(_ parts: [QueriedSeries]) -> [Sample] {
-        mergeSamples(
-            parts.map { p in
-                var samples: [Sample] = []
-                p.appendSamples(to: &samples)
-                return samples
-            })
+    /// Appends the samples of `parts` in time order, each timestamp once (the first part's
+    /// wins). Parts are the blocks in time order and then the head, so they usually follow
+    /// one another without overlap: decoded one after the other, they are already the answer,
+    /// and only when a check finds them out of order are they merged.
+    static func appendMerged(_ parts: [QueriedSeries], to out: inout [Sample]) {
+        let first = out.count
+        var ends: [Int] = []
+        ends.reserveCapacity(parts.count)
+        for p in parts {
+            p.appendSamples(to: &out)
+            ends.append(out.count)
+        }
+        let inOrder = out.withUnsafeBufferPointer { all in
+            var k = first + 1
+            while k < all.count, all[k - 1].timestamp < all[k].timestamp { k += 1 }
+            return k >= all.count
+        }
+        if inOrder { return }
+        var lists: [[Sample]] = []
+        var start = first
+        for end in ends {
+            lists.append(Array(out[start..<end]))
+            start = end
+        }
+        out.removeSubrange(first...)
+        out.append(contentsOf: mergeSamples(lists))
     }
 
     public func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] {
