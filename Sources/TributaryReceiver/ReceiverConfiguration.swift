@@ -49,10 +49,10 @@ public struct ReceiverConfiguration: Sendable {
     public var queryResultsCache = true
     /// Most points (series × steps) the results cache holds.
     public var queryResultsCacheMaxPoints = 2_000_000
-    /// Threads one query may use for its per-series work (itself and helpers); 0 means one
-    /// per core. 1 by default: helpers make a lone query faster but take time from ingest
-    /// when dashboards keep the query threads busy.
-    public var queryParallelism = 1
+    /// Threads one query may use for its per-series work (itself and helpers); 0 (the
+    /// default) means one per core. Helpers run at the query threads' low priority and only
+    /// while no other query runs, so busy dashboards fall back to a thread each.
+    public var queryParallelism = 0
     /// Most samples one query may hold at once (Prometheus's `query.max-samples`); beyond it
     /// the query fails with `execution_too_many_samples`, not the process.
     public var queryMaxSamples = 50_000_000
