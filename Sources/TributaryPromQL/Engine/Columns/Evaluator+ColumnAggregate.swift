@@ -63,6 +63,26 @@ extension Evaluator {
 
     static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp) {
         if s.dropName { group.dropName = true }
+        if op == .sum || op == .count || op == .group {
+            // Dashboards' usual aggregations through pointers: an indexed write checked each
+            // array's uniqueness at every step.
+            let isSum = op == .sum
+            s.values.withUnsafeBufferPointer { values in
+                s.present.withUnsafeBufferPointer { present in
+                    group.counts.withUnsafeMutableBufferPointer { counts in
+                        group.first.withUnsafeMutableBufferPointer { first in
+                            group.second.withUnsafeMutableBufferPointer { second in
+                                for i in 0..<values.count where present[i] {
+                                    counts[i] += 1
+                                    if isSum { (first[i], second[i]) = kahanInc(values[i], first[i], second[i]) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for i in s.values.indices where s.present[i] {
             let v = s.values[i]
             group.counts[i] += 1

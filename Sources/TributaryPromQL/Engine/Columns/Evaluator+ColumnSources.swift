@@ -82,15 +82,22 @@ extension Evaluator {
                 var out = StepSeries(labels: labels, steps: steps, dropName: false)
                 var next = 0  // first sample after the reference time
                 var any = false
-                for i in 0..<steps {
-                    let ref = refs[i]
-                    while next < samples.count, samples[next].timestamp <= ref { next += 1 }
-                    guard next > 0 else { continue }
-                    let sample = samples[next - 1]
-                    guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
-                    out.values[i] = sample.value
-                    out.present[i] = true
-                    any = true
+                // Through pointers, as in rangeFunctionColumns.
+                out.values.withUnsafeMutableBufferPointer { values in
+                    out.present.withUnsafeMutableBufferPointer { present in
+                        refs.withUnsafeBufferPointer { refs in
+                            for i in 0..<steps {
+                                let ref = refs[i]
+                                while next < samples.count, samples[next].timestamp <= ref { next += 1 }
+                                guard next > 0 else { continue }
+                                let sample = samples[next - 1]
+                                guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
+                                values[i] = sample.value
+                                present[i] = true
+                                any = true
+                            }
+                        }
+                    }
                 }
                 return any ? out : nil
             }, sink)
