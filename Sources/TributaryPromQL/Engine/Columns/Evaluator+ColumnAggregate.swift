@@ -64,8 +64,8 @@ extension Evaluator {
     static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp) {
         if s.dropName { group.dropName = true }
         if op == .sum || op == .count || op == .group {
-            // Dashboards' usual aggregations through pointers: an indexed write checked each
-            // array's uniqueness at every step.
+            // Dashboards' usual aggregations (and avg below) through pointers: an indexed
+            // write checked each array's uniqueness at every step.
             let isSum = op == .sum
             s.values.withUnsafeBufferPointer { values in
                 s.present.withUnsafeBufferPointer { present in
@@ -83,17 +83,35 @@ extension Evaluator {
             }
             return
         }
+        if op == .avg {
+            s.values.withUnsafeBufferPointer { values in
+                s.present.withUnsafeBufferPointer { present in
+                    group.counts.withUnsafeMutableBufferPointer { counts in
+                        group.first.withUnsafeMutableBufferPointer { first in
+                            group.second.withUnsafeMutableBufferPointer { second in
+                                group.incremental.withUnsafeMutableBufferPointer { incremental in
+                                    for i in 0..<values.count where present[i] {
+                                        let v = values[i]
+                                        counts[i] += 1
+                                        (first[i], second[i]) = kahanInc(v, first[i], second[i])
+                                        if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
+                                        let mean = incremental[i], n = Double(counts[i])
+                                        if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { incremental[i] = mean + (v / n - mean / n) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            return
+        }
         for i in s.values.indices where s.present[i] {
             let v = s.values[i]
             group.counts[i] += 1
             switch op {
             case .sum:
                 (group.first[i], group.second[i]) = kahanInc(v, group.first[i], group.second[i])
-            case .avg:
-                (group.first[i], group.second[i]) = kahanInc(v, group.first[i], group.second[i])
-                if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
-                let mean = group.incremental[i], n = Double(group.counts[i])
-                if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { group.incremental[i] = mean + (v / n - mean / n) }
             case .min:
                 if group.first[i].isNaN || v < group.first[i] { group.first[i] = v }
             case .max:
