@@ -63,27 +63,10 @@ extension Evaluator {
 
     static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp) {
         if s.dropName { group.dropName = true }
-        if op == .sum || op == .count || op == .group {
-            // Dashboards' usual aggregations (and avg below) through pointers: an indexed
-            // write checked each array's uniqueness at every step.
-            let isSum = op == .sum
-            s.values.withUnsafeBufferPointer { values in
-                s.present.withUnsafeBufferPointer { present in
-                    group.counts.withUnsafeMutableBufferPointer { counts in
-                        group.first.withUnsafeMutableBufferPointer { first in
-                            group.second.withUnsafeMutableBufferPointer { second in
-                                for i in 0..<values.count where present[i] {
-                                    counts[i] += 1
-                                    if isSum { (first[i], second[i]) = kahanInc(values[i], first[i], second[i]) }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-            return
-        }
-        if op == .avg {
+        if op == .sum || op == .count || op == .group || op == .avg {
+            // Dashboards' usual aggregations through pointers: an indexed write checked each
+            // array's uniqueness at every step. (`incremental` is empty unless avg.)
+            let sums = op == .sum || op == .avg, isAvg = op == .avg
             s.values.withUnsafeBufferPointer { values in
                 s.present.withUnsafeBufferPointer { present in
                     group.counts.withUnsafeMutableBufferPointer { counts in
@@ -93,7 +76,9 @@ extension Evaluator {
                                     for i in 0..<values.count where present[i] {
                                         let v = values[i]
                                         counts[i] += 1
+                                        guard sums else { continue }
                                         (first[i], second[i]) = kahanInc(v, first[i], second[i])
+                                        guard isAvg else { continue }
                                         if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
                                         let mean = incremental[i], n = Double(counts[i])
                                         if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { incremental[i] = mean + (v / n - mean / n) }
@@ -110,8 +95,6 @@ extension Evaluator {
             let v = s.values[i]
             group.counts[i] += 1
             switch op {
-            case .sum:
-                (group.first[i], group.second[i]) = kahanInc(v, group.first[i], group.second[i])
             case .min:
                 if group.first[i].isNaN || v < group.first[i] { group.first[i] = v }
             case .max:
