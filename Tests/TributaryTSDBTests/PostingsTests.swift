@@ -15,6 +15,11 @@ import TributaryModel
         let a = list(), b = list(), c = list()
         #expect(Postings.intersect(a, b) == Set(a).intersection(b).sorted())
         #expect(Postings.merge([a, b, c]) == Set(a).union(b).union(c).sorted())
+        // Many lists, as a regex over many label values gives: odd counts, empty lists.
+        let many = (0..<Int(rng.next() % 40)).map { _ in rng.next() % 5 == 0 ? [] : list() }
+        #expect(Postings.merge(many) == Set(many.joined()).sorted())
+        #expect(Postings.merge([a]) == a)
+        #expect(Postings.merge([]) == [])
         #expect(Postings.without(a, b) == Set(a).subtracting(b).sorted())
         var inserted: [UInt32] = []
         for x in (a + b).shuffled(using: &rng) { Postings.insert(x, into: &inserted) }

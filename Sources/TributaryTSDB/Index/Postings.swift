@@ -34,39 +34,51 @@ public enum Postings {
         return out
     }
 
-    /// Series in any of the lists.
+    /// Series in any of the lists. Merged in pairs, level by level (n·log k for k lists of n
+    /// IDs in all): a regex over many values (`instance=~"host-1.*"`) yields hundreds of lists,
+    /// and folding them into one growing list was n·k.
     public static func merge(_ lists: [[UInt32]]) -> [UInt32] {
-        switch lists.count {
-        case 0: return []
-        case 1: return lists[0]
-        default:
-            var out = merge2(lists[0], lists[1])
-            for list in lists.dropFirst(2) { out = merge2(out, list) }
-            return out
+        var level = lists.filter { !$0.isEmpty }
+        while level.count > 1 {
+            var next: [[UInt32]] = []
+            next.reserveCapacity((level.count + 1) / 2)
+            var i = 0
+            while i + 1 < level.count {
+                next.append(merge2(level[i], level[i + 1]))
+                i += 2
+            }
+            if i < level.count { next.append(level[i]) }
+            level = next
         }
+        return level.first ?? []
     }
 
     static func merge2(_ a: [UInt32], _ b: [UInt32]) -> [UInt32] {
-        var out: [UInt32] = []
-        out.reserveCapacity(a.count + b.count)
-        var i = 0, j = 0
-        while i < a.count, j < b.count {
-            let x = a[i], y = b[j]
-            if x == y {
-                out.append(x)
-                i += 1
-                j += 1
-            } else if x < y {
-                out.append(x)
-                i += 1
-            } else {
-                out.append(y)
-                j += 1
+        a.withUnsafeBufferPointer { a in
+            b.withUnsafeBufferPointer { b in
+                [UInt32](unsafeUninitializedCapacity: a.count + b.count) { out, written in
+                    var i = 0, j = 0, n = 0
+                    while i < a.count, j < b.count {
+                        let x = a[i], y = b[j]
+                        out[n] = min(x, y)
+                        n += 1
+                        if x <= y { i += 1 }
+                        if y <= x { j += 1 }
+                    }
+                    while i < a.count {
+                        out[n] = a[i]
+                        n += 1
+                        i += 1
+                    }
+                    while j < b.count {
+                        out[n] = b[j]
+                        n += 1
+                        j += 1
+                    }
+                    written = n
+                }
             }
         }
-        out.append(contentsOf: a[i...])
-        out.append(contentsOf: b[j...])
-        return out
     }
 
     /// Series in `a` but not in `b`.
