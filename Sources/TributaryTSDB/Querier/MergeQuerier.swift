@@ -38,16 +38,24 @@ public struct MergeQuerier: Querier {
     private func merge(_ queriers: [any Querier], _ matchers: [Matcher], start: Int64, end: Int64, head fromHead: [QueriedSeries]) throws(QueryError)
         -> [QueriedSeries]
     {
+        var lists: [[QueriedSeries]] = []
+        for q in queriers {
+            let list = try q.selectUnsorted(matchers, start: start, end: end)
+            if !list.isEmpty { lists.append(list) }
+        }
+        if !fromHead.isEmpty { lists.append(fromHead) }
+        // One source with data (a query over the last minutes: the head alone) needs no
+        // matching of labels across sources.
+        if lists.count <= 1 { return lists.first ?? [] }
         var order: [Labels] = []
         var parts: [Labels: [QueriedSeries]] = [:]
-        func add(_ list: [QueriedSeries]) {
+        parts.reserveCapacity(lists.map(\.count).max() ?? 0)
+        for list in lists {
             for s in list {
                 if parts[s.labels] == nil { order.append(s.labels) }
                 parts[s.labels, default: []].append(s)
             }
         }
-        for q in queriers { add(try q.selectUnsorted(matchers, start: start, end: end)) }
-        add(fromHead)
         return order.compactMap { labels in
             guard let list = parts[labels] else { return nil }
             if list.count == 1 { return list[0] }
