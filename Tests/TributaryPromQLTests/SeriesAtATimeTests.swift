@@ -39,6 +39,11 @@ import TributaryTSDB
         "c_total / on (group, instance) group_left (mode) g", "c_total / on (group, instance) group_left g",
         "g * on (group, instance) group_left (mode) c_total", "rate(c_total[5m]) - on (group, instance, mode) rate(c_total[10m])",
         "dup_a + on (x) dup_b", "last_over_time(dup_a[1h]) + on (x) dup_b",
+        // One-to-one pairs computed column by column, handed on in the step-by-step order
+        // (topk over ties: all ones, so order picks the series).
+        "sum by (group) (rate(c_total[5m]) / on (group, instance, mode) c_total)", "topk(3, c_total / on (group, instance, mode) c_total)",
+        "count by (group) (rate(c_total[5m]) > on (group, instance, mode) rate(c_total[10m]))",
+        "rate(c_total[5m]) < bool on (group, instance, mode) rate(c_total[10m])",
         // topk and bottomk at the root: groups, ties (rounded values), NaN, k past the group,
         // k below 1, a NaN or overflowing k, and names that collide once dropped.
         "bottomk(2, g)", "topk by (group) (2, g)", "bottomk without (instance) (1, g)", "topk(2, round(g))",

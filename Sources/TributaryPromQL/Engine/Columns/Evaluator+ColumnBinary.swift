@@ -53,6 +53,12 @@ extension Evaluator {
         let oneSignature = one.map { signatureID($0.labels) }
         let manySignature = many.map { signatureID($0.labels) }
         let filter = b.op.isComparison && !b.returnBool
+        if card == .oneToOne, matching.include.isEmpty,
+            let partner = Self.uniquePartners(many: manySignature, one: oneSignature, signatures: signatures.count)
+        {
+            try pairColumns(b, many, one, partner, filter: filter, sink)
+            return
+        }
 
         // Output series: one per many-side series, or per (many, one) pair when the result
         // takes labels from the one side (group_left(labels)).
@@ -124,5 +130,66 @@ extension Evaluator {
             }
         }
         for var s in slots { try sink(&s.series) }
+    }
+
+    /// For one-to-one matching where no signature has two series on either side (`a / b` of
+    /// two metrics from the same targets, the usual case), the one-side series each many-side
+    /// series pairs with (-1: none); nil when some signature repeats. Then no step can break
+    /// a matching rule, and each pair is computed column by column instead of step by step.
+    static func uniquePartners(many: [Int], one: [Int], signatures: Int) -> [Int]? {
+        var oneOf = Array(repeating: -1, count: signatures)
+        for (o, sig) in one.enumerated() {
+            guard oneOf[sig] < 0 else { return nil }
+            oneOf[sig] = o
+        }
+        var taken = Array(repeating: false, count: signatures)
+        var partner = Array(repeating: -1, count: many.count)
+        for (m, sig) in many.enumerated() {
+            guard !taken[sig] else { return nil }
+            taken[sig] = true
+            partner[m] = oneOf[sig]
+        }
+        return partner
+    }
+
+    /// One-to-one `many op one` for ``uniquePartners(many:one:signatures:)``: each pair's
+    /// columns through pointers. Results go out in the order the step-by-step loop creates
+    /// them (by first matched step, then many-side order), so aggregations above add them in
+    /// the same order.
+    private func pairColumns(
+        _ b: BinaryExpr, _ many: [StepSeries], _ one: [StepSeries], _ partner: [Int], filter: Bool, _ sink: SeriesSink
+    ) throws(EvaluationError) {
+        let steps = stepCount
+        var made: [(first: Int, series: StepSeries)] = []
+        for (m, o) in partner.enumerated() where o >= 0 {
+            let l = many[m], r = one[o]
+            var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
+            var first = -1
+            out.values.withUnsafeMutableBufferPointer { values in
+                out.present.withUnsafeMutableBufferPointer { present in
+                    l.values.withUnsafeBufferPointer { lv in
+                        l.present.withUnsafeBufferPointer { lp in
+                            r.values.withUnsafeBufferPointer { rv in
+                                r.present.withUnsafeBufferPointer { rp in
+                                    for i in 0..<steps where lp[i] && rp[i] {
+                                        guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
+                                        if filter && value != 1 { continue }
+                                        values[i] = filter ? lv[i] : value
+                                        present[i] = true
+                                        if first < 0 { first = i }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            guard first >= 0 else { continue }
+            out.labels = resultMetric(l.labels, r.labels, b)
+            made.append((first, out))
+        }
+        // Stable: within a step, many-side order.
+        let order = made.indices.sorted { made[$0].first != made[$1].first ? made[$0].first < made[$1].first : $0 < $1 }
+        for k in order { try sink(&made[k].series) }
     }
 }
