@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TributaryModel
+import TributaryPromQL
 import TributaryTSDB
 import TributaryWire
 
@@ -43,6 +44,17 @@ import TributaryWire
         defer { server.removeData() }
         let whole = server.receiver.api("query_range", query: Self.range, form: nil).body
         #expect(whole.count > 8 * JSONWriter.chunkSize, "a big answer: \(whole.count) bytes")
+        // The API formats a large matrix on the query's helper threads: the same bytes as
+        // formatted series after series on one.
+        #expect(server.receiver.engine.options.workers != nil, "the parallel path is the one under test")
+        let (value, _) = try server.receiver.engine.rangeQuery(
+            try Parser.parse("big"), start: 0, end: 3_600_000, step: 15_000, querier: server.receiver.db.querier())
+        var sequential = JSONWriter()
+        sequential.raw("{\"status\":\"success\",\"data\":")
+        server.receiver.write(value, workers: nil, &sequential)
+        sequential.raw("}")
+        let sequentialSame = sequential.bytes == whole
+        #expect(sequentialSame, "formatted on several threads: \(whole.count) bytes, on one: \(sequential.bytes.count)")
 
         // In process: the answer comes back before the query thread has written it all.
         let answer = await server.receiver.queryAPI("query_range", query: Self.range, form: nil)

@@ -43,24 +43,43 @@ extension Receiver {
         // Both in label order (the cache keeps answers so): one walk pairs a series' cached
         // steps with its computed ones.
         computed.sort { $0.labels < $1.labels }
-        var answer: [CachedSeries] = []
-        answer.reserveCapacity(max(cached.count, computed.count))
+        var pairs: [(cached: Int?, computed: Int?)] = []
+        pairs.reserveCapacity(max(cached.count, computed.count))
         var i = 0
         var j = 0
         while i < cached.count || j < computed.count {
             if j == computed.count || (i < cached.count && cached[i].labels < computed[j].labels) {
-                answer.append(cached[i])
+                pairs.append((i, nil))
                 i += 1
             } else if i == cached.count || computed[j].labels < cached[i].labels {
-                answer.append(CachedSeries(labels: computed[j].labels).appending(computed[j].samples[...]))
+                pairs.append((nil, j))
                 j += 1
             } else {
-                answer.append(computed[j].samples.isEmpty ? cached[i] : cached[i].appending(computed[j].samples[...]))
+                pairs.append((i, j))
                 i += 1
                 j += 1
             }
         }
-        cache.store(key, series: answer, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
-        return (answer, annotations, reused)
+        // The computed steps formatted as JSON (most of a cold answer's writing), on the
+        // query's helper threads when it has them.
+        var answer = [CachedSeries?](repeating: nil, count: pairs.count)
+        answer.withUnsafeMutableBufferPointer { answer in
+            func make(_ worker: Int, _ k: Int) {
+                switch pairs[k] {
+                case (let c?, nil): answer[k] = cached[c]
+                case (nil, let n?): answer[k] = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
+                case (let c?, let n?): answer[k] = computed[n].samples.isEmpty ? cached[c] : cached[c].appending(computed[n].samples[...])
+                case (nil, nil): break
+                }
+            }
+            if let workers = engine.options.workers, pairs.count >= workers.minimumSeries {
+                workers.run(tasks: pairs.count, make)
+            } else {
+                for k in pairs.indices { make(0, k) }
+            }
+        }
+        let series = answer.compactMap { $0 }
+        cache.store(key, series: series, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
+        return (series, annotations, reused)
     }
 }
