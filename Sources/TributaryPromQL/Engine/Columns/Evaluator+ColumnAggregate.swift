@@ -67,22 +67,20 @@ extension Evaluator {
             // Dashboards' usual aggregations through pointers: an indexed write checked each
             // array's uniqueness at every step. (`incremental` is empty unless avg.)
             let sums = op == .sum || op == .avg, isAvg = op == .avg
-            s.values.withUnsafeBufferPointer { values in
-                s.present.withUnsafeBufferPointer { present in
-                    group.counts.withUnsafeMutableBufferPointer { counts in
-                        group.first.withUnsafeMutableBufferPointer { first in
-                            group.second.withUnsafeMutableBufferPointer { second in
-                                group.incremental.withUnsafeMutableBufferPointer { incremental in
-                                    for i in 0..<values.count where present[i] {
-                                        let v = values[i]
-                                        counts[i] += 1
-                                        guard sums else { continue }
-                                        (first[i], second[i]) = kahanInc(v, first[i], second[i])
-                                        guard isAvg else { continue }
-                                        if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
-                                        let mean = incremental[i], n = Double(counts[i])
-                                        if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { incremental[i] = mean + (v / n - mean / n) }
-                                    }
+            s.withColumns { values, present in
+                group.counts.withUnsafeMutableBufferPointer { counts in
+                    group.first.withUnsafeMutableBufferPointer { first in
+                        group.second.withUnsafeMutableBufferPointer { second in
+                            group.incremental.withUnsafeMutableBufferPointer { incremental in
+                                for i in 0..<values.count where present[i] {
+                                    let v = values[i]
+                                    counts[i] += 1
+                                    guard sums else { continue }
+                                    (first[i], second[i]) = kahanInc(v, first[i], second[i])
+                                    guard isAvg else { continue }
+                                    if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
+                                    let mean = incremental[i], n = Double(counts[i])
+                                    if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { incremental[i] = mean + (v / n - mean / n) }
                                 }
                             }
                         }

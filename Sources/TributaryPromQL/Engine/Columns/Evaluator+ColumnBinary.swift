@@ -165,21 +165,15 @@ extension Evaluator {
             let l = many[m], r = one[o]
             var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
             var first = -1
-            out.values.withUnsafeMutableBufferPointer { values in
-                out.present.withUnsafeMutableBufferPointer { present in
-                    l.values.withUnsafeBufferPointer { lv in
-                        l.present.withUnsafeBufferPointer { lp in
-                            r.values.withUnsafeBufferPointer { rv in
-                                r.present.withUnsafeBufferPointer { rp in
-                                    for i in 0..<steps where lp[i] && rp[i] {
-                                        guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
-                                        if filter && value != 1 { continue }
-                                        values[i] = filter ? lv[i] : value
-                                        present[i] = true
-                                        if first < 0 { first = i }
-                                    }
-                                }
-                            }
+            out.withMutableColumns { values, present in
+                l.withColumns { lv, lp in
+                    r.withColumns { rv, rp in
+                        for i in 0..<steps where lp[i] && rp[i] {
+                            guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
+                            if filter && value != 1 { continue }
+                            values[i] = filter ? lv[i] : value
+                            present[i] = true
+                            if first < 0 { first = i }
                         }
                     }
                 }

@@ -83,19 +83,17 @@ extension Evaluator {
                 var next = 0  // first sample after the reference time
                 var any = false
                 // Through pointers, as in rangeFunctionColumns.
-                out.values.withUnsafeMutableBufferPointer { values in
-                    out.present.withUnsafeMutableBufferPointer { present in
-                        refs.withUnsafeBufferPointer { refs in
-                            for i in 0..<steps {
-                                let ref = refs[i]
-                                while next < samples.count, samples[next].timestamp <= ref { next += 1 }
-                                guard next > 0 else { continue }
-                                let sample = samples[next - 1]
-                                guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
-                                values[i] = sample.value
-                                present[i] = true
-                                any = true
-                            }
+                out.withMutableColumns { values, present in
+                    refs.withUnsafeBufferPointer { refs in
+                        for i in 0..<steps {
+                            let ref = refs[i]
+                            while next < samples.count, samples[next].timestamp <= ref { next += 1 }
+                            guard next > 0 else { continue }
+                            let sample = samples[next - 1]
+                            guard sample.timestamp > ref - lookback, !sample.isStale else { continue }
+                            values[i] = sample.value
+                            present[i] = true
+                            any = true
                         }
                     }
                 }
@@ -120,71 +118,69 @@ extension Evaluator {
             var any = false
             // Columns written through pointers: an indexed write checked the arrays'
             // uniqueness at every step.
-            out.values.withUnsafeMutableBufferPointer { values in
-                out.present.withUnsafeMutableBufferPointer { present in
-                    refs.withUnsafeBufferPointer { refs in
-                        func set(_ i: Int, _ value: Double) {
-                            values[i] = value
-                            present[i] = true
-                            any = true
+            out.withMutableColumns { values, present in
+                refs.withUnsafeBufferPointer { refs in
+                    func set(_ i: Int, _ value: Double) {
+                        values[i] = value
+                        present[i] = true
+                        any = true
+                    }
+                    /// Calls `body` with each step and the indexes `from..<to` of its window's samples.
+                    func forEachWindow(_ samples: UnsafeBufferPointer<Sample>, _ body: (_ step: Int, _ from: Int, _ to: Int) -> Void) {
+                        var from = 0, to = 0
+                        for i in 0..<steps {
+                            while to < samples.count, samples[to].timestamp <= refs[i] { to += 1 }
+                            while from < to, samples[from].timestamp <= refs[i] - range { from += 1 }
+                            body(i, from, to)
                         }
-                        /// Calls `body` with each step and the indexes `from..<to` of its window's samples.
-                        func forEachWindow(_ samples: UnsafeBufferPointer<Sample>, _ body: (_ step: Int, _ from: Int, _ to: Int) -> Void) {
-                            var from = 0, to = 0
-                            for i in 0..<steps {
-                                while to < samples.count, samples[to].timestamp <= refs[i] { to += 1 }
-                                while from < to, samples[from].timestamp <= refs[i] - range { from += 1 }
-                                body(i, from, to)
-                            }
-                        }
-                        func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
-                            guard function == .rate || function == .increase || function == .delta else {
-                                forEachWindow(samples) { i, from, to in
-                                    guard from < to,
-                                        let v = Self.compute(
-                                            function, UnsafeBufferPointer(rebasing: samples[from..<to]), t: stepTime(i), rangeStart: refs[i] - range,
-                                            rangeEnd: refs[i], rangeSeconds: rangeSeconds, scalars: scalars)
-                                    else { return }
-                                    set(i, v)
-                                }
-                                return
-                            }
-                            // rate, increase and delta in constant time per step: the counter resets are
-                            // found once, and each window adds the values before the resets inside it, in
-                            // order (the same additions as extrapolatedRate's loop, so the same result).
-                            let isCounter = function != .delta
-                            scratch.resets.removeAll(keepingCapacity: true)
-                            if isCounter {
-                                for k in samples.indices.dropFirst() where samples[k].value < samples[k - 1].value { scratch.resets.append(k) }
-                            }
-                            let resets = scratch.resets
-                            var reset = 0
+                    }
+                    func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
+                        guard function == .rate || function == .increase || function == .delta else {
                             forEachWindow(samples) { i, from, to in
-                                guard to - from >= 2 else { return }
-                                var result = samples[to - 1].value - samples[from].value
-                                if isCounter {
-                                    while reset < resets.count, resets[reset] <= from { reset += 1 }
-                                    var k = reset
-                                    while k < resets.count, resets[k] < to {
-                                        result += samples[resets[k] - 1].value
-                                        k += 1
-                                    }
-                                }
-                                set(
-                                    i,
-                                    Self.extrapolate(
-                                        result, first: samples[from], last: samples[to - 1], count: to - from, rangeStart: refs[i] - range,
-                                        rangeEnd: refs[i], rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate))
+                                guard from < to,
+                                    let v = Self.compute(
+                                        function, UnsafeBufferPointer(rebasing: samples[from..<to]), t: stepTime(i), rangeStart: refs[i] - range,
+                                        rangeEnd: refs[i], rangeSeconds: rangeSeconds, scalars: scalars)
+                                else { return }
+                                set(i, v)
                             }
+                            return
                         }
-                        // Windows never include stale markers: leave them out once.
-                        if stored.contains(where: \.isStale) {
-                            scratch.kept.removeAll(keepingCapacity: true)
-                            for s in stored where !s.isStale { scratch.kept.append(s) }
-                            scratch.kept.withUnsafeBufferPointer { evaluate($0) }
-                        } else {
-                            evaluate(stored)
+                        // rate, increase and delta in constant time per step: the counter resets are
+                        // found once, and each window adds the values before the resets inside it, in
+                        // order (the same additions as extrapolatedRate's loop, so the same result).
+                        let isCounter = function != .delta
+                        scratch.resets.removeAll(keepingCapacity: true)
+                        if isCounter {
+                            for k in samples.indices.dropFirst() where samples[k].value < samples[k - 1].value { scratch.resets.append(k) }
                         }
+                        let resets = scratch.resets
+                        var reset = 0
+                        forEachWindow(samples) { i, from, to in
+                            guard to - from >= 2 else { return }
+                            var result = samples[to - 1].value - samples[from].value
+                            if isCounter {
+                                while reset < resets.count, resets[reset] <= from { reset += 1 }
+                                var k = reset
+                                while k < resets.count, resets[k] < to {
+                                    result += samples[resets[k] - 1].value
+                                    k += 1
+                                }
+                            }
+                            set(
+                                i,
+                                Self.extrapolate(
+                                    result, first: samples[from], last: samples[to - 1], count: to - from, rangeStart: refs[i] - range,
+                                    rangeEnd: refs[i], rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate))
+                        }
+                    }
+                    // Windows never include stale markers: leave them out once.
+                    if stored.contains(where: \.isStale) {
+                        scratch.kept.removeAll(keepingCapacity: true)
+                        for s in stored where !s.isStale { scratch.kept.append(s) }
+                        scratch.kept.withUnsafeBufferPointer { evaluate($0) }
+                    } else {
+                        evaluate(stored)
                     }
                 }
             }

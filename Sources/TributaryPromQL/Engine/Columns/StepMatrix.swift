@@ -19,6 +19,19 @@ struct StepSeries {
     }
 
     var pointCount: Int { present.reduce(0) { $1 ? $0 + 1 : $0 } }
+
+    /// Both columns as buffers, for loops over every step: an indexed read or write of the
+    /// arrays checked them (uniqueness, bounds) at each step.
+    func withColumns<R>(_ body: (_ values: UnsafeBufferPointer<Double>, _ present: UnsafeBufferPointer<Bool>) -> R) -> R {
+        values.withUnsafeBufferPointer { values in present.withUnsafeBufferPointer { present in body(values, present) } }
+    }
+
+    /// As ``withColumns(_:)``, to write them.
+    mutating func withMutableColumns<R>(
+        _ body: (_ values: UnsafeMutableBufferPointer<Double>, _ present: UnsafeMutableBufferPointer<Bool>) -> R
+    ) -> R {
+        values.withUnsafeMutableBufferPointer { values in present.withUnsafeMutableBufferPointer { present in body(values, present) } }
+    }
 }
 
 /// What columnar evaluation of one query shares: the sample budget and deadline it enforces
