@@ -193,13 +193,7 @@ extension Receiver {
             out.raw("]")
         case .matrix(let series):
             out.raw("[")
-            if let workers, series.count >= workers.minimumSeries {
-                Self.writeSeries(series, on: workers, &out)
-            } else {
-                for (i, s) in series.enumerated() {
-                    guard Self.writeSeries(s.labels, s.samples, first: i == 0, &out) else { break }
-                }
-            }
+            Self.writeSeries(series, on: .spreading(series.count, on: workers), &out)
             out.raw("]")
         }
         stats?.write(to: &out)
@@ -233,18 +227,20 @@ extension Receiver {
     /// thread while the others idled), and compressing it the next most. Consecutive series
     /// are formatted together in parts of about ``partBytes``; for a gzip answer each part is
     /// compressed on its thread too and spliced into the stream (``DeflateFragment``).
-    static func writeSeries(_ series: [SeriesResult], on workers: WorkerPool, _ out: inout JSONWriter) {
+    /// Without `workers` the parts are made in turn on the calling thread.
+    static func writeSeries(_ series: [SeriesResult], on workers: WorkerPool?, _ out: inout JSONWriter) {
+        guard !series.isEmpty else { return }
         let points = series.reduce(0) { $0 + $1.samples.count }
         let perPart = max(1, min(series.count, partBytes / max(1, 32 * points / series.count)))
         let parts = (series.count + perPart - 1) / perPart
         let compress = out.fragments != nil
-        let batch = workers.workers * 4
+        let batch = (workers?.workers ?? 1) * 4
         var texts = [(bytes: [UInt8], fragment: DeflateFragment?)](repeating: ([], nil), count: min(batch, parts))
         var first = 0
         while first < parts {
             let n = min(batch, parts - first)
             texts.withUnsafeMutableBufferPointer { texts in
-                workers.run(tasks: n) { _, j in
+                WorkerPool.run(workers, tasks: n) { _, j in
                     let from = (first + j) * perPart, to = min(series.count, from + perPart)
                     var text = JSONWriter(capacity: 128 + (to - from) * 32 * (points / series.count + 4))
                     for k in from..<to { _ = writeSeries(series[k].labels, series[k].samples, first: k == 0, &text) }

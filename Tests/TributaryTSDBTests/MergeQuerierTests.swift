@@ -40,4 +40,51 @@ import TributaryModel
         let parts = [part([(1, 1), (2, 2)], bulk: true), part([(2, 20), (3, 3)], bulk: true)]
         #expect(merged(parts) == ["1=1.0", "2=2.0", "3=3.0"])
     }
+
+    /// A source holding fixed series; any matcher selects all of them.
+    struct Fixed: Querier {
+        let series: [(instance: String, points: [(Int64, Double)])]
+
+        func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+            series.map { s in
+                let samples = s.points.map { Sample(timestamp: $0.0, value: $0.1) }
+                return QueriedSeries(
+                    labels: Labels(sortedPairs: [(name: "__name__", value: "up"), (name: "instance", value: s.instance)]),
+                    makeIterator: { ArraySampleIterator(samples: samples) })
+            }
+        }
+        func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func cardinality(limit: Int) -> CardinalityStats { CardinalityStats() }
+    }
+
+    /// Each selected series as `instance: t=v ...`, in label order.
+    func read(blocks: [Fixed], head: Fixed) throws -> [String] {
+        let querier = MergeQuerier(blocks: { blocks }, head: head)
+        let all = try querier.select([try Matcher(.equal, "__name__", "up")], start: 0, end: 100)
+        return all.map { s in
+            var samples: [Sample] = []
+            s.appendSamples(to: &samples)
+            return "\(s.labels.value(of: "instance") ?? "?"): " + samples.map { "\($0.timestamp)=\($0.value)" }.joined(separator: " ")
+        }
+    }
+
+    @Test func aBlockAloneIsTheAnswer() throws {
+        // The head and a second block have nothing: the one source's series are returned.
+        let block = Fixed(series: [("b", [(3, 3)]), ("a", [(1, 1), (2, 2)])])
+        #expect(try read(blocks: [block, Fixed(series: [])], head: Fixed(series: [])) == ["a: 1=1.0 2=2.0", "b: 3=3.0"])
+    }
+
+    @Test func theHeadAloneIsTheAnswer() throws {
+        let head = Fixed(series: [("a", [(5, 5)])])
+        #expect(try read(blocks: [Fixed(series: [])], head: head) == ["a: 5=5.0"])
+    }
+
+    @Test func aBlockAndTheHeadAreMergedSeriesBySeries() throws {
+        // `a` is in both: one series, the block's samples then the head's, the shared
+        // timestamp once. Taking either source alone would lose `b` or `c`, or list `a` twice.
+        let block = Fixed(series: [("a", [(1, 1), (2, 2)]), ("b", [(1, 10)])])
+        let head = Fixed(series: [("c", [(4, 40)]), ("a", [(2, 20), (3, 3)])])
+        #expect(try read(blocks: [block], head: head) == ["a: 1=1.0 2=2.0 3=3.0", "b: 1=10.0", "c: 4=40.0"])
+    }
 }

@@ -43,43 +43,46 @@ extension Receiver {
         // Both in label order (the cache keeps answers so): one walk pairs a series' cached
         // steps with its computed ones.
         computed.sort { $0.labels < $1.labels }
-        var pairs: [(cached: Int?, computed: Int?)] = []
+        var pairs: [Pair] = []
         pairs.reserveCapacity(max(cached.count, computed.count))
         var i = 0
         var j = 0
         while i < cached.count || j < computed.count {
             if j == computed.count || (i < cached.count && cached[i].labels < computed[j].labels) {
-                pairs.append((i, nil))
+                pairs.append(.cached(i))
                 i += 1
             } else if i == cached.count || computed[j].labels < cached[i].labels {
-                pairs.append((nil, j))
+                pairs.append(.computed(j))
                 j += 1
             } else {
-                pairs.append((i, j))
+                pairs.append(.both(i, j))
                 i += 1
                 j += 1
             }
         }
         // The computed steps formatted as JSON (most of a cold answer's writing), on the
-        // query's helper threads when it has them.
-        var answer = [CachedSeries?](repeating: nil, count: pairs.count)
-        answer.withUnsafeMutableBufferPointer { answer in
-            func make(_ worker: Int, _ k: Int) {
+        // query's helper threads when it has them; each task initialises its own slot.
+        let series = [CachedSeries](unsafeUninitializedCapacity: pairs.count) { answer, count in
+            WorkerPool.run(.spreading(pairs.count, on: engine.options.workers), tasks: pairs.count) { _, k in
+                let made: CachedSeries
                 switch pairs[k] {
-                case (let c?, nil): answer[k] = cached[c]
-                case (nil, let n?): answer[k] = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
-                case (let c?, let n?): answer[k] = computed[n].samples.isEmpty ? cached[c] : cached[c].appending(computed[n].samples[...])
-                case (nil, nil): break
+                case .cached(let c): made = cached[c]
+                case .computed(let n): made = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
+                case .both(let c, let n): made = computed[n].samples.isEmpty ? cached[c] : cached[c].appending(computed[n].samples[...])
                 }
+                (answer.baseAddress! + k).initialize(to: made)
             }
-            if let workers = engine.options.workers, pairs.count >= workers.minimumSeries {
-                workers.run(tasks: pairs.count, make)
-            } else {
-                for k in pairs.indices { make(0, k) }
-            }
+            count = pairs.count
         }
-        let series = answer.compactMap { $0 }
         cache.store(key, series: series, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
         return (series, annotations, reused)
+    }
+
+    /// Where one series of a cached range answer comes from.
+    private enum Pair {
+        case cached(Int)
+        case computed(Int)
+        /// Cached steps followed by newly computed ones.
+        case both(Int, Int)
     }
 }

@@ -163,22 +163,32 @@ extension Evaluator {
         var made: [(first: Int, series: StepSeries)] = []
         for (m, o) in partner.enumerated() where o >= 0 {
             let l = many[m], r = one[o]
-            var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
+            // The first step with a result, before any column is allocated: a pair that
+            // never shares a step (or whose comparison never holds) costs no arrays.
             var first = -1
-            out.withMutableColumns { values, present in
-                l.withColumns { lv, lp in
-                    r.withColumns { rv, rp in
-                        for i in 0..<steps where lp[i] && rp[i] {
-                            guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
-                            if filter && value != 1 { continue }
-                            values[i] = filter ? lv[i] : value
-                            present[i] = true
-                            if first < 0 { first = i }
-                        }
+            l.withColumns { lv, lp in
+                r.withColumns { rv, rp in
+                    for i in 0..<steps where lp[i] && rp[i] {
+                        guard let value = Self.apply(b.op, lv[i], rv[i]), !filter || value == 1 else { continue }
+                        first = i
+                        return
                     }
                 }
             }
             guard first >= 0 else { continue }
+            var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
+            out.withMutableColumns { values, present in
+                l.withColumns { lv, lp in
+                    r.withColumns { rv, rp in
+                        for i in first..<steps where lp[i] && rp[i] {
+                            guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
+                            if filter && value != 1 { continue }
+                            values[i] = filter ? lv[i] : value
+                            present[i] = true
+                        }
+                    }
+                }
+            }
             out.labels = resultMetric(l.labels, r.labels, b)
             made.append((first, out))
         }

@@ -30,7 +30,7 @@ extension Evaluator {
         } catch {
             throw EvaluationError(.execution, "\(error)")
         }
-        let pool = options.workers.flatMap { series.count >= $0.minimumSeries ? $0 : nil }
+        let pool = WorkerPool.spreading(series.count, on: options.workers)
         let batch = pool?.batch ?? 1
         let scratch = (0..<(pool?.workers ?? 1)).map { _ in Scratch() }
         var results = [StepSeries?](repeating: nil, count: min(batch, series.count))
@@ -47,7 +47,7 @@ extension Evaluator {
                         counts[j] = buffers.samples.count
                         results[j] = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
                     }
-                    if let pool { pool.run(tasks: n, compute) } else { for j in 0..<n { compute(0, j) } }
+                    WorkerPool.run(pool, tasks: n, compute)
                 }
             }
             for j in 0..<n {
