@@ -92,6 +92,15 @@ struct BenchMain {
                 print("storage benchmark failed: \(error)")
                 exit(1)
             }
+        case "chunks":
+            let block = args.firstIndex(of: "--block").flatMap { args[safe: $0 + 1] } ?? "."
+            let metric = args.firstIndex(of: "--metric").flatMap { args[safe: $0 + 1] } ?? "node_network_transmit_bytes_total"
+            do {
+                try ChunkDecodeBenchmark.run(block: block, metric: metric, seconds: seconds)
+            } catch {
+                print("chunks benchmark failed: \(error)")
+                exit(1)
+            }
         case "ingest":
             let series = args.firstIndex(of: "--series").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 20_000
             let rounds = args.firstIndex(of: "--rounds").flatMap { Int(args[safe: $0 + 1] ?? "") } ?? 100
@@ -110,7 +119,7 @@ struct BenchMain {
             }
         default:
             print(
-                "usage: tributary-bench [decode|exposition|tsdb|promql|ingest|ingest-under-query|query|storage|head-memory|soak] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH] [head-memory: --series N --rounds N --bin PATH] [soak: --series N --days D --retention-days D]"
+                "usage: tributary-bench [decode|exposition|tsdb|promql|chunks|ingest|ingest-under-query|query|storage|head-memory|soak] [--seconds N] [--series N] [--memory-series N] [ingest: --rounds N --replicas 1|2 --bin PATH] [query: --hours H --range S --step S --bin PATH] [storage: --series N --hours H --bin PATH] [head-memory: --series N --rounds N --bin PATH] [soak: --series N --days D --retention-days D] [chunks: --block DIR --metric NAME]"
             )
             exit(2)
         }

@@ -110,6 +110,40 @@ import TributaryModel
         }
     }
 
+    @Test func deltaOfDeltaWidthsAtTheirEdgesDecodeInBothReaders() {
+        // Each width's edges, Prometheus's sign rule (half the range is positive) included,
+        // repeated so that most fall in the bulk decoder's unchecked part (whole samples ahead).
+        let edges: [Int64] = [
+            0, 1, -1, 8191, -8191, 8192, -8192, 8193, -8193, 65535, -65535, 65536, -65536, 65537, 524_287, -524_287, 524_288, -524_288,
+            524_289, -524_289, 1 << 40, -(1 << 40)
+        ]
+        var chunk = XORChunk()
+        var expected: [Sample] = []
+        var t: Int64 = 1_700_000_000_000, delta: Int64 = 15_000, v = 1.0
+        for round in 0..<6 {
+            for (k, dod) in edges.enumerated() {
+                delta += dod
+                t += delta
+                // Unchanged, a new window, the previous window again, a full 64-bit XOR.
+                switch (round + k) % 4 {
+                case 0: break
+                case 1: v += 0.25
+                case 2: v += 0.5
+                default: v = -v * 1e300
+                }
+                chunk.append(t, v)
+                expected.append(Sample(timestamp: t, value: v))
+            }
+        }
+        var bulk: [Sample] = []
+        #expect(XORChunk.decode(chunk.bytes, into: &bulk))
+        #expect(bulk == expected)
+        var it = chunk.makeIterator()
+        var viaIterator: [Sample] = []
+        while let s = it.next() { viaIterator.append(s) }
+        #expect(viaIterator == expected)
+    }
+
     @Test func seekFindsFirstSampleAtOrAfter() {
         var chunk = XORChunk()
         for i in 0..<100 { chunk.append(Int64(i) * 1000, Double(i)) }
