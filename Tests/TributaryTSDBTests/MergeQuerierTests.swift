@@ -83,8 +83,13 @@ import TributaryModel
     @Test func aBlockAndTheHeadAreMergedSeriesBySeries() throws {
         // `a` is in both: one series, the block's samples then the head's, the shared
         // timestamp once. Taking either source alone would lose `b` or `c`, or list `a` twice.
-        let block = Fixed(series: [("a", [(1, 1), (2, 2)]), ("b", [(1, 10)])])
+        // Neither source lists its series in label order here (a block normally does: the
+        // merge checks, and sorts what is not).
+        let block = Fixed(series: [("b", [(1, 10)]), ("a", [(1, 1), (2, 2)])])
         let head = Fixed(series: [("c", [(4, 40)]), ("a", [(2, 20), (3, 3)])])
         #expect(try read(blocks: [block], head: head) == ["a: 1=1.0 2=2.0 3=3.0", "b: 1=10.0", "c: 4=40.0"])
+        // Two blocks and the head: a series in all three is one, the earlier block winning a tie.
+        let later = Fixed(series: [("a", [(2, 200), (5, 5)]), ("d", [(6, 6)])])
+        #expect(try read(blocks: [block, later], head: head) == ["a: 1=1.0 2=2.0 3=3.0 5=5.0", "b: 1=10.0", "c: 4=40.0", "d: 6=6.0"])
     }
 }

@@ -51,6 +51,10 @@ public protocol Querier: Sendable {
     /// sorting thousands of label sets per selector is measurable on dashboard queries).
     func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries]
 
+    /// As ``selectUnsorted(_:start:end:)``, reading independent parts (the blocks) on
+    /// `runner`'s threads when it is given.
+    func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries]
+
     /// Label names of the series matching `matchers` (all series when empty), sorted, at most
     /// `limit` (0 means no limit).
     func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String]
@@ -66,6 +70,17 @@ extension Querier {
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
         try select(matchers, start: start, end: end)
     }
+
+    public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
+        try selectUnsorted(matchers, start: start, end: end)
+    }
+}
+
+/// Threads that independent tasks can be spread on (a query's helper threads).
+public protocol TaskRunner: AnyObject {
+    /// Runs `body(worker, task)` for every task in `0..<tasks`, each once, and returns when
+    /// all have finished.
+    func run(tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void)
 }
 
 /// Why a query against storage failed.

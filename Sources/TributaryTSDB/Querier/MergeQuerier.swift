@@ -29,45 +29,95 @@ public struct MergeQuerier: Querier {
     }
 
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        try selectUnsorted(matchers, start: start, end: end, on: nil)
+    }
+
+    /// The blocks are read on `runner`'s threads, one block per task: reading a block's
+    /// series (index entries, chunk bytes and their checksums) was a fifth of a 6h query over
+    /// 65k series, with the helper threads idle.
+    public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
         let fromHead = try head.selectUnsorted(matchers, start: start, end: end)
         let queriers = blocks()
         if queriers.isEmpty { return fromHead }
-        return try merge(queriers, matchers, start: start, end: end, head: fromHead)
+        return try merge(queriers, matchers, start: start, end: end, head: fromHead, on: runner)
     }
 
-    private func merge(_ queriers: [any Querier], _ matchers: [Matcher], start: Int64, end: Int64, head fromHead: [QueriedSeries]) throws(QueryError)
-        -> [QueriedSeries]
-    {
+    private func merge(
+        _ queriers: [any Querier], _ matchers: [Matcher], start: Int64, end: Int64, head fromHead: [QueriedSeries], on runner: (any TaskRunner)? = nil
+    ) throws(QueryError) -> [QueriedSeries] {
+        var read = [Result<[QueriedSeries], QueryError>](repeating: .success([]), count: queriers.count)
+        read.withUnsafeMutableBufferPointer { read in
+            func select(_ worker: Int, _ k: Int) {
+                do {
+                    read[k] = .success(try queriers[k].selectUnsorted(matchers, start: start, end: end))
+                } catch {
+                    read[k] = .failure(error)
+                }
+            }
+            if let runner, queriers.count > 1 {
+                runner.run(tasks: queriers.count, select)
+            } else {
+                for k in queriers.indices { select(0, k) }
+            }
+        }
         var lists: [[QueriedSeries]] = []
-        for q in queriers {
-            let list = try q.selectUnsorted(matchers, start: start, end: end)
+        for result in read {
+            let list = try result.get()
             if !list.isEmpty { lists.append(list) }
         }
         if !fromHead.isEmpty { lists.append(fromHead) }
         // One source with data (a query over the last minutes: the head alone) needs no
         // matching of labels across sources.
         if lists.count <= 1 { return lists.first ?? [] }
-        var order: [Labels] = []
-        var parts: [Labels: [QueriedSeries]] = [:]
-        parts.reserveCapacity(lists.map(\.count).max() ?? 0)
-        for list in lists {
-            for s in list {
-                if parts[s.labels] == nil { order.append(s.labels) }
-                parts[s.labels, default: []].append(s)
+        return Self.mergeByLabels(lists)
+    }
+
+    /// The series of `lists` (in precedence order), those with the same labels made one, in
+    /// label order. Each list is put in label order first: a block's comes so (its series
+    /// references follow label order) and is only checked, the head's is sorted. Then one walk
+    /// over all of them: a dictionary keyed by labels hashed every series of every source, a
+    /// tenth of a 6h query over 65k series on one thread.
+    static func mergeByLabels(_ lists: [[QueriedSeries]]) -> [QueriedSeries] {
+        var lists = lists
+        for k in lists.indices {
+            let inOrder = lists[k].indices.dropFirst().allSatisfy { !(lists[k][$0].labels < lists[k][$0 - 1].labels) }
+            if !inOrder { lists[k].sort { $0.labels < $1.labels } }
+        }
+        var next = [Int](repeating: 0, count: lists.count)
+        var out: [QueriedSeries] = []
+        out.reserveCapacity(lists.map(\.count).max() ?? 0)
+        var parts: [QueriedSeries] = []
+        while true {
+            // The smallest labels at the lists' fronts.
+            var smallest = -1
+            for k in lists.indices where next[k] < lists[k].count {
+                if smallest < 0 || lists[k][next[k]].labels < lists[smallest][next[smallest]].labels { smallest = k }
             }
+            guard smallest >= 0 else { break }
+            let labels = lists[smallest][next[smallest]].labels
+            parts.removeAll(keepingCapacity: true)
+            for k in lists.indices {
+                while next[k] < lists[k].count, lists[k][next[k]].labels == labels {
+                    parts.append(lists[k][next[k]])
+                    next[k] += 1
+                }
+            }
+            if parts.count == 1 {
+                out.append(parts[0])
+                continue
+            }
+            let list = parts
+            out.append(
+                QueriedSeries(
+                    labels: labels,
+                    makeIterator: {
+                        var samples: [Sample] = []
+                        Self.appendMerged(list, to: &samples)
+                        return ArraySampleIterator(samples: samples)
+                    },
+                    appendAll: { Self.appendMerged(list, to: &$0) }))
         }
-        return order.compactMap { labels in
-            guard let list = parts[labels] else { return nil }
-            if list.count == 1 { return list[0] }
-            return QueriedSeries(
-                labels: labels,
-                makeIterator: {
-                    var samples: [Sample] = []
-                    Self.appendMerged(list, to: &samples)
-                    return ArraySampleIterator(samples: samples)
-                },
-                appendAll: { Self.appendMerged(list, to: &$0) })
-        }
+        return out
     }
 
     /// Appends the samples of `parts` in time order, each timestamp once (the first part's

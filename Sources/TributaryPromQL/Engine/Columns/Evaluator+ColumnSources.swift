@@ -26,7 +26,7 @@ extension Evaluator {
     ) throws(EvaluationError) {
         let series: [QueriedSeries]
         do {
-            series = try querier.selectUnsorted(v.matchers, start: from, end: to)
+            series = try querier.selectUnsorted(v.matchers, start: from, end: to, on: options.workers)
         } catch {
             throw EvaluationError(.execution, "\(error)")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TributaryModel
 
 /// Helper threads that a query lends its per-series work to: ``run(tasks:_:)`` spreads task
 /// numbers over the calling thread and the idle helpers and returns when all are done.
@@ -118,3 +119,6 @@ extension WorkerPool {
         }
     }
 }
+
+/// Storage reads independent parts of a selection (the blocks) on a query's helpers.
+extension WorkerPool: TaskRunner {}
