@@ -33,30 +33,62 @@ extension Evaluator {
         let pool = WorkerPool.spreading(series.count, on: options.workers)
         let batch = pool?.batch ?? 1
         let scratch = (0..<(pool?.workers ?? 1)).map { _ in Scratch() }
-        var results = [StepSeries?](repeating: nil, count: min(batch, series.count))
-        var counts = [Int](repeating: 0, count: results.count)
-        var first = 0
-        while first < series.count {
-            let n = min(batch, series.count - first)
-            results.withUnsafeMutableBufferPointer { results in
-                counts.withUnsafeMutableBufferPointer { counts in
-                    func compute(_ worker: Int, _ j: Int) {
-                        let s = series[first + j], buffers = scratch[worker]
-                        buffers.samples.removeAll(keepingCapacity: true)
-                        s.appendSamples(to: &buffers.samples)
-                        counts[j] = buffers.samples.count
-                        results[j] = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
-                    }
-                    WorkerPool.run(pool, tasks: n, compute)
-                }
-            }
+        // Two batches in flight: while one is computed, the one before it is handed to `sink`
+        // (one task among the computing ones: the folds above are not safe to run twice at
+        // once, and they are in order because each batch's run ends before the next starts).
+        // Handed on by the caller after each batch, they left the helpers idle a third of a
+        // heavy query's time.
+        var computing = [StepSeries?](repeating: nil, count: min(batch, series.count))
+        var handing = computing
+        var computingCounts = [Int](repeating: 0, count: computing.count)
+        var handingCounts = computingCounts
+        var pending = 0
+        func handOn(_ results: UnsafeMutableBufferPointer<StepSeries?>, _ counts: UnsafeMutableBufferPointer<Int>, _ n: Int) throws(EvaluationError) {
             for j in 0..<n {
                 try context.read(counts[j])
                 guard var out = results[j] else { continue }
                 results[j] = nil
                 try sink(&out)
             }
+        }
+        var first = 0
+        var failure: EvaluationError?
+        while first < series.count {
+            let n = min(batch, series.count - first)
+            let previous = pending
+            let offset = previous > 0 ? 1 : 0
+            computing.withUnsafeMutableBufferPointer { results in
+                computingCounts.withUnsafeMutableBufferPointer { counts in
+                    handing.withUnsafeMutableBufferPointer { handing in
+                        handingCounts.withUnsafeMutableBufferPointer { handingCounts in
+                            WorkerPool.run(pool, tasks: n + offset) { worker, task in
+                                if task < offset {
+                                    do throws(EvaluationError) {
+                                        try handOn(handing, handingCounts, previous)
+                                    } catch {
+                                        failure = error
+                                    }
+                                    return
+                                }
+                                let j = task - offset
+                                let s = series[first + j], buffers = scratch[worker]
+                                buffers.samples.removeAll(keepingCapacity: true)
+                                s.appendSamples(to: &buffers.samples)
+                                counts[j] = buffers.samples.count
+                                results[j] = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
+                            }
+                        }
+                    }
+                }
+            }
+            if let failure { throw failure }
+            swap(&computing, &handing)
+            swap(&computingCounts, &handingCounts)
+            pending = n
             first += n
+        }
+        try handing.withUnsafeMutableBufferPointer { (handing) throws(EvaluationError) in
+            try handingCounts.withUnsafeMutableBufferPointer { (counts) throws(EvaluationError) in try handOn(handing, counts, pending) }
         }
     }
 

@@ -49,7 +49,9 @@ public final class WorkerPool: @unchecked Sendable {
         self.batch = max(1, batch)
         for index in 0..<self.helpers {
             Thread { [self] in
-                Thread.current.name = "tributary-query-helper-\(index + 1)"  // set from inside the thread
+                // Set from inside the thread, and at most 15 bytes: Linux refuses a longer name
+                // and the thread kept its creator's ("oot.default-qos" in `top -H` and profiles).
+                Thread.current.name = "query-helper-\(index + 1)"
                 threadSetup()
                 loop(worker: index + 1)
             }.start()
