@@ -240,7 +240,7 @@ extension Receiver {
         while first < parts {
             let n = min(batch, parts - first)
             texts.withUnsafeMutableBufferPointer { texts in
-                WorkerPool.run(workers, tasks: n) { _, j in
+                runTasks(on: workers, tasks: n) { _, j in
                     let from = (first + j) * perPart, to = min(series.count, from + perPart)
                     var text = JSONWriter(capacity: 128 + (to - from) * 32 * (points / series.count + 4))
                     for k in from..<to { _ = writeSeries(series[k].labels, series[k].samples, first: k == 0, &text) }

@@ -59,9 +59,10 @@ import TributaryModel
     }
 
     /// Each selected series as `instance: t=v ...`, in label order.
-    func read(blocks: [Fixed], head: Fixed) throws -> [String] {
+    func read(blocks: [Fixed], head: Fixed, on runner: (any TaskRunner)? = nil) throws -> [String] {
         let querier = MergeQuerier(blocks: { blocks }, head: head)
-        let all = try querier.select([try Matcher(.equal, "__name__", "up")], start: 0, end: 100)
+        var all = try querier.selectUnsorted([try Matcher(.equal, "__name__", "up")], start: 0, end: 100, on: runner)
+        all.sort { $0.labels < $1.labels }
         return all.map { s in
             var samples: [Sample] = []
             s.appendSamples(to: &samples)
@@ -91,5 +92,15 @@ import TributaryModel
         // Two blocks and the head: a series in all three is one, the earlier block winning a tie.
         let later = Fixed(series: [("a", [(2, 200), (5, 5)]), ("d", [(6, 6)])])
         #expect(try read(blocks: [block, later], head: head) == ["a: 1=1.0 2=2.0 3=3.0 5=5.0", "b: 1=10.0", "c: 4=40.0", "d: 6=6.0"])
+        // The blocks read as tasks, last block first: each result stays its block's.
+        #expect(
+            try read(blocks: [block, later], head: head, on: Backwards()) == ["a: 1=1.0 2=2.0 3=3.0 5=5.0", "b: 1=10.0", "c: 4=40.0", "d: 6=6.0"])
+    }
+
+    /// Runs tasks on the calling thread, the last first.
+    final class Backwards: TaskRunner {
+        func run(tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+            for t in (0..<tasks).reversed() { body(0, t) }
+        }
     }
 }

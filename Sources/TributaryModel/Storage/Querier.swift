@@ -83,6 +83,16 @@ public protocol TaskRunner: AnyObject {
     func run(tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void)
 }
 
+/// Runs `body(worker, task)` for every task in `0..<tasks`: on `runner`'s threads, or in
+/// order on the calling thread (as worker 0) when there is none.
+public func runTasks(on runner: (any TaskRunner)?, tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
+    if let runner {
+        runner.run(tasks: tasks, body)
+    } else {
+        for t in 0..<tasks { body(0, t) }
+    }
+}
+
 /// Why a query against storage failed.
 public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String

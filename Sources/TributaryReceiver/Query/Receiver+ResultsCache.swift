@@ -63,14 +63,14 @@ extension Receiver {
         // The computed steps formatted as JSON (most of a cold answer's writing), on the
         // query's helper threads when it has them; each task initialises its own slot.
         let series = [CachedSeries](unsafeUninitializedCapacity: pairs.count) { answer, count in
-            WorkerPool.run(.spreading(pairs.count, on: engine.options.workers), tasks: pairs.count) { _, k in
+            runTasks(on: WorkerPool.spreading(pairs.count, on: engine.options.workers), tasks: pairs.count) { _, k in
                 let made: CachedSeries
                 switch pairs[k] {
                 case .cached(let c): made = cached[c]
                 case .computed(let n): made = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
                 case .both(let c, let n): made = computed[n].samples.isEmpty ? cached[c] : cached[c].appending(computed[n].samples[...])
                 }
-                (answer.baseAddress! + k).initialize(to: made)
+                answer.initializeElement(at: k, to: made)
             }
             count = pairs.count
         }

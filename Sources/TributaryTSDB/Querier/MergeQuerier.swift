@@ -54,11 +54,7 @@ public struct MergeQuerier: Querier {
                     read[k] = .failure(error)
                 }
             }
-            if let runner, queriers.count > 1 {
-                runner.run(tasks: queriers.count, select)
-            } else {
-                for k in queriers.indices { select(0, k) }
-            }
+            runTasks(on: runner, tasks: queriers.count, select)
         }
         var lists: [[QueriedSeries]] = []
         for result in read {

@@ -163,34 +163,30 @@ extension Evaluator {
         var made: [(first: Int, series: StepSeries)] = []
         for (m, o) in partner.enumerated() where o >= 0 {
             let l = many[m], r = one[o]
-            // The first step with a result, before any column is allocated: a pair that
-            // never shares a step (or whose comparison never holds) costs no arrays.
-            var first = -1
-            l.withColumns { lv, lp in
+            // The first step with a result is found before any column is allocated: a pair
+            // that never shares a step (or whose comparison never holds) costs no arrays.
+            let computed: (first: Int, series: StepSeries)? = l.withColumns { lv, lp in
                 r.withColumns { rv, rp in
-                    for i in 0..<steps where lp[i] && rp[i] {
-                        guard let value = Self.apply(b.op, lv[i], rv[i]), !filter || value == 1 else { continue }
-                        first = i
-                        return
+                    func result(_ i: Int) -> Double? {
+                        guard lp[i], rp[i], let value = Self.apply(b.op, lv[i], rv[i]) else { return nil }
+                        if filter { return value == 1 ? lv[i] : nil }
+                        return value
                     }
-                }
-            }
-            guard first >= 0 else { continue }
-            var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
-            out.withMutableColumns { values, present in
-                l.withColumns { lv, lp in
-                    r.withColumns { rv, rp in
-                        for i in first..<steps where lp[i] && rp[i] {
-                            guard let value = Self.apply(b.op, lv[i], rv[i]) else { continue }
-                            if filter && value != 1 { continue }
-                            values[i] = filter ? lv[i] : value
+                    guard let first = (0..<steps).first(where: { result($0) != nil }) else { return nil }
+                    var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
+                    out.withMutableColumns { values, present in
+                        for i in first..<steps {
+                            guard let value = result(i) else { continue }
+                            values[i] = value
                             present[i] = true
                         }
                     }
+                    return (first, out)
                 }
             }
-            out.labels = resultMetric(l.labels, r.labels, b)
-            made.append((first, out))
+            guard var pair = computed else { continue }
+            pair.series.labels = resultMetric(l.labels, r.labels, b)
+            made.append(pair)
         }
         // Stable: within a step, many-side order.
         let order = made.indices.sorted { made[$0].first != made[$1].first ? made[$0].first < made[$1].first : $0 < $1 }

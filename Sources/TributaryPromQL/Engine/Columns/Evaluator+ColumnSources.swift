@@ -38,16 +38,14 @@ extension Evaluator {
         // once, and they are in order because each batch's run ends before the next starts).
         // Handed on by the caller after each batch, they left the helpers idle a third of a
         // heavy query's time.
-        var computing = [StepSeries?](repeating: nil, count: min(batch, series.count))
+        var computing = [Computed](repeating: Computed(), count: min(batch, series.count))
         var handing = computing
-        var computingCounts = [Int](repeating: 0, count: computing.count)
-        var handingCounts = computingCounts
         var pending = 0
-        func handOn(_ results: UnsafeMutableBufferPointer<StepSeries?>, _ counts: UnsafeMutableBufferPointer<Int>, _ n: Int) throws(EvaluationError) {
+        func handOn(_ results: UnsafeMutableBufferPointer<Computed>, _ n: Int) throws(EvaluationError) {
             for j in 0..<n {
-                try context.read(counts[j])
-                guard var out = results[j] else { continue }
-                results[j] = nil
+                try context.read(results[j].samplesRead)
+                guard var out = results[j].series else { continue }
+                results[j].series = nil
                 try sink(&out)
             }
         }
@@ -58,38 +56,38 @@ extension Evaluator {
             let previous = pending
             let offset = previous > 0 ? 1 : 0
             computing.withUnsafeMutableBufferPointer { results in
-                computingCounts.withUnsafeMutableBufferPointer { counts in
-                    handing.withUnsafeMutableBufferPointer { handing in
-                        handingCounts.withUnsafeMutableBufferPointer { handingCounts in
-                            WorkerPool.run(pool, tasks: n + offset) { worker, task in
-                                if task < offset {
-                                    do throws(EvaluationError) {
-                                        try handOn(handing, handingCounts, previous)
-                                    } catch {
-                                        failure = error
-                                    }
-                                    return
-                                }
-                                let j = task - offset
-                                let s = series[first + j], buffers = scratch[worker]
-                                buffers.samples.removeAll(keepingCapacity: true)
-                                s.appendSamples(to: &buffers.samples)
-                                counts[j] = buffers.samples.count
-                                results[j] = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
+                handing.withUnsafeMutableBufferPointer { handing in
+                    runTasks(on: pool, tasks: n + offset) { worker, task in
+                        if task < offset {
+                            do throws(EvaluationError) {
+                                try handOn(handing, previous)
+                            } catch {
+                                failure = error
                             }
+                            return
                         }
+                        let j = task - offset
+                        let s = series[first + j], buffers = scratch[worker]
+                        buffers.samples.removeAll(keepingCapacity: true)
+                        s.appendSamples(to: &buffers.samples)
+                        results[j].samplesRead = buffers.samples.count
+                        results[j].series = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
                     }
                 }
             }
             if let failure { throw failure }
             swap(&computing, &handing)
-            swap(&computingCounts, &handingCounts)
             pending = n
             first += n
         }
-        try handing.withUnsafeMutableBufferPointer { (handing) throws(EvaluationError) in
-            try handingCounts.withUnsafeMutableBufferPointer { (counts) throws(EvaluationError) in try handOn(handing, counts, pending) }
-        }
+        try handing.withUnsafeMutableBufferPointer { (handing) throws(EvaluationError) in try handOn(handing, pending) }
+    }
+
+    /// One series of a batch as computed, with the samples read for it (counted against the
+    /// query's budget when it is handed on).
+    struct Computed {
+        var series: StepSeries?
+        var samplesRead = 0
     }
 
     /// The time a selector reads at step `i`: the step's time (or its `@`) minus its offset.

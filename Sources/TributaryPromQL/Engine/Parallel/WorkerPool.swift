@@ -105,20 +105,11 @@ public final class WorkerPool: @unchecked Sendable {
 
 extension WorkerPool {
     /// `pool` when `count` tasks are enough to be worth spreading on it (its
-    /// ``minimumSeries``), else nil: the calling thread does them alone, in order.
+    /// ``minimumSeries``), else nil: the calling thread does them alone, in order
+    /// (``runTasks(on:tasks:_:)`` takes either).
     public static func spreading(_ count: Int, on pool: WorkerPool?) -> WorkerPool? {
         guard let pool, count >= pool.minimumSeries else { return nil }
         return pool
-    }
-
-    /// Runs `body(worker, task)` for every task in `0..<tasks`: on `pool`'s threads, or in
-    /// order on the calling thread (as worker 0) when there is none.
-    public static func run(_ pool: WorkerPool?, tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {
-        if let pool {
-            pool.run(tasks: tasks, body)
-        } else {
-            for t in 0..<tasks { body(0, t) }
-        }
     }
 }
 
