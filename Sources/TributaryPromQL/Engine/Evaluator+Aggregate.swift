@@ -169,31 +169,37 @@ extension Evaluator {
         return out
     }
 
-    /// topk/bottomk: the k best of each group, kept in a small sorted array per group
-    /// (O(n·k) for small k instead of sorting every group at every step).
+    /// topk/bottomk: the k best of each group in a heap per group, with Prometheus's moves (so
+    /// that ties keep the series Prometheus keeps), handed out best first.
     mutating func topK(_ a: AggregateExpr, parameter: Double, _ input: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
         guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
         guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
         let k = Int(parameter >= 1 ? parameter : 0)
         guard k > 0 else { return [] }
-        let top = a.op == .topk
-        func better(_ x: Double, _ y: Double) -> Bool { top ? Self.greater(x, y) : Self.less(x, y) }
         var table = groupTables[a.positionRange.start] ?? GroupTable()
         let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
-        var best: [[VectorSample]] = []
+        var groupOf: [Int] = []
+        groupOf.reserveCapacity(input.count)
+        var members: [Int] = []
         var order: [Int] = []
         for s in input {
             let g = table.group(of: s) { a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping) }
-            while best.count <= g { best.append([]) }
-            if best[g].isEmpty { order.append(g) }
-            if best[g].count == k, let last = best[g].last, !better(s.value, last.value) { continue }
-            var i = best[g].count
-            while i > 0, better(s.value, best[g][i - 1].value) { i -= 1 }
-            best[g].insert(s, at: i)
-            if best[g].count > k { best[g].removeLast() }
+            while members.count <= g { members.append(0) }
+            if members[g] == 0 { order.append(g) }
+            members[g] += 1
+            groupOf.append(g)
         }
         groupTables[a.positionRange.start] = table
-        return order.flatMap { best[$0] }
+        let best = BestK(top: a.op == .topk)
+        let widths = members.map { min(k, $0) }
+        var values = widths.map { [Double](repeating: 0, count: $0) }
+        var ids = widths.map { [Int32](repeating: 0, count: $0) }
+        var counts = [Int](repeating: 0, count: widths.count)
+        for (j, s) in input.enumerated() {
+            let g = groupOf[j]
+            best.offer(s.value, id: Int32(j), values: &values[g], ids: &ids[g], base: 0, count: &counts[g], k: widths[g])
+        }
+        return order.flatMap { g in best.ordered(values: values[g], ids: ids[g], base: 0, count: counts[g]).map { input[Int($0)] } }
     }
 
     /// limitk and limit_ratio keep input samples (labels unchanged).
@@ -216,22 +222,13 @@ extension Evaluator {
         let k = Int(parameter >= 1 ? parameter : 0)
         guard k > 0 else { return [] }
         for key in order {
-            let members = groups[key] ?? []
-            let chosen: [VectorSample]
-            switch a.op {
-            case .topk:
-                chosen = Array(members.sorted { Self.greater($0.value, $1.value) }.prefix(k))
-            case .bottomk:
-                chosen = Array(members.sorted { Self.less($0.value, $1.value) }.prefix(k))
-            default:  // limitk
-                chosen = Array(members.sorted { $0.labels.stableHash < $1.labels.stableHash }.prefix(k))
-            }
-            out.append(contentsOf: chosen)
+            // limitk: the first k by the labels' hash (topk and bottomk go through topK).
+            out.append(contentsOf: (groups[key] ?? []).sorted { $0.labels.stableHash < $1.labels.stableHash }.prefix(k))
         }
         return out
     }
 
-    /// Ordering for topk: NaN last.
+    /// Ordering for sort_desc: NaN last.
     static func greater(_ a: Double, _ b: Double) -> Bool {
         if a.isNaN { return false }
         if b.isNaN { return true }

@@ -18,8 +18,8 @@ extension Evaluator {
     }
 
     /// The series of `a` over the query's steps: each input series with the steps at which it
-    /// was among the best `parameter` of its group. Ties and NaN rank as in ``topK(_:parameter:_:)``
-    /// (an earlier series stays ahead of a later equal one).
+    /// was among the best `parameter` of its group. Ties and NaN are settled as in
+    /// ``topK(_:parameter:_:)``, by the same heap moves as Prometheus's.
     func selectKColumns(_ a: AggregateExpr, parameter: Double, _ context: ColumnContext) throws(EvaluationError) -> [StepSeries] {
         let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
         var groupOf: [Labels: Int] = [:]
@@ -45,32 +45,16 @@ extension Evaluator {
         let k = Int(parameter >= 1 ? parameter : 0)
         guard k > 0 else { return [] }
         let steps = stepCount
-        let top = a.op == .topk
-        // Per group, per step, up to `width` (value, input) pairs, best first.
+        let best = BestK(top: a.op == .topk)
+        // Per group, per step, a heap of up to `width` (value, input) pairs.
         let widths = members.map { min(k, $0) }
         var values = widths.map { [Double](repeating: 0, count: $0 * steps) }
         var chosen = widths.map { [Int32](repeating: 0, count: $0 * steps) }
-        var counts = widths.map { _ in [Int32](repeating: 0, count: steps) }
+        var counts = widths.map { _ in [Int](repeating: 0, count: steps) }
         for (j, s) in inputs.enumerated() {
             let g = groups[j], width = widths[g]
             for i in 0..<steps where s.present[i] {
-                let v = s.values[i], base = i * width
-                var n = Int(counts[g][i])
-                if n == width {
-                    let last = values[g][base + n - 1]
-                    guard top ? Self.greater(v, last) : Self.less(v, last) else { continue }
-                    n -= 1  // the last one makes room
-                } else {
-                    counts[g][i] += 1
-                }
-                var p = n
-                while p > 0, top ? Self.greater(v, values[g][base + p - 1]) : Self.less(v, values[g][base + p - 1]) {
-                    values[g][base + p] = values[g][base + p - 1]
-                    chosen[g][base + p] = chosen[g][base + p - 1]
-                    p -= 1
-                }
-                values[g][base + p] = v
-                chosen[g][base + p] = Int32(j)
+                best.offer(s.values[i], id: Int32(j), values: &values[g], ids: &chosen[g], base: i * width, count: &counts[g][i], k: width)
             }
         }
         var kept = [Bool](repeating: false, count: inputs.count)
@@ -78,7 +62,7 @@ extension Evaluator {
         for g in widths.indices {
             let width = widths[g]
             for i in 0..<steps {
-                for p in 0..<Int(counts[g][i]) {
+                for p in 0..<counts[g][i] {
                     let j = Int(chosen[g][i * width + p])
                     kept[j] = true
                     present[j][i] = true
