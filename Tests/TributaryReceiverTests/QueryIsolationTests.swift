@@ -25,7 +25,7 @@ import TributaryWire
                         counts.state.withLock { c in
                             c.running += 1
                             c.most = max(c.most, c.running)
-                            c.threads.insert(Thread.current.name ?? "unnamed")
+                            c.threads.insert(currentThreadName())
                         }
                         Thread.sleep(forTimeInterval: 0.5)  // a query holding its thread
                         counts.state.withLock { c in

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import Synchronization
+import TributaryModel
 import TributaryTSDB
 
 #if canImport(Glibc)
@@ -51,7 +52,7 @@ public struct TSDBMaintenanceService: Service {
     static func maintain(_ db: DB, logger: Logger) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             Thread {
-                Thread.current.name = "tributary-tsdb"
+                nameCurrentThread("tributary-tsdb")
                 QueryExecutor.lowerPriority()
                 do {
                     try db.maintain()

@@ -51,7 +51,7 @@ public final class WorkerPool: @unchecked Sendable {
             Thread { [self] in
                 // Set from inside the thread, and at most 15 bytes: Linux refuses a longer name
                 // and the thread kept its creator's ("oot.default-qos" in `top -H` and profiles).
-                Thread.current.name = "query-helper-\(index + 1)"
+                nameCurrentThread("query-helper-\(index + 1)")
                 threadSetup()
                 loop(worker: index + 1)
             }.start()
