@@ -90,3 +90,15 @@ import TributaryWire
         }
     }
 }
+
+/// The calling thread's name as the kernel has it (what `nameCurrentThread` writes; what
+/// `top -H` shows), not Foundation's idea of it.
+private func currentThreadName() -> String {
+    let fd = open("/proc/thread-self/comm", O_RDONLY)
+    guard fd >= 0 else { return "" }
+    defer { close(fd) }
+    var buffer = [UInt8](repeating: 0, count: 32)
+    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+    guard n > 0 else { return "" }
+    return String(decoding: buffer[0..<n].prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+}

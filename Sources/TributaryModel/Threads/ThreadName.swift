@@ -4,7 +4,7 @@ import Foundation
     import Glibc
 #endif
 
-/// Names the calling thread as `top -H`, `perf` and ``currentThreadName()`` show it.
+/// Names the calling thread as `top -H` and `perf` show it.
 ///
 /// `Thread.current.name = ...` alone is not enough on Linux: Foundation passes the name to the
 /// system only once the thread's creator has stored its handle, which a thread that names
@@ -19,20 +19,5 @@ public func nameCurrentThread(_ name: String) {
         let bytes = Array(name.utf8.prefix(15))
         _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
-    #endif
-}
-
-/// The calling thread's name as the kernel has it (what ``nameCurrentThread(_:)`` set).
-public func currentThreadName() -> String {
-    #if os(Linux)
-        let fd = open("/proc/thread-self/comm", O_RDONLY)
-        guard fd >= 0 else { return "" }
-        defer { close(fd) }
-        var buffer = [UInt8](repeating: 0, count: 32)
-        let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        guard n > 0 else { return "" }
-        return String(decoding: buffer[0..<n].prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
-    #else
-        return Thread.current.name ?? ""
     #endif
 }

@@ -172,9 +172,7 @@ extension Evaluator {
     /// topk/bottomk: the k best of each group in a heap per group, with Prometheus's moves (so
     /// that ties keep the series Prometheus keeps), handed out best first.
     mutating func topK(_ a: AggregateExpr, parameter: Double, _ input: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
-        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
-        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
-        let k = Int(parameter >= 1 ? parameter : 0)
+        let k = try Self.count(fromK: parameter)
         guard k > 0 else { return [] }
         var table = groupTables[a.positionRange.start] ?? GroupTable()
         let grouping = LabelNames(a.grouping), dropped = LabelNames(a.grouping + ["__name__"])
@@ -202,6 +200,14 @@ extension Evaluator {
         return order.flatMap { g in best.ordered(values: values[g], ids: ids[g], base: 0, count: counts[g]).map { input[Int($0)] } }
     }
 
+    /// The k of topk, bottomk and limitk as Prometheus reads it: NaN and values past int64
+    /// fail the query, anything below 1 keeps nothing (0).
+    static func count(fromK parameter: Double) throws(EvaluationError) -> Int {
+        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
+        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
+        return Int(parameter >= 1 ? parameter : 0)
+    }
+
     /// limitk and limit_ratio keep input samples (labels unchanged).
     func selectK(_ a: AggregateExpr, parameter: Double, order: [Labels], groups: [Labels: [VectorSample]]) throws(EvaluationError) -> [VectorSample] {
         var out: [VectorSample] = []
@@ -217,9 +223,7 @@ extension Evaluator {
             }
             return out
         }
-        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
-        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
-        let k = Int(parameter >= 1 ? parameter : 0)
+        let k = try Self.count(fromK: parameter)
         guard k > 0 else { return [] }
         for key in order {
             // limitk: the first k by the labels' hash (topk and bottomk go through topK).

@@ -79,8 +79,7 @@ final class QueryExecutor: @unchecked Sendable {
     }
 
     private func work() {
-        // Named from inside: a name set before start() is not applied on Linux (the thread
-        // kept its creator's, e.g. the cooperative pool's "oot.default-qos").
+        // Named from inside: a name set before start() is not applied on Linux.
         nameCurrentThread("tributary-query")
         Self.lowerPriority()
         while true {

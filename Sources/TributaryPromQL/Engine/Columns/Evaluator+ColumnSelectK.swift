@@ -40,9 +40,7 @@ extension Evaluator {
         }
         // The parameter is checked after the input is read, as step by step (inner
         // expressions are computed first there, and fail first).
-        guard !parameter.isNaN else { throw EvaluationError(.execution, "Parameter value is NaN") }
-        guard parameter < 9.2e18 else { throw EvaluationError(.execution, "Scalar value \(parameter) overflows int64") }
-        let k = Int(parameter >= 1 ? parameter : 0)
+        let k = try Self.count(fromK: parameter)
         guard k > 0 else { return [] }
         let steps = stepCount
         let best = BestK(top: a.op == .topk)

@@ -49,8 +49,7 @@ public final class WorkerPool: @unchecked Sendable {
         self.batch = max(1, batch)
         for index in 0..<self.helpers {
             Thread { [self] in
-                // Set from inside the thread, and at most 15 bytes: Linux refuses a longer name
-                // and the thread kept its creator's ("oot.default-qos" in `top -H` and profiles).
+                // Set from inside the thread (see nameCurrentThread), at most 15 bytes.
                 nameCurrentThread("query-helper-\(index + 1)")
                 threadSetup()
                 loop(worker: index + 1)
