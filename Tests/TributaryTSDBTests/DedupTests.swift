@@ -220,27 +220,49 @@ import TributaryModel
         #expect(Double(samples.count) <= 1.05 * Double(xs.count))
     }
 
+    /// A stall both replicas share (their host paused, or both stopped together; their phases
+    /// close, as two agents scraping one target are): each catches
+    /// up with one scrape on waking and then keeps its phase, so both show a long and then the
+    /// same short spacing at once. That is one event seen twice, not a new interval: nothing is
+    /// learned from it, and no two stored samples fall within half an interval.
+    @Test func aStallBothReplicasShareTeachesNoInterval() throws {
+        let head = Head()
+        let interval: Int64 = 2_000
+        func replica(_ r: UInt64, phase: Int64) -> [(UInt64, Sample)] {
+            let wake = 25_100 + phase  // the catch-up scrape, 900 ms before the next in phase
+            return Self.scrapes(r, interval: interval, phase: phase, from: 0, to: 18_000 + phase + 1)
+                + [(r, Sample(timestamp: wake, value: Self.counter(at: wake)))]
+                + Self.scrapes(r, interval: interval, phase: phase, from: 26_000, to: 60_000)
+        }
+        try Self.deliver(head, Self.interleave(replica(Self.a, phase: 0), replica(Self.b, phase: 40), seed: 5, delay: 400))
+        let samples = try Self.stored(head)
+        checkContract(samples, interval: interval, maxGap: 7_500)
+        #expect(samples.count >= 24, "one per interval but the stall: \(samples.count)")
+    }
+
     /// The interval learner: jitter and a missed scrape change nothing; a shorter interval is
-    /// taken after two spacings, a longer one after three.
+    /// taken after two spacings of one replica, a longer one after three.
     @Test func intervalLearning() {
         var i = DedupInterval()
         #expect(i.window(fallback: 15_000) == 15_000)
-        i.observe(5_000)
+        i.observe(5_000, slot: 0)
         #expect(i.milliseconds == 5_000)
-        for d: Int64 in [5_040, 4_960, 10_000, 5_000, 15_000, 5_000] { i.observe(d) }
+        for d: Int64 in [5_040, 4_960, 10_000, 5_000, 15_000, 5_000] { i.observe(d, slot: 0) }
         #expect(i.milliseconds == 5_000, "jitter and missed scrapes")
-        i.observe(1_000)
+        i.observe(1_000, slot: 0)
         #expect(i.milliseconds == 5_000)
-        i.observe(1_010)
+        i.observe(1_000, slot: 1)
+        #expect(i.milliseconds == 5_000, "the other replica's same spacing is not a second one")
+        i.observe(1_010, slot: 0)
         #expect(i.milliseconds == 1_010, "shorter after two")
-        i.observe(60_000)
-        i.observe(60_000)
+        i.observe(60_000, slot: 1)
+        i.observe(60_000, slot: 1)
         #expect(i.milliseconds == 1_010)
-        i.observe(60_000)
+        i.observe(60_000, slot: 1)
         #expect(i.milliseconds == 60_000, "longer after three")
-        i.observe(0)
-        i.observe(-5)
-        i.observe(7_200_000)
+        i.observe(0, slot: 0)
+        i.observe(-5, slot: 0)
+        i.observe(7_200_000, slot: 0)
         #expect(i.milliseconds == 60_000, "nonsense ignored")
     }
 }

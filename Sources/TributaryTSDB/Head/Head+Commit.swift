@@ -229,7 +229,7 @@ extension Head {
                     let sample = samples[i]
                     series[i]._withUnsafeGuaranteedRef { target in
                         if sample.timestamp > target.lastT {
-                            if learnIntervals, target.lastT != .min, !sample.isStale { target.dedupInterval.observe(sample.timestamp - target.lastT) }
+                            if learnIntervals, target.lastT != .min, !sample.isStale { target.dedupInterval.observe(sample.timestamp - target.lastT, slot: 0) }
                             grown += target.appendInOrder(sample.timestamp, sample.value, chunkRange: options.chunkRange)
                             stored += 1
                         } else if target.storedValue(at: sample.timestamp) == nil {

@@ -90,7 +90,7 @@ extension HeadBatch {
             inSlotB = true
         }
         guard learn, spacing > 0 else { return inSlotB }
-        s.dedupInterval.observe(spacing)
+        s.dedupInterval.observe(spacing, slot: inSlotB ? 1 : 0)
         let disagree = DedupInterval.disagree(s.replicaASpacing, s.replicaBSpacing)
         if disagree != s.intervalsDisagree {
             s.intervalsDisagree = disagree
