@@ -97,6 +97,34 @@ import TributaryModel
             try read(blocks: [block, later], head: head, on: Backwards()) == ["a: 1=1.0 2=2.0 3=3.0 5=5.0", "b: 1=10.0", "c: 4=40.0", "d: 6=6.0"])
     }
 
+    /// The head's snapshots taken in slices as tasks (last slice first): every matching series
+    /// once, with its samples, as read in one go.
+    @Test func theHeadIsReadInSlicesOnARunner() throws {
+        let head = Head()
+        let count = 5 * HeadQuerier.seriesPerTask + 7
+        _ = try head.commit { batch in
+            for i in 0..<count {
+                let labels = Labels(sortedPairs: [(name: "__name__", value: "up"), (name: "instance", value: "host-\(i)"), (name: "odd", value: "\(i % 2)")])
+                for t in 0..<3 { _ = batch.append(labels, Sample(timestamp: Int64(t) * 10, value: Double(i * 10 + t))) }
+            }
+        }
+        func dump(_ matchers: [Matcher], on runner: (any TaskRunner)?) throws -> [String] {
+            try head.querier().selectUnsorted(matchers, start: 10, end: 100, on: runner).map { s in
+                var samples: [Sample] = []
+                s.appendSamples(to: &samples)
+                return "\(s.labels.value(of: "instance") ?? "?"): " + samples.map { "\($0.timestamp)=\($0.value)" }.joined(separator: " ")
+            }.sorted()
+        }
+        let all = [try Matcher(.equal, "__name__", "up")]
+        let sliced = try dump(all, on: Backwards())
+        #expect(sliced.count == count)
+        #expect(Set(sliced).count == count, "no series twice")
+        #expect(sliced == (try dump(all, on: nil)))
+        #expect(sliced.contains("host-\(count - 1): 10=\(Double((count - 1) * 10 + 1)) 20=\(Double((count - 1) * 10 + 2))"))
+        let odd = [try Matcher(.equal, "odd", "1")]
+        #expect(try dump(odd, on: Backwards()).count == count / 2)
+    }
+
     /// Runs tasks on the calling thread, the last first.
     final class Backwards: TaskRunner {
         func run(tasks: Int, _ body: (_ worker: Int, _ task: Int) -> Void) {

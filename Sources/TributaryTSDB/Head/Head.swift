@@ -116,6 +116,11 @@ public final class Head: Sendable {
         byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
     }
 
+    /// As ``series(id:)`` for many, under one lock.
+    func series(ids: ArraySlice<UInt32>) -> [MemSeries?] {
+        byID.withLock { all in ids.map { Int($0) < all.count ? all[Int($0)] : nil } }
+    }
+
     /// Operations that removed stored samples (deletions, retention). Answers computed before
     /// one may hold what is gone; anything that caches answers compares this count (and asks
     /// ``recentWrites`` what was added).

@@ -14,12 +14,33 @@ public struct HeadQuerier: Querier {
     }
 
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+        try selectUnsorted(matchers, start: start, end: end, on: nil)
+    }
+
+    /// The matching series' snapshots taken on `runner`'s threads, a slice of them per task:
+    /// on the query thread alone (a lock, the chunk list, the labels and two closures per
+    /// series) they were a serial third of a one-step query over 12k series, the helper idle.
+    public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
         let ids = try head.postings.select(matchers)
+        let tasks = runner == nil ? 1 : min(16, 1 + ids.count / Self.seriesPerTask)
+        var parts = [[QueriedSeries]](repeating: [], count: tasks)
+        parts.withUnsafeMutableBufferPointer { parts in
+            runTasks(on: tasks > 1 ? runner : nil, tasks: tasks) { _, k in
+                parts[k] = snapshots(ids[ids.count * k / tasks..<ids.count * (k + 1) / tasks], start: start, end: end)
+            }
+        }
+        return tasks == 1 ? parts[0] : Array(parts.joined())
+    }
+
+    /// Fewer series than this are not worth a hand-off to another thread.
+    static let seriesPerTask = 512
+
+    private func snapshots(_ ids: ArraySlice<UInt32>, start: Int64, end: Int64) -> [QueriedSeries] {
         var out: [QueriedSeries] = []
-        for id in ids {
-            guard let s = head.series(id: id) else { continue }
+        out.reserveCapacity(ids.count)
+        for s in head.series(ids: ids) {
             // Matchers on labels the index cannot see (none today) would be checked here.
-            guard let (labels, snapshot) = head.labelledSnapshot(s, start: start, end: end) else { continue }
+            guard let s, let (labels, snapshot) = head.labelledSnapshot(s, start: start, end: end) else { continue }
             out.append(
                 QueriedSeries(
                     labels: labels,

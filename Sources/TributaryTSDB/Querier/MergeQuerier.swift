@@ -36,7 +36,7 @@ public struct MergeQuerier: Querier {
     /// series (index entries, chunk bytes and their checksums) was a fifth of a 6h query over
     /// 65k series, with the helper threads idle.
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
-        let fromHead = try head.selectUnsorted(matchers, start: start, end: end)
+        let fromHead = try head.selectUnsorted(matchers, start: start, end: end, on: runner)
         let queriers = blocks()
         if queriers.isEmpty { return fromHead }
         return try merge(queriers, matchers, start: start, end: end, head: fromHead, on: runner)
