@@ -93,8 +93,7 @@ import TributaryTestSupport
         while Date() < deadline {
             let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
             // Every queue's newest sent sample is recent (one line per remote_write url).
-            let sent = m.split(separator: "\n").filter { $0.hasPrefix("prometheus_remote_storage_queue_highest_sent_timestamp_seconds{") }
-                .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+            let sent = exposedValues(m, "prometheus_remote_storage_queue_highest_sent_timestamp_seconds")
             let now = Date().timeIntervalSince1970
             if !sent.isEmpty, sent.allSatisfy({ $0 > now - 1.5 }), exposedValue(m, "prometheus_remote_storage_samples_pending") == 0 { return }
             Thread.sleep(forTimeInterval: 0.2)

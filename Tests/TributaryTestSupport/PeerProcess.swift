@@ -116,9 +116,14 @@ public func httpJSON(_ url: String) throws -> [String: Any] {
 
 /// Sum of a metric's samples in exposition text; `labels` narrows to lines that contain it.
 public func exposedValue(_ text: String, _ name: String, labels: String = "") -> Double {
+    exposedValues(text, name, labels: labels).reduce(0, +)
+}
+
+/// A metric's samples in exposition text, one per line (label set) in order.
+public func exposedValues(_ text: String, _ name: String, labels: String = "") -> [Double] {
     text.split(separator: "\n")
         .filter { ($0.hasPrefix(name + "{") || $0.hasPrefix(name + " ")) && (labels.isEmpty || $0.contains(labels)) }
-        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
 }
 
 /// Runs blocking work on a plain thread, not on Swift's cooperative pool (two threads on

@@ -15,7 +15,7 @@ extension Head {
         let outcome: Result<Int, StorageError> = commitState.withLock { _ in
             let ids: [UInt32]
             do throws(QueryError) { ids = try postings.select(matchers) } catch { return .failure(StorageError(error.message)) }
-            let hit = ids.compactMap { series(id: $0) }.filter { s in
+            let hit = series(ids: ids[...]).compactMap { $0 }.filter { s in
                 stripes[stripe(forHash: s.hash)].map.withLock { _ in s.holdsSamples(from: start, to: end) }
             }
             guard !hit.isEmpty else { return .success(0) }
