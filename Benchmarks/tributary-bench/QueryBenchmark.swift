@@ -12,7 +12,7 @@ import TributaryModel
 /// (VictoriaMetrics's rollup cache and ours off; Prometheus has none). Warm: an open dashboard
 /// refreshed while its agents keep writing: the window one minute back asked first, then five
 /// times a new scrape of every series is written (15 s later) and the window moved to it, each
-/// refresh timed (the writes are not).
+/// refresh timed (the writes are not). Range windows lie on the step grid, as Grafana sends them.
 /// Also each server's resident memory after loading and its peak, and the number of series each
 /// answer holds (the same for all, or the comparison is void).
 enum QueryBenchmark {
@@ -90,7 +90,13 @@ enum QueryBenchmark {
                     let base = "/api/v1/"
                     let nocache = cache ? "" : "&nocache=1"
                     if q.instant { return base + "query?query=\(e)&time=\(end - shift)\(nocache)" }
-                    return base + "query_range?query=\(e)&start=\(end - shift - Double(range))&end=\(end - shift)&step=\(step)\(nocache)"
+                    // On the step grid, as Grafana's data source asks (`alignRange`: start rounded
+                    // down, end up), so a refresh 15 s later at a 30 s step asks the grid's next
+                    // window, not one between its steps.
+                    let s = Double(step)
+                    let from = ((end - shift - Double(range)) / s).rounded(.down) * s
+                    let to = ((end - shift) / s).rounded(.up) * s
+                    return base + "query_range?query=\(e)&start=\(from)&end=\(to)&step=\(step)\(nocache)"
                 }
                 func time(_ u: String) -> (Double, Int) {
                     guard let answer = PlainGet.get(port: server.port, path: u) else { return (0, -1) }

@@ -83,6 +83,32 @@ import TributaryTSDB
         }
     }
 
+    /// An answer of up to half the cache's points is kept, a larger one is computed again on
+    /// every refresh (a quarter, as it was, left 6 h panels of 1,200 series uncached).
+    @Test func anAnswerOfHalfTheCacheIsKeptAndALargerOneIsNot() throws {
+        let steps = 40
+        for (maxPoints, kept) in [(2 * steps, true), (2 * steps - 1, false)] {
+            let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var c = ReceiverConfiguration()
+            c.dataDirectory = dir
+            c.queryResultsCacheMaxPoints = maxPoints
+            let r = try Receiver(configuration: c)
+            let now = Int64(Date().timeIntervalSince1970) * 1000 / 15_000 * 15_000
+            _ = try r.head.commit { b in
+                for k in (0..<(steps + 10)).reversed() {
+                    _ = b.append(["__name__": "x"], Sample(timestamp: now - Int64(k) * 15_000, value: Double(k)))
+                }
+            }
+            let start = now - Int64(steps + 1) * 15_000
+            _ = answers(r, "x", start: start, end: start + Int64(steps - 1) * 15_000)
+            #expect(r.resultsCache?.size.points == (kept ? steps : 0), "cache of \(maxPoints) points")
+            let (cached, uncached) = answers(r, "x", start: start + 15_000, end: start + Int64(steps) * 15_000)
+            #expect(cached == uncached)
+            #expect(hits(r) == (kept ? 1 : 0), "cache of \(maxPoints) points: the moved window reuses the answer")
+        }
+    }
+
     /// Agents keep writing while a dashboard refreshes: samples at the newest cached steps
     /// (a series whose last scrapes arrive late) and after them. Every step is cached, so the
     /// refresh must recompute from the oldest sample written since, not from a fixed age.
