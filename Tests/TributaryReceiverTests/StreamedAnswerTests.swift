@@ -97,7 +97,7 @@ import TributaryWire
         let server = try await Self.server(series: 300, cache: true)
         defer { server.removeData() }
         let cache = try #require(server.receiver.resultsCache)
-        for start in [0, 15, 30, 45, 480, 495, 1200, 1200, 1215, -1, 1215] {
+        for (k, start) in [0, 15, 30, 45, 480, 495, 1200, 1200, 1215, -1, 1215].enumerated() {
             if start < 0 {
                 // A late sample inside a compressed run: the run is compressed again.
                 _ = try server.receiver.head.commit { b in
@@ -120,6 +120,9 @@ import TributaryWire
             // Runs are 32 steps on the grid from 0: four lie inside windows from 15, 30 and 45,
             // compressed at the first refresh and reused by the next two.
             if [15, 30, 45].contains(start) { #expect(cache.compressedRuns == 300 * 4, "window from \(start)") }
+            // Asked again from 1200: the four runs inside it (from 1440 to 3345) are kept, not
+            // those from 480 and 960 that earlier windows sent.
+            if k == 7 { #expect(cache.compressedRuns == 300 * 4, "window from 1200, again") }
         }
         await server.stop()
     }

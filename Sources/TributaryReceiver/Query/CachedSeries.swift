@@ -24,10 +24,11 @@ struct CachedSeries: Sendable {
     }
 
     /// The steps in `[from, to]`, sharing this one's storage (and the fragments that lie
-    /// wholly at or before `to`: later steps may be computed again).
+    /// wholly inside `[from, to]`: later steps may be computed again, and a run that starts
+    /// before `from` is never sent again, as windows only move forward).
     func cut(from: Int64, to: Int64) -> CachedSeries {
         var out = CachedSeries(labels: labels)
-        out.fragments = fragments.through(to)
+        out.fragments = fragments.within(from, to)
         let first = timestamps.partitioningIndex { $0 >= from }
         let end = timestamps[first...].partitioningIndex { $0 > to }
         guard first < end else { return out }
@@ -161,8 +162,9 @@ final class CachedFragments: Sendable {
         return kept
     }
 
-    /// A set of its own with the runs that end at or before `t`.
-    func through(_ t: Int64) -> CachedFragments {
-        CachedFragments(runs.withLock { $0.filter { $0.value.last <= t } })
+    /// A set of its own with the runs that lie wholly inside `[from, to]`. (Runs before the
+    /// window were kept too, once: a dashboard left open held every run it had ever sent.)
+    func within(_ from: Int64, _ to: Int64) -> CachedFragments {
+        CachedFragments(runs.withLock { $0.filter { $0.key >= from && $0.value.last <= to } })
     }
 }
