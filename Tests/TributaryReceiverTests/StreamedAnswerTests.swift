@@ -119,11 +119,80 @@ import TributaryWire
             #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
             // Runs are 32 steps on the grid from 0: four lie inside windows from 15, 30 and 45,
             // compressed at the first refresh and reused by the next two.
-            if [15, 30, 45].contains(start) { #expect(cache.compressedRuns == 300 * 4, "window from \(start)") }
+            if [15, 30, 45].contains(start) { #expect(cache.compressedRuns() == 300 * 4, "window from \(start)") }
             // Asked again from 1200: the four runs inside it (from 1440 to 3345) are kept, not
             // those from 480 and 960 that earlier windows sent.
-            if k == 7 { #expect(cache.compressedRuns == 300 * 4, "window from 1200, again") }
+            if k == 7 { #expect(cache.compressedRuns() == 300 * 4, "window from 1200, again") }
         }
+        await server.stop()
+    }
+
+    /// Series that compress well (counters: a few digits a step) make short runs too small to
+    /// keep, so a long window of them is sent in long runs where one fits: the refreshes inflate
+    /// to the uncached answer, send each series' long run as compressed once, and stay near
+    /// the size of the answer compressed whole.
+    @Test func compressibleSeriesAreSentInLongRuns() async throws {
+        let server = try await TestServer { c in c.queryResultsCache = true }
+        defer { server.removeData() }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<100 {
+                let labels = Labels(sortedPairs: [("__name__", "ctr"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 5_000) {
+                    _ = b.append(labels, Sample(timestamp: t, value: Double(i * 1_000_000) + Double(t / 5_000)))
+                }
+            }
+        }
+        let cache = try #require(server.receiver.resultsCache)
+        func gzipAnswer(_ query: String) async throws -> (bytes: Int, inflated: [UInt8]) {
+            let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
+            var body = answer.body
+            if let stream = answer.stream { while let chunk = await stream.next() { body += chunk } }
+            return (body.count, try Gunzip.inflate(body, limit: 1 << 26))
+        }
+        let whole = try await gzipAnswer("query=ctr&start=0&end=3000&step=5&nocache=1").bytes
+        // Long runs are 256 steps (1,280 s) on the grid from 0: the one from 1,280 to 2,555 lies
+        // in every window below; the short runs around it compress under the smallest kept.
+        for start in [0, 5, 10, 165, 170] {
+            let window = "query=ctr&start=\(start)&end=\(start + 3000)&step=5"
+            let (bytes, inflated) = try await gzipAnswer(window)
+            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
+            #expect(inflated == uncached, "window from \(start)")
+            if start > 0 {
+                #expect(cache.compressedRuns(steps: CachedFragments.longSteps) == 100, "window from \(start)")
+                #expect(bytes * 10 < whole * 15, "window from \(start): \(bytes) bytes, the answer compressed whole \(whole)")
+            }
+        }
+        await server.stop()
+    }
+
+    /// Short runs made while a long run was still partly ahead of the window are dropped once
+    /// that long run is sent compressed (else a series' middle was held twice).
+    @Test func shortRunsInsideAKeptLongRunAreDropped() async throws {
+        let server = try await TestServer { c in c.queryResultsCache = true }
+        defer { server.removeData() }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<50 {
+                let labels = Labels(sortedPairs: [("__name__", "gauge"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 5_000) {
+                    let value = Double((UInt64(i) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9) % 1_000_000_007) / 997
+                    _ = b.append(labels, Sample(timestamp: t, value: value))
+                }
+            }
+        }
+        let cache = try #require(server.receiver.resultsCache)
+        // Long runs from 1,280 to 2,555 s; short runs every 160 s.
+        for start in [0, 5, 160, 165] {
+            let window = "query=gauge&start=\(start)&end=\(start + 2400)&step=5"
+            let answer = await server.receiver.queryAPI("query_range", query: window, form: nil, gzip: true)
+            var body = answer.body
+            if let stream = answer.stream { while let chunk = await stream.next() { body += chunk } }
+            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
+            #expect(try Gunzip.inflate(body, limit: 1 << 26) == uncached, "window from \(start)")
+        }
+        // The window from 165: six short runs from 320 to 1,275 and the long run; the seven short
+        // ones from 1,280 to 2,395 that the window from 5 made are gone.
+        #expect(cache.compressedRuns(steps: CachedFragments.longSteps) == 50)
+        #expect(cache.compressedRuns(steps: CachedFragments.steps) == 50 * 6)
         await server.stop()
     }
 

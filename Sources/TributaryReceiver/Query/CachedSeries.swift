@@ -74,16 +74,34 @@ struct CachedSeries: Sendable {
             out.bytes.append(contentsOf: json.dropFirst())
         } else {
             var i = timestamps.startIndex
-            while i < timestamps.endIndex {
-                let run = CachedFragments.run(of: timestamps[i], start: start, step: step)
+            /// The steps from `i` in `run`, and their JSON.
+            func steps(in run: CachedFragments.Run) -> (end: Int, bytes: ArraySlice<UInt8>) {
                 var j = i + 1
                 while j < timestamps.endIndex, timestamps[j] <= run.last { j += 1 }
-                let bytes = json[Int(offsets[i])..<(j < timestamps.endIndex ? Int(offsets[j]) : json.endIndex)]
-                // A run is sent compressed when all its steps are in the window and it is not
-                // the series' first (whose comma is dropped).
-                if i > timestamps.startIndex, run.first >= start, run.last <= end,
-                    case .compressed(let fragment) = fragments[run.first] ?? (makeFragments ? fragments.make(run, bytes) : .plain)
-                {
+                return (j, json[Int(offsets[i])..<(j < timestamps.endIndex ? Int(offsets[j]) : json.endIndex)])
+            }
+            /// A run is sent compressed when all its steps are in the window, it is not the
+            /// series' first (whose comma is dropped) and it compressed to enough bytes.
+            func compressed(_ run: CachedFragments.Run, _ bytes: ArraySlice<UInt8>) -> DeflateFragment? {
+                guard i > timestamps.startIndex, run.first >= start, run.last <= end,
+                    case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, bytes) : .plain)
+                else { return nil }
+                return fragment
+            }
+            while i < timestamps.endIndex {
+                // A long run from its first step, else the short run of this step.
+                let long = CachedFragments.run(of: timestamps[i], start: start, step: step, steps: CachedFragments.longSteps)
+                if i > timestamps.startIndex, timestamps[i - 1] < long.first {
+                    let (j, bytes) = steps(in: long)
+                    if let fragment = compressed(long, bytes) {
+                        guard out.fragment(fragment) else { return false }
+                        i = j
+                        continue
+                    }
+                }
+                let run = CachedFragments.run(of: timestamps[i], start: start, step: step, steps: CachedFragments.steps)
+                let (j, bytes) = steps(in: run)
+                if let fragment = compressed(run, bytes) {
                     guard out.fragment(fragment) else { return false }
                 } else {
                     out.bytes.append(contentsOf: i == timestamps.startIndex ? bytes.dropFirst() : bytes)
@@ -97,8 +115,8 @@ struct CachedSeries: Sendable {
 
 /// Runs of a cached series' steps compressed once for gzip answers (``DeflateFragment``): a
 /// refresh of a large answer was mostly compressing bytes it had sent before. A run is
-/// ``steps`` steps long, aligned on the step grid, so a window moving forward keeps its runs;
-/// only the partial runs at either end are compressed with each answer.
+/// ``steps`` or ``longSteps`` steps long, aligned on the step grid, so a window moving forward
+/// keeps its runs; only the partial runs at either end are compressed with each answer.
 ///
 /// Shared by the copies of one cached series; each cut or refresh takes its own set.
 final class CachedFragments: Sendable {
@@ -106,9 +124,18 @@ final class CachedFragments: Sendable {
     /// better but leave more at the window's ends to compress each time.
     static let steps: Int64 = 32
 
-    struct Run {
+    /// Steps in a long run, sent where one lies wholly in the window: 256 (about 2 h at 30 s).
+    /// Series that compress well (counters, gauges with few digits: ~4 bytes a step) make short
+    /// runs under ``smallest``, sent inside the stream and so compressed again by every refresh
+    /// (a 6 h panel of 1,200 such series: half of its refresh's time); long ones are worth
+    /// keeping.
+    static let longSteps: Int64 = 256
+
+    struct Run: Hashable {
         let first: Int64
         let last: Int64
+        /// ``steps`` or ``longSteps``.
+        let steps: Int64
     }
 
     /// What a run is sent as.
@@ -124,47 +151,61 @@ final class CachedFragments: Sendable {
     /// The smallest compressed run sent as a fragment.
     static let smallest = 256
 
-    private let runs: Mutex<[Int64: (last: Int64, kept: Kept)]>
+    private let runs: Mutex<[Run: Kept]>
 
-    init(_ runs: [Int64: (last: Int64, kept: Kept)] = [:]) {
+    init(_ runs: [Run: Kept] = [:]) {
         self.runs = Mutex(runs)
     }
 
-    /// The run holding the step at `t`, on the grid of steps `start + k·step`; runs start at
-    /// multiples of their span from that grid's phase, whatever the window's start.
-    static func run(of t: Int64, start: Int64, step: Int64) -> Run {
+    /// The run of `steps` steps holding the step at `t`, on the grid of steps
+    /// `start + k·step`; runs start at multiples of their span from that grid's phase,
+    /// whatever the window's start.
+    static func run(of t: Int64, start: Int64, step: Int64, steps: Int64) -> Run {
         let span = steps * step
         let phase = ((start % step) + step) % step
         let offset = t - phase
         let first = (offset >= 0 ? offset / span : (offset - span + 1) / span) * span + phase
-        return Run(first: first, last: first + span - step)
+        return Run(first: first, last: first + span - step, steps: steps)
     }
 
-    /// Runs kept compressed (for tests).
-    var count: Int {
+    /// Runs kept compressed, of `steps` steps when given (for tests).
+    func count(steps: Int64? = nil) -> Int {
         runs.withLock { runs in
-            runs.values.reduce(0) { n, run in
-                if case .compressed = run.kept { return n + 1 }
-                return n
+            runs.reduce(0) { n, run in
+                guard case .compressed = run.value, steps == nil || steps == run.key.steps else { return n }
+                return n + 1
             }
         }
     }
 
-    subscript(first: Int64) -> Kept? {
-        runs.withLock { $0[first]?.kept }
+    subscript(run: Run) -> Kept? {
+        runs.withLock { $0[run] }
     }
 
     /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
     func make(_ run: Run, _ bytes: ArraySlice<UInt8>) -> Kept {
         var kept = Kept.plain
         if let fragment = DeflateFragment(bytes), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
-        runs.withLock { $0[run.first] = (run.last, kept) }
+        runs.withLock { $0[run] = kept }
         return kept
     }
 
-    /// A set of its own with the runs that lie wholly inside `[from, to]`. (Runs before the
-    /// window were kept too, once: a dashboard left open held every run it had ever sent.)
+    /// A set of its own with the runs that lie wholly inside `[from, to]`, but not the short
+    /// runs inside a long one kept compressed: that one is sent while it is in the window, and
+    /// once the window has left its start, a short run is compressed again if needed. (Runs
+    /// before the window were kept too, once: a dashboard left open held every run it had sent.)
     func within(_ from: Int64, _ to: Int64) -> CachedFragments {
-        CachedFragments(runs.withLock { $0.filter { $0.key >= from && $0.value.last <= to } })
+        CachedFragments(
+            runs.withLock { runs in
+                let inside = runs.filter { $0.key.first >= from && $0.key.last <= to }
+                let longs = inside.compactMap { run, kept -> Run? in
+                    guard run.steps == Self.longSteps, case .compressed = kept else { return nil }
+                    return run
+                }
+                guard !longs.isEmpty else { return inside }
+                return inside.filter { run, _ in
+                    run.steps == Self.longSteps || !longs.contains { $0.first <= run.first && run.last <= $0.last }
+                }
+            })
     }
 }

@@ -143,9 +143,9 @@ public final class ResultsCache: Sendable {
     /// room for the rest of its dashboard.
     static func largestAnswer(_ maxPoints: Int) -> Int { maxPoints / 2 }
 
-    /// Compressed runs held over all entries (for tests).
-    var compressedRuns: Int {
-        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count } } }
+    /// Compressed runs held over all entries, of `steps` steps when given (for tests).
+    func compressedRuns(steps: Int64? = nil) -> Int {
+        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count(steps: steps) } } }
     }
 
     /// Entries and points held (for tests and metrics).
