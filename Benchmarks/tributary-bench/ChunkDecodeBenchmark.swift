@@ -19,22 +19,36 @@ enum ChunkDecodeBenchmark {
             total += samples.count
         }
         print("chunks: \(series.count) series of \(metric), \(total) samples in block \(block.ulid)")
-        var decoded = 0
-        var checksum = 0.0
-        let clock = ContinuousClock()
-        let start = clock.now
-        while (clock.now - start) < .seconds(seconds) {
+        let (ns, checksum) = measure(seconds: seconds) {
+            var decoded = 0
+            var checksum = 0.0
             for s in series {
                 samples.removeAll(keepingCapacity: true)
                 s.appendSamples(to: &samples)
                 decoded += samples.count
                 checksum += samples.last?.value ?? 0
             }
+            return (decoded, checksum)
+        }
+        print(String(format: "  %.2f ns/sample, %.1fM samples/s (checksum %g)", ns, 1e3 / ns, checksum))
+        decodeOnly(series, seconds: seconds)
+    }
+
+    /// Repeats `pass` (one pass over everything: the samples it decoded, and a sum that keeps
+    /// the work from being optimised away) until `seconds` have passed.
+    static func measure(seconds: Double, _ pass: () -> (samples: Int, checksum: Double)) -> (nsPerSample: Double, checksum: Double) {
+        var decoded = 0
+        var checksum = 0.0
+        let clock = ContinuousClock()
+        let start = clock.now
+        while (clock.now - start) < .seconds(seconds) {
+            let (n, sum) = pass()
+            decoded += n
+            checksum += sum
         }
         let elapsed = clock.now - start
         let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "  %.2f ns/sample, %.1fM samples/s (checksum %g)", secondsTaken * 1e9 / Double(decoded), Double(decoded) / secondsTaken / 1e6, checksum))
-        decodeOnly(series, seconds: seconds)
+        return (secondsTaken * 1e9 / Double(max(decoded, 1)), checksum)
     }
 
     /// The decoder alone: the same samples written again into chunks of 120 in memory (no
@@ -53,20 +67,17 @@ enum ChunkDecodeBenchmark {
                 i += 120
             }
         }
-        var decoded = 0
-        var checksum = 0.0
-        let clock = ContinuousClock()
-        let start = clock.now
-        while (clock.now - start) < .seconds(seconds) {
+        let (ns, checksum) = measure(seconds: seconds) {
+            var decoded = 0
+            var checksum = 0.0
             for c in chunks {
                 samples.removeAll(keepingCapacity: true)
                 XORChunk.decode(c, into: &samples)
                 decoded += samples.count
                 checksum += samples.last?.value ?? 0
             }
+            return (decoded, checksum)
         }
-        let elapsed = clock.now - start
-        let secondsTaken = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        print(String(format: "  decoder alone (%d chunks of up to 120): %.2f ns/sample (checksum %g)", chunks.count, secondsTaken * 1e9 / Double(decoded), checksum))
+        print(String(format: "  decoder alone (%d chunks of up to 120): %.2f ns/sample (checksum %g)", chunks.count, ns, checksum))
     }
 }

@@ -39,6 +39,29 @@ import TributaryWire
         return server
     }
 
+    /// A server with the results cache holding `series` series `name{instance="host-i"}`
+    /// with a sample every `every` ms over the first hour, valued `value(i, t)`.
+    static func cachedServer(_ name: String, series: Int, every: Int, _ value: (Int, Int64) -> Double) async throws -> TestServer {
+        let server = try await TestServer { c in c.queryResultsCache = true }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<series {
+                let labels = Labels(sortedPairs: [("__name__", name), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: every) { _ = b.append(labels, Sample(timestamp: t, value: value(i, t))) }
+            }
+        }
+        return server
+    }
+
+    /// A range query's answer with `Accept-Encoding: gzip`: its headers and its whole body,
+    /// streamed or not.
+    static func gzipAnswer(_ server: TestServer, _ query: String) async -> (headers: [(String, String)], body: [UInt8]) {
+        let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
+        guard let stream = answer.stream else { return (answer.headers, answer.body) }
+        var body: [UInt8] = []
+        while let chunk = await stream.next() { body += chunk }
+        return (answer.headers, body)
+    }
+
     @Test func streamedBytesEqualTheWholeAnswer() async throws {
         let server = try await Self.server()
         defer { server.removeData() }
@@ -106,13 +129,8 @@ import TributaryWire
                 continue
             }
             let window = "query=big&start=\(start)&end=\(start + 2400)&step=15"
-            let answer = await server.receiver.queryAPI("query_range", query: window, form: nil, gzip: true)
-            var body = answer.body
-            if let stream = answer.stream {
-                body = []
-                while let chunk = await stream.next() { body += chunk }
-            }
-            #expect(answer.headers.contains { $0 == ("Content-Encoding", "gzip") })
+            let (headers, body) = await Self.gzipAnswer(server, window)
+            #expect(headers.contains { $0 == ("Content-Encoding", "gzip") })
             let inflated = try Gunzip.inflate(body, limit: 1 << 26)
             let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
             let same = inflated == uncached
@@ -132,29 +150,16 @@ import TributaryWire
     /// to the uncached answer, send each series' long run as compressed once, and stay near
     /// the size of the answer compressed whole.
     @Test func compressibleSeriesAreSentInLongRuns() async throws {
-        let server = try await TestServer { c in c.queryResultsCache = true }
+        let server = try await Self.cachedServer("ctr", series: 100, every: 5_000) { i, t in Double(i * 1_000_000) + Double(t / 5_000) }
         defer { server.removeData() }
-        _ = try server.receiver.head.commit { b in
-            for i in 0..<100 {
-                let labels = Labels(sortedPairs: [("__name__", "ctr"), ("instance", "host-\(i)")])
-                for t in stride(from: Int64(0), through: 3_600_000, by: 5_000) {
-                    _ = b.append(labels, Sample(timestamp: t, value: Double(i * 1_000_000) + Double(t / 5_000)))
-                }
-            }
-        }
         let cache = try #require(server.receiver.resultsCache)
-        func gzipAnswer(_ query: String) async throws -> (bytes: Int, inflated: [UInt8]) {
-            let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
-            var body = answer.body
-            if let stream = answer.stream { while let chunk = await stream.next() { body += chunk } }
-            return (body.count, try Gunzip.inflate(body, limit: 1 << 26))
-        }
-        let whole = try await gzipAnswer("query=ctr&start=0&end=3000&step=5&nocache=1").bytes
+        let whole = await Self.gzipAnswer(server, "query=ctr&start=0&end=3000&step=5&nocache=1").body.count
         // Long runs are 256 steps (1,280 s) on the grid from 0: the one from 1,280 to 2,555 lies
         // in every window below; the short runs around it compress under the smallest kept.
         for start in [0, 5, 10, 165, 170] {
             let window = "query=ctr&start=\(start)&end=\(start + 3000)&step=5"
-            let (bytes, inflated) = try await gzipAnswer(window)
+            let body = await Self.gzipAnswer(server, window).body
+            let bytes = body.count, inflated = try Gunzip.inflate(body, limit: 1 << 26)
             let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
             #expect(inflated == uncached, "window from \(start)")
             if start > 0 {
@@ -168,24 +173,15 @@ import TributaryWire
     /// Short runs made while a long run was still partly ahead of the window are dropped once
     /// that long run is sent compressed (else a series' middle was held twice).
     @Test func shortRunsInsideAKeptLongRunAreDropped() async throws {
-        let server = try await TestServer { c in c.queryResultsCache = true }
-        defer { server.removeData() }
-        _ = try server.receiver.head.commit { b in
-            for i in 0..<50 {
-                let labels = Labels(sortedPairs: [("__name__", "gauge"), ("instance", "host-\(i)")])
-                for t in stride(from: Int64(0), through: 3_600_000, by: 5_000) {
-                    let value = Double((UInt64(i) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9) % 1_000_000_007) / 997
-                    _ = b.append(labels, Sample(timestamp: t, value: value))
-                }
-            }
+        let server = try await Self.cachedServer("gauge", series: 50, every: 5_000) { i, t in
+            Double((UInt64(i) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9) % 1_000_000_007) / 997
         }
+        defer { server.removeData() }
         let cache = try #require(server.receiver.resultsCache)
         // Long runs from 1,280 to 2,555 s; short runs every 160 s.
         for start in [0, 5, 160, 165] {
             let window = "query=gauge&start=\(start)&end=\(start + 2400)&step=5"
-            let answer = await server.receiver.queryAPI("query_range", query: window, form: nil, gzip: true)
-            var body = answer.body
-            if let stream = answer.stream { while let chunk = await stream.next() { body += chunk } }
+            let body = await Self.gzipAnswer(server, window).body
             let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
             #expect(try Gunzip.inflate(body, limit: 1 << 26) == uncached, "window from \(start)")
         }
@@ -199,20 +195,9 @@ import TributaryWire
     /// Series that repeat each other compress far better as one stream than as runs compressed
     /// one by one: their refreshes are sent compressed whole, not several times larger.
     @Test func repetitiveAnswersAreNotSentAsRuns() async throws {
-        let server = try await TestServer { c in c.queryResultsCache = true }
+        let server = try await Self.cachedServer("flat", series: 300, every: 15_000) { _, _ in 1 }
         defer { server.removeData() }
-        _ = try server.receiver.head.commit { b in
-            for i in 0..<300 {
-                let labels = Labels(sortedPairs: [("__name__", "flat"), ("instance", "host-\(i)")])
-                for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) { _ = b.append(labels, Sample(timestamp: t, value: 1)) }
-            }
-        }
-        func gzipBytes(_ query: String) async -> Int {
-            let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
-            var count = answer.body.count
-            if let stream = answer.stream { while let chunk = await stream.next() { count += chunk.count } }
-            return count
-        }
+        func gzipBytes(_ query: String) async -> Int { await Self.gzipAnswer(server, query).body.count }
         let whole = await gzipBytes("query=flat&start=0&end=2400&step=15&nocache=1")
         _ = await gzipBytes("query=flat&start=0&end=2400&step=15")
         let refreshed = await gzipBytes("query=flat&start=15&end=2415&step=15")
