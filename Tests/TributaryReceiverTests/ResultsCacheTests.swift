@@ -14,10 +14,11 @@ import TributaryTSDB
         "max_over_time(sum(x)[10m:1m])"
     ]
 
-    func receiver(_ dir: String) throws -> Receiver {
+    func receiver(_ dir: String, cacheMaxPoints: Int? = nil) throws -> Receiver {
         var c = ReceiverConfiguration()
         c.dataDirectory = dir
         c.head.outOfOrderWindow = 3 * 3600 * 1000
+        if let cacheMaxPoints { c.queryResultsCacheMaxPoints = cacheMaxPoints }
         return try Receiver(configuration: c)
     }
 
@@ -90,10 +91,7 @@ import TributaryTSDB
         for (maxPoints, kept) in [(2 * steps, true), (2 * steps - 1, false)] {
             let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
             defer { try? FileManager.default.removeItem(atPath: dir) }
-            var c = ReceiverConfiguration()
-            c.dataDirectory = dir
-            c.queryResultsCacheMaxPoints = maxPoints
-            let r = try Receiver(configuration: c)
+            let r = try receiver(dir, cacheMaxPoints: maxPoints)
             let now = Int64(Date().timeIntervalSince1970) * 1000 / 15_000 * 15_000
             _ = try r.head.commit { b in
                 for k in (0..<(steps + 10)).reversed() {

@@ -62,6 +62,14 @@ import TributaryWire
         return (answer.headers, body)
     }
 
+    /// `window` asked as a dashboard does (gzip, through the cache): its headers, its size
+    /// compressed and its JSON inflated, beside the same query's uncached answer.
+    static func refresh(_ server: TestServer, _ window: String) async throws -> (headers: [(String, String)], bytes: Int, inflated: [UInt8], uncached: [UInt8]) {
+        let (headers, body) = await gzipAnswer(server, window)
+        let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
+        return (headers, body.count, try Gunzip.inflate(body, limit: 1 << 26), uncached)
+    }
+
     @Test func streamedBytesEqualTheWholeAnswer() async throws {
         let server = try await Self.server()
         defer { server.removeData() }
@@ -129,10 +137,8 @@ import TributaryWire
                 continue
             }
             let window = "query=big&start=\(start)&end=\(start + 2400)&step=15"
-            let (headers, body) = await Self.gzipAnswer(server, window)
+            let (headers, _, inflated, uncached) = try await Self.refresh(server, window)
             #expect(headers.contains { $0 == ("Content-Encoding", "gzip") })
-            let inflated = try Gunzip.inflate(body, limit: 1 << 26)
-            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
             let same = inflated == uncached
             #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
             // Runs are 32 steps on the grid from 0: four lie inside windows from 15, 30 and 45,
@@ -158,9 +164,7 @@ import TributaryWire
         // in every window below; the short runs around it compress under the smallest kept.
         for start in [0, 5, 10, 165, 170] {
             let window = "query=ctr&start=\(start)&end=\(start + 3000)&step=5"
-            let body = await Self.gzipAnswer(server, window).body
-            let bytes = body.count, inflated = try Gunzip.inflate(body, limit: 1 << 26)
-            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
+            let (_, bytes, inflated, uncached) = try await Self.refresh(server, window)
             #expect(inflated == uncached, "window from \(start)")
             if start > 0 {
                 #expect(cache.compressedRuns(steps: CachedFragments.longSteps) == 100, "window from \(start)")
@@ -181,9 +185,8 @@ import TributaryWire
         // Long runs from 1,280 to 2,555 s; short runs every 160 s.
         for start in [0, 5, 160, 165] {
             let window = "query=gauge&start=\(start)&end=\(start + 2400)&step=5"
-            let body = await Self.gzipAnswer(server, window).body
-            let uncached = server.receiver.api("query_range", query: window + "&nocache=1", form: nil).body
-            #expect(try Gunzip.inflate(body, limit: 1 << 26) == uncached, "window from \(start)")
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            #expect(inflated == uncached, "window from \(start)")
         }
         // The window from 165: six short runs from 320 to 1,275 and the long run; the seven short
         // ones from 1,280 to 2,395 that the window from 5 made are gone.

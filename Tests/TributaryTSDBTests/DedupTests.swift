@@ -222,8 +222,9 @@ import TributaryModel
 
     /// A stall both replicas share (their host paused, or both stopped together; their phases
     /// close, as two agents scraping one target are): each catches up with one scrape on waking
-    /// and then keeps its phase, so both show a long and then the same short spacing at once. That is one event seen twice, not a new interval: nothing is
-    /// learned from it, and no two stored samples fall within half an interval.
+    /// and then keeps its phase, so both show a long and then the same short spacing at once.
+    /// That is one event seen twice, not a new interval: nothing is learned from it, and no two
+    /// stored samples fall within half an interval.
     @Test func aStallBothReplicasShareTeachesNoInterval() throws {
         let head = Head()
         let interval: Int64 = 2_000

@@ -200,14 +200,13 @@ final class CachedFragments: Sendable {
     func within(_ from: Int64, _ to: Int64) -> CachedFragments {
         CachedFragments(
             runs.withLock { runs in
-                let inside = runs.filter { $0.key.first >= from && $0.key.last <= to }
-                let longs = inside.compactMap { run, kept -> Run? in
-                    guard run.steps == Self.longSteps, case .compressed = kept else { return nil }
+                func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
+                let longs = runs.compactMap { run, kept -> Run? in
+                    guard run.steps == Self.longSteps, inside(run), case .compressed = kept else { return nil }
                     return run
                 }
-                guard !longs.isEmpty else { return inside }
-                return inside.filter { run, _ in
-                    run.steps == Self.longSteps || !longs.contains { $0.first <= run.first && run.last <= $0.last }
+                return runs.filter { run, _ in
+                    inside(run) && (run.steps == Self.longSteps || !longs.contains { $0.first <= run.first && run.last <= $0.last })
                 }
             })
     }

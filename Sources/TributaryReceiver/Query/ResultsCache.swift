@@ -122,9 +122,8 @@ public final class ResultsCache: Sendable {
         guard end >= start else { return }
         let kept = series.filter { !$0.timestamps.isEmpty }
         let points = kept.reduce(0) { $0 + $1.timestamps.count }
-        // One answer may take at most half the cache. (A quarter, as this was, left every
-        // answer over 500k points uncached by default: a 6 h panel of 1,200 series at 30 s is
-        // 870k, and each refresh computed and compressed it whole.)
+        // (A quarter, as this was, left every answer over 500k points uncached by default: a
+        // 6 h panel of 1,200 series at 30 s is 870k, and each refresh computed it whole.)
         guard points <= Self.largestAnswer(maxPoints) else { return }
         state.withLock { state in
             if let old = state.entries[key] { state.points -= old.points }
