@@ -85,6 +85,96 @@ import TributaryModel
         #expect(try head.querier().dump([m("__name__", .equal, "up")])[up]?.count == 1000)
     }
 
+    /// A snapshot keeps the chunks in range by position and the out-of-order samples whole:
+    /// every window, at and across chunk edges, must read exactly its samples, in bulk and
+    /// through the iterator. (A window between two samples of one chunk selects the series
+    /// with no samples, as Prometheus's head does: chunks are matched by their time range.)
+    @Test func everyWindowReadsExactlyItsSamples() throws {
+        var options = HeadOptions()
+        options.outOfOrderWindow = 86_400_000
+        let head = Head(options: options)
+        let times = (0..<1500).map { Int64($0) * 15_000 }
+        // Every 7th sample comes late: out of order, kept beside the chunks.
+        _ = try commit(head, times.enumerated().filter { $0.offset % 7 != 3 }.map { (up, $0.element, Double($0.offset)) })
+        _ = try commit(head, times.enumerated().filter { $0.offset % 7 == 3 }.map { (up, $0.element, Double($0.offset)) })
+        let s = try #require(head.lookup(up.withView { $0 }, hash: up.stableHash))
+        #expect(s.closed.count >= 7 && !s.ooo.isEmpty)
+        let edges = s.closed.flatMap { [$0.minTime, $0.maxTime] } + [s.headMinTime, s.head.maxTime]
+        var windows: [(Int64, Int64)] = [(.min, .max), (-1, -1), (7_000, 8_000), (22_485_000, 22_485_000), (22_485_001, 30_000_000)]
+        for e in edges { windows += [(e - 1, e), (e, e), (e, e + 1), (e - 300_000, e), (e, e + 300_000), (e + 1, e + 14_999)] }
+        for (start, end) in windows {
+            let expected = times.enumerated().filter { $0.element >= start && $0.element <= end }.map { Sample(timestamp: $0.element, value: Double($0.offset)) }
+            let selected = try head.querier().select([m("__name__", .equal, "up")], start: start, end: end)
+            let outside = end < 0 || start > times[times.count - 1]
+            if !expected.isEmpty || outside { #expect(selected.count == (outside ? 0 : 1), "window \(start)...\(end)") }
+            guard let series = selected.first else { continue }
+            var bulk: [Sample] = []
+            series.appendSamples(to: &bulk)
+            #expect(bulk == expected, "window \(start)...\(end), bulk")
+            var iterated: [Sample] = []
+            var it = series.makeIterator()
+            while let x = it.next() { iterated.append(x) }
+            #expect(iterated == expected, "window \(start)...\(end), iterator")
+        }
+    }
+
+    /// A dashboard's pattern: a sample written, the last five minutes read, again and again,
+    /// across chunk cuts. Reads start at the open chunk's resume points once a read has made
+    /// them; a series no read touches for a whole chunk keeps none, and nor does a removed one.
+    @Test func refreshedReadsOfTheOpenChunkStartAtResumePoints() throws {
+        let head = Head()
+        var written: [Sample] = []
+        var resumed = 0
+        let s = try #require(try commit(head, [(up, 0, 0)]).0.seriesCreated == 1 ? head.lookup(up.withView { $0 }, hash: up.stableHash) : nil)
+        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes[s.id] } }
+        written.append(Sample(timestamp: 0, value: 0))
+        for n in 1..<600 {
+            let sample = Sample(timestamp: Int64(n) * 15_000, value: Double(n % 50) * 1.25)
+            _ = try commit(head, [(up, sample.timestamp, sample.value)])
+            written.append(sample)
+            let start = sample.timestamp - 300_000
+            let series = try #require(try head.querier().select([m("__name__", .equal, "up")], start: start, end: sample.timestamp).first)
+            var got: [Sample] = []
+            series.appendSamples(to: &got)
+            #expect(got == written.filter { $0.timestamp >= start }, "after \(n + 1) samples")
+            if let box = box(), box.chunkStart == s.headMinTime, box.points.best(before: start) != nil { resumed += 1 }
+        }
+        #expect(resumed > 300, "most reads started at a resume point: \(resumed) of 600")
+        #expect(box() != nil)
+        _ = try commit(head, (600..<900).map { (up, Int64($0) * 15_000, 1) })
+        #expect(box() == nil, "no read for more than a chunk: the points are dropped")
+        // Read again, then removed by garbage collection: the box goes with the series.
+        _ = try head.querier().select([m("__name__", .equal, "up")], start: 899 * 15_000 - 60_000, end: .max)
+        #expect(box() != nil)
+        head.truncate(head.cut(before: .max))
+        #expect(head.numSeries == 0)
+        #expect(box() == nil)
+    }
+
+    /// A deletion writes the open chunk's samples again: resume points of the old bytes must
+    /// not be used on the new ones.
+    @Test func readsAfterADeletionInTheOpenChunkIgnoreItsOldResumePoints() throws {
+        let head = Head()
+        var written = (0..<100).map { Sample(timestamp: Int64($0) * 15_000, value: Double($0) * 0.5) }
+        _ = try commit(head, written.map { (up, $0.timestamp, $0.value) })
+        func read(from start: Int64) throws -> [Sample] {
+            var got: [Sample] = []
+            try head.querier().select([m("__name__", .equal, "up")], start: start, end: .max).first?.appendSamples(to: &got)
+            return got
+        }
+        #expect(try read(from: 90 * 15_000) == Array(written[90...]))
+        _ = try head.delete([m("__name__", .equal, "up")], start: 85 * 15_000, end: 87 * 15_000)
+        written.removeAll { $0.timestamp >= 85 * 15_000 && $0.timestamp <= 87 * 15_000 }
+        for n in 100..<140 {
+            let sample = Sample(timestamp: Int64(n) * 15_000, value: Double(n))
+            _ = try commit(head, [(up, sample.timestamp, sample.value)])
+            written.append(sample)
+            for start in [sample.timestamp - 15_000, sample.timestamp - 300_000] {
+                #expect(try read(from: start) == written.filter { $0.timestamp >= start }, "after \(n + 1) samples, from \(start)")
+            }
+        }
+    }
+
     @Test func memoryIsAccountedAndBudgetReported() throws {
         var options = HeadOptions()
         options.memoryBudget = 50_000

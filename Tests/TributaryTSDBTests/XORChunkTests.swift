@@ -71,11 +71,11 @@ import TributaryModel
         .nan, StaleMarker.value, .infinity, -.infinity, 0, -0.0, .greatestFiniteMagnitude, .leastNonzeroMagnitude, 1, 1, 1
     ]
 
-    @Test(arguments: 0..<50)
-    func randomRoundTrip(seed: Int) {
+    /// Up to 240 samples of every kind the encoding distinguishes: steady and jittered
+    /// intervals, tiny and 64-bit timestamp jumps, repeats, special and random values.
+    static func randomSamples(seed: Int) -> [Sample] {
         var rng = SplitMix(seed: UInt64(seed))
-        var chunk = XORChunk()
-        var expected: [Sample] = []
+        var samples: [Sample] = []
         var t = Int64(bitPattern: rng.next() % 2_000_000_000_000) - 1_000_000_000_000
         var v = 0.0
         for _ in 0..<(1 + Int(rng.next() % 240)) {
@@ -91,9 +91,16 @@ import TributaryModel
             case 2: v = Double(bitPattern: rng.next())
             default: v += Double(rng.next() % 1000) / 8
             }
-            chunk.append(t, v)
-            expected.append(Sample(timestamp: t, value: v))
+            samples.append(Sample(timestamp: t, value: v))
         }
+        return samples
+    }
+
+    @Test(arguments: 0..<50)
+    func randomRoundTrip(seed: Int) {
+        var chunk = XORChunk()
+        let expected = Self.randomSamples(seed: seed)
+        for s in expected { chunk.append(s.timestamp, s.value) }
         var it = chunk.makeIterator()
         var got: [Sample] = []
         while let s = it.next() { got.append(s) }
@@ -108,6 +115,36 @@ import TributaryModel
             XORChunk.decode(chunk.bytes, from: mid, to: last - 1, into: &part)
             #expect(part == expected.filter { $0.timestamp >= mid && $0.timestamp <= last - 1 })
         }
+    }
+
+    /// Decoding from a resume point before a time reads exactly the samples a decode from the
+    /// first sample reads, at every length the chunk passes through (points are replaced as
+    /// it grows) and for every start (each timestamp, and just after it); points found by
+    /// encoding a chunk's samples again are those its appender gave.
+    @Test(arguments: 0..<50)
+    func resumePointsReadWhatAWholeDecodeReads(seed: Int) {
+        let samples = Self.randomSamples(seed: seed)
+        var chunk = XORChunk()
+        var points = ResumePoints()
+        var resumed = 0
+        for (n, s) in samples.enumerated() {
+            chunk.append(s.timestamp, s.value)
+            if chunk.count % XORChunk.resumeEvery == 0, let p = chunk.resumeAtEnd { points.record(p) }
+            guard n % 5 == 4 || n == samples.count - 1 else { continue }
+            #expect(XORChunk.resumePoints(of: chunk.bytes) == points, "seed \(seed), \(n + 1) samples: points found again")
+            let written = samples[...n]
+            for start in written.flatMap({ [$0.timestamp, $0.timestamp + 1] }) {
+                let point = points.best(before: start)
+                if let point {
+                    #expect(point.index >= 2 && point.t < start)
+                    resumed += 1
+                }
+                var got: [Sample] = []
+                #expect(XORChunk.decode(chunk.bytes, from: start, resumingAt: point, into: &got))
+                #expect(got == written.filter { $0.timestamp >= start }, "seed \(seed), \(n + 1) samples, from \(start)")
+            }
+        }
+        if samples.count > 40 { #expect(resumed > 0, "a chunk of \(samples.count) samples had resume points") }
     }
 
     @Test func deltaOfDeltaWidthsAtTheirEdgesDecodeInBothReaders() {

@@ -9,26 +9,56 @@ public protocol SampleIterator {
     mutating func seek(_ time: Int64) -> Sample?
 }
 
+/// The samples of one queried series, read when the engine asks (a storage's snapshot of
+/// the series, taken at select time).
+///
+/// An object rather than two closures: a closure's context is an allocation of its own, and a
+/// one-step dashboard refresh selects every series of a panel, so each allocation per series
+/// is paid thousands of times per refresh.
+public protocol SeriesSamples: AnyObject {
+    /// A new iterator over the samples in the queried time range.
+    func makeIterator() -> any SampleIterator
+    /// Appends every sample in the queried range to `out`, in order.
+    func appendAll(to out: inout [Sample])
+}
+
 /// A series returned by a query: its labels and a way to read its samples in the queried range.
 public struct QueriedSeries {
     public let labels: Labels
-    let makeIteratorBody: () -> any SampleIterator
-    let appendAllBody: ((inout [Sample]) -> Void)?
+    let samples: any SeriesSamples
+
+    public init(labels: Labels, samples: any SeriesSamples) {
+        self.labels = labels
+        self.samples = samples
+    }
 
     /// - Parameters:
     ///   - makeIterator: a new iterator over the samples in the queried range.
     ///   - appendAll: optionally, a faster way to append all of them at once.
     public init(labels: Labels, makeIterator: @escaping () -> any SampleIterator, appendAll: ((inout [Sample]) -> Void)? = nil) {
-        self.labels = labels
-        self.makeIteratorBody = makeIterator
-        self.appendAllBody = appendAll
+        self.init(labels: labels, samples: ClosureSamples(makeIterator: makeIterator, appendAll: appendAll))
     }
 
     /// A new iterator over the samples in the queried time range.
-    public func makeIterator() -> any SampleIterator { makeIteratorBody() }
+    public func makeIterator() -> any SampleIterator { samples.makeIterator() }
 
     /// Appends every sample in the queried range to `out`, in order.
-    public func appendSamples(to out: inout [Sample]) {
+    public func appendSamples(to out: inout [Sample]) { samples.appendAll(to: &out) }
+}
+
+/// Samples read through closures (merged series, tests).
+final class ClosureSamples: SeriesSamples {
+    let makeIteratorBody: () -> any SampleIterator
+    let appendAllBody: ((inout [Sample]) -> Void)?
+
+    init(makeIterator: @escaping () -> any SampleIterator, appendAll: ((inout [Sample]) -> Void)?) {
+        makeIteratorBody = makeIterator
+        appendAllBody = appendAll
+    }
+
+    func makeIterator() -> any SampleIterator { makeIteratorBody() }
+
+    func appendAll(to out: inout [Sample]) {
         if let appendAllBody {
             appendAllBody(&out)
             return

@@ -111,24 +111,20 @@ public struct BlockQuerier: Querier {
         do {
             for ref in try block.index.select(matchers) {
                 let series = try block.index.series(ref)
-                var chunks: [[UInt8]] = []
+                var chunks: [ClosedChunk] = []
                 for c in series.chunks where c.maxTime >= start && c.minTime <= end {
-                    chunks.append(try block.chunks.chunk(c.ref))
+                    chunks.append(ClosedChunk(bytes: try block.chunks.chunk(c.ref), minTime: c.minTime, maxTime: c.maxTime))
                 }
                 guard !chunks.isEmpty else { continue }
-                var snapshot = SeriesSnapshot(chunks: chunks, ooo: [])
+                var snapshot = SeriesSnapshot(closed: chunks, start: start, end: end)
                 if let deleted = tombstones.intervals(ref) {
                     // Rare: the samples left, decoded (the snapshot's out-of-order list holds them).
                     var samples: [Sample] = []
-                    snapshot.appendAll(start: start, end: end, to: &samples)
-                    snapshot = SeriesSnapshot(chunks: [], ooo: deleted.filter(samples))
+                    snapshot.appendAll(to: &samples)
+                    snapshot = SeriesSnapshot(closed: [], ooo: deleted.filter(samples), start: start, end: end)
                     if snapshot.ooo.isEmpty { continue }
                 }
-                out.append(
-                    QueriedSeries(
-                        labels: series.labels,
-                        makeIterator: { SeriesSnapshotIterator(snapshot, start: start, end: end) },
-                        appendAll: { snapshot.appendAll(start: start, end: end, to: &$0) }))
+                out.append(QueriedSeries(labels: series.labels, samples: snapshot))
             }
         } catch let error as BlockError {
             throw QueryError("block \(block.ulid): \(error.description)")

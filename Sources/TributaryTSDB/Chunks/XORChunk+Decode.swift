@@ -8,9 +8,13 @@ import TributaryModel
 /// `XORIterator` stays for seeking and as the reference the tests compare this with.
 extension XORChunk {
     /// Appends the samples of `bytes` with `start <= t <= end` to `out`; stops quietly at
-    /// malformed bits. Returns false if the chunk was corrupt.
+    /// malformed bits. Returns false if the chunk was corrupt. With `resume` (taken from the
+    /// appender that wrote these bytes, ``XORChunk/resumePoint(before:)``), decoding starts
+    /// there instead of at the first sample.
     @discardableResult
-    public static func decode(_ bytes: [UInt8], from start: Int64 = .min, to end: Int64 = .max, into out: inout [Sample]) -> Bool {
+    public static func decode(
+        _ bytes: [UInt8], from start: Int64 = .min, to end: Int64 = .max, resumingAt resume: ResumePoint? = nil, into out: inout [Sample]
+    ) -> Bool {
         guard bytes.count >= 2 else { return bytes.isEmpty }
         let total = Int(bytes[0]) << 8 | Int(bytes[1])
         // Samples go through a small buffer on the stack and into `out` in batches: an append
@@ -27,7 +31,14 @@ extension XORChunk {
                 var r = FastBitReader(base: base, count: buffer.count, bitPosition: 16)
                 var t: Int64 = 0, tDelta: UInt64 = 0, v: UInt64 = 0
                 var leading = 0, trailing = 0
-                for i in 0..<total {
+                var first = 0
+                if let resume, resume.index >= 2, Int(resume.index) <= total, Int(resume.bitPosition) <= buffer.count * 8 {
+                    first = Int(resume.index)
+                    r.bitPosition = Int(resume.bitPosition)
+                    (t, tDelta, v) = (resume.t, resume.tDelta, resume.v)
+                    (leading, trailing) = (Int(resume.leading), Int(resume.trailing))
+                }
+                for i in first..<total {
                     if i >= 2, r.bitPosition &>> 3 &+ Self.fastMargin <= r.count {
                         // At least a whole sample's bits ahead: no bounds to check and no
                         // branch on the value's kind (see decodeUnchecked).

@@ -43,7 +43,7 @@ extension Head {
             for (series, _, snapshot) in all {
                 guard let snapshot else { continue }
                 decoded.removeAll(keepingCapacity: true)
-                snapshot.appendAll(start: .min, end: .max, to: &decoded)
+                snapshot.appendAll(to: &decoded)
                 for s in decoded {
                     ids.append(series.id)
                     samples.append(s)

@@ -224,13 +224,13 @@ extension Head {
         while i < series.count {
             let stripe = stripe(forHash: series[i]._withUnsafeGuaranteedRef { $0.hash })
             // Consecutive samples of one stripe under one lock acquisition.
-            stripes[stripe].map.withLock { _ in
+            stripes[stripe].map.withLock { table in
                 repeat {
                     let sample = samples[i]
                     series[i]._withUnsafeGuaranteedRef { target in
                         if sample.timestamp > target.lastT {
                             if learnIntervals, target.lastT != .min, !sample.isStale { target.dedupInterval.observe(sample.timestamp - target.lastT, slot: 0) }
-                            grown += target.appendInOrder(sample.timestamp, sample.value, chunkRange: options.chunkRange)
+                            grown += target.appendInOrder(sample.timestamp, sample.value, chunkRange: options.chunkRange, resumeBoxes: &table.resumeBoxes)
                             stored += 1
                         } else if target.storedValue(at: sample.timestamp) == nil {
                             grown += target.insertOutOfOrder(sample)

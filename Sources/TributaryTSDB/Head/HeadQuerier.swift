@@ -42,15 +42,7 @@ public struct HeadQuerier: Querier {
         for s in head.series(ids: ids) {
             // Matchers on labels the index cannot see (none today) would be checked here.
             guard let s, let (labels, snapshot) = head.labelledSnapshot(s, start: start, end: end) else { continue }
-            out.append(
-                QueriedSeries(
-                    labels: labels,
-                    makeIterator: {
-                        SeriesSnapshotIterator(snapshot, start: start, end: end)
-                    },
-                    appendAll: { samples in
-                        snapshot.appendAll(start: start, end: end, to: &samples)
-                    }))
+            out.append(QueriedSeries(labels: labels, samples: snapshot))
         }
         return out
     }
@@ -111,18 +103,65 @@ public struct HeadQuerier: Querier {
     }
 }
 
-/// The chunks of one series overlapping a time range, copied out under its stripe lock.
-struct SeriesSnapshot: Sendable {
-    var chunks: [[UInt8]]
-    var ooo: [Sample]
+/// One series' chunks and out-of-order samples as they were when it was selected, read in
+/// `[start, end]`.
+///
+/// Taken under the series' stripe lock with one allocation (this object): the closed chunks'
+/// array and the out-of-order list are copied whole (a reference each; an append meanwhile
+/// copies the series' own array, not this one), the chunks outside the range are skipped when
+/// read, and the open chunk is read from its resume point before `start` (``ResumePoints``).
+final class SeriesSnapshot: SeriesSamples, @unchecked Sendable {
+    /// Chunks in time order; those at `inRange` have samples in `[start, end]`.
+    let closed: [ClosedChunk]
+    let inRange: Range<Int>
+    /// The open chunk's bytes, empty when it has no sample in the range, and where to start
+    /// decoding them.
+    let open: [UInt8]
+    let openResume: ResumePoint?
+    /// Out-of-order samples, sorted, those outside the range included.
+    let ooo: [Sample]
+    let start: Int64
+    let end: Int64
+
+    init(
+        closed: [ClosedChunk], inRange: Range<Int>? = nil, open: [UInt8] = [], openResume: ResumePoint? = nil, ooo: [Sample] = [], start: Int64,
+        end: Int64
+    ) {
+        self.closed = closed
+        self.inRange = inRange ?? closed.indices
+        self.open = open
+        self.openResume = openResume
+        self.ooo = ooo
+        self.start = start
+        self.end = end
+    }
+
+    /// The chunks with samples in the range, in order.
+    var chunks: [[UInt8]] {
+        var out = closed[inRange].map(\.bytes)
+        if !open.isEmpty { out.append(open) }
+        return out
+    }
+
+    /// The out-of-order samples in the range.
+    var oooInRange: ArraySlice<Sample> {
+        guard !ooo.isEmpty else { return [] }
+        let from = ooo.partitioningIndex(where: { $0.timestamp >= start })
+        let to = ooo.partitioningIndex(where: { $0.timestamp > end })
+        return ooo[from..<max(from, to)]
+    }
+
+    func makeIterator() -> any SampleIterator { SeriesSnapshotIterator(self) }
 
     /// All samples in `[start, end]`, in order, through the bulk chunk decoder.
-    func appendAll(start: Int64, end: Int64, to out: inout [Sample]) {
+    func appendAll(to out: inout [Sample]) {
         let first = out.count
-        for c in chunks { XORChunk.decode(c, from: start, to: end, into: &out) }
+        for i in inRange { XORChunk.decode(closed[i].bytes, from: start, to: end, into: &out) }
+        if !open.isEmpty { XORChunk.decode(open, from: start, to: end, resumingAt: openResume, into: &out) }
+        let ooo = oooInRange
         guard !ooo.isEmpty else { return }
         // Out-of-order samples are rare: merge them in, chunk samples winning on ties.
-        let merged = mergeSamples([Array(out[first...]), ooo])
+        let merged = mergeSamples([Array(out[first...]), Array(ooo)])
         out.removeSubrange(first...)
         out.append(contentsOf: merged)
     }
@@ -134,49 +173,58 @@ extension Head {
 
     /// The data of `s` in `[start, end]`, or nil when it has none there (or was removed).
     func snapshot(_ s: MemSeries, start: Int64, end: Int64) -> SeriesSnapshot? {
-        stripes[stripe(forHash: s.hash)].map.withLock { _ in Self.snapshot(s, start: start, end: end) }
+        stripes[stripe(forHash: s.hash)].map.withLock { table in Self.snapshot(s, start: start, end: end, &table.resumeBoxes) }
     }
 
     /// As ``snapshot(_:start:end:)`` with the series' labels, read under the same lock.
     func labelledSnapshot(_ s: MemSeries, start: Int64, end: Int64) -> (Labels, SeriesSnapshot)? {
-        stripes[stripe(forHash: s.hash)].map.withLock { _ in
-            Self.snapshot(s, start: start, end: end).map { (s.labels(symbols), $0) }
+        stripes[stripe(forHash: s.hash)].map.withLock { table in
+            Self.snapshot(s, start: start, end: end, &table.resumeBoxes).map { (s.labels(symbols), $0) }
         }
     }
 
     /// Caller holds the stripe lock.
-    private static func snapshot(_ s: MemSeries, start: Int64, end: Int64) -> SeriesSnapshot? {
+    private static func snapshot(_ s: MemSeries, start: Int64, end: Int64, _ resumeBoxes: inout [UInt32: ResumeBox]) -> SeriesSnapshot? {
         guard !s.removed else { return nil }
-        var chunks: [[UInt8]] = []
-        for c in s.closed where c.maxTime >= start && c.minTime <= end { chunks.append(c.bytes) }
-        if s.head.count > 0, s.head.maxTime >= start, s.headMinTime <= end { chunks.append(s.head.bytes) }
-        let ooo = s.ooo.filter { $0.timestamp >= start && $0.timestamp <= end }
-        if chunks.isEmpty && ooo.isEmpty { return nil }
-        return SeriesSnapshot(chunks: chunks, ooo: ooo)
+        let openInRange = s.head.count > 0 && s.head.maxTime >= start && s.headMinTime <= end
+        // Closed chunks are in time order: those in range are one run of them.
+        let closed = s.closed
+        var first = closed.count
+        while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
+        var last = first
+        while last < closed.count, closed[last].minTime <= end { last += 1 }
+        let oooInRange = s.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
+        guard openInRange || first < last || oooInRange else { return nil }
+        return SeriesSnapshot(
+            closed: first < last ? closed : [], inRange: first < last ? first..<last : 0..<0, open: openInRange ? s.head.bytes : [],
+            openResume: openInRange ? s.resumePoint(before: start, &resumeBoxes) : nil, ooo: oooInRange ? s.ooo : [], start: start, end: end)
     }
 }
 
 /// Iterates a snapshot: the chunks in order, merged with the out-of-order samples, limited to
 /// `[start, end]`.
 struct SeriesSnapshotIterator: SampleIterator {
-    let snapshot: SeriesSnapshot
+    let chunks: [[UInt8]]
+    let ooo: ArraySlice<Sample>
     let start: Int64
     let end: Int64
     var chunkIndex = 0
     var current: XORIterator?
     var pendingChunkSample: Sample?
-    var oooIndex = 0
+    var oooIndex: Int
     var last: Sample?
 
-    init(_ snapshot: SeriesSnapshot, start: Int64, end: Int64) {
-        self.snapshot = snapshot
-        self.start = start
-        self.end = end
+    init(_ snapshot: SeriesSnapshot) {
+        chunks = snapshot.chunks
+        ooo = snapshot.oooInRange
+        oooIndex = ooo.startIndex
+        start = snapshot.start
+        end = snapshot.end
     }
 
     mutating func next() -> Sample? {
         if pendingChunkSample == nil { pendingChunkSample = nextFromChunks() }
-        let fromOOO = oooIndex < snapshot.ooo.count ? snapshot.ooo[oooIndex] : nil
+        let fromOOO = oooIndex < ooo.endIndex ? ooo[oooIndex] : nil
         let pick: Sample?
         switch (pendingChunkSample, fromOOO) {
         case (nil, nil): pick = nil
@@ -211,8 +259,8 @@ struct SeriesSnapshotIterator: SampleIterator {
     private mutating func nextFromChunks() -> Sample? {
         while true {
             if current == nil {
-                guard chunkIndex < snapshot.chunks.count else { return nil }
-                current = XORIterator(bytes: snapshot.chunks[chunkIndex])
+                guard chunkIndex < chunks.count else { return nil }
+                current = XORIterator(bytes: chunks[chunkIndex])
                 chunkIndex += 1
                 if let s = current?.seek(start) { return s }
                 current = nil

@@ -166,7 +166,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
 
     /// Appends an in-order sample (t > lastT); returns the bytes the chunks grew by.
     /// Caller holds the stripe lock.
-    func appendInOrder(_ t: Int64, _ v: Double, chunkRange: Int64) -> Int {
+    func appendInOrder(_ t: Int64, _ v: Double, chunkRange: Int64, resumeBoxes: inout [UInt32: ResumeBox]) -> Int {
         let p = state
         var grown = 0
         let count = p.pointee.head.count
@@ -183,6 +183,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         let before = p.pointee.head.bytes.count
         p.pointee.head.append(t, v)
         grown += p.pointee.head.bytes.count - before
+        recordResumePoint(&resumeBoxes)
         return grown
     }
 

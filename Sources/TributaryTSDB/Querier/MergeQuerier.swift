@@ -102,16 +102,7 @@ public struct MergeQuerier: Querier {
                 out.append(parts[0])
                 continue
             }
-            let list = parts
-            out.append(
-                QueriedSeries(
-                    labels: labels,
-                    makeIterator: {
-                        var samples: [Sample] = []
-                        Self.appendMerged(list, to: &samples)
-                        return ArraySampleIterator(samples: samples)
-                    },
-                    appendAll: { Self.appendMerged(list, to: &$0) }))
+            out.append(QueriedSeries(labels: labels, samples: MergedSamples(parts: parts)))
         }
         return out
     }
@@ -159,6 +150,21 @@ public struct MergeQuerier: Querier {
     }
 
     public func cardinality(limit: Int) -> CardinalityStats { head.cardinality(limit: limit) }
+}
+
+/// One series' parts from several sources, read as one (``MergeQuerier/appendMerged(_:to:)``).
+final class MergedSamples: SeriesSamples {
+    let parts: [QueriedSeries]
+
+    init(parts: [QueriedSeries]) { self.parts = parts }
+
+    func makeIterator() -> any SampleIterator {
+        var samples: [Sample] = []
+        MergeQuerier.appendMerged(parts, to: &samples)
+        return ArraySampleIterator(samples: samples)
+    }
+
+    func appendAll(to out: inout [Sample]) { MergeQuerier.appendMerged(parts, to: &out) }
 }
 
 /// Iterates samples already in an array.

@@ -1,0 +1,142 @@
+import TributaryModel
+
+/// Places in an open chunk where decoding may start instead of at its first sample.
+///
+/// Why: a dashboard refresh, an instant query or a rule reads the last minutes of every
+/// series, and those are in the open chunk, which holds up to 120 samples (half an hour at
+/// 15 s). XOR decoding only runs forward, so reading the last 20 samples decoded the whole
+/// chunk up to them: a quarter of a one-step query's time over 12k series went to samples
+/// before its window. The appender knows the decoder's state after each sample (the same
+/// timestamp, delta, value and window it encodes against), so the head keeps that state every
+/// ``XORChunk/resumeEvery`` samples, the latest ``ResumePoints/kept`` of them: a window of up
+/// to 32 samples starts at most 16 samples early.
+///
+/// Memory: only series that queries read have points (a ``ResumeBox`` in their lock stripe,
+/// `Docs/memory.md`); kept in every series they cost 96 bytes of a 400-byte budget.
+public struct ResumePoint: Sendable, Equatable {
+    /// The first sample decoded from here (0 when the point is unset).
+    var index: UInt16 = 0
+    /// The value's leading and trailing zeros of the last window written.
+    var leading: UInt8 = 0
+    var trailing: UInt8 = 0
+    /// Bit position of sample `index` in the chunk's bytes.
+    var bitPosition: UInt32 = 0
+    /// Timestamp and value bits of sample `index - 1`, and its timestamp delta.
+    var t: Int64 = 0
+    var tDelta: UInt64 = 0
+    var v: UInt64 = 0
+}
+
+/// The latest resume points of one open chunk, in three slots used in turn.
+struct ResumePoints: Sendable, Equatable {
+    var a = ResumePoint()
+    var b = ResumePoint()
+    var c = ResumePoint()
+
+    static let kept = 3
+
+    mutating func record(_ point: ResumePoint) {
+        switch Int(point.index) / XORChunk.resumeEvery % Self.kept {
+        case 0: a = point
+        case 1: b = point
+        default: c = point
+        }
+    }
+
+    /// The latest point before `start`: every sample at or after `start` comes after it.
+    func best(before start: Int64) -> ResumePoint? {
+        var best = ResumePoint()
+        func consider(_ p: ResumePoint) { if p.index > best.index, p.t < start { best = p } }
+        consider(a)
+        consider(b)
+        consider(c)
+        return best.index > 0 ? best : nil
+    }
+}
+
+/// The resume points of one series' open chunk, kept while queries read the series. Changed
+/// only under the series' stripe lock.
+final class ResumeBox: @unchecked Sendable {
+    var points = ResumePoints()
+    /// The first timestamp of the chunk the points describe: a point is used only while the
+    /// series' open chunk starts there (a new chunk, or one written again after a deletion,
+    /// starts later, since in-order samples only move forward).
+    var chunkStart: Int64
+    /// A query read the series since the chunk started; a box not read for a whole chunk is
+    /// dropped.
+    var used = true
+
+    init(points: ResumePoints, chunkStart: Int64) {
+        self.points = points
+        self.chunkStart = chunkStart
+    }
+}
+
+extension XORChunk {
+    /// Samples between two resume points.
+    static let resumeEvery = 16
+
+    /// The decoder's state after the last sample appended, as a point to resume at the next.
+    var resumeAtEnd: ResumePoint? {
+        let n = count
+        guard n >= 2, n <= Int(UInt16.max), let bits = UInt32(exactly: (stream.bytes.count - 1) * 8 + Int(stream.bitsInLastByte)) else { return nil }
+        return ResumePoint(
+            index: UInt16(n), leading: leading == 0xFF ? 0 : leading, trailing: trailing, bitPosition: bits, t: lastT, tDelta: lastTDelta,
+            v: lastV.bitPattern)
+    }
+
+    /// The points of `bytes` (an open chunk's), found by encoding its samples again: the
+    /// encoding is deterministic, so the points' bit positions are those of `bytes`. Nil when
+    /// the bytes are not what this encoder writes.
+    static func resumePoints(of bytes: [UInt8]) -> ResumePoints? {
+        var samples: [Sample] = []
+        guard decode(bytes, into: &samples) else { return nil }
+        var again = XORChunk(capacity: bytes.count)
+        var points = ResumePoints()
+        for s in samples {
+            again.append(s.timestamp, s.value)
+            if again.count % resumeEvery == 0, let p = again.resumeAtEnd { points.record(p) }
+        }
+        return again.bytes == bytes ? points : nil
+    }
+}
+
+extension MemSeries {
+    /// Keeps the resume points of a series that queries read (its box in `boxes`) after an
+    /// append; a box left from an earlier chunk starts over, or goes if no query read it.
+    /// Caller holds the stripe lock.
+    @inline(__always)
+    func recordResumePoint(_ boxes: inout [UInt32: ResumeBox]) {
+        let p = state
+        guard p.pointee.head.count % XORChunk.resumeEvery == 0, !boxes.isEmpty, let box = boxes[p.pointee.id] else { return }
+        if box.chunkStart != p.pointee.headMinTime {
+            guard box.used else {
+                boxes[p.pointee.id] = nil
+                return
+            }
+            box.points = ResumePoints()
+            box.chunkStart = p.pointee.headMinTime
+            box.used = false
+        }
+        if let point = p.pointee.head.resumeAtEnd { box.points.record(point) }
+    }
+
+    /// The latest resume point of the open chunk before `start`. The first read of a chunk of
+    /// at least two points' samples makes the series' box. Caller holds the stripe lock.
+    func resumePoint(before start: Int64, _ boxes: inout [UInt32: ResumeBox]) -> ResumePoint? {
+        let chunkStart = headMinTime
+        guard head.count > 0, start > chunkStart else { return nil }
+        if let box = boxes[id] {
+            box.used = true
+            if box.chunkStart == chunkStart { return box.points.best(before: start) }
+        }
+        guard head.count >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: head.bytes) else { return nil }
+        if let box = boxes[id] {
+            box.points = points
+            box.chunkStart = chunkStart
+        } else {
+            boxes[id] = ResumeBox(points: points, chunkStart: chunkStart)
+        }
+        return points.best(before: start)
+    }
+}
