@@ -8,9 +8,9 @@ import TributaryModel
 /// `XORIterator` stays for seeking and as the reference the tests compare this with.
 extension XORChunk {
     /// Appends the samples of `bytes` with `start <= t <= end` to `out`; stops quietly at
-    /// malformed bits. Returns false if the chunk was corrupt. With `resume` (taken from the
-    /// appender that wrote these bytes, ``XORChunk/resumePoint(before:)``), decoding starts
-    /// there instead of at the first sample.
+    /// malformed bits. Returns false if the chunk was corrupt. With `resume` (a point of these
+    /// very bytes, ``ResumePoints``), decoding starts there instead of at the first sample; a
+    /// point past the chunk's samples or bits is ignored.
     @discardableResult
     public static func decode(
         _ bytes: [UInt8], from start: Int64 = .min, to end: Int64 = .max, resumingAt resume: ResumePoint? = nil, into out: inout [Sample]

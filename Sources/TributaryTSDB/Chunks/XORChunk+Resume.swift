@@ -108,7 +108,7 @@ extension MemSeries {
     @inline(__always)
     func recordResumePoint(_ boxes: inout [UInt32: ResumeBox]) {
         let p = state
-        guard p.pointee.head.count % XORChunk.resumeEvery == 0, !boxes.isEmpty, let box = boxes[p.pointee.id] else { return }
+        guard !boxes.isEmpty, p.pointee.head.count % XORChunk.resumeEvery == 0, let box = boxes[p.pointee.id] else { return }
         if box.chunkStart != p.pointee.headMinTime {
             guard box.used else {
                 boxes[p.pointee.id] = nil
@@ -124,13 +124,15 @@ extension MemSeries {
     /// The latest resume point of the open chunk before `start`. The first read of a chunk of
     /// at least two points' samples makes the series' box. Caller holds the stripe lock.
     func resumePoint(before start: Int64, _ boxes: inout [UInt32: ResumeBox]) -> ResumePoint? {
-        let chunkStart = headMinTime
-        guard head.count > 0, start > chunkStart else { return nil }
+        let p = state
+        let chunkStart = p.pointee.headMinTime
+        let count = p.pointee.head.count
+        guard count > 0, start > chunkStart else { return nil }
         if let box = boxes[id] {
             box.used = true
             if box.chunkStart == chunkStart { return box.points.best(before: start) }
         }
-        guard head.count >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: head.bytes) else { return nil }
+        guard count >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: p.pointee.head.bytes) else { return nil }
         if let box = boxes[id] {
             box.points = points
             box.chunkStart = chunkStart

@@ -18,9 +18,9 @@ public struct HeadQuerier: Querier {
     }
 
     /// The matching series' snapshots taken on `runner`'s threads, a slice of them per task:
-    /// taken on the query thread alone (a lock, the chunk list, the labels and two closures per
-    /// series), a one-step query over 12k series kept that thread at 65 % of its CPU and the
-    /// helper at 30 %.
+    /// taken on the query thread alone (then a lock, the chunk list, the labels and two
+    /// closures per series), a one-step query over 12k series kept that thread at 65 % of its
+    /// CPU and the helper at 30 %.
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
         let ids = try head.postings.select(matchers)
         let tasks = runner == nil ? 1 : min(16, 1 + ids.count / Self.seriesPerTask)
