@@ -175,6 +175,25 @@ import TributaryModel
         }
     }
 
+    /// One wide query reads every series once: a stripe keeps at most
+    /// ``ResumeBox/perStripe`` boxes, and the series beyond them still read exactly.
+    @Test func aWideReadMakesNoMoreBoxesThanAStripeKeeps() throws {
+        var options = HeadOptions()
+        options.stripes = 1
+        let head = Head(options: options)
+        let count = ResumeBox.perStripe + 44
+        let series = (0..<count).map { i -> Labels in ["__name__": "m", "i": "\(i)"] }
+        for n in 0..<40 { _ = try commit(head, series.map { ($0, Int64(n) * 15_000, Double(n)) }) }
+        let read = try head.querier().select([m("__name__", .equal, "m")], start: 35 * 15_000, end: .max)
+        #expect(read.count == count)
+        for s in read {
+            var got: [Sample] = []
+            s.appendSamples(to: &got)
+            #expect(got == (35..<40).map { Sample(timestamp: Int64($0) * 15_000, value: Double($0)) })
+        }
+        #expect(head.stripes[0].map.withLock { $0.resumeBoxes.count } == ResumeBox.perStripe)
+    }
+
     @Test func memoryIsAccountedAndBudgetReported() throws {
         var options = HeadOptions()
         options.memoryBudget = 50_000

@@ -70,6 +70,12 @@ final class ResumeBox: @unchecked Sendable {
         self.points = points
         self.chunkStart = chunkStart
     }
+
+    /// Most boxes one lock stripe keeps: 256 × 1,024 stripes is 262,144 series (~40 MB). One
+    /// wide ad-hoc query (`count({__name__=~".+"})`) reads every series' open chunk once; without
+    /// a bound it would give each a box (and seed it, ~7 µs a series) for up to two chunks. When
+    /// a stripe is full, further series read from the chunk's start until boxes are dropped.
+    static let perStripe = 256
 }
 
 extension XORChunk {
@@ -132,7 +138,9 @@ extension MemSeries {
             box.used = true
             if box.chunkStart == chunkStart { return box.points.best(before: start) }
         }
-        guard count >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: p.pointee.head.bytes) else { return nil }
+        guard count >= 2 * XORChunk.resumeEvery, boxes[id] != nil || boxes.count < ResumeBox.perStripe,
+            let points = XORChunk.resumePoints(of: p.pointee.head.bytes)
+        else { return nil }
         if let box = boxes[id] {
             box.points = points
             box.chunkStart = chunkStart
