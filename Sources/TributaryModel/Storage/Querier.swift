@@ -46,7 +46,7 @@ public struct QueriedSeries {
     public func appendSamples(to out: inout [Sample]) { samples.appendAll(to: &out) }
 }
 
-/// Samples read through closures (merged series, tests).
+/// Samples read through closures (tests; the storages give objects of their own).
 final class ClosureSamples: SeriesSamples {
     let makeIteratorBody: () -> any SampleIterator
     let appendAllBody: ((inout [Sample]) -> Void)?

@@ -57,7 +57,7 @@ struct ResumePoints: Sendable, Equatable {
 /// The resume points of one series' open chunk, kept while queries read the series. Changed
 /// only under the series' stripe lock.
 final class ResumeBox: @unchecked Sendable {
-    var points = ResumePoints()
+    var points: ResumePoints
     /// The first timestamp of the chunk the points describe: a point is used only while the
     /// series' open chunk starts there (a new chunk, or one written again after a deletion,
     /// starts later, since in-order samples only move forward).
@@ -134,14 +134,13 @@ extension MemSeries {
         let chunkStart = p.pointee.headMinTime
         let count = p.pointee.head.count
         guard count > 0, start > chunkStart else { return nil }
-        if let box = boxes[id] {
-            box.used = true
-            if box.chunkStart == chunkStart { return box.points.best(before: start) }
-        }
-        guard count >= 2 * XORChunk.resumeEvery, boxes[id] != nil || boxes.count < ResumeBox.perStripe,
+        let box = boxes[id]
+        box?.used = true
+        if let box, box.chunkStart == chunkStart { return box.points.best(before: start) }
+        guard count >= 2 * XORChunk.resumeEvery, box != nil || boxes.count < ResumeBox.perStripe,
             let points = XORChunk.resumePoints(of: p.pointee.head.bytes)
         else { return nil }
-        if let box = boxes[id] {
+        if let box {
             box.points = points
             box.chunkStart = chunkStart
         } else {
