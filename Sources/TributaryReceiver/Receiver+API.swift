@@ -153,7 +153,9 @@ extension Receiver {
             stats.eval = clock.secondsElapsed
             // Runs are compressed for the cache once the answer is asked again (a dashboard
             // refreshing), not for every query asked once.
-            write(series, start: start, end: end, step: step, makeFragments: hit, stats: params.first("stats") != nil ? stats : nil, &out)
+            write(
+                series, start: start, end: end, step: step, makeFragments: hit, workers: engine.options.workers,
+                stats: params.first("stats") != nil ? stats : nil, &out)
         } else {
             let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             warnings = annotations.warnings
@@ -202,10 +204,18 @@ extension Receiver {
 
     /// A matrix answer from the results cache: each series' steps copied as they were written
     /// (or sent as compressed runs, see ``CachedSeries/write(first:start:end:step:makeFragments:_:)``).
-    func write(_ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, stats: QueryStats?, _ out: inout JSONWriter) {
+    /// A gzip answer of many series is put together in parts on `workers`' threads.
+    func write(
+        _ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, workers: WorkerPool? = nil, stats: QueryStats?,
+        _ out: inout JSONWriter
+    ) {
         out.raw("{\"resultType\":\"matrix\",\"result\":[")
-        for (i, s) in series.enumerated() {
-            guard s.write(first: i == 0, start: start, end: end, step: step, makeFragments: makeFragments, &out) else { break }
+        if out.fragments != nil, let workers = WorkerPool.spreading(series.count, on: workers) {
+            Self.writeInParts(series, start: start, end: end, step: step, makeFragments: makeFragments, on: workers, &out)
+        } else {
+            for (i, s) in series.enumerated() {
+                guard s.write(first: i == 0, start: start, end: end, step: step, makeFragments: makeFragments, &out) else { break }
+            }
         }
         out.raw("]")
         stats?.write(to: &out)
@@ -266,6 +276,66 @@ extension Receiver {
 
     /// The JSON formatted (and compressed) as one part of a matrix written on several threads.
     static let partBytes = 64 * 1024
+
+    /// Cached series of a gzip answer written in parts of about ``partBytes`` of JSON, each
+    /// on one of `workers`' threads as one fragment (``FragmentBuilder``: the steps at the
+    /// window's edges and the series' labels compressed there, the runs kept compressed copied
+    /// in), and spliced in order. A refresh of a large panel had compressed all of that on
+    /// the query's thread, one block (and one set of Huffman tables) per series, while the
+    /// helpers idled.
+    static func writeInParts(
+        _ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, on workers: WorkerPool, _ out: inout JSONWriter
+    ) {
+        var bounds = [0]
+        var bytes = 0
+        for (k, s) in series.enumerated() {
+            bytes += s.json.count + 128
+            if bytes >= partBytes, k + 1 < series.count {
+                bounds.append(k + 1)
+                bytes = 0
+            }
+        }
+        bounds.append(series.count)
+        let parts = bounds.count - 1
+        let batch = workers.workers * 4
+        var made = [(fragment: DeflateFragment?, plain: [UInt8])](repeating: (nil, []), count: min(batch, parts))
+        var first = 0
+        while first < parts {
+            let n = min(batch, parts - first)
+            made.withUnsafeMutableBufferPointer { made in
+                runTasks(on: workers, tasks: n) { _, j in
+                    let range = bounds[first + j]..<bounds[first + j + 1]
+                    let builder = FragmentBuilder(capacity: partBytes / 3)
+                    var text = JSONWriter(capacity: partBytes + 4096)
+                    text.fragments = { plain, fragment in
+                        builder.append(plain[...])
+                        builder.append(fragment)
+                        return true
+                    }
+                    for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: makeFragments, &text) }
+                    builder.append(text.bytes[...])
+                    if let fragment = builder.finish() {
+                        made[j] = (fragment, [])
+                    } else {
+                        // Compression failed: the part as JSON, compressed with the stream.
+                        var plain = JSONWriter(capacity: partBytes + 4096)
+                        for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: false, &plain) }
+                        made[j] = (nil, plain.bytes)
+                    }
+                }
+            }
+            for j in 0..<n {
+                if let fragment = made[j].fragment {
+                    guard out.fragment(fragment) else { return }
+                } else {
+                    out.bytes.append(contentsOf: made[j].plain)
+                    guard out.boundary() else { return }
+                }
+                made[j] = (nil, [])
+            }
+            first += n
+        }
+    }
 
     /// `match[]` selectors parsed into matcher lists.
     func matcherSets(_ params: Params) throws(APIError) -> [[Matcher]] {

@@ -52,6 +52,38 @@ import TributaryWire
         #expect(fragment.bytes.count < bytes.count / 2, "it is compressed")
     }
 
+    /// A part put together from plain bytes and fragments is one fragment: inside a stream it
+    /// inflates to its pieces in order, and it carries their CRC and length.
+    @Test func aBuiltFragmentIsItsPiecesInOrder() throws {
+        let builder = FragmentBuilder(capacity: 1024)
+        var plain: [UInt8] = []
+        // Plain first, two fragments in a row, an empty plain piece, plain last.
+        let pieces: [(raw: Bool, bytes: [UInt8])] = [
+            (true, Self.text(21, 700)), (false, Self.text(22, 3000)), (false, Self.text(23, 40)), (true, []),
+            (true, Self.text(24, 90_000)), (false, Self.text(25, 800)), (true, Self.text(26, 3))
+        ]
+        for (raw, bytes) in pieces {
+            plain += bytes
+            if raw {
+                #expect(builder.append(bytes[...]))
+            } else {
+                builder.append(try #require(DeflateFragment(bytes[...])))
+            }
+        }
+        let built = try #require(builder.finish())
+        #expect(built.length == plain.count)
+        #expect(built.crc == plain.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) })
+        let stream = GzipStream()
+        var gz: [UInt8] = []
+        let before = Self.text(27, 500)
+        #expect(stream.append(before, to: &gz))
+        #expect(stream.append(built, to: &gz))
+        #expect(stream.append(before, to: &gz))
+        #expect(stream.finish(to: &gz))
+        #expect(try Gunzip.inflate(gz, limit: 10_000_000) == before + plain + before)
+        #expect(FragmentBuilder(capacity: 0).finish() == nil, "nothing appended, nothing built")
+    }
+
     @Test func aWholeAnswerRoundTrips() throws {
         let body = Self.text(11, 700_000)
         let gz = try #require(Gzip.compress(body))

@@ -129,6 +129,65 @@ public struct DeflateFragment: Sendable {
         length = input.count
         crcShift = crc32_combine_gen(input.count)
     }
+
+    init(bytes: [UInt8], crc: UInt32, length: Int) {
+        self.bytes = bytes
+        self.crc = crc
+        self.length = length
+        crcShift = crc32_combine_gen(length)
+    }
+}
+
+/// One ``DeflateFragment`` made of plain bytes and fragments in order: a part of an answer put
+/// together on a helper thread (its plain bytes compressed there, each run of them ended by a
+/// full flush; the fragments between them copied) and spliced into the answer as one. The
+/// thread that writes the answer then only copies bytes.
+public final class FragmentBuilder {
+    private var workspace: GzipWorkspace?
+    private var output: [UInt8] = []
+    private var crc: UInt32 = 0
+    private var length = 0
+
+    /// `capacity`: the compressed bytes expected.
+    public init(capacity: Int) {
+        let workspace = GzipWorkspace.take()
+        workspace.start()
+        self.workspace = workspace
+        output.reserveCapacity(capacity)
+    }
+
+    deinit { workspace.map(GzipWorkspace.give) }
+
+    /// `bytes` compressed after what came before, ending on a byte boundary with the history
+    /// cleared (so a fragment may follow). False when compression failed.
+    @discardableResult
+    public func append(_ bytes: ArraySlice<UInt8>) -> Bool {
+        guard let workspace else { return false }
+        guard !bytes.isEmpty else { return true }
+        crc = bytes.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
+        length &+= bytes.count
+        guard workspace.deflate(bytes, flush: FULL_FLUSH, last: false, into: &output) else {
+            self.workspace = nil
+            return false
+        }
+        return true
+    }
+
+    /// `fragment` after what came before.
+    public func append(_ fragment: DeflateFragment) {
+        guard workspace != nil else { return }
+        output.append(contentsOf: fragment.bytes)
+        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
+        length &+= fragment.length
+    }
+
+    /// The whole as one fragment; nil when compression failed or nothing was appended.
+    public func finish() -> DeflateFragment? {
+        guard let workspace, length > 0 else { return nil }
+        GzipWorkspace.give(workspace)
+        self.workspace = nil
+        return DeflateFragment(bytes: output, crc: crc, length: length)
+    }
 }
 
 /// The memory one gzip stream works in: ISA-L's stream state (80 KB), its level-1 buffer
