@@ -84,6 +84,19 @@ import TributaryWire
         #expect(FragmentBuilder(capacity: 0).finish() == nil, "nothing appended, nothing built")
     }
 
+    /// A small piece is coded with deflate's fixed code (no tables built or sent), a large one
+    /// with a dynamic code: the first block header's type bits say which.
+    @Test func smallPiecesUseTheFixedCode() throws {
+        func firstBlockType(_ bytes: [UInt8]) throws -> UInt8 {
+            let builder = FragmentBuilder(capacity: 1024)
+            #expect(builder.append(bytes[...]))
+            let built = try #require(builder.finish())
+            return (try #require(built.bytes.first) >> 1) & 0b11
+        }
+        #expect(try firstBlockType(Self.text(31, FragmentBuilder.smallPiece - 1)) == 0b01, "fixed code")
+        #expect(try firstBlockType(Self.text(32, FragmentBuilder.smallPiece * 4)) == 0b10, "dynamic code")
+    }
+
     @Test func aWholeAnswerRoundTrips() throws {
         let body = Self.text(11, 700_000)
         let gz = try #require(Gzip.compress(body))
