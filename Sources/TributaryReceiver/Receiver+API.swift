@@ -289,7 +289,7 @@ extension Receiver {
         var bounds = [0]
         var bytes = 0
         for (k, s) in series.enumerated() {
-            bytes += s.json.count + 128
+            bytes += s.jsonCount + 128
             if bytes >= partBytes, k + 1 < series.count {
                 bounds.append(k + 1)
                 bytes = 0

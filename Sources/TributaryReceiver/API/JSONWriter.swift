@@ -121,18 +121,26 @@ struct JSONWriter {
 
     /// `[<seconds>,"<value>"]` appended to `out`: written in a stack buffer, appended at once.
     static func appendPoint(_ t: Int64, _ v: Double, to out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: FloatText.maxPlainLength + 32) { buffer in
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxPointLength) { buffer in
             let p = buffer.baseAddress.unsafelyUnwrapped
-            p[0] = UInt8(ascii: "[")
-            var n = 1 + writeSeconds(t, to: p + 1)
-            p[n] = UInt8(ascii: ",")
-            p[n + 1] = UInt8(ascii: "\"")
-            n += 2
-            n += FloatText.writePlain(v, to: p + n)
-            p[n] = UInt8(ascii: "\"")
-            p[n + 1] = UInt8(ascii: "]")
-            out.append(contentsOf: UnsafeBufferPointer(start: p, count: n + 2))
+            out.append(contentsOf: UnsafeBufferPointer(start: p, count: writePoint(t, v, to: p)))
         }
+    }
+
+    /// The most bytes ``writePoint(_:_:to:)`` writes.
+    static let maxPointLength = FloatText.maxPlainLength + 32
+
+    /// ``appendPoint(_:_:to:)`` written at `p` (room for ``maxPointLength`` bytes); returns the count.
+    static func writePoint(_ t: Int64, _ v: Double, to p: UnsafeMutablePointer<UInt8>) -> Int {
+        p[0] = UInt8(ascii: "[")
+        var n = 1 + writeSeconds(t, to: p + 1)
+        p[n] = UInt8(ascii: ",")
+        p[n + 1] = UInt8(ascii: "\"")
+        n += 2
+        n += FloatText.writePlain(v, to: p + n)
+        p[n] = UInt8(ascii: "\"")
+        p[n + 1] = UInt8(ascii: "]")
+        return n + 2
     }
 
     /// Milliseconds as seconds with up to three decimals, as Prometheus writes timestamps.

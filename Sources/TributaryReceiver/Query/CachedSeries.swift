@@ -8,20 +8,22 @@ import TributaryWire
 /// kept compressed (``CachedFragments``).
 struct CachedSeries: Sendable {
     let labels: Labels
-    /// Each step's `,[seconds,"value"]` (the comma first: a series' first step drops it).
-    var json: ArraySlice<UInt8>
-    /// Where each step starts in `json` (indices of `json`'s base array).
-    var offsets: ArraySlice<UInt32>
-    var timestamps: ArraySlice<Int64>
+    /// The steps, at `range` in `steps` (shared with the other cuts and refreshes of this
+    /// series; see ``CachedSteps``).
+    private(set) var steps: CachedSteps?
+    private(set) var range: Range<Int> = 0..<0
     var fragments: CachedFragments
 
     init(labels: Labels) {
         self.labels = labels
-        json = []
-        offsets = []
-        timestamps = []
         fragments = CachedFragments()
     }
+
+    /// Steps held.
+    var count: Int { range.count }
+
+    /// Bytes of their JSON.
+    var jsonCount: Int { steps?.json(range).count ?? 0 }
 
     /// The steps in `[from, to]`, sharing this one's storage (and the fragments that lie
     /// wholly inside `[from, to]`: later steps may be computed again, and a run that starts
@@ -29,38 +31,28 @@ struct CachedSeries: Sendable {
     func cut(from: Int64, to: Int64) -> CachedSeries {
         var out = CachedSeries(labels: labels)
         out.fragments = fragments.within(from, to)
-        let first = timestamps.partitioningIndex { $0 >= from }
-        let end = timestamps[first...].partitioningIndex { $0 > to }
+        guard let steps else { return out }
+        let first = range.partitioningIndex { steps.time($0) >= from }
+        let end = range[first...].partitioningIndex { steps.time($0) > to }
         guard first < end else { return out }
-        let jsonStart = Int(offsets[first])
-        let jsonEnd = end < timestamps.endIndex ? Int(offsets[end]) : json.endIndex
-        out.json = json[jsonStart..<jsonEnd]
-        out.offsets = offsets[first..<end]
-        out.timestamps = timestamps[first..<end]
+        out.steps = steps
+        out.range = first..<end
         return out
     }
 
-    /// This series' steps followed by `samples`, in storage of its own.
+    /// This series' steps followed by `samples`: written after them in place when this
+    /// series ends where its storage does, else into new storage with room for an eighth
+    /// more steps (at least 16).
     func appending(_ samples: ArraySlice<Sample>) -> CachedSeries {
-        var json: [UInt8] = []
-        json.reserveCapacity(self.json.count + samples.count * 32)
-        var offsets: [UInt32] = []
-        offsets.reserveCapacity(timestamps.count + samples.count)
-        let base = self.offsets.first ?? 0
-        for o in self.offsets { offsets.append(o - base) }
-        json.append(contentsOf: self.json)
-        var timestamps = Array(self.timestamps)
-        for s in samples {
-            offsets.append(UInt32(json.count))
-            json.append(UInt8(ascii: ","))
-            JSONWriter.appendPoint(s.timestamp, s.value, to: &json)
-            timestamps.append(s.timestamp)
+        var out = self
+        guard !samples.isEmpty else { return out }
+        if let steps, steps.append(samples, at: range.upperBound) {
+            out.range = range.lowerBound..<(range.upperBound + samples.count)
+            return out
         }
-        var out = CachedSeries(labels: labels)
-        out.json = json[...]
-        out.offsets = offsets[...]
-        out.timestamps = timestamps[...]
-        out.fragments = fragments
+        let total = range.count + samples.count
+        out.steps = CachedSteps(copying: steps, range, then: samples, room: max(16, total / 8))
+        out.range = 0..<total
         return out
     }
 
@@ -70,43 +62,45 @@ struct CachedSeries: Sendable {
     /// when the client went away.
     func write(first: Bool, start: Int64, end: Int64, step: Int64, makeFragments: Bool, _ out: inout JSONWriter) -> Bool {
         out.openSeries(labels, first: first)
-        if out.fragments == nil || timestamps.count < 2 * CachedFragments.steps {
-            out.bytes.append(contentsOf: json.dropFirst())
+        guard let stored = steps else { return out.closeSeries() }
+        if out.fragments == nil || range.count < 2 * CachedFragments.steps {
+            out.bytes.append(contentsOf: stored.json(range).dropFirst())
         } else {
-            var i = timestamps.startIndex
-            /// The steps from `i` in `run`, and their JSON.
-            func steps(in run: CachedFragments.Run) -> (end: Int, bytes: ArraySlice<UInt8>) {
+            var i = range.lowerBound
+            /// The steps from `i` in `run`.
+            func steps(in run: CachedFragments.Run) -> Range<Int> {
                 var j = i + 1
-                while j < timestamps.endIndex, timestamps[j] <= run.last { j += 1 }
-                return (j, json[Int(offsets[i])..<(j < timestamps.endIndex ? Int(offsets[j]) : json.endIndex)])
+                while j < range.upperBound, stored.time(j) <= run.last { j += 1 }
+                return i..<j
             }
             /// A run is sent compressed when all its steps are in the window, it is not the
             /// series' first (whose comma is dropped) and it compressed to enough bytes.
-            func compressed(_ run: CachedFragments.Run, _ bytes: ArraySlice<UInt8>) -> DeflateFragment? {
-                guard i > timestamps.startIndex, run.first >= start, run.last <= end,
-                    case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, bytes) : .plain)
+            func compressed(_ run: CachedFragments.Run, _ within: Range<Int>) -> DeflateFragment? {
+                guard i > range.lowerBound, run.first >= start, run.last <= end,
+                    case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain)
                 else { return nil }
                 return fragment
             }
-            while i < timestamps.endIndex {
+            while i < range.upperBound {
                 // A long run from its first step, else the short run of this step.
-                let long = CachedFragments.run(of: timestamps[i], start: start, step: step, steps: CachedFragments.longSteps)
-                if i > timestamps.startIndex, timestamps[i - 1] < long.first {
-                    let (j, bytes) = steps(in: long)
-                    if let fragment = compressed(long, bytes) {
+                let long = CachedFragments.run(of: stored.time(i), start: start, step: step, steps: CachedFragments.longSteps)
+                if i > range.lowerBound, stored.time(i - 1) < long.first {
+                    let within = steps(in: long)
+                    if let fragment = compressed(long, within) {
                         guard out.fragment(fragment) else { return false }
-                        i = j
+                        i = within.upperBound
                         continue
                     }
                 }
-                let run = CachedFragments.run(of: timestamps[i], start: start, step: step, steps: CachedFragments.steps)
-                let (j, bytes) = steps(in: run)
-                if let fragment = compressed(run, bytes) {
+                let run = CachedFragments.run(of: stored.time(i), start: start, step: step, steps: CachedFragments.steps)
+                let within = steps(in: run)
+                if let fragment = compressed(run, within) {
                     guard out.fragment(fragment) else { return false }
                 } else {
-                    out.bytes.append(contentsOf: i == timestamps.startIndex ? bytes.dropFirst() : bytes)
+                    let bytes = stored.json(within)
+                    out.bytes.append(contentsOf: i == range.lowerBound ? bytes.dropFirst() : bytes[...])
                 }
-                i = j
+                i = within.upperBound
             }
         }
         return out.closeSeries()
@@ -186,9 +180,9 @@ final class CachedFragments: Sendable {
     }
 
     /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
-    func make(_ run: Run, _ bytes: ArraySlice<UInt8>) -> Kept {
+    func make(_ run: Run, _ bytes: UnsafeBufferPointer<UInt8>) -> Kept {
         var kept = Kept.plain
-        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
+        if let fragment = DeflateFragment(Array(bytes)[...]), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
         runs.withLock { $0[run] = kept }
         return kept
     }

@@ -111,7 +111,7 @@ public final class ResultsCache: Sendable {
         series.reserveCapacity(found.series.count)
         for s in found.series {
             let kept = s.cut(from: start, to: found.last)
-            if !kept.timestamps.isEmpty { series.append(kept) }
+            if kept.count > 0 { series.append(kept) }
         }
         return Hit(series: series, warnings: found.warnings, computeFrom: found.last + step)
     }
@@ -120,8 +120,8 @@ public final class ResultsCache: Sendable {
     /// `removals` were taken), replacing what the key held.
     func store(_ key: String, series: [CachedSeries], warnings: [String], start: Int64, end: Int64, mark: RecentWrites.Mark, removals: UInt64) {
         guard end >= start else { return }
-        let kept = series.filter { !$0.timestamps.isEmpty }
-        let points = kept.reduce(0) { $0 + $1.timestamps.count }
+        let kept = series.filter { $0.count > 0 }
+        let points = kept.reduce(0) { $0 + $1.count }
         // (A quarter, as this was, left every answer over 500k points uncached by default: a
         // 6 h panel of 1,200 series at 30 s is 870k, and each refresh computed it whole.)
         guard points <= Self.largestAnswer(maxPoints) else { return }
