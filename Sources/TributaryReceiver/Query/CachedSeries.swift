@@ -112,7 +112,8 @@ struct CachedSeries: Sendable {
 /// ``steps`` or ``longSteps`` steps long, aligned on the step grid, so a window moving forward
 /// keeps its runs; only the partial runs at either end are compressed with each answer.
 ///
-/// Shared by the copies of one cached series; each cut or refresh takes its own set.
+/// Shared by the copies, cuts and refreshes of one cached series until a cut drops runs
+/// (``within(_:_:)``).
 final class CachedFragments: Sendable {
     /// Steps in a run: 32 (8 minutes at 15 s; ~1.2 KB of JSON). Longer runs compress a little
     /// better but leave more at the window's ends to compress each time.
@@ -187,21 +188,25 @@ final class CachedFragments: Sendable {
         return kept
     }
 
-    /// A set of its own with the runs that lie wholly inside `[from, to]`, but not the short
-    /// runs inside a long one kept compressed: that one is sent while it is in the window, and
-    /// once the window has left its start, a short run is compressed again if needed. (Runs
-    /// before the window were kept too, once: a dashboard left open held every run it had sent.)
+    /// The runs that lie wholly inside `[from, to]`, but not the short runs inside a long one
+    /// kept compressed: that one is sent while it is in the window, and once the window has
+    /// left its start, a short run is compressed again if needed. (Runs before the window were
+    /// kept too, once: a dashboard left open held every run it had sent.) This same set when
+    /// it holds no other (most refreshes: a run leaves the window every 32 steps), else a set
+    /// of its own.
     func within(_ from: Int64, _ to: Int64) -> CachedFragments {
-        CachedFragments(
-            runs.withLock { runs in
-                func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
-                let longs = runs.compactMap { run, kept -> Run? in
-                    guard run.steps == Self.longSteps, inside(run), case .compressed = kept else { return nil }
-                    return run
-                }
-                return runs.filter { run, _ in
-                    inside(run) && (run.steps == Self.longSteps || !longs.contains { $0.first <= run.first && run.last <= $0.last })
-                }
-            })
+        let kept = runs.withLock { runs -> [Run: Kept]? in
+            func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
+            let longs = runs.compactMap { run, kept -> Run? in
+                guard run.steps == Self.longSteps, inside(run), case .compressed = kept else { return nil }
+                return run
+            }
+            func keep(_ run: Run) -> Bool {
+                inside(run) && (run.steps == Self.longSteps || !longs.contains { $0.first <= run.first && run.last <= $0.last })
+            }
+            guard runs.keys.contains(where: { !keep($0) }) else { return nil }
+            return runs.filter { run, _ in keep(run) }
+        }
+        return kept.map { CachedFragments($0) } ?? self
     }
 }
