@@ -204,13 +204,14 @@ extension Receiver {
 
     /// A matrix answer from the results cache: each series' steps copied as they were written
     /// (or sent as compressed runs, see ``CachedSeries/write(first:start:end:step:makeFragments:_:)``).
-    /// A gzip answer of many series is put together in parts on `workers`' threads.
+    /// A gzip answer of many series is put together in parts (on `workers`' threads when the
+    /// query has them).
     func write(
         _ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, workers: WorkerPool? = nil, stats: QueryStats?,
         _ out: inout JSONWriter
     ) {
         out.raw("{\"resultType\":\"matrix\",\"result\":[")
-        if out.fragments != nil, let workers = WorkerPool.spreading(series.count, on: workers) {
+        if out.fragments != nil, series.count >= Self.seriesInParts {
             Self.writeInParts(series, start: start, end: end, step: step, makeFragments: makeFragments, on: workers, &out)
         } else {
             for (i, s) in series.enumerated() {
@@ -277,14 +278,18 @@ extension Receiver {
     /// The JSON formatted (and compressed) as one part of a matrix written on several threads.
     static let partBytes = 64 * 1024
 
+    /// The fewest series of a gzip answer from the cache written in parts.
+    static let seriesInParts = 64
+
     /// Cached series of a gzip answer written in parts of about ``partBytes`` of JSON, each
-    /// on one of `workers`' threads as one fragment (``FragmentBuilder``: the steps at the
-    /// window's edges and the series' labels compressed there, the runs kept compressed copied
-    /// in), and spliced in order. A refresh of a large panel had compressed all of that on
-    /// the query's thread, one block (and one set of Huffman tables) per series, while the
-    /// helpers idled.
+    /// as one fragment (``FragmentBuilder``: the steps at the window's edges and the series'
+    /// labels compressed there, small pieces with the fixed code; the runs kept compressed
+    /// copied in), and spliced in order; the parts are made on `workers`' threads, or in turn
+    /// without them (a query running beside others). A refresh of a large panel had compressed
+    /// all of that on the query's thread, one block (and one set of Huffman tables) per
+    /// series, while the helpers idled.
     static func writeInParts(
-        _ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, on workers: WorkerPool, _ out: inout JSONWriter
+        _ series: [CachedSeries], start: Int64, end: Int64, step: Int64, makeFragments: Bool, on workers: WorkerPool?, _ out: inout JSONWriter
     ) {
         var bounds = [0]
         var bytes = 0
@@ -297,7 +302,7 @@ extension Receiver {
         }
         bounds.append(series.count)
         let parts = bounds.count - 1
-        let batch = workers.workers * 4
+        let batch = (workers?.workers ?? 1) * 4
         var made = [(fragment: DeflateFragment?, plain: [UInt8])](repeating: (nil, []), count: min(batch, parts))
         var first = 0
         while first < parts {

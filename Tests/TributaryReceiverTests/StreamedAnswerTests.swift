@@ -18,9 +18,10 @@ import TributaryWire
     static let range = "query=big&start=0&end=3600&step=15"
 
     /// 2,000 series × 241 steps of fractional values: ~15 MB of JSON.
-    static func server(maxConcurrency: Int = 20, series: Int = 2000, cache: Bool = false) async throws -> TestServer {
+    static func server(maxConcurrency: Int = 20, series: Int = 2000, cache: Bool = false, parallelism: Int = 0) async throws -> TestServer {
         let server = try await TestServer { c in
             c.queryMaxConcurrency = maxConcurrency
+            c.queryParallelism = parallelism
             c.queryResultsCache = cache
             c.head.outOfOrderWindow = 3_600_000
         }
@@ -123,10 +124,12 @@ import TributaryWire
 
     /// A dashboard refreshing a large answer with gzip gets the cached steps as runs compressed
     /// once: every refresh, its window moved by a step or by several runs, inflates to the
-    /// uncached answer byte for byte.
-    @Test func refreshesSentAsCompressedRunsInflateToTheUncachedAnswer() async throws {
-        let server = try await Self.server(series: 300, cache: true)
+    /// uncached answer byte for byte; its parts made on the query's helper (parallelism 2) or
+    /// in turn (1).
+    @Test(arguments: [2, 1]) func refreshesSentAsCompressedRunsInflateToTheUncachedAnswer(parallelism: Int) async throws {
+        let server = try await Self.server(series: 300, cache: true, parallelism: parallelism)
         defer { server.removeData() }
+        #expect((server.receiver.engine.options.workers == nil) == (parallelism == 1))
         let cache = try #require(server.receiver.resultsCache)
         for (k, start) in [0, 15, 30, 45, 480, 495, 1200, 1200, 1215, -1, 1215].enumerated() {
             if start < 0 {
