@@ -45,7 +45,8 @@ public final class ResultsCache: Sendable {
 
     /// Most points (series × steps) kept over all entries; the least recently used go first,
     /// and an answer over half of it is not kept. A point takes about 45 bytes (its JSON,
-    /// timestamp and offset) and its share of the compressed runs.
+    /// timestamp and end, an eighth more for room to append in place; ``CachedSteps``) and
+    /// its share of the compressed runs.
     public let maxPoints: Int
     private let state = Mutex(State())
 
