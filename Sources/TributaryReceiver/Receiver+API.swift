@@ -243,33 +243,42 @@ extension Receiver {
         guard !series.isEmpty else { return }
         let points = series.reduce(0) { $0 + $1.samples.count }
         let perPart = max(1, min(series.count, partBytes / max(1, 32 * points / series.count)))
-        let parts = (series.count + perPart - 1) / perPart
         let compress = out.fragments != nil
+        writeParts((series.count + perPart - 1) / perPart, on: workers, &out) { j in
+            let from = j * perPart, to = min(series.count, from + perPart)
+            var text = JSONWriter(capacity: 128 + (to - from) * 32 * (points / series.count + 4))
+            for k in from..<to { _ = writeSeries(series[k].labels, series[k].samples, first: k == 0, &text) }
+            if compress, text.bytes.count >= 4096, let fragment = DeflateFragment(text.bytes[...]) { return .compressed(fragment) }
+            return .plain(text.bytes)
+        }
+    }
+
+    /// A part of an answer made on a helper thread.
+    enum Part {
+        case compressed(DeflateFragment)
+        case plain([UInt8])
+    }
+
+    /// Makes `parts` parts with `make` on `workers`' threads (or in turn without them), a few
+    /// per thread at a time, and passes them on in order; stops when the client goes away.
+    static func writeParts(_ parts: Int, on workers: WorkerPool?, _ out: inout JSONWriter, make: (_ part: Int) -> Part) {
         let batch = (workers?.workers ?? 1) * 4
-        var texts = [(bytes: [UInt8], fragment: DeflateFragment?)](repeating: ([], nil), count: min(batch, parts))
+        var made = [Part](repeating: .plain([]), count: min(batch, parts))
         var first = 0
         while first < parts {
             let n = min(batch, parts - first)
-            texts.withUnsafeMutableBufferPointer { texts in
-                runTasks(on: workers, tasks: n) { _, j in
-                    let from = (first + j) * perPart, to = min(series.count, from + perPart)
-                    var text = JSONWriter(capacity: 128 + (to - from) * 32 * (points / series.count + 4))
-                    for k in from..<to { _ = writeSeries(series[k].labels, series[k].samples, first: k == 0, &text) }
-                    if compress, text.bytes.count >= 4096, let fragment = DeflateFragment(text.bytes[...]) {
-                        texts[j] = ([], fragment)
-                    } else {
-                        texts[j] = (text.bytes, nil)
-                    }
-                }
+            made.withUnsafeMutableBufferPointer { made in
+                runTasks(on: workers, tasks: n) { _, j in made[j] = make(first + j) }
             }
             for j in 0..<n {
-                if let fragment = texts[j].fragment {
+                switch made[j] {
+                case .compressed(let fragment):
                     guard out.fragment(fragment) else { return }
-                } else {
-                    out.bytes.append(contentsOf: texts[j].bytes)
+                case .plain(let bytes):
+                    out.bytes.append(contentsOf: bytes)
                     guard out.boundary() else { return }
                 }
-                texts[j] = ([], nil)
+                made[j] = .plain([])
             }
             first += n
         }
@@ -301,44 +310,22 @@ extension Receiver {
             }
         }
         bounds.append(series.count)
-        let parts = bounds.count - 1
-        let batch = (workers?.workers ?? 1) * 4
-        var made = [(fragment: DeflateFragment?, plain: [UInt8])](repeating: (nil, []), count: min(batch, parts))
-        var first = 0
-        while first < parts {
-            let n = min(batch, parts - first)
-            made.withUnsafeMutableBufferPointer { made in
-                runTasks(on: workers, tasks: n) { _, j in
-                    let range = bounds[first + j]..<bounds[first + j + 1]
-                    let builder = FragmentBuilder(capacity: partBytes / 3)
-                    var text = JSONWriter(capacity: partBytes + 4096)
-                    text.fragments = { plain, fragment in
-                        builder.append(plain[...])
-                        builder.append(fragment)
-                        return true
-                    }
-                    for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: makeFragments, &text) }
-                    builder.append(text.bytes[...])
-                    if let fragment = builder.finish() {
-                        made[j] = (fragment, [])
-                    } else {
-                        // Compression failed: the part as JSON, compressed with the stream.
-                        var plain = JSONWriter(capacity: partBytes + 4096)
-                        for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: false, &plain) }
-                        made[j] = (nil, plain.bytes)
-                    }
-                }
+        writeParts(bounds.count - 1, on: workers, &out) { j in
+            let range = bounds[j]..<bounds[j + 1]
+            let builder = FragmentBuilder(capacity: partBytes / 3)
+            var text = JSONWriter(capacity: partBytes + 4096)
+            text.fragments = { plain, fragment in
+                builder.append(plain[...])
+                builder.append(fragment)
+                return true
             }
-            for j in 0..<n {
-                if let fragment = made[j].fragment {
-                    guard out.fragment(fragment) else { return }
-                } else {
-                    out.bytes.append(contentsOf: made[j].plain)
-                    guard out.boundary() else { return }
-                }
-                made[j] = (nil, [])
-            }
-            first += n
+            for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: makeFragments, &text) }
+            builder.append(text.bytes[...])
+            if let fragment = builder.finish() { return .compressed(fragment) }
+            // Compression failed: the part as JSON, compressed with the stream.
+            var plain = JSONWriter(capacity: partBytes + 4096)
+            for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: false, &plain) }
+            return .plain(plain.bytes)
         }
     }
 
