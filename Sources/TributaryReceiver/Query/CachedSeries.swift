@@ -183,7 +183,7 @@ final class CachedFragments: Sendable {
     /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
     func make(_ run: Run, _ bytes: UnsafeBufferPointer<UInt8>) -> Kept {
         var kept = Kept.plain
-        if let fragment = DeflateFragment(Array(bytes)[...]), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
+        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
         runs.withLock { $0[run] = kept }
         return kept
     }

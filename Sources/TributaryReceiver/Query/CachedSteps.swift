@@ -15,8 +15,8 @@ import TributaryModel
 /// that covers it is published (through the results cache's lock, or on the same thread), and
 /// readers read only the steps of the series they hold.
 final class CachedSteps: @unchecked Sendable {
-    let stepCapacity: Int
-    let byteCapacity: Int
+    private let stepCapacity: Int
+    private let byteCapacity: Int
     private let bytes: UnsafeMutablePointer<UInt8>
     /// Where each step's JSON ends in `bytes`.
     private let ends: UnsafeMutablePointer<UInt32>

@@ -54,9 +54,10 @@ public final class GzipStream {
     }
 
     /// `fragment` after what was appended so far. (Each fragment after compressed bytes ends
-    /// a deflate block, and each block builds its Huffman tables: ~6 µs. ISA-L's level 0 has
-    /// fixed tables and costs less, but compresses JSON a quarter worse: for an answer of a
-    /// thousand series the bytes weighed more than those milliseconds.)
+    /// a deflate block, and each block builds its Huffman tables: ~6 µs. This stream keeps
+    /// level 1's dynamic code, which compresses JSON about a quarter better than level 0's
+    /// fixed one; answers of many series put their small pieces in fragments coded with the
+    /// fixed one instead, ``FragmentBuilder``.)
     public func append(_ fragment: DeflateFragment, to output: inout [UInt8]) -> Bool {
         writeHeader(&output)
         guard workspace != nil else { return false }
@@ -94,7 +95,7 @@ public final class GzipStream {
         guard let workspace else { return false }
         crc = input.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
         length &+= input.count
-        let ok = workspace.deflate(input[...], flush: flush, last: last, into: &output)
+        let ok = input.withUnsafeBufferPointer { workspace.deflate($0, flush: flush, last: last, into: &output) }
         if last || !ok {
             // Done with the stream: its memory serves the next answer.
             GzipWorkspace.give(workspace)
@@ -118,16 +119,20 @@ public struct DeflateFragment: Sendable {
 
     /// `input` compressed as a fragment, or nil when compression fails.
     public init?(_ input: ArraySlice<UInt8>) {
+        guard let made = input.withUnsafeBufferPointer({ DeflateFragment($0) }) else { return nil }
+        self = made
+    }
+
+    /// `input` compressed as a fragment (read in place: a results cache's steps), or nil when
+    /// compression fails.
+    public init?(_ input: UnsafeBufferPointer<UInt8>) {
         let workspace = GzipWorkspace.take()
         defer { GzipWorkspace.give(workspace) }
         workspace.start()
         var output: [UInt8] = []
         output.reserveCapacity(input.count / 3 + 64)
         guard workspace.deflate(input, flush: FULL_FLUSH, last: false, into: &output) else { return nil }
-        bytes = output
-        crc = input.withUnsafeBufferPointer { crc32_gzip_refl(0, $0.baseAddress, UInt64($0.count)) }
-        length = input.count
-        crcShift = crc32_combine_gen(input.count)
+        self.init(bytes: output, crc: crc32_gzip_refl(0, input.baseAddress, UInt64(input.count)), length: input.count)
     }
 
     init(bytes: [UInt8], crc: UInt32, length: Int) {
@@ -178,7 +183,7 @@ public final class FragmentBuilder {
         crc = bytes.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
         length &+= bytes.count
         guard let workspace = bytes.count < Self.smallPiece ? fixedWorkspace() : dynamicWorkspace(),
-            workspace.deflate(bytes, flush: FULL_FLUSH, last: false, into: &output)
+            bytes.withUnsafeBufferPointer({ workspace.deflate($0, flush: FULL_FLUSH, last: false, into: &output) })
         else {
             failed = true
             return false
@@ -268,28 +273,26 @@ final class GzipWorkspace: @unchecked Sendable {
 
     /// Compresses `input` into `output`: with `flush`, up to a byte boundary; with `last`, to
     /// the end of the deflate stream. False when ISA-L reports an error.
-    func deflate(_ input: ArraySlice<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
-        let ok: Bool = input.withUnsafeBufferPointer { inBuffer in
-            stream.pointee.next_in = UnsafeMutablePointer(mutating: inBuffer.baseAddress)
-            stream.pointee.avail_in = UInt32(inBuffer.count)
-            stream.pointee.end_of_stream = last ? 1 : 0
-            stream.pointee.flush = UInt16(flush)
-            while true {
-                stream.pointee.next_out = block.baseAddress
-                stream.pointee.avail_out = UInt32(block.count)
-                guard isal_deflate(stream) == COMP_OK else { return false }
-                let produced = block.count - Int(stream.pointee.avail_out)
-                output.append(contentsOf: block[0..<produced])
-                if last {
-                    if tributary_isal_finished(stream) != 0 { return true }
-                } else if stream.pointee.avail_in == 0, produced < block.count {
-                    // All input taken, and flushed if asked (ISA-L keeps the rest in its buffers).
-                    return true
-                }
+    func deflate(_ input: UnsafeBufferPointer<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
+        // The input is read only during this call.
+        defer { stream.pointee.next_in = nil }
+        stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
+        stream.pointee.avail_in = UInt32(input.count)
+        stream.pointee.end_of_stream = last ? 1 : 0
+        stream.pointee.flush = UInt16(flush)
+        while true {
+            stream.pointee.next_out = block.baseAddress
+            stream.pointee.avail_out = UInt32(block.count)
+            guard isal_deflate(stream) == COMP_OK else { return false }
+            let produced = block.count - Int(stream.pointee.avail_out)
+            output.append(contentsOf: block[0..<produced])
+            if last {
+                if tributary_isal_finished(stream) != 0 { return true }
+            } else if stream.pointee.avail_in == 0, produced < block.count {
+                // All input taken, and flushed if asked (ISA-L keeps the rest in its buffers).
+                return true
             }
         }
-        stream.pointee.next_in = nil
-        return ok
     }
 
     static func take() -> GzipWorkspace {
