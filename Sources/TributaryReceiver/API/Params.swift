@@ -20,9 +20,41 @@ struct Params {
         }
     }
 
+    /// `+` as a space and `%XX` escapes decoded, over the bytes: Foundation's replacing and
+    /// percent decoding were a twentieth of a small query's CPU. A malformed escape, or
+    /// escapes that do not decode to UTF-8, leave the text as it came (with `+` a space).
     static func decode(_ s: Substring) -> String {
-        let replaced = s.replacingOccurrences(of: "+", with: " ")
-        return replaced.removingPercentEncoding ?? replaced
+        var text = s
+        return text.withUTF8 { bytes in
+            guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(decoding: bytes, as: UTF8.self) }
+            let plain = { String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "+", with: " ") }
+            var out: [UInt8] = []
+            out.reserveCapacity(bytes.count)
+            var i = 0
+            while i < bytes.count {
+                let b = bytes[i]
+                if b == UInt8(ascii: "+") {
+                    out.append(UInt8(ascii: " "))
+                } else if b == UInt8(ascii: "%") {
+                    guard i + 2 < bytes.count, let high = hex(bytes[i + 1]), let low = hex(bytes[i + 2]) else { return plain() }
+                    out.append(high << 4 | low)
+                    i += 2
+                } else {
+                    out.append(b)
+                }
+                i += 1
+            }
+            return String(validating: out, as: UTF8.self) ?? plain()
+        }
+    }
+
+    private static func hex(_ c: UInt8) -> UInt8? {
+        switch c {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
+        default: nil
+        }
     }
 
     func first(_ key: String) -> String? { values[key]?.first }
