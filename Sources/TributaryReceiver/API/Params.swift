@@ -27,7 +27,7 @@ struct Params {
         var text = s
         return text.withUTF8 { bytes in
             guard bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) else { return String(decoding: bytes, as: UTF8.self) }
-            let plain = { String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "+", with: " ") }
+            let plain = { String(decoding: bytes.map { $0 == UInt8(ascii: "+") ? UInt8(ascii: " ") : $0 }, as: UTF8.self) }
             var out: [UInt8] = []
             out.reserveCapacity(bytes.count)
             var i = 0

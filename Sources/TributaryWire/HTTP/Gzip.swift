@@ -93,9 +93,8 @@ public final class GzipStream {
 
     private func deflateAll(_ input: [UInt8], flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
         guard let workspace else { return false }
-        crc = input.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
         length &+= input.count
-        let ok = input.withUnsafeBufferPointer { workspace.deflate($0, flush: flush, last: last, into: &output) }
+        let ok = input.withUnsafeBufferPointer { workspace.deflate($0, flush: flush, last: last, into: &output, crc: &crc) }
         if last || !ok {
             // Done with the stream: its memory serves the next answer.
             GzipWorkspace.give(workspace)
@@ -131,8 +130,9 @@ public struct DeflateFragment: Sendable {
         workspace.start()
         var output: [UInt8] = []
         output.reserveCapacity(input.count / 3 + 64)
-        guard workspace.deflate(input, flush: FULL_FLUSH, last: false, into: &output) else { return nil }
-        self.init(bytes: output, crc: crc32_gzip_refl(0, input.baseAddress, UInt64(input.count)), length: input.count)
+        var crc: UInt32 = 0
+        guard workspace.deflate(input, flush: FULL_FLUSH, last: false, into: &output, crc: &crc) else { return nil }
+        self.init(bytes: output, crc: crc, length: input.count)
     }
 
     init(bytes: [UInt8], crc: UInt32, length: Int) {
@@ -180,10 +180,9 @@ public final class FragmentBuilder {
     public func append(_ bytes: ArraySlice<UInt8>) -> Bool {
         guard !failed else { return false }
         guard !bytes.isEmpty else { return true }
-        crc = bytes.withUnsafeBufferPointer { crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
         length &+= bytes.count
         guard let workspace = bytes.count < Self.smallPiece ? fixedWorkspace() : dynamicWorkspace(),
-            bytes.withUnsafeBufferPointer({ workspace.deflate($0, flush: FULL_FLUSH, last: false, into: &output) })
+            bytes.withUnsafeBufferPointer({ workspace.deflate($0, flush: FULL_FLUSH, last: false, into: &output, crc: &crc) })
         else {
             failed = true
             return false
@@ -272,8 +271,10 @@ final class GzipWorkspace: @unchecked Sendable {
     }
 
     /// Compresses `input` into `output`: with `flush`, up to a byte boundary; with `last`, to
-    /// the end of the deflate stream. False when ISA-L reports an error.
-    func deflate(_ input: UnsafeBufferPointer<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
+    /// the end of the deflate stream; `crc` (gzip's CRC-32 of what came before) taken on over
+    /// `input`. False when ISA-L reports an error.
+    func deflate(_ input: UnsafeBufferPointer<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8], crc: inout UInt32) -> Bool {
+        crc = crc32_gzip_refl(crc, input.baseAddress, UInt64(input.count))
         // The input is read only during this call.
         defer { stream.pointee.next_in = nil }
         stream.pointee.next_in = UnsafeMutablePointer(mutating: input.baseAddress)
