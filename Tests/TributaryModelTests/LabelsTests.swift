@@ -40,6 +40,38 @@ import TributaryModel
         #expect([b, longer, aa, a].sorted() == [longer, a, aa, b])
     }
 
+    /// The comparison skips the bytes both encodings share: its order must still be names and
+    /// values compared in turn as byte strings (a length prefix that differs inside the shared
+    /// bytes, a value that is the other's start, long values with two-byte lengths, sets that are
+    /// the other's start), checked against that order over every pair of a varied list.
+    @Test func orderingMatchesStringByStringOverSharedStarts() {
+        let values = ["", "a", "ab", "abc", "b", "abd", String(repeating: "x", count: 130), String(repeating: "x", count: 129) + "y", "é", "a\u{0}"]
+        var sets: [[(name: String, value: String)]] = []
+        for v in values {
+            sets.append([(name: "__name__", value: "node_load1"), (name: "instance", value: v)])
+            sets.append([(name: "__name__", value: "node_load1"), (name: "instance", value: v), (name: "job", value: "node")])
+            sets.append([(name: "__name__", value: "node_load1"), (name: "instanc", value: v)])
+            sets.append([(name: "__name__", value: "node_load" + v)])
+        }
+        sets.append([])
+        func reference(_ a: [(name: String, value: String)], _ b: [(name: String, value: String)]) -> Int {
+            let x = a.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }, y = b.flatMap { [Array($0.name.utf8), Array($0.value.utf8)] }
+            for (l, r) in zip(x, y) where l != r { return l.lexicographicallyPrecedes(r) ? -1 : 1 }
+            return x.count == y.count ? 0 : x.count < y.count ? -1 : 1
+        }
+        var checked = 0
+        for a in sets {
+            for b in sets {
+                let la = Labels(sortedPairs: a), lb = Labels(sortedPairs: b)
+                let got = la.withView { l in lb.withView { r in l.compare(r) } }
+                #expect(got.signum() == reference(a, b), "\(la) against \(lb)")
+                #expect((la < lb) == (reference(a, b) < 0))
+                checked += 1
+            }
+        }
+        #expect(checked == sets.count * sets.count)
+    }
+
     @Test func descriptionEscapesValues() {
         let l: Labels = ["msg": "a \"quoted\"\nline\\"]
         #expect(l.description == #"{msg="a \"quoted\"\nline\\"}"#)

@@ -97,6 +97,57 @@ import TributaryModel
             try read(blocks: [block, later], head: head, on: Backwards()) == ["a: 1=1.0 2=2.0 3=3.0 5=5.0", "b: 1=10.0", "c: 4=40.0", "d: 6=6.0"])
     }
 
+    /// The blocks list their series in label order, the head in the order they were created:
+    /// the head's are matched by their labels' hashes, not sorted. Every series once, in label
+    /// order, its parts in precedence order; those only in the head (new since the blocks)
+    /// merged in among the others.
+    @Test func theHeadsSeriesAreMatchedWithTheBlocksInAnyOrder() {
+        func series(_ i: Int, _ t: Int64) -> QueriedSeries {
+            let labels = Labels(sortedPairs: [(name: "__name__", value: "up"), (name: "instance", value: "h\(100 + i)")])
+            let samples = [Sample(timestamp: t, value: Double(i))]
+            return QueriedSeries(labels: labels, makeIterator: { ArraySampleIterator(samples: samples) })
+        }
+        let first = (0..<60).filter { $0 % 2 == 0 && $0 < 40 }.map { series($0, 1) }
+        let second = (0..<60).filter { $0 % 3 == 0 && $0 < 45 }.map { series($0, 2) }
+        let head = (0..<60).map { ($0 * 17) % 60 }.map { series($0, 3) }  // every instance, out of order
+        let merged = MergeQuerier.mergeByLabels([first, second, head])
+        #expect(merged.map { $0.labels.value(of: "instance") ?? "?" } == (0..<60).map { "h\(100 + $0)" }, "each once, in label order")
+        for (i, s) in merged.enumerated() {
+            var samples: [Sample] = []
+            s.appendSamples(to: &samples)
+            let expected = (i % 2 == 0 && i < 40 ? [Int64(1)] : []) + (i % 3 == 0 && i < 45 ? [2] : []) + [3]
+            #expect(samples.map(\.timestamp) == expected, "instance \(i): its parts in precedence order")
+        }
+        // The head's list first in precedence (and a block out of order, sorted): the same series.
+        let reordered = MergeQuerier.mergeByLabels([head, second.reversed(), first])
+        #expect(reordered.map(\.labels) == merged.map(\.labels))
+        var samples: [Sample] = []
+        reordered[0].appendSamples(to: &samples)
+        #expect(samples.map(\.timestamp) == [1, 2, 3], "joined in time order whatever the precedence")
+    }
+
+    /// Series with the same labels in the hashed list (one hash, a chain of two): both taken,
+    /// in list order, and only once.
+    @Test func aHashSharedBySeriesTakesEachOnce() {
+        let a = Labels(sortedPairs: [(name: "__name__", value: "a")])
+        let b = Labels(sortedPairs: [(name: "__name__", value: "b")])
+        func series(_ labels: Labels, _ value: Double) -> QueriedSeries {
+            QueriedSeries(labels: labels, makeIterator: { ArraySampleIterator(samples: [Sample(timestamp: 0, value: value)]) })
+        }
+        var index = SeriesByLabels([series(a, 1), series(b, 2), series(a, 3)])
+        var parts: [QueriedSeries] = []
+        index.take(a, hash: a.stableHash, into: &parts)
+        #expect(
+            parts.map { s -> Double? in
+                var samples: [Sample] = []
+                s.appendSamples(to: &samples)
+                return samples.first?.value
+            } == [1, 3])
+        index.take(a, hash: a.stableHash, into: &parts)
+        #expect(parts.count == 2, "taken once")
+        #expect(index.rest.map(\.labels) == [b])
+    }
+
     /// The head's snapshots taken in slices as tasks (last slice first): every matching series
     /// once, with its samples, as read in one go.
     @Test func theHeadIsReadInSlicesOnARunner() throws {

@@ -71,6 +71,21 @@ public enum FlatLabels {
         a.count == b.count && compare(a, b) == 0
     }
 
+    /// How many bytes `a` and `b` share from their start, read eight at a time.
+    @inlinable
+    public static func commonPrefix(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        let n = Swift.min(a.count, b.count)
+        var i = 0
+        while i + 8 <= n {
+            let x = a.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ b.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            // Loaded little-endian: the lowest set bit is in the first byte that differs.
+            if x != 0 { return i + UInt64(littleEndian: x).trailingZeroBitCount / 8 }
+            i += 8
+        }
+        while i < n, a[i] == b[i] { i += 1 }
+        return i
+    }
+
     @usableFromInline
     static func memcmpBytes(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ n: Int) -> Int {
         Int(memcmp(a, b, n))
