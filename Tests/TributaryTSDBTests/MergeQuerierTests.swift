@@ -134,16 +134,16 @@ import TributaryModel
         func series(_ labels: Labels, _ value: Double) -> QueriedSeries {
             QueriedSeries(labels: labels, makeIterator: { ArraySampleIterator(samples: [Sample(timestamp: 0, value: value)]) })
         }
-        var index = SeriesByLabels([series(a, 1), series(b, 2), series(a, 3)])
+        let index = SeriesByLabels([series(a, 1), series(b, 2), series(a, 3)])
         var parts: [QueriedSeries] = []
-        index.take(a, hash: a.stableHash, into: &parts)
+        index.take(a, into: &parts)
         #expect(
             parts.map { s -> Double? in
                 var samples: [Sample] = []
                 s.appendSamples(to: &samples)
                 return samples.first?.value
             } == [1, 3])
-        index.take(a, hash: a.stableHash, into: &parts)
+        index.take(a, into: &parts)
         #expect(parts.count == 2, "taken once")
         #expect(index.rest.map(\.labels) == [b])
     }

@@ -90,34 +90,20 @@ public struct MergeQuerier: Querier {
                 lists[k].sort { $0.labels < $1.labels }
             }
         }
-        let out = walk(lists, &hashed, at: hashedAt)
+        let out = walk(lists, hashed: hashed, at: hashedAt)
         guard let rest = hashed?.rest, !rest.isEmpty else { return out }
-        var none: SeriesByLabels?
-        let only = walk([rest.sorted { $0.labels < $1.labels }], &none, at: -1)
-        // Two lists in label order with no labels in common: merged.
-        var merged: [QueriedSeries] = []
-        merged.reserveCapacity(out.count + only.count)
-        var a = 0, b = 0
-        while a < out.count || b < only.count {
-            if b == only.count || (a < out.count && out[a].labels < only[b].labels) {
-                merged.append(out[a])
-                a += 1
-            } else {
-                merged.append(only[b])
-                b += 1
-            }
-        }
-        return merged
+        // The answer and the rest share no labels: the walk merges them in label order.
+        return walk([out, rest.sorted { $0.labels < $1.labels }])
     }
 
-    static func inLabelOrder(_ list: [QueriedSeries]) -> Bool {
+    private static func inLabelOrder(_ list: [QueriedSeries]) -> Bool {
         list.indices.dropFirst().allSatisfy { !(list[$0].labels < list[$0 - 1].labels) }
     }
 
     /// One walk over `lists`, each in label order: the series with the same labels made one,
     /// in label order, with those of `hashed` taken in as the list at `hashedAt` (empty in
     /// `lists`).
-    private static func walk(_ lists: [[QueriedSeries]], _ hashed: inout SeriesByLabels?, at hashedAt: Int) -> [QueriedSeries] {
+    private static func walk(_ lists: [[QueriedSeries]], hashed: SeriesByLabels? = nil, at hashedAt: Int = -1) -> [QueriedSeries] {
         var next = [Int](repeating: 0, count: lists.count)
         var out: [QueriedSeries] = []
         out.reserveCapacity(max(lists.map(\.count).max() ?? 0, hashed?.series.count ?? 0))
@@ -132,7 +118,7 @@ public struct MergeQuerier: Querier {
             let labels = lists[smallest][next[smallest]].labels
             parts.removeAll(keepingCapacity: true)
             for k in lists.indices {
-                if k == hashedAt { hashed?.take(labels, hash: labels.stableHash, into: &parts) }
+                if k == hashedAt { hashed?.take(labels, into: &parts) }
                 while next[k] < lists[k].count, lists[k][next[k]].labels == labels {
                     parts.append(lists[k][next[k]])
                     next[k] += 1

@@ -8,7 +8,9 @@ import TributaryModel
 /// threads waited, ~26 ms of a ~180 ms 6h query over 3,528 series of 100k (a label comparison
 /// walks both sets label by label); hashing each series once and looking each block series up
 /// costs ~0.1 µs a series.
-struct SeriesByLabels {
+///
+/// A class: one table is read and marked by a whole walk over the other lists.
+final class SeriesByLabels {
     let series: [QueriedSeries]
     /// The first index of each hash; `next` chains the indexes that share one, in order.
     private var first: [UInt64: Int32]
@@ -26,10 +28,9 @@ struct SeriesByLabels {
         }
     }
 
-    /// Appends the series with `labels` (whose stable hash is `hash`) not taken yet to `parts`,
-    /// in list order, and takes them.
-    mutating func take(_ labels: Labels, hash: UInt64, into parts: inout [QueriedSeries]) {
-        var i = first[hash] ?? -1
+    /// Appends the series with `labels` not taken yet to `parts`, in list order, and takes them.
+    func take(_ labels: Labels, into parts: inout [QueriedSeries]) {
+        var i = first[labels.stableHash] ?? -1
         while i >= 0 {
             let k = Int(i)
             if !taken[k], series[k].labels == labels {
