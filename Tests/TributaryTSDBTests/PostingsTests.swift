@@ -26,6 +26,27 @@ import TributaryModel
         #expect(inserted == Set(a + b).sorted())
     }
 
+    /// Many lists, as a regex over many values gives, merged through a bitmap when their IDs
+    /// lie close together and in pairs when not: the same union either way, to the span's ends.
+    @Test(arguments: 0..<12)
+    func manyListsMergeByBitmapOrInPairs(seed: Int) throws {
+        var rng = SplitMix(seed: UInt64(seed))
+        let base: UInt32 = seed % 3 == 0 ? UInt32.max - 5000 : UInt32(rng.next() % 100_000)
+        let span = UInt32(seed % 2 == 0 ? 4000 : 5000)
+        let lists: [[UInt32]] =
+            (0..<(5 + Int(rng.next() % 300))).map { _ in
+                Array(Set((0..<Int(rng.next() % 90)).map { _ in base + UInt32(rng.next() % UInt64(span)) })).sorted()
+            } + [[base], [base + span]]
+        let union = Set(lists.joined()).sorted()
+        #expect(Postings.merge(lists) == union)
+        let bitmap = try #require(Postings.mergeByBitmap(lists.filter { !$0.isEmpty }), "dense lists take the bitmap")
+        #expect(bitmap == union)
+        // Far apart: two bits per ID would not cover the span, so the pairs merge them.
+        let sparse: [[UInt32]] = [[0, 7], [3, 1_000_000], [5], [UInt32.max]]
+        #expect(Postings.mergeByBitmap(sparse) == nil)
+        #expect(Postings.merge(sparse) == [0, 3, 5, 7, 1_000_000, UInt32.max])
+    }
+
     @Test func selectorsFollowPrometheusSemantics() throws {
         let p = MemPostings()
         let series: [Labels] = [
