@@ -80,6 +80,8 @@ enum QueryBenchmark {
             // hand: its port and the data's end time are printed) before the queries run.
             if let hold = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_HOLD"].flatMap(Double.init) {
                 print("  holding \(target.name) on port \(server.port) for \(Int(hold)) s; data ends at \(end)")
+                // Seen now even when stdout is a file or a pipe (block-buffered), not at the run's end.
+                fflush(nil)
                 Thread.sleep(forTimeInterval: hold)
             }
             var rows: [(cold: Double, warm: Double, series: Int)] = []
