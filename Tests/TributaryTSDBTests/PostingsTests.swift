@@ -39,8 +39,9 @@ import TributaryModel
             } + [[base], [base + span]]
         let union = Set(lists.joined()).sorted()
         #expect(Postings.merge(lists) == union)
-        let bitmap = try #require(Postings.mergeByBitmap(lists.filter { !$0.isEmpty }), "dense lists take the bitmap")
+        let bitmap = try #require(Postings.mergeByBitmap(lists), "dense lists take the bitmap, empty ones among them")
         #expect(bitmap == union)
+        #expect(Postings.mergeByBitmap([[], []]) == [], "no IDs: an empty union, not a span from UInt32.max down")
         // Far apart: two bits per ID would not cover the span, so the pairs merge them.
         let sparse: [[UInt32]] = [[0, 7], [3, 1_000_000], [5], [UInt32.max]]
         #expect(Postings.mergeByBitmap(sparse) == nil)
