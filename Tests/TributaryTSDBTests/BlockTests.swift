@@ -174,9 +174,21 @@ import TributaryWAL
             }
         }
         try Data(original).write(to: URL(fileURLWithPath: index))
-        // A chunk segment cut short.
+        // A byte flipped inside the first chunk's data (after the segment's 8-byte header, the
+        // record's length and its encoding byte): the query fails when it selects the series,
+        // though their chunks are decoded later, in place.
         let segment = block.directory + "/chunks/000001"
         let chunks = try Data(contentsOf: URL(fileURLWithPath: segment))
+        var flipped = [UInt8](chunks)
+        flipped[8 + 2 + 5] ^= 0x5A
+        try Data(flipped).write(to: URL(fileURLWithPath: segment))
+        do {
+            _ = try Block(directory: block.directory).querier().dump([m("job", .equal, "node")])
+            Issue.record("a flipped byte inside a chunk went unnoticed")
+        } catch let error as QueryError {
+            #expect(error.description.contains("000001") && error.description.contains("chunk"), "\(error)")
+        }
+        // A chunk segment cut short.
         try chunks.prefix(chunks.count / 2).write(to: URL(fileURLWithPath: segment))
         let reopened = try Block(directory: block.directory)
         #expect(throws: QueryError.self) { try reopened.querier().dump([m("job", .equal, "node")]) }

@@ -93,8 +93,9 @@ extension IndexReader: PostingsIndex {
     }
 }
 
-/// Reads one block. Chunks of the selected series are copied out of the mapping when selected,
-/// so a damaged chunk fails the query with its file and offset rather than later.
+/// Reads one block. The chunks of the selected series are checked when selected, so a damaged
+/// chunk fails the query with its file and offset rather than later, and decoded in place in
+/// the mapping (``BlockSeriesSamples``).
 public struct BlockQuerier: Querier {
     let block: Block
     /// Taken when the querier was made: a deletion meanwhile does not change what it reads.
@@ -111,20 +112,20 @@ public struct BlockQuerier: Querier {
         do {
             for ref in try block.index.select(matchers) {
                 let series = try block.index.series(ref)
-                var chunks: [ClosedChunk] = []
-                for c in series.chunks where c.maxTime >= start && c.minTime <= end {
-                    chunks.append(ClosedChunk(bytes: try block.chunks.chunk(c.ref), minTime: c.minTime, maxTime: c.maxTime))
+                var spans: [ChunkSpan] = []
+                for c in series.chunks where c.maxTime >= start && c.minTime <= end { spans.append(try block.chunks.checkedSpan(c.ref)) }
+                guard !spans.isEmpty else { continue }
+                let samples = BlockSeriesSamples(reader: block.chunks, spans: spans, start: start, end: end)
+                guard let deleted = tombstones.intervals(ref) else {
+                    out.append(QueriedSeries(labels: series.labels, samples: samples))
+                    continue
                 }
-                guard !chunks.isEmpty else { continue }
-                var snapshot = SeriesSnapshot(closed: chunks, start: start, end: end)
-                if let deleted = tombstones.intervals(ref) {
-                    // Rare: the samples left, decoded (the snapshot's out-of-order list holds them).
-                    var samples: [Sample] = []
-                    snapshot.appendAll(to: &samples)
-                    snapshot = SeriesSnapshot(closed: [], ooo: deleted.filter(samples), start: start, end: end)
-                    if snapshot.ooo.isEmpty { continue }
-                }
-                out.append(QueriedSeries(labels: series.labels, samples: snapshot))
+                // Rare: the samples left, decoded (a snapshot's out-of-order list holds them).
+                var decoded: [Sample] = []
+                samples.appendAll(to: &decoded)
+                let kept = deleted.filter(decoded)
+                if kept.isEmpty { continue }
+                out.append(QueriedSeries(labels: series.labels, samples: SeriesSnapshot(closed: [], ooo: kept, start: start, end: end)))
             }
         } catch let error as BlockError {
             throw QueryError("block \(block.ulid): \(error.description)")

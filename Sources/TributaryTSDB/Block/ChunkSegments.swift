@@ -127,6 +127,13 @@ package final class ChunkSegmentReader: @unchecked Sendable {
 
     /// The XOR chunk at `ref`, checksum verified.
     package func chunk(_ ref: UInt64) throws(BlockError) -> [UInt8] {
+        let span = try checkedSpan(ref)
+        return Array(bytes(of: span))
+    }
+
+    /// Where the XOR chunk at `ref` lies in its segment, its checksum verified: what a query
+    /// reads in place later (``bytes(of:)``) is known whole.
+    func checkedSpan(_ ref: UInt64) throws(BlockError) -> ChunkSpan {
         let index = Int(ref >> 32), offset = Int(ref & 0xFFFF_FFFF)
         guard index < segments.count else { throw BlockError("\(directory): chunk reference \(ref) names segment \(index + 1) of \(segments.count)") }
         let file = segments[index]
@@ -141,6 +148,20 @@ package final class ChunkSegmentReader: @unchecked Sendable {
         }
         try d.skip(Int(length), "chunk data")
         try d.checkCRC(of: start..<d.position, "chunk")
-        return Array(UnsafeRawBufferPointer(rebasing: file.bytes[(start + 1)..<(start + 1 + Int(length))]))
+        return ChunkSpan(segment: index, offset: start + 1, length: Int(length))
     }
+
+    /// The bytes of a chunk ``checkedSpan(_:)`` found, in the mapping (valid while this
+    /// reader lives).
+    func bytes(of span: ChunkSpan) -> UnsafeBufferPointer<UInt8> {
+        let bytes = UnsafeRawBufferPointer(rebasing: segments[span.segment].bytes[span.offset..<(span.offset + span.length)])
+        return UnsafeBufferPointer(start: bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), count: bytes.count)
+    }
+}
+
+/// A chunk's data (after its encoding byte) in a segment of ``ChunkSegmentReader``.
+struct ChunkSpan {
+    let segment: Int
+    let offset: Int
+    let length: Int
 }

@@ -15,8 +15,18 @@ extension XORChunk {
     public static func decode(
         _ bytes: [UInt8], from start: Int64 = .min, to end: Int64 = .max, resumingAt resume: ResumePoint? = nil, into out: inout [Sample]
     ) -> Bool {
-        guard bytes.count >= 2 else { return bytes.isEmpty }
-        let total = Int(bytes[0]) << 8 | Int(bytes[1])
+        bytes.withUnsafeBufferPointer { decode($0, from: start, to: end, resumingAt: resume, into: &out) }
+    }
+
+    /// As ``decode(_:from:to:resumingAt:into:)-([UInt8],_,_,_,_)`` over bytes held elsewhere
+    /// (a block's mapped chunk file).
+    @discardableResult
+    static func decode(
+        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int64 = .min, to end: Int64 = .max, resumingAt resume: ResumePoint? = nil,
+        into out: inout [Sample]
+    ) -> Bool {
+        guard buffer.count >= 2 else { return buffer.isEmpty }
+        let total = Int(buffer[0]) << 8 | Int(buffer[1])
         // Samples go through a small buffer on the stack and into `out` in batches: an append
         // per sample checked `out`'s uniqueness and capacity every time.
         return withUnsafeTemporaryAllocation(of: Sample.self, capacity: Self.batch) { batch -> Bool in
@@ -26,7 +36,7 @@ extension XORChunk {
                 out.append(contentsOf: UnsafeBufferPointer(start: batchBase, count: held))
                 held = 0
             }
-            let complete = bytes.withUnsafeBufferPointer { buffer -> Bool in
+            let complete = { () -> Bool in
                 guard let base = buffer.baseAddress else { return false }
                 var r = FastBitReader(base: base, count: buffer.count, bitPosition: 16)
                 var t: Int64 = 0, tDelta: UInt64 = 0, v: UInt64 = 0
@@ -87,14 +97,16 @@ extension XORChunk {
                     }
                 }
                 return true
-            }
+            }()
             flush()
             return complete
         }
     }
 
-    /// Samples decoded before they are appended to the caller's array.
-    static let batch = 128
+    /// Samples decoded before they are appended to the caller's array: 64 of 16 bytes, the
+    /// most `withUnsafeTemporaryAllocation` puts on the stack on Linux (1 KiB; above it, a
+    /// malloc and a free per chunk decoded, which took the thread's malloc arena lock).
+    static let batch = 64
 
     /// Bytes that must remain from the reader's position for ``decodeUnchecked`` to read a
     /// sample: at most 68 bits of timestamp and 77 of value, and each 64-bit read takes a
