@@ -8,7 +8,7 @@ import TributaryModel
 /// was an allocation on the thread that read the block and a free on the one that decoded it:
 /// with a 6h query's series spread over the query's threads, those frees waited on each
 /// other's malloc arena locks.
-final class BlockSeriesSamples: SeriesSamples, @unchecked Sendable {
+final class BlockSeriesSamples: SeriesSamples, Sendable {
     /// Holds the segments mapped while the samples may be read.
     let reader: ChunkSegmentReader
     let spans: [ChunkSpan]
@@ -26,9 +26,5 @@ final class BlockSeriesSamples: SeriesSamples, @unchecked Sendable {
         for span in spans { XORChunk.decode(reader.bytes(of: span), from: start, to: end, into: &out) }
     }
 
-    func makeIterator() -> any SampleIterator {
-        var samples: [Sample] = []
-        appendAll(to: &samples)
-        return ArraySampleIterator(samples: samples)
-    }
+    func makeIterator() -> any SampleIterator { ArraySampleIterator(allOf: self) }
 }

@@ -127,8 +127,7 @@ package final class ChunkSegmentReader: @unchecked Sendable {
 
     /// The XOR chunk at `ref`, checksum verified.
     package func chunk(_ ref: UInt64) throws(BlockError) -> [UInt8] {
-        let span = try checkedSpan(ref)
-        return Array(bytes(of: span))
+        Array(bytes(of: try checkedSpan(ref)))
     }
 
     /// Where the XOR chunk at `ref` lies in its segment, its checksum verified: what a query
@@ -160,7 +159,7 @@ package final class ChunkSegmentReader: @unchecked Sendable {
 }
 
 /// A chunk's data (after its encoding byte) in a segment of ``ChunkSegmentReader``.
-struct ChunkSpan {
+struct ChunkSpan: Sendable {
     let segment: Int
     let offset: Int
     let length: Int

@@ -184,11 +184,7 @@ final class MergedSamples: SeriesSamples {
 
     init(parts: [QueriedSeries]) { self.parts = parts }
 
-    func makeIterator() -> any SampleIterator {
-        var samples: [Sample] = []
-        MergeQuerier.appendMerged(parts, to: &samples)
-        return ArraySampleIterator(samples: samples)
-    }
+    func makeIterator() -> any SampleIterator { ArraySampleIterator(allOf: self) }
 
     func appendAll(to out: inout [Sample]) { MergeQuerier.appendMerged(parts, to: &out) }
 }
@@ -197,6 +193,16 @@ final class MergedSamples: SeriesSamples {
 struct ArraySampleIterator: SampleIterator {
     let samples: [Sample]
     var index = 0
+
+    init(samples: [Sample]) { self.samples = samples }
+
+    /// Over every sample of `series`, decoded at once: the iterator of sources that read
+    /// their samples in bulk (``SeriesSamples/appendAll(to:)``).
+    init(allOf series: some SeriesSamples) {
+        var samples: [Sample] = []
+        series.appendAll(to: &samples)
+        self.samples = samples
+    }
 
     mutating func next() -> Sample? {
         guard index < samples.count else { return nil }
