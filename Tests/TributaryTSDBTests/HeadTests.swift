@@ -125,6 +125,7 @@ import TributaryModel
         let head = Head()
         var written: [Sample] = []
         var resumed = 0
+        var resumedInClosed = 0
         let s = try #require(try commit(head, [(up, 0, 0)]).0.seriesCreated == 1 ? head.lookup(up.withView { $0 }, hash: up.stableHash) : nil)
         func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes[s.id] } }
         written.append(Sample(timestamp: 0, value: 0))
@@ -138,8 +139,17 @@ import TributaryModel
             series.appendSamples(to: &got)
             #expect(got == written.filter { $0.timestamp >= start }, "after \(n + 1) samples")
             if let box = box(), box.chunkStart == s.headMinTime, box.points.best(before: start) != nil { resumed += 1 }
+            // Just after a cut the window reaches back into the chunk closed last.
+            if let box = box(), let last = s.closed.last, start > last.minTime, start <= last.maxTime, box.closedChunkStart == last.minTime,
+                box.closedPoints.best(before: start) != nil
+            {
+                resumedInClosed += 1
+            }
         }
         #expect(resumed > 300, "most reads started at a resume point: \(resumed) of 600")
+        // Four cuts in 600 samples (chunks of about 120), each followed by about 20 reads whose
+        // 5-minute window starts in the chunk just closed (80 here; none without its points).
+        #expect(resumedInClosed > 60, "reads just after a cut started at the closed chunk's points: \(resumedInClosed)")
         #expect(box() != nil)
         _ = try commit(head, (600..<900).map { (up, Int64($0) * 15_000, 1) })
         #expect(box() == nil, "no read for more than a chunk: the points are dropped")
@@ -172,6 +182,37 @@ import TributaryModel
             for start in [sample.timestamp - 15_000, sample.timestamp - 300_000] {
                 #expect(try read(from: start) == written.filter { $0.timestamp >= start }, "after \(n + 1) samples, from \(start)")
             }
+        }
+    }
+
+    /// A deletion in the chunk closed last writes it again with the same first sample: the
+    /// points kept for its old bytes must not be used on the new ones.
+    @Test func readsAfterADeletionInTheClosedChunkIgnoreItsOldResumePoints() throws {
+        let head = Head()
+        var written = (0..<130).map { Sample(timestamp: Int64($0) * 15_000, value: Double($0 % 7) * 1.5 + Double($0) / 3) }
+        _ = try commit(head, written.map { (up, $0.timestamp, $0.value) })
+        let s = try #require(head.lookup(up.withView { $0 }, hash: up.stableHash))
+        func read(from start: Int64) throws -> [Sample] {
+            var got: [Sample] = []
+            try head.querier().select([m("__name__", .equal, "up")], start: start, end: .max).first?.appendSamples(to: &got)
+            return got
+        }
+        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes[s.id] } }
+        let start: Int64 = 110 * 15_000
+        #expect(s.closed.count == 1 && s.closed[0].minTime == 0)
+        #expect(try read(from: start) == Array(written[110...]))
+        #expect(box()?.closedChunkStart == 0 && box()?.closedPoints.best(before: start) != nil, "the first read noted the closed chunk's points")
+        // The open chunk's samples go: one closed chunk from 0 is left, read (and noted) again.
+        _ = try head.delete([m("__name__", .equal, "up")], start: 120 * 15_000, end: 129 * 15_000)
+        written.removeAll { $0.timestamp >= 120 * 15_000 }
+        #expect(try read(from: start) == Array(written[110...]))
+        #expect(box()?.closedChunkStart == 0)
+        // Now three samples early in that chunk: it is written again from the same first sample.
+        _ = try head.delete([m("__name__", .equal, "up")], start: 20 * 15_000, end: 22 * 15_000)
+        written.removeAll { $0.timestamp >= 20 * 15_000 && $0.timestamp <= 22 * 15_000 }
+        #expect(s.closed.count == 1 && s.closed[0].minTime == 0)
+        for from: Int64 in [start, 100 * 15_000, 115 * 15_000, 119 * 15_000] {
+            #expect(try read(from: from) == written.filter { $0.timestamp >= from }, "from \(from)")
         }
     }
 

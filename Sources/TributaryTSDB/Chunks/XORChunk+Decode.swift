@@ -25,6 +25,19 @@ extension XORChunk {
         _ buffer: UnsafeBufferPointer<UInt8>, from start: Int64 = .min, to end: Int64 = .max, resumingAt resume: ResumePoint? = nil,
         into out: inout [Sample]
     ) -> Bool {
+        var none = NoResumePoints()
+        return decode(buffer, from: start, to: end, resumingAt: resume, into: &out, noting: &none)
+    }
+
+    /// As ``decode(_:from:to:resumingAt:into:)-([UInt8],_,_,_,_)``, also noting the decoder's
+    /// state every ``resumeEvery`` samples in `points` (the appender's points for the same
+    /// bytes: decoder and encoder keep the same state). Specialised per sink, so that decoding
+    /// without one pays nothing for it.
+    @discardableResult
+    static func decode<Points: ResumePointSink>(
+        _ buffer: UnsafeBufferPointer<UInt8>, from start: Int64, to end: Int64, resumingAt resume: ResumePoint?, into out: inout [Sample],
+        noting points: inout Points
+    ) -> Bool {
         guard buffer.count >= 2 else { return buffer.isEmpty }
         let total = Int(buffer[0]) << 8 | Int(buffer[1])
         // Samples go through a small buffer on the stack and into `out` in batches: an append
@@ -88,6 +101,13 @@ extension XORChunk {
                             guard significant > 0, let bits = r.readBits(significant) else { return false }
                             v ^= bits << UInt64(trailing)
                         }
+                    }
+                    if Points.notes, (i &+ 1) % Self.resumeEvery == 0 {
+                        points.note(
+                            ResumePoint(
+                                index: UInt16(truncatingIfNeeded: i &+ 1), leading: UInt8(truncatingIfNeeded: leading),
+                                trailing: UInt8(truncatingIfNeeded: trailing), bitPosition: UInt32(truncatingIfNeeded: r.bitPosition), t: t, tDelta: tDelta,
+                                v: v))
                     }
                     if t > end { return true }
                     if t >= start {

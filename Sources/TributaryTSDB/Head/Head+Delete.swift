@@ -38,8 +38,10 @@ extension Head {
 
     /// Rewrites `s` without the samples in `[start, end]` (a live deletion or its WAL record).
     func applyDeletion(_ s: MemSeries, start: Int64, end: Int64) {
-        let grown = stripes[stripe(forHash: s.hash)].map.withLock { _ in
-            s.delete(from: start, to: end, range: options.chunkRange)
+        let grown = stripes[stripe(forHash: s.hash)].map.withLock { table in
+            // The chunks are written again: resume points into the old bytes would be wrong.
+            table.resumeBoxes[s.id] = nil
+            return s.delete(from: start, to: end, range: options.chunkRange)
         }
         bytes.add(grown, ordering: .relaxed)
     }

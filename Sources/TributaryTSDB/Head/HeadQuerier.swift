@@ -118,17 +118,20 @@ final class SeriesSnapshot: SeriesSamples, @unchecked Sendable {
     /// decoding them.
     let open: [UInt8]
     let openResume: ResumePoint?
+    /// Where to start decoding the last closed chunk (`closed.last`) when it is in the range.
+    let lastClosedResume: ResumePoint?
     /// Out-of-order samples, sorted, those outside the range included.
     let ooo: [Sample]
     let start: Int64
     let end: Int64
 
     init(
-        closed: [ClosedChunk], inRange: Range<Int>? = nil, open: [UInt8] = [], openResume: ResumePoint? = nil, ooo: [Sample] = [], start: Int64,
-        end: Int64
+        closed: [ClosedChunk], inRange: Range<Int>? = nil, lastClosedResume: ResumePoint? = nil, open: [UInt8] = [], openResume: ResumePoint? = nil,
+        ooo: [Sample] = [], start: Int64, end: Int64
     ) {
         self.closed = closed
         self.inRange = inRange ?? closed.indices
+        self.lastClosedResume = lastClosedResume
         self.open = open
         self.openResume = openResume
         self.ooo = ooo
@@ -156,7 +159,9 @@ final class SeriesSnapshot: SeriesSamples, @unchecked Sendable {
     /// All samples in `[start, end]`, in order, through the bulk chunk decoder.
     func appendAll(to out: inout [Sample]) {
         let first = out.count
-        for i in inRange { XORChunk.decode(closed[i].bytes, from: start, to: end, into: &out) }
+        for i in inRange {
+            XORChunk.decode(closed[i].bytes, from: start, to: end, resumingAt: i == closed.count - 1 ? lastClosedResume : nil, into: &out)
+        }
         if !open.isEmpty { XORChunk.decode(open, from: start, to: end, resumingAt: openResume, into: &out) }
         let ooo = oooInRange
         guard !ooo.isEmpty else { return }
@@ -195,8 +200,10 @@ extension Head {
         while last < closed.count, closed[last].minTime <= end { last += 1 }
         let oooInRange = s.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
         guard openInRange || first < last || oooInRange else { return nil }
+        let lastClosedInRange = first < last && last == closed.count
         return SeriesSnapshot(
-            closed: first < last ? closed : [], inRange: first < last ? first..<last : 0..<0, open: openInRange ? s.head.bytes : [],
+            closed: first < last ? closed : [], inRange: first < last ? first..<last : 0..<0,
+            lastClosedResume: lastClosedInRange ? s.closedResumePoint(before: start, &resumeBoxes) : nil, open: openInRange ? s.head.bytes : [],
             openResume: openInRange ? s.resumePoint(before: start, &resumeBoxes) : nil, ooo: oooInRange ? s.ooo : [], start: start, end: end)
     }
 }

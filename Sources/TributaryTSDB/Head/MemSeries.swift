@@ -171,10 +171,12 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         var grown = 0
         let count = p.pointee.head.count
         if ChunkCutter.mustCut(at: t, count: count, minTime: p.pointee.headMinTime, maxTime: p.pointee.head.maxTime, range: chunkRange, nextAt: &p.pointee.nextCut) {
-            p.pointee.closed.append(ClosedChunk(bytes: p.pointee.head.compactBytes, minTime: p.pointee.headMinTime, maxTime: p.pointee.head.maxTime))
+            let closedStart = p.pointee.headMinTime
+            p.pointee.closed.append(ClosedChunk(bytes: p.pointee.head.compactBytes, minTime: closedStart, maxTime: p.pointee.head.maxTime))
             p.pointee.head.restart(capacity: 64)
             _ = ChunkCutter.mustCut(at: t, count: 0, minTime: t, maxTime: t, range: chunkRange, nextAt: &p.pointee.nextCut)
             p.pointee.headMinTime = t
+            closeResumePoints(chunkStart: closedStart, &resumeBoxes)
             grown += 2 + MemoryLayout<ClosedChunk>.stride
         } else if count == 0 {
             p.pointee.headMinTime = t
