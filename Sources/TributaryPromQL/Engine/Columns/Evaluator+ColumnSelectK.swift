@@ -36,7 +36,7 @@ extension Evaluator {
             }
             members[g] += 1
             groups.append(g)
-            inputs.append(s)
+            inputs.append(s.take())
         }
         // The parameter is checked after the input is read, as step by step (inner
         // expressions are computed first there, and fail first).

@@ -25,9 +25,11 @@ extension Evaluator {
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
-    /// included): its columns, or nil when it has no value at any step. Called from several
-    /// threads at once, each with its own scratch buffers.
-    typealias Leaf = (Labels, UnsafeBufferPointer<Sample>, Scratch) -> StepSeries?
+    /// included): its columns, written into `out` (the series computed before in the same
+    /// slot, to be reset first; ``StepSeries/reset(labels:steps:dropName:)``), and whether
+    /// any step has a value. Called from several threads at once, each with its own scratch
+    /// buffers.
+    typealias Leaf = (_ labels: Labels, _ samples: UnsafeBufferPointer<Sample>, Scratch, _ out: inout StepSeries) -> Bool
 
     /// Reads each series matching `v` in `[from, to]`, computes `leaf` of it and hands the
     /// result to `sink` in the order the storage returned the series. With a worker pool,
@@ -56,9 +58,10 @@ extension Evaluator {
         func handOn(_ results: UnsafeMutableBufferPointer<Computed>, _ n: Int) throws(EvaluationError) {
             for j in 0..<n {
                 try context.read(results[j].samplesRead)
-                guard var out = results[j].series else { continue }
-                results[j].series = nil
-                try sink(&out)
+                guard results[j].hasValues else { continue }
+                // Handed on in place: unless the sink takes it (``StepSeries/take()``), the
+                // slot's arrays are reused by the next series computed in it.
+                try sink(&results[j].series)
             }
         }
         var first = 0
@@ -88,7 +91,7 @@ extension Evaluator {
                             buffers.samples.removeAll(keepingCapacity: true)
                             s.appendSamples(to: &buffers.samples)
                             results[j].samplesRead = buffers.samples.count
-                            results[j].series = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers) }
+                            results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers, &results[j].series) }
                         }
                     }
                 }
@@ -101,10 +104,14 @@ extension Evaluator {
         try handing.withUnsafeMutableBufferPointer { (handing) throws(EvaluationError) in try handOn(handing, pending) }
     }
 
-    /// One series of a batch as computed, with the samples read for it (counted against the
-    /// query's budget when it is handed on).
+    /// One slot of a batch: the series computed in it, whether it has a value at any step,
+    /// and the samples read for it (counted against the query's budget when it is handed on).
+    /// Slots are reused batch after batch, and with them the series' arrays: a profile of a
+    /// one-step refresh over 12.7k series had 40 % of its allocations in new columns, made
+    /// on the computing threads and freed on the one handing them on.
     struct Computed {
-        var series: StepSeries?
+        var series = StepSeries(labels: .empty, steps: 0, dropName: false)
+        var hasValues = false
         var samplesRead = 0
     }
 
@@ -126,8 +133,8 @@ extension Evaluator {
         let steps = stepCount
         try forEachStoredSeries(
             v, from: min(first, last) - lookback, to: max(first, last), context,
-            { labels, samples, _ in
-                var out = StepSeries(labels: labels, steps: steps, dropName: false)
+            { labels, samples, _, out in
+                out.reset(labels: labels, steps: steps, dropName: false)
                 var next = 0  // first sample after the reference time
                 var any = false
                 // Through pointers, as in rangeFunctionColumns.
@@ -145,7 +152,7 @@ extension Evaluator {
                         }
                     }
                 }
-                return any ? out : nil
+                return any
             }, sink)
     }
 
@@ -161,8 +168,8 @@ extension Evaluator {
         let rangeSeconds = Double(range) / 1000
         let steps = stepCount
         let dropName = !function.keepsName
-        let leaf: Leaf = { labels, stored, scratch in
-            var out = StepSeries(labels: labels, steps: steps, dropName: dropName)
+        let leaf: Leaf = { labels, stored, scratch, out in
+            out.reset(labels: labels, steps: steps, dropName: dropName)
             var any = false
             // Columns written through pointers: an indexed write checked the arrays'
             // uniqueness at every step.
@@ -232,7 +239,7 @@ extension Evaluator {
                     }
                 }
             }
-            return any ? out : nil
+            return any
         }
         try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context, leaf, sink)
     }

@@ -129,7 +129,7 @@ extension Evaluator {
         var out: [StepSeries] = []
         try forEachSeries(expr, context) { (s: inout StepSeries) throws(EvaluationError) in
             try context.hold(s.pointCount)
-            out.append(s)
+            out.append(s.take())
         }
         return out
     }

@@ -20,6 +20,31 @@ struct StepSeries {
 
     var pointCount: Int { present.reduce(0) { $1 ? $0 + 1 : $0 } }
 
+    /// Makes this series `labels` with no value at any of `steps` steps, in its own arrays
+    /// when nothing else holds them (a leaf's slot reused from series to series,
+    /// ``Evaluator/forEachStoredSeries(_:from:to:_:_:_:)``): no allocation, and nothing
+    /// allocated on one thread and freed on another.
+    mutating func reset(labels: Labels, steps: Int, dropName: Bool) {
+        self.labels = labels
+        self.dropName = dropName
+        if values.count == steps {
+            values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
+            present.withUnsafeMutableBufferPointer { $0.update(repeating: false) }
+        } else {
+            values = Array(repeating: 0, count: steps)
+            present = Array(repeating: false, count: steps)
+        }
+    }
+
+    /// This series, leaving an empty one in its place: what a sink that keeps the series it
+    /// is handed does, so that the slot it came from makes new arrays for its next series
+    /// instead of copying these before clearing them.
+    mutating func take() -> StepSeries {
+        let taken = self
+        self = StepSeries(labels: .empty, steps: 0, dropName: false)
+        return taken
+    }
+
     /// Both columns as buffers, for loops over every step: an indexed read or write of the
     /// arrays checked them (uniqueness, bounds) at each step.
     func withColumns<R>(_ body: (_ values: UnsafeBufferPointer<Double>, _ present: UnsafeBufferPointer<Bool>) -> R) -> R {
