@@ -51,8 +51,9 @@ import TributaryTSDB
         "topk(1e19, g)", "topk(2.9, -g)", "(topk(1, g))", "topk(1, {__name__=~\"dup_.*\"} * 1)", "topk(3, ln(g))"
     ]
 
-    /// Counters with resets and a stale end, gauges with NaN and infinities, buckets, and two
-    /// metrics that collide once their names are dropped. Two hours, about 15 s apart.
+    /// Counters with resets and a stale end (and one of a single sample), gauges with NaN and
+    /// infinities, buckets, and two metrics that collide once their names are dropped. Two
+    /// hours, about 15 s apart.
     static func head() throws -> Head {
         let head = Head()
         var seed: UInt64 = 42
@@ -99,6 +100,9 @@ import TributaryTSDB
                     }
                 }
             }
+            // One sample: selected by every range, but no rate, increase or delta window has
+            // two samples, so those answer nothing for it (not an empty series).
+            _ = b.append(["__name__": "c_total", "group": "g1", "instance": "i9", "mode": "lone"], Sample(timestamp: 1_800_000, value: 5))
             for name in ["dup_a", "dup_b"] {
                 var t: Int64 = name == "dup_a" ? 0 : 3_600_000
                 while t < (name == "dup_a" ? 3_000_000 : 7_200_000) {

@@ -18,6 +18,9 @@ struct StepSeries {
         self.dropName = dropName
     }
 
+    /// No labels and no steps (arrays that allocate nothing).
+    static var empty: StepSeries { StepSeries(labels: .empty, steps: 0, dropName: false) }
+
     var pointCount: Int { present.reduce(0) { $1 ? $0 + 1 : $0 } }
 
     /// Makes this series `labels` with no value at any of `steps` steps, in its own arrays
@@ -41,7 +44,7 @@ struct StepSeries {
     /// instead of copying these before clearing them.
     mutating func take() -> StepSeries {
         let taken = self
-        self = StepSeries(labels: .empty, steps: 0, dropName: false)
+        self = .empty
         return taken
     }
 
