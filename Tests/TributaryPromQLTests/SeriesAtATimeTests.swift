@@ -114,9 +114,9 @@ import TributaryTSDB
         return head
     }
 
-    /// Series at a time spread over 4 threads in batches of 5 series (so batches end inside
-    /// selectors and aggregations), and step by step.
-    static let pool = WorkerPool(helpers: 3, minimumSeries: 1, batch: 5)
+    /// Series at a time spread over 4 threads in batches of 5 series, 10 for 32 steps or
+    /// fewer (so batches end inside selectors and aggregations), and step by step.
+    static let pool = WorkerPool(helpers: 3, minimumSeries: 1, batch: 5, maximumBatch: 10)
 
     static func engines() -> (Engine, Engine) {
         var columnar = EngineOptions()

@@ -36,4 +36,17 @@ import TributaryPromQL
         pool.run(tasks: 1) { _, _ in single += 1 }
         #expect(single == 1)
     }
+
+    /// Range queries' columns go in batches of `batch` series; series of a few steps in more,
+    /// up to `maximumBatch`.
+    @Test func batchesGrowForFewSteps() {
+        let pool = WorkerPool(helpers: 0, batch: 512, maximumBatch: 4096)
+        #expect(pool.batch(steps: 241) == 512)
+        #expect(pool.batch(steps: 64) == 512)
+        #expect(pool.batch(steps: 32) == 1024)
+        #expect(pool.batch(steps: 16) == 2048)
+        #expect(pool.batch(steps: 1) == 4096)
+        #expect(pool.batch(steps: 0) == 4096)
+        #expect(WorkerPool(helpers: 0, batch: 512, maximumBatch: 100).batch(steps: 1) == 512)
+    }
 }

@@ -45,7 +45,7 @@ extension Evaluator {
             throw EvaluationError(.execution, "\(error)")
         }
         let pool = WorkerPool.spreading(series.count, on: options.workers)
-        let batch = pool?.batch ?? 1
+        let batch = pool?.batch(steps: stepCount) ?? 1
         let scratch = (0..<(pool?.workers ?? 1)).map { _ in Scratch() }
         // Two batches in flight: while one is computed, the one before it is handed to `sink`
         // (one task among the computing ones: the folds above are not safe to run twice at
