@@ -26,4 +26,18 @@ import TributaryModel
             #expect(!(text.contains(".") && text.hasSuffix("0")), "\(v): \(text)")
         }
     }
+
+    @Test func digitsOfEveryLength() {
+        var numbers: [UInt64] = Array(0..<10_000) + [UInt64.max, UInt64.max - 1, 1_796_359_860, 10_000_000_000_000_000_000]
+        var power: UInt64 = 1
+        for _ in 0..<19 {
+            power *= 10
+            numbers += [power - 1, power, power + 1, power / 2 + 7]
+        }
+        for n in numbers {
+            var out: [UInt8] = [UInt8(ascii: "x")]
+            FloatText.appendDigits(n, to: &out)
+            #expect(String(decoding: out, as: UTF8.self) == "x\(n)")
+        }
+    }
 }

@@ -125,10 +125,17 @@ struct JSONWriter {
     /// stall on every point: ~20 % of the CPU of a cold 235-series × 241-step answer).
     static func appendPoint(_ t: Int64, _ v: Double, to out: inout [UInt8]) {
         let start = out.count
-        out.append(contentsOf: repeatElement(0, count: maxPointLength))
+        out.append(contentsOf: room)
         let n = out.withUnsafeMutableBufferPointer { writePoint(t, v, to: $0.baseAddress.unsafelyUnwrapped + start) }
         out.removeLast(maxPointLength - n)
     }
+
+    /// Zeros that make the room for a point (copied: a `repeatElement` was filled byte by byte).
+    nonisolated(unsafe) private static let room: UnsafeBufferPointer<UInt8> = {
+        let zeros = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: maxPointLength)
+        zeros.initialize(repeating: 0)
+        return UnsafeBufferPointer(zeros)
+    }()
 
     /// The most bytes ``writePoint(_:_:to:)`` writes.
     static let maxPointLength = FloatText.maxPlainLength + 32
