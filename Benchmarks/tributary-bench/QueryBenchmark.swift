@@ -79,8 +79,7 @@ enum QueryBenchmark {
             print(String(format: "  %@: loaded in %.0f s (%d failed requests), RSS %.0f MiB", target.name, Date().timeIntervalSince(t0), failures, rssLoaded / 1024))
             // Dashboards query a server that is past its ingest burst: each server's own work
             // after the load (our block cut, VictoriaMetrics's merges, Prometheus's compaction)
-            // is let finish before timing, as it is for all of them. Measured 2 s after the load,
-            // small answers at 100k took 3-4 times what they take minutes later.
+            // is let finish before timing, as it is for all of them.
             let settled = server.settle(within: 180)
             print(String(format: "  %@: settled after %.0f s%@", target.name, settled.seconds, settled.quiet ? "" : " (still busy: measured anyway)"))
             // TRIBUTARY_BENCH_HOLD=SECONDS: keep the loaded server up that long (to profile it by
