@@ -177,6 +177,29 @@ import TributaryWire
         await server.stop()
     }
 
+    /// A short run of a gauge of six digits compresses to ~165 bytes with its tables: it is kept,
+    /// so a refresh compresses only the steps at the window's edges. (Under 256 bytes, as the
+    /// bound was, such runs went in the stream and were compressed again by every refresh.)
+    @Test func shortRunsOfSixDigitGaugesAreKept() async throws {
+        let server = try await Self.cachedServer("six", series: 50, every: 15_000) { i, t in
+            Double(100_000 + (i * 104_729 + Int(t / 15_000) * (i + 3) * 37) % 899_999)
+        }
+        defer { server.removeData() }
+        let cache = try #require(server.receiver.resultsCache)
+        let whole = await Self.gzipAnswer(server, "query=six&start=15&end=2415&step=15&nocache=1").body.count
+        for start in [0, 15, 30] {
+            let window = "query=six&start=\(start)&end=\(start + 2400)&step=15"
+            let (_, bytes, inflated, uncached) = try await Self.refresh(server, window)
+            #expect(inflated == uncached, "window from \(start)")
+            guard start > 0 else { continue }
+            // Runs of 32 steps (480 s) on the grid from 0: four lie inside the windows from 15
+            // and 30, made at the first refresh and reused by the second.
+            #expect(cache.compressedRuns(steps: CachedFragments.steps) == 50 * 4, "window from \(start)")
+            #expect(bytes * 10 < whole * 15, "window from \(start): \(bytes) bytes, the answer compressed whole \(whole)")
+        }
+        await server.stop()
+    }
+
     /// Short runs made while a long run was still partly ahead of the window are dropped once
     /// that long run is sent compressed (else a series' middle was held twice).
     @Test func shortRunsInsideAKeptLongRunAreDropped() async throws {
