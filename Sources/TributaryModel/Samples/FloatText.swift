@@ -13,10 +13,7 @@ public enum FloatText {
 
     /// ``plain(_:)`` appended to `out` as UTF-8 (the query API writes millions of these).
     public static func appendPlain(_ v: Double, to out: inout [UInt8]) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxPlainLength) { buffer in
-            let n = writePlain(v, to: buffer.baseAddress.unsafelyUnwrapped)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
-        }
+        out.appendWritten(atMost: maxPlainLength) { writePlain(v, to: $0) }
     }
 
     /// ``plain(_:)`` written at `p` (room for ``maxPlainLength`` bytes); returns the count.
@@ -112,10 +109,7 @@ public enum FloatText {
     /// The decimal digits of `n`.
     public static func appendDigits(_ n: UInt64, to out: inout [UInt8]) {
         if n < 10 { return out.append(UInt8(ascii: "0") &+ UInt8(n)) }
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { buffer in
-            let count = writeDigits(n, to: buffer.baseAddress.unsafelyUnwrapped)
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<count]))
-        }
+        out.appendWritten(atMost: 20) { writeDigits(n, to: $0) }
     }
 
     /// The decimal digits of `n` written at `p` (room for 20); returns the count. Two digits

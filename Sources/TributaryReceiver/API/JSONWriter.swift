@@ -119,23 +119,11 @@ struct JSONWriter {
     /// `[<seconds>,"<value>"]`
     mutating func point(_ t: Int64, _ v: Double) { Self.appendPoint(t, v, to: &bytes) }
 
-    /// `[<seconds>,"<value>"]` appended to `out`, written in place: room for the longest point
-    /// is added, written into and cut back. Formatted on the stack and then copied, each copy
-    /// loaded the bytes just stored there, before the stores had left the store buffer (a
-    /// stall on every point: ~20 % of the CPU of a cold 235-series × 241-step answer).
+    /// `[<seconds>,"<value>"]` appended to `out`, written in place
+    /// (``Swift/Array/appendWritten(atMost:_:)``).
     static func appendPoint(_ t: Int64, _ v: Double, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: room)
-        let n = out.withUnsafeMutableBufferPointer { writePoint(t, v, to: $0.baseAddress.unsafelyUnwrapped + start) }
-        out.removeLast(maxPointLength - n)
+        out.appendWritten(atMost: maxPointLength) { writePoint(t, v, to: $0) }
     }
-
-    /// Zeros that make the room for a point (copied: a `repeatElement` was filled byte by byte).
-    nonisolated(unsafe) private static let room: UnsafeBufferPointer<UInt8> = {
-        let zeros = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: maxPointLength)
-        zeros.initialize(repeating: 0)
-        return UnsafeBufferPointer(zeros)
-    }()
 
     /// The most bytes ``writePoint(_:_:to:)`` writes.
     static let maxPointLength = FloatText.maxPlainLength + 32
@@ -155,10 +143,7 @@ struct JSONWriter {
 
     /// Milliseconds as seconds with up to three decimals, as Prometheus writes timestamps.
     mutating func seconds(_ ms: Int64) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
-            let n = Self.writeSeconds(ms, to: buffer.baseAddress.unsafelyUnwrapped)
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[..<n]))
-        }
+        bytes.appendWritten(atMost: 32) { Self.writeSeconds(ms, to: $0) }
     }
 
     /// ``seconds(_:)`` written at `p` (room for 26 bytes); returns the count.
