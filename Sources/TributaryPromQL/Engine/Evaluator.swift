@@ -302,26 +302,37 @@ struct Evaluator {
     static let nameLabels = LabelNames(["__name__", "__type__", "__unit__"])
 
     func finish(_ vector: [VectorSample]) throws(EvaluationError) -> [VectorSample] {
-        try Self.finish(vector, labels: \.labels, dropName: \.dropName)
+        try Self.finish(vector)
     }
 
     func finish(_ matrix: [SeriesResult]) throws(EvaluationError) -> [SeriesResult] {
-        try Self.finish(matrix, labels: \.labels, dropName: \.dropName)
+        try Self.finish(matrix)
     }
 
-    /// Drops the names marked for removal, then refuses duplicate label sets.
-    static func finish<T>(_ items: [T], labels: WritableKeyPath<T, Labels>, dropName: KeyPath<T, Bool>) throws(EvaluationError) -> [T] {
+    /// Drops the names marked for removal, then refuses duplicate label sets. Generic over
+    /// a protocol rather than key paths: a key path is followed at run time (four per item,
+    /// ~2 % of a one-step query over 1,176 series).
+    static func finish<T: Labelled>(_ items: [T]) throws(EvaluationError) -> [T] {
         var out = items
         var seen = Set<Labels>()
         for i in out.indices {
-            if out[i][keyPath: dropName] { out[i][keyPath: labels] = out[i][keyPath: labels].dropping(nameLabels) }
-            guard seen.insert(out[i][keyPath: labels]).inserted else {
+            if out[i].dropName { out[i].labels = out[i].labels.dropping(nameLabels) }
+            guard seen.insert(out[i].labels).inserted else {
                 throw EvaluationError(.execution, "vector cannot contain metrics with the same labelset")
             }
         }
         return out
     }
 }
+
+/// A result element whose metric name may be dropped at the end (``Evaluator/finish(_:)``).
+protocol Labelled {
+    var labels: Labels { get set }
+    var dropName: Bool { get }
+}
+
+extension VectorSample: Labelled {}
+extension SeriesResult: Labelled {}
 
 /// Label names as bytes, made once for an operation that filters many label sets (a
 /// grouping, `on`/`ignoring`, the name labels): comparing them with a set's bytes needs no

@@ -13,8 +13,8 @@ struct StepSeries {
 
     init(labels: Labels, steps: Int, dropName: Bool) {
         self.labels = labels
-        self.values = Array(repeating: 0, count: steps)
-        self.present = Array(repeating: false, count: steps)
+        self.values = .filled(0, count: steps)
+        self.present = .filled(false, count: steps)
         self.dropName = dropName
     }
 
@@ -34,8 +34,8 @@ struct StepSeries {
             values.withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
             present.withUnsafeMutableBufferPointer { $0.update(repeating: false) }
         } else {
-            values = Array(repeating: 0, count: steps)
-            present = Array(repeating: false, count: steps)
+            values = .filled(0, count: steps)
+            present = .filled(false, count: steps)
         }
     }
 
