@@ -98,15 +98,20 @@ final class HeadSymbols: @unchecked Sendable {
         var size = 0
         var offset = 0
         while let id = Self.readRef(refs, at: &offset) { size += encoded(id).count }
-        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+        // Allocated as `reserveCapacity` does, not through `init(unsafeUninitializedCapacity:)`,
+        // which looks up the array storage's type at run time on every call (once per series
+        // a query reads; see `Array.filled(_:count:)`).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(size)
+        bytes.appendWritten(atMost: size) { start in
             var at = 0
             var offset = 0
             while let id = Self.readRef(refs, at: &offset) {
                 let symbol = encoded(id)
-                UnsafeMutableRawPointer(buffer.baseAddress.unsafelyUnwrapped + at).copyMemory(from: symbol.baseAddress.unsafelyUnwrapped, byteCount: symbol.count)
+                UnsafeMutableRawPointer(start + at).copyMemory(from: symbol.baseAddress.unsafelyUnwrapped, byteCount: symbol.count)
                 at += symbol.count
             }
-            count = at
+            return at
         }
         return Labels(trustedBytes: bytes)
     }
