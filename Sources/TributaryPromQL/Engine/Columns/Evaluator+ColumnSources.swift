@@ -210,6 +210,7 @@ extension Evaluator {
                         }
                         let resets = scratch.resets
                         var reset = 0
+                        var extrapolate = Extrapolation(rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate)
                         forEachWindow(samples) { i, from, to in
                             guard to - from >= 2 else { return }
                             var result = samples[to - 1].value - samples[from].value
@@ -221,11 +222,7 @@ extension Evaluator {
                                     k += 1
                                 }
                             }
-                            set(
-                                i,
-                                Self.extrapolate(
-                                    result, first: samples[from], last: samples[to - 1], count: to - from, rangeStart: refs[i] - range,
-                                    rangeEnd: refs[i], rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: function == .rate))
+                            set(i, extrapolate(result, first: samples[from], last: samples[to - 1], count: to - from, rangeStart: refs[i] - range, rangeEnd: refs[i]))
                         }
                     }
                     // Windows never include stale markers: leave them out once.
