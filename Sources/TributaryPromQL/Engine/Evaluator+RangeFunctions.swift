@@ -178,35 +178,8 @@ extension Evaluator {
                 previous = s.value
             }
         }
-        return extrapolate(
-            result, first: first, last: last, count: samples.count, rangeStart: rangeStart, rangeEnd: rangeEnd,
-            rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: isRate)
-    }
-
-    /// The increase `result` (last minus first, plus the value before each counter reset)
-    /// extrapolated to the window's edges, per second for rate.
-    @inline(__always)
-    static func extrapolate(
-        _ result: Double, first: Sample, last: Sample, count: Int, rangeStart: Int64, rangeEnd: Int64, rangeSeconds: Double,
-        isCounter: Bool, isRate: Bool
-    ) -> Double {
-        var durationToStart = Double(first.timestamp - rangeStart) / 1000
-        var durationToEnd = Double(rangeEnd - last.timestamp) / 1000
-        let sampledInterval = Double(last.timestamp - first.timestamp) / 1000
-        let averageBetween = sampledInterval / Double(count - 1)
-        let threshold = averageBetween * 1.1
-        var extrapolateTo = sampledInterval
-        if durationToStart >= threshold { durationToStart = averageBetween / 2 }
-        if isCounter, result > 0, first.value >= 0 {
-            let durationToZero = sampledInterval * (first.value / result)
-            if durationToZero < durationToStart { durationToStart = durationToZero }
-        }
-        extrapolateTo += durationToStart
-        if durationToEnd >= threshold { durationToEnd = averageBetween / 2 }
-        extrapolateTo += durationToEnd
-        var factor = extrapolateTo / sampledInterval
-        if isRate { factor /= rangeSeconds }
-        return result * factor
+        var extrapolate = Extrapolation(rangeSeconds: rangeSeconds, isCounter: isCounter, isRate: isRate)
+        return extrapolate(result, first: first, last: last, count: samples.count, rangeStart: rangeStart, rangeEnd: rangeEnd)
     }
 
     static func instantRate(_ samples: UnsafeBufferPointer<Sample>, isRate: Bool) -> Double? {

@@ -1,17 +1,20 @@
 import TributaryModel
 
-/// ``Evaluator/extrapolate(_:first:last:count:rangeStart:rangeEnd:rangeSeconds:isCounter:isRate:)``
-/// for the windows of one series at consecutive steps, with fewer divisions.
+/// The end of Prometheus's `extrapolatedRate` (rate, increase and delta): a window's increase
+/// extrapolated to its edges, per second for rate. One per series; the column evaluator calls
+/// it for the windows of consecutive steps, the sample-at-a-time path for one window.
 ///
-/// Why: a rate over a range query's steps took about 40 cycles a step (28 % of a cold
+/// With fewer divisions than the formula as written: a rate over a range query's steps took
+/// about 40 cycles a step (28 % of a cold
 /// `sum by (group) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))` at 20k series), mostly
 /// seven floating-point divisions. Six of them depend only on where the window's first and last
 /// samples lie against its edges and how many it holds, and regular scrapes give every step's
 /// window the same shape: those are computed when the shape changes and reused otherwise. The
 /// seventh, a counter's time to reach zero before its first sample, can only shorten the
 /// extrapolation when the counter's value is small against its increase; it is computed only
-/// when a bound without division cannot rule that out. The operations that remain are those of
-/// `extrapolate` on the same numbers, so the result is the same to the bit.
+/// when a bound without division cannot rule that out. The operations that remain are the
+/// formula's on the same numbers, so the result is the same to the bit (`ExtrapolationTests`
+/// holds the formula as written).
 struct Extrapolation {
     let rangeSeconds: Double
     let isCounter: Bool
