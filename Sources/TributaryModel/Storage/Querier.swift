@@ -85,6 +85,12 @@ public protocol Querier: Sendable {
     /// `runner`'s threads when it is given.
     func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries]
 
+    /// As ``selectUnsorted(_:start:end:on:)``, each series read only when it is taken
+    /// (``SelectedSeries/take(_:)``), on the thread that takes it: the engine's helpers take
+    /// and compute a series on the same thread, instead of one thread touching every series'
+    /// memory to snapshot it and another touching it again, cold, to decode it.
+    func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries
+
     /// Label names of the series matching `matchers` (all series when empty), sorted, at most
     /// `limit` (0 means no limit).
     func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String]
@@ -103,6 +109,45 @@ extension Querier {
 
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
         try selectUnsorted(matchers, start: start, end: end)
+    }
+
+    public func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
+        SelectedList(try selectUnsorted(matchers, start: start, end: end, on: runner))
+    }
+}
+
+/// The series a query selected, read when taken (``Querier/selectDeferred(_:start:end:on:)``).
+public protocol SelectedSeries: AnyObject {
+    /// How many were selected (some may turn out to have no sample in the range).
+    var count: Int { get }
+    /// Series `i`, read now on the calling thread, or nil when it has no sample in the range.
+    /// Each index is taken at most once; different indexes may be taken on different threads
+    /// at once. What the caller drops is freed on its thread.
+    func take(_ i: Int) throws(QueryError) -> QueriedSeries?
+}
+
+/// Series already read, handed out one by one.
+public final class SelectedList: SelectedSeries, @unchecked Sendable {
+    private let base: UnsafeMutablePointer<QueriedSeries?>
+    public let count: Int
+
+    public init(_ series: [QueriedSeries]) {
+        count = series.count
+        base = .allocate(capacity: max(1, series.count))
+        for (i, s) in series.enumerated() { (base + i).initialize(to: s) }
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
+    }
+
+    /// Moved out, so that the taker's thread frees the series' snapshot when done with it.
+    public func take(_ i: Int) -> QueriedSeries? {
+        precondition(i >= 0 && i < count, "series index out of range")
+        let s = (base + i).move()
+        (base + i).initialize(to: nil)
+        return s
     }
 }
 
@@ -126,7 +171,13 @@ public func runTasks(on runner: (any TaskRunner)?, tasks: Int, _ body: (_ worker
 /// Why a query against storage failed.
 public struct QueryError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
+    /// Data moved while the query read series it had selected deferred (the head cut into a
+    /// block): the same query run again, selecting eagerly, reads it where it now is.
+    public var isRetryable = false
+    public init(_ message: String, isRetryable: Bool = false) {
+        self.message = message
+        self.isRetryable = isRetryable
+    }
     public var description: String { message }
 }
 

@@ -17,6 +17,11 @@ public struct EngineOptions: Sendable {
     /// Threads that series-at-a-time evaluation spreads the reading and computing of series
     /// over (nil: the query's own thread only).
     public var workers: WorkerPool?
+    /// Read each series when it is computed, on the thread that computes it
+    /// (``Querier/selectDeferred(_:start:end:on:)``). The engine turns it off to run a query
+    /// again whose storage moved data under it (``QueryError/isRetryable``); tests turn it off
+    /// to compare the two.
+    public var deferredSelection = true
 
     public init() {}
 }
@@ -39,6 +44,23 @@ public struct Engine: Sendable {
 
     /// Evaluates a parsed expression at one time.
     public func instantQuery(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        do {
+            return try evaluateInstant(expr, at: time, querier: querier)
+        } catch {
+            guard error.isRetryable, options.deferredSelection else { throw error }
+            return try undeferred.evaluateInstant(expr, at: time, querier: querier)
+        }
+    }
+
+    /// This engine reading every series before computing any: a query the storage moved data
+    /// under (a head cut into a block) is run again this way, once.
+    private var undeferred: Engine {
+        var o = options
+        o.deferredSelection = false
+        return Engine(options: o)
+    }
+
+    private func evaluateInstant(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
         try refuseUnsupported(expr)
         var ev = Evaluator(options: options, querier: querier, start: time, end: time, step: 0)
         let context = ev.makeColumnContext()
@@ -68,6 +90,15 @@ public struct Engine: Sendable {
     }
 
     public func rangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
+        do {
+            return try evaluateRange(expr, start: start, end: end, step: step, querier: querier)
+        } catch {
+            guard error.isRetryable, options.deferredSelection else { throw error }
+            return try undeferred.evaluateRange(expr, start: start, end: end, step: step, querier: querier)
+        }
+    }
+
+    private func evaluateRange(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
         try refuseUnsupported(expr)
         guard step > 0 else { throw EvaluationError(.badData, "zero or negative query resolution step widths are not accepted. Try a positive integer") }
         guard end >= start else { throw EvaluationError(.badData, "end timestamp must not be before start time") }

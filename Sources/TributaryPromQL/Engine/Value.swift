@@ -64,10 +64,19 @@ public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertib
 
     public var kind: Kind
     public var message: String
+    /// The storage moved data while the query read it deferred: run again, it reads it where
+    /// it now is (``QueryError/isRetryable``; the engine does so itself).
+    var isRetryable = false
 
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
         self.message = message
+    }
+
+    /// A storage error met while reading series.
+    init(reading error: QueryError) {
+        self.init(.execution, error.message)
+        isRetryable = error.isRetryable
     }
 
     public var description: String { message }

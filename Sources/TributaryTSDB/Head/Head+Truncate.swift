@@ -55,6 +55,8 @@ extension Head {
     /// one of them. Returns the number of series removed.
     @discardableResult
     func truncate(_ cut: HeadCut) -> Int {
+        // Before any drop: a deferred read that missed one sees this (through the stripe lock).
+        truncations.add(1, ordering: .sequentiallyConsistent)
         var freed = 0
         for mark in cut.marks {
             guard let s = series(id: mark.id) else { continue }

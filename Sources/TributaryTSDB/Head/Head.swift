@@ -26,6 +26,10 @@ public final class Head: Sendable {
     /// Series whose HA replicas show different scrape intervals (mismatched agent configs).
     let intervalMismatches = Atomic<Int>(0)
     let removalCount = Atomic<UInt64>(0)
+    /// Truncations (``truncate(_:)``) begun: raised before one drops anything, so a deferred
+    /// read that finds it changed since its select may have missed data now in a block
+    /// (``DeferredHeadSeries``).
+    let truncations = Atomic<Int>(0)
     /// The oldest sample stored in each recent second, for results caches.
     public let recentWrites = RecentWrites()
     /// Exemplars, unless ``HeadOptions/maxExemplars`` turns them off.

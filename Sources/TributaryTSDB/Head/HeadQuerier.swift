@@ -33,6 +33,11 @@ public struct HeadQuerier: Querier {
         return tasks == 1 ? parts[0] : Array(parts.joined())
     }
 
+    /// The matching series, each snapshotted when taken (``DeferredHeadSeries``).
+    public func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
+        try DeferredHeadSeries(head: head, matchers: matchers, start: start, end: end)
+    }
+
     /// Fewer series than this are not worth a hand-off to another thread.
     static let seriesPerTask = 512
 
@@ -100,6 +105,44 @@ public struct HeadQuerier: Querier {
                 memoryInBytesByLabelName: top(bytesByName), seriesCountByLabelValuePair: top(byPair)
             )
         }
+    }
+}
+
+/// Series of the head selected by their IDs, each snapshotted (labels and chunks, under its
+/// stripe lock) when taken, on the taking thread.
+///
+/// A truncation between the select and a take may have moved the series' chunks (or the whole
+/// series) into a block that the select did not list: a take that sees one begun since fails
+/// with a retryable error, and the engine runs the query again reading eagerly
+/// (``MergeQuerier`` lists the blocks after the head there). Truncations follow block cuts,
+/// one per block range (2 h by default), and take well under a second.
+final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
+    let head: Head
+    let ids: [UInt32]
+    let start: Int64
+    let end: Int64
+    /// ``Head/truncations`` when selected, read before the postings.
+    let truncations: Int
+
+    init(head: Head, matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) {
+        self.head = head
+        truncations = head.truncations.load(ordering: .sequentiallyConsistent)
+        ids = try head.postings.select(matchers)
+        self.start = start
+        self.end = end
+    }
+
+    var count: Int { ids.count }
+
+    func take(_ i: Int) throws(QueryError) -> QueriedSeries? {
+        let read = head.series(id: ids[i]).flatMap { head.labelledSnapshot($0, start: start, end: end) }
+        // After the stripe lock: a truncation that dropped anything from this series raised the
+        // count before it took that lock.
+        guard head.truncations.load(ordering: .sequentiallyConsistent) == truncations else {
+            throw QueryError("the head was truncated into a block while the query read it", isRetryable: true)
+        }
+        guard let (labels, snapshot) = read else { return nil }
+        return QueriedSeries(labels: labels, samples: snapshot)
     }
 }
 

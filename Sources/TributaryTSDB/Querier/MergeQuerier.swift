@@ -42,6 +42,21 @@ public struct MergeQuerier: Querier {
         return try merge(queriers, matchers, start: start, end: end, head: fromHead, on: runner)
     }
 
+    /// Deferred to the head when no block holds anything in the range (a refresh of the last
+    /// minutes), else read now and merged. The blocks are listed again after the head's select:
+    /// a truncation that the deferred reads do not see (``DeferredHeadSeries``) began before
+    /// it, so its block is in that list.
+    public func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
+        func blocksInRange() -> Bool {
+            blocks().contains { q in (q as? BlockQuerier).map { $0.block.overlaps(start: start, end: end) } ?? true }
+        }
+        if !blocksInRange() {
+            let fromHead = try head.selectDeferred(matchers, start: start, end: end, on: runner)
+            if !blocksInRange() { return fromHead }
+        }
+        return SelectedList(try selectUnsorted(matchers, start: start, end: end, on: runner))
+    }
+
     private func merge(
         _ queriers: [any Querier], _ matchers: [Matcher], start: Int64, end: Int64, head fromHead: [QueriedSeries], on runner: (any TaskRunner)? = nil
     ) throws(QueryError) -> [QueriedSeries] {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import TributaryModel
 
 /// The leaves of series-at-a-time evaluation: instant selectors and range functions over
@@ -10,18 +11,6 @@ extension Evaluator {
         /// The samples without stale markers, and the positions of counter resets.
         var kept: [Sample] = []
         var resets: [Int] = []
-        /// Put in the place of each series read (``forEachStoredSeries``).
-        let read = QueriedSeries(labels: .empty, samples: NoSamples())
-    }
-
-    /// The samples of a series already read: none.
-    final class NoSamples: SeriesSamples {
-        struct Empty: SampleIterator {
-            mutating func next() -> Sample? { nil }
-            mutating func seek(_ time: Int64) -> Sample? { nil }
-        }
-        func makeIterator() -> any SampleIterator { Empty() }
-        func appendAll(to out: inout [Sample]) {}
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
@@ -38,11 +27,14 @@ extension Evaluator {
     func forEachStoredSeries(
         _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext, _ leaf: Leaf, _ sink: SeriesSink
     ) throws(EvaluationError) {
-        var series: [QueriedSeries]
+        let series: any SelectedSeries
         do {
-            series = try querier.selectUnsorted(v.matchers, start: from, end: to, on: options.workers)
+            series =
+                options.deferredSelection
+                ? try querier.selectDeferred(v.matchers, start: from, end: to, on: options.workers)
+                : SelectedList(try querier.selectUnsorted(v.matchers, start: from, end: to, on: options.workers))
         } catch {
-            throw EvaluationError(.execution, "\(error)")
+            throw EvaluationError(reading: error)
         }
         let pool = WorkerPool.spreading(series.count, on: options.workers)
         let batch = pool?.batch(steps: stepCount) ?? 1
@@ -65,38 +57,44 @@ extension Evaluator {
             }
         }
         var first = 0
-        var failure: EvaluationError?
+        let failure = Mutex<EvaluationError?>(nil)
         while first < series.count {
             let n = min(batch, series.count - first)
             let previous = pending
             let offset = previous > 0 ? 1 : 0
             computing.withUnsafeMutableBufferPointer { results in
                 handing.withUnsafeMutableBufferPointer { handing in
-                    series.withUnsafeMutableBufferPointer { series in
-                        runTasks(on: pool, tasks: n + offset) { worker, task in
-                            if task < offset {
-                                do throws(EvaluationError) {
-                                    try handOn(handing, previous)
-                                } catch {
-                                    failure = error
-                                }
-                                return
+                    runTasks(on: pool, tasks: n + offset) { worker, task in
+                        if task < offset {
+                            do throws(EvaluationError) {
+                                try handOn(handing, previous)
+                            } catch {
+                                failure.withLock { $0 = error }
                             }
-                            let j = task - offset
-                            let s = series[first + j], buffers = scratch[worker]
-                            // The series' snapshot (chunks, merged parts) is freed here, on the
-                            // thread that read it: freed with the list, the snapshots of a 6h query
-                            // over 3.5k series took ~20 ms on the query's thread alone at its end.
-                            series[first + j] = buffers.read
-                            buffers.samples.removeAll(keepingCapacity: true)
-                            s.appendSamples(to: &buffers.samples)
-                            results[j].samplesRead = buffers.samples.count
-                            results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers, &results[j].series) }
+                            return
                         }
+                        let j = task - offset
+                        let buffers = scratch[worker]
+                        buffers.samples.removeAll(keepingCapacity: true)
+                        results[j].samplesRead = 0
+                        results[j].hasValues = false
+                        // Taken (snapshotted) here, on the thread that computes it, and freed
+                        // here too.
+                        let s: QueriedSeries?
+                        do throws(QueryError) {
+                            s = try series.take(first + j)
+                        } catch {
+                            failure.withLock { $0 = EvaluationError(reading: error) }
+                            return
+                        }
+                        guard let s else { return }
+                        s.appendSamples(to: &buffers.samples)
+                        results[j].samplesRead = buffers.samples.count
+                        results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers, &results[j].series) }
                     }
                 }
             }
-            if let failure { throw failure }
+            if let error = failure.withLock({ $0 }) { throw error }
             swap(&computing, &handing)
             pending = n
             first += n

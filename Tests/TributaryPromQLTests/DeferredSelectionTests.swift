@@ -1,0 +1,88 @@
+import Synchronization
+import Testing
+import TributaryModel
+import TributaryPromQL
+import TributaryTSDB
+
+/// The engine reads series deferred (each when it is computed); when the storage reports that
+/// data moved under such a read (a head truncated into a block), the query runs once more with
+/// every series read first, and answers as if nothing had happened. Other storage errors fail
+/// the query as before.
+@Suite struct DeferredSelectionTests {
+    /// The head's series, whose deferred reads fail with `error` (as a truncation makes them).
+    final class MovingStorage: Querier, @unchecked Sendable {
+        let head: HeadQuerier
+        let error: QueryError
+        let deferredSelects = Atomic<Int>(0)
+        let eagerSelects = Atomic<Int>(0)
+
+        init(_ head: HeadQuerier, failingWith error: QueryError) {
+            self.head = head
+            self.error = error
+        }
+
+        final class Failing: SelectedSeries {
+            let count: Int
+            let error: QueryError
+            init(count: Int, error: QueryError) {
+                self.count = count
+                self.error = error
+            }
+            func take(_ i: Int) throws(QueryError) -> QueriedSeries? { throw error }
+        }
+
+        func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
+            deferredSelects.add(1, ordering: .relaxed)
+            return Failing(count: try head.selectDeferred(matchers, start: start, end: end, on: runner).count, error: error)
+        }
+
+        func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
+            eagerSelects.add(1, ordering: .relaxed)
+            return try head.selectUnsorted(matchers, start: start, end: end, on: runner)
+        }
+
+        func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+            eagerSelects.add(1, ordering: .relaxed)
+            return try head.select(matchers, start: start, end: end)
+        }
+
+        func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func cardinality(limit: Int) -> CardinalityStats { CardinalityStats() }
+    }
+
+    static let queries = ["sum by (group) (rate(c_total[5m]))", "max_over_time(g[10m])", "c_total", "topk(3, rate(c_total[5m]))"]
+
+    @Test func aQueryTheStorageMovedDataUnderRunsAgainReadingFirst() throws {
+        let head = try SeriesAtATimeTests.head()
+        var options = EngineOptions()
+        options.workers = SeriesAtATimeTests.pool
+        var eager = options
+        eager.deferredSelection = false
+        for q in Self.queries {
+            let storage = MovingStorage(head.querier(), failingWith: QueryError("moved", isRetryable: true))
+            let (got, _) = try Engine(options: options).rangeQuery(q, start: 1_200_000, end: 7_000_000, step: 30_000, querier: storage)
+            let (want, _) = try Engine(options: eager).rangeQuery(q, start: 1_200_000, end: 7_000_000, step: 30_000, querier: head.querier())
+            #expect(storage.deferredSelects.load(ordering: .relaxed) == 1, "\(q): read deferred first")
+            #expect(storage.eagerSelects.load(ordering: .relaxed) >= 1, "\(q): then eagerly")
+            #expect(SeriesAtATimeTests.difference(got, want) == nil, "\(q)")
+            if case .matrix(let m) = want { #expect(!m.isEmpty, "\(q): answers something") }
+            // And an instant query.
+            let instant = MovingStorage(head.querier(), failingWith: QueryError("moved", isRetryable: true))
+            let (gotNow, _) = try Engine(options: options).instantQuery(q, at: 6_000_000, querier: instant)
+            let (wantNow, _) = try Engine(options: eager).instantQuery(q, at: 6_000_000, querier: head.querier())
+            #expect(instant.eagerSelects.load(ordering: .relaxed) >= 1, "\(q) instant: read again")
+            #expect(SeriesAtATimeTests.difference(gotNow, wantNow) == nil, "\(q) instant")
+        }
+    }
+
+    @Test func otherStorageErrorsFailTheQuery() throws {
+        let head = try SeriesAtATimeTests.head()
+        let storage = MovingStorage(head.querier(), failingWith: QueryError("chunk checksum mismatch"))
+        let error = #expect(throws: EvaluationError.self) {
+            _ = try Engine().rangeQuery("rate(c_total[5m])", start: 1_200_000, end: 7_000_000, step: 30_000, querier: storage)
+        }
+        #expect(error?.message == "chunk checksum mismatch")
+        #expect(storage.eagerSelects.load(ordering: .relaxed) == 0, "not run again")
+    }
+}
