@@ -44,20 +44,20 @@ public struct Engine: Sendable {
 
     /// Evaluates a parsed expression at one time.
     public func instantQuery(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
-        do {
-            return try evaluateInstant(expr, at: time, querier: querier)
-        } catch {
-            guard error.isRetryable, options.deferredSelection else { throw error }
-            return try undeferred.evaluateInstant(expr, at: time, querier: querier)
-        }
+        try retryingEagerly { engine throws(EvaluationError) in try engine.evaluateInstant(expr, at: time, querier: querier) }
     }
 
-    /// This engine reading every series before computing any: a query the storage moved data
-    /// under (a head cut into a block) is run again this way, once.
-    private var undeferred: Engine {
-        var o = options
-        o.deferredSelection = false
-        return Engine(options: o)
+    /// `run(self)`; when the storage moved data under its deferred reads (a head cut into a
+    /// block), `run` once more with an engine that reads every series before computing any.
+    private func retryingEagerly<T>(_ run: (Engine) throws(EvaluationError) -> T) throws(EvaluationError) -> T {
+        do {
+            return try run(self)
+        } catch {
+            guard error.isRetryable, options.deferredSelection else { throw error }
+            var eager = options
+            eager.deferredSelection = false
+            return try run(Engine(options: eager))
+        }
     }
 
     private func evaluateInstant(_ expr: Expr, at time: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
@@ -90,12 +90,7 @@ public struct Engine: Sendable {
     }
 
     public func rangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
-        do {
-            return try evaluateRange(expr, start: start, end: end, step: step, querier: querier)
-        } catch {
-            guard error.isRetryable, options.deferredSelection else { throw error }
-            return try undeferred.evaluateRange(expr, start: start, end: end, step: step, querier: querier)
-        }
+        try retryingEagerly { engine throws(EvaluationError) in try engine.evaluateRange(expr, start: start, end: end, step: step, querier: querier) }
     }
 
     private func evaluateRange(_ expr: Expr, start: Int64, end: Int64, step: Int64, querier: any Querier) throws(EvaluationError) -> (QueryValue, Annotations) {
