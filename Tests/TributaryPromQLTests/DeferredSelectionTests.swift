@@ -1,3 +1,4 @@
+import Foundation
 import Synchronization
 import Testing
 import TributaryModel
@@ -13,27 +14,35 @@ import TributaryTSDB
     final class MovingStorage: Querier, @unchecked Sendable {
         let head: HeadQuerier
         let error: QueryError
+        /// Seconds the first deferred read takes before it fails.
+        let delay: Double
         let deferredSelects = Atomic<Int>(0)
         let eagerSelects = Atomic<Int>(0)
 
-        init(_ head: HeadQuerier, failingWith error: QueryError) {
+        init(_ head: HeadQuerier, failingWith error: QueryError, after delay: Double = 0) {
             self.head = head
             self.error = error
+            self.delay = delay
         }
 
         final class Failing: SelectedSeries {
             let count: Int
             let error: QueryError
-            init(count: Int, error: QueryError) {
+            let delay: Double
+            init(count: Int, error: QueryError, delay: Double) {
                 self.count = count
                 self.error = error
+                self.delay = delay
             }
-            func take(_ i: Int) throws(QueryError) -> QueriedSeries? { throw error }
+            func take(_ i: Int) throws(QueryError) -> QueriedSeries? {
+                if i == 0, delay > 0 { Thread.sleep(forTimeInterval: delay) }
+                throw error
+            }
         }
 
         func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
             deferredSelects.add(1, ordering: .relaxed)
-            return Failing(count: try head.selectDeferred(matchers, start: start, end: end, on: runner).count, error: error)
+            return Failing(count: try head.selectDeferred(matchers, start: start, end: end, on: runner).count, error: error, delay: delay)
         }
 
         func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> [QueriedSeries] {
@@ -74,6 +83,25 @@ import TributaryTSDB
             #expect(instant.eagerSelects.load(ordering: .relaxed) >= 1, "\(q) instant: read again")
             #expect(SeriesAtATimeTests.difference(gotNow, wantNow) == nil, "\(q) instant")
         }
+    }
+
+    /// The run again gets what is left of the query's timeout, not a timeout of its own: a
+    /// query whose deferred reads used it up times out instead of running as long again.
+    @Test func theRunAgainKeepsTheQuerysDeadline() throws {
+        let head = try SeriesAtATimeTests.head()
+        var options = EngineOptions()
+        options.timeout = 0.2
+        let slow = MovingStorage(head.querier(), failingWith: QueryError("moved", isRetryable: true), after: 0.3)
+        let error = #expect(throws: EvaluationError.self) {
+            _ = try Engine(options: options).rangeQuery("rate(c_total[5m])", start: 1_200_000, end: 7_000_000, step: 30_000, querier: slow)
+        }
+        #expect(error?.kind == .timeout, "\(String(describing: error))")
+        #expect(slow.eagerSelects.load(ordering: .relaxed) == 0, "not run again")
+        // With time left, the same storage's query runs again and answers.
+        options.timeout = 5
+        let quick = MovingStorage(head.querier(), failingWith: QueryError("moved", isRetryable: true), after: 0.05)
+        let (value, _) = try Engine(options: options).rangeQuery("rate(c_total[5m])", start: 1_200_000, end: 7_000_000, step: 30_000, querier: quick)
+        if case .matrix(let m) = value { #expect(!m.isEmpty) } else { Issue.record("not a matrix") }
     }
 
     @Test func otherStorageErrorsFailTheQuery() throws {

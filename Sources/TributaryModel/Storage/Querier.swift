@@ -100,6 +100,10 @@ public protocol Querier: Sendable {
 
     /// Cardinality figures for `/api/v1/status/tsdb`, each list cut to `limit` entries.
     func cardinality(limit: Int) -> CardinalityStats
+
+    /// False only when this storage surely holds no sample in `[start, end]` (a block whose
+    /// time range lies elsewhere); true when it may.
+    func mayHoldSamples(start: Int64, end: Int64) -> Bool
 }
 
 extension Querier {
@@ -114,6 +118,8 @@ extension Querier {
     public func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
         SelectedList(try selectUnsorted(matchers, start: start, end: end, on: runner))
     }
+
+    public func mayHoldSamples(start: Int64, end: Int64) -> Bool { true }
 }
 
 /// The series a query selected, read when taken (``Querier/selectDeferred(_:start:end:on:)``).

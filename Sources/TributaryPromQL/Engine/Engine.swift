@@ -48,14 +48,18 @@ public struct Engine: Sendable {
     }
 
     /// `run(self)`; when the storage moved data under its deferred reads (a head cut into a
-    /// block), `run` once more with an engine that reads every series before computing any.
+    /// block), `run` once more with an engine that reads every series before computing any,
+    /// within what is left of the query's timeout (the timeout bounds the query, not each run).
     private func retryingEagerly<T>(_ run: (Engine) throws(EvaluationError) -> T) throws(EvaluationError) -> T {
+        let started = Date()
         do {
             return try run(self)
         } catch {
             guard error.isRetryable, options.deferredSelection else { throw error }
             var eager = options
             eager.deferredSelection = false
+            eager.timeout = options.timeout - Date().timeIntervalSince(started)
+            guard eager.timeout > 0 else { throw EvaluationError(.timeout, "query timed out in expression evaluation") }
             return try run(Engine(options: eager))
         }
     }

@@ -106,6 +106,8 @@ public struct BlockQuerier: Querier {
         try selectUnsorted(matchers, start: start, end: end)
     }
 
+    public func mayHoldSamples(start: Int64, end: Int64) -> Bool { block.overlaps(start: start, end: end) }
+
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
         guard block.overlaps(start: start, end: end) else { return [] }
         var out: [QueriedSeries] = []

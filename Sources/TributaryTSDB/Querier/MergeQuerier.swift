@@ -47,9 +47,7 @@ public struct MergeQuerier: Querier {
     /// a truncation that the deferred reads do not see (``DeferredHeadSeries``) began before
     /// it, so its block is in that list.
     public func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
-        func blocksInRange() -> Bool {
-            blocks().contains { q in (q as? BlockQuerier).map { $0.block.overlaps(start: start, end: end) } ?? true }
-        }
+        func blocksInRange() -> Bool { blocks().contains { $0.mayHoldSamples(start: start, end: end) } }
         if !blocksInRange() {
             let fromHead = try head.selectDeferred(matchers, start: start, end: end, on: runner)
             if !blocksInRange() { return fromHead }
