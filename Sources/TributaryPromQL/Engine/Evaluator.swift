@@ -344,8 +344,23 @@ struct LabelNames {
         self.names = names.map { Array($0.utf8) }
     }
 
+    /// Compared as bytes (`FlatLabels.equal`): through `elementsEqual`, a byte at a time by
+    /// iterator, this was half the work of grouping a series in `sum by (group)` (callgrind).
     func contains(_ name: UnsafeRawBufferPointer) -> Bool {
-        names.contains { w in w.count == name.count && w.withUnsafeBytes { $0.elementsEqual(name) } }
+        for w in names where w.count == name.count {
+            if w.withUnsafeBytes({ FlatLabels.equal($0, name) }) { return true }
+        }
+        return false
+    }
+
+    /// Appends the pairs of `labels` whose name is (`keep`) or is not one of these to `out`,
+    /// in the flat encoding (the bytes of ``Labels/keeping(_:)`` or ``Labels/dropping(_:)-(LabelNames)``).
+    func appendFiltered(_ labels: Labels, keep: Bool, to out: inout [UInt8]) {
+        labels.withView { view in
+            view.forEach { name, value in
+                if contains(name) == keep { FlatLabels.append(name: name, value: value, to: &out) }
+            }
+        }
     }
 }
 

@@ -36,17 +36,25 @@ extension Evaluator {
         let dropped = LabelNames(a.grouping + ["__name__"])
         let steps = stepCount
         let op = a.op
-        var index: [Labels: Int] = [:]
+        // A series' group is found by the bytes of its grouping labels, written into one
+        // buffer reused from series to series: the groups by their hash (chained through
+        // `sameHash`), the labels made only for a new group. (A `Labels` key made and hashed
+        // per series was a fifth of the work of a one-step `sum by (group)` per series.)
+        var firstWithHash: [UInt64: Int] = [:]
+        var sameHash: [Int] = []
         var groups: [GroupColumns] = []
+        var key: [UInt8] = []
         try forEachSeries(a.expr, context) { (s: inout StepSeries) throws(EvaluationError) in
-            let key = a.without ? s.labels.dropping(dropped) : s.labels.keeping(grouping)
-            let g: Int
-            if let existing = index[key] {
-                g = existing
-            } else {
+            key.removeAll(keepingCapacity: true)
+            if a.without { dropped.appendFiltered(s.labels, keep: false, to: &key) } else { grouping.appendFiltered(s.labels, keep: true, to: &key) }
+            let hash = key.withUnsafeBytes { StableHash.hash($0) }
+            var g = firstWithHash[hash] ?? -1
+            while g >= 0, groups[g].labels.bytes != key { g = sameHash[g] }
+            if g < 0 {
                 g = groups.count
-                index[key] = g
-                groups.append(GroupColumns(labels: key, steps: steps, op: op))
+                sameHash.append(firstWithHash[hash] ?? -1)
+                firstWithHash[hash] = g
+                groups.append(GroupColumns(labels: Labels(trustedBytes: key), steps: steps, op: op))
                 try context.hold(steps * 2)
             }
             Self.fold(s, into: &groups[g], op)
