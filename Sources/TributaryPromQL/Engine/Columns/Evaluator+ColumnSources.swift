@@ -5,12 +5,14 @@ import TributaryModel
 /// The leaves of series-at-a-time evaluation: instant selectors and range functions over
 /// matrix selectors, each series read once for all steps.
 extension Evaluator {
-    /// Buffers one thread reuses from series to series.
+    /// Buffers one thread reuses from series to series. Each belongs to one worker, which
+    /// uses it for one series at a time: their accesses are not checked at run time (a
+    /// `swift_beginAccess` pair each, several per series).
     final class Scratch {
-        var samples: [Sample] = []
+        @exclusivity(unchecked) var samples: [Sample] = []
         /// The samples without stale markers, and the positions of counter resets.
-        var kept: [Sample] = []
-        var resets: [Int] = []
+        @exclusivity(unchecked) var kept: [Sample] = []
+        @exclusivity(unchecked) var resets: [Int] = []
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
