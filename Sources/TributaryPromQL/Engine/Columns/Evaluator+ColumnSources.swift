@@ -135,9 +135,10 @@ extension Evaluator {
             { labels, samples, _, out in
                 out.reset(labels: labels, steps: steps, dropName: false)
                 var next = 0  // first sample after the reference time
-                var any = false
-                // Through pointers, as in rangeFunctionColumns.
-                out.withMutableColumns { values, present in
+                // Through pointers, as in rangeFunctionColumns; `any` lives inside the closure
+                // (see there).
+                return out.withMutableColumns { values, present -> Bool in
+                    var any = false
                     refs.withUnsafeBufferPointer { refs in
                         for i in 0..<steps {
                             let ref = refs[i]
@@ -150,8 +151,8 @@ extension Evaluator {
                             any = true
                         }
                     }
+                    return any
                 }
-                return any
             }, sink)
     }
 
@@ -169,10 +170,11 @@ extension Evaluator {
         let dropName = !function.keepsName
         let leaf: Leaf = { labels, stored, scratch, out in
             out.reset(labels: labels, steps: steps, dropName: dropName)
-            var any = false
             // Columns written through pointers: an indexed write checked the arrays'
-            // uniqueness at every step.
-            out.withMutableColumns { values, present in
+            // uniqueness at every step. `any` is the closure's own and returned: captured from
+            // outside it, reading it afterwards was a run-time exclusivity check per series.
+            return out.withMutableColumns { values, present -> Bool in
+                var any = false
                 refs.withUnsafeBufferPointer { refs in
                     func set(_ i: Int, _ value: Double) {
                         values[i] = value
@@ -234,8 +236,8 @@ extension Evaluator {
                         evaluate(stored)
                     }
                 }
+                return any
             }
-            return any
         }
         try forEachStoredSeries(m.selector, from: min(first, last) - range, to: max(first, last), context, leaf, sink)
     }
