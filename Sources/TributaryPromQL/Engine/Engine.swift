@@ -59,7 +59,7 @@ public struct Engine: Sendable {
             var eager = options
             eager.deferredSelection = false
             eager.timeout = options.timeout - Date().timeIntervalSince(started)
-            guard eager.timeout > 0 else { throw EvaluationError(.timeout, "query timed out in expression evaluation") }
+            guard eager.timeout > 0 else { throw EvaluationError.timedOut }
             return try run(Engine(options: eager))
         }
     }

@@ -42,7 +42,7 @@ struct Evaluator {
     }
 
     func checkLimits() throws(EvaluationError) {
-        if Date() > deadline { throw EvaluationError(.timeout, "query timed out in expression evaluation") }
+        if Date() > deadline { throw EvaluationError.timedOut }
     }
 
     // MARK: preloading
@@ -389,9 +389,7 @@ extension Labels {
             guard changes else { return self }
             var bytes: [UInt8] = []
             bytes.reserveCapacity(self.bytes.count)
-            view.forEach { name, value in
-                if names.contains(name) == keep { FlatLabels.append(name: name, value: value, to: &bytes) }
-            }
+            names.appendFiltered(self, keep: keep, to: &bytes)
             return Labels(trustedBytes: bytes)
         }
     }

@@ -73,6 +73,9 @@ public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertib
         self.message = message
     }
 
+    /// The query ran past its timeout (Prometheus's wording).
+    static let timedOut = EvaluationError(.timeout, "query timed out in expression evaluation")
+
     /// A storage error met while reading series.
     init(reading error: QueryError) {
         self.init(.execution, error.message)

@@ -109,7 +109,7 @@ public struct BlockQuerier: Querier {
     public func mayHoldSamples(start: Int64, end: Int64) -> Bool { block.overlaps(start: start, end: end) }
 
     public func selectUnsorted(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
-        guard block.overlaps(start: start, end: end) else { return [] }
+        guard mayHoldSamples(start: start, end: end) else { return [] }
         var out: [QueriedSeries] = []
         do {
             for ref in try block.index.select(matchers) {

@@ -102,7 +102,7 @@ final class ColumnContext {
         }
         checks &+= 1
         if checks & 255 == 1, Date() > deadline {
-            throw EvaluationError(.timeout, "query timed out in expression evaluation")
+            throw EvaluationError.timedOut
         }
     }
 }
