@@ -69,9 +69,15 @@ extension Evaluator {
 
     /// The labels two sides are matched on.
     static func signature(_ labels: Labels, _ m: VectorMatching?) -> Labels {
-        guard let m else { return labels.dropping("__name__") }
-        if m.on { return labels.keeping(LabelNames(m.labels)) }
-        return labels.dropping(LabelNames(m.labels + ["__name__"]))
+        let (names, keep) = signatureNames(m)
+        return keep ? labels.keeping(names) : labels.dropping(names)
+    }
+
+    /// The names that make a signature: the labels kept (`on`) or dropped (the rest).
+    static func signatureNames(_ m: VectorMatching?) -> (LabelNames, keep: Bool) {
+        guard let m else { return (LabelNames(["__name__"]), false) }
+        if m.on { return (LabelNames(m.labels), true) }
+        return (LabelNames(m.labels + ["__name__"]), false)
     }
 
     func vectorVector(_ b: BinaryExpr, _ lhs: [VectorSample], _ rhs: [VectorSample]) throws(EvaluationError) -> [VectorSample] {

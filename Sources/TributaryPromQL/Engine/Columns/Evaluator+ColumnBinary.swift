@@ -41,17 +41,18 @@ extension Evaluator {
         let card = matching.cardinality
         // With group_right the roles swap: the "one" side is the left.
         let (many, one) = card == .oneToMany ? (rhs, lhs) : (lhs, rhs)
-        var signatureIndex: [Labels: Int] = [:]
-        var signatures: [Labels] = []
+        // Each series' signature numbered by its bytes (see LabelSetIndex).
+        let (signatureNames, keep) = Self.signatureNames(b.matching)
+        var index = LabelSetIndex<StableLabelHash>()
+        var key: [UInt8] = []
         func signatureID(_ labels: Labels) -> Int {
-            let sig = Self.signature(labels, b.matching)
-            if let i = signatureIndex[sig] { return i }
-            signatureIndex[sig] = signatures.count
-            signatures.append(sig)
-            return signatures.count - 1
+            key.removeAll(keepingCapacity: true)
+            signatureNames.appendFiltered(labels, keep: keep, to: &key)
+            return index.number(of: key).number
         }
         let oneSignature = one.map { signatureID($0.labels) }
         let manySignature = many.map { signatureID($0.labels) }
+        let signatures = index.sets
         let filter = b.op.isComparison && !b.returnBool
         if card == .oneToOne, matching.include.isEmpty,
             let partner = Self.uniquePartners(many: manySignature, one: oneSignature, signatures: signatures.count)
