@@ -39,88 +39,142 @@ extension XORChunk {
         noting points: inout Points
     ) -> Bool {
         guard buffer.count >= 2 else { return buffer.isEmpty }
+        guard let base = buffer.baseAddress else { return false }
         let total = Int(buffer[0]) << 8 | Int(buffer[1])
+        var r = FastBitReader(base: base, count: buffer.count, bitPosition: 16)
+        var state = DecoderState()
+        if let resume, resume.index >= 2, Int(resume.index) <= total, Int(resume.bitPosition) <= buffer.count * 8 {
+            state = DecoderState(
+                index: Int(resume.index), t: resume.t, tDelta: resume.tDelta, v: resume.v, leading: Int(resume.leading), trailing: Int(resume.trailing))
+            r.bitPosition = Int(resume.bitPosition)
+        }
+        // The bytes from which a whole sample's bits may not be left (see fastMargin).
+        let fastEnd = buffer.count - Self.fastMargin
         // Samples go through a small buffer on the stack and into `out` in batches: an append
         // per sample checked `out`'s uniqueness and capacity every time.
         return withUnsafeTemporaryAllocation(of: Sample.self, capacity: Self.batch) { batch -> Bool in
             guard let batchBase = batch.baseAddress else { return false }
-            var held = 0
-            func flush() {
-                out.append(contentsOf: UnsafeBufferPointer(start: batchBase, count: held))
-                held = 0
+            while state.index < total {
+                if state.index >= 2, r.bitPosition &>> 3 <= fastEnd {
+                    let (held, stop) = fastRun(
+                        base, fastEnd, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, capacity: Self.batch, noting: &points)
+                    out.append(contentsOf: UnsafeBufferPointer(start: batchBase, count: held))
+                    switch stop {
+                    case .corrupt: return false
+                    case .pastEnd: return true
+                    case .more: continue
+                    }
+                }
+                // The first two samples and the chunk's last bytes: each read checked.
+                guard let (t, v) = slowSample(&r, &state) else { return false }
+                state.index += 1
+                if Points.notes, state.index % Self.resumeEvery == 0 { points.note(state.point(at: r.bitPosition)) }
+                if t > end { return true }
+                if t >= start { out.append(Sample(timestamp: t, value: Double(bitPattern: v))) }
             }
-            let complete = { () -> Bool in
-                guard let base = buffer.baseAddress else { return false }
-                var r = FastBitReader(base: base, count: buffer.count, bitPosition: 16)
-                var t: Int64 = 0, tDelta: UInt64 = 0, v: UInt64 = 0
-                var leading = 0, trailing = 0
-                var first = 0
-                if let resume, resume.index >= 2, Int(resume.index) <= total, Int(resume.bitPosition) <= buffer.count * 8 {
-                    first = Int(resume.index)
-                    r.bitPosition = Int(resume.bitPosition)
-                    (t, tDelta, v) = (resume.t, resume.tDelta, resume.v)
-                    (leading, trailing) = (Int(resume.leading), Int(resume.trailing))
-                }
-                for i in first..<total {
-                    if i >= 2, r.bitPosition &>> 3 &+ Self.fastMargin <= r.count {
-                        // At least a whole sample's bits ahead: no bounds to check and no
-                        // branch on the value's kind (see decodeUnchecked).
-                        guard Self.decodeUnchecked(&r, &t, &tDelta, &v, &leading, &trailing) else { return false }
-                    } else if i == 0 {
-                        guard let first = r.readVarint(), let bits = r.readBits(64) else { return false }
-                        t = first
-                        v = bits
-                    } else {
-                        if i == 1 {
-                            guard let d = r.readUVarint() else { return false }
-                            tDelta = d
-                        } else {
-                            // The delta-of-delta's prefix: up to four 1 bits, ended by a 0 below four.
-                            let ones = min(4, (~(r.peekBits(4) &<< 60)).leadingZeroBitCount)
-                            guard r.skip(ones < 4 ? ones + 1 : 4) else { return false }
-                            let size = ones == 0 ? 0 : ones == 1 ? 14 : ones == 2 ? 17 : ones == 3 ? 20 : 64
-                            if size > 0 {
-                                guard var bits = r.readBits(size) else { return false }
-                                if size < 64, bits > UInt64(1) << UInt64(size - 1) { bits = bits &- (UInt64(1) << UInt64(size)) }
-                                tDelta = tDelta &+ bits
-                            }
-                        }
-                        t = t &+ Int64(bitPattern: tDelta)
-                        // The value's control bits: 0 (unchanged), 10 (the previous window), 11 (a new one).
-                        let control = r.peekBits(2)
-                        guard r.skip(control < 2 ? 1 : 2) else { return false }
-                        if control >= 2 {
-                            if control == 3 {
-                                guard let l = r.readBits(5), let s = r.readBits(6) else { return false }
-                                leading = Int(l)
-                                let significant = s == 0 ? 64 : Int(s)
-                                guard leading + significant <= 64 else { return false }
-                                trailing = 64 - leading - significant
-                            }
-                            let significant = 64 - leading - trailing
-                            guard significant > 0, let bits = r.readBits(significant) else { return false }
-                            v ^= bits << UInt64(trailing)
-                        }
-                    }
-                    if Points.notes, (i &+ 1) % Self.resumeEvery == 0 {
-                        points.note(
-                            ResumePoint(
-                                index: UInt16(truncatingIfNeeded: i &+ 1), leading: UInt8(truncatingIfNeeded: leading),
-                                trailing: UInt8(truncatingIfNeeded: trailing), bitPosition: UInt32(truncatingIfNeeded: r.bitPosition), t: t, tDelta: tDelta,
-                                v: v))
-                    }
-                    if t > end { return true }
-                    if t >= start {
-                        (batchBase + held).initialize(to: Sample(timestamp: t, value: Double(bitPattern: v)))
-                        held += 1
-                        if held == Self.batch { flush() }
-                    }
-                }
-                return true
-            }()
-            flush()
-            return complete
+            return true
         }
+    }
+
+    /// What a decoder carries from one sample to the next.
+    struct DecoderState {
+        /// The next sample's index.
+        var index = 0
+        var t: Int64 = 0
+        var tDelta: UInt64 = 0
+        var v: UInt64 = 0
+        var leading = 0
+        var trailing = 0
+
+        func point(at bitPosition: Int) -> ResumePoint {
+            ResumePoint(
+                index: UInt16(truncatingIfNeeded: index), leading: UInt8(truncatingIfNeeded: leading), trailing: UInt8(truncatingIfNeeded: trailing),
+                bitPosition: UInt32(truncatingIfNeeded: bitPosition), t: t, tDelta: tDelta, v: v)
+        }
+    }
+
+    enum RunEnd {
+        case more
+        case pastEnd
+        case corrupt
+    }
+
+    /// Samples from the third on, while a whole sample's bits lie before byte `fastEnd`,
+    /// written at `into` (at most `capacity`; those before `start` are overwritten by the
+    /// next). Every piece of state is a local of this loop: captured by closures (the batch's
+    /// flush), the value and the window lived on the stack and each sample waited on a store
+    /// and a load of them.
+    @inline(__always)
+    static func fastRun<Points: ResumePointSink>(
+        _ base: UnsafePointer<UInt8>, _ fastEnd: Int, _ total: Int, _ bitPosition: inout Int, _ state: inout DecoderState,
+        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, capacity: Int, noting points: inout Points
+    ) -> (held: Int, RunEnd) {
+        var r = FastBitReader(base: base, count: fastEnd + Self.fastMargin, bitPosition: bitPosition)
+        var t = state.t, tDelta = state.tDelta, v = state.v, leading = state.leading, trailing = state.trailing
+        var i = state.index
+        var held = 0
+        var stop = RunEnd.more
+        while i < total, held < capacity, r.bitPosition &>> 3 <= fastEnd {
+            guard Self.decodeUnchecked(&r, &t, &tDelta, &v, &leading, &trailing) else {
+                stop = .corrupt
+                break
+            }
+            i &+= 1
+            if Points.notes, i % Self.resumeEvery == 0 {
+                points.note(DecoderState(index: i, t: t, tDelta: tDelta, v: v, leading: leading, trailing: trailing).point(at: r.bitPosition))
+            }
+            if t > end {
+                stop = .pastEnd
+                break
+            }
+            (out + held).initialize(to: Sample(timestamp: t, value: Double(bitPattern: v)))
+            held &+= t >= start ? 1 : 0
+        }
+        bitPosition = r.bitPosition
+        state = DecoderState(index: i, t: t, tDelta: tDelta, v: v, leading: leading, trailing: trailing)
+        return (held, stop)
+    }
+
+    /// One sample read with every read checked: the first (its timestamp as a varint and its
+    /// value whole), the second (its delta as a varint), or one of the chunk's last.
+    static func slowSample(_ r: inout FastBitReader, _ s: inout DecoderState) -> (Int64, UInt64)? {
+        if s.index == 0 {
+            guard let first = r.readVarint(), let bits = r.readBits(64) else { return nil }
+            s.t = first
+            s.v = bits
+            return (s.t, s.v)
+        }
+        if s.index == 1 {
+            guard let d = r.readUVarint() else { return nil }
+            s.tDelta = d
+        } else {
+            // The delta-of-delta's prefix: up to four 1 bits, ended by a 0 below four.
+            let ones = min(4, (~(r.peekBits(4) &<< 60)).leadingZeroBitCount)
+            guard r.skip(ones < 4 ? ones + 1 : 4) else { return nil }
+            let size = ones == 0 ? 0 : ones == 1 ? 14 : ones == 2 ? 17 : ones == 3 ? 20 : 64
+            if size > 0 {
+                guard var bits = r.readBits(size) else { return nil }
+                if size < 64, bits > UInt64(1) << UInt64(size - 1) { bits = bits &- (UInt64(1) << UInt64(size)) }
+                s.tDelta = s.tDelta &+ bits
+            }
+        }
+        s.t = s.t &+ Int64(bitPattern: s.tDelta)
+        // The value's control bits: 0 (unchanged), 10 (the previous window), 11 (a new one).
+        let control = r.peekBits(2)
+        guard r.skip(control < 2 ? 1 : 2) else { return nil }
+        if control >= 2 {
+            if control == 3 {
+                guard let l = r.readBits(5), let sig = r.readBits(6) else { return nil }
+                s.leading = Int(l)
+                let significant = sig == 0 ? 64 : Int(sig)
+                guard s.leading + significant <= 64 else { return nil }
+                s.trailing = 64 - s.leading - significant
+            }
+            let significant = 64 - s.leading - s.trailing
+            guard significant > 0, let bits = r.readBits(significant) else { return nil }
+            s.v ^= bits << UInt64(s.trailing)
+        }
+        return (s.t, s.v)
     }
 
     /// Samples decoded before they are appended to the caller's array: 64 of 16 bytes, the
@@ -134,7 +188,7 @@ extension XORChunk {
     static let fastMargin = 24
 
     /// One sample after the second, read without bounds checks (the caller made sure of
-    /// ``fastMargin`` bytes). The same bits as the checked loop in ``decode(_:from:to:into:)``
+    /// ``fastMargin`` bytes). The same bits as ``slowSample(_:_:)``
     /// take, the same corruption refused, with a shorter chain of dependent steps: one word
     /// read at the sample's start holds the delta of delta, the value's control bits and its
     /// window header (at most 37 bits unless the delta takes 64), so the next sample's position
@@ -148,10 +202,16 @@ extension XORChunk {
         // Delta of delta: a prefix of up to four 1 bits (ended by a 0 below four), then 0,
         // 14, 17, 20 or 64 bits.
         let w = r.uncheckedWord(at: r.bitPosition)
-        let ones = min(4, (~w).leadingZeroBitCount)
         let c: UInt64  // from the value's first bit on
         var position: Int
-        if ones == 4 {
+        let ones = min(4, (~w).leadingZeroBitCount)
+        if w < UInt64(1) << 63 {
+            // A delta of delta of 0, one bit: samples at a steady interval, by far the most
+            // common. A branch, as it is predicted; the bit count below is on the chain of
+            // dependent steps from one sample's position to the next.
+            position = r.bitPosition &+ 1
+            c = w &<< 1
+        } else if ones == 4 {
             tDelta = tDelta &+ r.uncheckedWord(at: r.bitPosition &+ 4)
             position = r.bitPosition &+ 68
             c = r.uncheckedWord(at: position)
