@@ -52,7 +52,7 @@ extension ScrapeLoop {
             return s.inFlight
         }
         guard go else { return }
-        let t = clock.now(), started = ContinuousClock.now
+        let t = scrapeTimestamp(), started = ContinuousClock.now
         metrics.scrapesTotal.increment()
         scraper.scrape().whenComplete { result in
             scraper.eventLoop.assertInEventLoop()

@@ -82,8 +82,27 @@ public final class ScrapeLoop: Sendable {
     func iterate() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: .milliseconds(delayToNextSlot())) } catch { return }
-            await scrape(at: clock.now())
+            await scrape(at: scrapeTimestamp())
         }
+    }
+
+    /// How far after its slot a scrape may start and still be stamped with the slot's time:
+    /// 2 ms, Prometheus's default `--scrape.timestamp-tolerance`.
+    static let alignTolerance: Int64 = 2
+
+    /// The time a scrape starting now is stamped with (``alignedTimestamp(_:interval:offset:)``).
+    func scrapeTimestamp() -> Int64 {
+        Self.alignedTimestamp(clock.now(), interval: target.config.scrapeInterval, offset: slotOffset)
+    }
+
+    /// `now`, or the slot's time when `now` is at most ``alignTolerance`` after it and the
+    /// interval is over 100 times that (as Prometheus aligns): a timer fires a millisecond or
+    /// so late, and without this every sample's delta of delta was non-zero, which costs
+    /// chunk bits and takes the decoder off its fast path for steady intervals.
+    static func alignedTimestamp(_ now: Int64, interval: Int64, offset: Int64) -> Int64 {
+        guard interval > 100 * alignTolerance else { return now }
+        let sinceSlot = ((now - offset) % interval + interval) % interval
+        return sinceSlot <= alignTolerance ? now - sinceSlot : now
     }
 
     /// Milliseconds to this target's next scrape: its slot is a fixed offset in the interval,
