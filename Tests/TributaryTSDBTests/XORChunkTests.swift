@@ -212,10 +212,18 @@ import TributaryModel
             XORChunk.decode(garbage, into: &bulk)
             #expect(bulk == viaIterator, "both decoders stop at the same malformed bit")
         }
-        for cut in [0, 1, 2, 3, 10, bytes.count / 2, bytes.count - 1] {
+        // Every prefix: the bulk decoder's last bytes are read from a zero-padded copy, and a
+        // sample whose bits run past the cut is refused there as the iterator refuses it.
+        for cut in 0..<bytes.count {
+            let prefix = Array(bytes.prefix(cut))
+            var it = XORIterator(bytes: prefix)
+            var viaIterator: [Sample] = []
+            while let s = it.next() { viaIterator.append(s) }
             var bulk: [Sample] = []
-            XORChunk.decode(Array(bytes.prefix(cut)), into: &bulk)
+            let complete = XORChunk.decode(prefix, into: &bulk)
+            #expect(bulk == viaIterator, "cut at \(cut) of \(bytes.count) bytes")
             #expect(bulk.count < 120)
+            #expect(!complete || cut < 2, "cut at \(cut) reported as a whole chunk")
         }
     }
 }

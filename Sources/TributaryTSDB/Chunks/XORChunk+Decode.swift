@@ -55,9 +55,14 @@ extension XORChunk {
         return withUnsafeTemporaryAllocation(of: Sample.self, capacity: Self.batch) { batch -> Bool in
             guard let batchBase = batch.baseAddress else { return false }
             while state.index < total {
-                if state.index >= 2, r.bitPosition &>> 3 <= fastEnd {
-                    let (held, stop) = fastRun(
-                        base, fastEnd, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, capacity: Self.batch, noting: &points)
+                if state.index >= 2 {
+                    let held: Int, stop: RunEnd
+                    if r.bitPosition &>> 3 <= fastEnd {
+                        (held, stop) = fastRun(
+                            base, fastEnd, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, capacity: Self.batch, noting: &points)
+                    } else {
+                        (held, stop) = tailRun(base, buffer.count, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, noting: &points)
+                    }
                     out.append(contentsOf: UnsafeBufferPointer(start: batchBase, count: held))
                     switch stop {
                     case .corrupt: return false
@@ -65,7 +70,7 @@ extension XORChunk {
                     case .more: continue
                     }
                 }
-                // The first two samples and the chunk's last bytes: each read checked.
+                // The first two samples, each read checked.
                 guard let (t, v) = slowSample(&r, &state) else { return false }
                 state.index += 1
                 if Points.notes, state.index % Self.resumeEvery == 0 { points.note(state.point(at: r.bitPosition)) }
@@ -107,7 +112,8 @@ extension XORChunk {
     @inline(__always)
     static func fastRun<Points: ResumePointSink>(
         _ base: UnsafePointer<UInt8>, _ fastEnd: Int, _ total: Int, _ bitPosition: inout Int, _ state: inout DecoderState,
-        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, capacity: Int, noting points: inout Points
+        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, capacity: Int, noting points: inout Points,
+        endBit: Int = .max, offset: Int = 0
     ) -> (held: Int, RunEnd) {
         var r = FastBitReader(base: base, count: fastEnd + Self.fastMargin, bitPosition: bitPosition)
         var t = state.t, tDelta = state.tDelta, v = state.v, leading = state.leading, trailing = state.trailing
@@ -115,13 +121,13 @@ extension XORChunk {
         var held = 0
         var stop = RunEnd.more
         while i < total, held < capacity, r.bitPosition &>> 3 <= fastEnd {
-            guard Self.decodeUnchecked(&r, &t, &tDelta, &v, &leading, &trailing) else {
+            guard Self.decodeUnchecked(&r, &t, &tDelta, &v, &leading, &trailing), r.bitPosition <= endBit else {
                 stop = .corrupt
                 break
             }
             i &+= 1
             if Points.notes, i % Self.resumeEvery == 0 {
-                points.note(DecoderState(index: i, t: t, tDelta: tDelta, v: v, leading: leading, trailing: trailing).point(at: r.bitPosition))
+                points.note(DecoderState(index: i, t: t, tDelta: tDelta, v: v, leading: leading, trailing: trailing).point(at: offset &+ r.bitPosition))
             }
             if t > end {
                 stop = .pastEnd
@@ -133,6 +139,30 @@ extension XORChunk {
         bitPosition = r.bitPosition
         state = DecoderState(index: i, t: t, tDelta: tDelta, v: v, leading: leading, trailing: trailing)
         return (held, stop)
+    }
+
+    /// The samples in the chunk's last ``fastMargin`` bytes, by ``fastRun`` over a copy of
+    /// them followed by zeros, each sample refused (as corrupt) if its bits end past the
+    /// chunk's. A refresh reads the newest samples of an open chunk, which are these: through
+    /// checked reads, they were a tenth of a block's decoding and more of a refresh's.
+    static func tailRun<Points: ResumePointSink>(
+        _ base: UnsafePointer<UInt8>, _ count: Int, _ total: Int, _ bitPosition: inout Int, _ state: inout DecoderState,
+        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, noting points: inout Points
+    ) -> (held: Int, RunEnd) {
+        let first = bitPosition &>> 3
+        let left = count - first
+        // At most fastMargin bytes are left here, and fastRun reads fastMargin past a position.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * Self.fastMargin + 8) { copy -> (Int, RunEnd) in
+            guard let copyBase = copy.baseAddress, left >= 0, left <= Self.fastMargin + 8 else { return (0, .corrupt) }
+            copy.initialize(repeating: 0)
+            copyBase.update(from: base + first, count: left)
+            var position = bitPosition & 7
+            let outcome = fastRun(
+                UnsafePointer(copyBase), copy.count - Self.fastMargin, total, &position, &state, from: start, to: end, into: out,
+                capacity: Self.batch, noting: &points, endBit: left * 8, offset: first * 8)
+            bitPosition = first * 8 + position
+            return outcome
+        }
     }
 
     /// One sample read with every read checked: the first (its timestamp as a varint and its
