@@ -41,3 +41,57 @@ import TributaryModel
         }
     }
 }
+
+/// ``FloatText/plain(_:)`` against a slow reference that expands Swift's own description with
+/// string operations, over random bit patterns and the powers of ten at every exponent.
+@Suite struct FloatTextReferenceTests {
+    static func reference(_ v: Double) -> String {
+        if v.isNaN { return "NaN" }
+        if v.isInfinite { return v > 0 ? "+Inf" : "-Inf" }
+        var text = "\(v)"
+        let negative = text.hasPrefix("-")
+        if negative { text.removeFirst() }
+        var mantissa = text
+        var exponent = 0
+        if let e = text.firstIndex(of: "e") {
+            mantissa = String(text[..<e])
+            exponent = Int(text[text.index(after: e)...]) ?? 0
+        }
+        let parts = mantissa.split(separator: ".", omittingEmptySubsequences: false)
+        var digits = String(parts[0]) + (parts.count > 1 ? String(parts[1]) : "")
+        var point = parts[0].count + exponent
+        while digits.count > 1, digits.hasPrefix("0") {
+            digits.removeFirst()
+            point -= 1
+        }
+        var out: String
+        if point <= 0 {
+            out = "0." + String(repeating: "0", count: -point) + digits
+        } else if point >= digits.count {
+            out = digits + String(repeating: "0", count: point - digits.count)
+        } else {
+            out = String(digits.prefix(point)) + "." + String(digits.dropFirst(point))
+        }
+        if out.contains(".") {
+            while out.hasSuffix("0") { out.removeLast() }
+            if out.hasSuffix(".") { out.removeLast() }
+        }
+        return (negative ? "-" : "") + out
+    }
+
+    @Test func matchesTheReference() {
+        var values: [Double] = [0, -0.0, 1, 0.1, 1e-5, 1e-4, 9.999e-5, 1e15, 1e16, 1e17, 9_007_199_254_740_992, 9_007_199_254_740_994, 123_456_789.125]
+        for e in -330...310 {
+            let p = Double("1e\(e)") ?? 0
+            values += [p, -p, p * 1.5, p * 3.0000000000000004, p.nextUp, p.nextDown]
+        }
+        var seed: UInt64 = 11
+        for _ in 0..<50_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            values.append(Double(bitPattern: seed))
+            // Values a dashboard shows: ratios, rates, byte counts with a fraction.
+            values.append(Double(seed >> 11) / Double(1 << 53) * Double([1e-7, 1e-3, 1, 1e3, 1e9][Int(seed % 5)]))
+        }
+        for v in values { #expect(FloatText.plain(v) == Self.reference(v), "\(v)") }
+    }
+}
