@@ -16,9 +16,10 @@ import TributaryModel
         static func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 { UInt64(bytes.count) }
     }
 
-    static let sets: [Labels] = ["a", "b", "c", "aa", "ab", "abc"].flatMap { v in
-        [Labels(sortedPairs: [("group", v)]), Labels(sortedPairs: [("group", v), ("job", "node")])]
-    } + [.empty]
+    static let sets: [Labels] =
+        ["a", "b", "c", "aa", "ab", "abc"].flatMap { v in
+            [Labels(sortedPairs: [("group", v)]), Labels(sortedPairs: [("group", v), ("job", "node")])]
+        } + [.empty]
 
     @Test(arguments: [0, 1, 2])
     func collidingSetsKeepTheirOwnNumbers(hash: Int) {
