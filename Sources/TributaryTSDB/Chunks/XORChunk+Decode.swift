@@ -44,8 +44,7 @@ extension XORChunk {
         var r = FastBitReader(base: base, count: buffer.count, bitPosition: 16)
         var state = DecoderState()
         if let resume, resume.index >= 2, Int(resume.index) <= total, Int(resume.bitPosition) <= buffer.count * 8 {
-            state = DecoderState(
-                index: Int(resume.index), t: resume.t, tDelta: resume.tDelta, v: resume.v, leading: Int(resume.leading), trailing: Int(resume.trailing))
+            state = DecoderState(resume)
             r.bitPosition = Int(resume.bitPosition)
         }
         // The bytes from which a whole sample's bits may not be left (see fastMargin).
@@ -58,8 +57,7 @@ extension XORChunk {
                 if state.index >= 2 {
                     let held: Int, stop: RunEnd
                     if r.bitPosition &>> 3 <= fastEnd {
-                        (held, stop) = fastRun(
-                            base, fastEnd, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, capacity: Self.batch, noting: &points)
+                        (held, stop) = fastRun(base, fastEnd, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, noting: &points)
                     } else {
                         (held, stop) = tailRun(base, buffer.count, total, &r.bitPosition, &state, from: start, to: end, into: batchBase, noting: &points)
                     }
@@ -91,6 +89,15 @@ extension XORChunk {
         var leading = 0
         var trailing = 0
 
+        init(index: Int = 0, t: Int64 = 0, tDelta: UInt64 = 0, v: UInt64 = 0, leading: Int = 0, trailing: Int = 0) {
+            (self.index, self.t, self.tDelta, self.v, self.leading, self.trailing) = (index, t, tDelta, v, leading, trailing)
+        }
+
+        /// The state a resume point holds (the inverse of ``point(at:)``).
+        init(_ p: ResumePoint) {
+            self.init(index: Int(p.index), t: p.t, tDelta: p.tDelta, v: p.v, leading: Int(p.leading), trailing: Int(p.trailing))
+        }
+
         func point(at bitPosition: Int) -> ResumePoint {
             ResumePoint(
                 index: UInt16(truncatingIfNeeded: index), leading: UInt8(truncatingIfNeeded: leading), trailing: UInt8(truncatingIfNeeded: trailing),
@@ -105,14 +112,14 @@ extension XORChunk {
     }
 
     /// Samples from the third on, while a whole sample's bits lie before byte `fastEnd`,
-    /// written at `into` (at most `capacity`; those before `start` are overwritten by the
+    /// written at `into` (at most ``batch``; those before `start` are overwritten by the
     /// next). Every piece of state is a local of this loop: captured by closures (the batch's
     /// flush), the value and the window lived on the stack and each sample waited on a store
     /// and a load of them.
     @inline(__always)
     static func fastRun<Points: ResumePointSink>(
         _ base: UnsafePointer<UInt8>, _ fastEnd: Int, _ total: Int, _ bitPosition: inout Int, _ state: inout DecoderState,
-        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, capacity: Int, noting points: inout Points,
+        from start: Int64, to end: Int64, into out: UnsafeMutablePointer<Sample>, noting points: inout Points,
         endBit: Int = .max, offset: Int = 0
     ) -> (held: Int, RunEnd) {
         var r = FastBitReader(base: base, count: fastEnd + Self.fastMargin, bitPosition: bitPosition)
@@ -120,7 +127,7 @@ extension XORChunk {
         var i = state.index
         var held = 0
         var stop = RunEnd.more
-        while i < total, held < capacity, r.bitPosition &>> 3 <= fastEnd {
+        while i < total, held < Self.batch, r.bitPosition &>> 3 <= fastEnd {
             guard Self.decodeUnchecked(&r, &t, &tDelta, &v, &leading, &trailing), r.bitPosition <= endBit else {
                 stop = .corrupt
                 break
@@ -159,14 +166,15 @@ extension XORChunk {
             var position = bitPosition & 7
             let outcome = fastRun(
                 UnsafePointer(copyBase), copy.count - Self.fastMargin, total, &position, &state, from: start, to: end, into: out,
-                capacity: Self.batch, noting: &points, endBit: left * 8, offset: first * 8)
+                noting: &points, endBit: left * 8, offset: first * 8)
             bitPosition = first * 8 + position
             return outcome
         }
     }
 
-    /// One sample read with every read checked: the first (its timestamp as a varint and its
-    /// value whole), the second (its delta as a varint), or one of the chunk's last.
+    /// The first or the second sample, every read checked: the first's timestamp is a varint
+    /// and its value whole, the second's delta a varint. (Every later sample goes through
+    /// ``fastRun``, the chunk's last bytes through ``tailRun``.)
     static func slowSample(_ r: inout FastBitReader, _ s: inout DecoderState) -> (Int64, UInt64)? {
         if s.index == 0 {
             guard let first = r.readVarint(), let bits = r.readBits(64) else { return nil }
@@ -174,20 +182,8 @@ extension XORChunk {
             s.v = bits
             return (s.t, s.v)
         }
-        if s.index == 1 {
-            guard let d = r.readUVarint() else { return nil }
-            s.tDelta = d
-        } else {
-            // The delta-of-delta's prefix: up to four 1 bits, ended by a 0 below four.
-            let ones = min(4, (~(r.peekBits(4) &<< 60)).leadingZeroBitCount)
-            guard r.skip(ones < 4 ? ones + 1 : 4) else { return nil }
-            let size = ones == 0 ? 0 : ones == 1 ? 14 : ones == 2 ? 17 : ones == 3 ? 20 : 64
-            if size > 0 {
-                guard var bits = r.readBits(size) else { return nil }
-                if size < 64, bits > UInt64(1) << UInt64(size - 1) { bits = bits &- (UInt64(1) << UInt64(size)) }
-                s.tDelta = s.tDelta &+ bits
-            }
-        }
+        guard let d = r.readUVarint() else { return nil }
+        s.tDelta = d
         s.t = s.t &+ Int64(bitPattern: s.tDelta)
         // The value's control bits: 0 (unchanged), 10 (the previous window), 11 (a new one).
         let control = r.peekBits(2)
@@ -218,8 +214,8 @@ extension XORChunk {
     static let fastMargin = 24
 
     /// One sample after the second, read without bounds checks (the caller made sure of
-    /// ``fastMargin`` bytes). The same bits as ``slowSample(_:_:)``
-    /// take, the same corruption refused, with a shorter chain of dependent steps: one word
+    /// ``fastMargin`` bytes). The same bits as ``XORIterator`` reads, the same corruption
+    /// refused, with a shorter chain of dependent steps: one word
     /// read at the sample's start holds the delta of delta, the value's control bits and its
     /// window header (at most 37 bits unless the delta takes 64), so the next sample's position
     /// is known after one load; the value's bits are read off that chain. The value's "previous
