@@ -15,6 +15,9 @@ import TributaryWAL
 public final class Agent: Sendable {
     public let configuration: AgentConfiguration
     public let storage: QueueStorage
+    /// Held from opening until the scrapers stop (``ScrapeService``): one process per data
+    /// directory.
+    let directoryLock: DirectoryLock
     public let metrics: AgentMetrics
     public let pool = ScrapePool()
     /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
@@ -48,6 +51,11 @@ public final class Agent: Sendable {
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
+        // Before the WAL is opened: a second process there would append to the same WAL.
+        directoryLock = try DirectoryLock(directory: configuration.dataDirectory)
+        if directoryLock.foundStale {
+            logger.warning("the data directory's lock file was left behind: the last run did not stop cleanly", metadata: ["path": "\(directoryLock.path)"])
+        }
         storage = try QueueStorage(directory: configuration.dataDirectory, logger: logger)
         self.fetch = fetch
         current = Mutex(configuration)
@@ -183,6 +191,10 @@ struct ScrapeService: Service {
         agent.pool.startAll()
         try? await gracefulShutdown()
         await agent.pool.stopAll()
+        // The last service to stop: the stale markers the loops wrote on stopping are flushed,
+        // and the directory is given up.
+        try? agent.storage.wal.sync()
+        agent.directoryLock.release()
     }
 }
 

@@ -60,6 +60,8 @@ public final class Receiver: Sendable {
     let badRequests: RateLimitedLog
     /// The threads queries run on, apart from those serving remote write.
     let queries: QueryExecutor
+    /// Held from opening to ``releaseDataDirectory()``: one process per data directory.
+    let directoryLock: DirectoryLock
     /// Range-query answers for dashboards that refresh (nil when `query.results_cache: false`).
     public let resultsCache: ResultsCache?
     /// Flags, configuration text and reload outcomes, for the status endpoints.
@@ -81,6 +83,12 @@ public final class Receiver: Sendable {
         engine = Engine(options: engineOptions)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
+        // Before anything in the directory is opened: a second process there would append to
+        // the same WAL.
+        directoryLock = try DirectoryLock(directory: configuration.dataDirectory)
+        if directoryLock.foundStale {
+            logger.warning("the data directory's lock file was left behind: the last run did not stop cleanly", metadata: ["path": "\(directoryLock.path)"])
+        }
         forwardingPath = try ForwardingPath(directory: configuration.dataDirectory)
         forwarder = try Forwarder(configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger)
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
@@ -114,6 +122,13 @@ public final class Receiver: Sendable {
     /// Flushes the WAL to disk (graceful shutdown and the periodic sync).
     public func sync() throws {
         try wal.sync()
+    }
+
+    /// Gives up the data directory at the end of a graceful shutdown, after the last WAL
+    /// flush: another receiver may open it from now on (a restart in the same process). The
+    /// receiver must not write after this.
+    public func releaseDataDirectory() {
+        directoryLock.release()
     }
 
     /// `/metrics`: the registry's exposition text with the head gauges brought up to date.

@@ -211,6 +211,7 @@ public struct WALSyncService: Service {
                 do { try receiver.sync() } catch { logger.error("WAL sync failed", metadata: ["error": "\(error)"]) }
             }
         }
+        defer { receiver.releaseDataDirectory() }
         try receiver.sync()
         logger.info("WAL flushed; receiver stopped")
     }
