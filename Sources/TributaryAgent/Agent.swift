@@ -16,8 +16,8 @@ public final class Agent: Sendable {
     public let configuration: AgentConfiguration
     public let storage: QueueStorage
     /// Held from opening until the scrapers stop (``ScrapeService``): one process per data
-    /// directory.
-    let directoryLock: DirectoryLock
+    /// directory (nil with `--storage.agent.no-lockfile`).
+    let directoryLock: DirectoryLock?
     public let metrics: AgentMetrics
     public let pool = ScrapePool()
     /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
@@ -52,8 +52,8 @@ public final class Agent: Sendable {
         self.metrics = metrics
         self.logger = logger
         // Before the WAL is opened: a second process there would append to the same WAL.
-        directoryLock = try DirectoryLock(directory: configuration.dataDirectory)
-        if directoryLock.foundStale {
+        directoryLock = configuration.lockDataDirectory ? try DirectoryLock(directory: configuration.dataDirectory) : nil
+        if let directoryLock, directoryLock.foundStale {
             logger.warning("the data directory's lock file was left behind: the last run did not stop cleanly", metadata: ["path": "\(directoryLock.path)"])
         }
         storage = try QueueStorage(directory: configuration.dataDirectory, logger: logger)
@@ -194,7 +194,7 @@ struct ScrapeService: Service {
         // The last service to stop: the stale markers the loops wrote on stopping are flushed,
         // and the directory is given up.
         try? agent.storage.wal.sync()
-        agent.directoryLock.release()
+        agent.directoryLock?.release()
     }
 }
 

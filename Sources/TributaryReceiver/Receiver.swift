@@ -60,8 +60,9 @@ public final class Receiver: Sendable {
     let badRequests: RateLimitedLog
     /// The threads queries run on, apart from those serving remote write.
     let queries: QueryExecutor
-    /// Held from opening to ``releaseDataDirectory()``: one process per data directory.
-    let directoryLock: DirectoryLock
+    /// Held from opening to ``releaseDataDirectory()``: one process per data directory (nil
+    /// with `--storage.tsdb.no-lockfile`).
+    let directoryLock: DirectoryLock?
     /// Range-query answers for dashboards that refresh (nil when `query.results_cache: false`).
     public let resultsCache: ResultsCache?
     /// Flags, configuration text and reload outcomes, for the status endpoints.
@@ -85,8 +86,8 @@ public final class Receiver: Sendable {
         resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
         // Before anything in the directory is opened: a second process there would append to
         // the same WAL.
-        directoryLock = try DirectoryLock(directory: configuration.dataDirectory)
-        if directoryLock.foundStale {
+        directoryLock = configuration.lockDataDirectory ? try DirectoryLock(directory: configuration.dataDirectory) : nil
+        if let directoryLock, directoryLock.foundStale {
             logger.warning("the data directory's lock file was left behind: the last run did not stop cleanly", metadata: ["path": "\(directoryLock.path)"])
         }
         forwardingPath = try ForwardingPath(directory: configuration.dataDirectory)
@@ -128,7 +129,7 @@ public final class Receiver: Sendable {
     /// flush: another receiver may open it from now on (a restart in the same process). The
     /// receiver must not write after this.
     public func releaseDataDirectory() {
-        directoryLock.release()
+        directoryLock?.release()
     }
 
     /// `/metrics`: the registry's exposition text with the head gauges brought up to date.

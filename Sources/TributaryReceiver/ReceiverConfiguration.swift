@@ -20,6 +20,9 @@ public struct ReceiverConfiguration: Sendable {
     /// The TSDB admin API (`/api/v1/admin/tsdb/…`), off by default as in Prometheus
     /// (`--web.enable-admin-api`).
     public var adminAPI = false
+    /// Take the data directory's lock file (``DirectoryLock``); off with
+    /// `--storage.tsdb.no-lockfile`, as Prometheus's, for filesystems without `flock`.
+    public var lockDataDirectory = true
     /// Connection cap and read deadlines of the HTTP server (flags only, as Prometheus's). The
     /// cap is higher than Prometheus's 512: every shard of every agent keeps a connection.
     public var connectionLimits = ConnectionLimits(maxConnections: 4096)

@@ -21,6 +21,8 @@ struct AgentCommand: AsyncParsableCommand {
     var listen: String?
     @Option(name: [.customLong("data-dir"), .customLong("storage.agent.path")], help: "Data directory, for wal/ and queues/ (default ./data/agent).")
     var dataDir: String?
+    @Flag(name: .customLong("storage.agent.no-lockfile"), help: "Do not take <data-dir>/lock (for filesystems without flock), as Prometheus's flag.")
+    var noLockfile = false
     @OptionGroup var log: LogOptions
     @OptionGroup var web: WebOptions
 
@@ -38,6 +40,7 @@ struct AgentCommand: AsyncParsableCommand {
             settings.port = address.port
         }
         if let dataDir { settings.dataDirectory = dataDir }
+        if noLockfile { settings.lockDataDirectory = false }
         try web.apply(to: &settings.connectionLimits)
         return settings
     }

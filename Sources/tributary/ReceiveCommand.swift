@@ -35,6 +35,8 @@ struct Receive: AsyncParsableCommand {
     var retentionSize: String?
     @Flag(name: .customLong("web.enable-admin-api"), help: "Serve the TSDB admin API (snapshot, delete_series, clean_tombstones under /api/v1/admin/tsdb/), as Prometheus's flag.")
     var adminAPI = false
+    @Flag(name: .customLong("storage.tsdb.no-lockfile"), help: "Do not take <data-dir>/lock (for filesystems without flock), as Prometheus's flag.")
+    var noLockfile = false
     @Option(name: .customLong("storage.tsdb.min-block-duration"), help: "Block range the head is written in (default 2h).")
     var blockDuration: String?
 
@@ -61,6 +63,7 @@ struct Receive: AsyncParsableCommand {
             settings.dedupWindow = ms
         }
         if adminAPI { settings.adminAPI = true }
+        if noLockfile { settings.lockDataDirectory = false }
         if let retentionTime {
             guard let ms = PrometheusDuration.parse(retentionTime), ms >= 0 else {
                 throw CommandError("--storage.tsdb.retention.time \(retentionTime): expected a duration like 15d")
@@ -92,6 +95,7 @@ struct Receive: AsyncParsableCommand {
             "storage.tsdb.retention.time": PrometheusDuration.format(storage.retentionTime),
             "storage.tsdb.retention.size": storage.retentionSize > 0 ? "\(storage.retentionSize)B" : "0",
             "storage.tsdb.min-block-duration": PrometheusDuration.format(storage.blockDuration), "web.enable-admin-api": "\(settings.adminAPI)",
+            "storage.tsdb.no-lockfile": "\(!settings.lockDataDirectory)",
             "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
             "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format,
             "dedup-window": PrometheusDuration.format(settings.dedupWindow), "wal-fsync": settings.walFsync.rawValue

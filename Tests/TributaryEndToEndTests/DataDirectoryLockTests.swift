@@ -80,4 +80,38 @@ import TributaryTestSupport
             check(!FileManager.default.fileExists(atPath: data + "/lock"), "a clean stop removes the lock file")
         }
     }
+    /// Prometheus's escape hatches for filesystems without `flock`: with them the directory is
+    /// opened whoever holds its lock, and no lock file is taken.
+    @Test func theNoLockfileFlagsSkipTheLock() async throws {
+        try await AgentProcessTests.onThread { check in
+            let data = NSTemporaryDirectory() + "tributary-unlocked-" + UUID().uuidString
+            defer { try? FileManager.default.removeItem(atPath: data) }
+            try FileManager.default.createDirectory(atPath: data + "/tsdb", withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: data + "/agent", withIntermediateDirectories: true)
+            // This test process holds both locks, as another receiver or agent would.
+            var held: [Int32] = []
+            defer { for fd in held { close(fd) } }
+            for dir in ["tsdb", "agent"] {
+                let fd = open(data + "/\(dir)/lock", O_RDWR | O_CREAT, 0o644)
+                check(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0, "the test holds \(dir)/lock")
+                held.append(fd)
+            }
+            let refused = try Self.runToEnd(["receive", "--web.listen-address", "127.0.0.1:\(freePort())", "--storage.tsdb.path", data + "/tsdb"])
+            check(refused.status != 0 && refused.output.contains("lock DB directory"), "without the flag: refused: \(refused.output.suffix(500))")
+            let receiver = try PeerProcess("tributary", readyPath: "/-/ready") { port, _ in
+                ["receive", "--web.listen-address", "127.0.0.1:\(port)", "--storage.tsdb.path", data + "/tsdb", "--storage.tsdb.no-lockfile"]
+            }
+            defer { receiver.stop(); receiver.removeDirectory() }
+            let flags = try httpJSON("http://127.0.0.1:\(receiver.port)/api/v1/status/flags")["data"] as? [String: String]
+            check(flags?["storage.tsdb.no-lockfile"] == "true", "status/flags: \(flags ?? [:])")
+            let closed = freePort()
+            let agent = try PeerProcess("tributary", readyPath: "/-/ready") { port, dir in
+                try AgentProcessTests.agentConfig(port: port, dir: dir, replica: "a", node: closed, writes: ["http://127.0.0.1:\(closed)/api/v1/write"])
+                    .write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
+                return ["agent", "--config.file", dir + "/agent.yml", "--storage.agent.path", data + "/agent", "--storage.agent.no-lockfile"]
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            check(FileManager.default.fileExists(atPath: data + "/agent/wal"), "the agent opened its WAL")
+        }
+    }
 }

@@ -9,6 +9,9 @@ public struct AgentConfiguration: Sendable {
     public var host = "0.0.0.0"
     public var port = 9202
     public var dataDirectory = "./data/agent"
+    /// Take the data directory's lock file (``DirectoryLock``); off with
+    /// `--storage.agent.no-lockfile`, as Prometheus's, for filesystems without `flock`.
+    public var lockDataDirectory = true
     /// Scraped data older than this is dropped from the WAL while a receiver is unreachable.
     public var retention: Int64 = 2 * 3600 * 1000
     public var scrapeInterval: Int64 = 60_000
