@@ -23,4 +23,20 @@ import Testing
         // 1 s is: 1 ms late is moved back.
         #expect(ScrapeLoop.alignedTimestamp(1_000_001, interval: 1_000, offset: 0) == 1_000_000)
     }
+
+    /// The two agents of an HA pair scrape a target in different slots (their replica labels
+    /// differ), and one agent's slot for a target stays put across restarts.
+    @Test func replicasScrapeInDifferentSlots() {
+        func offset(_ replica: String, interval: Int64 = 15_000) -> Int64 {
+            ScrapeLoop.slotOffset(job: "node", url: "http://10.0.0.7:9100/metrics", externalLabels: ["replica": replica, "group": "lab-6"], interval: interval)
+        }
+        #expect(offset("a") == offset("a"))
+        #expect(offset("a") != offset("b"))
+        // A hundred replica names take nearly a hundred different slots of 15 s.
+        let offsets = (0..<100).map { offset("r\($0)") }
+        #expect(Set(offsets).count > 95, "\(offsets)")
+        for interval: Int64 in [500, 2_000, 15_000] {
+            #expect((0..<20).allSatisfy { offset("r\($0)", interval: interval) < interval })
+        }
+    }
 }

@@ -66,8 +66,18 @@ public final class ScrapeLoop: Sendable {
         self.source = source
         self.clock = clock
         ingester = ScrapeIngest(target: target, externalLabels: externalLabels, keepExemplars: keepExemplars)
-        let interval = UInt64(max(target.config.scrapeInterval, 1))
-        slotOffset = Int64(Array((target.job + target.url).utf8).withUnsafeBytes { StableHash.hash($0) } % interval)
+        slotOffset = Self.slotOffset(job: target.job, url: target.url, externalLabels: externalLabels, interval: target.config.scrapeInterval)
+    }
+
+    /// Where in the interval a target is scraped: from the target and the agent's external
+    /// labels, as Prometheus seeds its scrape offsets with them. The two agents of an HA pair
+    /// differ in their replica label, so they scrape one target at different times: with
+    /// one shared slot, both stamped the same aligned timestamp (``alignedTimestamp(_:interval:offset:)``),
+    /// and the receiver could not tell the second copy for the other replica's scrape.
+    static func slotOffset(job: String, url: String, externalLabels: [String: String], interval: Int64) -> Int64 {
+        var key = Array(job.utf8) + [0] + Array(url.utf8)
+        for (name, value) in externalLabels.sorted(by: { $0.key < $1.key }) { key += [0] + Array(name.utf8) + [0] + Array(value.utf8) }
+        return Int64(key.withUnsafeBytes { StableHash.hash($0) } % UInt64(max(interval, 1)))
     }
 
     /// Scrapes until cancelled.
