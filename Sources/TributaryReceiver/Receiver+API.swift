@@ -43,17 +43,22 @@ extension Receiver {
             switch path {
             case "query": warnings = try instantQuery(params, queued: queued, &out)
             case "query_range": warnings = try rangeQuery(params, queued: queued, &out)
-            case "series": try series(params, &out)
-            case "labels": try labelNames(params, &out)
+            case "series": warnings = try series(params, &out)
+            case "labels": warnings = try labelNames(params, &out)
             case "metadata": metadataJSON(params, &out)
             case "status/buildinfo": buildInfo(&out)
             case "status/tsdb": tsdbStatus(params, &out)
             case "query_exemplars": try exemplars(params, &out)
             case "format_query": try formatQuery(params, &out)
+            // The receiver evaluates no rules and scrapes nothing: Prometheus's empty answers, so
+            // that Grafana's alerting pages and `promtool` list nothing rather than fail on a 404.
+            case "rules": out.raw("{\"groups\":[]}")
+            case "alerts": out.raw("{\"alerts\":[]}")
+            case "targets": out.raw("{\"activeTargets\":[],\"droppedTargets\":[]}")
             default:
                 if path.hasPrefix("label/"), path.hasSuffix("/values") {
                     let name = String(path.dropFirst("label/".count).dropLast("/values".count))
-                    try labelValues(name.removingPercentEncoding ?? name, params, &out)
+                    warnings = try labelValues(name.removingPercentEncoding ?? name, params, &out)
                 } else {
                     throw APIError(.notFound, "unknown API endpoint /api/v1/\(path)")
                 }
@@ -357,7 +362,11 @@ extension Receiver {
         return n
     }
 
-    func series(_ params: Params, _ out: inout JSONWriter) throws {
+    /// The warning Prometheus gives when `limit` cut a series, label names or label values
+    /// answer short (Grafana's metrics browser shows "limit reached" on it).
+    static let truncatedWarning = "results truncated due to limit"
+
+    func series(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
         let sets = try matcherSets(params)
         guard !sets.isEmpty else { throw APIError(.badData, "no match[] parameter provided") }
         let (start, end) = try range(params)
@@ -368,34 +377,38 @@ extension Receiver {
             for s in try db.querier().select(matchers, start: start, end: end) where seen.insert(s.labels).inserted { all.append(s.labels) }
         }
         all.sort()
-        if limit > 0, all.count > limit { all = Array(all.prefix(limit)) }
+        let truncated = limit > 0 && all.count > limit
+        if truncated { all = Array(all.prefix(limit)) }
         out.raw("[")
         for (i, l) in all.enumerated() {
             if i > 0 { out.raw(",") }
             out.labels(l)
         }
         out.raw("]")
+        return truncated ? [Self.truncatedWarning] : []
     }
 
-    func labelNames(_ params: Params, _ out: inout JSONWriter) throws {
+    func labelNames(_ params: Params, _ out: inout JSONWriter) throws -> [String] {
         try unionOverMatchSets(params, &out) { q, m, start, end in try q.labelNames(matching: m, start: start, end: end, limit: 0) }
     }
 
-    func labelValues(_ name: String, _ params: Params, _ out: inout JSONWriter) throws {
+    func labelValues(_ name: String, _ params: Params, _ out: inout JSONWriter) throws -> [String] {
         try unionOverMatchSets(params, &out) { q, m, start, end in try q.labelValues(name, matching: m, start: start, end: end, limit: 0) }
     }
 
-    /// The sorted union of `lookup` over every `match[]` set (or no matchers), cut to `limit`.
+    /// The sorted union of `lookup` over every `match[]` set (or no matchers), cut to `limit`;
+    /// the warnings to answer with.
     func unionOverMatchSets(
         _ params: Params, _ out: inout JSONWriter,
         _ lookup: (any Querier, [Matcher], Int64, Int64) throws -> [String]
-    ) throws {
+    ) throws -> [String] {
         let (start, end) = try range(params)
         let limit = try limit(params)
         let sets = try matcherSets(params)
         var all = Set<String>()
         for m in sets.isEmpty ? [[]] : sets { all.formUnion(try lookup(db.querier(), m, start, end)) }
         strings(all.sorted(), limit: limit, &out)
+        return limit > 0 && all.count > limit ? [Self.truncatedWarning] : []
     }
 
     func strings(_ list: [String], limit: Int, _ out: inout JSONWriter) {

@@ -61,6 +61,40 @@ import TributaryWire
         #expect(((json["data"] as? [String: Any])?["headStats"] as? [String: Any])?["chunkCount"] as? Int == 1, "\(text)")
         (code, json, text) = try await server.get("/api/v1/format_query?query=sum(rate(x%5B5m%5D))by(job)")
         #expect(json["data"] as? String == "sum by (job) (rate(x[5m]))", "\(text)")
+        // Rules and alerts (Grafana's alerting pages): none, as Prometheus answers without rules.
+        (code, json, text) = try await server.get("/api/v1/rules")
+        #expect(code == 200 && ((json["data"] as? [String: Any])?["groups"] as? [Any])?.isEmpty == true, "\(text)")
+        (code, json, text) = try await server.get("/api/v1/alerts")
+        #expect(code == 200 && ((json["data"] as? [String: Any])?["alerts"] as? [Any])?.isEmpty == true, "\(text)")
+        await server.stop()
+    }
+
+    /// A `limit` that cuts an answer short says so, with Prometheus's warning; one that does
+    /// not cut it adds nothing.
+    @Test func limitsWarnWhenTheyTruncate() async throws {
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        let (status, _, _) = try await server.write(
+            Self.body(
+                (1...3).map { i in Self.series(["__name__": "up", "job": "node", "instance": "h\(i):9100"], [(now - 15_000, 1)]) }
+                    + [Self.series(["__name__": "node_load1", "job": "node", "instance": "h1:9100"], [(now - 15_000, 0.5)])]))
+        #expect(status == 204)
+        let window = "start=\(Double(now) / 1000 - 3600)&end=\(Double(now) / 1000)"
+        let cases: [(path: String, truncated: Int, whole: Int)] = [
+            ("/api/v1/series?match%5B%5D=up&\(window)", 2, 3),
+            ("/api/v1/labels?\(window)", 2, 3),
+            ("/api/v1/label/instance/values?\(window)", 2, 3),
+            ("/api/v1/label/__name__/values?\(window)", 1, 2),
+        ]
+        for c in cases {
+            var (code, json, text) = try await server.get(c.path + "&limit=\(c.truncated)")
+            #expect(code == 200 && (json["data"] as? [Any])?.count == c.truncated, "\(text)")
+            #expect(json["warnings"] as? [String] == ["results truncated due to limit"], "\(c.path): \(text)")
+            (code, json, text) = try await server.get(c.path + "&limit=\(c.whole)")
+            #expect(code == 200 && (json["data"] as? [Any])?.count == c.whole, "\(text)")
+            #expect(json["warnings"] == nil, "\(c.path): \(text)")
+        }
         await server.stop()
     }
 

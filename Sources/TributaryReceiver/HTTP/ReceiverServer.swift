@@ -17,7 +17,7 @@ public enum ReceiverServer {
     static let apiPaths = [
         "query", "query_range", "series", "labels", "metadata", "status/buildinfo", "status/tsdb",
         "query_exemplars", "format_query", "status/runtimeinfo", "status/flags", "status/config", "status/blocks", "status/groups",
-        "status/queues"
+        "status/queues", "rules", "alerts", "targets"
     ]
 
     /// The HTTP application (HTTPS when the configuration names TLS files); `onRunning` receives
