@@ -8,8 +8,9 @@ import TributaryTSDB
 
 @testable import TributaryReceiver
 
-/// `stats=all` answers Prometheus's stats object with the samples the query read, and a query
-/// over `query.slow_query_threshold` is logged with its text, range and time.
+/// `stats=all` answers Prometheus's stats object, its samples counted as Prometheus counts them,
+/// and a query over `query.slow_query_threshold` is logged with its text, range and time (and
+/// the samples it read from storage).
 @Suite struct QueryStatsTests {
     @Test func statsCountWhatTheQueryReadAndSlowQueriesAreLogged() throws {
         let dir = NSTemporaryDirectory() + "tributary-stats-" + UUID().uuidString
@@ -24,14 +25,16 @@ import TributaryTSDB
                 for k in 0..<40 { _ = b.append(["__name__": "m", "i": "\(i)"], Sample(timestamp: Int64(k) * 15_000, value: Double(k))) }
             }
         }
-        // rate over [0, 600 s] reads each series' 40 samples once (every sample is in range).
+        // rate over [0, 600 s] reads each series' 40 samples once (every sample is in range);
+        // Prometheus counts each step's window: 20 steps of 20 samples (the window is open on
+        // the left) per series.
         let answer = r.api("query_range", query: "query=sum(rate(m%5B5m%5D))&start=300&end=585&step=15&stats=all&nocache=1", form: nil, queued: 0.25)
         let json = try #require(try JSONSerialization.jsonObject(with: Data(answer.body)) as? [String: Any])
         let data = try #require(json["data"] as? [String: Any])
         let stats = try #require(data["stats"] as? [String: Any], "\(String(decoding: answer.body, as: UTF8.self).prefix(300))")
         let samples = try #require(stats["samples"] as? [String: Any])
         let timings = try #require(stats["timings"] as? [String: Any])
-        #expect(samples["totalQueryableSamples"] as? Int == 10 * 40)
+        #expect(samples["totalQueryableSamples"] as? Int == 10 * 20 * 20)
         #expect((samples["peakSamples"] as? Int ?? 0) > 0)
         for name in ["evalTotalTime", "queryPreparationTime", "innerEvalTime", "execQueueTime", "execTotalTime"] {
             #expect((timings[name] as? Double).map { $0 >= 0 } == true, "\(name)")
@@ -47,6 +50,8 @@ import TributaryTSDB
         #expect(slow.count == 2)
         #expect(slow.first?.1["query"] == "sum(rate(m[5m]))")
         #expect(slow.first?.1["range"] == "300.0 to 585.0 step 15.0s")
+        #expect(slow.first?.1["samples_read"] == "\(10 * 40)")
+        #expect(slow.first?.1["queryable_samples"] == "\(10 * 20 * 20)")
         #expect(slow.last?.1["range"] == "instant at 100.0")
 
         // Under the default threshold (5 s) nothing is logged.

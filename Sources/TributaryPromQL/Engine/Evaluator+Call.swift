@@ -114,6 +114,7 @@ extension Evaluator {
             x.dropName = true
             out.append(x)
         }
+        queryable.count += out.count
         return out
     }
 

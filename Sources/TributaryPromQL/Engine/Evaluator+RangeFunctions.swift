@@ -57,14 +57,20 @@ extension Evaluator {
                 let window = series.samples[from..<to]
                 if series.hasStale, window.contains(where: \.isStale) {
                     let kept = window.filter { !$0.isStale }
+                    queryable.count += kept.count
                     kept.withUnsafeBufferPointer { emit(series.labels, $0, false, id: id) }
                 } else {
+                    queryable.count += window.count
                     window.withUnsafeBufferPointer { emit(series.labels, $0, false, id: id) }
                 }
             }
             return out
         }
+        // A subquery: as Prometheus counts it here, its points in the window, not what its own
+        // selectors picked.
+        let counted = queryable.count
         guard case .matrix(let matrix) = try eval(matrixArg, at: t) else { return [] }
+        queryable.count = counted + matrix.reduce(0) { $0 + $1.samples.count }
         for series in matrix {
             series.samples.withUnsafeBufferPointer { emit(series.labels, $0, series.dropName) }
         }

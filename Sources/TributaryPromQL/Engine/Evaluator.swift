@@ -28,6 +28,9 @@ struct Evaluator {
     /// step by step, so the next window is found by a short scan instead of a search.
     var windowHints: [Int: [Int]] = [:]
     var samplesLoaded = 0
+    /// Prometheus's `totalQueryableSamples` of the step-by-step evaluation, shared by copies
+    /// (``evalCopy(_:at:)``).
+    let queryable = QueryableCount()
     var annotations = Annotations()
     /// Columnar sub-expressions computed before step-by-step evaluation (``precomputeColumns``).
     var precomputed: [NodeKey: [StepSeries]] = [:]
@@ -145,9 +148,13 @@ struct Evaluator {
             default: return .scalar(Double(step) / 1000)
             }
         case .vectorSelector(let v):
-            return .vector(instantSelect(v, at: t))
+            let picked = instantSelect(v, at: t)
+            queryable.count += picked.count
+            return .vector(picked)
         case .matrixSelector(let m):
-            return .matrix(rangeSelect(m, at: t))
+            let windows = rangeSelect(m, at: t)
+            queryable.count += windows.reduce(0) { $0 + $1.samples.count }
+            return .matrix(windows)
         case .subquery(let s):
             return .matrix(try subquery(s, at: t))
         case .unary(_, let e, _):
@@ -400,4 +407,9 @@ extension Labels {
         b.set(name, value)
         return b.labels()
     }
+}
+
+/// A count that copies of an ``Evaluator`` share.
+final class QueryableCount {
+    var count = 0
 }

@@ -89,9 +89,13 @@ public struct EvaluationError: Error, Sendable, Equatable, CustomStringConvertib
 public struct Annotations: Sendable, Equatable {
     public var warnings: [String] = []
     public var infos: [String] = []
-    /// Samples read from storage, and the most points held at once (the API's `stats`:
-    /// `totalQueryableSamples`, `peakSamples`).
+    /// Samples read from storage (the slow-query log's `samples`).
     public var samplesRead = 0
+    /// The API's `stats`: `totalQueryableSamples` as Prometheus counts it (at each step, one
+    /// per series an instant selector picks a sample for, and the samples in each range
+    /// function's window; a subquery's own selections are not counted again where a range
+    /// function reads its points), and the most points held at once (`peakSamples`).
+    public var queryableSamples = 0
     public var peakSamples = 0
     public init() {}
 

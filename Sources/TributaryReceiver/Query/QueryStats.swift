@@ -11,6 +11,7 @@ struct QueryStats {
     var prepare = 0.0
     var eval = 0.0
     var samplesRead = 0
+    var queryableSamples = 0
     var peakSamples = 0
 
     init(queue: Double) {
@@ -19,6 +20,7 @@ struct QueryStats {
 
     mutating func add(_ annotations: Annotations) {
         samplesRead += annotations.samplesRead
+        queryableSamples += annotations.queryableSamples
         peakSamples = max(peakSamples, annotations.peakSamples)
     }
 
@@ -36,7 +38,7 @@ struct QueryStats {
         field("innerEvalTime", eval)
         field("execQueueTime", queue)
         field("execTotalTime", queue + prepare + eval, last: true)
-        out.raw("},\"samples\":{\"totalQueryableSamples\":\(samplesRead),\"peakSamples\":\(peakSamples)}}")
+        out.raw("},\"samples\":{\"totalQueryableSamples\":\(queryableSamples),\"peakSamples\":\(peakSamples)}}")
     }
 }
 
@@ -50,7 +52,8 @@ extension Receiver {
             "slow query",
             metadata: [
                 "query": "\(query)", "range": "\(range)", "seconds": "\(String(format: "%.3f", total))",
-                "queue_seconds": "\(String(format: "%.3f", stats.queue))", "samples": "\(stats.samplesRead)", "peak_samples": "\(stats.peakSamples)"
+                "queue_seconds": "\(String(format: "%.3f", stats.queue))", "samples_read": "\(stats.samplesRead)",
+                "queryable_samples": "\(stats.queryableSamples)", "peak_samples": "\(stats.peakSamples)"
             ])
     }
 }

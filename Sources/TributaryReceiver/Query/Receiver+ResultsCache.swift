@@ -30,6 +30,7 @@ extension Receiver {
                 guard case .matrix(let later) = value else { throw APIError(.execution, "unexpected result type in range query") }
                 computed = later
                 annotations.samplesRead = work.samplesRead
+                annotations.queryableSamples = work.queryableSamples
                 annotations.peakSamples = work.peakSamples
                 annotations.add(warnings: work.warnings)
             }

@@ -92,15 +92,14 @@ import TributaryWire
         let cases = try QueryList.load(Self.queryFile)
         let end = start + 48 * 60_000, queryStart = end - 10 * 60_000, step: Int64 = 10_000
         let engine = Engine()
-        var agree = 0, bothFailed = 0
-        var differ: [String] = [], known: [String] = []
+        var agree = 0, bothFailed = 0, statsAgree = 0
+        var differ: [String] = [], known: [String] = [], statsDiffer: [String] = [], statsKnown: [String] = []
         for c in cases {
             let theirs = try Self.queryPrometheus(baseURL, c.query, start: queryStart, end: end, step: step)
-            let ours: Result<[SeriesResult], any Error> = Result {
-                guard case .matrix(let m) = try engine.rangeQuery(c.query, start: queryStart, end: end, step: step, querier: head.querier()).0 else {
-                    throw TestFailure("range query did not return a matrix")
-                }
-                return m
+            let ours: Result<([SeriesResult], Annotations), any Error> = Result {
+                let (value, annotations) = try engine.rangeQuery(c.query, start: queryStart, end: end, step: step, querier: head.querier())
+                guard case .matrix(let m) = value else { throw TestFailure("range query did not return a matrix") }
+                return (m, annotations)
             }
             let verdict: String?
             switch (ours, theirs) {
@@ -110,7 +109,19 @@ import TributaryWire
                 continue
             case (.failure(let e), .success): verdict = "we fail (\(e)), prometheus answers"
             case (.success, .failure(let e)): verdict = "we answer, prometheus fails (\(e))"
-            case (.success(let m), .success(let p)): verdict = Self.compare(m, p)
+            case (.success((let m, let work)), .success(let p)):
+                verdict = Self.compare(m, p.matrix)
+                // stats=all: `totalQueryableSamples` counted as Prometheus counts it.
+                if work.queryableSamples == p.queryableSamples {
+                    statsAgree += 1
+                } else {
+                    let v = "\(c.query): totalQueryableSamples \(work.queryableSamples) vs \(p.queryableSamples)"
+                    if let k = Self.knownVersionDifferences.first(where: { c.query.range(of: $0.pattern, options: .regularExpression) != nil }) {
+                        statsKnown.append("\(v) [\(k.why)]")
+                    } else {
+                        statsDiffer.append(v)
+                    }
+                }
             }
             guard let verdict else { agree += 1; continue }
             if let k = Self.knownVersionDifferences.first(where: { c.query.range(of: $0.pattern, options: .regularExpression) != nil }) {
@@ -122,17 +133,26 @@ import TributaryWire
         print("PromQL differential vs prometheus 2.42: \(cases.count) queries, \(agree) agree, \(bothFailed) fail on both, \(known.count) known 2.x/3.x differences, \(differ.count) differ")
         for k in known { print("  known: \(k)") }
         for d in differ { print("  DIFFER: \(d)") }
+        print(
+            "stats=all vs prometheus 2.42: totalQueryableSamples agrees on \(statsAgree) of \(statsAgree + statsKnown.count + statsDiffer.count) queries both answer, \(statsKnown.count) known 2.x/3.x differences, \(statsDiffer.count) differ"
+        )
+        for k in statsKnown { print("  stats known: \(k)") }
+        for d in statsDiffer { print("  STATS DIFFER: \(d)") }
         #expect(cases.count > 500)
         #expect(differ.isEmpty, "\(differ.count) queries differ from Prometheus")
+        #expect(statsDiffer.isEmpty, "\(statsDiffer.count) queries count totalQueryableSamples differently")
     }
 
     typealias Matrix = [(labels: [String: String], points: [(Int64, Double)])]
 
-    static func queryPrometheus(_ base: String, _ query: String, start: Int64, end: Int64, step: Int64) throws -> Result<Matrix, TestFailure> {
+    static func queryPrometheus(
+        _ base: String, _ query: String, start: Int64, end: Int64, step: Int64
+    ) throws -> Result<(matrix: Matrix, queryableSamples: Int), TestFailure> {
         var components = URLComponents(string: base + "/api/v1/query_range")!
         components.queryItems = [
             URLQueryItem(name: "query", value: query), URLQueryItem(name: "start", value: String(Double(start) / 1000)),
-            URLQueryItem(name: "end", value: String(Double(end) / 1000)), URLQueryItem(name: "step", value: String(Double(step) / 1000))
+            URLQueryItem(name: "end", value: String(Double(end) / 1000)), URLQueryItem(name: "step", value: String(Double(step) / 1000)),
+            URLQueryItem(name: "stats", value: "all")
         ]
         // '+' in a query string means a space to Go's parser; escape it.
         components.percentEncodedQuery = components.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
@@ -143,7 +163,9 @@ import TributaryWire
         else {
             return .failure(TestFailure("\(json["error"] ?? "error")"))
         }
-        return .success(
+        let stats = (data["stats"] as? [String: Any])?["samples"] as? [String: Any]
+        guard let queryable = stats?["totalQueryableSamples"] as? Int else { return .failure(TestFailure("no stats in prometheus's answer")) }
+        let matrix: Matrix =
             result.map { series in
                 let labels = series["metric"] as? [String: String] ?? [:]
                 let values = (series["values"] as? [[Any]] ?? []).map { pair -> (Int64, Double) in
@@ -153,7 +175,8 @@ import TributaryWire
                     return (t, v)
                 }
                 return (labels, values)
-            })
+            }
+        return .success((matrix, queryable))
     }
 
     /// Equal within 1e-6 relative; NaN equals only NaN, an infinity only the same infinity

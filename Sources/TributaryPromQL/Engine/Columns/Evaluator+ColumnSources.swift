@@ -13,6 +13,10 @@ extension Evaluator {
         /// The samples without stale markers, and the positions of counter resets.
         @exclusivity(unchecked) var kept: [Sample] = []
         @exclusivity(unchecked) var resets: [Int] = []
+        /// Prometheus's queryable samples of the series this worker computed: one per step an
+        /// instant selector has a value at, the samples of each step's window for a range
+        /// function.
+        @exclusivity(unchecked) var queryable = 0
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
@@ -102,6 +106,7 @@ extension Evaluator {
             first += n
         }
         try handing.withUnsafeMutableBufferPointer { (handing) throws(EvaluationError) in try handOn(handing, pending) }
+        for s in scratch { context.queryable += s.queryable }
     }
 
     /// One slot of a batch: the series computed in it, whether it has a value at any step,
@@ -132,13 +137,15 @@ extension Evaluator {
         let steps = stepCount
         try forEachStoredSeries(
             v, from: min(first, last) - lookback, to: max(first, last), context,
-            { labels, samples, _, out in
+            { labels, samples, scratch, out in
                 out.reset(labels: labels, steps: steps, dropName: false)
                 var next = 0  // first sample after the reference time
                 // Through pointers, as in rangeFunctionColumns; `any` lives inside the closure
                 // (see there).
                 return out.withMutableColumns { values, present -> Bool in
                     var any = false
+                    var picked = 0
+                    defer { scratch.queryable += picked }
                     refs.withUnsafeBufferPointer { refs in
                         for i in 0..<steps {
                             let ref = refs[i]
@@ -149,6 +156,7 @@ extension Evaluator {
                             values[i] = sample.value
                             present[i] = true
                             any = true
+                            picked += 1
                         }
                     }
                     return any
@@ -183,12 +191,14 @@ extension Evaluator {
                     }
                     /// Calls `body` with each step and the indexes `from..<to` of its window's samples.
                     func forEachWindow(_ samples: UnsafeBufferPointer<Sample>, _ body: (_ step: Int, _ from: Int, _ to: Int) -> Void) {
-                        var from = 0, to = 0
+                        var from = 0, to = 0, windowed = 0
                         for i in 0..<steps {
                             while to < samples.count, samples[to].timestamp <= refs[i] { to += 1 }
                             while from < to, samples[from].timestamp <= refs[i] - range { from += 1 }
+                            windowed += to - from
                             body(i, from, to)
                         }
+                        scratch.queryable += windowed
                     }
                     func evaluate(_ samples: UnsafeBufferPointer<Sample>) {
                         guard function == .rate || function == .increase || function == .delta else {

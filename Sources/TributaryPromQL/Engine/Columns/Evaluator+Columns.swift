@@ -35,6 +35,7 @@ extension Evaluator {
     mutating func note(_ context: ColumnContext) {
         annotations.add(warnings: context.warnings)
         annotations.samplesRead = context.samplesRead + samplesLoaded
+        annotations.queryableSamples = context.queryable + queryable.count
         annotations.peakSamples = max(context.peak, context.points + samplesLoaded)
     }
 
@@ -137,7 +138,12 @@ extension Evaluator {
     /// abs, ceil, clamp, round, the date functions of a value, ...
     func valueFunctionColumns(_ c: Call, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
         let scalars = c.args.dropFirst().compactMap(Self.constant)
-        guard let f = try Self.valueFunction(c.function.name, scalars) else { return }
+        guard let f = try Self.valueFunction(c.function.name, scalars) else {
+            // Empty whatever the input; the input is still evaluated, as Prometheus does (its
+            // errors and its samples in `stats` count).
+            try forEachSeries(c.args[0], context) { (_: inout StepSeries) throws(EvaluationError) in }
+            return
+        }
         try forEachSeries(c.args[0], context) { (s: inout StepSeries) throws(EvaluationError) in
             var any = false
             for i in s.values.indices where s.present[i] {

@@ -73,6 +73,8 @@ final class ColumnContext {
     /// Samples read from storage, and the most points held at once.
     private(set) var samplesRead = 0
     private(set) var peak = 0
+    /// Prometheus's `totalQueryableSamples` of what the leaves computed (``Annotations``).
+    var queryable = 0
     private var checks = 0
     var warnings: [String] = []
 
