@@ -35,6 +35,9 @@ public final class Agent: Sendable {
     let current: Mutex<AgentConfiguration>
     /// Targets of `file_sd_configs`, merged into their jobs' static ones.
     let discovery = FileDiscovery()
+    /// The targets `relabel_configs` dropped, by job, as the loops were last made
+    /// (`/api/v1/targets`'s `droppedTargets`).
+    public let droppedTargets = Mutex<[(job: String, discoveredLabels: [String: String])]>([])
 
     /// The scrape loops, in configuration order.
     public var loops: [ScrapeLoop] { pool.loops }
@@ -77,10 +80,13 @@ public final class Agent: Sendable {
         var loops: [ScrapeLoop] = []
         // Exemplars are scraped (and logged) only when a queue sends them.
         let keepExemplars = configuration.remoteWrites.contains(where: \.sendExemplars)
+        var dropped: [(job: String, discoveredLabels: [String: String])] = []
         for var sc in configuration.scrapeConfigs {
             for sd in sc.fileSDConfigs { sc.staticConfigs += discovery.groups(sd) }
             let client = fetch == nil ? try ScrapeClient(settings: sc.http) : nil
-            for target in ScrapeTarget.resolve(sc) {
+            let (targets, droppedHere) = ScrapeTarget.resolveKeepingDropped(sc)
+            dropped += droppedHere.map { (sc.jobName, $0) }
+            for target in targets {
                 // A running loop is kept only while its job's settings are unchanged (interval,
                 // relabelling, limits, …): otherwise a new loop applies them.
                 if let same = existing[ScrapePool.key(target)], same.target.config.withoutTargets == sc.withoutTargets,
@@ -102,6 +108,7 @@ public final class Agent: Sendable {
                 }
             }
         }
+        droppedTargets.withLock { $0 = dropped }
         return loops
     }
 

@@ -24,7 +24,10 @@ public enum AgentServer {
         }
         router.get("/-/healthy") { _, _ in text(Array("Tributary agent is Healthy.\n".utf8), "text/plain") }
         router.get("/-/ready") { _, _ in text(Array("Tributary agent is Ready.\n".utf8), "text/plain") }
-        router.get("/api/v1/targets") { _, _ in text(Array(targetsJSON(agent).utf8), "application/json") }
+        router.get("/api/v1/targets") { request, _ in
+            let query = request.uri.queryParameters
+            return text(Array(targetsJSON(agent, state: query.get("state"), scrapePool: query.get("scrapePool")).utf8), "application/json")
+        }
         router.get("/api/v1/status/queues") { _, _ in
             text(RemoteWriteQueue.statusAnswer(agent.queues, walHighest: agent.storage.highestTimestamp.load(ordering: .relaxed)), "application/json")
         }
@@ -54,14 +57,21 @@ public enum AgentServer {
         Response(status: .ok, headers: [.contentType: type], body: ResponseBody(byteBuffer: ByteBuffer(bytes: body)))
     }
 
-    static func targetsJSON(_ agent: Agent) -> String {
+    /// Prometheus's answer: `state` (`active`, `dropped`, `any` or none: both; anything else:
+    /// neither, as Prometheus) and `scrapePool` (one job's targets) filter it; dropped targets
+    /// show the labels they had before `relabel_configs`, and `droppedTargetCounts` how many
+    /// each job dropped.
+    static func targetsJSON(_ agent: Agent, state: String? = nil, scrapePool: String? = nil) -> String {
+        let state = (state ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        let showActive = state.isEmpty || state == "any" || state == "active"
+        let showDropped = state.isEmpty || state == "any" || state == "dropped"
         var active: [[String: Any]] = []
-        for loop in agent.loops {
+        for loop in agent.loops where showActive && (scrapePool == nil || scrapePool == loop.target.job) {
             let s = loop.status.withLock { $0 }
             let iso = ISO8601DateFormatter()
             iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
             active.append([
-                "discoveredLabels": ["__address__": loop.target.instance, "job": loop.target.job],
+                "discoveredLabels": loop.target.discoveredLabels,
                 "labels": loop.target.labels,
                 "scrapePool": loop.target.job,
                 "scrapeUrl": loop.target.url,
@@ -74,7 +84,16 @@ public enum AgentServer {
                 "scrapeTimeout": ScrapeTarget.formatDuration(loop.target.config.scrapeTimeout)
             ])
         }
-        let body: [String: Any] = ["status": "success", "data": ["activeTargets": active, "droppedTargets": [] as [Any]]]
+        let allDropped = agent.droppedTargets.withLock { $0 }
+        var dropped: [[String: Any]] = []
+        var droppedCounts: [String: Int] = [:]
+        for job in Set(agent.current.withLock { $0.scrapeConfigs.map(\.jobName) }) { droppedCounts[job] = 0 }
+        for d in allDropped {
+            droppedCounts[d.job, default: 0] += 1
+            if showDropped, scrapePool == nil || scrapePool == d.job { dropped.append(["discoveredLabels": d.discoveredLabels, "scrapePool": d.job]) }
+        }
+        let data: [String: Any] = ["activeTargets": active, "droppedTargets": dropped, "droppedTargetCounts": droppedCounts]
+        let body: [String: Any] = ["status": "success", "data": data]
         guard let data = try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys]) else { return "{\"status\":\"error\"}" }
         return String(decoding: data, as: UTF8.self)
     }

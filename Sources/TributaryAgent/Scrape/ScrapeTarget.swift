@@ -9,6 +9,9 @@ public struct ScrapeTarget: Sendable {
     /// `job`, `instance`, the static `labels` and what relabelling left (no `__` labels).
     public var labels: [String: String]
     public var config: ScrapeConfig
+    /// The labels before `relabel_configs` (`__address__`, `__scheme__`, … and the group's),
+    /// as `/api/v1/targets` shows them.
+    public var discoveredLabels: [String: String] = [:]
 
     public var instance: String { labels["instance"] ?? "" }
 
@@ -16,7 +19,14 @@ public struct ScrapeTarget: Sendable {
     /// `__address__`, `__scheme__`, `__metrics_path__`, `__param_*`, `job` and the static labels
     /// go in; a dropped set drops the target; `instance` defaults to `__address__`.
     public static func resolve(_ sc: ScrapeConfig) -> [ScrapeTarget] {
+        resolveKeepingDropped(sc).targets
+    }
+
+    /// As ``resolve(_:)``, with the discovered labels of the targets relabelling dropped (or
+    /// left without an address), which `/api/v1/targets` lists as Prometheus does.
+    public static func resolveKeepingDropped(_ sc: ScrapeConfig) -> (targets: [ScrapeTarget], dropped: [[String: String]]) {
         var out: [ScrapeTarget] = []
+        var dropped: [[String: String]] = []
         for group in sc.staticConfigs {
             for address in group.targets {
                 var labels = group.labels
@@ -27,17 +37,20 @@ public struct ScrapeTarget: Sendable {
                 labels["__scrape_timeout__"] = formatDuration(sc.scrapeTimeout)
                 labels["job"] = sc.jobName
                 for (k, v) in sc.params { if let first = v.first { labels["__param_" + k] = first } }
-                guard var final = Relabeler.process(labels, sc.relabelConfigs), let addr = final["__address__"], !addr.isEmpty else { continue }
+                guard var final = Relabeler.process(labels, sc.relabelConfigs), let addr = final["__address__"], !addr.isEmpty else {
+                    dropped.append(labels)
+                    continue
+                }
                 if final["instance"] == nil { final["instance"] = addr }
                 var query: [String] = []
                 for (k, v) in final where k.hasPrefix("__param_") { query.append(percentEncode(String(k.dropFirst(8))) + "=" + percentEncode(v)) }
                 let path = final["__metrics_path__"] ?? sc.metricsPath
                 let url = (final["__scheme__"] ?? sc.scheme) + "://" + addr + path + (query.isEmpty ? "" : "?" + query.sorted().joined(separator: "&"))
                 final = final.filter { !$0.key.hasPrefix("__") && !$0.value.isEmpty }
-                out.append(ScrapeTarget(job: sc.jobName, url: url, labels: final, config: sc))
+                out.append(ScrapeTarget(job: sc.jobName, url: url, labels: final, config: sc, discoveredLabels: labels))
             }
         }
-        return out
+        return (out, dropped)
     }
 
     static func formatDuration(_ ms: Int64) -> String {
