@@ -38,6 +38,8 @@ public final class Agent: Sendable {
     /// The targets `relabel_configs` dropped, by job, as the loops were last made
     /// (`/api/v1/targets`'s `droppedTargets`).
     public let droppedTargets = Mutex<[(job: String, discoveredLabels: [String: String])]>([])
+    /// Flags, configuration text and reload outcome for `/api/v1/status/*` (set by the command).
+    public let runtime = Mutex(RuntimeStatus())
 
     /// The scrape loops, in configuration order.
     public var loops: [ScrapeLoop] { pool.loops }

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TributaryHTTPServer
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
@@ -442,8 +443,14 @@ extension Receiver {
     }
 
     func buildInfo(_ out: inout JSONWriter) {
-        out.raw("{\"version\":\"3.0.0\",\"revision\":\"tributary-\(TributaryBuild.version)\",\"branch\":\"main\",")
-        out.raw("\"buildUser\":\"tributary\",\"buildDate\":\"\",\"goVersion\":\"swift\"}")
+        out.raw("{")
+        for (i, (name, value)) in TributaryBuild.buildInfo.sorted(by: { $0.key < $1.key }).enumerated() {
+            if i > 0 { out.raw(",") }
+            out.string(name)
+            out.raw(":")
+            out.string(value)
+        }
+        out.raw("}")
     }
 
     func tsdbStatus(_ params: Params, _ out: inout JSONWriter) {
@@ -528,9 +535,4 @@ extension Receiver {
         let q = try requireQuery(params)
         out.string(try Parser.parse(q).formatted)
     }
-}
-
-/// The version printed by `--version` and `status/buildinfo`.
-public enum TributaryBuild {
-    public static let version = "0.1.0"
 }

@@ -1,11 +1,15 @@
 import ArgumentParser
+import Foundation
 import Logging
 import Metrics
 import NIOPosix
 import Prometheus
 import ServiceLifecycle
+import Synchronization
 import TributaryAgent
 import TributaryConfig
+import TributaryHTTPServer
+import TributaryModel
 import UnixSignals
 
 /// `tributary agent`: the edge agent.
@@ -45,6 +49,22 @@ struct AgentCommand: AsyncParsableCommand {
         return settings
     }
 
+    /// The flags in effect (Prometheus's names), for `/api/v1/status/flags`.
+    func flagValues(_ settings: AgentConfiguration) -> [String: String] {
+        let limits = settings.connectionLimits
+        return [
+            "config.file": config, "web.listen-address": "\(settings.host):\(settings.port)", "storage.agent.path": settings.dataDirectory,
+            "storage.agent.no-lockfile": "\(!settings.lockDataDirectory)",
+            "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
+            "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format
+        ]
+    }
+
+    /// The configuration file's text ("" when it cannot be read again).
+    func configText() -> String {
+        (try? String(contentsOfFile: config, encoding: .utf8)) ?? ""
+    }
+
     func run() async throws {
         let settings = try settings()
         log.bootstrap()
@@ -57,9 +77,23 @@ struct AgentCommand: AsyncParsableCommand {
         } catch {
             throw CommandError("cannot start the agent in \(settings.dataDirectory): \(error)")
         }
+        agent.runtime.withLock {
+            $0.flags = flagValues(settings)
+            $0.configLoaded(yaml: configText())
+        }
         let command = self
         let reloader = Reloader(path: config, registry: metrics.registry, prefix: "prometheus", logger: logger) {
-            try await agent.reload(try command.settings())
+            do {
+                let settings = try command.settings()
+                try await agent.reload(settings)
+                agent.runtime.withLock {
+                    $0.flags = command.flagValues(settings)
+                    $0.configLoaded(yaml: command.configText())
+                }
+            } catch {
+                agent.runtime.withLock { $0.reloadFailed() }
+                throw error
+            }
         }
         let host = settings.host
         let app = AgentServer.application(agent, logger: logger, reload: { try await reloader.reload() }) { port in

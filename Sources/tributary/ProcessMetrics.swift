@@ -1,6 +1,7 @@
 import Foundation
 import Prometheus
 import ServiceLifecycle
+import TributaryHTTPServer
 import TributaryReceiver
 
 #if canImport(Glibc)

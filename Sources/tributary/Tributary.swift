@@ -1,4 +1,5 @@
 import ArgumentParser
+import TributaryHTTPServer
 import TributaryReceiver
 
 @main

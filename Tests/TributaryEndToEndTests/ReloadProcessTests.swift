@@ -116,10 +116,18 @@ import TributaryTestSupport
                 return (((json["data"] as? [String: Any])?["activeTargets"] as? [Any]) ?? []).count
             }
             check(try targets() == 1)
+            // Prometheus's status endpoints show the file as loaded, the flags and the outcome.
+            func status(_ path: String) throws -> [String: Any] { (try httpJSON(base + "/api/v1/status/" + path))["data"] as? [String: Any] ?? [:] }
+            let loaded = try status("config"), flags = try status("flags")
+            check(loaded["yaml"] as? String == config(agent.port, dir, targets: ["127.0.0.1:1"]), "status/config: \(loaded)")
+            check(flags["config.file"] as? String == dir + "/agent.yml" && flags["storage.agent.path"] as? String == dir + "/agent", "status/flags: \(flags)")
+            check(try status("runtimeinfo")["reloadConfigSuccess"] as? Bool == true)
+            check(try status("buildinfo")["version"] as? String != nil)
             try config(agent.port, dir, targets: ["127.0.0.1:1", "127.0.0.1:2"]).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
             Self.hangUp(agent)
             check(agent.process.isRunning, "SIGHUP must not end the agent")
             check(try targets() == 2, "SIGHUP applied the new target")
+            check(try status("config")["yaml"] as? String == config(agent.port, dir, targets: ["127.0.0.1:1", "127.0.0.1:2"]), "status/config after the reload")
             try config(agent.port, dir, targets: ["127.0.0.1:1", "127.0.0.1:2", "127.0.0.1:3"]).write(toFile: dir + "/agent.yml", atomically: true, encoding: .utf8)
             check(try Self.status(base + "/-/reload", method: "POST", dir: dir) == 200)
             check(try targets() == 3, "POST /-/reload applied the new target")
@@ -133,6 +141,8 @@ import TributaryTestSupport
             check(try Self.status(base + "/-/reload", method: "POST", dir: dir) == 500)
             check(try targets() == 3, "a bad file changes nothing")
             check(exposedValue(try httpGet(base + "/metrics"), "prometheus_config_last_reload_successful") == 0)
+            check(try status("runtimeinfo")["reloadConfigSuccess"] as? Bool == false, "status/runtimeinfo after a failed reload")
+            check((try status("config")["yaml"] as? String)?.contains("scrape_interval: 2s") == true, "status/config keeps the configuration in effect")
             check(agent.process.isRunning)
         }
     }

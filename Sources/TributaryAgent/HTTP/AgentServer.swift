@@ -31,6 +31,11 @@ public enum AgentServer {
         router.get("/api/v1/status/queues") { _, _ in
             text(RemoteWriteQueue.statusAnswer(agent.queues, walHighest: agent.storage.highestTimestamp.load(ordering: .relaxed)), "application/json")
         }
+        // Prometheus's status endpoints, as its agent mode serves them: what an operator checks
+        // after a reload.
+        for path in ["config", "flags", "runtimeinfo", "buildinfo"] {
+            router.get(RouterPath("/api/v1/status/" + path)) { _, _ in text(Array(statusJSON(agent, path).utf8), "application/json") }
+        }
         for path in ["/", "/targets"] {
             router.get(RouterPath(path)) { _, _ in text(Array(TargetsPage.html.utf8), "text/html; charset=utf-8") }
         }
@@ -51,6 +56,24 @@ public enum AgentServer {
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
             }, logger: logger)
+    }
+
+    /// One of `status/{config,flags,runtimeinfo,buildinfo}` in Prometheus's envelope.
+    static func statusJSON(_ agent: Agent, _ path: String) -> String {
+        let runtime = agent.runtime.withLock { $0 }
+        let data: Any
+        switch path {
+        case "config": data = ["yaml": runtime.configYAML]
+        case "flags": data = runtime.flags
+        case "runtimeinfo":
+            let retention = agent.current.withLock { $0.retention }
+            data = runtime.runtimeInfo(storageRetention: ScrapeTarget.formatDuration(retention), dataDirectory: agent.configuration.dataDirectory)
+        default: data = TributaryBuild.buildInfo
+        }
+        guard let json = try? JSONSerialization.data(withJSONObject: ["status": "success", "data": data], options: [.sortedKeys]) else {
+            return "{\"status\":\"error\",\"errorType\":\"internal\",\"error\":\"cannot encode \(path)\"}"
+        }
+        return String(decoding: json, as: UTF8.self)
     }
 
     static func text(_ body: [UInt8], _ type: String) -> Response {

@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import TributaryHTTPServer
 import TributaryModel
 import TributaryRemoteWrite
 import TributaryTSDB
@@ -17,16 +18,13 @@ extension Receiver {
         iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         switch path {
         case "status/runtimeinfo":
-            let r = runtime.withLock { $0 }
             let storage = configuration.storage
             var retention: [String] = []
             if storage.retentionTime > 0 { retention.append(PrometheusDuration.format(storage.retentionTime)) }
             if storage.retentionSize > 0 { retention.append(ByteCountFormatter.string(fromByteCount: Int64(storage.retentionSize), countStyle: .binary)) }
-            return [
-                "startTime": iso.string(from: r.startTime), "CWD": FileManager.default.currentDirectoryPath,
-                "reloadConfigSuccess": r.reloadConfigSuccess, "lastConfigTime": iso.string(from: r.lastConfigTime), "corruptionCount": 0,
-                "storageRetention": retention.isEmpty ? "unlimited" : retention.joined(separator: " or "), "dataDirectory": configuration.dataDirectory
-            ] as [String: Any]
+            return runtime.withLock {
+                $0.runtimeInfo(storageRetention: retention.isEmpty ? "unlimited" : retention.joined(separator: " or "), dataDirectory: configuration.dataDirectory)
+            }
         case "status/flags":
             return runtime.withLock { $0.flags }
         case "status/config":
