@@ -65,9 +65,11 @@ public final class Agent: Sendable {
         self.fetch = fetch
         current = Mutex(configuration)
         let storage = self.storage
+        // The queues ask the pool's loops for their metadata when they send it.
+        let pool = self.pool
         queueSet = RemoteWriteQueueSet(
             configs: configuration.remoteWrites, storage: storage, dataDirectory: configuration.dataDirectory, retention: configuration.retention,
-            registry: metrics.registry, logger: logger, clock: clock)
+            registry: metrics.registry, logger: logger, clock: clock, metadata: { Self.metadata(of: pool) })
         Self.warnIgnored(configuration, logger)
         for error in discovery.refresh(configuration.scrapeConfigs).errors { logger.warning("file_sd: file left as it was", metadata: ["error": "\(error)"]) }
         let loops = try makeLoops(configuration)
@@ -184,6 +186,14 @@ public final class Agent: Sendable {
                         if newest != .min { metrics.highestTimestamp.set(Double(newest) / 1000) }
                     })
             ]
+    }
+
+    /// The metric metadata of every target as of its last good scrape (each queue sends the
+    /// distinct entries every `metadata_config.send_interval`).
+    public var scrapedMetadata: [MetricMetadata] { Self.metadata(of: pool) }
+
+    static func metadata(of pool: ScrapePool) -> [MetricMetadata] {
+        pool.loops.flatMap { loop in loop.state.withLock { $0.metadata } }
     }
 
     /// Series the scrape loops hold.

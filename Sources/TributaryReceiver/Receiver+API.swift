@@ -422,7 +422,7 @@ extension Receiver {
     }
 
     func metadataJSON(_ params: Params, _ out: inout JSONWriter) {
-        let all = metadata.withLock { $0 }
+        let all = metadata.all
         let metric = params.first("metric")
         out.raw("{")
         var first = true

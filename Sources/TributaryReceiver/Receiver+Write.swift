@@ -89,7 +89,7 @@ extension Receiver {
 
     func store(_ batch: WriteBatch, version: RemoteWriteVersion, settings: LiveSettings) -> (HTTPAnswer, RejectionReason?) {
         metrics.received(batch.sampleCount + batch.rejectedSamples)
-        for m in batch.metadata { metadata.withLock { $0[m.metricFamilyName] = m } }
+        metadata.set(batch.metadata)
         var firstAppendError: (message: String, reason: RejectionReason)?
         var refused: [RejectionReason: Int] = [:]
         var dedup = DedupTally()

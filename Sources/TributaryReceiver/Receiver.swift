@@ -49,7 +49,7 @@ public final class Receiver: Sendable {
     let logger: Logger
     /// Idle decoders, each with the reload generation whose limits it was made with.
     let decoders = Mutex<[(generation: Int, decoder: WriteRequestDecoder)]>([])
-    let metadata = Mutex<[String: MetricMetadata]>([:])
+    let metadata: MetricMetadataTable
     public let metrics: ReceiverMetrics
     /// Forwarding upstream: always there, so a reload can start it; it logs nothing while
     /// `remote_write` is empty.
@@ -91,7 +91,12 @@ public final class Receiver: Sendable {
             logger.warning("the data directory's lock file was left behind: the last run did not stop cleanly", metadata: ["path": "\(directoryLock.path)"])
         }
         forwardingPath = try ForwardingPath(directory: configuration.dataDirectory)
-        forwarder = try Forwarder(configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger)
+        let metadata = MetricMetadataTable()
+        self.metadata = metadata
+        // Forwarding sends upstream the metadata senders sent here (a chained receiver's
+        // dashboards know the metric types too).
+        forwarder = try Forwarder(
+            configuration: configuration, path: forwardingPath, registry: metrics.registry, logger: logger, metadata: { Array(metadata.all.values) })
         wal = try WAL(directory: configuration.dataDirectory + "/wal", options: .init(fsync: configuration.walFsync), logger: logger)
         var headOptions = configuration.head
         headOptions.chunkRange = configuration.storage.blockDuration

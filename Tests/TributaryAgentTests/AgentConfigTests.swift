@@ -74,6 +74,7 @@ import TributaryWire
         #expect(c.remoteWrites.first?.queue.maxSamplesPerSend == 500 && c.remoteWrites.first?.name == "rw0")
         #expect(c.remoteWrites.first?.version == .v1)
         #expect(c.remoteWrites.first?.sendExemplars == true)
+        #expect(c.remoteWrites.first?.metadata.send == false && c.remoteWrites.first?.metadata.sendInterval == 60_000)
     }
 
     static let bad: [(String, String)] = [
@@ -88,8 +89,12 @@ import TributaryWire
         ("scrape_configs:\n  - job_name: a\n    relabel_configs: [{action: hashmod, target_label: t}]\n", "a.yml:3:23: relabel action hashmod needs a modulus"),
         ("remote_write:\n  - url: ftp://x\n", "a.yml:2:10: url must be an http:// or https:// URL"),
         ("remote_write:\n  - url: http://x/w\n    protobuf_message: v3\n", "a.yml:3:23: protobuf_message must be"),
-        ("remote_write:\n  - url: http://x/w\n    metadata_config: {send: true}\n", "a.yml:3:29: metadata_config.send: true is not supported yet"),
-        ("remote_write:\n  - url: http://x/w\n    metadata_config: {send_interval: 1m}\n", "a.yml:3:22: metadata_config.send: true is not supported yet"),
+        (
+            "remote_write:\n  - url: http://x/w\n    metadata_config: {send: true}\n    protobuf_message: io.prometheus.write.v2.Request\n",
+            "a.yml:3:29: metadata_config.send: true needs protobuf_message: prometheus.WriteRequest"
+        ),
+        ("remote_write:\n  - url: http://x/w\n    metadata_config: {send_interval: soon}\n", "a.yml:3:38: expected a duration"),
+        ("remote_write:\n  - url: http://x/w\n    metadata_config: {max_samples_per_send: 0}\n", "a.yml:3:45: metadata_config.max_samples_per_send must be positive"),
         ("remote_write:\n  - url: http://x/w\n    send_exemplars: maybe\n", "a.yml:3:21: expected true or false"),
         ("global:\n  external_labels: {1bad: x}\n", "a.yml:2:20: invalid label name \"1bad\""),
         ("scrape_configs:\n  - job_name: a\n    honor_labels: yes please\n", "a.yml:3:19: expected true or false"),

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import TributaryModel
 
@@ -67,5 +68,50 @@ import TributaryModel
         #expect(broken.ended == [a])
         let ofA = zip(broken.ids, broken.samples).filter { $0.0 == a }.map(\.1)
         #expect(ofA.count == 1 && ofA.allSatisfy(\.isStale), "nothing of the broken body is written, only a's stale marker: \(ofA)")
+    }
+
+    /// `# HELP`, `# TYPE` and `# UNIT` become the target's metric metadata (what the queues send
+    /// over remote write 1.0), kept from the last good scrape.
+    @Test func metadataOfTheLastGoodScrape() throws {
+        let ingest = try Self.ingest()
+        var state = ScrapeIngest.State()
+        var next: UInt32 = 1
+        let allocate = { (n: Int) -> UInt32 in
+            defer { next += UInt32(n) }
+            return next
+        }
+        let body = """
+            # HELP node_load1 1m load average.
+            # TYPE node_load1 gauge
+            node_load1 0.5
+            # HELP http_requests_total Requests with a \\\\ and a \\n.
+            # TYPE http_requests_total counter
+            http_requests_total 7
+            # TYPE plain untyped
+            plain 1
+
+            """
+        _ = ingest.ingest(Self.text(body), failure: nil, at: 1_000, duration: 0, state: &state, allocate: allocate)
+        #expect(
+            state.metadata == [
+                MetricMetadata(type: .gauge, metricFamilyName: "node_load1", help: "1m load average."),
+                MetricMetadata(type: .counter, metricFamilyName: "http_requests_total", help: "Requests with a \\ and a \n."),
+                MetricMetadata(type: .unknown, metricFamilyName: "plain")
+            ], "\(state.metadata)")
+        let first = state.metadataFingerprint
+        // The same lines: the same fingerprint, nothing rebuilt. Changed help: rebuilt.
+        _ = ingest.ingest(Self.text(body), failure: nil, at: 16_000, duration: 0, state: &state, allocate: allocate)
+        #expect(state.metadataFingerprint == first)
+        _ = ingest.ingest(Self.text(body.replacingOccurrences(of: "1m load average.", with: "Load, 1 minute.")), failure: nil, at: 31_000, duration: 0, state: &state, allocate: allocate)
+        #expect(state.metadata.first?.help == "Load, 1 minute." && state.metadataFingerprint != first)
+        // A failed scrape keeps the last good scrape's metadata.
+        _ = ingest.ingest(Self.text("# TYPE x gauge\nx{ 1\n"), failure: nil, at: 46_000, duration: 0, state: &state, allocate: allocate)
+        #expect(state.metadata.count == 3 && state.metadata.first?.help == "Load, 1 minute.")
+
+        // OpenMetrics: the family name of the TYPE line, and its unit.
+        var om = ScrapeIngest.State()
+        let omBody = "# TYPE rx_bytes counter\n# UNIT rx_bytes bytes\n# HELP rx_bytes Received.\nrx_bytes_total 5\n# EOF\n"
+        _ = ingest.ingest((Array(omBody.utf8), "application/openmetrics-text; version=1.0.0"), failure: nil, at: 1_000, duration: 0, state: &om, allocate: allocate)
+        #expect(om.metadata == [MetricMetadata(type: .counter, metricFamilyName: "rx_bytes", help: "Received.", unit: "bytes")], "\(om.metadata)")
     }
 }

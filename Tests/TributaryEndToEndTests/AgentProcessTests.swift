@@ -199,6 +199,59 @@ import TributaryTestSupport
         }
     }
 
+    /// Metric metadata over remote write 1.0: our agent and Prometheus 2.42's agent scrape the
+    /// same node_exporter, each into a receiver of ours; both receivers answer
+    /// `/api/v1/metadata` alike (type, help and unit of every family, as Prometheus's agent
+    /// sends them), and our queue counts what it sent under Prometheus's metric names.
+    @Test func metadataMatchesPrometheusAgent() async throws {
+        try await Self.onThread { check in
+            let node = try Self.node()
+            defer { node.stop(); node.removeDirectory() }
+            let ours = try Self.receiver()
+            defer { ours.stop(); ours.removeDirectory() }
+            let theirs = try Self.receiver()
+            defer { theirs.stop(); theirs.removeDirectory() }
+            let agent = try Self.agent { port, dir in
+                Self.agentConfig(
+                    port: port, dir: dir, replica: "a", node: node.port, writes: ["http://127.0.0.1:\(ours.port)/api/v1/write"],
+                    extra: "\n    metadata_config: {send_interval: 1s}")
+            }
+            defer { agent.stop(); agent.removeDirectory() }
+            let prometheus = try PeerProcess("prometheus", readyPath: "/-/ready") { port, dir in
+                try """
+                global: {scrape_interval: 1s}
+                scrape_configs:
+                  - job_name: node
+                    static_configs: [{targets: ["127.0.0.1:\(node.port)"]}]
+                remote_write:
+                  - url: http://127.0.0.1:\(theirs.port)/api/v1/write
+                    metadata_config: {send_interval: 1s}
+                """.write(toFile: dir + "/p.yml", atomically: true, encoding: .utf8)
+                return ["--enable-feature=agent", "--config.file=\(dir)/p.yml", "--storage.agent.path=\(dir)/data", "--web.listen-address=127.0.0.1:\(port)"]
+            }
+            defer { prometheus.stop(); prometheus.removeDirectory() }
+            func metadata(_ receiver: PeerProcess) throws -> [String: [[String: String]]] {
+                (try httpJSON("http://127.0.0.1:\(receiver.port)/api/v1/metadata"))["data"] as? [String: [[String: String]]] ?? [:]
+            }
+            var a: [String: [[String: String]]] = [:], b: [String: [[String: String]]] = [:]
+            for _ in 0..<40 {
+                a = try metadata(ours)
+                b = try metadata(theirs)
+                if a.count > 50, a == b { print("metadata vs prometheus agent: \(a.count) families, all alike"); break }
+                Thread.sleep(forTimeInterval: 0.5)
+            }
+            check(a.count > 50, "node_exporter's families arrived: \(a.count)")
+            check(a["node_load1"] == [["type": "gauge", "help": "1m load average.", "unit": ""]], "\(a["node_load1"] ?? [])")
+            check(a["node_cpu_seconds_total"]?.first?["type"] == "counter")
+            let differing = Set(a.keys).union(b.keys).filter { a[$0] != b[$0] }.sorted()
+            check(differing.isEmpty, "families whose metadata differs from Prometheus's agent: \(differing.prefix(10).map { "\($0): \(a[$0] ?? []) vs \(b[$0] ?? [])" })")
+            let m = try httpGet("http://127.0.0.1:\(agent.port)/metrics")
+            check(exposedValue(m, "prometheus_remote_storage_metadata_total") >= Double(a.count), "metadata counted")
+            check(exposedValue(m, "prometheus_remote_storage_metadata_bytes_total") > 0)
+            check(exposedValue(m, "prometheus_remote_storage_metadata_failed_total") == 0)
+        }
+    }
+
     /// `protobuf_message: io.prometheus.write.v2.Request`: remote write 2.0 to our receiver.
     @Test func remoteWrite20() async throws {
         try await Self.onThread { check in

@@ -18,6 +18,7 @@ import TributaryWAL
         defer { central.removeData() }
         var rw = RemoteWriteConfig(url: central.base + "/api/v1/write", name: "central")
         rw.queue.batchSendDeadline = 100
+        rw.metadata.sendInterval = 200
         let site = try await TestServer {
             $0.dedupWindow = 1000
             $0.remoteWrites = [rw]
@@ -32,7 +33,7 @@ import TributaryWAL
                     ["__name__": "node_load1", "instance": "host-\(i)", "job": "node", "group": "lab-6", "replica": replica],
                     (0..<30).map { k in (start + Int64(k) * 1000 + (replica == "b" ? 300 : 0), Double(k)) })
             }
-            #expect(try await site.write(ReceiverTests.body(series)).0 == 204)
+            #expect(try await site.write(ReceiverTests.body(series, metadata: [MetricMetadata(type: .gauge, metricFamilyName: "node_load1", help: "1m load average.")])).0 == 204)
         }
         let stored = try await site.metric("tributary_remote_write_samples_stored_total")
         #expect(stored == 90, "one sample per window and series")
@@ -54,6 +55,15 @@ import TributaryWAL
         #expect(atSite == 0, "what the site stores has no external label")
         let perSeries = try await central.queryScalar("min(count_over_time(node_load1%5B5m%5D))")
         #expect(perSeries == 30)
+        // The metadata the site was sent goes upstream too.
+        var metadata: [String: Any] = [:]
+        for _ in 0..<50 {
+            let (_, json, _) = try await central.get("/api/v1/metadata")
+            metadata = json["data"] as? [String: Any] ?? [:]
+            if !metadata.isEmpty { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect((metadata["node_load1"] as? [[String: String]]) == [["type": "gauge", "help": "1m load average.", "unit": ""]], "\(metadata)")
         let m = try await site.metric("prometheus_remote_storage_samples_failed_total")
         #expect(m == 0)
         // A reload changes the external labels of what is forwarded from then on.

@@ -20,6 +20,10 @@ struct ScrapeIngest: Sendable {
         /// The iteration whose series are live (the last good scrape), if any.
         var liveIteration: Int?
         var synthetic: [UInt32] = []
+        /// The target's metric metadata as of its last good scrape, and the fingerprint of the
+        /// lines it came from (``ScrapedMetadata``).
+        var metadata: [MetricMetadata] = []
+        var metadataFingerprint: UInt64 = 0
     }
 
     /// What to write for one scrape: new series first (ids from `allocate`), then samples.
@@ -69,6 +73,7 @@ struct ScrapeIngest: Sendable {
             // (a series seen before is not parsed again); the answer is kept for the sample.
             var asked = false
             var answered: (id: UInt32, dropped: Bool, duplicate: Bool)?
+            var metadata = ScrapedMetadata()
             answer.body.withUnsafeBytes { body in
                 do {
                     while let entry = try parser.next(known: { key in
@@ -76,7 +81,10 @@ struct ScrapeIngest: Sendable {
                         answered = s.cache.lookup(key, iteration: iteration)
                         return answered != nil
                     }) {
-                        guard case .sample(let sample) = entry else { continue }
+                        guard case .sample(let sample) = entry else {
+                            metadata.note(entry)
+                            continue
+                        }
                         scraped += 1
                         let key = UnsafeRawBufferPointer(rebasing: body[sample.series])
                         let found = asked ? answered : s.cache.lookup(key, iteration: iteration)
@@ -115,6 +123,13 @@ struct ScrapeIngest: Sendable {
                     }
                 } catch let e {
                     failure = "parse error at \(e)"
+                }
+                if failure == nil {
+                    let fingerprint = metadata.fingerprint(body)
+                    if fingerprint != s.metadataFingerprint {
+                        s.metadata = metadata.entries(parser)
+                        s.metadataFingerprint = fingerprint
+                    }
                 }
             }
             if let failure {

@@ -36,14 +36,18 @@ public final class Forwarder: Sendable {
     let ids = Mutex<[Labels: Entry]>([:])
 
     /// Queue metrics go to the receiver's registry.
-    init(configuration: ReceiverConfiguration, path: ForwardingPath, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) throws {
+    /// `metadata` lists what the queues send as metric metadata.
+    init(
+        configuration: ReceiverConfiguration, path: ForwardingPath, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system,
+        metadata: (@Sendable () -> [MetricMetadata])? = nil
+    ) throws {
         let directory = configuration.dataDirectory + "/forward"
         let storage = try QueueStorage(directory: directory, logger: logger)
         self.storage = storage
         self.path = path
         queueSet = RemoteWriteQueueSet(
             configs: Self.queueConfigs(configuration.remoteWrites, path: path), storage: storage, dataDirectory: directory, retention: configuration.forwardRetention,
-            registry: registry, logger: logger, clock: clock)
+            registry: registry, logger: logger, clock: clock, metadata: metadata)
         retention = configuration.forwardRetention
         externalLabels = Mutex(configuration.externalLabels)
         self.logger = logger

@@ -59,19 +59,31 @@ extension ConfigReader {
         }
         rw.http = try httpSettings(m)
         if let v = m["send_exemplars"] { rw.sendExemplars = try bool(v) }
+        var asksForMetadata: Node?
         if let v = m["metadata_config"] {
-            // Metadata is not sent yet: a config asking for it (send defaults to true, as in
-            // Prometheus) is refused, not ignored.
             let meta = try mapping(v, allowed: ["send", "send_interval", "max_samples_per_send"])
-            if try meta["send"].map({ n throws(ConfigError) in try bool(n) }) ?? true {
-                throw error(meta["send"] ?? v, "metadata_config.send: true is not supported yet (Tributary does not send metric metadata); set send: false or remove metadata_config")
+            if let n = meta["send"] {
+                rw.metadata.send = try bool(n)
+                if rw.metadata.send { asksForMetadata = n }
+            }
+            if let n = meta["send_interval"] { rw.metadata.sendInterval = try positiveDuration(n) }
+            if let n = meta["max_samples_per_send"] {
+                let max = try int(n)
+                guard max > 0 else { throw error(n, "metadata_config.max_samples_per_send must be positive, got \(max)") }
+                rw.metadata.maxSamplesPerSend = max
             }
         }
         if let v = m["write_relabel_configs"] { rw.writeRelabelConfigs = try relabelConfigs(v) }
         if let v = m["protobuf_message"] {
             switch try string(v) {
             case "prometheus.WriteRequest": rw.version = .v1
-            case "io.prometheus.write.v2.Request": rw.version = .v2
+            case "io.prometheus.write.v2.Request":
+                rw.version = .v2
+                // Remote write 2.0 has no metadata-only request (metadata rides on each series):
+                // an explicit `send: true` is refused rather than quietly not honoured.
+                if let asksForMetadata {
+                    throw error(asksForMetadata, "metadata_config.send: true needs protobuf_message: prometheus.WriteRequest (remote write 2.0 sends no metadata requests); remove it or set send: false")
+                }
             case let other: throw error(v, "protobuf_message must be prometheus.WriteRequest or io.prometheus.write.v2.Request, got \"\(other)\"")
             }
         }

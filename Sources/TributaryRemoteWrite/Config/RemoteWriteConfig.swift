@@ -14,6 +14,18 @@ public struct QueueConfig: Sendable, Equatable {
     public init() {}
 }
 
+/// `metadata_config`: metric metadata (type, help, unit of each family the sender knows)
+/// sent every `sendInterval` in requests of their own, as Prometheus sends it over remote
+/// write 1.0 (remote write 2.0 carries metadata on each series; Prometheus sends none there
+/// unless its WAL records metadata, and neither do we).
+public struct MetadataConfig: Sendable, Equatable {
+    public var send = true
+    public var sendInterval: Int64 = 60_000
+    public var maxSamplesPerSend = 500
+
+    public init() {}
+}
+
 public struct RemoteWriteConfig: Sendable, Equatable {
     public var url: String
     public var name: String
@@ -25,6 +37,7 @@ public struct RemoteWriteConfig: Sendable, Equatable {
     public var version = RemoteWriteVersion.v1
     /// Send the exemplars the agent scrapes (OpenMetrics targets), as Prometheus's option.
     public var sendExemplars = false
+    public var metadata = MetadataConfig()
     /// Headers computed for each request (a receiver's forwarding path), after `headers`.
     public var dynamicHeaders: DynamicHeaders?
 

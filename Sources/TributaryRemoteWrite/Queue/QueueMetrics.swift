@@ -11,6 +11,10 @@ final class QueueMetrics: Sendable {
     let samplesNotWritten: Counter
     let exemplarsNotWritten: Counter
     let bytesSent: Counter
+    let metadataSent: Counter
+    let metadataFailed: Counter
+    let metadataRetried: Counter
+    let metadataBytes: Counter
     let shards: Gauge
     let shardsDesired: Gauge
     let shardsMin: Gauge
@@ -30,6 +34,10 @@ final class QueueMetrics: Sendable {
         samplesNotWritten = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_storage_not_written_total", unitName: "", helpText: "Remote write 2.0: data a receiver answered 2xx for but did not count as written (X-Prometheus-Remote-Write-*-Written), by kind."), labels: l + [("kind", "samples")])
         exemplarsNotWritten = registry.makeCounter(descriptor: .init(metricName: "tributary_remote_storage_not_written_total", unitName: "", helpText: "Remote write 2.0: data a receiver answered 2xx for but did not count as written (X-Prometheus-Remote-Write-*-Written), by kind."), labels: l + [("kind", "exemplars")])
         bytesSent = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_bytes_total", unitName: "", helpText: "Compressed bytes sent."), labels: l)
+        metadataSent = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_metadata_total", unitName: "", helpText: "Metric metadata entries sent (counted when a request is attempted)."), labels: l)
+        metadataFailed = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_metadata_failed_total", unitName: "", helpText: "Metric metadata entries dropped after a non-retryable error."), labels: l)
+        metadataRetried = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_metadata_retried_total", unitName: "", helpText: "Metric metadata entries sent again after a retryable error."), labels: l)
+        metadataBytes = registry.makeCounter(descriptor: .init(metricName: "prometheus_remote_storage_metadata_bytes_total", unitName: "", helpText: "Compressed bytes of metric metadata sent."), labels: l)
         shards = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_shards", unitName: "", helpText: "Shards sending in parallel."), labels: l)
         shardsDesired = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_shards_desired", unitName: "", helpText: "Shards the last round's throughput asks for (the next round's count)."), labels: l)
         shardsMin = registry.makeGauge(descriptor: .init(metricName: "prometheus_remote_storage_shards_min", unitName: "", helpText: "queue_config.min_shards."), labels: l)

@@ -13,8 +13,12 @@ import TributaryWire
 /// `max_samples_per_send`, retrying 5xx, network errors and (by default) 429 with exponential
 /// backoff and `Retry-After`, dropping with a count on other 4xx. The position is saved after
 /// each delivered round, so a restart resumes there; at most `capacity` samples are in memory.
+/// Over remote write 1.0 it also sends the metric metadata `metadataSource` lists, every
+/// `metadata_config.send_interval`, in requests of its own (as Prometheus's metadata watcher).
 public final class RemoteWriteQueue: Service, Sendable {
     public let config: RemoteWriteConfig
+    /// The metadata of the families being sent (the agent's targets', a receiver's stored).
+    let metadataSource: (@Sendable () -> [MetricMetadata])?
     let storage: QueueStorage
     let positionFile: String
     let retention: Int64
@@ -30,8 +34,12 @@ public final class RemoteWriteQueue: Service, Sendable {
     public let status = Mutex(QueueStatus())
 
     /// Its metrics (Prometheus's remote-storage names) go to `registry`.
-    public init(config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger, clock: WallClock = .system) {
+    public init(
+        config: RemoteWriteConfig, storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger,
+        clock: WallClock = .system, metadata: (@Sendable () -> [MetricMetadata])? = nil
+    ) {
         self.config = config
+        metadataSource = metadata
         self.storage = storage
         let safe = String(config.name.map { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" ? $0 : "_" })
         positionFile = dataDirectory + "/queues/" + safe + ".position"
@@ -45,7 +53,17 @@ public final class RemoteWriteQueue: Service, Sendable {
     public func run() async throws {
         do {
             let client = try RemoteWriteClient(config)
-            try await cancelWhenGracefulShutdown { try await self.deliver(client) }
+            try await cancelWhenGracefulShutdown {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await self.deliver(client) }
+                    if let source = self.metadataSource, self.config.metadata.send, self.config.version == .v1 {
+                        group.addTask { try await self.sendMetadata(source, client: client) }
+                    }
+                    // Both run until cancelled; either one failing ends the other.
+                    try await group.next()
+                    group.cancelAll()
+                }
+            }
         } catch is CancellationError {
         } catch {
             logger.error("remote write queue stopped", metadata: ["queue": "\(config.name)", "error": "\(error)"])
@@ -81,6 +99,8 @@ public final class RemoteWriteQueue: Service, Sendable {
         let body: [UInt8]
         let samples: Int
         var exemplars = 0
+        /// Metric metadata entries (a metadata request carries nothing else).
+        var metadata = 0
         let newest: Int64
     }
 
@@ -159,6 +179,30 @@ public final class RemoteWriteQueue: Service, Sendable {
             batch.removeAll(keepingCapacity: true)
             exemplars.removeAll(keepingCapacity: true)
             batchStarted = ContinuousClock.now
+        }
+    }
+
+    // MARK: metadata
+
+    /// Every `send_interval`: the distinct metadata entries, in requests of at most
+    /// `max_samples_per_send` entries, each retried as samples are.
+    func sendMetadata(_ source: @Sendable () -> [MetricMetadata], client: RemoteWriteClient) async throws {
+        let encoder = WriteRequestEncoder()
+        let perRequest = config.metadata.maxSamplesPerSend
+        while true {
+            try await Task.sleep(for: .milliseconds(config.metadata.sendInterval))
+            let all = Self.distinct(source())
+            for start in stride(from: 0, to: all.count, by: perRequest) {
+                let part = Array(all[start..<min(start + perRequest, all.count)])
+                try await post(Request(body: encoder.encode(WriteRequest(metadata: part)), samples: 0, metadata: part.count, newest: .min), client: client)
+            }
+        }
+    }
+
+    /// Each entry once (two targets expose the same families), in a stable order.
+    static func distinct(_ entries: [MetricMetadata]) -> [MetricMetadata] {
+        Set(entries).sorted {
+            ($0.metricFamilyName, $0.type.rawValue, $0.help, $0.unit) < ($1.metricFamilyName, $1.type.rawValue, $1.help, $1.unit)
         }
     }
 
@@ -257,17 +301,19 @@ public final class RemoteWriteQueue: Service, Sendable {
 
     /// Sends one request, retrying until it is delivered or refused for good.
     func post(_ request: Request, client: RemoteWriteClient) async throws {
-        let count = request.samples, body = request.body, newest = request.newest, exemplars = request.exemplars
+        let count = request.samples, body = request.body, newest = request.newest, exemplars = request.exemplars, metadata = request.metadata
         var backoff = Duration.milliseconds(config.queue.minBackoff)
         var attempt = 0
         while true {
             try Task.checkCancellation()
             if attempt > 0 {
                 metrics.samplesRetried.increment(by: Int64(count))
+                if metadata > 0 { metrics.metadataRetried.increment(by: Int64(metadata)) }
                 status.withLock { $0.samplesRetried += Int64(count) }
             }
             attempt += 1
             metrics.samplesSent.increment(by: Int64(count))
+            if metadata > 0 { metrics.metadataSent.increment(by: Int64(metadata)) }
             if exemplars > 0 { metrics.exemplarsSent.increment(by: Int64(exemplars)) }
             let started = ContinuousClock.now
             var retryAfter: Duration?
@@ -276,7 +322,8 @@ public final class RemoteWriteQueue: Service, Sendable {
                 metrics.batchDuration.record(ContinuousClock.now - started)
                 let code = response.status
                 if (200..<300).contains(code) {
-                    metrics.bytesSent.increment(by: Int64(body.count))
+                    // Prometheus counts metadata bytes apart from the data's.
+                    (metadata > 0 ? metrics.metadataBytes : metrics.bytesSent).increment(by: Int64(body.count))
                     if newest != .min { metrics.highestSent.set(Double(newest) / 1000) }
                     status.withLock {
                         $0.samplesDelivered += Int64(count)
@@ -290,10 +337,11 @@ public final class RemoteWriteQueue: Service, Sendable {
                     metrics.samplesFailed.increment(by: Int64(count))
                     failed("HTTP \(code): \(String(decoding: response.body.prefix(200), as: UTF8.self))", dropped: count)
                     if exemplars > 0 { metrics.exemplarsFailed.increment(by: Int64(exemplars)) }
+                    if metadata > 0 { metrics.metadataFailed.increment(by: Int64(metadata)) }
                     logger.error(
                         "remote write refused; dropping the samples",
                         metadata: [
-                            "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)", "exemplars": "\(exemplars)",
+                            "queue": "\(config.name)", "status": "\(code)", "samples": "\(count)", "exemplars": "\(exemplars)", "metadata": "\(metadata)",
                             "error": "\(String(decoding: response.body.prefix(300), as: UTF8.self))"
                         ])
                     return

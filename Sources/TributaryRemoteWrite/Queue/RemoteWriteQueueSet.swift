@@ -19,6 +19,8 @@ public final class RemoteWriteQueueSet: Service, Sendable {
     let registry: PrometheusCollectorRegistry
     let logger: Logger
     let clock: WallClock
+    /// What each queue sends as metric metadata (``RemoteWriteQueue``).
+    let metadata: (@Sendable () -> [MetricMetadata])?
     private let queueList: Mutex<[RemoteWriteQueue]>
     private let running = Mutex<[Running]?>(nil)
     /// Serialises ``replace(_:)`` and the start in ``run()``.
@@ -26,9 +28,10 @@ public final class RemoteWriteQueueSet: Service, Sendable {
 
     public init(
         configs: [RemoteWriteConfig], storage: QueueStorage, dataDirectory: String, retention: Int64, registry: PrometheusCollectorRegistry, logger: Logger,
-        clock: WallClock = .system
+        clock: WallClock = .system, metadata: (@Sendable () -> [MetricMetadata])? = nil
     ) {
         self.storage = storage
+        self.metadata = metadata
         self.dataDirectory = dataDirectory
         self.retention = retention
         self.registry = registry
@@ -40,7 +43,8 @@ public final class RemoteWriteQueueSet: Service, Sendable {
 
     /// A queue for `config` over this set's storage, metrics and clock.
     private func makeQueue(_ config: RemoteWriteConfig) -> RemoteWriteQueue {
-        RemoteWriteQueue(config: config, storage: storage, dataDirectory: dataDirectory, retention: retention, registry: registry, logger: logger, clock: clock)
+        RemoteWriteQueue(
+            config: config, storage: storage, dataDirectory: dataDirectory, retention: retention, registry: registry, logger: logger, clock: clock, metadata: metadata)
     }
 
     /// The queues now, in configuration order.

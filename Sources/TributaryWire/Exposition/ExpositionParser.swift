@@ -89,7 +89,7 @@ public struct ExpositionParser {
         return ArraySlice(Self.unescape(bytes[span.value]))
     }
 
-    static func unescape(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+    public static func unescape(_ raw: ArraySlice<UInt8>) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(raw.count)
         var i = raw.startIndex
