@@ -82,7 +82,7 @@ struct ScrapeIngest: Sendable {
                         return answered != nil
                     }) {
                         guard case .sample(let sample) = entry else {
-                            metadata.note(entry)
+                            metadata.note(entry, body)
                             continue
                         }
                         scraped += 1
@@ -124,13 +124,10 @@ struct ScrapeIngest: Sendable {
                 } catch let e {
                     failure = "parse error at \(e)"
                 }
-                if failure == nil {
-                    let fingerprint = metadata.fingerprint(body)
-                    if fingerprint != s.metadataFingerprint {
-                        s.metadata = metadata.entries(parser)
-                        s.metadataFingerprint = fingerprint
-                    }
-                }
+            }
+            if failure == nil, metadata.fingerprint != s.metadataFingerprint, let entries = ScrapedMetadata.entries(answer.body, format: parser.format) {
+                s.metadata = entries
+                s.metadataFingerprint = metadata.fingerprint
             }
             if let failure {
                 // Nothing of a failed scrape is written; the series it had not logged are forgotten.

@@ -1,45 +1,34 @@
 import TributaryModel
 import TributaryWire
 
-/// The `# HELP`, `# TYPE` and `# UNIT` lines of one scrape, kept as byte ranges while the body
-/// is parsed and turned into metric metadata only when they changed since the last good
-/// scrape (a target's metadata rarely changes; building strings for it at every scrape would
-/// cost more than comparing a hash).
+/// The `# HELP`, `# TYPE` and `# UNIT` lines of one scrape, hashed as the body is parsed; they
+/// are turned into metric metadata (a second parse of the body) only when the hash differs
+/// from the last good scrape's. A target's metadata rarely changes: building strings for it
+/// at every scrape would cost more than hashing a line.
 struct ScrapedMetadata {
-    private(set) var lines: [ExpositionEntry] = []
+    private(set) var fingerprint: UInt64 = 0xcbf2_9ce4_8422_2325
 
-    mutating func note(_ entry: ExpositionEntry) {
-        lines.append(entry)
-    }
+    private mutating func mix(_ x: UInt64) { fingerprint = (fingerprint ^ x) &* 0x0000_0100_0000_01b3 }
 
-    /// A hash of the lines' bytes and types.
-    func fingerprint(_ body: UnsafeRawBufferPointer) -> UInt64 {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        func mix(_ x: UInt64) { h = (h ^ x) &* 0x0000_0100_0000_01b3 }
-        for line in lines {
-            switch line {
-            case .help(let name, let text):
-                mix(1)
-                mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name])))
-                mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[text])))
-            case .type(let name, let type):
-                mix(2)
-                mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name])))
-                mix(UInt64(type.metadataType.rawValue))
-            case .unit(let name, let unit):
-                mix(3)
-                mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name])))
-                mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[unit])))
-            case .sample:
-                break
-            }
+    /// Takes in one metadata line of `body` (samples are ignored).
+    mutating func note(_ entry: ExpositionEntry, _ body: UnsafeRawBufferPointer) {
+        switch entry {
+        case .help(let name, let text):
+            mix(1 ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name.lowerBound..<text.upperBound])))
+        case .type(let name, let type):
+            mix(UInt64(2 + type.metadataType.rawValue) ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name])))
+        case .unit(let name, let unit):
+            mix(3 ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name.lowerBound..<unit.upperBound])))
+        case .sample:
+            break
         }
-        return h
     }
 
-    /// One entry per family, in the order the families first appear; a family with a help or
-    /// unit and no type is `unknown`, as Prometheus records it.
-    func entries(_ parser: ExpositionParser) -> [MetricMetadata] {
+    /// The metadata of `body`: one entry per family, in the order the families first appear; a
+    /// family with a help or unit and no type is `unknown`, as Prometheus records it. Nil when
+    /// the body does not parse (the caller parsed it once already, so it does).
+    static func entries(_ body: [UInt8], format: ExpositionFormat) -> [MetricMetadata]? {
+        var parser = ExpositionParser(body, format: format)
         var out: [MetricMetadata] = []
         var index: [String: Int] = [:]
         func family(_ name: Range<Int>) -> Int {
@@ -49,17 +38,21 @@ struct ScrapedMetadata {
             out.append(MetricMetadata(type: .unknown, metricFamilyName: key))
             return out.count - 1
         }
-        for line in lines {
-            switch line {
-            case .help(let name, let text):
-                out[family(name)].help = String(decoding: ExpositionParser.unescape(parser.bytes[text]), as: UTF8.self)
-            case .type(let name, let type):
-                out[family(name)].type = type.metadataType
-            case .unit(let name, let unit):
-                out[family(name)].unit = parser.string(unit)
-            case .sample:
-                break
+        do {
+            while let entry = try parser.next() {
+                switch entry {
+                case .help(let name, let text):
+                    out[family(name)].help = String(decoding: ExpositionParser.unescape(body[text]), as: UTF8.self)
+                case .type(let name, let type):
+                    out[family(name)].type = type.metadataType
+                case .unit(let name, let unit):
+                    out[family(name)].unit = parser.string(unit)
+                case .sample:
+                    break
+                }
             }
+        } catch {
+            return nil
         }
         return out
     }
