@@ -99,6 +99,12 @@ import TributaryModel
                 MetricMetadata(type: .unknown, metricFamilyName: "plain")
             ], "\(state.metadata)")
         let first = state.metadataFingerprint
+        // A second target with the same lines shares the first's list (one copy per site, not
+        // per target).
+        var other = ScrapeIngest.State()
+        _ = ingest.ingest(Self.text(body), failure: nil, at: 1_000, duration: 0, state: &other, allocate: allocate)
+        #expect(other.metadata == state.metadata)
+        #expect(other.metadata.withUnsafeBufferPointer { $0.baseAddress } == state.metadata.withUnsafeBufferPointer { $0.baseAddress })
         // The same lines: the same fingerprint, nothing rebuilt. Changed help: rebuilt.
         _ = ingest.ingest(Self.text(body), failure: nil, at: 16_000, duration: 0, state: &state, allocate: allocate)
         #expect(state.metadataFingerprint == first)

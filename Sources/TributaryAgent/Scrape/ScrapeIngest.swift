@@ -125,7 +125,9 @@ struct ScrapeIngest: Sendable {
                     failure = "parse error at \(e)"
                 }
             }
-            if failure == nil, metadata.fingerprint != s.metadataFingerprint, let entries = ScrapedMetadata.entries(answer.body, format: parser.format) {
+            if failure == nil, metadata.fingerprint != s.metadataFingerprint,
+                let entries = ScrapedMetadata.entries(answer.body, format: parser.format, fingerprint: metadata.fingerprint)
+            {
                 s.metadata = entries
                 s.metadataFingerprint = metadata.fingerprint
             }

@@ -1,3 +1,4 @@
+import Synchronization
 import TributaryModel
 import TributaryWire
 
@@ -22,6 +23,24 @@ struct ScrapedMetadata {
         case .sample:
             break
         }
+    }
+
+    /// Metadata lists by fingerprint, shared by the targets that expose the same lines: a site's
+    /// node_exporters all do, and a copy per target was ~60 KB each (100 targets: 6 MiB). A
+    /// cache only: emptied when it holds too many lists (the targets keep theirs).
+    static let shared = Mutex<[UInt64: [MetricMetadata]]>([:])
+    static let sharedLimit = 256
+
+    /// The metadata of `body`, whose lines hashed to `fingerprint`: another target's list with
+    /// the same fingerprint, else parsed from the body.
+    static func entries(_ body: [UInt8], format: ExpositionFormat, fingerprint: UInt64) -> [MetricMetadata]? {
+        if let known = shared.withLock({ $0[fingerprint] }) { return known }
+        guard let parsed = entries(body, format: format) else { return nil }
+        shared.withLock { table in
+            if table.count >= sharedLimit { table.removeAll() }
+            table[fingerprint] = parsed
+        }
+        return parsed
     }
 
     /// The metadata of `body`: one entry per family, in the order the families first appear; a
