@@ -46,7 +46,7 @@ extension Receiver {
             case "query_range": warnings = try rangeQuery(params, queued: queued, &out)
             case "series": warnings = try series(params, &out)
             case "labels": warnings = try labelNames(params, &out)
-            case "metadata": metadataJSON(params, &out)
+            case "metadata": try metadataJSON(params, &out)
             case "status/buildinfo": buildInfo(&out)
             case "status/tsdb": tsdbStatus(params, &out)
             case "query_exemplars": try exemplars(params, &out)
@@ -421,12 +421,25 @@ extension Receiver {
         out.raw("]")
     }
 
-    func metadataJSON(_ params: Params, _ out: inout JSONWriter) {
+    /// Prometheus's `metadata`: `metric` picks one family; `limit` caps the families (0 answers
+    /// none, negative or absent: all, as Prometheus); `limit_per_metric` caps the entries of
+    /// each, which is one here (the newest a sender sent), so it only has to be a number.
+    func metadataJSON(_ params: Params, _ out: inout JSONWriter) throws {
+        func number(_ name: String) throws(APIError) -> Int? {
+            guard let text = params.first(name), !text.isEmpty else { return nil }
+            guard let n = Int(text) else { throw APIError(.badData, "\(name) must be a number") }
+            return n
+        }
+        let limit = try number("limit") ?? -1
+        _ = try number("limit_per_metric")
         let all = metadata.all
         let metric = params.first("metric")
         out.raw("{")
         var first = true
+        var written = 0
         for name in all.keys.sorted() where metric == nil || metric == name {
+            if limit >= 0, written >= limit { break }
+            written += 1
             guard let m = all[name] else { continue }
             if !first { out.raw(",") }
             first = false

@@ -69,6 +69,27 @@ import TributaryWire
         await server.stop()
     }
 
+    /// `/api/v1/metadata`'s `limit` and `limit_per_metric` as Prometheus reads them.
+    @Test func metadataLimits() async throws {
+        let server = try await TestServer()
+        defer { server.removeData() }
+        let families = ["a_total", "b", "c_seconds"].map { MetricMetadata(type: .gauge, metricFamilyName: $0, help: "about \($0)") }
+        #expect(try await server.write(Self.body([], metadata: families)).0 == 204)
+        var (code, json, text) = try await server.get("/api/v1/metadata")
+        #expect(code == 200 && (json["data"] as? [String: Any])?.count == 3, "\(text)")
+        (code, json, text) = try await server.get("/api/v1/metadata?limit=2&limit_per_metric=1")
+        #expect(code == 200 && (json["data"] as? [String: Any])?.keys.sorted() == ["a_total", "b"], "\(text)")
+        (code, json, text) = try await server.get("/api/v1/metadata?limit=0")
+        #expect(code == 200 && (json["data"] as? [String: Any])?.isEmpty == true, "\(text)")
+        (code, json, text) = try await server.get("/api/v1/metadata?limit=-1&metric=b")
+        #expect(code == 200 && (json["data"] as? [String: Any])?.keys.sorted() == ["b"], "\(text)")
+        for bad in ["limit=many", "limit_per_metric=x"] {
+            (code, json, text) = try await server.get("/api/v1/metadata?" + bad)
+            #expect(code == 400 && json["errorType"] as? String == "bad_data", "\(bad): \(text)")
+        }
+        await server.stop()
+    }
+
     /// A `limit` that cuts an answer short says so, with Prometheus's warning; one that does
     /// not cut it adds nothing.
     @Test func limitsWarnWhenTheyTruncate() async throws {
