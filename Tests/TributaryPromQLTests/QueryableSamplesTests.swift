@@ -36,7 +36,7 @@ import TributaryTSDB
         ("timestamp(m)", steps * 3),
         ("clamp(m, 2, 1)", steps * 3),  // empty whatever the input, which is still read
         ("m @ 700", steps * 3),
-        ("vector(1)", 0),
+        ("vector(1)", 0)
     ])
     func rangeQueries(query: String, expected: Int) throws {
         let (_, annotations) = try Engine().rangeQuery(query, start: 600_000, end: 900_000, step: 10_000, querier: Self.head().querier())
@@ -47,7 +47,7 @@ import TributaryTSDB
         ("m", 3),
         ("m[1m]", 3 * 12),  // a range vector: its samples
         ("m[2m:10s]", 3 * 12),  // a bare subquery: what its selector picked at its 12 steps
-        ("rate(m[1m])", 3 * 12),
+        ("rate(m[1m])", 3 * 12)
     ])
     func instantQueries(query: String, expected: Int) throws {
         let (_, annotations) = try Engine().instantQuery(query, at: 900_000, querier: Self.head().querier())

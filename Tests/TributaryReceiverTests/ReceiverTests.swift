@@ -106,7 +106,7 @@ import TributaryWire
             ("/api/v1/series?match%5B%5D=up&\(window)", 2, 3),
             ("/api/v1/labels?\(window)", 2, 3),
             ("/api/v1/label/instance/values?\(window)", 2, 3),
-            ("/api/v1/label/__name__/values?\(window)", 1, 2),
+            ("/api/v1/label/__name__/values?\(window)", 1, 2)
         ]
         for c in cases {
             var (code, json, text) = try await server.get(c.path + "&limit=\(c.truncated)")
