@@ -188,10 +188,8 @@ public final class Agent: Sendable {
             ]
     }
 
-    /// The metric metadata of every target as of its last good scrape (each queue sends the
-    /// distinct entries every `metadata_config.send_interval`).
-    public var scrapedMetadata: [MetricMetadata] { Self.metadata(of: pool) }
-
+    /// The metric metadata of every target of `pool` as of its last good scrape (each queue
+    /// sends the distinct entries every `metadata_config.send_interval`).
     static func metadata(of pool: ScrapePool) -> [MetricMetadata] {
         pool.loops.flatMap { loop in loop.state.withLock { $0.metadata } }
     }

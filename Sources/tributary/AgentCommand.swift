@@ -51,13 +51,10 @@ struct AgentCommand: AsyncParsableCommand {
 
     /// The flags in effect (Prometheus's names), for `/api/v1/status/flags`.
     func flagValues(_ settings: AgentConfiguration) -> [String: String] {
-        let limits = settings.connectionLimits
-        return [
+        WebOptions.flagValues(settings.connectionLimits, log: log).merging([
             "config.file": config, "web.listen-address": "\(settings.host):\(settings.port)", "storage.agent.path": settings.dataDirectory,
-            "storage.agent.no-lockfile": "\(!settings.lockDataDirectory)",
-            "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
-            "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format
-        ]
+            "storage.agent.no-lockfile": "\(!settings.lockDataDirectory)"
+        ]) { _, own in own }
     }
 
     /// The configuration file's text ("" when it cannot be read again).

@@ -89,17 +89,15 @@ struct Receive: AsyncParsableCommand {
 
     /// The flags in effect (Prometheus's names where it has them), for `/api/v1/status/flags`.
     func flagValues(_ settings: ReceiverConfiguration) -> [String: String] {
-        let storage = settings.storage, limits = settings.connectionLimits
-        return [
+        let storage = settings.storage
+        return WebOptions.flagValues(settings.connectionLimits, log: log).merging([
             "config.file": config ?? "", "web.listen-address": "\(settings.host):\(settings.port)", "storage.tsdb.path": settings.dataDirectory,
             "storage.tsdb.retention.time": PrometheusDuration.format(storage.retentionTime),
             "storage.tsdb.retention.size": storage.retentionSize > 0 ? "\(storage.retentionSize)B" : "0",
             "storage.tsdb.min-block-duration": PrometheusDuration.format(storage.blockDuration), "web.enable-admin-api": "\(settings.adminAPI)",
             "storage.tsdb.no-lockfile": "\(!settings.lockDataDirectory)",
-            "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
-            "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format,
             "dedup-window": PrometheusDuration.format(settings.dedupWindow), "wal-fsync": settings.walFsync.rawValue
-        ]
+        ]) { _, own in own }
     }
 
     /// The configuration file's text ("" without one, or when it cannot be read again).

@@ -12,6 +12,14 @@ struct WebOptions: ParsableArguments {
     @Option(name: .customLong("web.read-header-timeout"), help: "Longest a request head may take to arrive after its first byte or the connection's start (default 10s).")
     var readHeaderTimeout: String?
 
+    /// The web and log flags in effect, Prometheus's names, for either command's `status/flags`.
+    static func flagValues(_ limits: ConnectionLimits, log: LogOptions) -> [String: String] {
+        [
+            "web.max-connections": "\(limits.maxConnections)", "web.read-timeout": PrometheusDuration.format(limits.readTimeout),
+            "web.read-header-timeout": PrometheusDuration.format(limits.readHeaderTimeout), "log.level": log.level, "log.format": log.format
+        ]
+    }
+
     func apply(to limits: inout ConnectionLimits) throws(CommandError) {
         if let maxConnections {
             guard maxConnections > 0 else { throw CommandError("--web.max-connections \(maxConnections): expected a positive number") }

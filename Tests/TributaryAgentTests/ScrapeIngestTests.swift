@@ -16,16 +16,21 @@ import TributaryModel
         return ScrapeIngest(target: try #require(ScrapeTarget.resolve(sc).first), externalLabels: ["replica": "a"])
     }
 
+    /// Series ids in order from 1, as a loop's allocator hands them out.
+    static func allocator() -> (Int) -> UInt32 {
+        var next: UInt32 = 1
+        return { n in
+            defer { next += UInt32(n) }
+            return next
+        }
+    }
+
     static func text(_ s: String) -> (body: [UInt8], contentType: String?) { (Array(s.utf8), "text/plain; version=0.0.4") }
 
     @Test func batchesOfAScrapeSequence() throws {
         let ingest = try Self.ingest()
         var state = ScrapeIngest.State()
-        var next: UInt32 = 1
-        let allocate = { (n: Int) -> UInt32 in
-            defer { next += UInt32(n) }
-            return next
-        }
+        let allocate = Self.allocator()
         let name = { (labels: Labels) in labels.pairs.first { $0.0 == "__name__" }?.1 ?? "" }
 
         // First scrape: two series and the five synthetic ones are new.
@@ -75,11 +80,7 @@ import TributaryModel
     @Test func metadataOfTheLastGoodScrape() throws {
         let ingest = try Self.ingest()
         var state = ScrapeIngest.State()
-        var next: UInt32 = 1
-        let allocate = { (n: Int) -> UInt32 in
-            defer { next += UInt32(n) }
-            return next
-        }
+        let allocate = Self.allocator()
         let body = """
             # HELP node_load1 1m load average.
             # TYPE node_load1 gauge

@@ -13,15 +13,18 @@ struct ScrapedMetadata {
 
     /// Takes in one metadata line of `body` (samples are ignored).
     mutating func note(_ entry: ExpositionEntry, _ body: UnsafeRawBufferPointer) {
+        // The kind of line, then its bytes from the name on (a TYPE line's type as its number).
+        func line(_ kind: UInt64, _ bytes: Range<Int>) {
+            mix(kind)
+            mix(StableHash.hash(UnsafeRawBufferPointer(rebasing: body[bytes])))
+        }
         switch entry {
-        case .help(let name, let text):
-            mix(1 ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name.lowerBound..<text.upperBound])))
+        case .help(let name, let text): line(1, name.lowerBound..<text.upperBound)
+        case .unit(let name, let unit): line(2, name.lowerBound..<unit.upperBound)
         case .type(let name, let type):
-            mix(UInt64(2 + type.metadataType.rawValue) ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name])))
-        case .unit(let name, let unit):
-            mix(3 ^ StableHash.hash(UnsafeRawBufferPointer(rebasing: body[name.lowerBound..<unit.upperBound])))
-        case .sample:
-            break
+            line(3, name)
+            mix(UInt64(type.metadataType.rawValue))
+        case .sample: break
         }
     }
 
