@@ -5,6 +5,7 @@ import NIOCore
 import Prometheus
 import Synchronization
 import TributaryHTTPServer
+import TributaryModel
 import TributaryRemoteWrite
 import TributaryWAL
 
@@ -66,8 +67,9 @@ public enum AgentServer {
         case "config": data = ["yaml": runtime.configYAML]
         case "flags": data = runtime.flags
         case "runtimeinfo":
-            let retention = agent.current.withLock { $0.retention }
-            data = runtime.runtimeInfo(storageRetention: ScrapeTarget.formatDuration(retention), dataDirectory: agent.configuration.dataDirectory)
+            // Storage settings apply at start only (a reload leaves them), so `configuration`'s.
+            let storage = agent.configuration
+            data = runtime.runtimeInfo(storageRetention: PrometheusDuration.format(storage.retention), dataDirectory: storage.dataDirectory)
         default: data = TributaryBuild.buildInfo
         }
         guard let json = try? JSONSerialization.data(withJSONObject: ["status": "success", "data": data], options: [.sortedKeys]) else {
