@@ -52,6 +52,32 @@ import TributaryModel
         #expect(try exemplars(keep: false).allSatisfy { $0 == nil }, "only checked unless kept")
     }
 
+    /// The family rules over a page of many families (the table that finds them grows past
+    /// 32): a family declared early is still found after hundreds of others, in each rule.
+    @Test func textFamilyRulesOverManyFamilies() throws {
+        var page = "# TYPE early_seconds histogram\n# TYPE early_q summary\n"
+        for i in 0..<300 { page += "# HELP f\(i) Family \(i).\n# TYPE f\(i) gauge\nf\(i) \(i)\n" }
+        #expect(try Self.samples(page, .prometheusText).count == 300)
+        let lines = 2 + 300 * 3
+        func failure(_ tail: String) -> ExpositionError? {
+            do {
+                _ = try Self.samples(page + tail, .prometheusText)
+                return nil
+            } catch let e as ExpositionError {
+                return e
+            } catch {
+                return nil
+            }
+        }
+        #expect(failure("# TYPE f7 counter\n") == ExpositionError(line: lines + 1, column: 11, message: "second TYPE line for metric \"f7\""))
+        #expect(failure("# HELP f250 again\n") == ExpositionError(line: lines + 1, column: 13, message: "second HELP line for metric \"f250\""))
+        #expect(failure("f9 1\n# TYPE f9 gauge\n")?.message == "second TYPE line for metric \"f9\"")
+        #expect(failure("late 1\n# TYPE late gauge\n")?.message == "TYPE line for metric \"late\" after its samples")
+        #expect(failure("early_seconds_bucket{le=\"x\"} 1\n")?.message == "expected a float as value for the le label, got \"x\"")
+        #expect(failure("early_q{quantile=\"y\"} 1\n")?.message == "expected a float as value for the quantile label, got \"y\"")
+        #expect(failure("early_seconds_bucket{le=\"0.5\"} 1\nearly_seconds_sum 2\nearly_q_count 3\nf4_bucket{le=\"z\"} 1\n") == nil)
+    }
+
     @Test func textFormatValues() throws {
         let got = try Self.samples(
             """
