@@ -43,6 +43,11 @@ enum QueryBenchmark {
         let end = Double(start) / 1000 + Double(rounds - 1) * 15
         print("query: \(series) series x \(hours)h at 15 s (\(series * rounds) samples); range queries over the last \(range / 60) min, step \(step) s; median of 5 over HTTP")
         var table: [String: [(cold: Double, warm: Double, series: Int)]] = [:]
+        // To profile the warm path by hand: TRIBUTARY_BENCH_QUERIES=1,4 runs those queries
+        // alone (by index), TRIBUTARY_BENCH_WARM_ROUNDS=N refreshes each (the median of all).
+        let env = ProcessInfo.processInfo.environment
+        let warmRounds = max(1, env["TRIBUTARY_BENCH_WARM_ROUNDS"].flatMap(Int.init) ?? 5)
+        let queries = env["TRIBUTARY_BENCH_QUERIES"].map { list in list.split(separator: ",").compactMap { Int($0) }.filter(Self.queries.indices.contains).map { Self.queries[$0] } } ?? Self.queries
         var memory: [(String, Double, Double)] = []
         let targets = IngestBenchmark.targets(tributary: tributary)
         for target in targets {
@@ -123,13 +128,13 @@ enum QueryBenchmark {
                 let (cold, count) = median(url(0, cache: false))
                 _ = time(url(60 - Double(written) * 15, cache: true))
                 var warmTimes: [Double] = []
-                for _ in 0..<5 {
+                for _ in 0..<warmRounds {
                     failures += IngestBenchmark.Server.send(
                         NodeExporterLoad.round(series: labels, perRequest: 2000, round: rounds + written, startMs: start), port: server.port, connections: 4)
                     written += 1
                     warmTimes.append(time(url(-Double(written) * 15, cache: true)).0)
                 }
-                let warm = warmTimes.sorted()[2]
+                let warm = warmTimes.sorted()[warmTimes.count / 2]
                 rows.append((cold, warm, count))
             }
             table[target.name] = rows
