@@ -33,6 +33,23 @@ enum ExpositionBenchmark {
             return 500
         }
         print(String(format: "parse text 0.0.4, every series known: %.0f ns per sample (%.2fM samples/s)", parseKnown, 1e3 / parseKnown))
+        // The same page as OpenMetrics (what a target answers our Accept header with when it
+        // can): the family named without `_total`, `# EOF` at the end.
+        let openMetrics =
+            Array(
+                String(decoding: bytes, as: UTF8.self).replacingOccurrences(of: "# HELP node_cpu_seconds_total", with: "# HELP node_cpu_seconds")
+                    .replacingOccurrences(of: "# TYPE node_cpu_seconds_total", with: "# TYPE node_cpu_seconds").utf8) + Array("# EOF\n".utf8)
+        var openMetricsCount = 0
+        var check = ExpositionParser(openMetrics, format: .openMetrics)
+        while let entry = try? check.next() { if case .sample = entry { openMetricsCount += 1 } }
+        let parseOpenMetrics = measure(seconds) {
+            var parser = ExpositionParser(openMetrics, format: .openMetrics)
+            while let entry = try? parser.next(known: { $0.count > 0 }) {
+                if case .sample = entry { samples += 1 }
+            }
+            return 500
+        }
+        print(String(format: "parse OpenMetrics 1.0 (%d of 500 samples parsed), every series known: %.0f ns per sample", openMetricsCount, parseOpenMetrics))
         // A page recorded from a real node_exporter: ~280 families, most of a sample or two, so
         // the HELP and TYPE lines and the family rules weigh far more than in the page above.
         let pagePath = "scripts/bench-pages/node-exporter.prom"

@@ -78,6 +78,28 @@ import TributaryModel
         #expect(failure("early_seconds_bucket{le=\"0.5\"} 1\nearly_seconds_sum 2\nearly_q_count 3\nf4_bucket{le=\"z\"} 1\n") == nil)
     }
 
+    /// OpenMetrics's per-series timestamp rules in a family of many series (its table grown
+    /// past its first slots).
+    @Test func openMetricsTimestampRulesOverManySeries() throws {
+        var page = "# TYPE a counter\n"
+        for i in 0..<100 { page += "a_total{i=\"\(i)\"} 1 \(100 + i)\n" }
+        func failure(_ tail: String) -> String? {
+            do {
+                _ = try Self.samples(page + tail + "# EOF\n", .openMetrics)
+                return nil
+            } catch let e as ExpositionError {
+                return e.message
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(failure("") == nil)
+        #expect(failure("a_total{i=\"99\"} 2 200\n") == nil)
+        #expect(failure("a_total{i=\"99\"} 2 198\n") == "timestamps of \"a_total\" go backwards")
+        #expect(failure("a_total{i=\"99\"} 2\n") == "\"a_total\" has a timestamp on some samples and not on others")
+        #expect(failure("a_total{i=\"3\"} 2 300\n") == "samples of \"a_total\" with these labels appear again: they must be contiguous")
+    }
+
     @Test func textFormatValues() throws {
         let got = try Self.samples(
             """
