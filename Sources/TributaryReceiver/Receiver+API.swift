@@ -153,15 +153,20 @@ extension Receiver {
         if let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
             expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
         {
-            let (series, annotations, hit) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
+            let (answer, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
             warnings = annotations.warnings
             stats.add(annotations)
             stats.eval = clock.secondsElapsed
-            // Runs are compressed for the cache once the answer is asked again (a dashboard
-            // refreshing), not for every query asked once.
-            write(
-                series, start: start, end: end, step: step, makeFragments: hit, workers: engine.options.workers,
-                stats: params.first("stats") != nil ? stats : nil, &out)
+            switch answer {
+            case .cached(let series, let hit):
+                // Runs are compressed for the cache once the answer is asked again (a dashboard
+                // refreshing), not for every query asked once.
+                write(
+                    series, start: start, end: end, step: step, makeFragments: hit, workers: engine.options.workers,
+                    stats: params.first("stats") != nil ? stats : nil, &out)
+            case .uncached(let value):
+                write(value, stats: params.first("stats") != nil ? stats : nil, workers: engine.options.workers, &out)
+            }
         } else {
             let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             warnings = annotations.warnings

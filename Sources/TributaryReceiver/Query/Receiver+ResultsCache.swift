@@ -9,7 +9,7 @@ extension Receiver {
     /// write since has touched reused, the rest computed, and the whole answer kept for the
     /// next refresh. The answer is written from the cache's JSON, so no step is formatted twice.
     /// `hit`: cached steps were reused.
-    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> ([CachedSeries], Annotations, hit: Bool) {
+    func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> (CachedAnswer, Annotations) {
         let key = ResultsCache.key(expr, start: start, step: step, lookback: engine.options.lookbackDelta)
         // Taken before the lookup and the evaluation: whatever is written after them is
         // measured from here by the next refresh.
@@ -38,8 +38,14 @@ extension Receiver {
             metrics.resultsCacheMisses.increment()
             let (value, work) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
             guard case .matrix(let all) = value else { throw APIError(.execution, "unexpected result type in range query") }
-            computed = all
             annotations = work
+            // Too large for the cache to keep: written as computed, a part at a time, instead
+            // of as the cache's JSON of every step first (a 6 h panel of 4,704 series: 135 MB
+            // of JSON held at once, only for the cache to turn it away).
+            guard all.reduce(0, { $0 + $1.samples.count }) <= ResultsCache.largestAnswer(cache.maxPoints) else {
+                return (.uncached(value), annotations)
+            }
+            computed = all
         }
         // Both in label order (the cache keeps answers so): one walk pairs a series' cached
         // steps with its computed ones.
@@ -76,7 +82,14 @@ extension Receiver {
             count = pairs.count
         }
         cache.store(key, series: series, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
-        return (series, annotations, reused)
+        return (.cached(series, hit: reused), annotations)
+    }
+
+    /// A range answer through the results cache: the cache's series (`hit`: cached steps were
+    /// reused), or, when it was computed whole and is too large to keep, the engine's matrix.
+    enum CachedAnswer {
+        case cached([CachedSeries], hit: Bool)
+        case uncached(QueryValue)
     }
 
     /// Where one series of a cached range answer comes from.
