@@ -149,33 +149,28 @@ extension Receiver {
         let engine = try engineFor(params)
         stats.prepare = clock.secondsElapsed
         clock = .now
-        let warnings: [String]
+        let (answer, annotations): (CachedAnswer, Annotations)
         if let cache = resultsCache, params.first("nocache") != "1", ResultsCache.isCacheable(expr),
             expr.type == .vector || expr.type == .scalar, (end - start) / step < 11_000
         {
-            let (answer, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
-            warnings = annotations.warnings
-            stats.add(annotations)
-            stats.eval = clock.secondsElapsed
-            switch answer {
-            case .cached(let series, let hit):
-                // Runs are compressed for the cache once the answer is asked again (a dashboard
-                // refreshing), not for every query asked once.
-                write(
-                    series, start: start, end: end, step: step, makeFragments: hit, workers: engine.options.workers,
-                    stats: params.first("stats") != nil ? stats : nil, &out)
-            case .uncached(let value):
-                write(value, stats: params.first("stats") != nil ? stats : nil, workers: engine.options.workers, &out)
-            }
+            (answer, annotations) = try cachedRangeQuery(expr, start: start, end: end, step: step, engine: engine, cache: cache)
         } else {
-            let (value, annotations) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
-            warnings = annotations.warnings
-            stats.add(annotations)
-            stats.eval = clock.secondsElapsed
-            write(value, stats: params.first("stats") != nil ? stats : nil, workers: engine.options.workers, &out)
+            let (value, work) = try engine.rangeQuery(expr, start: start, end: end, step: step, querier: db.querier())
+            (answer, annotations) = (.uncached(value), work)
+        }
+        stats.add(annotations)
+        stats.eval = clock.secondsElapsed
+        let shownStats = params.first("stats") != nil ? stats : nil
+        switch answer {
+        case .cached(let series, let hit):
+            // Runs are compressed for the cache once the answer is asked again (a dashboard
+            // refreshing), not for every query asked once.
+            write(series, start: start, end: end, step: step, makeFragments: hit, workers: engine.options.workers, stats: shownStats, &out)
+        case .uncached(let value):
+            write(value, stats: shownStats, workers: engine.options.workers, &out)
         }
         noteSlow(q, range: "\(Double(start) / 1000) to \(Double(end) / 1000) step \(Double(step) / 1000)s", stats)
-        return warnings
+        return annotations.warnings
     }
 
     /// `workers`: the query's helper threads, to format a large matrix's series on.

@@ -7,8 +7,8 @@ import TributaryTSDB
 extension Receiver {
     /// A range query through the results cache: the cached steps of the same query that no
     /// write since has touched reused, the rest computed, and the whole answer kept for the
-    /// next refresh. The answer is written from the cache's JSON, so no step is formatted twice.
-    /// `hit`: cached steps were reused.
+    /// next refresh. The answer is written from the cache's JSON, so no step is formatted twice;
+    /// one computed whole that the cache would not keep is handed back as computed.
     func cachedRangeQuery(_ expr: Expr, start: Int64, end: Int64, step: Int64, engine: Engine, cache: ResultsCache) throws -> (CachedAnswer, Annotations) {
         let key = ResultsCache.key(expr, start: start, step: step, lookback: engine.options.lookbackDelta)
         // Taken before the lookup and the evaluation: whatever is written after them is
@@ -42,7 +42,7 @@ extension Receiver {
             // Too large for the cache to keep: written as computed, a part at a time, instead
             // of as the cache's JSON of every step first (a 6 h panel of 4,704 series: 135 MB
             // of JSON held at once, only for the cache to turn it away).
-            guard all.reduce(0, { $0 + $1.samples.count }) <= ResultsCache.largestAnswer(cache.maxPoints) else {
+            guard cache.keeps(points: all.reduce(0) { $0 + $1.samples.count }) else {
                 return (.uncached(value), annotations)
             }
             computed = all

@@ -125,7 +125,7 @@ public final class ResultsCache: Sendable {
         let points = kept.reduce(0) { $0 + $1.count }
         // (A quarter, as this was, left every answer over 500k points uncached by default: a
         // 6 h panel of 1,200 series at 30 s is 870k, and each refresh computed it whole.)
-        guard points <= Self.largestAnswer(maxPoints) else { return }
+        guard keeps(points: points) else { return }
         state.withLock { state in
             if let old = state.entries[key] { state.points -= old.points }
             state.clock &+= 1
@@ -139,9 +139,9 @@ public final class ResultsCache: Sendable {
         }
     }
 
-    /// The most points one answer may keep: half the cache, so that a large panel leaves
-    /// room for the rest of its dashboard.
-    static func largestAnswer(_ maxPoints: Int) -> Int { maxPoints / 2 }
+    /// Whether an answer of `points` points is kept: at most half the cache, so that a large
+    /// panel leaves room for the rest of its dashboard.
+    func keeps(points: Int) -> Bool { points <= maxPoints / 2 }
 
     /// Compressed runs held over all entries, of `steps` steps when given (for tests).
     func compressedRuns(steps: Int64? = nil) -> Int {
