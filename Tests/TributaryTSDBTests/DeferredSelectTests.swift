@@ -68,6 +68,75 @@ import TributaryModel
         try DBTests.expectAll(store.db, expected, "after the cut")
     }
 
+    /// A deferred read of a few chunks decodes them in place under the stripe lock; one of more
+    /// chunks, or with out-of-order samples in its range, keeps to a snapshot decoded after the
+    /// lock. Every window at and across chunk edges reads what an eager select reads, both ways,
+    /// and a refresh of the last minutes (from resume points, across cuts) reads in place.
+    @Test func readsInPlaceMatchSnapshots() throws {
+        var options = HeadOptions()
+        options.outOfOrderWindow = 86_400_000
+        let head = Head(options: options)
+        let inOrder: Labels = ["__name__": "up", "instance": "a"]
+        let late: Labels = ["__name__": "up", "instance": "b"]
+        let times = (0..<700).map { Int64($0) * 15_000 }
+        _ = try head.commit { batch in
+            for (i, t) in times.enumerated() {
+                _ = batch.append(inOrder, Sample(timestamp: t, value: Double(i % 23) * 1.5))
+                if i % 50 != 7 { _ = batch.append(late, Sample(timestamp: t, value: Double(i))) }
+            }
+        }
+        // Every 50th sample of `late` arrives out of order.
+        _ = try head.commit { batch in
+            for (i, t) in times.enumerated() where i % 50 == 7 { _ = batch.append(late, Sample(timestamp: t, value: Double(i))) }
+        }
+        let a = try #require(head.lookup(inOrder.withView { $0 }, hash: inOrder.stableHash))
+        #expect(a.closed.count >= 4)
+        let edges = a.closed.flatMap { [$0.minTime, $0.maxTime] } + [a.headMinTime, a.head.maxTime]
+        var windows: [(Int64, Int64)] = [(.min, .max), (-1, -1), (0, 0), (times[699] + 1, .max)]
+        for e in edges { windows += [(e - 1, e), (e, e), (e - 300_000, e), (e, e + 300_000), (e - 3_600_000, e), (e + 1, e + 14_999)] }
+        var paths: [String: Int] = [:]
+        for (start, end) in windows {
+            let where_ = "window \(start)...\(end)"
+            let eager = try head.querier().dump([m("__name__", .equal, "up")], start: start, end: end)
+            let selected = try head.querier().selectDeferred([m("__name__", .equal, "up")], start: start, end: end, on: nil)
+            var read: [Labels: [Sample]] = [:]
+            for i in 0..<selected.count {
+                var samples: [Sample] = [Sample(timestamp: -7, value: -7)]
+                guard let labels = try selected.read(i, appendingTo: &samples) else {
+                    #expect(samples.count == 1, "\(where_): nothing appended for a series without samples")
+                    continue
+                }
+                #expect(samples.first == Sample(timestamp: -7, value: -7), "\(where_): appended after what was there")
+                read[labels] = Array(samples.dropFirst())
+            }
+            #expect(read == eager, "\(where_)")
+            for s in [a, try #require(head.lookup(late.withView { $0 }, hash: late.stableHash))] {
+                var ignored: [Sample] = []
+                switch head.read(s, start: start, end: end, into: &ignored) {
+                case .none: paths["none", default: 0] += 1
+                case .appended: paths["in place", default: 0] += 1
+                case .snapshot: paths["snapshot", default: 0] += 1
+                }
+            }
+        }
+        #expect(paths["in place", default: 0] > 20 && paths["snapshot", default: 0] > 20 && paths["none", default: 0] > 0, "both paths taken: \(paths)")
+        // A dashboard's refreshes: each a sample later, five minutes back, in place.
+        var written = times.enumerated().map { Sample(timestamp: $0.element, value: Double($0.offset % 23) * 1.5) }
+        for n in 700..<1000 {
+            let sample = Sample(timestamp: Int64(n) * 15_000, value: Double(n % 13) * 0.25)
+            _ = try head.commit { _ = $0.append(inOrder, sample) }
+            written.append(sample)
+            let start = sample.timestamp - 300_000
+            var got: [Sample] = []
+            guard case .appended(let labels) = head.read(a, start: start, end: sample.timestamp, into: &got) else {
+                Issue.record("refresh \(n): not read in place")
+                continue
+            }
+            #expect(labels == inOrder)
+            #expect(got == written.filter { $0.timestamp >= start }, "refresh \(n)")
+        }
+    }
+
     @Test func theListTakesEachSeriesOnce() throws {
         let list = SelectedList([
             QueriedSeries(labels: ["__name__": "a"], makeIterator: { ArraySampleIterator(samples: [Sample(timestamp: 1, value: 1)]) }),

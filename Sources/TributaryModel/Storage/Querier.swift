@@ -130,6 +130,18 @@ public protocol SelectedSeries: AnyObject {
     /// Each index is taken at most once; different indexes may be taken on different threads
     /// at once. What the caller drops is freed on its thread.
     func take(_ i: Int) throws(QueryError) -> QueriedSeries?
+    /// As ``take(_:)``, with the samples appended to `out` (in order) instead of kept to be
+    /// read later: the labels, or nil (and nothing appended) when the series has no sample in
+    /// the range. A storage may read them under its own lock and keep nothing per series.
+    func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels?
+}
+
+extension SelectedSeries {
+    public func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+        guard let s = try take(i) else { return nil }
+        s.appendSamples(to: &out)
+        return s.labels
+    }
 }
 
 /// Series already read, handed out one by one.

@@ -84,19 +84,17 @@ extension Evaluator {
                         buffers.samples.removeAll(keepingCapacity: true)
                         results[j].samplesRead = 0
                         results[j].hasValues = false
-                        // Taken (snapshotted) here, on the thread that computes it, and freed
-                        // here too.
-                        let s: QueriedSeries?
+                        // Read here, on the thread that computes it.
+                        let labels: Labels?
                         do throws(QueryError) {
-                            s = try series.take(first + j)
+                            labels = try series.read(first + j, appendingTo: &buffers.samples)
                         } catch {
                             failure.withLock { $0 = EvaluationError(reading: error) }
                             return
                         }
-                        guard let s else { return }
-                        s.appendSamples(to: &buffers.samples)
+                        guard let labels else { return }
                         results[j].samplesRead = buffers.samples.count
-                        results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(s.labels, $0, buffers, &results[j].series) }
+                        results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(labels, $0, buffers, &results[j].series) }
                     }
                 }
             }
