@@ -135,6 +135,16 @@ import TributaryModel
             #expect(labels == inOrder)
             #expect(got == written.filter { $0.timestamp >= start }, "refresh \(n)")
         }
+        // The refreshes kept the series' labels in its resume box, and read them from there.
+        let box = try #require(head.stripes[head.stripe(forHash: a.hash)].map.withLock { $0.resumeBoxes[a.id] })
+        #expect(box.labels == inOrder)
+        box.labels = ["__name__": "kept"]
+        var again: [Sample] = []
+        guard case .appended(let kept) = head.read(a, start: written[written.count - 1].timestamp, end: .max, into: &again) else {
+            Issue.record("not read in place")
+            return
+        }
+        #expect(kept == ["__name__": "kept"], "read from the box, not built again")
     }
 
     @Test func theListTakesEachSeriesOnce() throws {

@@ -290,10 +290,17 @@ extension Head {
     }
 
     private static func snapshot(_ s: MemSeries, _ at: Located, start: Int64, end: Int64, _ resumeBoxes: inout [UInt32: ResumeBox]) -> SeriesSnapshot {
+        var box = at.lastClosed || at.open ? resumeBoxes[s.id] : nil
+        return snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
+    }
+
+    private static func snapshot(
+        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout [UInt32: ResumeBox]
+    ) -> SeriesSnapshot {
         SeriesSnapshot(
             closed: at.closed.isEmpty ? [] : s.closed, inRange: at.closed.isEmpty ? 0..<0 : at.closed,
-            lastClosedResume: at.lastClosed ? s.closedResumePoint(before: start, &resumeBoxes) : nil, open: at.open ? s.head.bytes : [],
-            openResume: at.open ? s.resumePoint(before: start, &resumeBoxes) : nil, ooo: at.ooo ? s.ooo : [], start: start, end: end)
+            lastClosedResume: at.lastClosed ? s.closedResumePoint(before: start, box: &box, &resumeBoxes) : nil, open: at.open ? s.head.bytes : [],
+            openResume: at.open ? s.resumePoint(before: start, box: &box, &resumeBoxes) : nil, ooo: at.ooo ? s.ooo : [], start: start, end: end)
     }
 
     /// Chunks a read decodes under the stripe lock (``read(_:start:end:into:)``) at most.
@@ -322,23 +329,38 @@ extension Head {
     func read(_ s: MemSeries, start: Int64, end: Int64, into out: inout [Sample]) -> Read {
         stripes[stripe(forHash: s.hash)].map.withLock { table -> Read in
             guard let at = Self.locate(s, start: start, end: end) else { return .none }
-            guard !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock else {
-                return .snapshot(s.labels(symbols), Self.snapshot(s, at, start: start, end: end, &table.resumeBoxes))
-            }
-            let state = s.state
-            if !at.closed.isEmpty {
-                let lastResume = at.lastClosed ? s.closedResumePoint(before: start, &table.resumeBoxes) : nil
-                let lastIndex = state.pointee.closed.count - 1
-                for i in at.closed {
-                    XORChunk.decode(state.pointee.closed[i].bytes, from: start, to: end, resumingAt: i == lastIndex ? lastResume : nil, into: &out)
+            // One lookup of the series' box, for its resume points and its labels.
+            var box = table.resumeBoxes.isEmpty ? nil : table.resumeBoxes[s.id]
+            let read: Read
+            if !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock {
+                let state = s.state
+                if !at.closed.isEmpty {
+                    let lastResume = at.lastClosed ? s.closedResumePoint(before: start, box: &box, &table.resumeBoxes) : nil
+                    let lastIndex = state.pointee.closed.count - 1
+                    for i in at.closed {
+                        XORChunk.decode(state.pointee.closed[i].bytes, from: start, to: end, resumingAt: i == lastIndex ? lastResume : nil, into: &out)
+                    }
                 }
+                if at.open {
+                    let resume = s.resumePoint(before: start, box: &box, &table.resumeBoxes)
+                    XORChunk.decode(state.pointee.head.bytes, from: start, to: end, resumingAt: resume, into: &out)
+                }
+                read = .appended(labels(s, box))
+            } else {
+                let snapshot = Self.snapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
+                read = .snapshot(labels(s, box), snapshot)
             }
-            if at.open {
-                let resume = s.resumePoint(before: start, &table.resumeBoxes)
-                XORChunk.decode(state.pointee.head.bytes, from: start, to: end, resumingAt: resume, into: &out)
-            }
-            return .appended(s.labels(symbols))
+            return read
         }
+    }
+
+    /// The labels of `s`, kept in its resume box when it has one (``ResumeBox/labels``).
+    /// Caller holds the stripe lock.
+    private func labels(_ s: MemSeries, _ box: ResumeBox?) -> Labels {
+        if let labels = box?.labels { return labels }
+        let labels = s.labels(symbols)
+        box?.labels = labels
+        return labels
     }
 }
 
