@@ -260,17 +260,21 @@ extension Head {
     /// Where `s`'s data in `[start, end]` lies, or nil when it has none there (or was removed).
     /// Caller holds the stripe lock.
     private static func locate(_ s: MemSeries, start: Int64, end: Int64) -> Located? {
-        guard !s.removed else { return nil }
-        let openInRange = s.head.count > 0 && s.head.maxTime >= start && s.headMinTime <= end
+        let p = s.state
+        guard !p.pointee.removed else { return nil }
+        // Fields read in place, through the state's pointer: no array is copied.
+        let openInRange = p.pointee.head.count > 0 && p.pointee.head.maxTime >= start && p.pointee.headMinTime <= end
         // Closed chunks are in time order: those in range are one run of them.
-        let closed = s.closed
-        var first = closed.count
-        while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
-        var last = first
-        while last < closed.count, closed[last].minTime <= end { last += 1 }
-        let oooInRange = s.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
+        let (first, last, count) = p.pointee.closed.withUnsafeBufferPointer { closed in
+            var first = closed.count
+            while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
+            var last = first
+            while last < closed.count, closed[last].minTime <= end { last += 1 }
+            return (first, last, closed.count)
+        }
+        let oooInRange = !p.pointee.ooo.isEmpty && p.pointee.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
         guard openInRange || first < last || oooInRange else { return nil }
-        return Located(closed: first..<last, lastClosed: first < last && last == closed.count, open: openInRange, ooo: oooInRange)
+        return Located(closed: first..<last, lastClosed: first < last && last == count, open: openInRange, ooo: oooInRange)
     }
 
     /// Which parts of a series hold data in a range (``locate(_:start:end:)``).

@@ -103,12 +103,15 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         get { state.pointee.pendingSlot }
         _modify { yield &state.pointee.pendingSlot }
     }
+    // Read in place (`_read`): a `get` returned a copy, a reference taken and dropped on the
+    // array (an atomic operation on memory a query had not touched yet) at every read of a
+    // field, several per series a query reads.
     var closed: [ClosedChunk] {
-        get { state.pointee.closed }
+        _read { yield state.pointee.closed }
         _modify { yield &state.pointee.closed }
     }
     var head: XORChunk {
-        get { state.pointee.head }
+        _read { yield state.pointee.head }
         _modify { yield &state.pointee.head }
     }
     var headMinTime: Int64 {
@@ -116,7 +119,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         _modify { yield &state.pointee.headMinTime }
     }
     var ooo: [Sample] {
-        get { state.pointee.ooo }
+        _read { yield state.pointee.ooo }
         _modify { yield &state.pointee.ooo }
     }
     var removed: Bool {
