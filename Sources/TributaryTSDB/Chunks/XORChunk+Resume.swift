@@ -174,20 +174,22 @@ extension MemSeries {
     /// `box` is the series' box in `boxes` (nil when it has none), looked up by the caller once
     /// for this and ``resumePoint(before:box:_:)``; a box made here is put in both.
     func closedResumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout [UInt32: ResumeBox]) -> ResumePoint? {
-        guard let last = closed.last, start > last.minTime else { return nil }
+        // Only the last chunk's start is read here when the box knows its points: the chunk
+        // itself (a copy, a reference taken and dropped) only when they are noted.
+        guard let lastMinTime = closed.last?.minTime, start > lastMinTime else { return nil }
         if let box {
             box.used = true
-            if box.closedChunkStart == last.minTime { return box.closedPoints.best(before: start) }
-            if box.chunkStart == last.minTime { return box.points.best(before: start) }
+            if box.closedChunkStart == lastMinTime { return box.closedPoints.best(before: start) }
+            if box.chunkStart == lastMinTime { return box.points.best(before: start) }
         }
-        guard last.bytes.count >= 2, Int(last.bytes[0]) << 8 | Int(last.bytes[1]) >= 2 * XORChunk.resumeEvery,
-            box != nil || boxes.count < ResumeBox.perStripe, let points = XORChunk.resumePoints(of: last.bytes)
+        guard box != nil || boxes.count < ResumeBox.perStripe, let last = closed.last, last.bytes.count >= 2,
+            Int(last.bytes[0]) << 8 | Int(last.bytes[1]) >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: last.bytes)
         else { return nil }
         // A new box's open-chunk points are unknown (no chunk starts at .min): the first read
         // of the open chunk notes them.
         let target = box ?? ResumeBox(points: ResumePoints(), chunkStart: .min)
         target.closedPoints = points
-        target.closedChunkStart = last.minTime
+        target.closedChunkStart = lastMinTime
         if box == nil {
             boxes[id] = target
             box = target

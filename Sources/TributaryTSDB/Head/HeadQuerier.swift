@@ -338,16 +338,22 @@ extension Head {
             let read: Read
             if !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock {
                 let state = s.state
+                // The chunks' bytes are read where they lie (through pointers): passed as
+                // arrays, each was copied, a reference taken and dropped around the decode.
                 if !at.closed.isEmpty {
                     let lastResume = at.lastClosed ? s.closedResumePoint(before: start, box: &box, &table.resumeBoxes) : nil
-                    let lastIndex = state.pointee.closed.count - 1
-                    for i in at.closed {
-                        XORChunk.decode(state.pointee.closed[i].bytes, from: start, to: end, resumingAt: i == lastIndex ? lastResume : nil, into: &out)
+                    state.pointee.closed.withUnsafeBufferPointer { closed in
+                        guard let chunks = closed.baseAddress else { return }
+                        for i in at.closed {
+                            (chunks + i).pointee.bytes.withUnsafeBufferPointer {
+                                XORChunk.decode($0, from: start, to: end, resumingAt: i == closed.count - 1 ? lastResume : nil, into: &out)
+                            }
+                        }
                     }
                 }
                 if at.open {
                     let resume = s.resumePoint(before: start, box: &box, &table.resumeBoxes)
-                    XORChunk.decode(state.pointee.head.bytes, from: start, to: end, resumingAt: resume, into: &out)
+                    state.pointee.head.stream.bytes.withUnsafeBufferPointer { XORChunk.decode($0, from: start, to: end, resumingAt: resume, into: &out) }
                 }
                 read = .appended(labels(s, box))
             } else {
