@@ -345,7 +345,7 @@ extension Head {
                     state.pointee.closed.withUnsafeBufferPointer { closed in
                         guard let chunks = closed.baseAddress else { return }
                         for i in at.closed {
-                            (chunks + i).pointee.bytes.withUnsafeBufferPointer {
+                            _ = (chunks + i).pointee.bytes.withUnsafeBufferPointer {
                                 XORChunk.decode($0, from: start, to: end, resumingAt: i == closed.count - 1 ? lastResume : nil, into: &out)
                             }
                         }
@@ -353,7 +353,7 @@ extension Head {
                 }
                 if at.open {
                     let resume = s.resumePoint(before: start, box: &box, &table.resumeBoxes)
-                    state.pointee.head.stream.bytes.withUnsafeBufferPointer { XORChunk.decode($0, from: start, to: end, resumingAt: resume, into: &out) }
+                    _ = state.pointee.head.stream.bytes.withUnsafeBufferPointer { XORChunk.decode($0, from: start, to: end, resumingAt: resume, into: &out) }
                 }
                 read = .appended(labels(s, box))
             } else {
