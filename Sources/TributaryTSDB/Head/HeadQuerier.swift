@@ -290,14 +290,12 @@ extension Head {
     /// Caller holds the stripe lock.
     private static func snapshot(_ s: MemSeries, start: Int64, end: Int64, _ resumeBoxes: inout [UInt32: ResumeBox]) -> SeriesSnapshot? {
         guard let at = locate(s, start: start, end: end) else { return nil }
-        return snapshot(s, at, start: start, end: end, &resumeBoxes)
-    }
-
-    private static func snapshot(_ s: MemSeries, _ at: Located, start: Int64, end: Int64, _ resumeBoxes: inout [UInt32: ResumeBox]) -> SeriesSnapshot {
+        // The box holds resume points, which only a read of the open or last closed chunk uses.
         var box = at.lastClosed || at.open ? resumeBoxes[s.id] : nil
         return snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
     }
 
+    /// The snapshot of what `at` located; `box` as for ``MemSeries/resumePoint(before:box:_:)``.
     private static func snapshot(
         _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout [UInt32: ResumeBox]
     ) -> SeriesSnapshot {
