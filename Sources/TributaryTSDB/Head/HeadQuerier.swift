@@ -228,10 +228,11 @@ final class SeriesSnapshot: SeriesSamples, @unchecked Sendable {
     /// All samples in `[start, end]`, in order, through the bulk chunk decoder.
     func appendAll(to out: inout [Sample]) {
         let first = out.count
-        for i in inRange {
-            XORChunk.decode(closed[i].bytes, from: start, to: end, resumingAt: i == closed.count - 1 ? lastClosedResume : nil, into: &out)
+        closed.withUnsafeBufferPointer { closed in
+            open.withUnsafeBufferPointer { open in
+                Self.decode(closed, inRange, lastClosedResume: lastClosedResume, open: open, openResume: openResume, start: start, end: end, into: &out)
+            }
         }
-        if !open.isEmpty { XORChunk.decode(open, from: start, to: end, resumingAt: openResume, into: &out) }
         let ooo = oooInRange
         guard !ooo.isEmpty else { return }
         // Out-of-order samples are rare: merge them in, chunk samples winning on ties.
@@ -253,8 +254,20 @@ extension Head {
     /// As ``snapshot(_:start:end:)`` with the series' labels, read under the same lock.
     func labelledSnapshot(_ s: MemSeries, start: Int64, end: Int64) -> (Labels, SeriesSnapshot)? {
         stripes[stripe(forHash: s.hash)].map.withLock { table in
-            Self.snapshot(s, start: start, end: end, &table.resumeBoxes).map { (s.labels(symbols), $0) }
+            guard let at = Self.locate(s, start: start, end: end) else { return nil }
+            var box = table.resumeBoxes.isEmpty ? nil : table.resumeBoxes[s.id]
+            return labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
         }
+    }
+
+    /// The snapshot of what `at` located, with the series' labels (from its box when kept
+    /// there, ``labels(_:_:)``). `box` is the series' box, as for
+    /// ``MemSeries/resumePoint(before:box:_:)``. Caller holds the stripe lock.
+    private func labelledSnapshot(
+        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout [UInt32: ResumeBox]
+    ) -> (Labels, SeriesSnapshot) {
+        let snapshot = Self.snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
+        return (labels(s, box), snapshot)
     }
 
     /// Where `s`'s data in `[start, end]` lies, or nil when it has none there (or was removed).
@@ -272,7 +285,7 @@ extension Head {
             while last < closed.count, closed[last].minTime <= end { last += 1 }
             return (first, last, closed.count)
         }
-        let oooInRange = !p.pointee.ooo.isEmpty && p.pointee.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
+        let oooInRange = p.pointee.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
         guard openInRange || first < last || oooInRange else { return nil }
         return Located(closed: first..<last, lastClosed: first < last && last == count, open: openInRange, ooo: oooInRange)
     }
@@ -333,32 +346,22 @@ extension Head {
             guard let at = Self.locate(s, start: start, end: end) else { return .none }
             // One lookup of the series' box, for its resume points and its labels.
             var box = table.resumeBoxes.isEmpty ? nil : table.resumeBoxes[s.id]
-            let read: Read
-            if !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock {
-                let state = s.state
-                // The chunks' bytes are read where they lie (through pointers): passed as
-                // arrays, each was copied, a reference taken and dropped around the decode.
-                if !at.closed.isEmpty {
-                    let lastResume = at.lastClosed ? s.closedResumePoint(before: start, box: &box, &table.resumeBoxes) : nil
-                    state.pointee.closed.withUnsafeBufferPointer { closed in
-                        guard let chunks = closed.baseAddress else { return }
-                        for i in at.closed {
-                            _ = (chunks + i).pointee.bytes.withUnsafeBufferPointer {
-                                XORChunk.decode($0, from: start, to: end, resumingAt: i == closed.count - 1 ? lastResume : nil, into: &out)
-                            }
-                        }
-                    }
-                }
-                if at.open {
-                    let resume = s.resumePoint(before: start, box: &box, &table.resumeBoxes)
-                    _ = state.pointee.head.stream.bytes.withUnsafeBufferPointer { XORChunk.decode($0, from: start, to: end, resumingAt: resume, into: &out) }
-                }
-                read = .appended(labels(s, box))
-            } else {
-                let snapshot = Self.snapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
-                read = .snapshot(labels(s, box), snapshot)
+            guard !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock else {
+                let (labels, snapshot) = labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
+                return .snapshot(labels, snapshot)
             }
-            return read
+            let lastClosedResume = at.lastClosed ? s.closedResumePoint(before: start, box: &box, &table.resumeBoxes) : nil
+            let openResume = at.open ? s.resumePoint(before: start, box: &box, &table.resumeBoxes) : nil
+            // The series' own arrays, read through its state's pointer (no copy).
+            let state = s.state
+            state.pointee.closed.withUnsafeBufferPointer { closed in
+                state.pointee.head.stream.bytes.withUnsafeBufferPointer { open in
+                    SeriesSnapshot.decode(
+                        closed, at.closed, lastClosedResume: lastClosedResume, open: at.open ? open : UnsafeBufferPointer(start: nil, count: 0),
+                        openResume: openResume, start: start, end: end, into: &out)
+                }
+            }
+            return .appended(labels(s, box))
         }
     }
 
@@ -369,6 +372,27 @@ extension Head {
         let labels = s.labels(symbols)
         box?.labels = labels
         return labels
+    }
+}
+
+extension SeriesSnapshot {
+    /// Appends the samples in `[start, end]` of the closed chunks at `inRange` (the last of
+    /// `closed` from `lastClosedResume`) and of the open chunk's bytes `open` (empty when not
+    /// read; from `openResume`), in order. The chunks are read where they lie: a snapshot's
+    /// copies, or a series' own arrays under its stripe lock (``Head/read(_:start:end:into:)``),
+    /// where passing each chunk's array to the decoder copied it (a reference taken and dropped).
+    static func decode(
+        _ closed: UnsafeBufferPointer<ClosedChunk>, _ inRange: Range<Int>, lastClosedResume: ResumePoint?, open: UnsafeBufferPointer<UInt8>,
+        openResume: ResumePoint?, start: Int64, end: Int64, into out: inout [Sample]
+    ) {
+        if let chunks = closed.baseAddress {
+            for i in inRange {
+                _ = (chunks + i).pointee.bytes.withUnsafeBufferPointer {
+                    XORChunk.decode($0, from: start, to: end, resumingAt: i == closed.count - 1 ? lastClosedResume : nil, into: &out)
+                }
+            }
+        }
+        if !open.isEmpty { XORChunk.decode(open, from: start, to: end, resumingAt: openResume, into: &out) }
     }
 }
 
