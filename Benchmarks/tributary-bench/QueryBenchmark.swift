@@ -38,7 +38,10 @@ enum QueryBenchmark {
 
     static func run(series: Int, hours: Int, range: Int, step: Int, tributary: String) throws {
         let rounds = hours * 240
-        let start = (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120) * 1000
+        // TRIBUTARY_BENCH_START=SECONDS: the data's first timestamp, for two runs (two builds held
+        // side by side) with the same chunks; else two hours back from now.
+        let firstSecond = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_START"].flatMap(Int64.init)
+        let start = (firstSecond ?? (Int64(Date().timeIntervalSince1970) - Int64(rounds) * 15 - 120)) * 1000
         let labels = NodeExporterLoad.series(count: series)
         let end = Double(start) / 1000 + Double(rounds - 1) * 15
         print("query: \(series) series x \(hours)h at 15 s (\(series * rounds) samples); range queries over the last \(range / 60) min, step \(step) s; median of 5 over HTTP")

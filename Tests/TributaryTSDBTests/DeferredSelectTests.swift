@@ -136,7 +136,7 @@ import TributaryModel
             #expect(got == written.filter { $0.timestamp >= start }, "refresh \(n)")
         }
         // The refreshes kept the series' labels in its resume box, and read them from there.
-        let box = try #require(head.stripes[head.stripe(forHash: a.hash)].map.withLock { $0.resumeBoxes[a.id] })
+        let box = try #require(head.stripes[head.stripe(forHash: a.hash)].map.withLock { _ in a.state.pointee.box })
         #expect(box.labels == inOrder)
         box.labels = ["__name__": "kept"]
         var again: [Sample] = []

@@ -127,7 +127,9 @@ import TributaryModel
         var resumed = 0
         var resumedInClosed = 0
         let s = try #require(try commit(head, [(up, 0, 0)]).0.seriesCreated == 1 ? head.lookup(up.withView { $0 }, hash: up.stableHash) : nil)
-        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes[s.id] } }
+        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in s.state.pointee.box } }
+        // The stripe's count of boxes, which bounds them (``ResumeBox/perStripe``).
+        func boxesCounted() -> Int { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes } }
         written.append(Sample(timestamp: 0, value: 0))
         for n in 1..<600 {
             let sample = Sample(timestamp: Int64(n) * 15_000, value: Double(n % 50) * 1.25)
@@ -150,15 +152,16 @@ import TributaryModel
         // Four cuts in 600 samples (chunks of about 120), each followed by about 20 reads whose
         // 5-minute window starts in the chunk just closed (80 here; none without its points).
         #expect(resumedInClosed > 60, "reads just after a cut started at the closed chunk's points: \(resumedInClosed)")
-        #expect(box() != nil)
+        #expect(box() != nil && boxesCounted() == 1)
         _ = try commit(head, (600..<900).map { (up, Int64($0) * 15_000, 1) })
         #expect(box() == nil, "no read for more than a chunk: the points are dropped")
+        #expect(boxesCounted() == 0)
         // Read again, then removed by garbage collection: the box goes with the series.
         _ = try head.querier().select([m("__name__", .equal, "up")], start: 899 * 15_000 - 60_000, end: .max)
-        #expect(box() != nil)
+        #expect(box() != nil && boxesCounted() == 1)
         head.truncate(head.cut(before: .max))
         #expect(head.numSeries == 0)
-        #expect(box() == nil)
+        #expect(box() == nil && boxesCounted() == 0)
     }
 
     /// A deletion writes the open chunk's samples again: resume points of the old bytes must
@@ -197,7 +200,7 @@ import TributaryModel
             try head.querier().select([m("__name__", .equal, "up")], start: start, end: .max).first?.appendSamples(to: &got)
             return got
         }
-        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { $0.resumeBoxes[s.id] } }
+        func box() -> ResumeBox? { head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in s.state.pointee.box } }
         let start: Int64 = 110 * 15_000
         #expect(s.closed.count == 1 && s.closed[0].minTime == 0)
         #expect(try read(from: start) == Array(written[110...]))
@@ -232,7 +235,10 @@ import TributaryModel
             s.appendSamples(to: &got)
             #expect(got == (35..<40).map { Sample(timestamp: Int64($0) * 15_000, value: Double($0)) })
         }
-        #expect(head.stripes[0].map.withLock { $0.resumeBoxes.count } == ResumeBox.perStripe)
+        // The stripe's count, and the series that hold a box.
+        let held = (0...UInt32(count + 1)).compactMap { head.series(id: $0) }.filter { s in head.stripes[0].map.withLock { _ in s.state.pointee.box != nil } }
+        #expect(held.count == ResumeBox.perStripe)
+        #expect(head.stripes[0].map.withLock { $0.resumeBoxes } == ResumeBox.perStripe)
     }
 
     @Test func memoryIsAccountedAndBudgetReported() throws {

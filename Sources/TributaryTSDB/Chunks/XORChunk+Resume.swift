@@ -14,8 +14,8 @@ import TributaryModel
 /// none yet, the first read notes them while decoding the chunk once (decoder and encoder hold
 /// the same state, so these are the points the appender would have kept).
 ///
-/// Memory: only series that queries read have points (a ``ResumeBox`` in their lock stripe,
-/// `Docs/memory.md`); kept in every series they cost 96 bytes of a 400-byte budget.
+/// Memory: only series that queries read have points (a ``ResumeBox``, `Docs/memory.md`);
+/// kept in every series they cost 96 bytes of a 400-byte budget.
 public struct ResumePoint: Sendable, Equatable {
     /// The first sample decoded from here (0 when the point is unset).
     var index: UInt16 = 0
@@ -133,16 +133,29 @@ extension XORChunk {
 }
 
 extension MemSeries {
-    /// Keeps the resume points of a series that queries read (its box in `boxes`) after an
-    /// append; a box left from an earlier chunk starts over, or goes if no query read it.
-    /// Caller holds the stripe lock.
+    /// Gives the series `box`; `boxes` counts the stripe's. Caller holds the stripe lock.
+    func keepBox(_ box: ResumeBox, _ boxes: inout Int) {
+        if state.pointee.box == nil { boxes += 1 }
+        state.pointee.box = box
+    }
+
+    /// Drops the series' box, if it has one. Caller holds the stripe lock.
+    func dropBox(_ boxes: inout Int) {
+        guard state.pointee.box != nil else { return }
+        state.pointee.box = nil
+        boxes -= 1
+    }
+
+    /// Keeps the resume points of a series that queries read (its box) after an append; a
+    /// box left from an earlier chunk starts over, or goes if no query read it. `boxes`
+    /// counts the stripe's. Caller holds the stripe lock.
     @inline(__always)
-    func recordResumePoint(_ boxes: inout [UInt32: ResumeBox]) {
+    func recordResumePoint(_ boxes: inout Int) {
         let p = state
-        guard !boxes.isEmpty, p.pointee.head.count % XORChunk.resumeEvery == 0, let box = boxes[p.pointee.id] else { return }
+        guard p.pointee.head.count % XORChunk.resumeEvery == 0, let box = p.pointee.box else { return }
         if box.chunkStart != p.pointee.headMinTime {
             guard box.used else {
-                boxes[p.pointee.id] = nil
+                dropBox(&boxes)
                 return
             }
             box.points = ResumePoints()
@@ -155,10 +168,10 @@ extension MemSeries {
     /// At a cut (the chunk that started at `closedStart` just closed): its points stay usable
     /// for reads that reach back into it, the open chunk's start empty, and a box that no query
     /// read during the whole chunk goes. Caller holds the stripe lock.
-    func closeResumePoints(chunkStart closedStart: Int64, _ boxes: inout [UInt32: ResumeBox]) {
-        guard !boxes.isEmpty, let box = boxes[id] else { return }
+    func closeResumePoints(chunkStart closedStart: Int64, _ boxes: inout Int) {
+        guard let box = state.pointee.box else { return }
         guard box.used else {
-            boxes[id] = nil
+            dropBox(&boxes)
             return
         }
         box.closedPoints = box.chunkStart == closedStart ? box.points : ResumePoints()
@@ -171,9 +184,10 @@ extension MemSeries {
     /// The latest resume point before `start` in the last closed chunk: the points its cut
     /// kept (or those of an open chunk closed since), else noted now by decoding the chunk once,
     /// as for the open chunk. Caller holds the stripe lock.
-    /// `box` is the series' box in `boxes` (nil when it has none), looked up by the caller once
-    /// for this and ``resumePoint(before:box:_:)``; a box made here is put in both.
-    func closedResumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout [UInt32: ResumeBox]) -> ResumePoint? {
+    /// `box` is the series' box (nil when it has none), read by the caller once for this and
+    /// ``resumePoint(before:box:_:)``; a box made here is given to the series (counted in
+    /// `boxes`, the stripe's) and put in `box`.
+    func closedResumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout Int) -> ResumePoint? {
         // Only the last chunk's start is read here when the box knows its points: the chunk
         // itself (a copy, a reference taken and dropped) only when they are noted.
         guard let lastMinTime = closed.last?.minTime, start > lastMinTime else { return nil }
@@ -182,7 +196,7 @@ extension MemSeries {
             if box.closedChunkStart == lastMinTime { return box.closedPoints.best(before: start) }
             if box.chunkStart == lastMinTime { return box.points.best(before: start) }
         }
-        guard box != nil || boxes.count < ResumeBox.perStripe, let last = closed.last, last.bytes.count >= 2,
+        guard box != nil || boxes < ResumeBox.perStripe, let last = closed.last, last.bytes.count >= 2,
             Int(last.bytes[0]) << 8 | Int(last.bytes[1]) >= 2 * XORChunk.resumeEvery, let points = XORChunk.resumePoints(of: last.bytes)
         else { return nil }
         // A new box's open-chunk points are unknown (no chunk starts at .min): the first read
@@ -191,23 +205,23 @@ extension MemSeries {
         target.closedPoints = points
         target.closedChunkStart = lastMinTime
         if box == nil {
-            boxes[id] = target
+            keepBox(target, &boxes)
             box = target
         }
         return points.best(before: start)
     }
 
     /// The latest resume point of the open chunk before `start`. The first read of a chunk of
-    /// at least two points' samples makes the series' box (put in `boxes` and `box`, as for
+    /// at least two points' samples makes the series' box (as for
     /// ``closedResumePoint(before:box:_:)``). Caller holds the stripe lock.
-    func resumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout [UInt32: ResumeBox]) -> ResumePoint? {
+    func resumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout Int) -> ResumePoint? {
         let p = state
         let chunkStart = p.pointee.headMinTime
         let count = p.pointee.head.count
         guard count > 0, start > chunkStart else { return nil }
         box?.used = true
         if let box, box.chunkStart == chunkStart { return box.points.best(before: start) }
-        guard count >= 2 * XORChunk.resumeEvery, box != nil || boxes.count < ResumeBox.perStripe,
+        guard count >= 2 * XORChunk.resumeEvery, box != nil || boxes < ResumeBox.perStripe,
             let points = XORChunk.resumePoints(of: p.pointee.head.bytes)
         else { return nil }
         if let box {
@@ -215,7 +229,7 @@ extension MemSeries {
             box.chunkStart = chunkStart
         } else {
             let made = ResumeBox(points: points, chunkStart: chunkStart)
-            boxes[id] = made
+            keepBox(made, &boxes)
             box = made
         }
         return points.best(before: start)

@@ -9,11 +9,12 @@ import TributaryModel
 ///
 /// Appending requires increasing timestamps; the head checks order before it appends.
 public struct XORChunk: Sendable {
-    var stream: BitWriter
-    // Appender state.
+    // Appender state. (The 8-byte fields first: the stream is 9 bytes, and before them it
+    // left 7 bytes of padding in every head series; `Docs/memory.md`.)
     var lastT: Int64 = 0
     var lastV: Double = 0
     var lastTDelta: UInt64 = 0
+    var stream: BitWriter
     var leading: UInt8 = 0xFF
     var trailing: UInt8 = 0
 

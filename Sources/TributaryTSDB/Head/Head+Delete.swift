@@ -40,7 +40,7 @@ extension Head {
     func applyDeletion(_ s: MemSeries, start: Int64, end: Int64) {
         let grown = stripes[stripe(forHash: s.hash)].map.withLock { table in
             // The chunks are written again: resume points into the old bytes would be wrong.
-            table.resumeBoxes[s.id] = nil
+            s.dropBox(&table.resumeBoxes)
             return s.delete(from: start, to: end, range: options.chunkRange)
         }
         bytes.add(grown, ordering: .relaxed)

@@ -82,7 +82,7 @@ extension Head {
                     if let first = s.ooo.first { newMin = min(newMin, first.timestamp) }
                     guard s.closed.isEmpty, s.head.count == 0, s.ooo.isEmpty else { return false }
                     map.remove(s.hash, s)
-                    map.resumeBoxes[s.id] = nil
+                    s.dropBox(&map.resumeBoxes)
                     s.removed = true
                     return true
                 }

@@ -255,7 +255,7 @@ extension Head {
     func labelledSnapshot(_ s: MemSeries, start: Int64, end: Int64) -> (Labels, SeriesSnapshot)? {
         stripes[stripe(forHash: s.hash)].map.withLock { table in
             guard let at = Self.locate(s, start: start, end: end) else { return nil }
-            var box = table.resumeBoxes.isEmpty ? nil : table.resumeBoxes[s.id]
+            var box = s.state.pointee.box
             return labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
         }
     }
@@ -264,7 +264,7 @@ extension Head {
     /// there, ``labels(_:_:)``). `box` is the series' box, as for
     /// ``MemSeries/resumePoint(before:box:_:)``. Caller holds the stripe lock.
     private func labelledSnapshot(
-        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout [UInt32: ResumeBox]
+        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout Int
     ) -> (Labels, SeriesSnapshot) {
         let snapshot = Self.snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
         return (labels(s, box), snapshot)
@@ -276,9 +276,14 @@ extension Head {
         let p = s.state
         guard !p.pointee.removed else { return nil }
         // Fields read in place, through the state's pointer: no array is copied.
-        let openInRange = p.pointee.head.count > 0 && p.pointee.head.maxTime >= start && p.pointee.headMinTime <= end
+        let open = p.pointee.head.count > 0
+        let openInRange = open && p.pointee.head.maxTime >= start && p.pointee.headMinTime <= end
+        // In-order samples only move forward, so every closed chunk ends before the open
+        // chunk's first sample: a range from there on (a refresh's last minutes) has no closed
+        // chunk in it, and their array is not touched (a cache miss per series read).
+        let closedBefore = open && start >= p.pointee.headMinTime
         // Closed chunks are in time order: those in range are one run of them.
-        let (first, last, count) = p.pointee.closed.withUnsafeBufferPointer { closed in
+        let (first, last, count) = closedBefore ? (0, 0, 0) : p.pointee.closed.withUnsafeBufferPointer { closed in
             var first = closed.count
             while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
             var last = first
@@ -301,16 +306,16 @@ extension Head {
     }
 
     /// Caller holds the stripe lock.
-    private static func snapshot(_ s: MemSeries, start: Int64, end: Int64, _ resumeBoxes: inout [UInt32: ResumeBox]) -> SeriesSnapshot? {
+    private static func snapshot(_ s: MemSeries, start: Int64, end: Int64, _ resumeBoxes: inout Int) -> SeriesSnapshot? {
         guard let at = locate(s, start: start, end: end) else { return nil }
         // The box holds resume points, which only a read of the open or last closed chunk uses.
-        var box = at.lastClosed || at.open ? resumeBoxes[s.id] : nil
+        var box = at.lastClosed || at.open ? s.state.pointee.box : nil
         return snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
     }
 
     /// The snapshot of what `at` located; `box` as for ``MemSeries/resumePoint(before:box:_:)``.
     private static func snapshot(
-        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout [UInt32: ResumeBox]
+        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout Int
     ) -> SeriesSnapshot {
         SeriesSnapshot(
             closed: at.closed.isEmpty ? [] : s.closed, inRange: at.closed.isEmpty ? 0..<0 : at.closed,
@@ -344,8 +349,8 @@ extension Head {
     func read(_ s: MemSeries, start: Int64, end: Int64, into out: inout [Sample]) -> Read {
         stripes[stripe(forHash: s.hash)].map.withLock { table -> Read in
             guard let at = Self.locate(s, start: start, end: end) else { return .none }
-            // One lookup of the series' box, for its resume points and its labels.
-            var box = table.resumeBoxes.isEmpty ? nil : table.resumeBoxes[s.id]
+            // The series' box, for its resume points and its labels.
+            var box = s.state.pointee.box
             guard !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock else {
                 let (labels, snapshot) = labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
                 return .snapshot(labels, snapshot)
@@ -354,13 +359,15 @@ extension Head {
             let openResume = at.open ? s.resumePoint(before: start, box: &box, &table.resumeBoxes) : nil
             // The series' own arrays, read through its state's pointer (no copy).
             let state = s.state
-            state.pointee.closed.withUnsafeBufferPointer { closed in
+            func decode(_ closed: UnsafeBufferPointer<ClosedChunk>) {
                 state.pointee.head.stream.bytes.withUnsafeBufferPointer { open in
                     SeriesSnapshot.decode(
                         closed, at.closed, lastClosedResume: lastClosedResume, open: at.open ? open : UnsafeBufferPointer(start: nil, count: 0),
                         openResume: openResume, start: start, end: end, into: &out)
                 }
             }
+            // The closed chunks' array only when one is read (as in locate).
+            if at.closed.isEmpty { decode(UnsafeBufferPointer(start: nil, count: 0)) } else { state.pointee.closed.withUnsafeBufferPointer(decode) }
             return .appended(labels(s, box))
         }
     }

@@ -53,6 +53,10 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         /// The replicas' last spacings (ms), to notice replicas scraping at different intervals.
         var replicaASpacing: Int32 = 0
         var replicaBSpacing: Int32 = 0
+        /// Resume points and labels while queries read the series (stripe lock; counted in
+        /// the stripe's ``SeriesTable/resumeBoxes``). In the state, not in a table by ID: a
+        /// lookup there cost a one-step refresh cache misses on every series it read.
+        var box: ResumeBox?
     }
 
     /// A series whose labels are `refs` (from ``HeadSymbols/intern(_:)``). Up to 65,534
@@ -169,7 +173,7 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
 
     /// Appends an in-order sample (t > lastT); returns the bytes the chunks grew by.
     /// Caller holds the stripe lock.
-    func appendInOrder(_ t: Int64, _ v: Double, chunkRange: Int64, resumeBoxes: inout [UInt32: ResumeBox]) -> Int {
+    func appendInOrder(_ t: Int64, _ v: Double, chunkRange: Int64, resumeBoxes: inout Int) -> Int {
         let p = state
         var grown = 0
         let count = p.pointee.head.count

@@ -11,9 +11,9 @@ struct SeriesTable {
     private var hashes: [UInt64] = Array(repeating: 0, count: 8)
     private var slots: [Unmanaged<MemSeries>?] = Array(repeating: nil, count: 8)
     private(set) var count = 0
-    /// The open-chunk resume points of this stripe's series that queries read, by series ID
-    /// (``ResumeBox``).
-    var resumeBoxes: [UInt32: ResumeBox] = [:]
+    /// How many of this stripe's series have a ``ResumeBox`` (``MemSeries/State/box``), at
+    /// most ``ResumeBox/perStripe``.
+    var resumeBoxes = 0
 
     @inline(__always)
     static func key(_ hash: UInt64) -> UInt64 { hash == 0 ? 1 : hash }
