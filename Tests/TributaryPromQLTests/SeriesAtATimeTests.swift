@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import TributaryModel
-import TributaryPromQL
+@testable import TributaryPromQL
 import TributaryTSDB
 
 /// Series-at-a-time evaluation answers exactly as step-by-step evaluation does: every query
@@ -163,6 +163,31 @@ import TributaryTSDB
                 if let difference = Self.difference(a, b) { Issue.record("\(q) at \(t): \(difference)") }
             }
         }
+    }
+
+    /// A refresh's few steps: each task reads up to 16 consecutive series of a batch
+    /// (``Evaluator/seriesPerTask(steps:)``); in batches of 20, a task ends inside a batch and
+    /// another at its end, and 24 `c_total` series take two batches.
+    @Test func fewStepQueriesInTasksOfManySeriesAnswerTheSame() throws {
+        let head = try Self.head()
+        var options = EngineOptions()
+        options.workers = WorkerPool(helpers: 3, minimumSeries: 1, batch: 20, maximumBatch: 20)
+        let columnar = Engine(options: options)
+        let (_, stepwise) = Self.engines()
+        #expect(Evaluator.seriesPerTask(steps: 1) == 16 && Evaluator.seriesPerTask(steps: 3) == 16 && Evaluator.seriesPerTask(steps: 241) == 1)
+        var points = 0
+        for t in [Int64(299_999), 3_100_000, 7_200_000] {
+            for q in Self.queries {
+                let a = Result { try columnar.instantQuery(q, at: t, querier: head.querier()) }
+                let b = Result { try stepwise.instantQuery(q, at: t, querier: head.querier()) }
+                if let difference = Self.difference(a, b) { Issue.record("\(q) at \(t): \(difference)") }
+                let c = Result { try columnar.rangeQuery(q, start: t - 30_000, end: t, step: 15_000, querier: head.querier()) }
+                let d = Result { try stepwise.rangeQuery(q, start: t - 30_000, end: t, step: 15_000, querier: head.querier()) }
+                if let difference = Self.difference(c, d) { Issue.record("\(q) 3 steps to \(t): \(difference)") }
+                if case .success((.matrix(let m), _)) = c { points += m.reduce(0) { $0 + $1.samples.count } }
+            }
+        }
+        #expect(points > 1000)
     }
 
     /// The queries mean something: most answer with data, some fail, on both sides alike.

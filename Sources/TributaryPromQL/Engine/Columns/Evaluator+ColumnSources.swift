@@ -17,6 +17,19 @@ extension Evaluator {
         /// instant selector has a value at, the samples of each step's window for a range
         /// function.
         @exclusivity(unchecked) var queryable = 0
+        /// Keeps two workers' scratch objects off one cache line (`queryable` is written
+        /// for every series).
+        private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
+    }
+
+    /// Series one task reads and computes when each has `steps` steps: for a refresh's few
+    /// steps up to 16 consecutive ones, so that two workers do not take turns at the task
+    /// counter for every series or write neighbouring slots of a batch (one cache line); a
+    /// one-step read over 13k-15k series took 11-15 % less CPU. One for 64 steps and more, where
+    /// a series is tens of microseconds of work and larger tasks left a worker idle at the end
+    /// of a batch (`max_over_time` over 235 series and 241 steps: ~10 % slower).
+    static func seriesPerTask(steps: Int) -> Int {
+        max(1, min(16, 64 / max(1, steps)))
     }
 
     /// What a leaf computes from one stored series (its labels and samples, stale markers
@@ -68,9 +81,10 @@ extension Evaluator {
             let n = min(batch, series.count - first)
             let previous = pending
             let offset = previous > 0 ? 1 : 0
+            let perTask = pool == nil ? 1 : Self.seriesPerTask(steps: stepCount)
             computing.withUnsafeMutableBufferPointer { results in
                 handing.withUnsafeMutableBufferPointer { handing in
-                    runTasks(on: pool, tasks: n + offset) { worker, task in
+                    runTasks(on: pool, tasks: (n + perTask - 1) / perTask + offset) { worker, task in
                         if task < offset {
                             do throws(EvaluationError) {
                                 try handOn(handing, previous)
@@ -79,22 +93,24 @@ extension Evaluator {
                             }
                             return
                         }
-                        let j = task - offset
                         let buffers = scratch[worker]
-                        buffers.samples.removeAll(keepingCapacity: true)
-                        results[j].samplesRead = 0
-                        results[j].hasValues = false
-                        // Read here, on the thread that computes it.
-                        let labels: Labels?
-                        do throws(QueryError) {
-                            labels = try series.read(first + j, appendingTo: &buffers.samples)
-                        } catch {
-                            failure.withLock { $0 = EvaluationError(reading: error) }
-                            return
+                        let from = (task - offset) * perTask
+                        for j in from..<min(n, from + perTask) {
+                            buffers.samples.removeAll(keepingCapacity: true)
+                            results[j].samplesRead = 0
+                            results[j].hasValues = false
+                            // Read here, on the thread that computes it.
+                            let labels: Labels?
+                            do throws(QueryError) {
+                                labels = try series.read(first + j, appendingTo: &buffers.samples)
+                            } catch {
+                                failure.withLock { $0 = EvaluationError(reading: error) }
+                                return
+                            }
+                            guard let labels else { continue }
+                            results[j].samplesRead = buffers.samples.count
+                            results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(labels, $0, buffers, &results[j].series) }
                         }
-                        guard let labels else { return }
-                        results[j].samplesRead = buffers.samples.count
-                        results[j].hasValues = buffers.samples.withUnsafeBufferPointer { leaf(labels, $0, buffers, &results[j].series) }
                     }
                 }
             }
