@@ -1,8 +1,9 @@
 import Foundation
 import Testing
 import TributaryModel
-@testable import TributaryPromQL
 import TributaryTSDB
+
+@testable import TributaryPromQL
 
 /// Series-at-a-time evaluation answers exactly as step-by-step evaluation does: every query
 /// below, as range queries over several grids and as instant queries, gives the same labels,

@@ -283,12 +283,15 @@ extension Head {
         // chunk in it, and their array is not touched (a cache miss per series read).
         let closedBefore = open && start >= p.pointee.headMinTime
         // Closed chunks are in time order: those in range are one run of them.
-        let (first, last, count) = closedBefore ? (0, 0, 0) : p.pointee.closed.withUnsafeBufferPointer { closed in
-            var first = closed.count
-            while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
-            var last = first
-            while last < closed.count, closed[last].minTime <= end { last += 1 }
-            return (first, last, closed.count)
+        var (first, last, count) = (0, 0, 0)
+        if !closedBefore {
+            (first, last, count) = p.pointee.closed.withUnsafeBufferPointer { closed in
+                var first = closed.count
+                while first > 0, closed[first - 1].maxTime >= start { first -= 1 }
+                var last = first
+                while last < closed.count, closed[last].minTime <= end { last += 1 }
+                return (first, last, closed.count)
+            }
         }
         let oooInRange = p.pointee.ooo.contains { $0.timestamp >= start && $0.timestamp <= end }
         guard openInRange || first < last || oooInRange else { return nil }
