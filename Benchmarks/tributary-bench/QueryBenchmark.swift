@@ -54,7 +54,7 @@ enum QueryBenchmark {
         let warmRounds = max(1, env["TRIBUTARY_BENCH_WARM_ROUNDS"].flatMap(Int.init) ?? 5)
         let queries = env["TRIBUTARY_BENCH_QUERIES"].map { list in list.split(separator: ",").compactMap { Int($0) }.filter(Self.queries.indices.contains).map { Self.queries[$0] } } ?? Self.queries
         var memory: [(String, Double, Double)] = []
-        var floors: [(String, Double)] = []
+        var floors: [(String, Double?)] = []
         let targets = IngestBenchmark.targets(tributary: tributary)
         for target in targets {
             let server = try IngestBenchmark.Server(target)
@@ -147,8 +147,8 @@ enum QueryBenchmark {
             memory.append((target.name, rssLoaded, server.memoryKiB("VmHWM")))
             // The HTTP round trip of a query that reads nothing, the floor under every panel's
             // time (a small panel's refresh cannot go below it).
-            let trivial = (0..<21).map { _ in PlainGet.get(port: server.port, path: "/api/v1/query?query=vector(1)&time=\(end)")?.milliseconds ?? 0 }.sorted()[10]
-            floors.append((target.name, trivial))
+            let trivial = (0..<21).compactMap { _ in PlainGet.get(port: server.port, path: "/api/v1/query?query=vector(1)&time=\(end)")?.milliseconds }.sorted()
+            floors.append((target.name, trivial.isEmpty ? nil : trivial[trivial.count / 2]))
         }
         let names = targets.map(\.name)
         print("  query                                                                     " + names.map { $0.padding(toLength: 27, withPad: " ", startingAt: 0) }.joined())
@@ -161,7 +161,9 @@ enum QueryBenchmark {
             }
             print("  " + line)
         }
-        for (name, ms) in floors { print(String(format: "  %@: a query that reads nothing (vector(1)) answers in %.2f ms", name, ms)) }
+        for (name, ms) in floors {
+            print("  \(name): a query that reads nothing (vector(1)) " + (ms.map { String(format: "answers in %.2f ms", $0) } ?? "failed every time"))
+        }
         if let ours = table["tributary"] {
             for other in names.dropFirst() {
                 guard let theirs = table[other] else { continue }
@@ -171,11 +173,11 @@ enum QueryBenchmark {
                 print(String(format: "  tributary vs %@, cold: geometric mean %.2fx, worst %.2fx", other, geo, worst))
             }
             // Instant queries are not cached (the results cache is for range queries).
-            let warmRatio = zip(queries, ours).filter { !$0.0.instant }.map { $0.1.warm / max($0.1.cold, 0.01) }
+            let ranges = zip(queries, ours).filter { !$0.0.instant }.map(\.1)
+            let warmRatio = ranges.map { $0.warm / max($0.cold, 0.01) }
             let warmGeo = exp(warmRatio.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(warmRatio.count, 1)))
             print(String(format: "  tributary warm/cold (range queries): geometric mean %.2fx, worst %.2fx", warmGeo, warmRatio.max() ?? 0))
             // A dashboard refreshes all its panels: their times summed, warm against cold.
-            let ranges = zip(queries, ours).filter { !$0.0.instant }.map(\.1)
             let sums = ranges.reduce((0.0, 0.0)) { ($0.0 + $1.warm, $0.1 + $1.cold) }
             print(String(format: "  tributary warm/cold, the range panels' times summed: %.2fx (%.1f ms against %.1f)", sums.0 / max(sums.1, 0.01), sums.0, sums.1))
             for (i, q) in queries.enumerated() {

@@ -133,10 +133,11 @@ extension XORChunk {
 }
 
 extension MemSeries {
-    /// Gives the series `box`; `boxes` counts the stripe's. Caller holds the stripe lock.
-    func keepBox(_ box: ResumeBox, _ boxes: inout Int) {
-        if state.pointee.box == nil { boxes += 1 }
+    /// Gives `box` to the series, which has none; `boxes` counts the stripe's. Caller holds
+    /// the stripe lock.
+    private func keepBox(_ box: ResumeBox, _ boxes: inout Int) {
         state.pointee.box = box
+        boxes += 1
     }
 
     /// Drops the series' box, if it has one. Caller holds the stripe lock.
@@ -184,13 +185,12 @@ extension MemSeries {
     /// The latest resume point before `start` in the last closed chunk: the points its cut
     /// kept (or those of an open chunk closed since), else noted now by decoding the chunk once,
     /// as for the open chunk. Caller holds the stripe lock.
-    /// `box` is the series' box (nil when it has none), read by the caller once for this and
-    /// ``resumePoint(before:box:_:)``; a box made here is given to the series (counted in
-    /// `boxes`, the stripe's) and put in `box`.
-    func closedResumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout Int) -> ResumePoint? {
+    /// A box made here is given to the series and counted in `boxes`, the stripe's.
+    func closedResumePoint(before start: Int64, _ boxes: inout Int) -> ResumePoint? {
         // Only the last chunk's start is read here when the box knows its points: the chunk
         // itself (a copy, a reference taken and dropped) only when they are noted.
         guard let lastMinTime = closed.last?.minTime, start > lastMinTime else { return nil }
+        let box = state.pointee.box
         if let box {
             box.used = true
             if box.closedChunkStart == lastMinTime { return box.closedPoints.best(before: start) }
@@ -204,21 +204,19 @@ extension MemSeries {
         let target = box ?? ResumeBox(points: ResumePoints(), chunkStart: .min)
         target.closedPoints = points
         target.closedChunkStart = lastMinTime
-        if box == nil {
-            keepBox(target, &boxes)
-            box = target
-        }
+        if box == nil { keepBox(target, &boxes) }
         return points.best(before: start)
     }
 
     /// The latest resume point of the open chunk before `start`. The first read of a chunk of
     /// at least two points' samples makes the series' box (as for
-    /// ``closedResumePoint(before:box:_:)``). Caller holds the stripe lock.
-    func resumePoint(before start: Int64, box: inout ResumeBox?, _ boxes: inout Int) -> ResumePoint? {
+    /// ``closedResumePoint(before:_:)``). Caller holds the stripe lock.
+    func resumePoint(before start: Int64, _ boxes: inout Int) -> ResumePoint? {
         let p = state
         let chunkStart = p.pointee.headMinTime
         let count = p.pointee.head.count
         guard count > 0, start > chunkStart else { return nil }
+        let box = p.pointee.box
         box?.used = true
         if let box, box.chunkStart == chunkStart { return box.points.best(before: start) }
         guard count >= 2 * XORChunk.resumeEvery, box != nil || boxes < ResumeBox.perStripe,
@@ -228,9 +226,7 @@ extension MemSeries {
             box.points = points
             box.chunkStart = chunkStart
         } else {
-            let made = ResumeBox(points: points, chunkStart: chunkStart)
-            keepBox(made, &boxes)
-            box = made
+            keepBox(ResumeBox(points: points, chunkStart: chunkStart), &boxes)
         }
         return points.best(before: start)
     }

@@ -255,19 +255,15 @@ extension Head {
     func labelledSnapshot(_ s: MemSeries, start: Int64, end: Int64) -> (Labels, SeriesSnapshot)? {
         stripes[stripe(forHash: s.hash)].map.withLock { table in
             guard let at = Self.locate(s, start: start, end: end) else { return nil }
-            var box = s.state.pointee.box
-            return labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
+            return labelledSnapshot(s, at, start: start, end: end, &table.resumeBoxes)
         }
     }
 
     /// The snapshot of what `at` located, with the series' labels (from its box when kept
-    /// there, ``labels(_:_:)``). `box` is the series' box, as for
-    /// ``MemSeries/resumePoint(before:box:_:)``. Caller holds the stripe lock.
-    private func labelledSnapshot(
-        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout Int
-    ) -> (Labels, SeriesSnapshot) {
-        let snapshot = Self.snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
-        return (labels(s, box), snapshot)
+    /// there, ``labels(_:)``). Caller holds the stripe lock.
+    private func labelledSnapshot(_ s: MemSeries, _ at: Located, start: Int64, end: Int64, _ resumeBoxes: inout Int) -> (Labels, SeriesSnapshot) {
+        let snapshot = Self.snapshot(s, at, start: start, end: end, &resumeBoxes)
+        return (labels(s), snapshot)
     }
 
     /// Where `s`'s data in `[start, end]` lies, or nil when it has none there (or was removed).
@@ -311,19 +307,15 @@ extension Head {
     /// Caller holds the stripe lock.
     private static func snapshot(_ s: MemSeries, start: Int64, end: Int64, _ resumeBoxes: inout Int) -> SeriesSnapshot? {
         guard let at = locate(s, start: start, end: end) else { return nil }
-        // The box holds resume points, which only a read of the open or last closed chunk uses.
-        var box = at.lastClosed || at.open ? s.state.pointee.box : nil
-        return snapshot(s, at, start: start, end: end, box: &box, &resumeBoxes)
+        return snapshot(s, at, start: start, end: end, &resumeBoxes)
     }
 
-    /// The snapshot of what `at` located; `box` as for ``MemSeries/resumePoint(before:box:_:)``.
-    private static func snapshot(
-        _ s: MemSeries, _ at: Located, start: Int64, end: Int64, box: inout ResumeBox?, _ resumeBoxes: inout Int
-    ) -> SeriesSnapshot {
+    /// The snapshot of what `at` located; `resumeBoxes` as for ``MemSeries/resumePoint(before:_:)``.
+    private static func snapshot(_ s: MemSeries, _ at: Located, start: Int64, end: Int64, _ resumeBoxes: inout Int) -> SeriesSnapshot {
         SeriesSnapshot(
             closed: at.closed.isEmpty ? [] : s.closed, inRange: at.closed.isEmpty ? 0..<0 : at.closed,
-            lastClosedResume: at.lastClosed ? s.closedResumePoint(before: start, box: &box, &resumeBoxes) : nil, open: at.open ? s.head.bytes : [],
-            openResume: at.open ? s.resumePoint(before: start, box: &box, &resumeBoxes) : nil, ooo: at.ooo ? s.ooo : [], start: start, end: end)
+            lastClosedResume: at.lastClosed ? s.closedResumePoint(before: start, &resumeBoxes) : nil, open: at.open ? s.head.bytes : [],
+            openResume: at.open ? s.resumePoint(before: start, &resumeBoxes) : nil, ooo: at.ooo ? s.ooo : [], start: start, end: end)
     }
 
     /// Chunks a read decodes under the stripe lock (``read(_:start:end:into:)``) at most.
@@ -352,14 +344,12 @@ extension Head {
     func read(_ s: MemSeries, start: Int64, end: Int64, into out: inout [Sample]) -> Read {
         stripes[stripe(forHash: s.hash)].map.withLock { table -> Read in
             guard let at = Self.locate(s, start: start, end: end) else { return .none }
-            // The series' box, for its resume points and its labels.
-            var box = s.state.pointee.box
             guard !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock else {
-                let (labels, snapshot) = labelledSnapshot(s, at, start: start, end: end, box: &box, &table.resumeBoxes)
+                let (labels, snapshot) = labelledSnapshot(s, at, start: start, end: end, &table.resumeBoxes)
                 return .snapshot(labels, snapshot)
             }
-            let lastClosedResume = at.lastClosed ? s.closedResumePoint(before: start, box: &box, &table.resumeBoxes) : nil
-            let openResume = at.open ? s.resumePoint(before: start, box: &box, &table.resumeBoxes) : nil
+            let lastClosedResume = at.lastClosed ? s.closedResumePoint(before: start, &table.resumeBoxes) : nil
+            let openResume = at.open ? s.resumePoint(before: start, &table.resumeBoxes) : nil
             // The series' own arrays, read through its state's pointer (no copy).
             let state = s.state
             func decode(_ closed: UnsafeBufferPointer<ClosedChunk>) {
@@ -371,13 +361,14 @@ extension Head {
             }
             // The closed chunks' array only when one is read (as in locate).
             if at.closed.isEmpty { decode(UnsafeBufferPointer(start: nil, count: 0)) } else { state.pointee.closed.withUnsafeBufferPointer(decode) }
-            return .appended(labels(s, box))
+            return .appended(labels(s))
         }
     }
 
     /// The labels of `s`, kept in its resume box when it has one (``ResumeBox/labels``).
     /// Caller holds the stripe lock.
-    private func labels(_ s: MemSeries, _ box: ResumeBox?) -> Labels {
+    private func labels(_ s: MemSeries) -> Labels {
+        let box = s.state.pointee.box
         if let labels = box?.labels { return labels }
         let labels = s.labels(symbols)
         box?.labels = labels

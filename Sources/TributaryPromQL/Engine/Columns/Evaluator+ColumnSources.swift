@@ -17,9 +17,6 @@ extension Evaluator {
         /// instant selector has a value at, the samples of each step's window for a range
         /// function.
         @exclusivity(unchecked) var queryable = 0
-        /// Keeps two workers' scratch objects off one cache line (`queryable` is written
-        /// for every series).
-        private let padding: (Int, Int, Int, Int, Int, Int, Int, Int) = (0, 0, 0, 0, 0, 0, 0, 0)
     }
 
     /// Series one task reads and computes when each has `steps` steps: for a refresh's few
@@ -57,6 +54,7 @@ extension Evaluator {
         }
         let pool = WorkerPool.spreading(series.count, on: options.workers)
         let batch = pool?.batch(steps: stepCount) ?? 1
+        let perTask = Self.seriesPerTask(steps: stepCount)
         let scratch = (0..<(pool?.workers ?? 1)).map { _ in Scratch() }
         // Two batches in flight: while one is computed, the one before it is handed to `sink`
         // (one task among the computing ones: the folds above are not safe to run twice at
@@ -81,7 +79,6 @@ extension Evaluator {
             let n = min(batch, series.count - first)
             let previous = pending
             let offset = previous > 0 ? 1 : 0
-            let perTask = pool == nil ? 1 : Self.seriesPerTask(steps: stepCount)
             computing.withUnsafeMutableBufferPointer { results in
                 handing.withUnsafeMutableBufferPointer { handing in
                     runTasks(on: pool, tasks: (n + perTask - 1) / perTask + offset) { worker, task in
