@@ -144,12 +144,13 @@ import TributaryWire
             #expect(headers.contains { $0 == ("Content-Encoding", "gzip") })
             let same = inflated == uncached
             #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
-            // Runs are 32 steps on the grid from 0: four lie inside windows from 15, 30 and 45,
-            // compressed at the first refresh and reused by the next two.
-            if [15, 30, 45].contains(start) { #expect(cache.compressedRuns() == 300 * 4, "window from \(start)") }
+            // Short runs are 32 steps on the grid from 0: four lie inside windows from 15, 30
+            // and 45, compressed at the first refresh and reused by the next two.
+            let short = cache.compressedRuns(steps: CachedFragments.steps)
+            if [15, 30, 45].contains(start) { #expect(short == 300 * 4, "window from \(start)") }
             // Asked again from 1200: the four runs inside it (from 1440 to 3345) are kept, not
             // those from 480 and 960 that earlier windows sent.
-            if k == 7 { #expect(cache.compressedRuns() == 300 * 4, "window from 1200, again") }
+            if k == 7 { #expect(short == 300 * 4, "window from 1200, again") }
         }
         await server.stop()
     }
@@ -197,6 +198,54 @@ import TributaryWire
             #expect(cache.compressedRuns(steps: CachedFragments.steps) == 50 * 4, "window from \(start)")
             #expect(bytes * 10 < whole * 15, "window from \(start): \(bytes) bytes, the answer compressed whole \(whole)")
         }
+        await server.stop()
+    }
+
+    /// At the window's edges, where a short run lies partly outside it, the steps go as edge
+    /// runs of 8 kept compressed, so a refresh compresses under 8 steps at each end. A window
+    /// moving one step at a time inflates to the uncached answer at every step, and holds the
+    /// edge runs that lie inside it after the series' first step, but none inside a short run
+    /// kept compressed.
+    @Test func edgeRunsAreSentAsTheWindowMovesAStepAtATime() async throws {
+        // Values of 17 significant digits and an exponent: 8 steps mostly compress to over 128
+        // bytes.
+        let server = try await Self.cachedServer("edge", series: 20, every: 15_000) { i, t in
+            let bits = UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9
+            return Double(bits % 1_000_000_007) * pow(10, Double(Int(bits >> 40 % 64) % 40 - 20)) / 997
+        }
+        defer { server.removeData() }
+        let cache = try #require(server.receiver.resultsCache)
+        // Edge runs are 120 s on the grid from 0, short runs 480 s; windows are 2,400 s.
+        func edgeRuns(_ start: Int64) -> Int {
+            let end = start + 2400
+            let first = start / 480 * 480
+            // (One that starts at the window's first step is not sent, that step's comma being
+            // dropped, but the windows before made it and it is held while it lies inside.)
+            let atStart = stride(from: first + 120, to: first + 480, by: 120).filter { $0 >= start }.count
+            let last = end / 480 * 480
+            let atEnd = last + 465 == end ? 0 : stride(from: last, to: last + 480, by: 120).filter { $0 + 105 <= end }.count
+            return atStart + atEnd
+        }
+        var kept = 0
+        var made = 0
+        for start in stride(from: Int64(0), through: 1_005, by: 15) {
+            let window = "query=edge&start=\(start)&end=\(start + 2400)&step=15"
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            let same = inflated == uncached
+            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            guard start > 0 else { continue }
+            // Asked again: the runs that the last answer made beside a short run it kept are
+            // dropped, and nothing is made.
+            let (_, _, again, _) = try await Self.refresh(server, window)
+            let againSame = again == uncached
+            #expect(againSame, "window from \(start), again")
+            #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true) == 20 * edgeRuns(start), "window from \(start)")
+            kept += cache.compressedRuns(steps: CachedFragments.edgeSteps)
+            made += cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
+        }
+        // Most compress to enough bytes to be sent as they were kept (the rest go as JSON).
+        #expect(kept * 3 > made * 2, "\(kept) of \(made) kept compressed")
+        #expect(edgeRuns(15) == 3 && edgeRuns(120) == 4 && edgeRuns(465) == 0 && edgeRuns(480) == 3, "the count itself")
         await server.stop()
     }
 

@@ -143,9 +143,10 @@ public final class ResultsCache: Sendable {
     /// panel leaves room for the rest of its dashboard.
     func keeps(points: Int) -> Bool { points <= maxPoints / 2 }
 
-    /// Compressed runs held over all entries, of `steps` steps when given (for tests).
-    func compressedRuns(steps: Int64? = nil) -> Int {
-        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count(steps: steps) } } }
+    /// Compressed runs held over all entries (with `plain`, also the runs that compressed too
+    /// little to keep and go as JSON), of `steps` steps when given (for tests).
+    func compressedRuns(steps: Int64? = nil, plain: Bool = false) -> Int {
+        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count(steps: steps, plain: plain) } } }
     }
 
     /// Entries and points held (for tests and metrics).
