@@ -211,7 +211,7 @@ import TributaryWire
         // bytes.
         let server = try await Self.cachedServer("edge", series: 20, every: 15_000) { i, t in
             let bits = UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9
-            return Double(bits % 1_000_000_007) * pow(10, Double(Int(bits >> 40 % 64) % 40 - 20)) / 997
+            return Double(bits % 1_000_000_007) * pow(10, Double(Int((bits >> 40) % 64) % 40 - 20)) / 997
         }
         defer { server.removeData() }
         let cache = try #require(server.receiver.resultsCache)
