@@ -78,18 +78,17 @@ struct CachedSeries: Sendable {
             func placed(_ run: CachedFragments.Run) -> Bool {
                 i > range.lowerBound && stored.time(i - 1) < run.first && run.first >= start && run.last <= end
             }
-            /// A run is sent compressed when it is ``placed(_:)`` and it compressed to enough
-            /// bytes.
+            /// The fragment of `run` (placed, its steps `within`): kept, or made now when
+            /// `makeFragments`; nil when it compressed to too few bytes or is not made.
             func compressed(_ run: CachedFragments.Run, _ within: Range<Int>) -> DeflateFragment? {
-                guard placed(run),
-                    case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain)
-                else { return nil }
+                guard case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain) else { return nil }
                 return fragment
             }
             while i < range.upperBound {
-                // A long run from its first step, else the short run of this step.
-                let long = CachedFragments.run(of: stored.time(i), start: start, step: step, steps: CachedFragments.longSteps)
-                if i > range.lowerBound, stored.time(i - 1) < long.first {
+                let t = stored.time(i)
+                // A long run from its first step where one is placed and kept compressed.
+                let long = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.longSteps)
+                if placed(long) {
                     let within = steps(in: long)
                     if let fragment = compressed(long, within) {
                         guard out.fragment(fragment) else { return false }
@@ -97,27 +96,19 @@ struct CachedSeries: Sendable {
                         continue
                     }
                 }
-                let run = CachedFragments.run(of: stored.time(i), start: start, step: step, steps: CachedFragments.steps)
-                var within = steps(in: run)
-                if let fragment = compressed(run, within) {
+                // Else the short run of this step, or where it is not placed (at the window's
+                // edges, or in a series' first steps) the edge run: a window moving a step at a
+                // time leaves fewer steps to compress with each answer. Sent as JSON when not
+                // placed or not kept compressed.
+                var run = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.steps)
+                if !placed(run) { run = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.edgeSteps) }
+                let within = steps(in: run)
+                if placed(run), let fragment = compressed(run, within) {
                     guard out.fragment(fragment) else { return false }
-                    i = within.upperBound
-                    continue
+                } else {
+                    let bytes = stored.json(within)
+                    out.bytes.append(contentsOf: i == range.lowerBound ? bytes.dropFirst() : bytes[...])
                 }
-                // At the window's edges (a short run partly outside it, or the series' first
-                // steps), the edge run of this step: a window moving a step at a time leaves
-                // fewer steps to compress with each answer.
-                if !placed(run) {
-                    let edge = CachedFragments.run(of: stored.time(i), start: start, step: step, steps: CachedFragments.edgeSteps)
-                    within = steps(in: edge)
-                    if let fragment = compressed(edge, within) {
-                        guard out.fragment(fragment) else { return false }
-                        i = within.upperBound
-                        continue
-                    }
-                }
-                let bytes = stored.json(within)
-                out.bytes.append(contentsOf: i == range.lowerBound ? bytes.dropFirst() : bytes[...])
                 i = within.upperBound
             }
         }
@@ -127,8 +118,9 @@ struct CachedSeries: Sendable {
 
 /// Runs of a cached series' steps compressed once for gzip answers (``DeflateFragment``): a
 /// refresh of a large answer was mostly compressing bytes it had sent before. A run is
-/// ``steps`` or ``longSteps`` steps long, aligned on the step grid, so a window moving forward
-/// keeps its runs; only the partial runs at either end are compressed with each answer.
+/// ``steps``, ``longSteps`` or ``edgeSteps`` steps long, aligned on the step grid, so a window
+/// moving forward keeps its runs; only the partial edge runs at either end are compressed with
+/// each answer.
 ///
 /// Shared by the copies, cuts and refreshes of one cached series until a cut drops runs
 /// (``within(_:_:)``).
@@ -151,8 +143,8 @@ final class CachedFragments: Sendable {
     /// and last ones, as the window moves), the steps inside it are sent as the edge runs that
     /// lie wholly in the window, kept compressed, and only the rest (under 8 steps at each
     /// end) is compressed with the answer: a 1 h refresh of 940 gauges compressed ~32 steps
-    /// of each series every time, most of its CPU after the eval. Dropped once the short run
-    /// around them is kept compressed.
+    /// of each series every time (edge runs took 12-14 % off its CPU). Dropped once the short
+    /// run around them is kept compressed.
     static let edgeSteps: Int64 = 8
 
     struct Run: Hashable {
