@@ -299,6 +299,8 @@ let package = Package(
                 "TributaryConfig", "TributaryTestSupport", "TributaryRemoteWrite", "TributaryAgent",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL", "TributaryHTTPServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ],
             swiftSettings: swiftSettings

@@ -5,7 +5,8 @@ import NIOCore
 import NIOSSL
 
 /// Hummingbird's HTTP/1 child channel with ``ConnectionGuard`` in front: the connection cap
-/// and the head, body and idle deadlines of ``ConnectionLimits``.
+/// and the head, body and idle deadlines of ``ConnectionLimits``; each connection's requests
+/// handled on its event loop.
 public struct GuardedHTTP1Channel: ServerChildChannel {
     public typealias Value = HTTP1Channel.Value
 
@@ -22,8 +23,12 @@ public struct GuardedHTTP1Channel: ServerChildChannel {
         }
     }
 
+    /// Runs on the connection's event loop (``EventLoopExecutor``): routes that do more than
+    /// light work move it off the loop themselves.
     public func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(EventLoopExecutor(value.channel.eventLoop)) {
+            await base.handle(value: value, logger: logger)
+        }
     }
 }
 

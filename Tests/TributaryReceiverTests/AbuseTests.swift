@@ -68,26 +68,33 @@ import TributaryWire
         let port = server.port
         // 1,000 connections open at once, each sending one request: valid, garbage or wrong
         // content type; every one gets its status.
-        var connections: [Connection] = []
-        for _ in 0..<1000 { connections.append(try Connection(port: port)) }
-        var expected: [Int] = []
-        for (i, c) in connections.enumerated() {
-            switch i % 3 {
-            case 0:
-                let body = WriteRequestEncoder().encode(
-                    WriteRequest(timeseries: [
-                        TimeSeries(labels: ["__name__": "conn", "i": "\(i)"], samples: [Sample(timestamp: 1000, value: Double(i))])
-                    ]))
-                _ = c.send(Self.request(body, port: port))
-                expected.append(204)
-            case 1:
-                _ = c.send(Self.request(Array("garbage".utf8), port: port))
-                expected.append(400)
-            default:
-                _ = c.send(Array("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi".utf8))
-                expected.append(415)
+        // Opened and sent off the cooperative pool: a connect blocks once the accept backlog
+        // is full, and the server's accept loop runs on that pool.
+        let opened = try await offPool {
+            var connections: [Connection] = []
+            for _ in 0..<1000 { connections.append(try Connection(port: port)) }
+            var expected: [Int] = []
+            for (i, c) in connections.enumerated() {
+                switch i % 3 {
+                case 0:
+                    let body = WriteRequestEncoder().encode(
+                        WriteRequest(timeseries: [
+                            TimeSeries(labels: ["__name__": "conn", "i": "\(i)"], samples: [Sample(timestamp: 1000, value: Double(i))])
+                        ]))
+                    _ = c.send(Self.request(body, port: port))
+                    expected.append(204)
+                case 1:
+                    _ = c.send(Self.request(Array("garbage".utf8), port: port))
+                    expected.append(400)
+                default:
+                    _ = c.send(Array("POST /api/v1/write HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nhi".utf8))
+                    expected.append(415)
+                }
             }
+            return (connections, expected)
         }
+        var connections = opened.0
+        let expected = opened.1
         let open = connections
         let statuses = try await offPool { open.map { $0.status() } }
         #expect(statuses == expected)

@@ -3,6 +3,7 @@ import Testing
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
+import TributaryTestSupport
 import TributaryWire
 
 @testable import TributaryReceiver
@@ -104,11 +105,11 @@ import TributaryWire
         #expect(streamedSame, "streamed bytes equal the answer written whole (\(joined.count) of \(whole.count) bytes)")
 
         // Over HTTP, chunked, plain and gzip.
-        let plain = try curl(["http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
+        let plain = try await curl(["http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
         let plainSame = plain.body == whole
         #expect(plainSame, "over HTTP: \(plain.body.count) of \(whole.count) bytes")
         #expect(plain.headers.lowercased().contains("transfer-encoding: chunked"), "\(plain.headers)")
-        let zipped = try curl(["-H", "Accept-Encoding: gzip", "http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
+        let zipped = try await curl(["-H", "Accept-Encoding: gzip", "http://127.0.0.1:\(server.port)/api/v1/query_range?\(Self.range)"])
         #expect(zipped.headers.lowercased().contains("content-encoding: gzip"))
         #expect(zipped.body.count * 3 < whole.count, "compressed: \(zipped.body.count) of \(whole.count)")
         let inflatedSame = try Gunzip.inflate(zipped.body, limit: 1 << 26) == whole
@@ -315,7 +316,13 @@ import TributaryWire
         await server.stop()
     }
 
-    func curl(_ args: [String]) throws -> (headers: String, body: [UInt8]) {
+    /// curl's answer, run off the cooperative pool: a test that blocks a pool thread while the
+    /// server it waits on needs the pool (its accept loop runs there) can stall the whole run.
+    func curl(_ args: [String]) async throws -> (headers: String, body: [UInt8]) {
+        try await offPool { try Self.blockingCurl(args) }
+    }
+
+    static func blockingCurl(_ args: [String]) throws -> (headers: String, body: [UInt8]) {
         let headers = NSTemporaryDirectory() + "tributary-curl-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: headers) }
         let p = Process()

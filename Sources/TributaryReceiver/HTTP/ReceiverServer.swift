@@ -48,11 +48,14 @@ public enum ReceiverServer {
             } catch {
                 return response(receiver.refuseRequest(.bodyTooLarge, status: 413, message: "request body over the limit of \(bodyLimit) bytes", bytes: bodyLimit))
             }
-            let answer = receiver.write(
-                body: Array(buffer.readableBytesView),
-                contentType: request.headers[.contentType], contentEncoding: request.headers[.contentEncoding],
-                peer: request.headers[.userAgent] ?? "", forwardedBy: request.headers[Self.forwardedBy], settings: settings
-            )
+            let headers = request.headers
+            let answer = await offLoop {
+                receiver.write(
+                    body: Array(buffer.readableBytesView),
+                    contentType: headers[.contentType], contentEncoding: headers[.contentEncoding],
+                    peer: headers[.userAgent] ?? "", forwardedBy: headers[Self.forwardedBy], settings: settings
+                )
+            }
             return response(answer)
         }
         for path in apiPaths {
@@ -82,7 +85,7 @@ public enum ReceiverServer {
         }
         router.get("/-/healthy") { _, _ in response(.text(200, "Tributary is Healthy.")) }
         router.get("/-/ready") { _, _ in response(.text(200, "Tributary is Ready.")) }
-        router.get("/metrics") { _, _ in response(receiver.metricsText()) }
+        router.get("/metrics") { _, _ in response(await offLoop { receiver.metricsText() }) }
         // The TSDB admin API needs --web.enable-admin-api and the write credentials.
         for action in ["snapshot", "delete_series", "clean_tombstones"] {
             for method in [HTTPRequest.Method.post, .put] {
@@ -98,7 +101,7 @@ public enum ReceiverServer {
         }
         router.post("/-/reload") { request, _ in
             if let denied = refuse(request, receiver.live.withLock { $0.writers }) { return denied }
-            return response(await reloadAnswer(reload))
+            return response(await offLoop { await reloadAnswer(reload) })
         }
         let configuration = ApplicationConfiguration(
             address: .hostname(receiver.configuration.host, port: receiver.configuration.port),
@@ -131,6 +134,13 @@ public enum ReceiverServer {
     static func refuse(_ request: Request, _ authenticator: Authenticator) -> Response? {
         guard !authenticator.allows(request.headers[.authorization]) else { return nil }
         return response(.text(401, "unauthorized", headers: [("WWW-Authenticate", authenticator.challenge)]))
+    }
+
+    /// Runs `body` on the cooperative pool, off the connection's event loop, which serves every
+    /// connection it holds: work that takes long or may block (decoding and appending a write,
+    /// rendering metrics, a reload's disk reads). Queries go to their own threads instead.
+    static func offLoop<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        await withTaskExecutorPreference(globalConcurrentExecutor) { await body() }
     }
 
     /// `POST /-/reload` as Prometheus answers it: 200 when applied, 500 with the reason when
