@@ -8,7 +8,7 @@ import TributaryTSDB
 /// Series-at-a-time evaluation answers exactly as step-by-step evaluation does: every query
 /// below, as range queries over several grids and as instant queries, gives the same labels,
 /// timestamps and value bits (or the same error) both ways, on data with counter resets,
-/// gaps, stale markers, NaN and infinities.
+/// gaps, stale markers, NaN, infinities and sums that overflow.
 @Suite struct SeriesAtATimeTests {
     static let queries = [
         "c_total", "c_total offset 3m", "c_total @ 3600", "c_total{mode!=\"idle\"}",
@@ -20,7 +20,7 @@ import TributaryTSDB
         "quantile_over_time(1.5, g[10m])", "mad_over_time(g[10m])", "ts_of_max_over_time(g[10m])",
         "ts_of_min_over_time(g[10m])", "ts_of_last_over_time(g[10m])", "double_exponential_smoothing(g[10m], 0.5, 0.3)",
         "holt_winters(g[10m], 1.5, 0.3)", "sum by (group) (rate(c_total[5m]))",
-        "sum by (group) (rate(c_total{mode!=\"idle\"}[5m]))", "avg by (group) (g)", "avg(g)", "min without (instance) (g)",
+        "sum by (group) (rate(c_total{mode!=\"idle\"}[5m]))", "avg by (group) (g)", "avg(g)", "avg by (group) (big)", "avg(big)", "min without (instance) (g)",
         "max by (group, mode) (c_total)", "count by (group) (g)", "group by (mode) (c_total)", "stddev by (group) (g)",
         "stdvar(g)", "sum without (instance) (g)", "sum by (__name__) (c_total)", "sum by (__name__) (rate(c_total[5m]))",
         "-rate(c_total[5m])", "rate(c_total[5m]) * 8", "100 - rate(c_total[5m]) * 100", "rate(c_total[5m]) > 0.5",
@@ -89,6 +89,14 @@ import TributaryTSDB
                         _ = b.append(gauge, Sample(timestamp: t, value: v))
                         t += 15_000
                         k += 1
+                    }
+                    // Values near the largest double: a group's sum overflows at the steps
+                    // where two of them meet, and avg answers the incremental mean there.
+                    t = 7000
+                    while t < 7_200_000 {
+                        let v = random() < 0.4 ? 9.988465674311579e307 * (random() < 0.9 ? 1 : -1) : random() * 100
+                        _ = b.append(["__name__": "big", "group": group, "instance": "i\(instance)"], Sample(timestamp: t, value: v))
+                        t += 15_000
                     }
                 }
                 for (i, le) in ["0.1", "1", "+Inf"].enumerated() {

@@ -13,20 +13,29 @@ extension Evaluator {
         var first: [Double]
         /// Compensation term (sum, avg) or Welford's sum of squares (stddev, stdvar).
         var second: [Double]
-        /// avg: the sum of infinite inputs, and the incremental mean used when finite inputs
-        /// overflowed the sum.
+        /// avg: the sum of infinite inputs, and (when `tracksMean`) the incremental mean used
+        /// when finite inputs overflowed the sum.
         var infinities: [Double?] = []
         var incremental: [Double] = []
         var dropName = false
 
-        init(labels: Labels, steps: Int, op: AggregateOp) {
+        init(labels: Labels, steps: Int, op: AggregateOp, tracksMean: Bool) {
             self.labels = labels
             counts = Array(repeating: 0, count: steps)
             first = Array(repeating: op == .min || op == .max ? .nan : 0, count: steps)
             second = Array(repeating: 0, count: steps)
             if op == .avg {
                 infinities = Array(repeating: nil, count: steps)
-                incremental = Array(repeating: 0, count: steps)
+                if tracksMean { incremental = Array(repeating: 0, count: steps) }
+            }
+        }
+
+        /// avg: whether finite inputs overflowed the sum at some step (the answer there is the
+        /// incremental mean, which only a pass that tracks it has).
+        var overflowed: Bool {
+            counts.indices.contains { i in
+                guard counts[i] > 0, infinities[i] == nil else { return false }
+                return (first[i].isInfinite ? first[i] : first[i] + second[i]).isInfinite
             }
         }
     }
@@ -36,20 +45,32 @@ extension Evaluator {
         let dropped = LabelNames(a.grouping + ["__name__"])
         let steps = stepCount
         let op = a.op
-        // A series' group is found by the bytes of its grouping labels, written into one
-        // buffer reused from series to series (see LabelSetIndex).
-        var index = LabelSetIndex<StableLabelHash>()
-        var groups: [GroupColumns] = []
-        var key: [UInt8] = []
-        try forEachSeries(a.expr, context) { (s: inout StepSeries) throws(EvaluationError) in
-            key.removeAll(keepingCapacity: true)
-            if a.without { dropped.appendFiltered(s.labels, keep: false, to: &key) } else { grouping.appendFiltered(s.labels, keep: true, to: &key) }
-            let (g, isNew) = index.number(of: key)
-            if isNew {
-                groups.append(GroupColumns(labels: index.sets[g], steps: steps, op: op))
-                try context.hold(steps * 2)
+        func pass(tracksMean: Bool) throws(EvaluationError) -> [GroupColumns] {
+            // A series' group is found by the bytes of its grouping labels, written into one
+            // buffer reused from series to series (see LabelSetIndex).
+            var index = LabelSetIndex<StableLabelHash>()
+            var groups: [GroupColumns] = []
+            var key: [UInt8] = []
+            try forEachSeries(a.expr, context) { (s: inout StepSeries) throws(EvaluationError) in
+                key.removeAll(keepingCapacity: true)
+                if a.without { dropped.appendFiltered(s.labels, keep: false, to: &key) } else { grouping.appendFiltered(s.labels, keep: true, to: &key) }
+                let (g, isNew) = index.number(of: key)
+                if isNew {
+                    groups.append(GroupColumns(labels: index.sets[g], steps: steps, op: op, tracksMean: tracksMean))
+                    try context.hold(steps * 2)
+                }
+                Self.fold(s, into: &groups[g], op, tracksMean: tracksMean)
             }
-            Self.fold(s, into: &groups[g], op)
+            return groups
+        }
+        // avg keeps a compensated sum; the incremental mean, two divisions per point, is only
+        // needed where finite inputs overflow the sum (values near 1e308), so it is tracked in
+        // a second pass over the input when the first finds such a step.
+        let before = context.mark()
+        var groups = try pass(tracksMean: false)
+        if op == .avg, groups.contains(where: \.overflowed) {
+            context.rewind(to: before)
+            groups = try pass(tracksMean: true)
         }
         for var group in groups {
             var out = StepSeries(labels: group.labels, steps: steps, dropName: group.dropName)
@@ -61,12 +82,12 @@ extension Evaluator {
         }
     }
 
-    static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp) {
+    static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp, tracksMean: Bool = true) {
         if s.dropName { group.dropName = true }
         if op == .sum || op == .count || op == .group || op == .avg {
             // Dashboards' usual aggregations through pointers: an indexed write checked each
-            // array's uniqueness at every step. (`incremental` is empty unless avg.)
-            let sums = op == .sum || op == .avg, isAvg = op == .avg
+            // array's uniqueness at every step. (`incremental` is empty unless avg tracks its mean.)
+            let sums = op == .sum || op == .avg, isAvg = op == .avg, tracksMean = isAvg && tracksMean
             s.withColumns { values, present in
                 group.counts.withUnsafeMutableBufferPointer { counts in
                     group.first.withUnsafeMutableBufferPointer { first in
@@ -79,6 +100,7 @@ extension Evaluator {
                                     (first[i], second[i]) = kahanInc(v, first[i], second[i])
                                     guard isAvg else { continue }
                                     if v.isInfinite { group.infinities[i] = (group.infinities[i] ?? 0) + v }
+                                    guard tracksMean else { continue }
                                     let mean = incremental[i], n = Double(counts[i])
                                     if !(mean.isInfinite && v.isInfinite && (mean > 0) == (v > 0)) { incremental[i] = mean + (v / n - mean / n) }
                                 }

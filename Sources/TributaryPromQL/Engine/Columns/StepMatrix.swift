@@ -89,6 +89,25 @@ final class ColumnContext {
         try check(transient: n)
     }
 
+    /// The counts so far, to go back to when a part of the query is evaluated again.
+    struct Mark {
+        let points: Int
+        let samplesRead: Int
+        let queryable: Int
+        let warnings: Int
+    }
+
+    func mark() -> Mark { Mark(points: points, samplesRead: samplesRead, queryable: queryable, warnings: warnings.count) }
+
+    /// Forgets what was counted since `mark` (the part is evaluated again and counted then); the
+    /// peak stays, since those points were held.
+    func rewind(to mark: Mark) {
+        points = mark.points
+        samplesRead = mark.samplesRead
+        queryable = mark.queryable
+        warnings.removeSubrange(min(mark.warnings, warnings.count)...)
+    }
+
     /// Counts `n` more points held until the query ends; fails the query beyond its budget.
     func hold(_ n: Int) throws(EvaluationError) {
         points += n
