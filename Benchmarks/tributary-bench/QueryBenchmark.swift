@@ -6,10 +6,11 @@ import TributaryModel
 #endif
 
 /// Dashboard query latency over HTTP (issue "Queries at dashboard speed"): each server in turn
-/// gets the same node_exporter-like series over remote write, is let settle (its CPU under 5 %
-/// of a core for a second, at most 3 minutes), then every query is timed as a
+/// gets the same node_exporter-like series over remote write and is let settle (its CPU under 5 %
+/// of a core for a second, at most 3 minutes); all stay up, and every query is then timed as a
 /// dashboard sends it (GET /api/v1/query or query_range, `Accept-Encoding: gzip`; timed to the
-/// answer's last byte by a plain socket client, ``PlainGet``), median of five. Cold: `nocache=1`
+/// answer's last byte by a plain socket client, ``PlainGet``), median of five, the servers asked
+/// in turn round by round (a slow moment of the machine falls on all of them). Cold: `nocache=1`
 /// (VictoriaMetrics's rollup cache and ours off; Prometheus has none). Warm: an open dashboard
 /// refreshed while its agents keep writing: the window one minute back asked first, then five
 /// times a new scrape of every series is written (15 s later) and the window moved to it, each
@@ -47,18 +48,22 @@ enum QueryBenchmark {
         let labels = NodeExporterLoad.series(count: series)
         let end = Double(start) / 1000 + Double(rounds - 1) * 15
         print("query: \(series) series x \(hours)h at 15 s (\(series * rounds) samples); range queries over the last \(range / 60) min, step \(step) s; median of 5 over HTTP")
-        var table: [String: [(cold: Double, warm: Double, series: Int)]] = [:]
         // To profile the warm path by hand: TRIBUTARY_BENCH_QUERIES=1,4 runs those queries
         // alone (by index), TRIBUTARY_BENCH_WARM_ROUNDS=N refreshes each (the median of all).
         let env = ProcessInfo.processInfo.environment
         let warmRounds = max(1, env["TRIBUTARY_BENCH_WARM_ROUNDS"].flatMap(Int.init) ?? 5)
         let queries = env["TRIBUTARY_BENCH_QUERIES"].map { list in list.split(separator: ",").compactMap { Int($0) }.filter(Self.queries.indices.contains).map { Self.queries[$0] } } ?? Self.queries
-        var memory: [(String, Double, Double)] = []
         var floors: [(String, Double?)] = []
         let targets = IngestBenchmark.targets(tributary: tributary)
+        // Every server is loaded first and kept up; the queries then go to each in turn, round by
+        // round, so that the machine's slow moments (these are shared virtual machines) fall on
+        // all of them alike rather than on whichever was measured then.
+        var servers: [IngestBenchmark.Server] = []
+        defer { for server in servers { server.stop() } }
+        var loadedRSS: [Double] = []
         for target in targets {
             let server = try IngestBenchmark.Server(target)
-            defer { server.stop() }
+            servers.append(server)
             let t0 = Date()
             var failures = 0
             // The next round is encoded on another thread while this one is sent.
@@ -87,69 +92,96 @@ enum QueryBenchmark {
             }
             Thread.sleep(forTimeInterval: 2)
             let rssLoaded = server.memoryKiB("VmRSS")
+            loadedRSS.append(rssLoaded)
             print(String(format: "  %@: loaded in %.0f s (%d failed requests), RSS %.0f MiB", target.name, Date().timeIntervalSince(t0), failures, rssLoaded / 1024))
             // Dashboards query a server that is past its ingest burst: each server's own work
             // after the load (our block cut, VictoriaMetrics's merges, Prometheus's compaction)
             // is let finish before timing, as it is for all of them.
             let settled = server.settle(within: 180)
             print(String(format: "  %@: settled after %.0f s%@", target.name, settled.seconds, settled.quiet ? "" : " (still busy: measured anyway)"))
-            // TRIBUTARY_BENCH_HOLD=SECONDS: keep the loaded server up that long (to profile it by
-            // hand: its port and the data's end time are printed) before the queries run.
-            if let hold = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_HOLD"].flatMap(Double.init) {
-                print("  holding \(target.name) on port \(server.port) for \(Int(hold)) s; data ends at \(end)")
-                // Seen now even when stdout is a file or a pipe (block-buffered), not at the run's end.
-                fflush(nil)
-                Thread.sleep(forTimeInterval: hold)
-            }
-            var rows: [(cold: Double, warm: Double, series: Int)] = []
-            var written = 0  // scrapes written after the loaded data, while dashboards refresh
-            for q in queries {
-                func url(_ shift: Double, cache: Bool) -> String {
-                    let e = q.expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-                    let base = "/api/v1/"
-                    let nocache = cache ? "" : "&nocache=1"
-                    if q.instant { return base + "query?query=\(e)&time=\(end - shift)\(nocache)" }
-                    // On the step grid, as Grafana's data source asks (`alignRange`: start rounded
-                    // down, end up), so a refresh 15 s later at a 30 s step asks the grid's next
-                    // window, not one between its steps.
-                    let s = Double(step)
-                    let from = ((end - shift - Double(range)) / s).rounded(.down) * s
-                    let to = ((end - shift) / s).rounded(.up) * s
-                    return base + "query_range?query=\(e)&start=\(from)&end=\(to)&step=\(step)\(nocache)"
-                }
-                func time(_ u: String) -> (Double, Int) {
-                    guard let answer = PlainGet.get(port: server.port, path: u) else { return (0, -1) }
-                    return (answer.milliseconds, Self.seriesCount(Data(answer.body)))
-                }
-                func median(_ u: String) -> (Double, Int) {
-                    var times: [Double] = []
-                    var count = -1
-                    for _ in 0..<5 {
-                        let (ms, n) = time(u)
-                        times.append(ms)
-                        count = n
-                    }
-                    return (times.sorted()[2], count)
-                }
-                let (cold, count) = median(url(0, cache: false))
-                _ = time(url(60 - Double(written) * 15, cache: true))
-                var warmTimes: [Double] = []
-                for _ in 0..<warmRounds {
-                    failures += IngestBenchmark.Server.send(
-                        NodeExporterLoad.round(series: labels, perRequest: 2000, round: rounds + written, startMs: start), port: server.port, connections: 4)
-                    written += 1
-                    warmTimes.append(time(url(-Double(written) * 15, cache: true)).0)
-                }
-                let warm = warmTimes.sorted()[warmTimes.count / 2]
-                rows.append((cold, warm, count))
-            }
-            table[target.name] = rows
-            memory.append((target.name, rssLoaded, server.memoryKiB("VmHWM")))
-            // The HTTP round trip of a query that reads nothing, the floor under every panel's
-            // time (a small panel's refresh cannot go below it).
-            let trivial = (0..<21).compactMap { _ in PlainGet.get(port: server.port, path: "/api/v1/query?query=vector(1)&time=\(end)")?.milliseconds }.sorted()
-            floors.append((target.name, trivial.isEmpty ? nil : trivial[trivial.count / 2]))
         }
+        // The servers loaded first have idled since; any late work of theirs is let finish too.
+        for server in servers.dropLast() { _ = server.settle(within: 60) }
+        // TRIBUTARY_BENCH_HOLD=SECONDS: keep the loaded servers up that long (to profile one by
+        // hand: the ports and the data's end time are printed) before the queries run.
+        if let hold = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_HOLD"].flatMap(Double.init) {
+            for server in servers { print("  holding \(server.target.name) on port \(server.port) for \(Int(hold)) s; data ends at \(end)") }
+            // Seen now even when stdout is a file or a pipe (block-buffered), not at the run's end.
+            fflush(nil)
+            Thread.sleep(forTimeInterval: hold)
+        }
+        var rows = [[(cold: Double, warm: Double, series: Int)]](repeating: [], count: servers.count)
+        var failures = 0
+        var written = 0  // scrapes written after the loaded data, while dashboards refresh
+        // The servers in a different order each round (rotated), so none is always first.
+        func inTurn(_ round: Int, _ body: (Int, IngestBenchmark.Server) -> Void) {
+            for k in servers.indices {
+                let i = (k + round) % servers.count
+                body(i, servers[i])
+            }
+        }
+        for q in queries {
+            func url(_ shift: Double, cache: Bool) -> String {
+                let e = q.expr.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+                let base = "/api/v1/"
+                let nocache = cache ? "" : "&nocache=1"
+                if q.instant { return base + "query?query=\(e)&time=\(end - shift)\(nocache)" }
+                // On the step grid, as Grafana's data source asks (`alignRange`: start rounded
+                // down, end up), so a refresh 15 s later at a 30 s step asks the grid's next
+                // window, not one between its steps.
+                let s = Double(step)
+                let from = ((end - shift - Double(range)) / s).rounded(.down) * s
+                let to = ((end - shift) / s).rounded(.up) * s
+                return base + "query_range?query=\(e)&start=\(from)&end=\(to)&step=\(step)\(nocache)"
+            }
+            func time(_ server: IngestBenchmark.Server, _ u: String) -> (Double, Int) {
+                guard let answer = PlainGet.get(port: server.port, path: u) else { return (0, -1) }
+                return (answer.milliseconds, Self.seriesCount(Data(answer.body)))
+            }
+            // Cold: five rounds, each server once a round.
+            var colds = [[Double]](repeating: [], count: servers.count)
+            var counts = [Int](repeating: -1, count: servers.count)
+            for round in 0..<5 {
+                inTurn(round) { i, server in
+                    let (ms, n) = time(server, url(0, cache: false))
+                    colds[i].append(ms)
+                    counts[i] = n
+                }
+            }
+            // Warm: each dashboard opened a minute back, then refreshed after each new scrape,
+            // which each server is sent just before its refresh.
+            for server in servers { _ = time(server, url(60 - Double(written) * 15, cache: true)) }
+            var warms = [[Double]](repeating: [], count: servers.count)
+            for round in 0..<warmRounds {
+                let scrape = NodeExporterLoad.round(series: labels, perRequest: 2000, round: rounds + written, startMs: start)
+                written += 1
+                inTurn(round) { i, server in
+                    failures += IngestBenchmark.Server.send(scrape, port: server.port, connections: 4)
+                    warms[i].append(time(server, url(-Double(written) * 15, cache: true)).0)
+                }
+            }
+            for i in servers.indices {
+                let cold = colds[i].sorted()[colds[i].count / 2]
+                let warm = warms[i].sorted()[warms[i].count / 2]
+                rows[i].append((cold, warm, counts[i]))
+            }
+        }
+        if failures > 0 { print("  \(failures) writes failed while dashboards refreshed") }
+        var table: [String: [(cold: Double, warm: Double, series: Int)]] = [:]
+        for (i, server) in servers.enumerated() { table[server.target.name] = rows[i] }
+        // The HTTP round trip of a query that reads nothing, the floor under every panel's
+        // time (a small panel's refresh cannot go below it).
+        var trivial = [[Double]](repeating: [], count: servers.count)
+        for round in 0..<21 {
+            inTurn(round) { i, server in
+                if let ms = PlainGet.get(port: server.port, path: "/api/v1/query?query=vector(1)&time=\(end)")?.milliseconds { trivial[i].append(ms) }
+            }
+        }
+        for (i, server) in servers.enumerated() {
+            let sorted = trivial[i].sorted()
+            floors.append((server.target.name, sorted.isEmpty ? nil : sorted[sorted.count / 2]))
+        }
+        let memory = servers.enumerated().map { i, server in (server.target.name, loadedRSS[i], server.memoryKiB("VmHWM")) }
         let names = targets.map(\.name)
         print("  query                                                                     " + names.map { $0.padding(toLength: 27, withPad: " ", startingAt: 0) }.joined())
         print("                                                                            " + names.map { _ in "cold ms  warm ms  series   " }.joined())
