@@ -79,6 +79,7 @@ let package = Package(
             name: "TributaryRemoteWrite",
             dependencies: [
                 "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -107,6 +108,7 @@ let package = Package(
             name: "TributaryAgent",
             dependencies: [
                 "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "TributaryRemoteWrite", "TributaryHTTPServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -298,6 +300,7 @@ let package = Package(
             dependencies: [
                 "TributaryConfig", "TributaryTestSupport", "TributaryRemoteWrite", "TributaryAgent",
                 "TributaryModel", "TributaryWire", "TributaryReceiver", "TributaryTSDB", "TributaryWAL", "TributaryHTTPServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

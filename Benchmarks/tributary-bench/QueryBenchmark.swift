@@ -53,7 +53,6 @@ enum QueryBenchmark {
         let env = ProcessInfo.processInfo.environment
         let warmRounds = max(1, env["TRIBUTARY_BENCH_WARM_ROUNDS"].flatMap(Int.init) ?? 5)
         let queries = env["TRIBUTARY_BENCH_QUERIES"].map { list in list.split(separator: ",").compactMap { Int($0) }.filter(Self.queries.indices.contains).map { Self.queries[$0] } } ?? Self.queries
-        var floors: [(String, Double?)] = []
         let targets = IngestBenchmark.targets(tributary: tributary)
         // Every server is loaded first and kept up; the queries then go to each in turn, round by
         // round, so that the machine's slow moments (these are shared virtual machines) fall on
@@ -177,9 +176,9 @@ enum QueryBenchmark {
                 if let ms = PlainGet.get(port: server.port, path: "/api/v1/query?query=vector(1)&time=\(end)")?.milliseconds { trivial[i].append(ms) }
             }
         }
-        for (i, server) in servers.enumerated() {
+        let floors = servers.enumerated().map { i, server in
             let sorted = trivial[i].sorted()
-            floors.append((server.target.name, sorted.isEmpty ? nil : sorted[sorted.count / 2]))
+            return (server.target.name, sorted.isEmpty ? nil : sorted[sorted.count / 2])
         }
         let memory = servers.enumerated().map { i, server in (server.target.name, loadedRSS[i], server.memoryKiB("VmHWM")) }
         let names = targets.map(\.name)

@@ -1,7 +1,13 @@
+import Foundation
+import Hummingbird
+import Logging
 import NIOCore
 import NIOPosix
+import ServiceLifecycle
+import Synchronization
 import Testing
 import TributaryHTTPServer
+import TributaryTestSupport
 
 @testable import TributaryReceiver
 
@@ -17,5 +23,47 @@ struct EventLoopExecutorTests {
             return [before, during, after]
         }
         #expect(seen == [true, false, true])
+    }
+
+    /// Over HTTP: the guarded server runs a route's handler on an event loop thread, and
+    /// `offLoop` inside it on another thread.
+    @Test func theGuardedServerAnswersOnTheConnectionsLoop() async throws {
+        let router = Router()
+        router.get("/where") { _, _ -> String in
+            let onLoop = MultiThreadedEventLoopGroup.currentEventLoop != nil
+            let offLoop = await ReceiverServer.offLoop { MultiThreadedEventLoopGroup.currentEventLoop != nil }
+            return "handler \(onLoop ? "loop" : "pool"), offLoop \(offLoop ? "loop" : "pool")"
+        }
+        var logger = Logger(label: "test.loop")
+        logger.logLevel = .warning
+        let bound = Mutex<Int?>(nil)
+        let app = Application(
+            router: router, server: .guarded(ConnectionLimits(), counts: ConnectionCounts()),
+            configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in bound.withLock { $0 = channel.localAddress?.port } }, logger: logger)
+        let group = ServiceGroup(services: [app], logger: logger)
+        let task = Task { try await group.run() }
+        var port: Int?
+        for _ in 0..<200 {
+            port = bound.withLock { $0 }
+            if port != nil { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        guard let port else { throw TestFailure("the server did not start") }
+        let answer = try await offPool {
+            let c = try RawConnection(port: port)
+            _ = c.send(Array("GET /where HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            var got: [UInt8] = []
+            while true {
+                let n = buffer.withUnsafeMutableBytes { recv(c.fd, $0.baseAddress, 4096, 0) }
+                if n <= 0 { break }
+                got += buffer[0..<n]
+            }
+            return String(decoding: got, as: UTF8.self)
+        }
+        await group.triggerGracefulShutdown()
+        _ = try? await task.value
+        #expect(answer.hasSuffix("handler loop, offLoop pool"), "\(answer)")
     }
 }

@@ -121,7 +121,6 @@ public enum ReceiverServer {
 
     static let forwardedBy = HTTPField.Name(ForwardingPath.header) ?? .via
 
-    /// A 401 when `authenticator` does not accept the request's credentials.
     /// Whether an `Accept-Encoding` header takes gzip (`gzip` or `*`, not with `q=0`).
     static func acceptsGzip(_ header: String?) -> Bool {
         guard let value = header?.lowercased() else { return false }
@@ -131,6 +130,7 @@ public enum ReceiverServer {
         }
     }
 
+    /// A 401 when `authenticator` does not accept the request's credentials.
     static func refuse(_ request: Request, _ authenticator: Authenticator) -> Response? {
         guard !authenticator.allows(request.headers[.authorization]) else { return nil }
         return response(.text(401, "unauthorized", headers: [("WWW-Authenticate", authenticator.challenge)]))
@@ -143,8 +143,6 @@ public enum ReceiverServer {
         await withTaskExecutorPreference(globalConcurrentExecutor) { await body() }
     }
 
-    /// `POST /-/reload` as Prometheus answers it: 200 when applied, 500 with the reason when
-    /// the file has errors (the running configuration stays).
     /// Runs blocking work (disk I/O) on a thread of its own, off the cooperative pool.
     static func offPoolAnswer(_ body: @escaping @Sendable () -> HTTPAnswer) async throws -> HTTPAnswer {
         await withCheckedContinuation { (done: CheckedContinuation<HTTPAnswer, Never>) in
@@ -152,6 +150,8 @@ public enum ReceiverServer {
         }
     }
 
+    /// `POST /-/reload` as Prometheus answers it: 200 when applied, 500 with the reason when
+    /// the file has errors (the running configuration stays).
     static func reloadAnswer(_ reload: (@Sendable () async throws -> Void)?) async -> HTTPAnswer {
         guard let reload else { return .text(404, "reloading needs a configuration file (--config)") }
         do {

@@ -101,9 +101,13 @@ struct CachedSeries: Sendable {
                 // time leaves fewer steps to compress with each answer. Sent as JSON when not
                 // placed or not kept compressed.
                 var run = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.steps)
-                if !placed(run) { run = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.edgeSteps) }
+                var isPlaced = placed(run)
+                if !isPlaced {
+                    run = CachedFragments.run(of: t, start: start, step: step, steps: CachedFragments.edgeSteps)
+                    isPlaced = placed(run)
+                }
                 let within = steps(in: run)
-                if placed(run), let fragment = compressed(run, within) {
+                if isPlaced, let fragment = compressed(run, within) {
                     guard out.fragment(fragment) else { return false }
                 } else {
                     let bytes = stored.json(within)

@@ -82,7 +82,7 @@ extension Evaluator {
         }
     }
 
-    static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp, tracksMean: Bool = true) {
+    static func fold(_ s: StepSeries, into group: inout GroupColumns, _ op: AggregateOp, tracksMean: Bool) {
         if s.dropName { group.dropName = true }
         if op == .sum || op == .count || op == .group || op == .avg {
             // Dashboards' usual aggregations through pointers: an indexed write checked each
