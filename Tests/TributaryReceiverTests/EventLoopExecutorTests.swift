@@ -43,13 +43,7 @@ struct EventLoopExecutorTests {
             onServerRunning: { channel in bound.withLock { $0 = channel.localAddress?.port } }, logger: logger)
         let group = ServiceGroup(services: [app], logger: logger)
         let task = Task { try await group.run() }
-        var port: Int?
-        for _ in 0..<200 {
-            port = bound.withLock { $0 }
-            if port != nil { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        guard let port else { throw TestFailure("the server did not start") }
+        let port = try await boundPort(bound, "the server")
         let answer = try await offPool {
             let c = try RawConnection(port: port)
             _ = c.send(Array("GET /where HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))

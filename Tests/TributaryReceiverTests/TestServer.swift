@@ -35,14 +35,7 @@ final class TestServer: @unchecked Sendable {
             logger: logger)
         let g = group
         task = Task { try await g.run() }
-        var port: Int?
-        for _ in 0..<200 {
-            port = bound.withLock { $0 }
-            if port != nil { break }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        guard let port else { throw TestError("the receiver did not start") }
-        self.port = port
+        port = try await boundPort(bound, "the receiver")
     }
 
     func stop() async {
