@@ -25,6 +25,27 @@ struct EventLoopExecutorTests {
         #expect(seen == [true, false, true])
     }
 
+    /// A service run on a loop (how both servers run their HTTP application) runs there, and
+    /// so do the tasks it adds to a task group (Hummingbird's accept loop adds one per
+    /// connection).
+    @Test func aServiceOnALoopRunsItsChildTasksThere() async throws {
+        final class Probe: Service, Sendable {
+            let loop: any EventLoop
+            let seen = Mutex<[Bool]>([])
+            init(loop: any EventLoop) { self.loop = loop }
+            func run() async {
+                seen.withLock { $0.append(loop.inEventLoop) }
+                await withDiscardingTaskGroup { group in
+                    for _ in 0..<3 { group.addTask { self.seen.withLock { $0.append(self.loop.inEventLoop) } } }
+                }
+            }
+        }
+        let loop = MultiThreadedEventLoopGroup.singleton.next()
+        let probe = Probe(loop: loop)
+        try await OnEventLoop(probe, on: loop).run()
+        #expect(probe.seen.withLock { $0 } == [true, true, true, true])
+    }
+
     /// Over HTTP: the guarded server runs a route's handler on an event loop thread, and
     /// `offLoop` inside it on another thread.
     @Test func theGuardedServerAnswersOnTheConnectionsLoop() async throws {

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Prometheus
+import ServiceLifecycle
 import Synchronization
 import TributaryHTTPServer
 import TributaryModel
@@ -17,7 +18,7 @@ public enum AgentServer {
     public static func application(
         _ agent: Agent, logger: Logger, reload: (@Sendable () async throws -> Void)? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) -> some ApplicationProtocol {
+    ) -> some Service {
         let router = Router()
         router.get("/metrics") { _, _ in
             agent.metrics.activeSeries.set(Double(agent.activeSeries))
@@ -52,11 +53,12 @@ public enum AgentServer {
             }
         }
         let configuration = ApplicationConfiguration(address: .hostname(agent.configuration.host, port: agent.configuration.port), serverName: "tributary-agent")
-        return Application(
+        let app = Application(
             router: router, server: .guarded(agent.configuration.connectionLimits, counts: agent.connectionCounts), configuration: configuration,
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
             }, logger: logger)
+        return OnEventLoop(app, on: app.eventLoopGroup.next())
     }
 
     /// One of `status/{config,flags,runtimeinfo,buildinfo}` in Prometheus's envelope.

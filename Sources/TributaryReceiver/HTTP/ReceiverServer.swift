@@ -27,7 +27,7 @@ public enum ReceiverServer {
     public static func application(
         _ receiver: Receiver, logger: Logger, reload: (@Sendable () async throws -> Void)? = nil,
         onRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-    ) throws -> some ApplicationProtocol {
+    ) throws -> some Service {
         let router = Router()
         router.add(middleware: LatencyMiddleware(metrics: receiver.metrics))
         router.post("/api/v1/write") { request, _ -> Response in
@@ -112,11 +112,12 @@ public enum ReceiverServer {
             do { tls = try files.serverConfiguration() } catch { throw ServerError(error.message) }
         }
         let server = HTTPServerBuilder.guarded(receiver.configuration.connectionLimits, counts: receiver.connectionCounts, tls: tls)
-        return Application(
+        let app = Application(
             router: router, server: server, configuration: configuration,
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
             }, logger: logger)
+        return OnEventLoop(app, on: app.eventLoopGroup.next())
     }
 
     static let forwardedBy = HTTPField.Name(ForwardingPath.header) ?? .via
