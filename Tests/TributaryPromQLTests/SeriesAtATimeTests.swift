@@ -52,7 +52,7 @@ import TributaryTSDB
         "topk(1e19, g)", "topk(2.9, -g)", "(topk(1, g))", "topk(1, {__name__=~\"dup_.*\"} * 1)", "topk(3, ln(g))"
     ]
 
-    /// Counters with resets and a stale end (and one of a single sample), gauges with NaN and
+    /// Counters with resets, flat stretches and a stale end (and one of a single sample), gauges with NaN and
     /// infinities, buckets, and two metrics that collide once their names are dropped. Two
     /// hours, about 15 s apart.
     static func head() throws -> Head {
@@ -70,7 +70,9 @@ import TributaryTSDB
                         var value = 0.0
                         var t: Int64 = 0
                         while t < 7_200_000 {
-                            value = random() < 0.01 ? random() * 10 : value + random() * 30
+                            // A reset now and then, and flat stretches (an equal value is no reset).
+                            let draw = random()
+                            value = draw < 0.01 ? random() * 10 : draw < 0.1 ? value : value + random() * 30
                             if !(instance == 3 && t > 3_000_000 && t < 3_600_000) {  // a gap
                                 _ = b.append(labels, Sample(timestamp: t, value: value))
                             }
