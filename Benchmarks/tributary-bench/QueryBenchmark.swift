@@ -180,7 +180,12 @@ enum QueryBenchmark {
             let sorted = trivial[i].sorted()
             return (server.target.name, sorted.isEmpty ? nil : sorted[sorted.count / 2])
         }
-        let memory = servers.enumerated().map { i, server in (server.target.name, loadedRSS[i], server.memoryKiB("VmHWM")) }
+        // The peak, and at the end how much of the resident memory is the process's own and how
+        // much is files mapped into it (page cache the kernel may take back: our blocks, read
+        // through mmap, are most of it after a 6 h query).
+        let memory = servers.enumerated().map { i, server in
+            (server.target.name, loadedRSS[i], server.memoryKiB("VmHWM"), server.memoryKiB("RssAnon"), server.memoryKiB("RssFile"))
+        }
         let names = targets.map(\.name)
         print("  query                                                                     " + names.map { $0.padding(toLength: 27, withPad: " ", startingAt: 0) }.joined())
         print("                                                                            " + names.map { _ in "cold ms  warm ms  series   " }.joined())
@@ -216,7 +221,12 @@ enum QueryBenchmark {
                 if Set(counts).count > 1 { print("  WARNING: answers differ in series count for \(q.expr): \(counts)") }
             }
         }
-        for (name, loaded, peak) in memory { print(String(format: "  %-17@ RSS after load %6.0f MiB, peak %6.0f MiB", name as NSString, loaded / 1024, peak / 1024)) }
+        for (name, loaded, peak, anon, file) in memory {
+            print(
+                String(
+                    format: "  %-17@ RSS after load %6.0f MiB, peak %6.0f MiB; at the end %.0f MiB its own, %.0f MiB mapped files", name as NSString,
+                    loaded / 1024, peak / 1024, anon / 1024, file / 1024))
+        }
     }
 
     /// Series in a Prometheus API answer (`"metric":` occurrences), or -1 when it failed.
@@ -241,7 +251,7 @@ extension IngestBenchmark.Server {
         return (Date().timeIntervalSince(t0), false)
     }
 
-    /// A field of /proc/PID/status in KiB (VmRSS, VmHWM).
+    /// A field of /proc/PID/status in KiB (VmRSS, VmHWM, RssAnon, RssFile).
     func memoryKiB(_ field: String) -> Double {
         guard let status = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/status", encoding: .utf8) else { return 0 }
         for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
