@@ -79,7 +79,6 @@ let package = Package(
             name: "TributaryRemoteWrite",
             dependencies: [
                 "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -99,6 +98,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
@@ -109,7 +109,6 @@ let package = Package(
             name: "TributaryAgent",
             dependencies: [
                 "TributaryModel", "TributaryWire", "TributaryWAL", "TributaryConfig", "TributaryRemoteWrite", "TributaryHTTPServer",
-                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import Hummingbird
 import NIOCore
 import ServiceLifecycle
 
@@ -20,5 +21,13 @@ public struct OnEventLoop<Base: Service>: Service {
 
     public func run() async throws {
         try await withTaskExecutorPreference(EventLoopExecutor(eventLoop)) { try await base.run() }
+    }
+}
+
+extension ApplicationProtocol {
+    /// This application run on one loop of its own event loop group (``OnEventLoop``): how the
+    /// receiver and the agent run theirs.
+    public func onEventLoop() -> OnEventLoop<Self> {
+        OnEventLoop(self, on: eventLoopGroup.next())
     }
 }

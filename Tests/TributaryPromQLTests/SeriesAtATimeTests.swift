@@ -52,9 +52,9 @@ import TributaryTSDB
         "topk(1e19, g)", "topk(2.9, -g)", "(topk(1, g))", "topk(1, {__name__=~\"dup_.*\"} * 1)", "topk(3, ln(g))"
     ]
 
-    /// Counters with resets, flat stretches and a stale end (and one of a single sample), gauges with NaN and
-    /// infinities, buckets, and two metrics that collide once their names are dropped. Two
-    /// hours, about 15 s apart.
+    /// Counters with resets, flat stretches and a stale end (and one of a single sample),
+    /// gauges with NaN and infinities, buckets, and two metrics that collide once their names
+    /// are dropped. Two hours, about 15 s apart.
     static func head() throws -> Head {
         let head = Head()
         var seed: UInt64 = 42

@@ -46,6 +46,14 @@ struct EventLoopExecutorTests {
         #expect(probe.seen.withLock { $0 } == [true, true, true, true])
     }
 
+    /// The receiver's application runs on an event loop: its accept loop (which reports the
+    /// bound port) is not on the cooperative pool.
+    @Test func theReceiverAcceptsOnAnEventLoop() async throws {
+        let server = try await TestServer()
+        await server.stop()
+        #expect(server.startedOnEventLoop)
+    }
+
     /// Over HTTP: the guarded server runs a route's handler on an event loop thread, and
     /// `offLoop` inside it on another thread.
     @Test func theGuardedServerAnswersOnTheConnectionsLoop() async throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOPosix
 import ServiceLifecycle
 import Synchronization
 import TributaryReceiver
@@ -16,6 +17,9 @@ final class TestServer: @unchecked Sendable {
     private let group: ServiceGroup
     private let task: Task<Void, any Error>
     let port: Int
+    /// Whether the application's run (which reports the bound port, and accepts connections)
+    /// ran on an event loop (``OnEventLoop``).
+    let startedOnEventLoop: Bool
 
     init(directory: String? = nil, configure: (inout ReceiverConfiguration) -> Void = { _ in }) async throws {
         let dir = directory ?? NSTemporaryDirectory() + "tributary-receiver-" + UUID().uuidString
@@ -29,13 +33,20 @@ final class TestServer: @unchecked Sendable {
         logger.logLevel = .warning
         receiver = try Receiver(configuration: settings, logger: logger)
         let bound = Mutex<Int?>(nil)
-        let app = try ReceiverServer.application(receiver, logger: logger, onRunning: { port in bound.withLock { $0 = port } })
+        let onLoop = Mutex(false)
+        let app = try ReceiverServer.application(
+            receiver, logger: logger,
+            onRunning: { port in
+                onLoop.withLock { $0 = MultiThreadedEventLoopGroup.currentEventLoop != nil }
+                bound.withLock { $0 = port }
+            })
         group = ServiceGroup(
             services: [WALSyncService(receiver: receiver, logger: logger), TSDBMaintenanceService(receiver: receiver, logger: logger)] + receiver.forwardingServices + [app],
             logger: logger)
         let g = group
         task = Task { try await g.run() }
         port = try await boundPort(bound, "the receiver")
+        startedOnEventLoop = onLoop.withLock { $0 }
     }
 
     func stop() async {

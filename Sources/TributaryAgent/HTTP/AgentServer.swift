@@ -53,12 +53,12 @@ public enum AgentServer {
             }
         }
         let configuration = ApplicationConfiguration(address: .hostname(agent.configuration.host, port: agent.configuration.port), serverName: "tributary-agent")
-        let app = Application(
+        return Application(
             router: router, server: .guarded(agent.configuration.connectionLimits, counts: agent.connectionCounts), configuration: configuration,
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
-            }, logger: logger)
-        return OnEventLoop(app, on: app.eventLoopGroup.next())
+            }, logger: logger
+        ).onEventLoop()
     }
 
     /// One of `status/{config,flags,runtimeinfo,buildinfo}` in Prometheus's envelope.

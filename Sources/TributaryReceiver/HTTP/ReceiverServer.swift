@@ -112,12 +112,12 @@ public enum ReceiverServer {
             do { tls = try files.serverConfiguration() } catch { throw ServerError(error.message) }
         }
         let server = HTTPServerBuilder.guarded(receiver.configuration.connectionLimits, counts: receiver.connectionCounts, tls: tls)
-        let app = Application(
+        return Application(
             router: router, server: server, configuration: configuration,
             onServerRunning: { channel in
                 await onRunning(channel.localAddress?.port ?? 0)
-            }, logger: logger)
-        return OnEventLoop(app, on: app.eventLoopGroup.next())
+            }, logger: logger
+        ).onEventLoop()
     }
 
     static let forwardedBy = HTTPField.Name(ForwardingPath.header) ?? .via
