@@ -83,7 +83,10 @@ public final class Receiver: Sendable {
         engineOptions.timeout = Double(configuration.queryTimeout) / 1000
         engine = Engine(options: engineOptions)
         queries = QueryExecutor(maxConcurrency: configuration.queryMaxConcurrency, queueTimeout: .seconds(engine.options.timeout))
-        resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: configuration.queryResultsCacheMaxPoints) : nil
+        let cachePoints =
+            configuration.queryResultsCacheMaxPoints > 0
+            ? configuration.queryResultsCacheMaxPoints : ResultsCache.defaultMaxPoints(memory: MachineMemory.bytes())
+        resultsCache = configuration.queryResultsCache ? ResultsCache(maxPoints: cachePoints) : nil
         // Before anything in the directory is opened: a second process there would append to
         // the same WAL.
         directoryLock = configuration.lockDataDirectory ? try DirectoryLock(directory: configuration.dataDirectory) : nil
@@ -144,6 +147,7 @@ public final class Receiver: Sendable {
                 series: head.numSeries, memoryBytes: head.memoryBytes, walBytes: wal.bytesWritten.load(ordering: .relaxed),
                 exemplars: head.exemplars?.count ?? 0, exemplarSeries: head.exemplars?.seriesCount ?? 0,
                 mismatchedIntervals: head.seriesWithMismatchedIntervals, blocks: db.blocks.count, blockBytes: db.blocks.reduce(0) { $0 + $1.sizeBytes },
+                cachePoints: resultsCache?.size.points ?? 0, cacheMaxPoints: resultsCache?.maxPoints ?? 0,
                 dbCounts: db.counts.all
             ))
         return HTTPAnswer(status: 200, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: body)

@@ -50,8 +50,9 @@ public struct ReceiverConfiguration: Sendable {
     public var queryMaxConcurrency = 20
     /// Range-query results cache (``ResultsCache``); `nocache=1` skips it for one query.
     public var queryResultsCache = true
-    /// Most points (series × steps) the results cache holds.
-    public var queryResultsCacheMaxPoints = 2_000_000
+    /// Most points (series × steps) the results cache holds; 0 (the default) sizes it from the
+    /// machine's memory (``ResultsCache/defaultMaxPoints(memory:)``).
+    public var queryResultsCacheMaxPoints = 0
     /// Threads one query may use for its per-series work (itself and helpers); 0 (the
     /// default) means one per core. Helpers run at the query threads' low priority and only
     /// while no other query runs, so busy dashboards fall back to a thread each.

@@ -36,6 +36,12 @@ import TributaryTSDB
         return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
     }
 
+    func gauge(_ r: Receiver, _ name: String) -> Double? {
+        let text = String(decoding: r.metricsText().body, as: UTF8.self)
+        let line = text.split(separator: "\n").first { $0.hasPrefix(name + " ") }
+        return line.flatMap { Double($0.split(separator: " ").last ?? "") }
+    }
+
     @Test func movedWindowsAndLateWritesAnswerAsUncached() throws {
         let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -101,6 +107,9 @@ import TributaryTSDB
             let start = now - Int64(steps + 1) * 15_000
             _ = answers(r, "x", start: start, end: start + Int64(steps - 1) * 15_000)
             #expect(r.resultsCache?.size.points == (kept ? steps : 0), "cache of \(maxPoints) points")
+            // What /metrics shows an operator: the points held and the most it may hold.
+            #expect(gauge(r, "tributary_query_results_cache_points") == Double(kept ? steps : 0))
+            #expect(gauge(r, "tributary_query_results_cache_max_points") == Double(maxPoints))
             let (cached, uncached) = answers(r, "x", start: start + 15_000, end: start + Int64(steps) * 15_000)
             #expect(cached == uncached)
             #expect(hits(r) == (kept ? 1 : 0), "cache of \(maxPoints) points: the moved window reuses the answer")

@@ -101,7 +101,7 @@ public enum ReceiverConfigFile {
             let q = try reader.mapping(query, allowed: ["max_concurrency", "results_cache", "results_cache_max_points", "slow_query_threshold", "max_samples", "timeout", "parallelism"])
             if let v = q["max_concurrency"] { c.queryMaxConcurrency = try reader.positive(v) }
             if let v = q["results_cache"] { c.queryResultsCache = try reader.bool(v) }
-            if let v = q["results_cache_max_points"] { c.queryResultsCacheMaxPoints = try reader.positive(v) }
+            if let v = q["results_cache_max_points"] { c.queryResultsCacheMaxPoints = try reader.nonNegative(v) }
             if let v = q["slow_query_threshold"] { c.slowQueryThreshold = try reader.positiveDuration(v) }
             if let v = q["max_samples"] { c.queryMaxSamples = try reader.positive(v) }
             if let v = q["timeout"] { c.queryTimeout = try reader.positiveDuration(v) }

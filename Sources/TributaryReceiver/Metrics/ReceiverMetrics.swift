@@ -82,6 +82,8 @@ public final class ReceiverMetrics: Sendable {
     let requestsByCode: [Int: Counter]
     let resultsCacheHits: Counter
     let resultsCacheMisses: Counter
+    let resultsCachePoints: Gauge
+    let resultsCacheMaxPoints: Gauge
     let slowQueries: Counter
     let headSeries: Gauge
     let headMemory: Gauge
@@ -145,6 +147,12 @@ public final class ReceiverMetrics: Sendable {
         resultsCacheHits = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "hit")])
         slowQueries = registry.makeCounter(descriptor: .init(metricName: "tributary_query_slow_total", unitName: "", helpText: "Queries that took longer than query.slow_query_threshold (each logged)."))
         resultsCacheMisses = registry.makeCounter(descriptor: .init(metricName: "tributary_query_results_cache_requests_total", unitName: "", helpText: cacheHelp), labels: [("result", "miss")])
+        resultsCachePoints = registry.makeGauge(
+            descriptor: .init(metricName: "tributary_query_results_cache_points", unitName: "", helpText: "Points (series x steps) the results cache holds."))
+        resultsCacheMaxPoints = registry.makeGauge(
+            descriptor: .init(
+                metricName: "tributary_query_results_cache_max_points", unitName: "",
+                helpText: "Most points the results cache holds (query.results_cache_max_points, or sized from memory when 0)."))
         headSeries = registry.makeGauge(descriptor: .init(metricName: "tributary_head_series", unitName: "", helpText: "Series in the head."))
         headMemory = registry.makeGauge(descriptor: .init(metricName: "tributary_head_memory_bytes", unitName: "", helpText: "Approximate bytes the head holds."))
         walBytes = registry.makeGauge(descriptor: .init(metricName: "tributary_wal_written_bytes", unitName: "", helpText: "Bytes written to the WAL since start."))
@@ -226,6 +234,8 @@ public final class ReceiverMetrics: Sendable {
         dedupMismatch.set(Double(head.mismatchedIntervals))
         blocksLoaded.set(Double(head.blocks))
         blocksBytes.set(Double(head.blockBytes))
+        resultsCachePoints.set(Double(head.cachePoints))
+        resultsCacheMaxPoints.set(Double(head.cacheMaxPoints))
         emittedCounts.withLock { last in
             for (i, (counter, now)) in zip([headBlocks, compactions, retentionDeletions, maintenanceFailures], head.dbCounts).enumerated() where now > last[i] {
                 counter.increment(by: Int64(now - last[i]))
@@ -244,6 +254,9 @@ public final class ReceiverMetrics: Sendable {
         var mismatchedIntervals = 0
         var blocks = 0
         var blockBytes = 0
+        /// The results cache's points held and most points (0 without a cache).
+        var cachePoints = 0
+        var cacheMaxPoints = 0
         /// Head blocks written, compactions, retention deletions, maintenance failures.
         var dbCounts = [0, 0, 0, 0]
     }

@@ -1,0 +1,32 @@
+import Foundation
+
+/// The memory this process may use: the machine's (`MemTotal` in `/proc/meminfo`), or its
+/// control group's limit when that is lower (cgroup v2 `memory.max`, v1
+/// `memory.limit_in_bytes`), as VictoriaMetrics reads it to size its caches.
+enum MachineMemory {
+    /// Bytes, or nil where neither can be read (not Linux).
+    static func bytes() -> Int? {
+        let total = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)).flatMap(memTotal(meminfo:))
+        let limits = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"].compactMap { path in
+            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap(cgroupLimit)
+        }
+        return ([total].compactMap { $0 } + limits).min()
+    }
+
+    /// `MemTotal:  24684720 kB` in bytes.
+    static func memTotal(meminfo: String) -> Int? {
+        for line in meminfo.split(separator: "\n") where line.hasPrefix("MemTotal:") {
+            let fields = line.split(separator: " ")
+            guard fields.count >= 2, let kib = Int(fields[1]), kib > 0 else { return nil }
+            return kib.multipliedReportingOverflow(by: 1024).overflow ? nil : kib * 1024
+        }
+        return nil
+    }
+
+    /// A cgroup memory limit file's bytes; nil for none (`max`, or v1's near-`Int64.max`
+    /// "unlimited", or anything unreadable).
+    static func cgroupLimit(_ text: String) -> Int? {
+        guard let bytes = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), bytes > 0, bytes < 1 << 60 else { return nil }
+        return bytes
+    }
+}

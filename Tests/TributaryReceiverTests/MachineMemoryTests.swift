@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import TributaryReceiver
+
+/// The results cache's default size comes from the memory the process may use.
+@Suite struct MachineMemoryTests {
+    @Test func memTotalIsReadInBytes() {
+        let meminfo = "MemTotal:       24683784 kB\nMemFree:        21923000 kB\n"
+        #expect(MachineMemory.memTotal(meminfo: meminfo) == 24_683_784 * 1024)
+        #expect(MachineMemory.memTotal(meminfo: "MemFree: 5 kB\n") == nil)
+        #expect(MachineMemory.memTotal(meminfo: "MemTotal: lots kB\n") == nil)
+    }
+
+    /// v2's `max` and v1's near-`Int64.max` mean no limit; a number is one.
+    @Test func cgroupLimitsAreReadOrIgnored() {
+        #expect(MachineMemory.cgroupLimit("2147483648\n") == 2_147_483_648)
+        #expect(MachineMemory.cgroupLimit("max\n") == nil)
+        #expect(MachineMemory.cgroupLimit("9223372036854771712\n") == nil)
+        #expect(MachineMemory.cgroupLimit("") == nil)
+    }
+
+    /// This machine's memory is read (the test runs on Linux), and is what sizes the default.
+    @Test func thisMachinesMemoryIsKnown() throws {
+        let bytes = try #require(MachineMemory.bytes())
+        #expect(bytes > 256 << 20)
+        let meminfo = try String(contentsOfFile: "/proc/meminfo", encoding: .utf8)
+        #expect(bytes <= (MachineMemory.memTotal(meminfo: meminfo) ?? 0))
+    }
+
+    /// A 32nd of memory at 60 bytes a point, at least 100k points; 2M when memory is unknown.
+    @Test func theDefaultSizeFollowsMemory() {
+        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) == (24 << 30) / 32 / 60)
+        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) > 13_000_000)
+        #expect(ResultsCache.defaultMaxPoints(memory: 2 << 30) == (2 << 30) / 32 / 60)
+        #expect(ResultsCache.defaultMaxPoints(memory: 64 << 20) == 100_000)
+        #expect(ResultsCache.defaultMaxPoints(memory: nil) == 2_000_000)
+    }
+
+    /// `results_cache_max_points` 0 (the default) sizes the cache from memory; a number is
+    /// taken as it is.
+    @Test func theReceiverUsesTheDefaultUnlessConfigured() throws {
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent("tributary-cachesize-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        var c = ReceiverConfiguration()
+        #expect(c.queryResultsCacheMaxPoints == 0)
+        c.dataDirectory = base + "/sized"
+        let sized = try Receiver(configuration: c)
+        #expect(sized.resultsCache?.maxPoints == ResultsCache.defaultMaxPoints(memory: MachineMemory.bytes()))
+        c.dataDirectory = base + "/fixed"
+        c.queryResultsCacheMaxPoints = 1234
+        let fixed = try Receiver(configuration: c)
+        #expect(fixed.resultsCache?.maxPoints == 1234)
+    }
+}
