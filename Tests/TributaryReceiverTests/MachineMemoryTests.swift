@@ -20,6 +20,16 @@ import Testing
         #expect(MachineMemory.cgroupLimit("") == nil)
     }
 
+    /// The process's own groups, v2 and v1, as /proc/self/cgroup names them.
+    @Test func cgroupLimitFilesFollowTheProcessesGroup() {
+        #expect(MachineMemory.limitFiles(cgroup: "0::/system.slice/x.service\n") == ["/sys/fs/cgroup/system.slice/x.service/memory.max"])
+        #expect(MachineMemory.limitFiles(cgroup: "0::/\n") == ["/sys/fs/cgroup/memory.max"])
+        #expect(
+            MachineMemory.limitFiles(cgroup: "5:cpu,cpuacct:/a\n4:memory:/process_api/ab12\n0::/\n")
+                == ["/sys/fs/cgroup/memory/process_api/ab12/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max"])
+        #expect(MachineMemory.limitFiles(cgroup: "garbage\n4:memory:relative\n") == [])
+    }
+
     /// This machine's memory is read (the test runs on Linux), and is what sizes the default.
     @Test func thisMachinesMemoryIsKnown() throws {
         let bytes = try #require(MachineMemory.bytes())

@@ -7,10 +7,24 @@ enum MachineMemory {
     /// Bytes, or nil where neither can be read (not Linux).
     static func bytes() -> Int? {
         let total = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)).flatMap(memTotal(meminfo:))
-        let limits = ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"].compactMap { path in
+        let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)).map(limitFiles) ?? []
+        let limits = (own + limitFiles(cgroup: "0::/\n1:memory:/\n")).compactMap { path in
             (try? String(contentsOfFile: path, encoding: .utf8)).flatMap(cgroupLimit)
         }
         return ([total].compactMap { $0 } + limits).min()
+    }
+
+    /// The files that hold the memory limit of the groups `/proc/self/cgroup` names: v2's
+    /// `memory.max` (the `0::` line), v1's `memory.limit_in_bytes` (the `memory` controller's).
+    static func limitFiles(cgroup: String) -> [String] {
+        cgroup.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3, fields[2].hasPrefix("/"), !fields[2].contains("..") else { return nil }
+            let path = fields[2] == "/" ? "" : String(fields[2])
+            if fields[0] == "0" && fields[1].isEmpty { return "/sys/fs/cgroup\(path)/memory.max" }
+            if fields[1].split(separator: ",").contains("memory") { return "/sys/fs/cgroup/memory\(path)/memory.limit_in_bytes" }
+            return nil
+        }
     }
 
     /// `MemTotal:  24684720 kB` in bytes.
