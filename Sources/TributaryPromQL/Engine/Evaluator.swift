@@ -362,11 +362,26 @@ struct LabelNames {
 
     /// Appends the pairs of `labels` whose name is (`keep`) or is not one of these to `out`,
     /// in the flat encoding (the bytes of ``Labels/keeping(_:)`` or ``Labels/dropping(_:)-(LabelNames)``).
+    ///
+    /// Kept pairs are copied as they are encoded, each run of them in one append: `a / b`
+    /// drops only `__name__` from both sides' signatures, and re-encoding every other pair
+    /// label by label was a tenth of such a query over 940 series of seven labels.
     func appendFiltered(_ labels: Labels, keep: Bool, to out: inout [UInt8]) {
         labels.withView { view in
-            view.forEach { name, value in
-                if contains(name) == keep { FlatLabels.append(name: name, value: value, to: &out) }
+            let bytes = view.bytes
+            var offset = 0
+            var run = 0  // where the kept pairs not yet copied start
+            while offset < bytes.count {
+                let pair = offset
+                guard let name = FlatLabels.readString(bytes, at: &offset), FlatLabels.readString(bytes, at: &offset) != nil else {
+                    offset = pair  // malformed: stop after the last whole pair
+                    break
+                }
+                guard contains(name) != keep else { continue }
+                if run < pair { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<pair])) }
+                run = offset
             }
+            if run < offset { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<offset])) }
         }
     }
 }
