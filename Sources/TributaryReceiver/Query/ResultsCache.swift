@@ -56,15 +56,15 @@ public final class ResultsCache: Sendable {
 
     /// Bytes a cached point takes in all (its JSON, its share of the compressed runs and of
     /// the storage's room to grow): what sizes the default below. Measured as the process's
-    /// own memory grew per point stored: 49 for a 6 h panel of 4,704 six-digit gauges, 57
+    /// own memory grew per point stored: 49 for a 6 h panel of 4,704 filesystem ratios, 57
     /// after two refreshes (both in gzip).
     static let bytesPerPoint = 60
 
     /// The size when the configuration leaves it to the machine (`results_cache_max_points`
     /// 0): a 32nd of the memory the process may use (``MachineMemory``), in points. About
     /// what VictoriaMetrics gives its rollup cache (a 16th of the 60 % of memory it allows
-    /// itself), so that a machine sized for a larger TSDB keeps larger dashboards: 12M points
-    /// with 24 GiB, enough for a 6 h panel of 4,700 series at 30 s; 1M with 2 GiB. 2M when
+    /// itself), so that a machine sized for a larger TSDB keeps larger dashboards: 13M points
+    /// with 24 GiB, enough for a 6 h panel of 4,700 series at 30 s; 1.1M with 2 GiB. 2M when
     /// the memory is not known; never under 100k.
     static func defaultMaxPoints(memory: Int?) -> Int {
         guard let memory else { return 2_000_000 }
