@@ -30,6 +30,24 @@ import Testing
         #expect(MachineMemory.limitFiles(cgroup: "garbage\n4:memory:relative\n") == [])
     }
 
+    /// The lowest of the machine's memory and the limits that apply: the process's own
+    /// group's, and the root's.
+    @Test func theLowestLimitWins() {
+        let meminfo = "MemTotal: 25165824 kB\n"  // 24 GiB
+        func bytes(_ files: [String: String]) -> Int? { MachineMemory.bytes(reading: { files[$0] }) }
+        #expect(bytes(["/proc/meminfo": meminfo]) == 24 << 30)
+        #expect(bytes(["/proc/meminfo": meminfo, "/proc/self/cgroup": "0::/\n", "/sys/fs/cgroup/memory.max": "max\n"]) == 24 << 30)
+        #expect(
+            bytes(["/proc/meminfo": meminfo, "/proc/self/cgroup": "0::/a.slice\n", "/sys/fs/cgroup/a.slice/memory.max": "2147483648\n"]) == 2 << 30)
+        let v1: [String: String] = [
+            "/proc/meminfo": meminfo, "/proc/self/cgroup": "4:memory:/x\n", "/sys/fs/cgroup/memory/x/memory.limit_in_bytes": "9223372036854771712\n",
+            "/sys/fs/cgroup/memory/memory.limit_in_bytes": "1073741824\n"
+        ]
+        #expect(bytes(v1) == 1 << 30)
+        #expect(bytes(["/sys/fs/cgroup/memory.max": "536870912\n"]) == 512 << 20)
+        #expect(bytes([:]) == nil)
+    }
+
     /// This machine's memory is read (the test runs on Linux), and is what sizes the default.
     @Test func thisMachinesMemoryIsKnown() throws {
         let bytes = try #require(MachineMemory.bytes())
@@ -40,9 +58,8 @@ import Testing
 
     /// A 32nd of memory at 60 bytes a point, at least 100k points; 2M when memory is unknown.
     @Test func theDefaultSizeFollowsMemory() {
-        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) == (24 << 30) / 32 / 60)
-        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) > 13_000_000)
-        #expect(ResultsCache.defaultMaxPoints(memory: 2 << 30) == (2 << 30) / 32 / 60)
+        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) == 13_421_772)
+        #expect(ResultsCache.defaultMaxPoints(memory: 2 << 30) == 1_118_481)
         #expect(ResultsCache.defaultMaxPoints(memory: 64 << 20) == 100_000)
         #expect(ResultsCache.defaultMaxPoints(memory: nil) == 2_000_000)
     }

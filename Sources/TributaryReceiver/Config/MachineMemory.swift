@@ -4,14 +4,14 @@ import Foundation
 /// control group's limit when that is lower (cgroup v2 `memory.max`, v1
 /// `memory.limit_in_bytes`), as VictoriaMetrics reads it to size its caches.
 enum MachineMemory {
-    /// Bytes, or nil where neither can be read (not Linux).
-    static func bytes() -> Int? {
-        let total = (try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8)).flatMap(memTotal(meminfo:))
-        let own = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)).map(limitFiles) ?? []
-        let limits = (own + limitFiles(cgroup: "0::/\n1:memory:/\n")).compactMap { path in
-            (try? String(contentsOfFile: path, encoding: .utf8)).flatMap(cgroupLimit)
-        }
-        return ([total].compactMap { $0 } + limits).min()
+    /// Bytes, or nil where neither can be read (not Linux). `read` gives a file's text (nil
+    /// when it cannot be read).
+    static func bytes(reading read: (String) -> String? = { try? String(contentsOfFile: $0, encoding: .utf8) }) -> Int? {
+        // The process's own groups, and the root ones (what a container sees as its own).
+        let files = (read("/proc/self/cgroup").map(limitFiles) ?? []) + ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"]
+        var candidates = files.compactMap { read($0).flatMap(cgroupLimit) }
+        if let total = read("/proc/meminfo").flatMap(memTotal) { candidates.append(total) }
+        return candidates.min()
     }
 
     /// The files that hold the memory limit of the groups `/proc/self/cgroup` names: v2's
