@@ -297,9 +297,9 @@ extension Receiver {
     static let seriesInParts = 64
 
     /// Cached series of a gzip answer written in parts of about ``partBytes`` of JSON, each
-    /// as one fragment (``FragmentBuilder``: the steps at the window's edges and the series'
-    /// labels compressed there, small pieces with the fixed code; the runs kept compressed
-    /// copied in), and spliced in order; the parts are made on `workers`' threads, or in turn
+    /// as one fragment (``FragmentBuilder``: the runs and openings kept compressed copied in,
+    /// the steps at the window's edges stored, larger plain pieces compressed there), and
+    /// spliced in order; the parts are made on `workers`' threads, or in turn
     /// without them (a query running beside others). A refresh of a large panel had compressed
     /// all of that on the query's thread, one block (and one set of Huffman tables) per
     /// series, while the helpers idled.
@@ -320,6 +320,7 @@ extension Receiver {
             let range = bounds[j]..<bounds[j + 1]
             let builder = FragmentBuilder(capacity: partBytes / 3)
             var text = JSONWriter(capacity: partBytes + 4096)
+            text.cachedOpenings = true
             text.fragments = { plain, fragment in
                 builder.append(plain[...])
                 builder.append(fragment)

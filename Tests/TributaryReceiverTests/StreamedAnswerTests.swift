@@ -250,6 +250,33 @@ import TributaryWire
         await server.stop()
     }
 
+    /// Edge runs of a series sent in runs are kept compressed down to 64 bytes, not the 128 of
+    /// other runs: ratios of 17 digits make 8-step runs of 90-130 bytes, and those under 128
+    /// went in the answer with the steps around them, compressed again by every refresh. Each
+    /// such series (all but the answer's first) opens with its opening kept compressed, and
+    /// every refresh inflates to the uncached answer.
+    @Test func edgeRunsOfSeriesSentInRunsAreKeptDownTo64Bytes() async throws {
+        let server = try await Self.cachedServer("ratio", series: 100, every: 15_000) { i, t in
+            Double(i + 1) * 4.2e-6 / (1 + Double(t) / 3.6e8)
+        }
+        defer { server.removeData() }
+        let cache = try #require(server.receiver.resultsCache)
+        // (The first refresh of a new dashboard makes the edge runs at its window's start
+        // before any short run is kept: those keep the bound of 128 until the window leaves
+        // them. Past 480, the start lies in the next short run, whose edge runs are made anew.)
+        for start: Int64 in [0, 15, 30, 45, 495, 510, 600, 615] {
+            let window = "query=ratio&start=\(start)&end=\(start + 2400)&step=15"
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            let same = inflated == uncached
+            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+        }
+        let made = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
+        #expect(made > 0)
+        #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps) == made, "every edge run made is kept compressed")
+        #expect(cache.keptOpenings() == 99)
+        await server.stop()
+    }
+
     /// Short runs made while a long run was still partly ahead of the window are dropped once
     /// that long run is sent compressed (else a series' middle was held twice).
     @Test func shortRunsInsideAKeptLongRunAreDropped() async throws {
@@ -281,6 +308,9 @@ import TributaryWire
         _ = await gzipBytes("query=flat&start=0&end=2400&step=15")
         let refreshed = await gzipBytes("query=flat&start=15&end=2415&step=15")
         #expect(refreshed * 10 < whole * 13, "refresh \(refreshed) bytes, the answer compressed whole \(whole)")
+        // Not sent in runs: no opening or edge run kept compressed.
+        let cache = try #require(server.receiver.resultsCache)
+        #expect(cache.keptOpenings() == 0 && cache.compressedRuns(steps: CachedFragments.edgeSteps) == 0)
         await server.stop()
     }
 

@@ -60,7 +60,8 @@ import TributaryWire
         // Plain first, two fragments in a row, an empty plain piece, plain last.
         let pieces: [(raw: Bool, bytes: [UInt8])] = [
             (true, Self.text(21, 700)), (false, Self.text(22, 3000)), (false, Self.text(23, 40)), (true, []),
-            (true, Self.text(24, 90_000)), (false, Self.text(25, 800)), (true, Self.text(26, 3))
+            (true, Self.text(24, 90_000)), (false, Self.text(25, 800)), (true, Self.text(28, 300)), (false, Self.text(29, 900)),
+            (true, Self.text(26, 3))
         ]
         for (raw, bytes) in pieces {
             plain += bytes
@@ -84,15 +85,18 @@ import TributaryWire
         #expect(FragmentBuilder(capacity: 0).finish() == nil, "nothing appended, nothing built")
     }
 
-    /// A small piece is coded with deflate's fixed code (no tables built or sent), a large one
-    /// with a dynamic code: the first block header's type bits say which.
-    @Test func smallPiecesUseTheFixedCode() throws {
+    /// A tiny piece is stored (copied, not compressed), a small one coded with deflate's fixed
+    /// code (no tables built or sent), a large one with a dynamic code: the first block
+    /// header's type bits say which.
+    @Test func smallPiecesUseTheFixedCodeAndTinyOnesAreStored() throws {
         func firstBlockType(_ bytes: [UInt8]) throws -> UInt8 {
             let builder = FragmentBuilder(capacity: 1024)
             #expect(builder.append(bytes[...]))
             let built = try #require(builder.finish())
             return (try #require(built.bytes.first) >> 1) & 0b11
         }
+        #expect(try firstBlockType(Self.text(30, FragmentBuilder.storedPiece - 1)) == 0b00, "stored")
+        #expect(try firstBlockType(Self.text(33, FragmentBuilder.storedPiece)) == 0b01, "fixed code")
         #expect(try firstBlockType(Self.text(31, FragmentBuilder.smallPiece - 1)) == 0b01, "fixed code")
         #expect(try firstBlockType(Self.text(32, FragmentBuilder.smallPiece * 4)) == 0b10, "dynamic code")
     }

@@ -12,6 +12,10 @@ struct JSONWriter {
     /// the bytes written so far and a part compressed earlier to follow them.
     var fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)?
     static let chunkSize = 256 * 1024
+    /// Set where plain bytes between fragments cost no compression (``FragmentBuilder``'s
+    /// stored pieces): cached series sent in runs open with their opening kept compressed
+    /// (``CachedFragments/opening(_:)``) instead of their labels written out.
+    var cachedOpenings = false
 
     init(capacity: Int = 256) { bytes.reserveCapacity(capacity) }
 

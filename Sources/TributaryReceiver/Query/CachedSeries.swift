@@ -61,7 +61,15 @@ struct CachedSeries: Sendable {
     /// wholly inside the window (made now when `makeFragments`), else from the JSON. False
     /// when the client went away.
     func write(first: Bool, start: Int64, end: Int64, step: Int64, makeFragments: Bool, _ out: inout JSONWriter) -> Bool {
-        out.openSeries(labels, first: first)
+        // A series sent in runs opens with its opening kept compressed, and the steps at its
+        // edges are all that goes as plain bytes (stored, ``FragmentBuilder``).
+        if out.cachedOpenings, !first, out.fragments != nil, range.count >= 2 * CachedFragments.steps, fragments.holdsCompressedRuns,
+            let opening = fragments.opening(labels)
+        {
+            guard out.fragment(opening) else { return false }
+        } else {
+            out.openSeries(labels, first: first)
+        }
         guard let stored = steps else { return out.closeSeries() }
         if out.fragments == nil || range.count < 2 * CachedFragments.steps {
             out.bytes.append(contentsOf: stored.json(range).dropFirst())
@@ -126,6 +134,8 @@ struct CachedSeries: Sendable {
 /// moving forward keeps its runs; only the partial edge runs at either end are compressed with
 /// each answer.
 ///
+/// Also keeps the series' opening compressed (``opening(_:)``).
+///
 /// Shared by the copies, cuts and refreshes of one cached series until a cut drops runs
 /// (``within(_:_:)``).
 final class CachedFragments: Sendable {
@@ -176,10 +186,44 @@ final class CachedFragments: Sendable {
     /// series (~90 bytes a run) still go in the stream, which shares their repetition.
     static let smallest = 128
 
-    private let runs: Mutex<[Run: Kept]>
+    /// The smallest compressed edge run kept as a fragment when the series is sent in runs
+    /// (``holdsCompressedRuns``): 64. An edge run of a gauge of many digits (~320 bytes of JSON)
+    /// compresses to ~130 bytes, half of them under ``smallest``: those went in the answer
+    /// with the steps around them and were compressed again by every refresh. Series whose runs
+    /// are all plain keep ``smallest``, so that their steps still share one stream.
+    static let smallestEdge = 64
 
-    init(_ runs: [Run: Kept] = [:]) {
+    private let runs: Mutex<[Run: Kept]>
+    private let keptOpening: Mutex<DeflateFragment?>
+
+    init(_ runs: [Run: Kept] = [:], opening: DeflateFragment? = nil) {
         self.runs = Mutex(runs)
+        keptOpening = Mutex(opening)
+    }
+
+    /// Whether a run longer than an edge run is kept compressed.
+    var holdsCompressedRuns: Bool {
+        runs.withLock { runs in
+            runs.contains { run, kept in
+                guard run.steps != Self.edgeSteps, case .compressed = kept else { return false }
+                return true
+            }
+        }
+    }
+
+    /// Whether the opening is kept (for tests).
+    var holdsOpening: Bool { keptOpening.withLock { $0 != nil } }
+
+    /// The series' opening after another (`,{"metric":{…},"values":[`) compressed with the
+    /// fixed code, made the first time it is asked: its labels are not formatted and
+    /// compressed again by every refresh.
+    func opening(_ labels: Labels) -> DeflateFragment? {
+        if let made = keptOpening.withLock({ $0 }) { return made }
+        var text = JSONWriter(capacity: 256)
+        text.openSeries(labels, first: false)
+        guard let made = DeflateFragment(text.bytes[...], fixedCode: true) else { return nil }
+        keptOpening.withLock { $0 = made }
+        return made
     }
 
     /// The run of `steps` steps holding the step at `t`, on the grid of steps
@@ -212,7 +256,8 @@ final class CachedFragments: Sendable {
     /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
     func make(_ run: Run, _ bytes: UnsafeBufferPointer<UInt8>) -> Kept {
         var kept = Kept.plain
-        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= Self.smallest { kept = .compressed(fragment) }
+        let floor = run.steps == Self.edgeSteps && holdsCompressedRuns ? Self.smallestEdge : Self.smallest
+        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= floor { kept = .compressed(fragment) }
         runs.withLock { $0[run] = kept }
         return kept
     }
@@ -237,6 +282,6 @@ final class CachedFragments: Sendable {
             guard runs.keys.contains(where: { !keep($0) }) else { return nil }
             return runs.filter { run, _ in keep(run) }
         }
-        return kept.map { CachedFragments($0) } ?? self
+        return kept.map { CachedFragments($0, opening: keptOpening.withLock { $0 }) } ?? self
     }
 }

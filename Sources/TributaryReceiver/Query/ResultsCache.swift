@@ -166,6 +166,11 @@ public final class ResultsCache: Sendable {
         state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count(steps: steps, plain: plain) } } }
     }
 
+    /// Cached series holding their opening compressed (for tests).
+    func keptOpenings() -> Int {
+        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + ($1.fragments.holdsOpening ? 1 : 0) } } }
+    }
+
     /// Entries and points held (for tests and metrics).
     public var size: (entries: Int, points: Int) {
         state.withLock { ($0.entries.count, $0.points) }

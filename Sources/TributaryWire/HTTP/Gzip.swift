@@ -116,18 +116,24 @@ public struct DeflateFragment: Sendable {
     /// made once, it makes combining a multiplication.
     let crcShift: UInt
 
-    /// `input` compressed as a fragment, or nil when compression fails.
-    public init?(_ input: ArraySlice<UInt8>) {
-        guard let made = input.withUnsafeBufferPointer({ DeflateFragment($0) }) else { return nil }
+    /// `input` compressed as a fragment (with deflate's fixed Huffman code when `fixedCode`:
+    /// for a few hundred bytes, a dynamic code's tables would be most of it), or nil when
+    /// compression fails.
+    public init?(_ input: ArraySlice<UInt8>, fixedCode: Bool = false) {
+        guard let made = input.withUnsafeBufferPointer({ DeflateFragment($0, fixedCode: fixedCode) }) else { return nil }
         self = made
     }
 
     /// `input` compressed as a fragment (read in place: a results cache's steps), or nil when
     /// compression fails.
-    public init?(_ input: UnsafeBufferPointer<UInt8>) {
+    public init?(_ input: UnsafeBufferPointer<UInt8>, fixedCode: Bool = false) {
         let workspace = GzipWorkspace.take()
         defer { GzipWorkspace.give(workspace) }
-        workspace.start()
+        if fixedCode {
+            guard workspace.startFixed() else { return nil }
+        } else {
+            workspace.start()
+        }
         var output: [UInt8] = []
         output.reserveCapacity(input.count / 3 + 64)
         var crc: UInt32 = 0
@@ -148,13 +154,20 @@ public struct DeflateFragment: Sendable {
 /// full flush; the fragments between them copied) and spliced into the answer as one. The
 /// thread that writes the answer then only copies bytes.
 ///
-/// Pieces under ``smallPiece`` bytes (a series' labels and the steps at the window's edges,
-/// between two runs kept compressed) are coded with deflate's fixed Huffman code: the dynamic
-/// code of ISA-L's level 1 builds its tables at each block's end (~6–10 µs; two per series of
-/// a panel sent as runs). Measured on a 6 h refresh of 1,176 series: ~15 % less CPU, 12 % more
-/// bytes (4.27 against 3.82 MB) than with dynamic codes throughout.
+/// Pieces under ``storedPiece`` bytes (the steps at a window's edges, between runs kept
+/// compressed) go as stored blocks: copied, not compressed. Each call into ISA-L to compress
+/// one, however small, took ~3 µs, and a refresh of 940 series made one or two per series (a
+/// sixth of its CPU); stored, they cost 5 bytes of header and what they would have saved
+/// (4 % more bytes for that refresh). Pieces under ``smallPiece`` bytes are coded with
+/// deflate's fixed Huffman code: the dynamic code of ISA-L's level 1 builds its tables at each
+/// block's end (~6–10 µs; two per series of a panel sent as runs). Measured on a 6 h refresh
+/// of 1,176 series: ~15 % less CPU, 12 % more bytes (4.27 against 3.82 MB) than with dynamic
+/// codes throughout.
 public final class FragmentBuilder {
-    /// Pieces shorter than this are coded with the fixed code.
+    /// Pieces shorter than this are sent stored.
+    public static let storedPiece = 512
+
+    /// Pieces shorter than this (and not stored) are coded with the fixed code.
     public static let smallPiece = 4096
 
     private var dynamic: GzipWorkspace?
@@ -180,6 +193,10 @@ public final class FragmentBuilder {
     public func append(_ bytes: ArraySlice<UInt8>) -> Bool {
         guard !failed else { return false }
         guard !bytes.isEmpty else { return true }
+        if bytes.count < Self.storedPiece {
+            appendStored(bytes)
+            return true
+        }
         length &+= bytes.count
         guard let workspace = bytes.count < Self.smallPiece ? fixedWorkspace() : dynamicWorkspace(),
             bytes.withUnsafeBufferPointer({ workspace.deflate($0, flush: FULL_FLUSH, last: false, into: &output, crc: &crc) })
@@ -188,6 +205,21 @@ public final class FragmentBuilder {
             return false
         }
         return true
+    }
+
+    /// `bytes` (under 64 KB) as a stored block: a header byte (not final, type 0, the rest of
+    /// the byte padding, as the stream is on a byte boundary), the length and its complement,
+    /// then the bytes.
+    private func appendStored(_ bytes: ArraySlice<UInt8>) {
+        length &+= bytes.count
+        bytes.withUnsafeBufferPointer { crc = crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
+        let n = UInt16(bytes.count)
+        output.append(0)
+        for half in [n, ~n] {
+            output.append(UInt8(truncatingIfNeeded: half))
+            output.append(UInt8(truncatingIfNeeded: half >> 8))
+        }
+        output.append(contentsOf: bytes)
     }
 
     private func fixedWorkspace() -> GzipWorkspace? {
