@@ -271,3 +271,51 @@ import TributaryTSDB
         }
     }
 }
+
+/// The batch slots a query of few steps leaves behind are kept for the next one, with the
+/// arrays computed in them, and none of its labels; those of many steps are not, and no more
+/// than a few sets are kept.
+@Suite struct KeptSlotsTests {
+    typealias Slots = Evaluator.KeptSlots
+
+    /// The address of the values of the series in `slots[i]`.
+    static func storage(_ slots: [Evaluator.Computed], _ i: Int) -> UnsafeRawPointer? {
+        slots[i].series.values.withUnsafeBufferPointer { UnsafeRawPointer($0.baseAddress) }
+    }
+
+    @Test func fewStepSlotsAreKeptWithTheirArraysAndWithoutLabels() throws {
+        let kept = Slots()
+        var slots = kept.take(100, steps: 1)
+        #expect(slots.count == 100 && kept.count == 0)
+        slots[7].series.reset(labels: Labels(sortedPairs: [("a", "b")]), steps: 1, dropName: false)
+        let values = try #require(Self.storage(slots, 7))
+        kept.give(&slots, steps: 1)
+        #expect(slots.isEmpty && kept.count == 1)
+        // A smaller batch takes the same set: its series' arrays are reused, its labels gone.
+        let again = kept.take(50, steps: 1)
+        #expect(again.count == 100 && kept.count == 0)
+        #expect(Self.storage(again, 7) == values)
+        #expect(again[7].series.labels == .empty)
+        // A larger batch makes its own.
+        var larger = kept.take(100, steps: 1)
+        kept.give(&larger, steps: 1)
+        #expect(kept.take(101, steps: 1).count == 101 && kept.count == 1)
+    }
+
+    @Test func manyStepSlotsAreNotKeptAndFewSetsAreKept() {
+        let kept = Slots()
+        var long = kept.take(10, steps: Slots.maxSteps + 1)
+        kept.give(&long, steps: Slots.maxSteps + 1)
+        #expect(kept.count == 0)
+        for _ in 0..<(Slots.most + 2) {
+            var slots = kept.take(10, steps: 1)
+            var more = kept.take(10, steps: 1)
+            kept.give(&slots, steps: 1)
+            kept.give(&more, steps: 1)
+        }
+        #expect(kept.count == 2, "two sets in use at a time, two kept")
+        var sets = (0..<(Slots.most + 2)).map { _ in kept.take(10, steps: 1) }
+        for i in sets.indices { kept.give(&sets[i], steps: 1) }
+        #expect(kept.count == Slots.most)
+    }
+}

@@ -61,8 +61,12 @@ extension Evaluator {
         // once, and they are in order because each batch's run ends before the next starts).
         // Handed on by the caller after each batch, they left the helpers idle a third of a
         // heavy query's time.
-        var computing = [Computed](repeating: Computed(), count: min(batch, series.count))
-        var handing = computing
+        var computing = KeptSlots.shared.take(min(batch, series.count), steps: stepCount)
+        var handing = KeptSlots.shared.take(min(batch, series.count), steps: stepCount)
+        defer {
+            KeptSlots.shared.give(&computing, steps: stepCount)
+            KeptSlots.shared.give(&handing, steps: stepCount)
+        }
         var pending = 0
         func handOn(_ results: UnsafeMutableBufferPointer<Computed>, _ n: Int) throws(EvaluationError) {
             for j in 0..<n {
@@ -128,6 +132,48 @@ extension Evaluator {
         var series = StepSeries.empty
         var hasValues = false
         var samplesRead = 0
+    }
+
+    /// Batch slots (``Computed``) kept from one query to the next when their series have few
+    /// steps, with the arrays of the series computed in them: a refresh's one-step read of
+    /// 2k-13k series allocated two small arrays per series in fresh slots and freed them all
+    /// at its end (a quarter of its CPU with malloc's locking and consolidation). At most
+    /// ``most`` sets of slots, for up to ``maxSteps`` steps: a few MB.
+    final class KeptSlots: Sendable {
+        static let shared = KeptSlots()
+        static let most = 4
+        static let maxSteps = 8
+        private let kept = Mutex<[[Computed]]>([])
+
+        /// At least `count` slots: a kept set when one is large enough, else new empty ones.
+        func take(_ count: Int, steps: Int) -> [Computed] {
+            if steps <= Self.maxSteps,
+                let found = kept.withLock({ kept -> [Computed]? in
+                    guard let i = kept.firstIndex(where: { $0.count >= count }) else { return nil }
+                    kept.swapAt(i, kept.count - 1)
+                    return kept.removeLast()
+                })
+            {
+                return found
+            }
+            return [Computed](repeating: Computed(), count: count)
+        }
+
+        /// Keeps `slots` (left empty) for a later query, their labels dropped.
+        func give(_ slots: inout [Computed], steps: Int) {
+            guard steps <= Self.maxSteps, !slots.isEmpty else { return }
+            var given: [Computed] = []
+            swap(&given, &slots)
+            given.withUnsafeMutableBufferPointer { slots in
+                for i in slots.indices { slots[i].series.labels = .empty }
+            }
+            kept.withLock { kept in
+                if kept.count < Self.most { kept.append(given) }
+            }
+        }
+
+        /// Sets kept (for tests).
+        var count: Int { kept.withLock { $0.count } }
     }
 
     /// The time a selector reads at step `i`: the step's time (or its `@`) minus its offset.
