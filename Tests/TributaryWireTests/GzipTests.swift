@@ -57,10 +57,11 @@ import TributaryWire
     @Test func aBuiltFragmentIsItsPiecesInOrder() throws {
         let builder = FragmentBuilder(capacity: 1024)
         var plain: [UInt8] = []
-        // Plain first, two fragments in a row, an empty plain piece, plain last.
+        // Plain first, two fragments in a row, an empty plain piece, a stored piece followed by a
+        // compressed one, plain last.
         let pieces: [(raw: Bool, bytes: [UInt8])] = [
             (true, Self.text(21, 700)), (false, Self.text(22, 3000)), (false, Self.text(23, 40)), (true, []),
-            (true, Self.text(24, 90_000)), (false, Self.text(25, 800)), (true, Self.text(28, 300)), (false, Self.text(29, 900)),
+            (true, Self.text(24, 90_000)), (false, Self.text(25, 800)), (true, Self.text(28, 300)), (true, Self.text(34, 1500)), (false, Self.text(29, 900)),
             (true, Self.text(26, 3))
         ]
         for (raw, bytes) in pieces {
