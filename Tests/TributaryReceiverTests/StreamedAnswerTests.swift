@@ -277,6 +277,29 @@ import TributaryWire
         await server.stop()
     }
 
+    /// Series not sent in runs (their short runs compress to under 128 bytes) keep the bound of
+    /// 128 for their edge runs too, so that their steps still share the stream: gauges of a
+    /// few digits repeating every 4 steps make edge runs of 64-127 bytes, and almost none is
+    /// kept (all would be at 64).
+    @Test func edgeRunsOfSeriesNotSentInRunsKeepTheBoundOf128() async throws {
+        let server = try await Self.cachedServer("cycle", series: 100, every: 15_000) { i, t in
+            Double(1_000 + (i * 7_919 + Int(t / 15_000) % 4 * 104_729) % 1_000_003)
+        }
+        defer { server.removeData() }
+        let cache = try #require(server.receiver.resultsCache)
+        for start: Int64 in [0, 15, 30, 45, 495, 510, 600, 615] {
+            let window = "query=cycle&start=\(start)&end=\(start + 2400)&step=15"
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            #expect(inflated == uncached, "window from \(start)")
+        }
+        let shortKept = cache.compressedRuns(steps: CachedFragments.steps)
+        #expect(shortKept * 10 < cache.compressedRuns(steps: CachedFragments.steps, plain: true), "few series are sent in runs")
+        let edgeMade = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
+        #expect(edgeMade > 0)
+        #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps) * 10 < edgeMade, "\(edgeMade) edge runs made")
+        await server.stop()
+    }
+
     /// Short runs made while a long run was still partly ahead of the window are dropped once
     /// that long run is sent compressed (else a series' middle was held twice).
     @Test func shortRunsInsideAKeptLongRunAreDropped() async throws {

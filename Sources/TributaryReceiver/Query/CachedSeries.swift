@@ -61,17 +61,18 @@ struct CachedSeries: Sendable {
     /// wholly inside the window (made now when `makeFragments`), else from the JSON. False
     /// when the client went away.
     func write(first: Bool, start: Int64, end: Int64, step: Int64, makeFragments: Bool, _ out: inout JSONWriter) -> Bool {
+        // Written in runs where the answer is compressed as it goes and the series is long
+        // enough to hold one; else as its JSON.
+        let inRuns = out.fragments != nil && range.count >= 2 * CachedFragments.steps
         // A series sent in runs opens with its opening kept compressed, and the steps at its
         // edges are all that goes as plain bytes (stored, ``FragmentBuilder``).
-        if out.cachedOpenings, !first, out.fragments != nil, range.count >= 2 * CachedFragments.steps, fragments.holdsCompressedRuns,
-            let opening = fragments.opening(labels)
-        {
+        if inRuns, out.cachedOpenings, !first, fragments.holdsCompressedRuns, let opening = fragments.opening(labels) {
             guard out.fragment(opening) else { return false }
         } else {
             out.openSeries(labels, first: first)
         }
         guard let stored = steps else { return out.closeSeries() }
-        if out.fragments == nil || range.count < 2 * CachedFragments.steps {
+        if !inRuns {
             out.bytes.append(contentsOf: stored.json(range).dropFirst())
         } else {
             var i = range.lowerBound

@@ -215,10 +215,10 @@ public final class FragmentBuilder {
         bytes.withUnsafeBufferPointer { crc = crc32_gzip_refl(crc, $0.baseAddress, UInt64($0.count)) }
         let n = UInt16(bytes.count)
         output.append(0)
-        for half in [n, ~n] {
-            output.append(UInt8(truncatingIfNeeded: half))
-            output.append(UInt8(truncatingIfNeeded: half >> 8))
-        }
+        output.append(UInt8(truncatingIfNeeded: n))
+        output.append(UInt8(truncatingIfNeeded: n >> 8))
+        output.append(UInt8(truncatingIfNeeded: ~n))
+        output.append(UInt8(truncatingIfNeeded: ~n >> 8))
         output.append(contentsOf: bytes)
     }
 
