@@ -318,4 +318,24 @@ import TributaryTSDB
         for i in sets.indices { kept.give(&sets[i], steps: 1) }
         #expect(kept.count == Slots.most)
     }
+
+    /// Small queries (a panel of 8 series) fill the kept sets first: a large query's set given
+    /// back then takes the place of the smallest, and the next large query reuses it.
+    @Test func aLargeSetReplacesTheSmallestKept() throws {
+        let kept = Slots()
+        var small = (0..<Slots.most).map { _ in kept.take(8, steps: 1) }
+        for i in small.indices { kept.give(&small[i], steps: 1) }
+        var large = kept.take(4096, steps: 1)
+        #expect(large.count == 4096)
+        large[100].series.reset(labels: .empty, steps: 1, dropName: false)
+        let values = try #require(Self.storage(large, 100))
+        kept.give(&large, steps: 1)
+        #expect(kept.count == Slots.most)
+        // A small query takes a small set, leaving the large one for a large query.
+        var small8 = kept.take(8, steps: 1)
+        #expect(small8.count == 8)
+        let again = kept.take(4096, steps: 1)
+        #expect(Self.storage(again, 100) == values, "the large set was kept")
+        kept.give(&small8, steps: 1)
+    }
 }

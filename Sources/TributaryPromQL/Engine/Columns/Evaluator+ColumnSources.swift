@@ -143,15 +143,16 @@ extension Evaluator {
         static let shared = KeptSlots()
         static let most = 4
         static let maxSteps = 8
+        /// Smallest first.
         private let kept = Mutex<[[Computed]]>([])
 
-        /// At least `count` slots: a kept set when one is large enough, else new empty ones.
+        /// At least `count` slots: the smallest kept set large enough (the larger ones stay for
+        /// larger queries running at the same time), else new empty ones.
         func take(_ count: Int, steps: Int) -> [Computed] {
             if steps <= Self.maxSteps,
                 let found = kept.withLock({ kept -> [Computed]? in
                     guard let i = kept.firstIndex(where: { $0.count >= count }) else { return nil }
-                    kept.swapAt(i, kept.count - 1)
-                    return kept.removeLast()
+                    return kept.remove(at: i)
                 })
             {
                 return found
@@ -159,7 +160,9 @@ extension Evaluator {
             return [Computed](repeating: Computed(), count: count)
         }
 
-        /// Keeps `slots` (left empty) for a later query, their labels dropped.
+        /// Keeps `slots` (left empty) for a later query, their labels dropped; when ``most``
+        /// are kept, in place of the smallest one if that is smaller (else a dashboard's small
+        /// panels would fill the places and its large panel would find none).
         func give(_ slots: inout [Computed], steps: Int) {
             guard steps <= Self.maxSteps, !slots.isEmpty else { return }
             var given: [Computed] = []
@@ -168,7 +171,11 @@ extension Evaluator {
                 for i in slots.indices { slots[i].series.labels = .empty }
             }
             kept.withLock { kept in
-                if kept.count < Self.most { kept.append(given) }
+                if kept.count == Self.most {
+                    guard let smallest = kept.first, smallest.count < given.count else { return }
+                    kept.removeFirst()
+                }
+                kept.insert(given, at: kept.firstIndex { $0.count > given.count } ?? kept.count)
             }
         }
 
