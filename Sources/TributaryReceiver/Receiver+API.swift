@@ -16,7 +16,7 @@ extension Receiver {
         let timeout = engine.options.timeout
         return await queries.run(responding: { waited, respond in
             let answer = StreamedAnswer(gzip: gzip, timeout: timeout, respond: respond)
-            var fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)? = nil
+            var fragments: ((_ bytes: [UInt8], _ part: Precompressed) -> Bool)? = nil
             if answer.takesFragments { fragments = { answer.sendFragment($0, $1) } }
             answer.complete(self.api(path, query: query, form: form, queued: waited, chunks: { answer.send($0) }, fragments: fragments))
         }) {
@@ -31,7 +31,7 @@ extension Receiver {
     /// `fragments`: takes parts compressed earlier, when the answer is streamed with gzip.
     public func api(
         _ path: String, query: String?, form: String?, queued: Double = 0, chunks: ((_ bytes: [UInt8]) -> Bool)? = nil,
-        fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)? = nil
+        fragments: ((_ bytes: [UInt8], _ part: Precompressed) -> Bool)? = nil
     ) -> HTTPAnswer {
         if Self.statusPaths.contains(path) { return statusAnswer(path) }
         let params = Params(query: query, form: form)
@@ -254,14 +254,14 @@ extension Receiver {
             let from = j * perPart, to = min(series.count, from + perPart)
             var text = JSONWriter(capacity: 128 + (to - from) * 32 * (points / series.count + 4))
             for k in from..<to { _ = writeSeries(series[k].labels, series[k].samples, first: k == 0, &text) }
-            if compress, text.bytes.count >= 4096, let fragment = DeflateFragment(text.bytes[...]) { return .compressed(fragment) }
+            if compress, text.bytes.count >= 4096, let fragment = DeflateFragment(text.bytes[...]) { return .compressed(.fragment(fragment)) }
             return .plain(text.bytes)
         }
     }
 
     /// A part of an answer made on a helper thread.
     enum Part {
-        case compressed(DeflateFragment)
+        case compressed(Precompressed)
         case plain([UInt8])
     }
 
@@ -278,8 +278,8 @@ extension Receiver {
             }
             for j in 0..<n {
                 switch made[j] {
-                case .compressed(let fragment):
-                    guard out.fragment(fragment) else { return }
+                case .compressed(let part):
+                    guard out.fragment(part) else { return }
                 case .plain(let bytes):
                     out.bytes.append(contentsOf: bytes)
                     guard out.boundary() else { return }
@@ -321,14 +321,14 @@ extension Receiver {
             let builder = FragmentBuilder(capacity: partBytes / 3)
             var text = JSONWriter(capacity: partBytes + 4096)
             text.cachedOpenings = true
-            text.fragments = { plain, fragment in
+            text.fragments = { plain, part in
                 builder.append(plain[...])
-                builder.append(fragment)
+                builder.append(part)
                 return true
             }
             for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: makeFragments, &text) }
             builder.append(text.bytes[...])
-            if let fragment = builder.finish() { return .compressed(fragment) }
+            if let pieces = builder.finish() { return .compressed(.pieces(pieces)) }
             // Compression failed: the part as JSON, compressed with the stream.
             var plain = JSONWriter(capacity: partBytes + 4096)
             for k in range { _ = series[k].write(first: k == 0, start: start, end: end, step: step, makeFragments: false, &plain) }

@@ -86,6 +86,31 @@ import TributaryWire
         #expect(FragmentBuilder(capacity: 0).finish() == nil, "nothing appended, nothing built")
     }
 
+    /// A built part shares the bytes of fragments of ``FragmentBuilder/sharedFragment`` bytes or
+    /// more instead of copying them, and copies smaller ones; either way it inflates to the
+    /// whole.
+    @Test func largeFragmentsAreSharedAndSmallOnesCopied() throws {
+        let large = try #require(DeflateFragment(Self.text(40, 20_000)[...]))
+        let small = try #require(DeflateFragment(Self.text(41, 60)[...]))
+        #expect(large.bytes.count >= FragmentBuilder.sharedFragment && small.bytes.count < FragmentBuilder.sharedFragment)
+        let builder = FragmentBuilder(capacity: 1024)
+        builder.append(small)
+        builder.append(large)
+        #expect(builder.append(Self.text(42, 100)[...]))
+        builder.append(large)
+        builder.append(small)
+        let built = try #require(builder.finish())
+        #expect(built.sharedCount == 2, "the large fragment twice, shared")
+        #expect(built.byteCount == built.bytes.count)
+        #expect(built.bytes.count == 2 * (large.bytes.count + small.bytes.count) + 5 + 100, "every byte once, the plain piece stored")
+        let stream = GzipStream()
+        var gz: [UInt8] = []
+        #expect(stream.append(built, to: &gz))
+        #expect(stream.finish(to: &gz))
+        let plain = Self.text(41, 60) + Self.text(40, 20_000) + Self.text(42, 100) + Self.text(40, 20_000) + Self.text(41, 60)
+        #expect(try Gunzip.inflate(gz, limit: 10_000_000) == plain)
+    }
+
     /// A tiny piece is stored (copied, not compressed), a small one coded with deflate's fixed
     /// code (no tables built or sent), a large one with a dynamic code: the first block
     /// header's type bits say which.

@@ -10,7 +10,7 @@ struct JSONWriter {
     var chunks: ((_ bytes: [UInt8]) -> Bool)?
     /// Set for an answer sent gzip-compressed while it is written: ``fragment(_:)`` hands it
     /// the bytes written so far and a part compressed earlier to follow them.
-    var fragments: ((_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool)?
+    var fragments: ((_ bytes: [UInt8], _ part: Precompressed) -> Bool)?
     static let chunkSize = 256 * 1024
     /// Set where plain bytes between fragments cost no compression (``FragmentBuilder``'s
     /// stored pieces): cached series sent in runs open with their opening kept compressed
@@ -37,12 +37,17 @@ struct JSONWriter {
     /// `fragment` (compressed JSON) in place of its bytes; only when ``fragments`` is set.
     /// False when nothing more should be written (the client went away).
     mutating func fragment(_ fragment: DeflateFragment) -> Bool {
+        self.fragment(.fragment(fragment))
+    }
+
+    /// As ``fragment(_:)-(DeflateFragment)``, for any part compressed earlier.
+    mutating func fragment(_ part: Precompressed) -> Bool {
         guard let fragments else { return false }
         // Handed over and taken back, so the buffer stays unique (a copy kept here would make
         // the next append allocate a new one at every fragment).
         var written: [UInt8] = []
         swap(&written, &bytes)
-        let sent = fragments(written, fragment)
+        let sent = fragments(written, part)
         bytes = written
         bytes.removeAll(keepingCapacity: true)
         guard sent else {

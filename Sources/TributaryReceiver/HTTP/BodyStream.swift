@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// An answer body handed from the thread that writes it (a query thread) to the connection that
 /// sends it, a few chunks at a time: the writer blocks while `maxPending` chunks wait, so a large
@@ -7,10 +8,10 @@ import Foundation
 /// and the writer stops.
 final class BodyStream: @unchecked Sendable {
     private let condition = NSCondition()
-    private var pending: [[UInt8]] = []
+    private var pending: [ByteBuffer] = []
     private var finished = false
     private var abandoned = false
-    private var reader: CheckedContinuation<[UInt8]?, Never>?
+    private var reader: CheckedContinuation<ByteBuffer?, Never>?
     let maxPending: Int
     let deadline: Date
 
@@ -21,8 +22,8 @@ final class BodyStream: @unchecked Sendable {
 
     /// Queues `chunk` for the connection, waiting while `maxPending` chunks are queued; false
     /// when the connection is gone or did not read before the deadline (nothing more to send).
-    func send(_ chunk: [UInt8]) -> Bool {
-        guard !chunk.isEmpty else { return true }
+    func send(_ chunk: ByteBuffer) -> Bool {
+        guard chunk.readableBytes > 0 else { return true }
         condition.lock()
         while pending.count >= maxPending, !abandoned {
             if !condition.wait(until: deadline) { abandoned = true }
@@ -59,8 +60,8 @@ final class BodyStream: @unchecked Sendable {
     }
 
     /// The next chunk, or nil after the last.
-    func next() async -> [UInt8]? {
-        await withCheckedContinuation { (continuation: CheckedContinuation<[UInt8]?, Never>) in
+    func next() async -> ByteBuffer? {
+        await withCheckedContinuation { (continuation: CheckedContinuation<ByteBuffer?, Never>) in
             condition.lock()
             if !pending.isEmpty {
                 let chunk = pending.removeFirst()

@@ -175,7 +175,7 @@ public enum ReceiverServer {
         let body = ResponseBody { writer in
             while let chunk = await stream.next() {
                 do {
-                    try await writer.write(ByteBuffer(bytes: chunk))
+                    try await writer.write(chunk)
                 } catch {
                     stream.abandon()
                     throw error

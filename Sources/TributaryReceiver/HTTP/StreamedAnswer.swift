@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 import TributaryWire
 
 /// An API answer that starts on its way once it outgrows one chunk: the first full chunk answers
@@ -8,7 +9,9 @@ import TributaryWire
 /// succeeded, because chunks come only from writing a result.
 ///
 /// A gzip answer can also carry parts compressed earlier (``sendFragment(_:_:)``: a results
-/// cache's settled steps), so a refresh does not compress them again.
+/// cache's settled steps), so a refresh does not compress them again. Its compressed bytes are
+/// written straight into the connection's buffers (``DeflateOutput``), not into an array
+/// copied there once full.
 final class StreamedAnswer: @unchecked Sendable {
     private let gzip: Bool
     private let deadline: Date
@@ -16,8 +19,8 @@ final class StreamedAnswer: @unchecked Sendable {
     private var stream: BodyStream?
     private var compressor: GzipStream?
     /// Compressed bytes not yet handed to the stream (fragments are small; they go out in
-    /// chunks of ``JSONWriter/chunkSize``).
-    private var outgoing: [UInt8] = []
+    /// chunks of ``JSONWriter/chunkSize``). Given room when the answer is streamed with gzip.
+    private var outgoing = ByteBuffer()
 
     init(gzip: Bool, timeout: Double, respond: @escaping @Sendable (HTTPAnswer) -> Void) {
         self.gzip = gzip
@@ -36,6 +39,7 @@ final class StreamedAnswer: @unchecked Sendable {
         var headers = [("Content-Type", "application/json")]
         if gzip {
             compressor = GzipStream()
+            outgoing = Self.chunk()
             headers.append(("Content-Encoding", "gzip"))
         }
         respond(HTTPAnswer(status: 200, headers: headers, stream: stream))
@@ -45,7 +49,7 @@ final class StreamedAnswer: @unchecked Sendable {
     /// A full chunk of a successful answer; false when the client is gone (stop writing).
     func send(_ bytes: [UInt8]) -> Bool {
         let stream = started()
-        guard let compressor else { return stream.send(bytes) }
+        guard let compressor else { return stream.send(ByteBuffer(bytes: bytes)) }
         guard compressor.append(bytes, to: &outgoing) else {
             stream.abandon()
             return false
@@ -55,9 +59,9 @@ final class StreamedAnswer: @unchecked Sendable {
 
     /// `bytes` (written since the last chunk) followed by `fragment`, which is already
     /// compressed; only when ``takesFragments``. False when the client is gone.
-    func sendFragment(_ bytes: [UInt8], _ fragment: DeflateFragment) -> Bool {
+    func sendFragment(_ bytes: [UInt8], _ part: Precompressed) -> Bool {
         let stream = started()
-        guard let compressor, compressor.append(bytes, to: &outgoing), compressor.append(fragment, to: &outgoing) else {
+        guard let compressor, compressor.append(bytes, to: &outgoing), compressor.append(part, to: &outgoing) else {
             stream.abandon()
             return false
         }
@@ -66,12 +70,16 @@ final class StreamedAnswer: @unchecked Sendable {
 
     /// Hands the compressed bytes to the stream once they fill a chunk (or when `force`).
     private func passOn(_ stream: BodyStream, force: Bool) -> Bool {
-        guard force || outgoing.count >= JSONWriter.chunkSize else { return true }
-        // The full buffer goes to the stream; a new one of the same size takes its place.
-        var full: [UInt8] = []
-        full.reserveCapacity(outgoing.capacity)
+        guard force || outgoing.readableBytes >= JSONWriter.chunkSize else { return true }
+        // The full buffer goes to the stream; a new one takes its place unless this is the end.
+        var full = force ? ByteBuffer() : Self.chunk()
         swap(&full, &outgoing)
         return stream.send(full)
+    }
+
+    /// An empty buffer for compressed bytes, with room for a chunk and the fragment that ends it.
+    private static func chunk() -> ByteBuffer {
+        ByteBufferAllocator().buffer(capacity: JSONWriter.chunkSize + 64 * 1024)
     }
 
     /// The answer's last part (or the whole answer, when nothing was streamed).
@@ -90,8 +98,20 @@ final class StreamedAnswer: @unchecked Sendable {
             guard compressor.append(answer.body, to: &outgoing), compressor.finish(to: &outgoing) else { return stream.abandon() }
             _ = passOn(stream, force: true)
         } else {
-            _ = stream.send(answer.body)
+            _ = stream.send(ByteBuffer(bytes: answer.body))
         }
         stream.finish()
+    }
+}
+
+extension ByteBuffer: DeflateOutput {
+    public mutating func appendDeflated(_ bytes: UnsafeRawBufferPointer) { writeBytes(bytes) }
+
+    public mutating func appendDeflated(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: count) { free in
+            guard let base = free.baseAddress else { return 0 }
+            fill(base)
+            return count
+        }
     }
 }

@@ -20,6 +20,34 @@ public enum Gzip {
     }
 }
 
+/// Where compressed bytes are written: an array, or a socket's buffer (so that an answer's
+/// bytes are not copied once more on their way out).
+public protocol DeflateOutput {
+    mutating func appendDeflated(_ bytes: UnsafeRawBufferPointer)
+    /// Appends `count` bytes that `fill` writes at the pointer it is given (a part's pieces,
+    /// copied in one call rather than one call each).
+    mutating func appendDeflated(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void)
+}
+
+extension Array: DeflateOutput where Element == UInt8 {
+    public mutating func appendDeflated(_ bytes: UnsafeRawBufferPointer) { append(contentsOf: bytes) }
+
+    public mutating func appendDeflated(count: Int, _ fill: (UnsafeMutableRawPointer) -> Void) {
+        let old = self.count
+        append(contentsOf: repeatElement(0, count: count))
+        withUnsafeMutableBytes { all in
+            guard let base = all.baseAddress else { return }
+            fill(base + old)
+        }
+    }
+}
+
+/// Deflate bytes made earlier, to be spliced into a ``GzipStream``.
+public enum Precompressed: Sendable {
+    case fragment(DeflateFragment)
+    case pieces(DeflatePieces)
+}
+
 /// Gzip written piece by piece, for an answer sent while it is being written: each
 /// ``append(_:to:)`` adds what is ready (often little until a block fills), ``finish(to:)`` the
 /// rest and the trailer.
@@ -46,7 +74,7 @@ public final class GzipStream {
 
     /// Compresses `input` after what came before; what is ready is appended to `output`.
     /// False when compression failed (the stream is then unusable).
-    public func append(_ input: [UInt8], to output: inout [UInt8]) -> Bool {
+    public func append(_ input: [UInt8], to output: inout some DeflateOutput) -> Bool {
         writeHeader(&output)
         guard !input.isEmpty else { return workspace != nil }
         rawSinceFlush = true
@@ -58,40 +86,67 @@ public final class GzipStream {
     /// level 1's dynamic code, which compresses JSON about a quarter better than level 0's
     /// fixed one; answers of many series put their small pieces in fragments coded with the
     /// fixed one instead, ``FragmentBuilder``.)
-    public func append(_ fragment: DeflateFragment, to output: inout [UInt8]) -> Bool {
-        writeHeader(&output)
-        guard workspace != nil else { return false }
-        // Only what was compressed here since the last fragment needs ending: fragments in a
-        // row go out back to back.
-        if rawSinceFlush {
-            guard deflateAll([], flush: FULL_FLUSH, last: false, into: &output) else { return false }
-            rawSinceFlush = false
-        }
-        output.append(contentsOf: fragment.bytes)
+    public func append(_ fragment: DeflateFragment, to output: inout some DeflateOutput) -> Bool {
+        guard endRaw(&output) else { return false }
+        fragment.bytes.withUnsafeBytes { output.appendDeflated($0) }
         crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
         length &+= fragment.length
         return true
     }
 
-    /// Ends the stream: the last compressed bytes and the trailer.
-    public func finish(to output: inout [UInt8]) -> Bool {
+    /// `pieces` after what was appended so far, each piece's bytes copied straight to `output`.
+    public func append(_ pieces: DeflatePieces, to output: inout some DeflateOutput) -> Bool {
+        guard endRaw(&output) else { return false }
+        output.appendDeflated(count: pieces.byteCount) { pieces.copyBytes(to: $0) }
+        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(pieces.crc), pieces.crcShift))
+        length &+= pieces.length
+        return true
+    }
+
+    /// `part` after what was appended so far.
+    public func append(_ part: Precompressed, to output: inout some DeflateOutput) -> Bool {
+        switch part {
+        case .fragment(let fragment): return append(fragment, to: &output)
+        case .pieces(let pieces): return append(pieces, to: &output)
+        }
+    }
+
+    /// Before bytes compressed elsewhere: the header, and the end of what was compressed here
+    /// since the last of them (fragments in a row go out back to back). False when the stream
+    /// failed.
+    private func endRaw(_ output: inout some DeflateOutput) -> Bool {
         writeHeader(&output)
-        guard deflateAll([], flush: NO_FLUSH, last: true, into: &output) else { return false }
-        // The trailer: CRC-32 and length modulo 2^32, little-endian.
-        for value in [crc, UInt32(truncatingIfNeeded: length)] {
-            for k in 0..<4 { output.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(k)))) }
+        guard workspace != nil else { return false }
+        if rawSinceFlush {
+            guard deflateAll([], flush: FULL_FLUSH, last: false, into: &output) else { return false }
+            rawSinceFlush = false
         }
         return true
     }
 
-    /// The gzip header before the first bytes: deflate, no name, no time, unknown OS.
-    private func writeHeader(_ output: inout [UInt8]) {
-        guard !headerWritten else { return }
-        headerWritten = true
-        output.append(contentsOf: [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF])
+    /// Ends the stream: the last compressed bytes and the trailer.
+    public func finish(to output: inout some DeflateOutput) -> Bool {
+        writeHeader(&output)
+        guard deflateAll([], flush: NO_FLUSH, last: true, into: &output) else { return false }
+        // The trailer: CRC-32 and length modulo 2^32, little-endian.
+        var trailer: [UInt8] = []
+        for value in [crc, UInt32(truncatingIfNeeded: length)] {
+            for k in 0..<4 { trailer.append(UInt8(truncatingIfNeeded: value >> (8 * UInt32(k)))) }
+        }
+        trailer.withUnsafeBytes { output.appendDeflated($0) }
+        return true
     }
 
-    private func deflateAll(_ input: [UInt8], flush: Int32, last: Bool, into output: inout [UInt8]) -> Bool {
+    /// The gzip header before the first bytes: deflate, no name, no time, unknown OS.
+    private static let header: [UInt8] = [0x1F, 0x8B, 8, 0, 0, 0, 0, 0, 0, 0xFF]
+
+    private func writeHeader(_ output: inout some DeflateOutput) {
+        guard !headerWritten else { return }
+        headerWritten = true
+        Self.header.withUnsafeBytes { output.appendDeflated($0) }
+    }
+
+    private func deflateAll(_ input: [UInt8], flush: Int32, last: Bool, into output: inout some DeflateOutput) -> Bool {
         guard let workspace else { return false }
         length &+= input.count
         let ok = input.withUnsafeBufferPointer { workspace.deflate($0, flush: flush, last: last, into: &output, crc: &crc) }
@@ -149,10 +204,73 @@ public struct DeflateFragment: Sendable {
     }
 }
 
-/// One ``DeflateFragment`` made of plain bytes and fragments in order: a part of an answer put
+/// Deflate bytes in pieces, as ``FragmentBuilder`` put them together: what it compressed or
+/// stored itself, and the larger fragments made earlier, shared rather than copied. Like a
+/// ``DeflateFragment`` it starts and ends on a byte boundary and refers to nothing before it;
+/// a ``GzipStream`` copies its pieces straight to the answer.
+///
+/// Why not one array: a refresh of a large panel copied its kept runs into its parts, and the
+/// parts into the answer (3 MB twice for 940 series; at 100k series the copies were the
+/// largest item of a refresh's profile).
+public struct DeflatePieces: Sendable {
+    enum Piece: Sendable {
+        /// Bytes of ``own``.
+        case own(Range<Int>)
+        case shared([UInt8])
+    }
+
+    let own: [UInt8]
+    let pieces: [Piece]
+    /// Compressed bytes in all.
+    public let byteCount: Int
+    /// CRC-32 and length of what it decompresses to.
+    public let crc: UInt32
+    public let length: Int
+    /// As ``DeflateFragment``'s.
+    let crcShift: UInt
+
+    /// Copies the pieces' bytes, in order, to `destination` (``byteCount`` of them).
+    public func copyBytes(to destination: UnsafeMutableRawPointer) {
+        var at = destination
+        forEachPiece { piece in
+            guard let from = piece.baseAddress else { return }
+            at.copyMemory(from: from, byteCount: piece.count)
+            at += piece.count
+        }
+    }
+
+    /// Calls `body` with each piece's bytes, in order.
+    public func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
+        own.withUnsafeBytes { own in
+            for piece in pieces {
+                switch piece {
+                case .own(let range): body(UnsafeRawBufferPointer(rebasing: own[range]))
+                case .shared(let bytes): bytes.withUnsafeBytes(body)
+                }
+            }
+        }
+    }
+
+    /// The compressed bytes, joined (for tests).
+    public var bytes: [UInt8] {
+        var out: [UInt8] = []
+        forEachPiece { out.append(contentsOf: $0) }
+        return out
+    }
+
+    /// Pieces shared with fragments made earlier (for tests).
+    public var sharedCount: Int {
+        pieces.reduce(0) { n, piece in
+            if case .shared = piece { return n + 1 }
+            return n
+        }
+    }
+}
+
+/// One ``DeflatePieces`` made of plain bytes and fragments in order: a part of an answer put
 /// together on a helper thread (its plain bytes compressed there, each run of them ended by a
-/// full flush; the fragments between them copied) and spliced into the answer as one. The
-/// thread that writes the answer then only copies bytes.
+/// full flush; the fragments between them copied when small, else shared) and spliced into the
+/// answer as one. The thread that writes the answer then only copies bytes.
 ///
 /// Pieces under ``storedPiece`` bytes (the steps at a window's edges, between runs kept
 /// compressed) go as stored blocks: copied, not compressed. Each call into ISA-L to compress
@@ -170,10 +288,19 @@ public final class FragmentBuilder {
     /// Pieces shorter than this (and not stored) are coded with the fixed code.
     public static let smallPiece = 4096
 
+    /// Fragments this long or longer are shared, not copied: under it, copying the bytes costs
+    /// less than a piece of their own (a reference counted, and the copy into the answer done
+    /// in one more call). Kept openings and edge runs are ~60–150 bytes, short runs 300–500.
+    public static let sharedFragment = 256
+
     private var dynamic: GzipWorkspace?
     private var fixed: GzipWorkspace?
     private var failed = false
     private var output: [UInt8] = []
+    /// The pieces before ``output``'s bytes from `ownStart` on.
+    private var pieces: [DeflatePieces.Piece] = []
+    private var ownStart = 0
+    private var sharedBytes = 0
     private var crc: UInt32 = 0
     private var length = 0
 
@@ -241,18 +368,45 @@ public final class FragmentBuilder {
         return workspace
     }
 
-    /// `fragment` after what came before.
+    /// `fragment` after what came before: copied when short, else shared.
     public func append(_ fragment: DeflateFragment) {
         guard !failed else { return }
-        output.append(contentsOf: fragment.bytes)
+        if fragment.bytes.count < Self.sharedFragment {
+            output.append(contentsOf: fragment.bytes)
+        } else {
+            endOwn()
+            pieces.append(.shared(fragment.bytes))
+            sharedBytes += fragment.bytes.count
+        }
         crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
         length &+= fragment.length
     }
 
-    /// The whole as one fragment; nil when compression failed or nothing was appended.
-    public func finish() -> DeflateFragment? {
+    /// `part` after what came before (the pieces of one are copied: parts are not nested on
+    /// any hot path).
+    public func append(_ part: Precompressed) {
+        switch part {
+        case .fragment(let fragment): append(fragment)
+        case .pieces(let pieces):
+            guard !failed else { return }
+            pieces.forEachPiece { output.append(contentsOf: $0) }
+            crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(pieces.crc), pieces.crcShift))
+            length &+= pieces.length
+        }
+    }
+
+    /// The bytes written since the last shared fragment become a piece.
+    private func endOwn() {
+        guard output.count > ownStart else { return }
+        pieces.append(.own(ownStart..<output.count))
+        ownStart = output.count
+    }
+
+    /// The whole, in pieces; nil when compression failed or nothing was appended.
+    public func finish() -> DeflatePieces? {
         guard !failed, length > 0 else { return nil }
-        return DeflateFragment(bytes: output, crc: crc, length: length)
+        endOwn()
+        return DeflatePieces(own: output, pieces: pieces, byteCount: output.count + sharedBytes, crc: crc, length: length, crcShift: crc32_combine_gen(length))
     }
 }
 
@@ -305,7 +459,7 @@ final class GzipWorkspace: @unchecked Sendable {
     /// Compresses `input` into `output`: with `flush`, up to a byte boundary; with `last`, to
     /// the end of the deflate stream; `crc` (gzip's CRC-32 of what came before) taken on over
     /// `input`. False when ISA-L reports an error.
-    func deflate(_ input: UnsafeBufferPointer<UInt8>, flush: Int32, last: Bool, into output: inout [UInt8], crc: inout UInt32) -> Bool {
+    func deflate(_ input: UnsafeBufferPointer<UInt8>, flush: Int32, last: Bool, into output: inout some DeflateOutput, crc: inout UInt32) -> Bool {
         crc = crc32_gzip_refl(crc, input.baseAddress, UInt64(input.count))
         // The input is read only during this call.
         defer { stream.pointee.next_in = nil }
@@ -318,7 +472,7 @@ final class GzipWorkspace: @unchecked Sendable {
             stream.pointee.avail_out = UInt32(block.count)
             guard isal_deflate(stream) == COMP_OK else { return false }
             let produced = block.count - Int(stream.pointee.avail_out)
-            output.append(contentsOf: block[0..<produced])
+            output.appendDeflated(UnsafeRawBufferPointer(start: block.baseAddress, count: produced))
             if last {
                 if tributary_isal_finished(stream) != 0 { return true }
             } else if stream.pointee.avail_in == 0, produced < block.count {
