@@ -57,6 +57,17 @@ import TributaryWire
 
     /// A range query's answer with `Accept-Encoding: gzip`: its headers and its whole body,
     /// streamed or not.
+    /// Whether `needle` occurs in `haystack`.
+    static func contains(_ haystack: [UInt8], _ needle: [UInt8]) -> Bool {
+        guard let first = needle.first, needle.count <= haystack.count else { return needle.isEmpty }
+        var i = 0
+        while i + needle.count <= haystack.count {
+            if haystack[i] == first, haystack[i..<(i + needle.count)].elementsEqual(needle) { return true }
+            i += 1
+        }
+        return false
+    }
+
     static func gzipAnswer(_ server: TestServer, _ query: String) async -> (headers: [(String, String)], body: [UInt8]) {
         let answer = await server.receiver.queryAPI("query_range", query: query, form: nil, gzip: true)
         guard let stream = answer.stream else { return (answer.headers, answer.body) }
@@ -262,19 +273,28 @@ import TributaryWire
         }
         defer { server.removeData() }
         let cache = try #require(server.receiver.resultsCache)
-        // (The first refresh of a new dashboard makes the edge runs at its window's start
-        // before any short run is kept: those keep the bound of 128 until the window leaves
-        // them. Past 480, the start lies in the next short run, whose edge runs are made anew.)
         for start: Int64 in [0, 15, 30, 45, 495, 510, 600, 615] {
             let window = "query=ratio&start=\(start)&end=\(start + 2400)&step=15"
             let (_, _, inflated, uncached) = try await Self.refresh(server, window)
             let same = inflated == uncached
             #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            if start == 15 {
+                // The first refresh that makes runs makes the edge runs at its window's start
+                // before the short runs after them; those too are sent compressed from the next
+                // refresh on (they went as JSON until the window left them).
+                let made = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
+                #expect(made > 0 && cache.compressedRuns(steps: CachedFragments.edgeSteps) == made, "\(made) edge runs made by the first refresh")
+            }
         }
         let made = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
         #expect(made > 0)
         #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps) == made, "every edge run made is kept compressed")
         #expect(cache.keptOpenings() == 99)
+        // Those kept short (64-127 bytes) are in the answer as they were kept.
+        let short = cache.shortEdgeRuns()
+        let answer = await Self.gzipAnswer(server, "query=ratio&start=615&end=3015&step=15").body
+        let sent = short.filter { Self.contains(answer, $0) }.count
+        #expect(short.count > 50 && sent == short.count, "\(sent) of \(short.count) short edge runs sent as kept")
         await server.stop()
     }
 
@@ -298,6 +318,11 @@ import TributaryWire
         let edgeMade = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
         #expect(edgeMade > 0)
         #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps) * 10 < edgeMade, "\(edgeMade) edge runs made")
+        // Their edge runs of 64-127 bytes are kept, but go in the answer as JSON.
+        let short = cache.shortEdgeRuns(inRuns: false)
+        let answer = await Self.gzipAnswer(server, "query=cycle&start=615&end=3015&step=15").body
+        let sent = short.filter { Self.contains(answer, $0) }.count
+        #expect(short.count > 50 && sent == 0, "\(sent) of \(short.count) short edge runs sent as kept")
         await server.stop()
     }
 

@@ -64,9 +64,12 @@ struct CachedSeries: Sendable {
         // Written in runs where the answer is compressed as it goes and the series is long
         // enough to hold one; else as its JSON.
         let inRuns = out.fragments != nil && range.count >= 2 * CachedFragments.steps
+        // Edge runs kept short (``CachedFragments/smallestEdge``) are sent compressed only where
+        // the series holds compressed runs: elsewhere its steps share the stream.
+        let sendsShort = inRuns && fragments.holdsCompressedRuns
         // A series sent in runs opens with its opening kept compressed, and the steps at its
         // edges are all that goes as plain bytes (stored, ``FragmentBuilder``).
-        if inRuns, out.cachedOpenings, !first, fragments.holdsCompressedRuns, let opening = fragments.opening(labels) {
+        if sendsShort, out.cachedOpenings, !first, let opening = fragments.opening(labels) {
             guard out.fragment(opening) else { return false }
         } else {
             out.openSeries(labels, first: first)
@@ -90,8 +93,11 @@ struct CachedSeries: Sendable {
             /// The fragment of `run` (placed, its steps `within`): kept, or made now when
             /// `makeFragments`; nil when it compressed to too few bytes or is not made.
             func compressed(_ run: CachedFragments.Run, _ within: Range<Int>) -> DeflateFragment? {
-                guard case .compressed(let fragment) = fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain) else { return nil }
-                return fragment
+                switch fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain) {
+                case .compressed(let fragment): return fragment
+                case .short(let fragment): return sendsShort ? fragment : nil
+                case .plain: return nil
+                }
             }
             while i < range.upperBound {
                 let t = stored.time(i)
@@ -172,6 +178,14 @@ final class CachedFragments: Sendable {
     /// What a run is sent as.
     enum Kept: Sendable {
         case compressed(DeflateFragment)
+        /// An edge run compressed to at least ``smallestEdge`` bytes but under ``smallest``:
+        /// sent compressed when the series holds compressed runs (``holdsCompressedRuns``, as
+        /// the series is written), else as JSON. Decided when sent, not when made: the first
+        /// refresh of a dashboard makes the edge runs at its window's start before the short
+        /// runs after them, and with the choice made then, those went as JSON, compressed again
+        /// by every refresh until the window left them (a fifth of the CPU of a refresh of 940
+        /// series in a dashboard's first minutes).
+        case short(DeflateFragment)
         /// As JSON, compressed with the rest of the answer: the run compressed to fewer than
         /// ``smallest`` bytes, so its own Huffman tables (60–100 bytes) would be most of it,
         /// and one stream over the answer shares tables and repetition across series (an
@@ -187,30 +201,34 @@ final class CachedFragments: Sendable {
     /// series (~90 bytes a run) still go in the stream, which shares their repetition.
     static let smallest = 128
 
-    /// The smallest compressed edge run kept as a fragment when the series is sent in runs
-    /// (``holdsCompressedRuns``): 64. An edge run of a gauge of many digits (~320 bytes of JSON)
-    /// compresses to ~130 bytes, half of them under ``smallest``: those went in the answer
-    /// with the steps around them and were compressed again by every refresh. Series whose runs
-    /// are all plain keep ``smallest``, so that their steps still share one stream.
+    /// The smallest compressed edge run sent as a fragment when the series is sent in runs
+    /// (``holdsCompressedRuns``): 64 (``Kept/short``). An edge run of a gauge of many digits
+    /// (~320 bytes of JSON) compresses to ~130 bytes, half of them under ``smallest``: those
+    /// went in the answer with the steps around them and were compressed again by every
+    /// refresh. Series whose runs are all plain keep ``smallest``, so that their steps still
+    /// share one stream.
     static let smallestEdge = 64
 
-    private let runs: Mutex<[Run: Kept]>
+    struct State {
+        var runs: [Run: Kept]
+        /// A run longer than an edge run is kept compressed.
+        var holdsCompressed: Bool
+    }
+
+    private let state: Mutex<State>
     private let keptOpening: Mutex<DeflateFragment?>
 
     init(_ runs: [Run: Kept] = [:], opening: DeflateFragment? = nil) {
-        self.runs = Mutex(runs)
+        let holds = runs.contains { run, kept in
+            guard run.steps != Self.edgeSteps, case .compressed = kept else { return false }
+            return true
+        }
+        state = Mutex(State(runs: runs, holdsCompressed: holds))
         keptOpening = Mutex(opening)
     }
 
     /// Whether a run longer than an edge run is kept compressed.
-    var holdsCompressedRuns: Bool {
-        runs.withLock { runs in
-            runs.contains { run, kept in
-                guard run.steps != Self.edgeSteps, case .compressed = kept else { return false }
-                return true
-            }
-        }
-    }
+    var holdsCompressedRuns: Bool { state.withLock { $0.holdsCompressed } }
 
     /// Whether the opening is kept (for tests).
     var holdsOpening: Bool { keptOpening.withLock { $0 != nil } }
@@ -238,28 +256,51 @@ final class CachedFragments: Sendable {
         return Run(first: first, last: first + span - step, steps: steps)
     }
 
-    /// Runs kept compressed (or also those kept as plain, with `plain`), of `steps` steps when
-    /// given (for tests).
+    /// Runs sent compressed (those kept short only where the series holds compressed runs),
+    /// or all runs made with `plain`; of `steps` steps when given (for tests).
     func count(steps: Int64? = nil, plain: Bool = false) -> Int {
-        runs.withLock { runs in
-            runs.reduce(0) { n, run in
+        state.withLock { state in
+            state.runs.reduce(0) { n, run in
                 guard steps == nil || steps == run.key.steps else { return n }
-                if case .plain = run.value, !plain { return n }
-                return n + 1
+                switch run.value {
+                case .compressed: return n + 1
+                case .short: return plain || state.holdsCompressed ? n + 1 : n
+                case .plain: return plain ? n + 1 : n
+                }
+            }
+        }
+    }
+
+    /// The bytes of the edge runs kept short, if the series holds compressed runs (or with
+    /// `inRuns` false, if it does not; for tests).
+    func shortEdgeRuns(inRuns: Bool) -> [[UInt8]] {
+        state.withLock { state in
+            guard state.holdsCompressed == inRuns else { return [] }
+            return state.runs.values.compactMap { kept in
+                guard case .short(let fragment) = kept else { return nil }
+                return fragment.bytes
             }
         }
     }
 
     subscript(run: Run) -> Kept? {
-        runs.withLock { $0[run] }
+        state.withLock { $0.runs[run] }
     }
 
     /// Compresses `bytes` (the JSON of `run`) and keeps what it is to be sent as.
     func make(_ run: Run, _ bytes: UnsafeBufferPointer<UInt8>) -> Kept {
         var kept = Kept.plain
-        let floor = run.steps == Self.edgeSteps && holdsCompressedRuns ? Self.smallestEdge : Self.smallest
-        if let fragment = DeflateFragment(bytes), fragment.bytes.count >= floor { kept = .compressed(fragment) }
-        runs.withLock { $0[run] = kept }
+        if let fragment = DeflateFragment(bytes) {
+            if fragment.bytes.count >= Self.smallest {
+                kept = .compressed(fragment)
+            } else if run.steps == Self.edgeSteps, fragment.bytes.count >= Self.smallestEdge {
+                kept = .short(fragment)
+            }
+        }
+        state.withLock { state in
+            state.runs[run] = kept
+            if run.steps != Self.edgeSteps, case .compressed = kept { state.holdsCompressed = true }
+        }
         return kept
     }
 
@@ -270,7 +311,8 @@ final class CachedFragments: Sendable {
     /// it holds no other (most refreshes: a run leaves the window every 32 steps), else a set
     /// of its own.
     func within(_ from: Int64, _ to: Int64) -> CachedFragments {
-        let kept = runs.withLock { runs -> [Run: Kept]? in
+        let kept = state.withLock { state -> [Run: Kept]? in
+            let runs = state.runs
             func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
             // Runs kept compressed inside the window: the shorter runs within them are not sent.
             let covering = runs.compactMap { run, kept -> Run? in

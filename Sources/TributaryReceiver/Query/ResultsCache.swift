@@ -166,6 +166,13 @@ public final class ResultsCache: Sendable {
         state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.count(steps: steps, plain: plain) } } }
     }
 
+    /// The bytes of the edge runs kept short (``CachedFragments/Kept/short``) in series that
+    /// hold compressed runs (which answers send compressed), or with `inRuns` false, in series
+    /// that do not (for tests).
+    func shortEdgeRuns(inRuns: Bool = true) -> [[UInt8]] {
+        state.withLock { $0.entries.values.flatMap { e in e.series.flatMap { $0.fragments.shortEdgeRuns(inRuns: inRuns) } } }
+    }
+
     /// Cached series holding their opening compressed (for tests).
     func keptOpenings() -> Int {
         state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + ($1.fragments.holdsOpening ? 1 : 0) } } }
