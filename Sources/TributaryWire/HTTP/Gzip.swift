@@ -290,7 +290,9 @@ public final class FragmentBuilder {
 
     /// Fragments this long or longer are shared, not copied: under it, copying the bytes costs
     /// less than a piece of their own (a reference counted, and the copy into the answer done
-    /// in one more call). Kept openings and edge runs are ~60–150 bytes, short runs 300–500.
+    /// in one more call). Kept openings and edge runs are ~60–150 bytes, short runs 300–500,
+    /// long runs 1–4 KB. (256 and 2,048 measured alike on a 1 h refresh of 940 gauges, whose
+    /// runs are short.)
     public static let sharedFragment = 256
 
     private var dynamic: GzipWorkspace?
