@@ -101,13 +101,36 @@ import TributaryWire
         builder.append(small)
         let built = try #require(builder.finish())
         #expect(built.sharedCount == 2, "the large fragment twice, shared")
-        #expect(built.byteCount == built.bytes.count)
-        #expect(built.bytes.count == 2 * (large.bytes.count + small.bytes.count) + 5 + 100, "every byte once, the plain piece stored")
+        #expect(built.byteCount == built.joinedBytes.count)
+        #expect(built.joinedBytes.count == 2 * (large.bytes.count + small.bytes.count) + 5 + 100, "every byte once, the plain piece stored")
         let stream = GzipStream()
         var gz: [UInt8] = []
         #expect(stream.append(built, to: &gz))
         #expect(stream.finish(to: &gz))
         let plain = Self.text(41, 60) + Self.text(40, 20_000) + Self.text(42, 100) + Self.text(40, 20_000) + Self.text(41, 60)
+        #expect(try Gunzip.inflate(gz, limit: 10_000_000) == plain)
+    }
+
+    /// A part built earlier can itself be appended to a builder (its pieces copied in): the
+    /// result inflates to the whole, with its CRC and length.
+    @Test func aBuiltPartInsideAnotherInflatesToTheWhole() throws {
+        let inner = FragmentBuilder(capacity: 1024)
+        #expect(inner.append(Self.text(50, 700)[...]))
+        inner.append(try #require(DeflateFragment(Self.text(51, 20_000)[...])))
+        let part = try #require(inner.finish())
+        #expect(part.sharedCount == 1)
+        let outer = FragmentBuilder(capacity: 1024)
+        #expect(outer.append(Self.text(52, 300)[...]))
+        outer.append(.pieces(part))
+        outer.append(.fragment(try #require(DeflateFragment(Self.text(53, 900)[...]))))
+        let built = try #require(outer.finish())
+        let plain = Self.text(52, 300) + Self.text(50, 700) + Self.text(51, 20_000) + Self.text(53, 900)
+        #expect(built.length == plain.count)
+        #expect(built.crc == plain.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) })
+        let stream = GzipStream()
+        var gz: [UInt8] = []
+        #expect(stream.append(built, to: &gz))
+        #expect(stream.finish(to: &gz))
         #expect(try Gunzip.inflate(gz, limit: 10_000_000) == plain)
     }
 
@@ -119,7 +142,7 @@ import TributaryWire
             let builder = FragmentBuilder(capacity: 1024)
             #expect(builder.append(bytes[...]))
             let built = try #require(builder.finish())
-            return (try #require(built.bytes.first) >> 1) & 0b11
+            return (try #require(built.joinedBytes.first) >> 1) & 0b11
         }
         #expect(try firstBlockType(Self.text(30, FragmentBuilder.storedPiece - 1)) == 0b00, "stored")
         #expect(try firstBlockType(Self.text(33, FragmentBuilder.storedPiece)) == 0b01, "fixed code")

@@ -91,7 +91,8 @@ struct CachedSeries: Sendable {
                 i > range.lowerBound && stored.time(i - 1) < run.first && run.first >= start && run.last <= end
             }
             /// The fragment of `run` (placed, its steps `within`): kept, or made now when
-            /// `makeFragments`; nil when it compressed to too few bytes or is not made.
+            /// `makeFragments`; nil when it compressed to too few bytes (a short edge run, unless
+            /// this series is sent in runs) or is not made.
             func compressed(_ run: CachedFragments.Run, _ within: Range<Int>) -> DeflateFragment? {
                 switch fragments[run] ?? (makeFragments ? fragments.make(run, stored.json(within)) : .plain) {
                 case .compressed(let fragment): return fragment
@@ -220,16 +221,19 @@ final class CachedFragments: Sendable {
     private let keptOpening: Mutex<DeflateFragment?>
 
     init(_ runs: [Run: Kept] = [:], opening: DeflateFragment? = nil) {
-        let holds = runs.contains { run, kept in
-            guard run.steps != Self.edgeSteps, case .compressed = kept else { return false }
-            return true
-        }
-        state = Mutex(State(runs: runs, holdsCompressed: holds))
+        state = Mutex(State(runs: runs, holdsCompressed: runs.contains(where: Self.isCompressedRun)))
         keptOpening = Mutex(opening)
     }
 
     /// Whether a run longer than an edge run is kept compressed.
     var holdsCompressedRuns: Bool { state.withLock { $0.holdsCompressed } }
+
+    /// `run` is longer than an edge run and kept compressed: what makes a series one sent in
+    /// runs, and what covers the shorter runs inside it.
+    private static func isCompressedRun(_ run: Run, _ kept: Kept) -> Bool {
+        guard run.steps != edgeSteps, case .compressed = kept else { return false }
+        return true
+    }
 
     /// Whether the opening is kept (for tests).
     var holdsOpening: Bool { keptOpening.withLock { $0 != nil } }
@@ -300,7 +304,7 @@ final class CachedFragments: Sendable {
         }
         state.withLock { state in
             state.runs[run] = kept
-            if run.steps != Self.edgeSteps, case .compressed = kept { state.holdsCompressed = true }
+            if Self.isCompressedRun(run, kept) { state.holdsCompressed = true }
         }
         return kept
     }
@@ -316,10 +320,7 @@ final class CachedFragments: Sendable {
             let runs = state.runs
             func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
             // Runs kept compressed inside the window: the shorter runs within them are not sent.
-            let covering = runs.compactMap { run, kept -> Run? in
-                guard run.steps != Self.edgeSteps, inside(run), case .compressed = kept else { return nil }
-                return run
-            }
+            let covering = runs.compactMap { run, kept in inside(run) && Self.isCompressedRun(run, kept) ? run : nil }
             func keep(_ run: Run) -> Bool {
                 inside(run) && !covering.contains { $0.steps > run.steps && $0.first <= run.first && run.last <= $0.last }
             }

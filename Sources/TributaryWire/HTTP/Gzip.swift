@@ -230,7 +230,7 @@ public struct DeflatePieces: Sendable {
     let crcShift: UInt
 
     /// Copies the pieces' bytes, in order, to `destination` (``byteCount`` of them).
-    public func copyBytes(to destination: UnsafeMutableRawPointer) {
+    func copyBytes(to destination: UnsafeMutableRawPointer) {
         var at = destination
         forEachPiece { piece in
             guard let from = piece.baseAddress else { return }
@@ -240,7 +240,7 @@ public struct DeflatePieces: Sendable {
     }
 
     /// Calls `body` with each piece's bytes, in order.
-    public func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
+    func forEachPiece(_ body: (UnsafeRawBufferPointer) -> Void) {
         own.withUnsafeBytes { own in
             for piece in pieces {
                 switch piece {
@@ -251,8 +251,8 @@ public struct DeflatePieces: Sendable {
         }
     }
 
-    /// The compressed bytes, joined (for tests).
-    public var bytes: [UInt8] {
+    /// The compressed bytes, joined into one array (for tests).
+    public var joinedBytes: [UInt8] {
         var out: [UInt8] = []
         forEachPiece { out.append(contentsOf: $0) }
         return out
