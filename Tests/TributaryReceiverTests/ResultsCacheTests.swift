@@ -157,6 +157,46 @@ import TributaryTSDB
         #expect(hits(r) - hitsBefore == 2 * Self.queries.count, "both refreshes of each query reuse steps")
     }
 
+    /// A refresh pairs each newly computed series with the cached one it continues by its
+    /// place (``SeriesPositions``), kept from refresh to refresh: series that leave the window
+    /// (their places move) and series that appear between others must still land right.
+    @Test func seriesThatComeAndGoKeepTheirPlaces() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let now = Int64(Date().timeIntervalSince1970) * 1000 / 60_000 * 60_000
+        let minute: Int64 = 60_000
+        // "1" stops 40 minutes back, "3b" (between "3" and "4") starts 30 minutes back.
+        let spans: [(String, Int64, Int64)] = [
+            ("0", now - 90 * minute, now), ("1", now - 90 * minute, now - 40 * minute), ("2", now - 90 * minute, now),
+            ("3", now - 90 * minute, now), ("3b", now - 30 * minute, now), ("4", now - 90 * minute, now)
+        ]
+        _ = try r.head.commit { b in
+            for (k, (name, from, to)) in spans.enumerated() {
+                var t = from
+                while t <= to {
+                    _ = b.append(["__name__": "x", "g": "g\(k % 2)", "i": name], Sample(timestamp: t, value: Double(Int(t / 15_000 % 83) * (k + 1))))
+                    t += 15_000
+                }
+            }
+        }
+        let hitsBefore = hits(r)
+        var refreshes = 0
+        for q in Self.queries {
+            // A 10-minute panel refreshed a step at a time from 32 to 20 minutes back: "1" leaves
+            // the window, "3b" enters it.
+            var end = now - 32 * minute
+            while end <= now - 20 * minute {
+                let (cached, uncached) = answers(r, q, start: end - 10 * minute, end: end)
+                #expect(cached == uncached, "\(q), window ending \((now - end) / 1000) s back")
+                end += 15_000
+                refreshes += 1
+            }
+            refreshes -= 1  // the first window of each query computes everything
+        }
+        #expect(hits(r) - hitsBefore == refreshes, "each refresh after the first reuses steps")
+    }
+
     @Test func queriesThatReadAfterTheirStepOrDependOnTheRangeAreNotCached() throws {
         let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
         defer { try? FileManager.default.removeItem(atPath: dir) }

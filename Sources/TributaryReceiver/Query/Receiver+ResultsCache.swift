@@ -16,6 +16,7 @@ extension Receiver {
         let mark = head.recentWrites.mark()
         let removals = head.removals
         var cached: [CachedSeries] = []
+        var positions: SeriesPositions? = nil
         var computed: [SeriesResult] = []
         // The warnings of the whole answer; the work figures of what was computed now.
         var annotations = Annotations()
@@ -24,9 +25,12 @@ extension Receiver {
             metrics.resultsCacheHits.increment()
             reused = true
             cached = hit.series
+            positions = hit.positions
             annotations.warnings = hit.warnings
             if hit.computeFrom <= end {
-                let (value, work) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: db.querier())
+                // In the order evaluated: paired with the cached series below by their places.
+                if positions == nil { positions = SeriesPositions(cached) }
+                let (value, work) = try engine.rangeQuery(expr, start: hit.computeFrom, end: end, step: step, querier: db.querier(), sorted: false)
                 guard case .matrix(let later) = value else { throw APIError(.execution, "unexpected result type in range query") }
                 computed = later
                 annotations.samplesRead = work.samplesRead
@@ -47,26 +51,7 @@ extension Receiver {
             }
             computed = all
         }
-        // Both in label order (the cache keeps answers so): one walk pairs a series' cached
-        // steps with its computed ones.
-        computed.sort { $0.labels < $1.labels }
-        var pairs: [Pair] = []
-        pairs.reserveCapacity(max(cached.count, computed.count))
-        var i = 0
-        var j = 0
-        while i < cached.count || j < computed.count {
-            if j == computed.count || (i < cached.count && cached[i].labels < computed[j].labels) {
-                pairs.append(.cached(i))
-                i += 1
-            } else if i == cached.count || computed[j].labels < cached[i].labels {
-                pairs.append(.computed(j))
-                j += 1
-            } else {
-                pairs.append(.both(i, j))
-                i += 1
-                j += 1
-            }
-        }
+        let (pairs, same) = Self.pair(cached, computed, positions)
         // The computed steps formatted as JSON (most of a cold answer's writing), on the
         // query's helper threads when it has them; each task initialises its own slot.
         let series = [CachedSeries](unsafeUninitializedCapacity: pairs.count) { answer, count in
@@ -75,14 +60,49 @@ extension Receiver {
                 switch pairs[k] {
                 case .cached(let c): made = cached[c]
                 case .computed(let n): made = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
-                case .both(let c, let n): made = computed[n].samples.isEmpty ? cached[c] : cached[c].appending(computed[n].samples[...])
+                case .both(let c, let n): made = cached[c].appending(computed[n].samples[...])
                 }
                 answer.initializeElement(at: k, to: made)
             }
             count = pairs.count
         }
-        cache.store(key, series: series, warnings: annotations.warnings, start: start, end: end, mark: mark, removals: removals)
+        cache.store(
+            key, series: series, positions: same ? positions : nil, warnings: annotations.warnings, start: start, end: end, mark: mark,
+            removals: removals)
         return (.cached(series, hit: reused), annotations)
+    }
+
+    /// The answer's series in label order (the cache keeps answers so), each from its cached
+    /// steps (`cached`, in label order, some possibly with none), its computed ones, or both;
+    /// and whether they are `cached`'s own, each in its place. A computed series continues the
+    /// cached one at its place in `positions` (by labels; all are new without them, on a miss);
+    /// the series new to the answer are sorted and put among them.
+    private static func pair(_ cached: [CachedSeries], _ computed: [SeriesResult], _ positions: SeriesPositions?) -> ([Pair], same: Bool) {
+        var continued = [Int](repeating: -1, count: cached.count)
+        var fresh: [Int] = []
+        for j in computed.indices where !computed[j].samples.isEmpty {
+            if let c = positions?[computed[j].labels] { continued[c] = j } else { fresh.append(j) }
+        }
+        fresh.sort { computed[$0].labels < computed[$1].labels }
+        var pairs: [Pair] = []
+        pairs.reserveCapacity(cached.count + fresh.count)
+        var same = fresh.isEmpty
+        var f = 0
+        for c in cached.indices {
+            while f < fresh.count, computed[fresh[f]].labels < cached[c].labels {
+                pairs.append(.computed(fresh[f]))
+                f += 1
+            }
+            if continued[c] >= 0 {
+                pairs.append(.both(c, continued[c]))
+            } else if cached[c].count > 0 {
+                pairs.append(.cached(c))
+            } else {
+                same = false  // no step left in the window, and none new
+            }
+        }
+        pairs.append(contentsOf: fresh[f...].map { .computed($0) })
+        return (pairs, same)
     }
 
     /// A range answer through the results cache: the cache's series (`hit`: cached steps were

@@ -32,6 +32,8 @@ public final class ResultsCache: Sendable {
         let start: Int64
         let end: Int64
         let series: [CachedSeries]
+        /// The places of `series`, once made (``SeriesPositions``).
+        let positions: SeriesPositions?
         let warnings: [String]
         let points: Int
         var lastUsed: UInt64
@@ -74,7 +76,11 @@ public final class ResultsCache: Sendable {
     /// What a lookup found: the cached steps to reuse (already cut to the asked range) and the
     /// range left to compute.
     struct Hit {
+        /// The entry's series in its order, each cut to the asked range: a series may have no
+        /// step left in it (then it is in the answer only if new steps are computed for it).
         let series: [CachedSeries]
+        /// Their places by labels, when the entry had them.
+        let positions: SeriesPositions?
         let warnings: [String]
         /// First step still to compute (after the cached ones).
         let computeFrom: Int64
@@ -107,7 +113,7 @@ public final class ResultsCache: Sendable {
     /// written since the entry was computed (`oldestWritten(mark)`, nil when that is no longer
     /// known, which drops the entry).
     func lookup(_ key: String, start: Int64, end: Int64, step: Int64, removals: UInt64, oldestWritten: (RecentWrites.Mark) -> Int64?) -> Hit? {
-        let found = state.withLock { state -> (series: [CachedSeries], warnings: [String], last: Int64)? in
+        let found = state.withLock { state -> (series: [CachedSeries], positions: SeriesPositions?, warnings: [String], last: Int64)? in
             guard var entry = state.entries[key] else { return nil }
             guard entry.removals == removals, let written = oldestWritten(entry.mark) else {
                 state.points -= entry.points
@@ -121,22 +127,22 @@ public final class ResultsCache: Sendable {
             state.clock &+= 1
             entry.lastUsed = state.clock
             state.entries[key] = entry
-            return (entry.series, entry.warnings, start + (limit - start) / step * step)
+            return (entry.series, entry.positions, entry.warnings, start + (limit - start) / step * step)
         }
         guard let found else { return nil }
         // Cut outside the lock: other dashboards' lookups need not wait for this one's series.
-        var series: [CachedSeries] = []
-        series.reserveCapacity(found.series.count)
-        for s in found.series {
-            let kept = s.cut(from: start, to: found.last)
-            if kept.count > 0 { series.append(kept) }
-        }
-        return Hit(series: series, warnings: found.warnings, computeFrom: found.last + step)
+        // Each stays in its place, even with no step left (``Hit/series``).
+        let series = found.series.map { $0.cut(from: start, to: found.last) }
+        return Hit(series: series, positions: found.positions, warnings: found.warnings, computeFrom: found.last + step)
     }
 
     /// Keeps `series` (the answer's steps from `start` to `end`, computed after `mark` and
-    /// `removals` were taken), replacing what the key held.
-    func store(_ key: String, series: [CachedSeries], warnings: [String], start: Int64, end: Int64, mark: RecentWrites.Mark, removals: UInt64) {
+    /// `removals` were taken), replacing what the key held. `positions`: their places, when
+    /// known (then every series has steps: none is left out below, so the places hold).
+    func store(
+        _ key: String, series: [CachedSeries], positions: SeriesPositions? = nil, warnings: [String], start: Int64, end: Int64,
+        mark: RecentWrites.Mark, removals: UInt64
+    ) {
         guard end >= start else { return }
         let kept = series.filter { $0.count > 0 }
         let points = kept.reduce(0) { $0 + $1.count }
@@ -147,7 +153,8 @@ public final class ResultsCache: Sendable {
             if let old = state.entries[key] { state.points -= old.points }
             state.clock &+= 1
             state.entries[key] = Entry(
-                mark: mark, removals: removals, start: start, end: end, series: kept, warnings: warnings, points: points, lastUsed: state.clock)
+                mark: mark, removals: removals, start: start, end: end, series: kept, positions: positions, warnings: warnings, points: points,
+                lastUsed: state.clock)
             state.points += points
             while state.points > maxPoints, let victim = state.entries.min(by: { $0.value.lastUsed < $1.value.lastUsed }) {
                 state.points -= victim.value.points

@@ -202,8 +202,9 @@ extension Evaluator {
     // MARK: results
 
     /// The range query's matrix from columns: names dropped, series that end up with the same
-    /// labels merged (an error when both have a value at the same step), sorted by labels.
-    func rangeResult(_ columns: [StepSeries]) throws(EvaluationError) -> [SeriesResult] {
+    /// labels merged (an error when both have a value at the same step), sorted by labels
+    /// unless `sorted` is false (then in the order of `columns`).
+    func rangeResult(_ columns: [StepSeries], sorted: Bool = true) throws(EvaluationError) -> [SeriesResult] {
         var index: [Labels: Int] = [:]
         var merged: [StepSeries] = []
         for var s in columns {
@@ -227,7 +228,7 @@ extension Evaluator {
             for k in s.present.indices where s.present[k] { samples.append(Sample(timestamp: stepTime(k), value: s.values[k])) }
             out.append(SeriesResult(labels: s.labels, samples: samples))
         }
-        out.sort { $0.labels < $1.labels }
+        if sorted { out.sort { $0.labels < $1.labels } }
         return out
     }
 
