@@ -214,6 +214,43 @@ import TributaryWire
         await server.stop()
     }
 
+    /// Series with steps missing from their answers are sent in runs too: a run holds the
+    /// steps up to its last, not as many as it would hold without the gap. A window whose end
+    /// moves a step at a time past a gap, after a run kept from before the gap, inflates to the
+    /// uncached answer at every step (with a run's steps counted from its first, steps after
+    /// the gap went into the run, then missed from the next refresh).
+    @Test func seriesWithMissingStepsAreSentInRunsRight() async throws {
+        let server = try await TestServer { c in c.queryResultsCache = true }
+        defer { server.removeData() }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<30 {
+                let labels = Labels(sortedPairs: [("__name__", "gappy"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) {
+                    // A third stop from 1,380 s to 1,900 s, a third every other 10 minutes.
+                    if i % 3 == 0, (1_380_000..<1_900_000).contains(t) { continue }
+                    if i % 3 == 1, t / 600_000 % 2 == 1 { continue }
+                    // Values with the entropy of real gauges, so that their rates' runs are kept.
+                    let value = Double((UInt64(i) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9) % 1_000_000_007) / 997
+                    _ = b.append(labels, Sample(timestamp: t, value: value))
+                }
+            }
+        }
+        let cache = try #require(server.receiver.resultsCache)
+        // `rate(...[1m])` has no value where a minute holds fewer than two samples (the lookback
+        // would fill a selector's gap with one repeated value, which compresses too well to be
+        // kept as a run). The run [960, 1425] ends two steps into the first gap, and the windows
+        // ending at 1,920 s and later are the first to hold steps after it.
+        let windows = [(0, 2400), (15, 2415), (480, 2880)] + stride(from: 1890, through: 1980, by: 15).map { ($0 - 1800, $0) }
+        for (start, end) in windows {
+            let window = "query=rate(gappy%5B1m%5D)&start=\(start)&end=\(end)&step=15"
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            let same = inflated == uncached
+            #expect(same, "window from \(start) to \(end): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+        }
+        #expect(cache.compressedRuns(steps: CachedFragments.steps) > 0, "the series are sent in runs")
+        await server.stop()
+    }
+
     /// At the window's edges, where a short run lies partly outside it, the steps go as edge
     /// runs of 8 kept compressed, so a refresh compresses under 8 steps at each end. A window
     /// moving one step at a time inflates to the uncached answer at every step, and holds the
