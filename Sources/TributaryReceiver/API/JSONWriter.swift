@@ -44,11 +44,13 @@ struct JSONWriter {
     mutating func fragment(_ part: Precompressed) -> Bool {
         guard let fragments else { return false }
         // Handed over and taken back, so the buffer stays unique (a copy kept here would make
-        // the next append allocate a new one at every fragment).
+        // the next append allocate a new one at every fragment: `written` is consumed, as its
+        // copy lived on to the `removeAll` below, which then allocated the writer's capacity
+        // anew for each fragment of a refresh).
         var written: [UInt8] = []
         swap(&written, &bytes)
         let sent = fragments(written, part)
-        bytes = written
+        bytes = consume written
         bytes.removeAll(keepingCapacity: true)
         guard sent else {
             self.fragments = nil
