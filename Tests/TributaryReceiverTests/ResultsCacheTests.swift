@@ -166,10 +166,11 @@ import TributaryTSDB
         let r = try receiver(dir)
         let now = Int64(Date().timeIntervalSince1970) * 1000 / 60_000 * 60_000
         let minute: Int64 = 60_000
-        // "1" stops 40 minutes back, "3b" (between "3" and "4") starts 30 minutes back.
+        // "1" stops 40 minutes back; "3b" and "2b" (in group g0 both, stored in that order,
+        // "2b" first in label order) start 30 minutes back.
         let spans: [(String, Int64, Int64)] = [
             ("0", now - 90 * minute, now), ("1", now - 90 * minute, now - 40 * minute), ("2", now - 90 * minute, now),
-            ("3", now - 90 * minute, now), ("3b", now - 30 * minute, now), ("4", now - 90 * minute, now)
+            ("3", now - 90 * minute, now), ("3b", now - 30 * minute, now), ("4", now - 90 * minute, now), ("2b", now - 30 * minute, now)
         ]
         _ = try r.head.commit { b in
             for (k, (name, from, to)) in spans.enumerated() {
@@ -184,7 +185,7 @@ import TributaryTSDB
         var refreshes = 0
         for q in Self.queries {
             // A 10-minute panel refreshed a step at a time from 32 to 20 minutes back: "1" leaves
-            // the window, "3b" enters it.
+            // the window, "3b" and "2b" enter it at the same refresh.
             var end = now - 32 * minute
             while end <= now - 20 * minute {
                 let (cached, uncached) = answers(r, q, start: end - 10 * minute, end: end)

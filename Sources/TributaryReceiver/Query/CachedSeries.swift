@@ -217,9 +217,10 @@ final class CachedFragments: Sendable {
         /// A run longer than an edge run is kept compressed.
         var holdsCompressed: Bool
 
-        /// Where `run` is in `runs`, or would be put.
-        func place(of run: Run) -> Int {
-            runs.partitioningIndex { $0.run.first > run.first || ($0.run.first == run.first && $0.run.steps <= run.steps) }
+        /// Where `run` is in `runs` (`found`), or would be put.
+        func place(of run: Run) -> (index: Int, found: Bool) {
+            let i = runs.partitioningIndex { $0.run.first > run.first || ($0.run.first == run.first && $0.run.steps <= run.steps) }
+            return (i, i < runs.count && runs[i].run == run)
         }
     }
 
@@ -297,8 +298,8 @@ final class CachedFragments: Sendable {
 
     subscript(run: Run) -> Kept? {
         state.withLock { state in
-            let i = state.place(of: run)
-            return i < state.runs.count && state.runs[i].run == run ? state.runs[i].kept : nil
+            let (i, found) = state.place(of: run)
+            return found ? state.runs[i].kept : nil
         }
     }
 
@@ -313,8 +314,8 @@ final class CachedFragments: Sendable {
             }
         }
         state.withLock { state in
-            let i = state.place(of: run)
-            if i < state.runs.count, state.runs[i].run == run { state.runs[i].kept = kept } else { state.runs.insert((run, kept), at: i) }
+            let (i, found) = state.place(of: run)
+            if found { state.runs[i].kept = kept } else { state.runs.insert((run, kept), at: i) }
             if Self.isCompressedRun(run, kept) { state.holdsCompressed = true }
         }
         return kept
@@ -330,11 +331,16 @@ final class CachedFragments: Sendable {
         let kept = state.withLock { state -> [(run: Run, kept: Kept)]? in
             let runs = state.runs
             func inside(_ run: Run) -> Bool { run.first >= from && run.last <= to }
-            // Runs kept compressed inside the window: the shorter runs within them are not sent.
-            let covering = runs.compactMap { inside($0.run) && Self.isCompressedRun($0.run, $0.kept) ? $0.run : nil }
-            func keep(_ run: Run) -> Bool {
-                inside(run) && !covering.contains { $0.steps > run.steps && $0.first <= run.first && run.last <= $0.last }
+            // The shorter runs within a run kept compressed inside the window are not sent. (A
+            // series holds a dozen runs or so: searched for each, not listed first, which
+            // allocated a list per series on every refresh.)
+            func covered(_ run: Run) -> Bool {
+                runs.contains { other in
+                    other.run.steps > run.steps && other.run.first <= run.first && run.last <= other.run.last && inside(other.run)
+                        && Self.isCompressedRun(other.run, other.kept)
+                }
             }
+            func keep(_ run: Run) -> Bool { inside(run) && !covered(run) }
             guard runs.contains(where: { !keep($0.run) }) else { return nil }
             return runs.filter { keep($0.run) }
         }

@@ -140,7 +140,7 @@ public final class ResultsCache: Sendable {
     /// `removals` were taken), replacing what the key held. `positions`: their places, when
     /// known (then every series has steps: none is left out below, so the places hold).
     func store(
-        _ key: String, series: [CachedSeries], positions: SeriesPositions? = nil, warnings: [String], start: Int64, end: Int64,
+        _ key: String, series: [CachedSeries], positions: SeriesPositions?, warnings: [String], start: Int64, end: Int64,
         mark: RecentWrites.Mark, removals: UInt64
     ) {
         guard end >= start else { return }

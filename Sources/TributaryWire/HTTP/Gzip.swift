@@ -42,6 +42,23 @@ extension Array: DeflateOutput where Element == UInt8 {
     }
 }
 
+/// Deflate bytes made elsewhere with the CRC-32 and length of what they decompress to, and
+/// zlib's operator for appending that CRC to another (`crc32_combine_gen`: made once, it makes
+/// combining a multiplication).
+protocol SplicedDeflate {
+    var crc: UInt32 { get }
+    var length: Int { get }
+    var crcShift: UInt { get }
+}
+
+extension SplicedDeflate {
+    /// `crc` and `length` (of what came before) followed by this part's.
+    func follow(_ crc: inout UInt32, _ length: inout Int) {
+        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(self.crc), crcShift))
+        length &+= self.length
+    }
+}
+
 /// Deflate bytes made earlier, to be spliced into a ``GzipStream``.
 public enum Precompressed: Sendable {
     case fragment(DeflateFragment)
@@ -89,8 +106,7 @@ public final class GzipStream {
     public func append(_ fragment: DeflateFragment, to output: inout some DeflateOutput) -> Bool {
         guard endRaw(&output) else { return false }
         fragment.bytes.withUnsafeBytes { output.appendDeflated($0) }
-        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
-        length &+= fragment.length
+        fragment.follow(&crc, &length)
         return true
     }
 
@@ -98,8 +114,7 @@ public final class GzipStream {
     public func append(_ pieces: DeflatePieces, to output: inout some DeflateOutput) -> Bool {
         guard endRaw(&output) else { return false }
         output.appendDeflated(count: pieces.byteCount) { pieces.copyBytes(to: $0) }
-        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(pieces.crc), pieces.crcShift))
-        length &+= pieces.length
+        pieces.follow(&crc, &length)
         return true
     }
 
@@ -162,13 +177,12 @@ public final class GzipStream {
 /// Bytes compressed once and sent in many answers (a results cache's settled steps): raw
 /// deflate ended by a full flush, so it starts and ends on a byte boundary and refers to
 /// nothing before it; any number of them can follow each other inside a ``GzipStream``.
-public struct DeflateFragment: Sendable {
+public struct DeflateFragment: Sendable, SplicedDeflate {
     public let bytes: [UInt8]
     /// CRC-32 and length of what it decompresses to.
     public let crc: UInt32
     public let length: Int
-    /// zlib's operator for appending this fragment's CRC to another (`crc32_combine_gen`):
-    /// made once, it makes combining a multiplication.
+    /// As ``SplicedDeflate``'s.
     let crcShift: UInt
 
     /// `input` compressed as a fragment (with deflate's fixed Huffman code when `fixedCode`:
@@ -212,7 +226,7 @@ public struct DeflateFragment: Sendable {
 /// Why not one array: a refresh of a large panel copied its kept runs into its parts, and the
 /// parts into the answer (3 MB twice for 940 series; at 100k series the copies were the
 /// largest item of a refresh's profile).
-public struct DeflatePieces: Sendable {
+public struct DeflatePieces: Sendable, SplicedDeflate {
     enum Piece: Sendable {
         /// Bytes of ``own``.
         case own(Range<Int>)
@@ -226,7 +240,7 @@ public struct DeflatePieces: Sendable {
     /// CRC-32 and length of what it decompresses to.
     public let crc: UInt32
     public let length: Int
-    /// As ``DeflateFragment``'s.
+    /// As ``SplicedDeflate``'s.
     let crcShift: UInt
 
     /// Copies the pieces' bytes, in order, to `destination` (``byteCount`` of them).
@@ -380,8 +394,7 @@ public final class FragmentBuilder {
             pieces.append(.shared(fragment.bytes))
             sharedBytes += fragment.bytes.count
         }
-        crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(fragment.crc), fragment.crcShift))
-        length &+= fragment.length
+        fragment.follow(&crc, &length)
     }
 
     /// `part` after what came before (the pieces of one are copied: parts are not nested on
@@ -392,8 +405,7 @@ public final class FragmentBuilder {
         case .pieces(let pieces):
             guard !failed else { return }
             pieces.forEachPiece { output.append(contentsOf: $0) }
-            crc = UInt32(truncatingIfNeeded: crc32_combine_op(UInt(crc), UInt(pieces.crc), pieces.crcShift))
-            length &+= pieces.length
+            pieces.follow(&crc, &length)
         }
     }
 
