@@ -54,6 +54,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(name: "CTributaryCRC"),
+        .target(name: "CTributaryPrefetch"),
         .target(
             name: "TributaryWAL",
             dependencies: ["TributaryModel", "CTributaryCRC", .product(name: "Logging", package: "swift-log")],
@@ -61,7 +62,7 @@ let package = Package(
         ),
         .target(
             name: "TributaryTSDB",
-            dependencies: ["TributaryModel", "TributaryWAL", "CTributaryCRC", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["TributaryModel", "TributaryWAL", "CTributaryCRC", "CTributaryPrefetch", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -147,6 +147,44 @@ import TributaryModel
         #expect(kept == ["__name__": "kept"], "read from the box, not built again")
     }
 
+    /// The read-ahead hints (``Head/prefetchStates(ids:)``, ``Head/series(id:prefetchingFor:)``)
+    /// find the words they read where the series keeps them, and are safe on any ID: past the
+    /// end, and of a series removed from the head.
+    @Test func prefetchHintsReadTheRightWordsAndAnyID() throws {
+        let head = Head()
+        let labels: Labels = ["__name__": "up", "instance": "a"]
+        let gone: Labels = ["__name__": "up", "instance": "gone"]
+        _ = try head.commit { batch in
+            for i in 0..<300 { _ = batch.append(labels, Sample(timestamp: Int64(i) * 15_000, value: Double(i))) }
+            _ = batch.append(gone, Sample(timestamp: 0, value: 1))
+        }
+        let s = try #require(head.lookup(labels.withView { $0 }, hash: labels.stableHash))
+        let removed = try #require(head.lookup(gone.withView { $0 }, hash: gone.stableHash))
+        // A read from the open chunk's resume point makes the series' box.
+        var samples: [Sample] = []
+        _ = head.read(s, start: 299 * 15_000 - 300_000, end: .max, into: &samples)
+        #expect(samples.count == 21)
+        let state = UnsafeRawPointer(Unmanaged.passUnretained(s).toOpaque()) + Head.stateOffset
+        #expect(state == UnsafeRawPointer(s.state), "the state's place in the object")
+        head.stripes[head.stripe(forHash: s.hash)].map.withLock { _ in
+            let bytes = unsafeBitCast(s.state.pointee.head.stream.bytes, to: UInt.self)
+            let box = unsafeBitCast(s.state.pointee.box, to: UInt.self)
+            #expect(box != 0, "the read made a box")
+            #expect(state.load(fromByteOffset: Head.openBytesOffset, as: UInt.self) == bytes, "the open chunk's storage")
+            #expect(state.load(fromByteOffset: Head.boxOffset, as: UInt.self) == box, "the resume box")
+        }
+        // The emptied series leaves the head (its slot is nil); IDs past the end have none.
+        #expect(head.truncate(head.cut(before: 1)) == 1, "the series with nothing after the cut is removed")
+        #expect(head.series(id: removed.id) == nil)
+        let ids: [UInt32] = [s.id, removed.id, 7, 1 << 30]
+        head.prefetchStates(ids: ids[...])
+        for id in ids {
+            for ahead in ids + [nil] {
+                #expect(head.series(id: id, prefetchingFor: ahead) === head.series(id: id), "\(id) with \(String(describing: ahead)) ahead")
+            }
+        }
+    }
+
     @Test func theListTakesEachSeriesOnce() throws {
         let list = SelectedList([
             QueriedSeries(labels: ["__name__": "a"], makeIterator: { ArraySampleIterator(samples: [Sample(timestamp: 1, value: 1)]) }),

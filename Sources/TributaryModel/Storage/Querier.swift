@@ -134,9 +134,15 @@ public protocol SelectedSeries: AnyObject {
     /// read later: the labels, or nil (and nothing appended) when the series has no sample in
     /// the range. A storage may read them under its own lock and keep nothing per series.
     func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels?
+    /// A hint that the series at `range` are read next, on this thread: a storage may start
+    /// loading what it will touch, so that their cache misses overlap instead of following one
+    /// another. Nothing is read or checked.
+    func prepare(_ range: Range<Int>)
 }
 
 extension SelectedSeries {
+    public func prepare(_ range: Range<Int>) {}
+
     public func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
         guard let s = try take(i) else { return nil }
         s.appendSamples(to: &out)

@@ -141,8 +141,17 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
         return QueriedSeries(labels: labels, samples: snapshot)
     }
 
+    /// Asks for the states of the series at `range` and of the few after it; a read of one asks
+    /// for the chunk and box of the one ``prefetchDistance`` after it (its state asked for here).
+    func prepare(_ range: Range<Int>) {
+        head.prefetchStates(ids: ids[range.lowerBound..<min(ids.count, range.upperBound + Self.prefetchDistance)])
+    }
+
+    static let prefetchDistance = 3
+
     func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
-        guard let s = head.series(id: ids[i]) else {
+        let ahead = i + Self.prefetchDistance
+        guard let s = head.series(id: ids[i], prefetchingFor: ahead < ids.count ? ids[ahead] : nil) else {
             try checkNotTruncated()
             return nil
         }

@@ -96,6 +96,7 @@ extension Evaluator {
                         }
                         let buffers = scratch[worker]
                         let from = (task - offset) * perTask
+                        series.prepare((first + from)..<(first + min(n, from + perTask)))
                         for j in from..<min(n, from + perTask) {
                             buffers.samples.removeAll(keepingCapacity: true)
                             results[j].samplesRead = 0
