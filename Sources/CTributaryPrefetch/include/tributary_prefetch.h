@@ -4,10 +4,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/// Asks for the cache line at `address` to be loaded (never faults, whatever the address).
-static inline void tributary_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
-
-/// Asks for the `lines` cache lines from `address` on.
+/// Asks for the `lines` cache lines from `address` on to be loaded (a prefetch never faults,
+/// whatever the address).
 static inline void tributary_prefetch_lines(const void *address, int lines) {
     const char *at = (const char *)address;
     for (int i = 0; i < lines; i++) __builtin_prefetch(at + 64 * i, 0, 3);

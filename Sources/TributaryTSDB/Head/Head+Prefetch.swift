@@ -11,10 +11,8 @@ extension Head {
     func prefetchStates(ids: ArraySlice<UInt32>) {
         byID.withLock { all in
             all.withUnsafeBufferPointer { slots in
-                guard let base = slots.baseAddress else { return }
-                for id in ids where Int(id) < slots.count {
-                    let object = tributary_load_word_relaxed(UnsafeRawPointer(base) + Int(id) * MemoryLayout<UInt>.stride)
-                    guard let state = UnsafeRawPointer(bitPattern: object == 0 ? 0 : object &+ UInt(Self.stateOffset)) else { continue }
+                for id in ids {
+                    guard let state = Self.state(of: id, in: slots) else { continue }
                     tributary_prefetch_lines(state, Int32(Self.stateLines))
                 }
             }
@@ -27,17 +25,23 @@ extension Head {
     /// is as good for a hint).
     func series(id: UInt32, prefetchingFor ahead: UInt32?) -> MemSeries? {
         byID.withLock { all in
-            if let ahead, Int(ahead) < all.count {
+            if let ahead {
                 all.withUnsafeBufferPointer { slots in
-                    guard let base = slots.baseAddress else { return }
-                    let object = tributary_load_word_relaxed(UnsafeRawPointer(base) + Int(ahead) * MemoryLayout<UInt>.stride)
-                    guard let state = UnsafeRawPointer(bitPattern: object == 0 ? 0 : object &+ UInt(Self.stateOffset)) else { return }
+                    guard let state = Self.state(of: ahead, in: slots) else { return }
                     if let chunk = UnsafeRawPointer(bitPattern: tributary_load_word_relaxed(state + Self.openBytesOffset)) { tributary_prefetch_lines(chunk, 4) }
                     if let box = UnsafeRawPointer(bitPattern: tributary_load_word_relaxed(state + Self.boxOffset)) { tributary_prefetch_lines(box, 3) }
                 }
             }
             return Int(id) < all.count ? all[Int(id)] : nil
         }
+    }
+
+    /// The state of the series in slot `id` (nil when there is none), from the slot's bits: no
+    /// reference is taken. Caller holds the byID lock.
+    private static func state(of id: UInt32, in slots: UnsafeBufferPointer<MemSeries?>) -> UnsafeRawPointer? {
+        guard let base = slots.baseAddress, Int(id) < slots.count else { return nil }
+        let object = tributary_load_word_relaxed(UnsafeRawPointer(base) + Int(id) * MemoryLayout<UInt>.stride)
+        return object == 0 ? nil : UnsafeRawPointer(bitPattern: object &+ UInt(stateOffset))
     }
 
     /// Where a series' state lies in its object (after the object's header).
