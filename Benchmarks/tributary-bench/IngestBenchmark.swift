@@ -91,14 +91,19 @@ enum IngestBenchmark {
     }
 
     static func allTargets(tributary: String) -> [Target] {
-        [
+        func receiver(_ name: String, _ binary: String) -> Target {
             Target(
-                name: "tributary", binary: tributary,
+                name: name, binary: binary,
                 arguments: { port, dir in
                     // TRIBUTARY_BENCH_CONFIG: a receiver.yml for our side (e.g. query.parallelism: 1).
                     let config = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_CONFIG"].map { ["--config", $0] } ?? []
                     return ["receive", "--listen", "127.0.0.1:\(port)", "--data-dir", dir + "/data"] + config
-                }, readyPath: "/-/ready"),
+                }, readyPath: "/-/ready")
+        }
+        // TRIBUTARY_BENCH_BASELINE: another build of ours, measured beside this one in the same
+        // run (a change worth a few percent is lost between two runs on these machines).
+        let baseline = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_BASELINE"].map { [receiver("tributary-baseline", $0)] } ?? []
+        return [receiver("tributary", tributary)] + baseline + [
             Target(
                 name: "victoria-metrics", binary: "/usr/bin/victoria-metrics",
                 arguments: { port, dir in

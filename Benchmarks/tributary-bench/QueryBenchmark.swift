@@ -207,6 +207,10 @@ enum QueryBenchmark {
                 let worst = cold.max() ?? 0
                 let geo = exp(cold.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(cold.count, 1)))
                 print(String(format: "  tributary vs %@, cold: geometric mean %.2fx, worst %.2fx", other, geo, worst))
+                guard other == "tributary-baseline" else { continue }
+                let warm = zip(zip(queries, ours), theirs).filter { !$0.0.0.instant }.map { $0.0.1.warm / max($0.1.warm, 0.01) }
+                let warmGeo = exp(warm.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(warm.count, 1)))
+                print(String(format: "  tributary vs %@, warm (range queries): geometric mean %.2fx, worst %.2fx", other, warmGeo, warm.max() ?? 0))
             }
             // Instant queries are not cached (the results cache is for range queries).
             let ranges = zip(queries, ours).filter { !$0.0.instant }.map(\.1)

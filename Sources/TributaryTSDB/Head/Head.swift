@@ -117,7 +117,7 @@ public final class Head: Sendable {
     }
 
     func series(id: UInt32) -> MemSeries? {
-        byID.withLock { all in Int(id) < all.count ? all[Int(id)] : nil }
+        series(id: id, prefetchingFor: nil)
     }
 
     /// As ``series(id:)`` for many, under one lock.
