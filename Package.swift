@@ -198,7 +198,9 @@ let package = Package(
         .target(name: "CMallocCounter", path: "Benchmarks/CMallocCounter"),
         .executableTarget(
             name: "tributary-bench",
-            dependencies: ["TributaryModel", "TributaryWire", "TributaryTSDB", "TributaryWAL", "TributaryPromQL", "CPrompb", "CMallocCounter"],
+            dependencies: [
+                "TributaryModel", "TributaryWire", "TributaryTSDB", "TributaryWAL", "TributaryPromQL", "CPrompb", "CMallocCounter", "TributaryTestSupport"
+            ],
             path: "Benchmarks/tributary-bench",
             swiftSettings: swiftSettings
         ),

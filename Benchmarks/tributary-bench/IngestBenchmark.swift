@@ -1,5 +1,6 @@
 import Foundation
 import TributaryModel
+import TributaryTestSupport
 import TributaryWire
 
 #if canImport(FoundationNetworking)
@@ -130,7 +131,7 @@ enum IngestBenchmark {
         init(_ target: Target, keepData: Bool = false) throws {
             guard FileManager.default.isExecutableFile(atPath: target.binary) else { throw BenchError("\(target.binary) not found (build release / run scripts/setup)") }
             self.target = target
-            port = Int.random(in: 20_000..<60_000)
+            port = freePort()
             dir = NSTemporaryDirectory() + "tributary-ingest-" + UUID().uuidString
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
             try launch()
@@ -150,10 +151,12 @@ enum IngestBenchmark {
             try spawn()
             for _ in 0..<200 {
                 if let data = try? Data(contentsOf: URL(string: "http://127.0.0.1:\(port)\(target.readyPath)")!), !data.isEmpty { return }
+                // Gone already (its port taken, say): said at once, not after the whole wait.
+                guard process.isRunning else { throw BenchError("\(target.name) exited with status \(process.terminationStatus) before it answered on port \(port)") }
                 Thread.sleep(forTimeInterval: 0.1)
             }
             stop()
-            throw BenchError("\(target.name) did not start")
+            throw BenchError("\(target.name) did not answer \(target.readyPath) on port \(port) within 20 s")
         }
 
         /// Stops the server (SIGTERM, as an operator's restart), keeping its data.

@@ -2,6 +2,7 @@ import Foundation
 import TributaryModel
 import TributaryPromQL
 import TributaryTSDB
+import TributaryTestSupport
 import TributaryWire
 
 #if canImport(FoundationNetworking)
@@ -132,7 +133,7 @@ final class Peer: @unchecked Sendable {
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/" + binary) else {
             throw BenchError("\(binary) is not installed: run ./scripts/setup")
         }
-        port = Int.random(in: 20_000..<60_000)
+        port = freePort()
         dir = NSTemporaryDirectory() + "tributary-bench-peer-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         process.executableURL = URL(fileURLWithPath: "/usr/bin/" + binary)

@@ -1,5 +1,6 @@
 import Foundation
 import TributaryModel
+import TributaryTestSupport
 import TributaryWire
 
 #if canImport(FoundationNetworking)
@@ -196,7 +197,7 @@ struct RecordedNodeExporter {
     let values: [[Double]]
 
     static func record(scrapes: Int) throws -> RecordedNodeExporter {
-        let port = Int.random(in: 20_000..<60_000)
+        let port = freePort()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/prometheus-node-exporter")
         process.arguments = ["--web.listen-address=127.0.0.1:\(port)"]
