@@ -112,12 +112,6 @@ import TributaryTestSupport
         return out
     }
 
-    /// What HA dedup promises, judged against what the two replicas really sent (so a host that
-    /// stalls, every scraper skipping the same seconds, does not read as a gap dedup made): each
-    /// stored series holds one sample per interval in which a replica sent one (within 10 %,
-    /// or one), no two within 0.45 of an interval once the interval is learned (two
-    /// intervals in), and no gap over 1.6 intervals + 400 ms of delivery beyond any stretch
-    /// where neither replica sent a sample.
     /// How many samples the dedup rule (`Docs/dedup.md`) keeps of what the replicas sent
     /// (`replicas`, one list of timestamps each), walked in time order from `first` (the first
     /// stored) to `last`: a sample is kept when it is at least half an interval after the last
@@ -140,6 +134,12 @@ import TributaryTestSupport
         return kept
     }
 
+    /// What HA dedup promises, judged against what the two replicas really sent (so a host that
+    /// stalls, every scraper skipping the same seconds, does not read as a gap dedup made): each
+    /// stored series holds the samples the dedup rule keeps of what they sent
+    /// (``keptByDedupRule(_:interval:from:to:)``, within 10 %, or one), no two within 0.45 of an
+    /// interval once the interval is learned (two intervals in), and no gap over 1.6 intervals +
+    /// 400 ms of delivery beyond any stretch where neither replica sent a sample.
     static func checkLikeOneReplica(_ check: Checks, stored: [String: [(Int64, Double)]], sent: [String: [[Int64]]], interval: Int64) {
         for (series, samples) in stored {
             check(!series.contains("replica"), "the replica label is removed: \(series)")
