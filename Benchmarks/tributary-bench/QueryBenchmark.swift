@@ -203,20 +203,14 @@ enum QueryBenchmark {
         if let ours = table["tributary"] {
             for other in names.dropFirst() {
                 guard let theirs = table[other] else { continue }
-                let cold = zip(ours, theirs).map { $0.cold / max($1.cold, 0.01) }
-                let worst = cold.max() ?? 0
-                let geo = exp(cold.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(cold.count, 1)))
-                print(String(format: "  tributary vs %@, cold: geometric mean %.2fx, worst %.2fx", other, geo, worst))
+                print("  tributary vs \(other), cold: " + summary(zip(ours, theirs).map { $0.cold / max($1.cold, 0.01) }))
                 guard other == "tributary-baseline" else { continue }
                 let warm = zip(zip(queries, ours), theirs).filter { !$0.0.0.instant }.map { $0.0.1.warm / max($0.1.warm, 0.01) }
-                let warmGeo = exp(warm.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(warm.count, 1)))
-                print(String(format: "  tributary vs %@, warm (range queries): geometric mean %.2fx, worst %.2fx", other, warmGeo, warm.max() ?? 0))
+                print("  tributary vs \(other), warm (range queries): " + summary(warm))
             }
             // Instant queries are not cached (the results cache is for range queries).
             let ranges = zip(queries, ours).filter { !$0.0.instant }.map(\.1)
-            let warmRatio = ranges.map { $0.warm / max($0.cold, 0.01) }
-            let warmGeo = exp(warmRatio.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(warmRatio.count, 1)))
-            print(String(format: "  tributary warm/cold (range queries): geometric mean %.2fx, worst %.2fx", warmGeo, warmRatio.max() ?? 0))
+            print("  tributary warm/cold (range queries): " + summary(ranges.map { $0.warm / max($0.cold, 0.01) }))
             // A dashboard refreshes all its panels: their times summed, warm against cold.
             let sums = ranges.reduce((0.0, 0.0)) { ($0.0 + $1.warm, $0.1 + $1.cold) }
             print(String(format: "  tributary warm/cold, the range panels' times summed: %.2fx (%.1f ms against %.1f)", sums.0 / max(sums.1, 0.01), sums.0, sums.1))
@@ -234,6 +228,12 @@ enum QueryBenchmark {
     }
 
     /// Series in a Prometheus API answer (`"metric":` occurrences), or -1 when it failed.
+    /// `ratios` as the bench prints them: their geometric mean and the worst (largest).
+    static func summary(_ ratios: [Double]) -> String {
+        let mean = exp(ratios.map { log(max($0, 1e-6)) }.reduce(0, +) / Double(max(ratios.count, 1)))
+        return String(format: "geometric mean %.2fx, worst %.2fx", mean, ratios.max() ?? 0)
+    }
+
     static func seriesCount(_ data: Data) -> Int {
         guard let text = String(data: data, encoding: .utf8), text.contains("\"status\":\"success\"") else { return -1 }
         return text.components(separatedBy: "\"metric\":").count - 1
