@@ -21,20 +21,29 @@ struct ProcessMetricsService: Service {
     let start: Gauge
 
     init(registry: PrometheusCollectorRegistry) {
-        cpu = registry.makeCounter(name: "process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds.")
-        resident = registry.makeGauge(name: "process_resident_memory_bytes", help: "Resident memory size in bytes.")
-        virtual = registry.makeGauge(name: "process_virtual_memory_bytes", help: "Virtual memory size in bytes.")
-        openFDs = registry.makeGauge(name: "process_open_fds", help: "Number of open file descriptors.")
-        maxFDs = registry.makeGauge(name: "process_max_fds", help: "Maximum number of open file descriptors.")
-        start = registry.makeGauge(name: "process_start_time_seconds", help: "Start time of the process since unix epoch in seconds.")
+        cpu = registry.makeCounter(descriptor: Self.named("process_cpu_seconds_total", help: "Total user and system CPU time spent in seconds."))
+        resident = registry.makeGauge(descriptor: Self.named("process_resident_memory_bytes", help: "Resident memory size in bytes."))
+        virtual = registry.makeGauge(descriptor: Self.named("process_virtual_memory_bytes", help: "Virtual memory size in bytes."))
+        openFDs = registry.makeGauge(descriptor: Self.named("process_open_fds", help: "Number of open file descriptors."))
+        maxFDs = registry.makeGauge(descriptor: Self.named("process_max_fds", help: "Maximum number of open file descriptors."))
+        start = registry.makeGauge(descriptor: Self.named("process_start_time_seconds", help: "Start time of the process since unix epoch in seconds."))
         #if compiler(>=6.3)
             let swift = "6.3"
         #else
             let swift = "6"
         #endif
-        registry.makeGauge(name: "tributary_build_info", labels: [("version", TributaryBuild.version), ("swift", swift)], help: "A metric with a constant '1' labelled by version.")
-            .set(1.0)
+        registry.makeGauge(
+            descriptor: Self.named("tributary_build_info", help: "A metric with a constant '1' labelled by version."),
+            labels: [("version", TributaryBuild.version), ("swift", swift)]
+        )
+        .set(1.0)
         update()
+    }
+
+    /// A metric's descriptor from its whole name: swift-prometheus joins the non-empty parts
+    /// (namespace, subsystem, name, unit) with underscores, so an empty unit leaves it as given.
+    private static func named(_ name: String, help: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
     }
 
     func run() async throws {

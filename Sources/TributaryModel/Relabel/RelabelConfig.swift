@@ -1,5 +1,3 @@
-import TributaryModel
-
 /// One `relabel_configs` / `metric_relabel_configs` / `write_relabel_configs` entry, with
 /// Prometheus's defaults.
 public struct RelabelConfig: Sendable, Equatable {

@@ -1,5 +1,3 @@
-import TributaryModel
-
 /// Applies relabel configs to a label set, as Prometheus's `relabel.Process` does.
 public enum Relabeler {
     /// The relabelled labels, or nil when a `keep`/`drop` rule drops the set.

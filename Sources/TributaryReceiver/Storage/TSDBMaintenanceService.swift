@@ -39,7 +39,7 @@ public struct TSDBMaintenanceService: Service {
     }
 
     /// glibc's `malloc_trim`, when the C library has it (looked up: not in Swift's Glibc module).
-    nonisolated(unsafe) static let trimHeap: (@convention(c) (Int) -> Int32)? = {
+    static let trimHeap: (@convention(c) (Int) -> Int32)? = {
         #if canImport(Glibc)
             guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
             return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
@@ -61,7 +61,7 @@ public struct TSDBMaintenanceService: Service {
                 }
                 // Block writing and compaction allocate and free tens of megabytes at a time;
                 // glibc keeps freed heap in its arenas unless asked to give it back.
-                Self.trimHeap?(0)
+                _ = Self.trimHeap?(0)
                 done.resume()
             }.start()
         }
