@@ -216,7 +216,14 @@ enum QueryBenchmark {
             print(String(format: "  tributary warm/cold, the range panels' times summed: %.2fx (%.1f ms against %.1f)", sums.0 / max(sums.1, 0.01), sums.0, sums.1))
             for (i, q) in queries.enumerated() {
                 let counts = names.compactMap { table[$0]?[i].series }
-                if Set(counts).count > 1 { print("  WARNING: answers differ in series count for \(q.expr): \(counts)") }
+                guard Set(counts).count > 1 else { continue }
+                print("  WARNING: answers differ in series count for \(q.expr): \(counts)")
+                // Seen at 100k x 6 h (7, 5, 11), and checked step by step on smaller data: the
+                // rates differ only where a counter starts inside the window, and the top-k
+                // sets elsewhere only among series tied at the k-th value.
+                if q.expr.hasPrefix("topk") || q.expr.hasPrefix("bottomk") {
+                    print("    (expected where the range reaches the data's start: Prometheus 2.42 extrapolates a counter's start and breaks ties between equal values differently from 3.x, which we follow)")
+                }
             }
         }
         for (name, loaded, peak, anon, file) in memory {
