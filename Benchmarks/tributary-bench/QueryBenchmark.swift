@@ -248,6 +248,7 @@ enum QueryBenchmark {
         return occurrences(of: Array("\"metric\":".utf8), in: body, limit: .max)
     }
 
+    /// How often `needle` occurs in `haystack`, without overlaps, counted up to `limit`.
     static func occurrences(of needle: [UInt8], in haystack: [UInt8], limit: Int) -> Int {
         guard let first = needle.first, haystack.count >= needle.count else { return 0 }
         var found = 0
