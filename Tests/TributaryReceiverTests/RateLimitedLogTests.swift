@@ -21,8 +21,8 @@ import TributaryRemoteWrite
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
-            capture.lines.withLock { $0.append((message.description, metadata ?? [:])) }
+        func log(event: LogEvent) {
+            capture.lines.withLock { $0.append((event.message.description, event.metadata ?? [:])) }
         }
     }
 
