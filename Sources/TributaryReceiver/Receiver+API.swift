@@ -132,6 +132,7 @@ extension Receiver {
         stats.add(annotations)
         write(value, stats: params.first("stats") != nil ? stats : nil, &out)
         noteSlow(q, range: "instant at \(Double(t) / 1000)", stats)
+        noteHeapUse(stats)
         return annotations.warnings
     }
 
@@ -170,6 +171,7 @@ extension Receiver {
             write(value, stats: shownStats, workers: engine.options.workers, &out)
         }
         noteSlow(q, range: "\(Double(start) / 1000) to \(Double(end) / 1000) step \(Double(step) / 1000)s", stats)
+        noteHeapUse(stats)
         return annotations.warnings
     }
 

@@ -25,6 +25,8 @@ public final class Receiver: Sendable {
     /// Set by a commit that leaves the head due for a block: maintenance runs without waiting
     /// for its minute.
     let maintenanceWanted = Atomic<Bool>(false)
+    /// Set by a query that held many points: ``HeapTrimService`` gives the heap it freed back.
+    let heapTrimWanted = Atomic<Bool>(false)
     /// The HTTP server's connections: open, refused over the cap, closed by a deadline.
     public let connectionCounts = ConnectionCounts()
     let wal: WAL

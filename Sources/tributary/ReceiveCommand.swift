@@ -142,7 +142,7 @@ struct Receive: AsyncParsableCommand {
         let group = ServiceGroup(
             services: [
                 ProcessMetricsService(registry: metrics.registry), WALSyncService(receiver: receiver, logger: logger),
-                TSDBMaintenanceService(receiver: receiver, logger: logger)
+                TSDBMaintenanceService(receiver: receiver, logger: logger), HeapTrimService(receiver: receiver)
             ]
                 + receiver.forwardingServices + [ReloadOnHangup(reloader: reloader), app],
             gracefulShutdownSignals: [.sigterm, .sigint],

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Prometheus
+import Synchronization
 import TributaryPromQL
 
 /// What one query cost: Prometheus's `stats` object (`stats=all` or any value asks for it)
@@ -55,5 +56,11 @@ extension Receiver {
                 "queue_seconds": "\(String(format: "%.3f", stats.queue))", "samples_read": "\(stats.samplesRead)",
                 "queryable_samples": "\(stats.queryableSamples)", "peak_samples": "\(stats.peakSamples)"
             ])
+    }
+
+    /// Asks for the heap to be trimmed soon (``HeapTrimService``) after a query that held many
+    /// points: what it freed is otherwise kept by glibc until the next maintenance run.
+    func noteHeapUse(_ stats: QueryStats) {
+        if stats.peakSamples >= HeapTrim.afterPeakSamples { heapTrimWanted.store(true, ordering: .relaxed) }
     }
 }

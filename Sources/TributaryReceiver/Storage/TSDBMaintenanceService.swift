@@ -5,10 +5,6 @@ import Synchronization
 import TributaryModel
 import TributaryTSDB
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 /// Writes the head's old data to blocks, compacts blocks and applies retention: at start, then
 /// every `interval` seconds (a minute, as Prometheus checks) and as soon as a commit leaves the
 /// head due for a block; each run on a thread of its own at query priority, so block writing
@@ -38,16 +34,6 @@ public struct TSDBMaintenanceService: Service {
         }
     }
 
-    /// glibc's `malloc_trim`, when the C library has it (looked up: not in Swift's Glibc module).
-    static let trimHeap: (@convention(c) (Int) -> Int32)? = {
-        #if canImport(Glibc)
-            guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
-        #else
-            return nil
-        #endif
-    }()
-
     /// One run of ``DB/maintain()`` on a thread of its own.
     static func maintain(_ db: DB, logger: Logger) async {
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
@@ -61,7 +47,7 @@ public struct TSDBMaintenanceService: Service {
                 }
                 // Block writing and compaction allocate and free tens of megabytes at a time;
                 // glibc keeps freed heap in its arenas unless asked to give it back.
-                _ = Self.trimHeap?(0)
+                HeapTrim.now()
                 done.resume()
             }.start()
         }
