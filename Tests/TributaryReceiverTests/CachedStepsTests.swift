@@ -20,9 +20,10 @@ import TributaryModel
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The JSON of its steps, settled and recent.
     static func held(_ s: CachedSeries) -> String {
-        guard let steps = s.steps else { return "" }
-        return String(decoding: steps.json(s.range), as: UTF8.self)
+        let settled = s.steps.map { String(decoding: $0.json(s.range), as: UTF8.self) } ?? ""
+        return settled + (s.recent.map { String(decoding: $0.json(s.recentRange), as: UTF8.self) } ?? "")
     }
 
     @Test func refreshesAppendInPlaceUntilTheRoomIsUsed() throws {
@@ -61,5 +62,43 @@ import TributaryModel
         #expect(shorter.steps !== a.steps)
         #expect(Self.held(shorter) == Self.json(Self.samples(0, 100) + late))
         #expect(Self.held(a) == Self.json(Self.samples(0, 105)))
+    }
+
+    /// A window's last steps lie after the newest sample, and the next scrape changes them:
+    /// they are kept apart from the settled steps, so the refresh still extends those in place.
+    @Test func aRefreshThatChangesTheNewestStepsExtendsTheSettledOnesInPlace() throws {
+        func t(_ i: Int) -> Int64 { Int64(i) * 15_000 }
+        var values = [Int: Double]()
+        func computed(_ steps: ClosedRange<Int>, _ value: (Int) -> Double) -> ArraySlice<Sample> {
+            steps.map { i in
+                values[i] = value(i)
+                return Sample(timestamp: t(i), value: value(i))
+            }[...]
+        }
+        func expected(_ steps: ClosedRange<Int>) -> String {
+            Self.json(steps.compactMap { i in values[i].map { Sample(timestamp: t(i), value: $0) } }[...])
+        }
+        // Steps 0...239, the newest sample at step 237: the two steps after it are recent.
+        var series = CachedSeries(labels: Labels(sortedPairs: [("__name__", "up")]))
+            .appending(computed(0...239) { Double($0) }, settledThrough: CachedSeries.settledThrough(newest: t(237)))
+        let settled = try #require(series.steps)
+        #expect(series.range.count == 238 && series.recentRange.count == 2, "\(series.range) \(series.recentRange)")
+        #expect(Self.held(series) == expected(0...239))
+        for k in 1...20 {
+            // A scrape at step 237 + k changes the steps from there; the window moves a step.
+            let newest = 237 + k
+            series = series.cut(from: t(k), to: t(newest - 1))
+                .appending(computed(newest...(239 + k)) { -Double($0 * k) }, settledThrough: CachedSeries.settledThrough(newest: t(newest)))
+            #expect(series.steps === settled, "refresh \(k) copied the settled steps")
+            #expect(Self.held(series) == expected(k...(239 + k)), "refresh \(k)")
+            #expect(series.count == 240 && series.recentRange.count == 2)
+        }
+        // No sample arrives while the window moves on: the steps after the newest stay recent
+        // up to mostRecent, and the oldest of the rest settle.
+        for k in 21...60 {
+            series = series.cut(from: t(k), to: .max).appending(computed((239 + k)...(239 + k)) { Double($0) }, settledThrough: t(257))
+            #expect(Self.held(series) == expected(k...(239 + k)), "refresh \(k)")
+            #expect(series.recentRange.count == min(CachedSeries.mostRecent, 239 + k - 257))
+        }
     }
 }

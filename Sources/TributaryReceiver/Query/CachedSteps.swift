@@ -6,8 +6,8 @@ import TributaryModel
 /// written from them, read ranges of.
 ///
 /// A refresh adds its new steps after a series' last one in place when that step is where the
-/// storage ends and no other refresh claimed the end first (``append(_:at:)``); else it copies
-/// the series' steps into new storage with room to grow (``init(copying:_:then:room:)``), leaving
+/// storage ends and no other refresh claimed the end first (``append(copying:_:then:at:)``); else it copies
+/// the series' steps into new storage with room to grow (``init(copying:then:room:)``), leaving
 /// behind the steps the window has passed. A refresh so costs its new steps, not a copy of the
 /// whole answer (which had been a tenth of a large panel's refresh).
 ///
@@ -17,10 +17,14 @@ import TributaryModel
 final class CachedSteps: @unchecked Sendable {
     private let stepCapacity: Int
     private let byteCapacity: Int
-    private let bytes: UnsafeMutablePointer<UInt8>
+    /// One allocation holds the three columns (a refresh makes storage for the latest steps of
+    /// every series of a panel, ``CachedSeries``): the times, where each step's JSON ends, and
+    /// the JSON.
+    private let block: UnsafeMutableRawPointer
+    private let times: UnsafeMutablePointer<Int64>
     /// Where each step's JSON ends in `bytes`.
     private let ends: UnsafeMutablePointer<UInt32>
-    private let times: UnsafeMutablePointer<Int64>
+    private let bytes: UnsafeMutablePointer<UInt8>
     /// Steps claimed by refreshes: those below it are written or being written.
     private let claimed = Atomic<Int>(0)
 
@@ -29,14 +33,16 @@ final class CachedSteps: @unchecked Sendable {
     init(steps: Int, bytes: Int) {
         stepCapacity = max(1, steps)
         byteCapacity = max(1, bytes)
-        self.bytes = .allocate(capacity: byteCapacity)
-        ends = .allocate(capacity: stepCapacity)
-        times = .allocate(capacity: stepCapacity)
+        block = .allocate(byteCount: stepCapacity * 12 + byteCapacity, alignment: MemoryLayout<Int64>.alignment)
+        times = block.bindMemory(to: Int64.self, capacity: stepCapacity)
+        ends = (block + stepCapacity * 8).bindMemory(to: UInt32.self, capacity: stepCapacity)
+        self.bytes = (block + stepCapacity * 12).bindMemory(to: UInt8.self, capacity: byteCapacity)
     }
 
-    /// New storage holding `range`'s steps of `other` (none when nil) followed by `samples`,
-    /// with room for about `room` more steps as long as these on average.
-    convenience init(copying other: CachedSteps?, _ range: Range<Int>, then samples: ArraySlice<Sample>, room: Int) {
+    /// New storage holding the steps of `parts` (each a storage and a range of its steps, in
+    /// time order) followed by `samples`, with room for about `room` more steps as long as
+    /// these on average.
+    convenience init(copying parts: [(steps: CachedSteps, range: Range<Int>)], then samples: ArraySlice<Sample>, room: Int) {
         var text: [UInt8] = []
         text.reserveCapacity(samples.count * 24)
         var textEnds: [UInt32] = []
@@ -46,25 +52,21 @@ final class CachedSteps: @unchecked Sendable {
             JSONWriter.appendPoint(s.timestamp, s.value, to: &text)
             textEnds.append(UInt32(text.count))
         }
-        let kept = other.map { range.isEmpty ? 0 : $0.end(range.upperBound - 1) - $0.start(range.lowerBound) } ?? 0
-        let steps = range.count + samples.count
+        let kept = parts.reduce(0) { $0 + $1.steps.json($1.range).count }
+        let steps = parts.reduce(0) { $0 + $1.range.count } + samples.count
         let perStep = (kept + text.count) / max(1, steps) + 8
         self.init(steps: steps + room, bytes: kept + text.count + room * perStep + JSONWriter.maxPointLength + 1)
         var k = 0
-        if let other, !range.isEmpty {
-            let first = other.start(range.lowerBound)
-            bytes.update(from: other.bytes + first, count: kept)
-            times.update(from: other.times + range.lowerBound, count: range.count)
-            for i in range {
-                ends[k] = other.ends[i] - UInt32(first)
-                k += 1
-            }
+        var position = 0
+        for part in parts {
+            k = copySteps(part.range, of: part.steps, to: k, at: position)
+            position = start(k)
         }
         text.withUnsafeBufferPointer { text in
-            if let base = text.baseAddress { (bytes + kept).update(from: base, count: text.count) }
+            if let base = text.baseAddress { (bytes + position).update(from: base, count: text.count) }
         }
         for (j, s) in samples.enumerated() {
-            ends[k] = UInt32(kept) + textEnds[j]
+            ends[k] = UInt32(position) + textEnds[j]
             times[k] = s.timestamp
             k += 1
         }
@@ -72,9 +74,7 @@ final class CachedSteps: @unchecked Sendable {
     }
 
     deinit {
-        bytes.deallocate()
-        ends.deallocate()
-        times.deallocate()
+        block.deallocate()
     }
 
     func time(_ i: Int) -> Int64 { times[i] }
@@ -90,22 +90,42 @@ final class CachedSteps: @unchecked Sendable {
         return UnsafeBufferPointer(start: bytes + first, count: end(range.upperBound - 1) - first)
     }
 
-    /// Writes `samples` as the steps from `at`, when `at` is where the storage ends (no other
-    /// refresh has written there first) and they fit. False when not; steps claimed and not
-    /// written then stay unread, as no series covers them.
-    func append(_ samples: ArraySlice<Sample>, at: Int) -> Bool {
-        let n = samples.count
+    /// Copies `range`'s steps of `other` as the steps from `k`, their JSON at byte `position`
+    /// (where step `k` starts); returns the step after them. The caller made the room.
+    private func copySteps(_ range: Range<Int>, of other: CachedSteps, to k: Int, at position: Int) -> Int {
+        guard !range.isEmpty else { return k }
+        let json = other.json(range)
+        if let base = json.baseAddress { (bytes + position).update(from: base, count: json.count) }
+        (times + k).update(from: other.times + range.lowerBound, count: range.count)
+        let shift = Int64(position) - Int64(other.start(range.lowerBound))
+        for (j, i) in range.enumerated() { ends[k + j] = UInt32(Int64(other.ends[i]) + shift) }
+        return k + range.count
+    }
+
+    /// Writes `range`'s steps of `other` (none when nil), then `samples`, as the steps from
+    /// `at`, when `at` is where the storage ends (no other refresh has written there first) and
+    /// they fit. False when not; steps claimed and not written then stay unread, as no series
+    /// covers them.
+    func append(copying other: CachedSteps? = nil, _ range: Range<Int> = 0..<0, then samples: ArraySlice<Sample>, at: Int) -> Bool {
+        let copied = other == nil ? 0 : range.count
+        let n = copied + samples.count
         guard n > 0 else { return true }
-        guard at + n <= stepCapacity, claimed.compareExchange(expected: at, desired: at + n, ordering: .acquiringAndReleasing).exchanged else {
+        let copiedBytes = other.map { $0.json(range).count } ?? 0
+        guard at + n <= stepCapacity, start(at) + copiedBytes <= byteCapacity,
+            claimed.compareExchange(expected: at, desired: at + n, ordering: .acquiringAndReleasing).exchanged
+        else {
             return false
         }
-        var position = start(at)
-        for (k, sample) in zip(at..., samples) {
+        var k = at
+        if let other { k = copySteps(range, of: other, to: at, at: start(at)) }
+        var position = start(k)
+        for sample in samples {
             guard position + 1 + JSONWriter.maxPointLength <= byteCapacity else { return false }
             bytes[position] = UInt8(ascii: ",")
             position += 1 + JSONWriter.writePoint(sample.timestamp, sample.value, to: bytes + position + 1)
             ends[k] = UInt32(position)
             times[k] = sample.timestamp
+            k += 1
         }
         return true
     }

@@ -15,6 +15,8 @@ extension Receiver {
         // measured from here by the next refresh.
         let mark = head.recentWrites.mark()
         let removals = head.removals
+        // The steps a scrape still to come may change are kept apart (``CachedSeries``).
+        let settled = CachedSeries.settledThrough(newest: head.maxTime)
         var cached: [CachedSeries] = []
         var positions: SeriesPositions? = nil
         var computed: [SeriesResult] = []
@@ -59,8 +61,8 @@ extension Receiver {
                 let made: CachedSeries
                 switch pairs[k] {
                 case .cached(let c): made = cached[c]
-                case .computed(let n): made = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...])
-                case .both(let c, let n): made = cached[c].appending(computed[n].samples[...])
+                case .computed(let n): made = CachedSeries(labels: computed[n].labels).appending(computed[n].samples[...], settledThrough: settled)
+                case .both(let c, let n): made = cached[c].appending(computed[n].samples[...], settledThrough: settled)
                 }
                 answer.initializeElement(at: k, to: made)
             }
