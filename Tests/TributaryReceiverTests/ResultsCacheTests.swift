@@ -157,6 +157,37 @@ import TributaryTSDB
         #expect(hits(r) - hitsBefore == 2 * Self.queries.count, "both refreshes of each query reuse steps")
     }
 
+    /// The window's last step lies after the newest sample and the next scrape changes it: the
+    /// refresh recomputes that step and still extends the settled steps in place (they are not
+    /// copied), and answers as uncached.
+    @Test func aScrapeAtTheWindowsLastStepLeavesTheSettledStepsInPlace() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let cache = try #require(r.resultsCache)
+        let now = Int64(Date().timeIntervalSince1970) * 1000 / 15_000 * 15_000
+        func x(_ i: Int) -> Labels { ["__name__": "x", "i": "\(i)"] }
+        _ = try r.head.commit { b in
+            for i in 0..<4 {
+                for t in stride(from: now - 3600 * 1000, through: now, by: 15_000) { _ = b.append(x(i), Sample(timestamp: t, value: Double(i))) }
+            }
+        }
+        // The window ends a step after the newest sample (at `now`).
+        let (first, firstUncached) = answers(r, "x", start: now - 1800_000, end: now + 15_000)
+        #expect(first == firstUncached)
+        // Held here, so no new storage can take their addresses.
+        let settled = cache.settledStorages()
+        func identities(_ storages: [CachedSteps]) -> Set<ObjectIdentifier> { Set(storages.map(ObjectIdentifier.init)) }
+        #expect(identities(settled).count == 4)
+        _ = try r.head.commit { b in
+            for i in 0..<4 { _ = b.append(x(i), Sample(timestamp: now + 15_000, value: Double(i) + 100)) }
+        }
+        let (refreshed, uncached) = answers(r, "x", start: now - 1800_000, end: now + 15_000)
+        #expect(refreshed == uncached)
+        #expect(refreshed != first, "the scrape changes the last step")
+        #expect(identities(cache.settledStorages()) == identities(settled), "the settled steps were copied")
+    }
+
     /// A refresh pairs each newly computed series with the cached one it continues by its
     /// place (``SeriesPositions``), kept from refresh to refresh: series that leave the window
     /// (their places move) and series that appear between others must still land right.

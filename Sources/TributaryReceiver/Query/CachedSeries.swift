@@ -57,19 +57,19 @@ struct CachedSeries: Sendable {
     func cut(from: Int64, to: Int64) -> CachedSeries {
         var out = CachedSeries(labels: labels)
         out.fragments = fragments.within(from, to)
-        func within(_ stored: CachedSteps?, _ range: Range<Int>) -> Range<Int>? {
+        func kept(_ stored: CachedSteps?, _ range: Range<Int>) -> Range<Int>? {
             guard let stored else { return nil }
             let first = range.partitioningIndex { stored.time($0) >= from }
             let end = range[first...].partitioningIndex { stored.time($0) > to }
             return first < end ? first..<end : nil
         }
-        if let kept = within(steps, range) {
+        if let settled = kept(steps, range) {
             out.steps = steps
-            out.range = kept
+            out.range = settled
         }
-        if let kept = within(recent, recentRange) {
+        if let latest = kept(recent, recentRange) {
             out.recent = recent
-            out.recentRange = kept
+            out.recentRange = latest
         }
         return out
     }
@@ -96,7 +96,7 @@ struct CachedSeries: Sendable {
         let settlingSamples = samples[..<sampleSplit]
         let laterSamples = samples[sampleSplit...]
         if !settling.isEmpty || !settlingSamples.isEmpty {
-            let moved = recent.map { settling.isEmpty ? nil : $0 } ?? nil
+            let moved = settling.isEmpty ? nil : recent
             if let steps, steps.append(copying: moved, settling, then: settlingSamples, at: range.upperBound) {
                 out.range = range.lowerBound..<(range.upperBound + settling.count + settlingSamples.count)
             } else {
@@ -112,8 +112,8 @@ struct CachedSeries: Sendable {
             out.recent = nil
             out.recentRange = 0..<0
         } else if !laterSamples.isEmpty || stillRecent != recentRange {
-            let kept = recent.map { stillRecent.isEmpty ? [] : [($0, stillRecent)] } ?? []
-            out.recent = CachedSteps(copying: kept, then: laterSamples, room: 0)
+            let kept = stillRecent.isEmpty ? nil : recent
+            out.recent = CachedSteps(copying: kept.map { [($0, stillRecent)] } ?? [], then: laterSamples, room: 0)
             out.recentRange = 0..<(stillRecent.count + laterSamples.count)
         }
         return out

@@ -185,6 +185,12 @@ public final class ResultsCache: Sendable {
         state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + ($1.fragments.holdsOpening ? 1 : 0) } } }
     }
 
+    /// The storage of every cached series' settled steps (for tests: a refresh that extends
+    /// them in place keeps it).
+    func settledStorages() -> [CachedSteps] {
+        state.withLock { $0.entries.values.flatMap { e in e.series.compactMap(\.steps) } }
+    }
+
     /// Entries and points held (for tests and metrics).
     public var size: (entries: Int, points: Int) {
         state.withLock { ($0.entries.count, $0.points) }

@@ -1,7 +1,6 @@
 import Foundation
 import ServiceLifecycle
 import Synchronization
-import TributaryModel
 
 #if canImport(Glibc)
     import Glibc
@@ -41,9 +40,8 @@ enum HeapTrim {
 
 /// Trims the heap (``HeapTrim``) shortly after a query that held many points asked for it
 /// (``Receiver/heapTrimWanted``): looked at every `interval`, so a dashboard of large cold
-/// panels trims once for all of them, not after each. Each trim runs on a thread of its own at
-/// query priority: it may take milliseconds on a large heap, and no thread of Swift's
-/// concurrency pool should wait that long.
+/// panels trims once for all of them, not after each. Each trim runs on a thread of its own
+/// (``onLowPriorityThread(named:_:)``): it may take milliseconds on a large heap.
 public struct HeapTrimService: Service {
     let receiver: Receiver
     let interval: Duration
@@ -65,14 +63,7 @@ public struct HeapTrimService: Service {
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
                 guard receiver.heapTrimWanted.exchange(false, ordering: .relaxed) else { continue }
-                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-                    Thread { [trim] in
-                        nameCurrentThread("tributary-trim")
-                        QueryExecutor.lowerPriority()
-                        trim()
-                        done.resume()
-                    }.start()
-                }
+                await onLowPriorityThread(named: "tributary-trim", trim)
             }
         }
     }

@@ -36,20 +36,15 @@ public struct TSDBMaintenanceService: Service {
 
     /// One run of ``DB/maintain()`` on a thread of its own.
     static func maintain(_ db: DB, logger: Logger) async {
-        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            Thread {
-                nameCurrentThread("tributary-tsdb")
-                QueryExecutor.lowerPriority()
-                do {
-                    try db.maintain()
-                } catch {
-                    logger.error("block writing, compaction or retention failed; retrying at the next run", metadata: ["error": "\(error)"])
-                }
-                // Block writing and compaction allocate and free tens of megabytes at a time;
-                // glibc keeps freed heap in its arenas unless asked to give it back.
-                HeapTrim.now()
-                done.resume()
-            }.start()
+        await onLowPriorityThread(named: "tributary-tsdb") {
+            do {
+                try db.maintain()
+            } catch {
+                logger.error("block writing, compaction or retention failed; retrying at the next run", metadata: ["error": "\(error)"])
+            }
+            // Block writing and compaction allocate and free tens of megabytes at a time;
+            // glibc keeps freed heap in its arenas unless asked to give it back.
+            HeapTrim.now()
         }
     }
 }
