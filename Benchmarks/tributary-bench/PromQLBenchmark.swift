@@ -22,7 +22,10 @@ enum PromQLBenchmark {
     ]
 
     static func run(instances: Int, rounds: Int) throws {
-        let end = (Int64(Date().timeIntervalSince1970) - 60) / 60 * 60 * 1000
+        // TRIBUTARY_BENCH_END=SECONDS: the data's last minute, for runs with the same chunks
+        // (where the head cuts them depends on the time; instruction counts follow).
+        let endSecond = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_END"].flatMap(Int64.init) ?? (Int64(Date().timeIntervalSince1970) - 60)
+        let end = endSecond / 60 * 60 * 1000
         let start = end - Int64(rounds - 1) * 15_000
         print("promql: \(instances * 10) series, \(rounds) samples each (\(instances * 10 * rounds) samples), 15 s apart")
         let series = makeSeries(instances: instances)
@@ -68,8 +71,11 @@ enum PromQLBenchmark {
         let engine = Engine()
         let querier = head.querier()
         print("  query                                                                                      ours (ms)  prometheus eval (ms)  http (ms)  ratio")
-        for q in queries {
-            for range in [false, true] {
+        // TRIBUTARY_BENCH_PROMQL_QUERY=EXPR: that query alone, instant only (with NO_PEER, to
+        // count one-step evaluation's instructions under callgrind).
+        let only = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_PROMQL_QUERY"]
+        for q in only.map({ [$0] }) ?? queries {
+            for range in only == nil ? [false, true] : [false] {
                 var ours: [Double] = [], theirs: [Double] = [], wall: [Double] = []
                 for _ in 0..<5 {
                     let t0 = Date()

@@ -30,6 +30,24 @@ import TributaryModel
         }
     }
 
+    /// Enough sets to make the table grow several times (from 16 slots, never over half
+    /// full), each found again after the growths.
+    @Test(arguments: [0, 1, 2])
+    func setsAreFoundAgainAfterTheTableGrows(hash: Int) {
+        let many = (0..<300).map { Labels(sortedPairs: [("instance", "host-\($0)")]) }
+        func run<H: LabelSetHash>(_ empty: LabelSetIndex<H>) {
+            var index = empty
+            #expect(many.map { index.number(of: $0.bytes).number } == Array(many.indices))
+            #expect(many.map { index.number(of: $0.bytes) }.allSatisfy { !$0.isNew })
+            #expect(index.sets == many)
+        }
+        switch hash {
+        case 0: run(LabelSetIndex<OneBucket>())
+        case 1: run(LabelSetIndex<ByLength>())
+        default: run(LabelSetIndex<StableLabelHash>())
+        }
+    }
+
     func check<H: LabelSetHash>(_ empty: LabelSetIndex<H>) {
         var index = empty
         let first = Self.sets.map { index.number(of: $0.bytes) }

@@ -20,7 +20,7 @@ import TributaryTSDB
         "quantile_over_time(1.5, g[10m])", "mad_over_time(g[10m])", "ts_of_max_over_time(g[10m])",
         "ts_of_min_over_time(g[10m])", "ts_of_last_over_time(g[10m])", "double_exponential_smoothing(g[10m], 0.5, 0.3)",
         "holt_winters(g[10m], 1.5, 0.3)", "sum by (group) (rate(c_total[5m]))",
-        "sum by (group) (rate(c_total{mode!=\"idle\"}[5m]))", "avg by (group) (g)", "avg(g)", "avg by (group) (big)", "avg(big)", "min without (instance) (g)",
+        "sum by (group) (rate(c_total{mode!=\"idle\"}[5m]))", "avg by (group) (g)", "avg(g)", "avg by (group) (big)", "avg(big)", "sum(big)", "sum by (group) (big)", "count(g)", "group(c_total)", "min without (instance) (g)",
         "max by (group, mode) (c_total)", "count by (group) (g)", "group by (mode) (c_total)", "stddev by (group) (g)",
         "stdvar(g)", "sum without (instance) (g)", "sum by (__name__) (c_total)", "sum by (__name__) (rate(c_total[5m]))",
         "-rate(c_total[5m])", "rate(c_total[5m]) * 8", "100 - rate(c_total[5m]) * 100", "rate(c_total[5m]) > 0.5",

@@ -1,0 +1,45 @@
+import Testing
+import TributaryModel
+
+@testable import TributaryPromQL
+
+/// The bytes a grouping or a match signature is found by: the pairs kept, or those left,
+/// compared with label sets built pair by pair. Both evaluations (series at a time and step
+/// by step) share this code, so their comparison would not notice it wrong.
+@Suite struct LabelNamesTests {
+    static let series = Labels(sortedPairs: [
+        ("__name__", "node_cpu_seconds_total"), ("cpu", "3"), ("group", "lab-6"), ("instance", "host-1:9100"), ("job", "node"),
+        ("mode", "idle")
+    ])
+
+    static func filtered(_ names: [String], keep: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        LabelNames(names).appendFiltered(series, keep: keep, to: &out)
+        return out
+    }
+
+    @Test func keptPairsAreThoseNamed() {
+        // No name (`sum(x)`), one (`by (group)`, the first and the last pair too), several,
+        // one the series lacks.
+        #expect(Self.filtered([], keep: true).isEmpty)
+        #expect(Self.filtered(["group"], keep: true) == Labels(sortedPairs: [("group", "lab-6")]).bytes)
+        #expect(Self.filtered(["__name__"], keep: true) == Labels(sortedPairs: [("__name__", "node_cpu_seconds_total")]).bytes)
+        #expect(Self.filtered(["mode"], keep: true) == Labels(sortedPairs: [("mode", "idle")]).bytes)
+        #expect(Self.filtered(["absent"], keep: true).isEmpty)
+        #expect(Self.filtered(["job", "cpu"], keep: true) == Labels(sortedPairs: [("cpu", "3"), ("job", "node")]).bytes)
+        // A name that is a prefix of another's, or shares its length, is not it.
+        #expect(Self.filtered(["grou"], keep: true).isEmpty)
+        #expect(Self.filtered(["nodes"], keep: true).isEmpty)
+    }
+
+    @Test func droppedPairsAreThoseNamed() {
+        let all = Self.series.bytes
+        #expect(Self.filtered([], keep: false) == all)
+        #expect(
+            Self.filtered(["__name__"], keep: false)
+                == Labels(sortedPairs: [("cpu", "3"), ("group", "lab-6"), ("instance", "host-1:9100"), ("job", "node"), ("mode", "idle")]).bytes)
+        #expect(
+            Self.filtered(["group", "mode"], keep: false)
+                == Labels(sortedPairs: [("__name__", "node_cpu_seconds_total"), ("cpu", "3"), ("instance", "host-1:9100"), ("job", "node")]).bytes)
+    }
+}
