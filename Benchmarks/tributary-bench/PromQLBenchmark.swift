@@ -71,11 +71,13 @@ enum PromQLBenchmark {
         let engine = Engine()
         let querier = head.querier()
         print("  query                                                                                      ours (ms)  prometheus eval (ms)  http (ms)  ratio")
-        // TRIBUTARY_BENCH_PROMQL_QUERY=EXPR: that query alone, instant only (with NO_PEER, to
-        // count one-step evaluation's instructions under callgrind).
-        let only = ProcessInfo.processInfo.environment["TRIBUTARY_BENCH_PROMQL_QUERY"]
+        // TRIBUTARY_BENCH_PROMQL_QUERY=EXPR: that query alone, instant only, or as a range query
+        // only with TRIBUTARY_BENCH_PROMQL_RANGE=1 (with NO_PEER, to count its instructions
+        // under callgrind).
+        let env = ProcessInfo.processInfo.environment
+        let only = env["TRIBUTARY_BENCH_PROMQL_QUERY"]
         for q in only.map({ [$0] }) ?? queries {
-            for range in only == nil ? [false, true] : [false] {
+            for range in only == nil ? [false, true] : [env["TRIBUTARY_BENCH_PROMQL_RANGE"] == "1"] {
                 var ours: [Double] = [], theirs: [Double] = [], wall: [Double] = []
                 for _ in 0..<5 {
                     let t0 = Date()
