@@ -7,7 +7,7 @@ import TributaryModel
 /// `sum by (group)`'s work per series, callgrind).
 ///
 /// Sets are found through a table of their own hashes (open addressing, linear probing): a
-/// dictionary keyed by the hash hashed it again (SipHash, a third of a lookup). Sets whose
+/// dictionary keyed by the hash hashed it again (SipHash; a lookup took twice the instructions). Sets whose
 /// hashes collide are told apart by their bytes. `Hash` is ``StableLabelHash`` except in
 /// tests, which force collisions.
 struct LabelSetIndex<Hash: LabelSetHash> {

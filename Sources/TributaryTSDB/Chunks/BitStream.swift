@@ -113,10 +113,15 @@ extension BitSource {
 
     /// A zig-zag varint as Go's `binary.ReadVarint`.
     mutating func readVarint() -> Int64? {
-        guard let u = readUVarint() else { return nil }
-        let x = Int64(bitPattern: u >> 1)
-        return u & 1 != 0 ? ~x : x
+        readUVarint().map(zigZagDecoded)
     }
+}
+
+/// A zig-zag encoded number (Go's `binary.PutVarint`) decoded.
+@inline(__always)
+func zigZagDecoded(_ u: UInt64) -> Int64 {
+    let x = Int64(bitPattern: u >> 1)
+    return u & 1 != 0 ? ~x : x
 }
 
 extension BitReader: BitSource {}
