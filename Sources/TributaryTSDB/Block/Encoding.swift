@@ -109,8 +109,7 @@ struct DecodeBuffer {
     }
 
     mutating func varint(_ what: String) throws(BlockError) -> Int64 {
-        let u = try uvarint(what)
-        return Int64(bitPattern: u >> 1) ^ -Int64(bitPattern: u & 1)
+        zigZagDecoded(try uvarint(what))
     }
 
     /// A uvarint-prefixed string.

@@ -311,13 +311,14 @@ struct FastBitReader {
         return (word &<< UInt64(shift)) &>> UInt64(64 - n)
     }
 
-    /// A varint as ``BitSource/readUVarint()`` reads it, but a byte at a time from memory
-    /// when the position is on a byte boundary, as a chunk's first two samples put theirs:
-    /// eight bits at a time, the first timestamp (six bytes) and the second delta took ~480
-    /// instructions per chunk decoded from its start (callgrind), the cost of ~7 samples.
+    /// A varint as ``BitSource/readUVarint()`` reads it, but a byte at a time from memory: the
+    /// position must be on a byte boundary (nil when not), as a chunk's first two samples put
+    /// theirs whatever their bits (bit 16, then a whole varint and 64 bits later). Eight bits
+    /// at a time, the first timestamp (six bytes) and the second delta took ~480 instructions
+    /// per chunk decoded from its start (callgrind), the cost of ~7 samples.
     @inline(__always)
     mutating func readUVarintOfBytes() -> UInt64? {
-        guard bitPosition & 7 == 0 else { return Self.readUVarintOfBits(&self) }
+        guard bitPosition & 7 == 0 else { return nil }
         var value: UInt64 = 0
         var shift: UInt64 = 0
         var byte = bitPosition &>> 3
@@ -340,9 +341,6 @@ struct FastBitReader {
     mutating func readVarintOfBytes() -> Int64? {
         readUVarintOfBytes().map(zigZagDecoded)
     }
-
-    /// The protocol's bit-by-bit reading, for a position inside a byte.
-    private static func readUVarintOfBits<S: BitSource>(_ source: inout S) -> UInt64? { source.readUVarint() }
 
     /// Moves past `n` bits; false when fewer are left.
     @inline(__always)
