@@ -76,18 +76,21 @@ enum PromQLBenchmark {
         // under callgrind).
         let env = ProcessInfo.processInfo.environment
         let only = env["TRIBUTARY_BENCH_PROMQL_QUERY"]
+        // TRIBUTARY_BENCH_PROMQL_AFTER=MS: evaluated that much after `end` (the newest samples
+        // are 250 ms after it), as a refresh of a dashboard evaluates its new step.
+        let at = end + (env["TRIBUTARY_BENCH_PROMQL_AFTER"].flatMap(Int64.init) ?? 0)
         for q in only.map({ [$0] }) ?? queries {
             for range in only == nil ? [false, true] : [env["TRIBUTARY_BENCH_PROMQL_RANGE"] == "1"] {
                 var ours: [Double] = [], theirs: [Double] = [], wall: [Double] = []
                 for _ in 0..<5 {
                     let t0 = Date()
                     if range {
-                        _ = try engine.rangeQuery(q, start: start, end: end, step: 60_000, querier: querier)
+                        _ = try engine.rangeQuery(q, start: start, end: at, step: 60_000, querier: querier)
                     } else {
-                        _ = try engine.instantQuery(q, at: end, querier: querier)
+                        _ = try engine.instantQuery(q, at: at, querier: querier)
                     }
                     ours.append(Date().timeIntervalSince(t0) * 1000)
-                    let (eval, w) = try prometheus?.query(q, start: range ? start : nil, end: end, step: 60_000) ?? (.nan, .nan)
+                    let (eval, w) = try prometheus?.query(q, start: range ? start : nil, end: at, step: 60_000) ?? (.nan, .nan)
                     theirs.append(eval * 1000)
                     wall.append(w * 1000)
                 }

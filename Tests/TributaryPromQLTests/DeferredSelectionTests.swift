@@ -113,4 +113,87 @@ import TributaryTSDB
         #expect(error?.message == "chunk checksum mismatch")
         #expect(storage.eagerSelects.load(ordering: .relaxed) == 0, "not run again")
     }
+
+    /// The head's series, counting how each deferred series is read.
+    final class CountingStorage: Querier, @unchecked Sendable {
+        let head: HeadQuerier
+        let whole = Atomic<Int>(0)
+        let newest = Atomic<Int>(0)
+
+        init(_ head: HeadQuerier) { self.head = head }
+
+        final class Counted: SelectedSeries {
+            let base: any SelectedSeries
+            let storage: CountingStorage
+            init(_ base: any SelectedSeries, _ storage: CountingStorage) {
+                self.base = base
+                self.storage = storage
+            }
+            var count: Int { base.count }
+            func take(_ i: Int) throws(QueryError) -> QueriedSeries? {
+                storage.whole.add(1, ordering: .relaxed)
+                return try base.take(i)
+            }
+            func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+                storage.whole.add(1, ordering: .relaxed)
+                return try base.read(i, appendingTo: &out)
+            }
+            func readNewest(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+                storage.newest.add(1, ordering: .relaxed)
+                return try base.readNewest(i, appendingTo: &out)
+            }
+        }
+
+        func selectDeferred(_ matchers: [Matcher], start: Int64, end: Int64, on runner: (any TaskRunner)?) throws(QueryError) -> any SelectedSeries {
+            Counted(try head.selectDeferred(matchers, start: start, end: end, on: runner), self)
+        }
+
+        func select(_ matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) -> [QueriedSeries] {
+            try head.select(matchers, start: start, end: end)
+        }
+
+        func labelNames(matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func labelValues(_ name: String, matching matchers: [Matcher], start: Int64, end: Int64, limit: Int) throws(QueryError) -> [String] { [] }
+        func cardinality(limit: Int) -> CardinalityStats { CardinalityStats() }
+    }
+
+    /// An instant selector whose steps all read at one time (one step, or `@`) asks for each
+    /// series' newest sample alone; one read at several times, and range functions, read the
+    /// whole window. Either way the answer is that of reading every sample first (stale
+    /// markers and NaN values included: the data ends in a stale marker for some series).
+    @Test func selectorsAtOneTimeReadTheNewestSampleAlone() throws {
+        let head = try SeriesAtATimeTests.head()
+        var options = EngineOptions()
+        options.workers = SeriesAtATimeTests.pool
+        var eager = options
+        eager.deferredSelection = false
+        // (query, instant at / range start, newest alone)
+        let cases: [(String, Int64?, Bool)] = [
+            ("c_total", 7_210_000, true), ("g", 7_210_000, true), ("g", 3_000_000, true), ("2 * g - g", 7_205_000, true),
+            ("g", nil, false), ("g @ 7000", nil, true), ("c_total @ 3000 offset 1m", nil, true),
+            ("rate(c_total[5m])", 7_210_000, false)
+        ]
+        for (q, at, alone) in cases {
+            let storage = CountingStorage(head.querier())
+            let got: Result<(QueryValue, Annotations), any Error>
+            let want: Result<(QueryValue, Annotations), any Error>
+            if let at {
+                got = Result { try Engine(options: options).instantQuery(q, at: at, querier: storage) }
+                want = Result { try Engine(options: eager).instantQuery(q, at: at, querier: head.querier()) }
+            } else {
+                got = Result { try Engine(options: options).rangeQuery(q, start: 1_200_000, end: 7_000_000, step: 30_000, querier: storage) }
+                want = Result { try Engine(options: eager).rangeQuery(q, start: 1_200_000, end: 7_000_000, step: 30_000, querier: head.querier()) }
+            }
+            let (whole, newest) = (storage.whole.load(ordering: .relaxed), storage.newest.load(ordering: .relaxed))
+            #expect(alone ? whole == 0 && newest > 0 : whole > 0 && newest == 0, "\(q): \(whole) whole reads, \(newest) of the newest alone")
+            #expect(SeriesAtATimeTests.difference(got, want) == nil, "\(q)")
+            if case .success((let value, _)) = want {
+                switch value {
+                case .vector(let v): #expect(!v.1.isEmpty, "\(q): answers something")
+                case .matrix(let m): #expect(!m.isEmpty, "\(q): answers something")
+                default: Issue.record("\(q): \(value)")
+                }
+            }
+        }
+    }
 }

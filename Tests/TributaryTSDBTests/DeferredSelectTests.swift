@@ -147,6 +147,76 @@ import TributaryModel
         #expect(kept == ["__name__": "kept"], "read from the box, not built again")
     }
 
+    /// A read of the newest sample alone (an instant selector's one step) gives what the last
+    /// of a whole read is, for every window: when the series' newest sample is a stale marker,
+    /// when the window ends at an out-of-order sample or before the open chunk's last samples,
+    /// and after a deletion took the newest samples (the series still remembers the deleted
+    /// sample as its newest). Where the newest sample is in the window and nothing is as new,
+    /// it comes alone from the series' state, and the series keeps its labels in its box.
+    @Test func readNewestIsTheLastSampleOfAWholeRead() throws {
+        var options = HeadOptions()
+        options.outOfOrderWindow = 86_400_000
+        let head = Head(options: options)
+        func series(_ name: String) -> Labels { ["__name__": "up", "instance": name] }
+        let (plain, stale, late, deleted) = (series("plain"), series("stale"), series("late"), series("deleted"))
+        let times = (0..<300).map { Int64($0) * 15_000 }
+        _ = try head.commit { batch in
+            for (i, t) in times.enumerated() {
+                _ = batch.append(plain, Sample(timestamp: t, value: Double(i)))
+                _ = batch.append(stale, Sample(timestamp: t, value: i == 299 ? StaleMarker.value : Double(i)))
+                _ = batch.append(deleted, Sample(timestamp: t, value: -Double(i)))
+                if i % 40 != 9 { _ = batch.append(late, Sample(timestamp: t, value: Double(i) + 0.5)) }
+            }
+        }
+        // Every 40th sample of `late` arrives out of order (the last at times[289]).
+        _ = try head.commit { batch in
+            for (i, t) in times.enumerated() where i % 40 == 9 { _ = batch.append(late, Sample(timestamp: t, value: Double(i) + 0.5)) }
+        }
+        #expect(try head.delete([m("instance", .equal, "deleted")], start: times[280], end: .max) == 1)
+        let all = [m("__name__", .equal, "up")]
+        var windows: [(Int64, Int64)] = [(.min, .max), (-1, -1), (times[299] + 1, .max)]
+        for t in [times[0], times[9], times[279], times[280], times[289], times[298], times[299]] {
+            windows += [(t - 300_000, t), (t - 300_000, t - 1), (t, t), (t - 1, t + 1), (t + 1, t + 14_999)]
+        }
+        var alone = 0
+        for (start, end) in windows {
+            let where_ = "window \(start)...\(end)"
+            let whole = try head.querier().dump(all, start: start, end: end)
+            let selected = try head.querier().selectDeferred(all, start: start, end: end, on: nil)
+            var newest: [Labels: Sample] = [:]
+            for i in 0..<selected.count {
+                var samples = [Sample(timestamp: -7, value: -7)]
+                guard let labels = try selected.readNewest(i, appendingTo: &samples) else {
+                    #expect(samples.count == 1, "\(where_): nothing appended for a series without samples")
+                    continue
+                }
+                #expect(samples.first == Sample(timestamp: -7, value: -7), "\(where_): appended after what was there")
+                if samples.count == 2, (whole[labels]?.count ?? 0) > 1 { alone += 1 }
+                // (A series may be listed with no sample in the window, as by a whole read.)
+                newest[labels] = samples.count > 1 ? samples.last : nil
+            }
+            #expect(newest == whole.compactMapValues(\.last), "\(where_)")
+        }
+        // Alone: `plain`, `stale` and `late` in the two windows with more than their newest
+        // sample (the whole range, the last five minutes); `deleted` has no open chunk.
+        #expect(alone == 6, "the newest sample came alone \(alone) times")
+        // A series only ever read alone gets a box for its labels, and they are read from there.
+        let fresh = Head()
+        _ = try fresh.commit { batch in for (i, t) in times.enumerated() { _ = batch.append(plain, Sample(timestamp: t, value: Double(i))) } }
+        let p = try #require(fresh.lookup(plain.withView { $0 }, hash: plain.stableHash))
+        var one: [Sample] = []
+        _ = fresh.read(p, start: times[299] - 300_000, end: .max, newestOnly: true, into: &one)
+        #expect(one == [Sample(timestamp: times[299], value: 299)])
+        let box = try #require(fresh.stripes[fresh.stripe(forHash: p.hash)].map.withLock { _ in p.state.pointee.box })
+        #expect(box.labels == plain)
+        box.labels = ["__name__": "kept"]
+        guard case .appended(let kept) = fresh.read(p, start: times[299] - 300_000, end: .max, newestOnly: true, into: &one) else {
+            Issue.record("not read alone")
+            return
+        }
+        #expect(kept == ["__name__": "kept"], "read from the box, not built again")
+    }
+
     /// The read-ahead hints (``Head/prefetchStates(ids:)``, ``Head/series(id:prefetchingFor:)``)
     /// find the words they read where the series keeps them, and are safe on any ID: past the
     /// end, and of a series removed from the head.

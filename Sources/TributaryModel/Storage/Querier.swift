@@ -134,6 +134,10 @@ public protocol SelectedSeries: AnyObject {
     /// read later: the labels, or nil (and nothing appended) when the series has no sample in
     /// the range. A storage may read them under its own lock and keep nothing per series.
     func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels?
+    /// As ``read(_:appendingTo:)`` for a caller that uses only the newest sample in the range
+    /// (an instant selector at one time): a storage may append that sample alone, or all of
+    /// them.
+    func readNewest(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels?
     /// A hint that the series at `range` are read next, on this thread: a storage may start
     /// loading what it will touch, so that their cache misses overlap instead of following one
     /// another. Nothing is read or checked.
@@ -147,6 +151,10 @@ extension SelectedSeries {
         guard let s = try take(i) else { return nil }
         s.appendSamples(to: &out)
         return s.labels
+    }
+
+    public func readNewest(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+        try read(i, appendingTo: &out)
     }
 }
 

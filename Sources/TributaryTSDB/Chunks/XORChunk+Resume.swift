@@ -140,6 +140,17 @@ extension MemSeries {
         boxes += 1
     }
 
+    /// Marks the series' box used, first making one (its points unknown, as in
+    /// ``closedResumePoint(before:_:)``) when the stripe has room: for a read that decodes
+    /// nothing (``Head/read(_:start:end:newestOnly:into:)``), which keeps the series' labels
+    /// there. `boxes` counts the stripe's. Caller holds the stripe lock.
+    func markBoxUsed(_ boxes: inout Int) {
+        if state.pointee.box == nil, boxes < ResumeBox.perStripe {
+            keepBox(ResumeBox(points: ResumePoints(), chunkStart: .min), &boxes)
+        }
+        state.pointee.box?.used = true
+    }
+
     /// Drops the series' box, if it has one. Caller holds the stripe lock.
     func dropBox(_ boxes: inout Int) {
         guard state.pointee.box != nil else { return }

@@ -150,13 +150,21 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
     static let prefetchDistance = 3
 
     func read(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+        try read(i, newestOnly: false, appendingTo: &out)
+    }
+
+    func readNewest(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
+        try read(i, newestOnly: true, appendingTo: &out)
+    }
+
+    private func read(_ i: Int, newestOnly: Bool, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
         let ahead = i + Self.prefetchDistance
         guard let s = head.series(id: ids[i], prefetchingFor: ahead < ids.count ? ids[ahead] : nil) else {
             try checkNotTruncated()
             return nil
         }
         let first = out.count
-        let read = head.read(s, start: start, end: end, into: &out)
+        let read = head.read(s, start: start, end: end, newestOnly: newestOnly, into: &out)
         do {
             try checkNotTruncated()
         } catch {
@@ -303,6 +311,18 @@ extension Head {
         return Located(closed: first..<last, lastClosed: first < last && last == count, open: openInRange, ooo: oooInRange)
     }
 
+    /// The newest sample of `s` when the open chunk holds it (so no deletion dropped it), it
+    /// lies in `[start, end]` and no out-of-order sample is as new; else nil. Caller holds the
+    /// stripe lock.
+    private static func newest(_ s: MemSeries, start: Int64, end: Int64) -> Sample? {
+        let p = s.state
+        guard !p.pointee.removed, p.pointee.head.count > 0 else { return nil }
+        let t = p.pointee.head.lastT
+        guard t >= start, t <= end else { return nil }
+        if let ooo = p.pointee.ooo.last, ooo.timestamp >= t { return nil }
+        return Sample(timestamp: t, value: p.pointee.head.lastV)
+    }
+
     /// Which parts of a series hold data in a range (``locate(_:start:end:)``).
     private struct Located {
         /// The closed chunks in the range, and whether the last of them is the series' last.
@@ -350,8 +370,17 @@ extension Head {
     /// read. The lock is held about as long as an append batch holds it (a few dozen samples
     /// decoded); a longer read (a cold range over hours of chunks) keeps to the snapshot, so
     /// that ingest into the stripe never waits on it.
-    func read(_ s: MemSeries, start: Int64, end: Int64, into out: inout [Sample]) -> Read {
+    ///
+    /// With `newestOnly`, when the series' newest sample lies in the range and none out of
+    /// order comes at or after it, that sample alone, from the series' state: nothing decoded
+    /// (an instant selector's step at the newest scrape, a refresh of a gauge panel).
+    func read(_ s: MemSeries, start: Int64, end: Int64, newestOnly: Bool = false, into out: inout [Sample]) -> Read {
         stripes[stripe(forHash: s.hash)].map.withLock { table -> Read in
+            if newestOnly, let newest = Self.newest(s, start: start, end: end) {
+                out.append(newest)
+                s.markBoxUsed(&table.resumeBoxes)
+                return .appended(labels(s))
+            }
             guard let at = Self.locate(s, start: start, end: end) else { return .none }
             guard !at.ooo, at.closed.count + (at.open ? 1 : 0) <= Self.chunksDecodedUnderLock else {
                 let (labels, snapshot) = labelledSnapshot(s, at, start: start, end: end, &table.resumeBoxes)

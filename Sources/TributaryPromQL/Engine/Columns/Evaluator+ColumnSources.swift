@@ -39,9 +39,11 @@ extension Evaluator {
     /// Reads each series matching `v` in `[from, to]`, computes `leaf` of it and hands the
     /// result to `sink` in the order the storage returned the series. With a worker pool,
     /// batches are read and computed on several threads; without, one series at a time (a
-    /// batch's results would push the series being read out of the caches).
+    /// batch's results would push the series being read out of the caches). With
+    /// `newestOnly`, `leaf` uses only each series' newest sample in `[from, to]`, and the
+    /// storage may hand it that one alone (``SelectedSeries/readNewest(_:appendingTo:)``).
     func forEachStoredSeries(
-        _ v: VectorSelector, from: Int64, to: Int64, _ context: ColumnContext, _ leaf: Leaf, _ sink: SeriesSink
+        _ v: VectorSelector, from: Int64, to: Int64, newestOnly: Bool = false, _ context: ColumnContext, _ leaf: Leaf, _ sink: SeriesSink
     ) throws(EvaluationError) {
         let series: any SelectedSeries
         do {
@@ -104,7 +106,10 @@ extension Evaluator {
                             // Read here, on the thread that computes it.
                             let labels: Labels?
                             do throws(QueryError) {
-                                labels = try series.read(first + j, appendingTo: &buffers.samples)
+                                labels =
+                                    try newestOnly
+                                    ? series.readNewest(first + j, appendingTo: &buffers.samples)
+                                    : series.read(first + j, appendingTo: &buffers.samples)
                             } catch {
                                 failure.withLock { $0 = EvaluationError(reading: error) }
                                 return
@@ -200,8 +205,9 @@ extension Evaluator {
         guard let first = refs.first, let last = refs.last else { return }
         let lookback = options.lookbackDelta
         let steps = stepCount
+        // Every step at one time (one step, or `@`): only the newest sample before it counts.
         try forEachStoredSeries(
-            v, from: min(first, last) - lookback, to: max(first, last), context,
+            v, from: min(first, last) - lookback, to: max(first, last), newestOnly: first == last, context,
             { labels, samples, scratch, out in
                 out.reset(labels: labels, steps: steps, dropName: false)
                 var next = 0  // first sample after the reference time
