@@ -35,12 +35,12 @@ extension Evaluator {
     /// step-by-step evaluation meets them, so a query that breaks a matching rule fails with
     /// the same error at the same step.
     func vectorBinaryColumns(_ b: BinaryExpr, _ context: ColumnContext, _ sink: SeriesSink) throws(EvaluationError) {
-        let lhs = try columns(b.lhs, context)
-        let rhs = try columns(b.rhs, context)
+        var lhs = try columns(b.lhs, context)
+        var rhs = try columns(b.rhs, context)
         let matching = b.matching ?? VectorMatching()
         let card = matching.cardinality
         // With group_right the roles swap: the "one" side is the left.
-        let (many, one) = card == .oneToMany ? (rhs, lhs) : (lhs, rhs)
+        var (many, one) = card == .oneToMany ? (rhs, lhs) : (lhs, rhs)
         // Each series' signature numbered by its bytes (see LabelSetIndex).
         let (signatureNames, keep) = Self.signatureNames(b.matching)
         var index = LabelSetIndex<StableLabelHash>()
@@ -57,7 +57,10 @@ extension Evaluator {
         if card == .oneToOne, matching.include.isEmpty,
             let partner = Self.uniquePartners(many: manySignature, one: oneSignature, signatures: signatures.count)
         {
-            try pairColumns(b, many, one, partner, filter: filter, sink)
+            // The sides' arrays held once (by `many` and `one`), so that the pairs are computed
+            // in the many side's columns.
+            (lhs, rhs) = ([], [])
+            try pairColumns(b, &many, one, partner, filter: filter, sink)
             return
         }
 
@@ -153,41 +156,40 @@ extension Evaluator {
         return partner
     }
 
-    /// One-to-one `many op one` for ``uniquePartners(many:one:signatures:)``: each pair's
-    /// columns through pointers. Results go out in the order the step-by-step loop creates
-    /// them (by first matched step, then many-side order), so aggregations above add them in
-    /// the same order.
+    /// One-to-one `many op one` for ``uniquePartners(many:one:signatures:)``: each pair
+    /// computed in the columns of its many-side series (taken from `many`, whose arrays nothing
+    /// else holds), through pointers: a one-step refresh of a ratio of two metrics allocated
+    /// two arrays per pair for its result. Results go out in the order the step-by-step loop
+    /// creates them (by first matched step, then many-side order), so aggregations above add
+    /// them in the same order.
     private func pairColumns(
-        _ b: BinaryExpr, _ many: [StepSeries], _ one: [StepSeries], _ partner: [Int], filter: Bool, _ sink: SeriesSink
+        _ b: BinaryExpr, _ many: inout [StepSeries], _ one: [StepSeries], _ partner: [Int], filter: Bool, _ sink: SeriesSink
     ) throws(EvaluationError) {
         let steps = stepCount
         var made: [(first: Int, series: StepSeries)] = []
         for (m, o) in partner.enumerated() where o >= 0 {
-            let l = many[m], r = one[o]
-            // The first step with a result is found before any column is allocated: a pair
-            // that never shares a step (or whose comparison never holds) costs no arrays.
-            let computed: (first: Int, series: StepSeries)? = l.withColumns { lv, lp in
+            var out = many[m].take()
+            let r = one[o]
+            var first = steps
+            out.withMutableColumns { lv, lp in
                 r.withColumns { rv, rp in
-                    func result(_ i: Int) -> Double? {
-                        guard lp[i], rp[i], let value = Self.apply(b.op, lv[i], rv[i]) else { return nil }
-                        if filter { return value == 1 ? lv[i] : nil }
-                        return value
-                    }
-                    guard let first = (0..<steps).first(where: { result($0) != nil }) else { return nil }
-                    var out = StepSeries(labels: l.labels, steps: steps, dropName: filter ? l.dropName : true)
-                    out.withMutableColumns { values, present in
-                        for i in first..<steps {
-                            guard let value = result(i) else { continue }
-                            values[i] = value
-                            present[i] = true
+                    for i in 0..<steps {
+                        // A step without a result is left as a new column has it.
+                        guard lp[i], rp[i], let value = Self.apply(b.op, lv[i], rv[i]), !filter || value == 1 else {
+                            lv[i] = 0
+                            lp[i] = false
+                            continue
                         }
+                        // A filter keeps the left value.
+                        if !filter { lv[i] = value }
+                        first = min(first, i)
                     }
-                    return (first, out)
                 }
             }
-            guard var pair = computed else { continue }
-            pair.series.labels = resultMetric(l.labels, r.labels, b)
-            made.append(pair)
+            guard first < steps else { continue }
+            if !filter { out.dropName = true }
+            out.labels = resultMetric(out.labels, r.labels, b)
+            made.append((first, out))
         }
         // Stable: within a step, many-side order.
         let order = made.indices.sorted { made[$0].first != made[$1].first ? made[$0].first < made[$1].first : $0 < $1 }
