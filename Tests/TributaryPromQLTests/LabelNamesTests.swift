@@ -42,4 +42,20 @@ import TributaryModel
             Self.filtered(["group", "mode"], keep: false)
                 == Labels(sortedPairs: [("__name__", "node_cpu_seconds_total"), ("cpu", "3"), ("instance", "host-1:9100"), ("job", "node")]).bytes)
     }
+
+    /// One name dropped (vector matching's signatures) ends its search where the name would
+    /// be: each pair's place, names before, between and after all of them, a prefix of one,
+    /// and a set where a capitalised name sorts before `__name__`.
+    @Test func oneDroppedNameIsFoundWhereverItSorts() {
+        let capitalised: [(String, String)] = [("Host", "a"), ("__name__", "up"), ("job", "node")]
+        let plain = [("__name__", "node_cpu_seconds_total"), ("cpu", "3"), ("group", "lab-6"), ("instance", "host-1:9100"), ("job", "node"), ("mode", "idle")]
+        for pairs in [plain, capitalised, [("a", "1")], []] {
+            let labels = Labels(sortedPairs: pairs)
+            for name in pairs.map(\.0) + ["AAA", "Zz", "_", "fan", "grou", "zzz", ""] {
+                var out: [UInt8] = [7]
+                LabelNames([name]).appendFiltered(labels, keep: false, to: &out)
+                #expect(out == [7] + Labels(sortedPairs: pairs.filter { $0.0 != name }).bytes, "\(pairs) without \(name)")
+            }
+        }
+    }
 }
