@@ -60,14 +60,21 @@ import TributaryTSDB
         func cardinality(limit: Int) -> CardinalityStats { CardinalityStats() }
     }
 
-    static let queries = ["sum by (group) (rate(c_total[5m]))", "max_over_time(g[10m])", "c_total", "topk(3, rate(c_total[5m]))"]
-
-    @Test func aQueryTheStorageMovedDataUnderRunsAgainReadingFirst() throws {
-        let head = try SeriesAtATimeTests.head()
+    /// Options for the engine under test (deferred reads, the test pool) and for the answer
+    /// it must give (every series read first).
+    static func engineOptions() -> (deferred: EngineOptions, eager: EngineOptions) {
         var options = EngineOptions()
         options.workers = SeriesAtATimeTests.pool
         var eager = options
         eager.deferredSelection = false
+        return (options, eager)
+    }
+
+    static let queries = ["sum by (group) (rate(c_total[5m]))", "max_over_time(g[10m])", "c_total", "topk(3, rate(c_total[5m]))"]
+
+    @Test func aQueryTheStorageMovedDataUnderRunsAgainReadingFirst() throws {
+        let head = try SeriesAtATimeTests.head()
+        let (options, eager) = Self.engineOptions()
         for q in Self.queries {
             let storage = MovingStorage(head.querier(), failingWith: QueryError("moved", isRetryable: true))
             let (got, _) = try Engine(options: options).rangeQuery(q, start: 1_200_000, end: 7_000_000, step: 30_000, querier: storage)
@@ -163,11 +170,8 @@ import TributaryTSDB
     /// markers and NaN values included: the data ends in a stale marker for some series).
     @Test func selectorsAtOneTimeReadTheNewestSampleAlone() throws {
         let head = try SeriesAtATimeTests.head()
-        var options = EngineOptions()
-        options.workers = SeriesAtATimeTests.pool
-        var eager = options
-        eager.deferredSelection = false
-        // (query, instant at / range start, newest alone)
+        let (options, eager) = Self.engineOptions()
+        // (query, the instant query's time or nil for the range query below, newest alone)
         let cases: [(String, Int64?, Bool)] = [
             ("c_total", 7_210_000, true), ("g", 7_210_000, true), ("g", 3_000_000, true), ("2 * g - g", 7_205_000, true),
             ("g", nil, false), ("g @ 7000", nil, true), ("c_total @ 3000 offset 1m", nil, true),
