@@ -130,7 +130,10 @@ final class MemSeries: ManagedBuffer<MemSeries.State, UInt8> {
         get { state.pointee.removed }
         _modify { yield &state.pointee.removed }
     }
-    /// Timestamp and value of the newest in-order sample (`.min` while there is none).
+    /// Timestamp and value of the newest in-order sample (`.min` while there is none). A
+    /// deletion keeps them (later samples are appended after them) though the sample may be
+    /// gone: they are a stored sample only while the open chunk holds samples, which then end
+    /// with it (``Head/read(_:start:end:newestOnly:into:)`` relies on this).
     var lastT: Int64 { state.pointee.head.lastT }
     var lastV: Double { state.pointee.head.lastV }
 
