@@ -406,7 +406,8 @@ extension LabelNames {
             while offset < bytes.count {
                 let pair = offset
                 guard let name = FlatLabels.readString(bytes, at: &offset), FlatLabels.readString(bytes, at: &offset) != nil else {
-                    // Malformed: the whole pairs before it, as the general loop keeps.
+                    // Malformed before the name's place: the whole pairs before it, as the
+                    // general loop keeps (after that place the rest is copied unread).
                     out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<pair]))
                     return
                 }

@@ -7,9 +7,9 @@ import TributaryModel
 /// `sum by (group)`'s work per series, callgrind).
 ///
 /// Sets are found through a table of their own hashes (open addressing, linear probing): a
-/// dictionary keyed by the hash hashed it again (SipHash; a lookup took twice the instructions). Sets whose
-/// hashes collide are told apart by their bytes. `Hash` is ``StableLabelHash`` except in
-/// tests, which force collisions.
+/// dictionary keyed by the hash hashed it again (SipHash; a lookup took twice the
+/// instructions). Sets whose hashes collide are told apart by their bytes. `Hash` is
+/// ``StableLabelHash`` except in tests, which force collisions.
 struct LabelSetIndex<Hash: LabelSetHash> {
     /// Each slot holds a set's number plus one, or 0 when empty; never more than half full.
     private var slots = [Int](repeating: 0, count: 16)

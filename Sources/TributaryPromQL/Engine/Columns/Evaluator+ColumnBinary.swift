@@ -174,9 +174,8 @@ extension Evaluator {
             out.withMutableColumns { lv, lp in
                 r.withColumns { rv, rp in
                     for i in 0..<steps {
-                        // A step without a result is left as a new column has it.
+                        // A step without a result is marked absent (its value is not read).
                         guard lp[i], rp[i], let value = Self.apply(b.op, lv[i], rv[i]), !filter || value == 1 else {
-                            lv[i] = 0
                             lp[i] = false
                             continue
                         }
