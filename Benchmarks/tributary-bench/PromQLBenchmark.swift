@@ -79,18 +79,21 @@ enum PromQLBenchmark {
         // TRIBUTARY_BENCH_PROMQL_AFTER=MS: evaluated that much after `end` (the newest samples
         // are 250 ms after it), as a refresh of a dashboard evaluates its new step.
         let at = end + (env["TRIBUTARY_BENCH_PROMQL_AFTER"].flatMap(Int64.init) ?? 0)
+        // TRIBUTARY_BENCH_PROMQL_ONE_STEP=1: a range query of one step at that time (what a
+        // results cache computes when a dashboard refreshes).
+        let rangeStart = env["TRIBUTARY_BENCH_PROMQL_ONE_STEP"] == "1" ? at : start
         for q in only.map({ [$0] }) ?? queries {
             for range in only == nil ? [false, true] : [env["TRIBUTARY_BENCH_PROMQL_RANGE"] == "1"] {
                 var ours: [Double] = [], theirs: [Double] = [], wall: [Double] = []
                 for _ in 0..<5 {
                     let t0 = Date()
                     if range {
-                        _ = try engine.rangeQuery(q, start: start, end: at, step: 60_000, querier: querier)
+                        _ = try engine.rangeQuery(q, start: rangeStart, end: at, step: 60_000, querier: querier)
                     } else {
                         _ = try engine.instantQuery(q, at: at, querier: querier)
                     }
                     ours.append(Date().timeIntervalSince(t0) * 1000)
-                    let (eval, w) = try prometheus?.query(q, start: range ? start : nil, end: at, step: 60_000) ?? (.nan, .nan)
+                    let (eval, w) = try prometheus?.query(q, start: range ? rangeStart : nil, end: at, step: 60_000) ?? (.nan, .nan)
                     theirs.append(eval * 1000)
                     wall.append(w * 1000)
                 }

@@ -58,4 +58,36 @@ import TributaryModel
             }
         }
     }
+
+    /// Any set of names, given in any order and with a repeat, kept or dropped, filters as the
+    /// pairs taken one by one would: every subset of names before, among, between and after
+    /// the pairs (capitals sort before `__name__`; prefixes are not matches), over sets with
+    /// and without such pairs. Also whether anything is left out, and `keeping`/`dropping`.
+    @Test func anyNamesFilterAsEachPairWould() {
+        let candidates = ["AAA", "Host", "__name__", "__type__", "_", "cpu", "grou", "group", "instance", "job", "mode", "zzz"]
+        let sets: [[(String, String)]] = [
+            [("__name__", "node_cpu_seconds_total"), ("cpu", "3"), ("group", "lab-6"), ("instance", "host-1:9100"), ("job", "node"), ("mode", "idle")],
+            [("Host", "a"), ("__name__", "up"), ("__type__", "gauge"), ("job", "node")], [("a", "1")], []
+        ]
+        var failures: [String] = []
+        for pairs in sets {
+            let labels = Labels(sortedPairs: pairs)
+            for mask in 0..<(1 << candidates.count) {
+                let chosen = candidates.indices.filter { mask & (1 << $0) != 0 }.map { candidates[$0] }
+                let names = LabelNames(chosen.reversed() + chosen.prefix(1))
+                for keep in [true, false] {
+                    let expected = Labels(sortedPairs: pairs.filter { chosen.contains($0.0) == keep })
+                    var out: [UInt8] = [7]
+                    names.appendFiltered(labels, keep: keep, to: &out)
+                    let whole = keep ? labels.keeping(names) : labels.dropping(names)
+                    let leaves = names.leavesOut(labels, keep: keep)
+                    if out != [7] + expected.bytes || whole != expected || leaves != (expected.bytes.count != labels.bytes.count) {
+                        failures.append("\(keep ? "keeping" : "dropping") \(chosen) of \(pairs)")
+                    }
+                }
+            }
+        }
+        let wrong = failures.count, first = failures.first ?? ""
+        #expect(wrong == 0, "first wrong: \(first)")
+    }
 }

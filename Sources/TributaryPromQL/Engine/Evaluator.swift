@@ -344,83 +344,77 @@ extension SeriesResult: Labelled {}
 /// Label names as bytes, made once for an operation that filters many label sets (a
 /// grouping, `on`/`ignoring`, the name labels): comparing them with a set's bytes needs no
 /// `String` per label.
+///
+/// Kept sorted (as a set's pairs are, by their names' bytes) and without repeats, so a set is
+/// filtered by walking both together: the walk ends at the first pair sorted after the last
+/// name, and the pairs after it are copied in one append (dropping) or never read (keeping).
+/// `a / b`'s signatures drop `__name__`, which sorts before the usual names; `by (group)`
+/// keeps one from the middle. Reading every pair's name and searching the list for it cost
+/// ~200 instructions a pair (a sixth of a one-step `1 - a / b`, callgrind).
 struct LabelNames {
     let names: [[UInt8]]
 
     init(_ names: some Sequence<String>) {
-        self.names = names.map { Array($0.utf8) }
-    }
-
-    /// Compared as bytes (`FlatLabels.equal`): through `elementsEqual`, a byte at a time by
-    /// iterator, this was half the work of grouping a series in `sum by (group)` (callgrind).
-    func contains(_ name: UnsafeRawBufferPointer) -> Bool {
-        for w in names where w.count == name.count {
-            if w.withUnsafeBytes({ FlatLabels.equal($0, name) }) { return true }
-        }
-        return false
+        var sorted = names.map { Array($0.utf8) }
+        sorted.sort { a, b in a.withUnsafeBytes { a in b.withUnsafeBytes { b in FlatLabels.compare(a, b) < 0 } } }
+        self.names = sorted.enumerated().filter { $0.offset == 0 || $0.element != sorted[$0.offset - 1] }.map(\.element)
     }
 
     /// Appends the pairs of `labels` whose name is (`keep`) or is not one of these to `out`,
     /// in the flat encoding (the bytes of ``Labels/keeping(_:)`` or ``Labels/dropping(_:)-(LabelNames)``).
-    ///
-    /// Kept pairs are copied as they are encoded, each run of them in one append: `a / b`
-    /// drops only `__name__` from both sides' signatures, and re-encoding every other pair
-    /// label by label was a tenth of such a query over 940 series of seven labels.
+    /// Kept pairs are copied as they are encoded, each run of them in one append. A malformed
+    /// pair ends the set (the whole pairs before it are filtered); where the walk has ended
+    /// before it, dropping copies the rest unread.
     func appendFiltered(_ labels: Labels, keep: Bool, to out: inout [UInt8]) {
-        // `sum(x)`, `count(x)`: nothing kept, and no pair read (~550 instructions a series of
-        // five labels, most of such a key's cost in a one-step refresh; callgrind).
+        // `sum(x)`, `count(x)`: nothing kept, and no pair read.
         if keep, names.isEmpty { return }
-        if !keep, names.count == 1 {
-            appendDropping(names[0], labels, to: &out)
-            return
-        }
         labels.withView { view in
             let bytes = view.bytes
-            var offset = 0
             var run = 0  // where the kept pairs not yet copied start
-            while offset < bytes.count {
-                let pair = offset
-                guard let name = FlatLabels.readString(bytes, at: &offset), FlatLabels.readString(bytes, at: &offset) != nil else {
-                    offset = pair  // malformed: stop after the last whole pair
-                    break
-                }
-                guard contains(name) != keep else { continue }
+            let end = walk(bytes) { pair, next, listed in
+                guard listed != keep else { return }
                 if run < pair { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<pair])) }
-                run = offset
+                run = next
             }
-            if run < offset { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<offset])) }
+            // After the walk: dropping keeps every pair left, keeping none.
+            let last = keep || end.malformed ? end.offset : bytes.count
+            if run < last { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[run..<last])) }
         }
     }
-}
 
-extension LabelNames {
-    /// ``appendFiltered(_:keep:to:)`` without one name (`a / b`'s signatures: all but
-    /// `__name__`). Pairs are sorted by name, so the search ends at the first name not before
-    /// it (`__name__` is first unless a name starts with a capital letter), and the rest is
-    /// copied in one append: each pair's name read and compared with the list cost ~200
-    /// instructions, a sixth of a one-step `1 - a / b` (callgrind).
-    private func appendDropping(_ dropped: [UInt8], _ labels: Labels, to out: inout [UInt8]) {
+    /// Whether filtering `labels` (as ``appendFiltered(_:keep:to:)``) leaves out any pair.
+    func leavesOut(_ labels: Labels, keep: Bool) -> Bool {
         labels.withView { view in
-            let bytes = view.bytes
-            var offset = 0
-            while offset < bytes.count {
-                let pair = offset
-                guard let name = FlatLabels.readString(bytes, at: &offset), FlatLabels.readString(bytes, at: &offset) != nil else {
-                    // Malformed before the name's place: the whole pairs before it, as the
-                    // general loop keeps (after that place the rest is copied unread).
-                    out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<pair]))
-                    return
-                }
-                let order = dropped.withUnsafeBytes { FlatLabels.compare(name, $0) }
-                if order < 0 { continue }
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[..<pair]))
-                // The dropped pair itself, or the first pair after where it would be.
-                let rest = order == 0 ? offset : pair
-                out.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[rest...]))
-                return
-            }
-            out.append(contentsOf: bytes)
+            var out = false
+            let end = walk(view.bytes) { _, _, listed in if listed != keep { out = true } }
+            // Keeping: pairs after the walk's end are left out.
+            return out || (keep && end.offset < view.bytes.count)
         }
+    }
+
+    /// Calls `pair` with each pair's bounds and whether its name is one of these, in order,
+    /// until a pair sorts after every name (it and those after it are not read) or the bytes
+    /// end or are malformed; returns where it stopped (the next pair not read).
+    private func walk(
+        _ bytes: UnsafeRawBufferPointer, _ pair: (_ start: Int, _ next: Int, _ listed: Bool) -> Void
+    ) -> (offset: Int, malformed: Bool) {
+        var offset = 0
+        var n = 0  // names before names[n] sort before the pairs not yet read
+        while offset < bytes.count, n < names.count {
+            let start = offset
+            guard let name = FlatLabels.readString(bytes, at: &offset), FlatLabels.readString(bytes, at: &offset) != nil else {
+                return (start, true)
+            }
+            var order = 1
+            while n < names.count {
+                order = names[n].withUnsafeBytes { FlatLabels.compare(name, $0) }
+                if order <= 0 { break }
+                n += 1
+            }
+            if order == 0 { n += 1 }
+            pair(start, offset, order == 0)
+        }
+        return (offset, false)
     }
 }
 
@@ -443,15 +437,11 @@ extension Labels {
     /// operators drop `__name__` from every series of their answer: through `String` pairs
     /// that took a tenth of a large answer's time).
     private func filtered(_ names: LabelNames, keep: Bool) -> Labels {
-        withView { view in
-            var changes = false
-            view.forEach { name, _ in if names.contains(name) != keep { changes = true } }
-            guard changes else { return self }
-            var bytes: [UInt8] = []
-            bytes.reserveCapacity(self.bytes.count)
-            names.appendFiltered(self, keep: keep, to: &bytes)
-            return Labels(trustedBytes: bytes)
-        }
+        guard names.leavesOut(self, keep: keep) else { return self }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(self.bytes.count)
+        names.appendFiltered(self, keep: keep, to: &bytes)
+        return Labels(trustedBytes: bytes)
     }
 
     /// With `name` set to `value` (removed when empty).
