@@ -125,6 +125,9 @@ let package = Package(
         // Intel's ISA-L for gzip answers: three to four times zlib's speed at level 1.
         .systemLibrary(name: "CIsal", providers: [.apt(["libisal-dev"])]),
         .systemLibrary(name: "CCrypt", providers: [.apt(["libcrypt-dev"])]),
+        // Microsoft's mimalloc, linked into the executable in place of glibc's malloc
+        // (Sources/tributary/Allocator.swift says why).
+        .systemLibrary(name: "CMimalloc", providers: [.apt(["libmimalloc-dev"])]),
         .target(
             name: "TributaryReceiver",
             dependencies: [
@@ -154,6 +157,7 @@ let package = Package(
                 "TributaryPromQL",
                 "TributaryWAL",
                 "TributaryHTTPServer",
+                "CMimalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -94,7 +94,7 @@ struct AgentCommand: AsyncParsableCommand {
         }
         let host = settings.host
         let app = AgentServer.application(agent, logger: logger, reload: { try await reloader.reload() }) { port in
-            logger.info("listening", metadata: ["address": "http://\(host):\(port)"])
+            logger.info("listening", metadata: ["address": "http://\(host):\(port)", "allocator": "\(Allocator.name)"])
         }
         // ServiceGroup stops services in reverse order: HTTP first, then WAL upkeep (a last
         // sync), the queues, and the scrapers.

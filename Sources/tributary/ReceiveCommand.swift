@@ -136,7 +136,7 @@ struct Receive: AsyncParsableCommand {
             }
         }
         let app = try ReceiverServer.application(receiver, logger: logger, reload: { try await reloader.reload() }) { port in
-            logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)"])
+            logger.info("listening", metadata: ["address": "\(scheme)://\(host):\(port)", "allocator": "\(Allocator.name)"])
         }
         // Services stop in reverse order: HTTP first, then forwarding, then the WAL is flushed.
         let group = ServiceGroup(

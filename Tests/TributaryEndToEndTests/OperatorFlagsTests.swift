@@ -23,6 +23,8 @@ import TributaryTestSupport
                 check(object?["ts"] is String && object?["level"] is String && object?["msg"] is String, "a JSON object with ts, level, msg: \(line)")
             }
             check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("\"level\":\"info\"") }, "\(lines)")
+            // mimalloc serves malloc (it is linked before the C library; Allocator.swift).
+            check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("\"allocator\":\"mimalloc 2.") }, "\(lines)")
             check(!receiver.output.contains("\nts="), "no logfmt lines in JSON mode")
         }
     }
@@ -50,6 +52,7 @@ import TributaryTestSupport
                 check(lines.allSatisfy { $0.contains(" level=") && $0.contains(" msg=") }, "logfmt lines: \(output.suffix(500))")
                 if level == "info" {
                     check(lines.contains { $0.contains("level=info") && $0.contains("msg=listening") }, "\(output.suffix(800))")
+                    check(lines.contains { $0.contains("msg=listening") && $0.contains("allocator=\"mimalloc 2.") }, "\(output.suffix(800))")
                 } else {
                     check(!lines.contains { $0.contains("level=info") || $0.contains("level=debug") }, "warn and above only: \(output.suffix(800))")
                 }

@@ -6,7 +6,9 @@ import Synchronization
     import Glibc
 #endif
 
-/// Gives back to the system the heap that glibc keeps after large frees (`malloc_trim`).
+/// Gives back to the system the heap the allocator keeps after large frees: mimalloc's
+/// `mi_collect` where mimalloc serves `malloc` (the executable links it, Allocator.swift),
+/// else glibc's `malloc_trim`.
 ///
 /// Why: a large query frees what it held when it is done, but glibc keeps that memory in its
 /// arenas for later allocations and returns only what lies at the top of one. A cold 6 h
@@ -15,21 +17,30 @@ import Synchronization
 /// 170–240 MB that a `malloc_trim` gave back at once (measured with the process held,
 /// Docs/memory.md).
 /// Until the next maintenance run trimmed it (a minute), an operator saw that as the process's
-/// own memory.
+/// own memory. mimalloc returns free pages by itself after a short delay; collecting forces it.
 enum HeapTrim {
-    /// glibc's `malloc_trim`, when the C library has it (looked up: not in Swift's Glibc module).
-    private static let function: (@convention(c) (Int) -> Int32)? = {
+    /// The allocator's trim, looked up (neither is in Swift's Glibc module, and this module does
+    /// not link mimalloc; a test process runs on glibc's): `mi_collect(true)` when mimalloc is
+    /// in the process (it defines no `malloc_trim`, so that name would find glibc's, which
+    /// would trim arenas nothing uses), else `malloc_trim(0)`.
+    private static let function: (@Sendable () -> Void)? = {
         #if canImport(Glibc)
+            if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mi_collect") {
+                let collect = unsafeBitCast(symbol, to: (@convention(c) (Bool) -> Void).self)
+                return { collect(true) }
+            }
             guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-            return unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+            let trim = unsafeBitCast(symbol, to: (@convention(c) (Int) -> Int32).self)
+            return { _ = trim(0) }
         #else
             return nil
         #endif
     }()
 
-    /// Trims every arena now, on the calling thread (it waits for each arena's lock in turn).
+    /// Trims the heap now, on the calling thread (with glibc it waits for each arena's lock in
+    /// turn).
     static func now() {
-        _ = function?(0)
+        function?()
     }
 
     /// Peak points of a query (Prometheus's `peakSamples`) from which its end asks for a trim:
