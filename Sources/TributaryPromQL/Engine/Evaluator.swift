@@ -393,8 +393,9 @@ struct LabelNames {
     }
 
     /// Calls `pair` with each pair's bounds and whether its name is one of these, in order,
-    /// until a pair sorts after every name (it and those after it are not read) or the bytes
-    /// end or are malformed; returns where it stopped (the next pair not read).
+    /// up to the first pair sorted after every name (the pairs after it are not read), the end
+    /// of the bytes, or a malformed pair (not called for it); returns where it stopped (the
+    /// first pair not read) and whether a malformed pair stopped it.
     private func walk(
         _ bytes: UnsafeRawBufferPointer, _ pair: (_ start: Int, _ next: Int, _ listed: Bool) -> Void
     ) -> (offset: Int, malformed: Bool) {
