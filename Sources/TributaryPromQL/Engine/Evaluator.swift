@@ -345,19 +345,18 @@ extension SeriesResult: Labelled {}
 /// grouping, `on`/`ignoring`, the name labels): comparing them with a set's bytes needs no
 /// `String` per label.
 ///
-/// Kept sorted (as a set's pairs are, by their names' bytes) and without repeats, so a set is
-/// filtered by walking both together: the walk ends at the first pair sorted after the last
-/// name, and the pairs after it are copied in one append (dropping) or never read (keeping).
-/// `a / b`'s signatures drop `__name__`, which sorts before the usual names; `by (group)`
-/// keeps one from the middle. Reading every pair's name and searching the list for it cost
-/// ~200 instructions a pair (a sixth of a one-step `1 - a / b`, callgrind).
+/// Kept sorted (as a set's pairs are, by their names' bytes), so a set is filtered by walking
+/// both together: the walk ends at the first pair sorted after the last name, and the pairs
+/// after it are copied in one append (dropping) or never read (keeping). A repeated name is
+/// passed over like any name sorted before the pair being read. `a / b`'s signatures drop
+/// `__name__`, which sorts before the usual names; `by (group)` keeps one from the middle.
+/// Reading every pair's name and searching the list for it cost ~200 instructions a pair (a
+/// sixth of a one-step `1 - a / b`, callgrind).
 struct LabelNames {
     let names: [[UInt8]]
 
     init(_ names: some Sequence<String>) {
-        var sorted = names.map { Array($0.utf8) }
-        sorted.sort { a, b in a.withUnsafeBytes { a in b.withUnsafeBytes { b in FlatLabels.compare(a, b) < 0 } } }
-        self.names = sorted.enumerated().filter { $0.offset == 0 || $0.element != sorted[$0.offset - 1] }.map(\.element)
+        self.names = names.map { Array($0.utf8) }.sorted { a, b in a.withUnsafeBytes { a in b.withUnsafeBytes { b in FlatLabels.compare(a, b) < 0 } } }
     }
 
     /// Appends the pairs of `labels` whose name is (`keep`) or is not one of these to `out`,
