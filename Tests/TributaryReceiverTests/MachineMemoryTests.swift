@@ -58,8 +58,8 @@ import Testing
 
     /// A 32nd of memory at 60 bytes a point, at least 100k points; 2M when memory is unknown.
     @Test func theDefaultSizeFollowsMemory() {
-        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) == 13_421_772)
-        #expect(ResultsCache.defaultMaxPoints(memory: 2 << 30) == 1_118_481)
+        #expect(ResultsCache.defaultMaxPoints(memory: 24 << 30) == 11_184_810)
+        #expect(ResultsCache.defaultMaxPoints(memory: 2 << 30) == 932_067)
         #expect(ResultsCache.defaultMaxPoints(memory: 64 << 20) == 100_000)
         #expect(ResultsCache.defaultMaxPoints(memory: nil) == 2_000_000)
     }

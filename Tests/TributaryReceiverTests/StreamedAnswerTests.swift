@@ -253,9 +253,10 @@ import TributaryWire
 
     /// At the window's edges, where a short run lies partly outside it, the steps go as edge
     /// runs of 8 kept compressed, so a refresh compresses under 8 steps at each end. A window
-    /// moving one step at a time inflates to the uncached answer at every step, and holds the
-    /// edge runs that lie inside it after the series' first step, but none inside a short run
-    /// kept compressed.
+    /// moving one step at a time inflates to the uncached answer at every step, and holds at
+    /// most the edge runs that lie inside it after the series' first step, none inside a short
+    /// run kept compressed. (Fewer where the series' joined runs hold them: those are sent,
+    /// and the edge runs inside them dropped beside a short run are not made again.)
     @Test func edgeRunsAreSentAsTheWindowMovesAStepAtATime() async throws {
         // Values of 17 significant digits and an exponent: 8 steps mostly compress to over 128
         // bytes.
@@ -289,13 +290,79 @@ import TributaryWire
             let (_, _, again, _) = try await Self.refresh(server, window)
             let againSame = again == uncached
             #expect(againSame, "window from \(start), again")
-            #expect(cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true) == 20 * edgeRuns(start), "window from \(start)")
+            let held = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
+            #expect(held <= 20 * edgeRuns(start), "window from \(start): \(held) edge runs held")
             kept += cache.compressedRuns(steps: CachedFragments.edgeSteps)
             made += cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
         }
         // Most compress to enough bytes to be sent as they were kept (the rest go as JSON).
-        #expect(kept * 3 > made * 2, "\(kept) of \(made) kept compressed")
+        #expect(made > 20 * 40 && kept * 3 > made * 2, "\(kept) of \(made) kept compressed")
         #expect(edgeRuns(15) == 3 && edgeRuns(120) == 4 && edgeRuns(465) == 0 && edgeRuns(480) == 3, "the count itself")
+        await server.stop()
+    }
+
+    /// The runs a series sends in a row are kept joined and sent as one while they lie in the
+    /// window: a window moving a step at a time inflates to the uncached answer at every step,
+    /// each series' joined runs start inside the window and change only where an edge of the
+    /// window crosses a run's border (every 8 steps at either end, so at most twice in 8
+    /// refreshes), and a late sample inside them drops them.
+    @Test func runsSentInARowAreJoined() async throws {
+        // host-7 has no samples from 2,640 s to 2,700 s: the late one goes there.
+        let server = try await TestServer { c in
+            c.queryResultsCache = true
+            c.head.outOfOrderWindow = 3_600_000
+        }
+        defer { server.removeData() }
+        _ = try server.receiver.head.commit { b in
+            for i in 0..<20 {
+                let labels = Labels(sortedPairs: [("__name__", "joined"), ("instance", "host-\(i)")])
+                for t in stride(from: Int64(0), through: 3_600_000, by: 15_000) where i != 7 || !(2_640_000..<2_700_000).contains(t) {
+                    let bits = UInt64(i + 1) &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(t) &* 0xBF58_476D_1CE4_E5B9
+                    _ = b.append(labels, Sample(timestamp: t, value: Double(bits % 1_000_000_007) / 997))
+                }
+            }
+        }
+        let cache = try #require(server.receiver.resultsCache)
+        var before: [Labels: ClosedRange<Int64>] = [:]
+        var changes = 0
+        var refreshes = 0
+        for start in stride(from: Int64(0), through: 600, by: 15) {
+            let window = "query=joined&start=\(start)&end=\(start + 2400)&step=15"
+            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
+            let same = inflated == uncached
+            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            let joined = cache.joinedRuns()
+            guard start >= 30 else {
+                before = joined
+                continue
+            }
+            #expect(joined.count == 20, "window from \(start): \(joined.count) series hold joined runs")
+            for (labels, steps) in joined {
+                #expect(steps.lowerBound > start * 1000 && steps.upperBound <= (start + 2400) * 1000, "window from \(start): \(steps)")
+                #expect(steps.count > 100_000 * 15, "window from \(start): \(steps) holds more than one run")
+                if let old = before[labels], old != steps { changes += 1 }
+            }
+            refreshes += 1
+            before = joined
+        }
+        // (Plus one each at the start: the first refresh made the runs at its window's start
+        // after the steps it had sent as JSON.)
+        #expect(changes > 0 && changes <= 20 * (refreshes * 2 / 8 + 2), "\(changes) changes of the joined runs in \(refreshes) refreshes of 20 series")
+        // Sent by every refresh but those whose window just left their first step (one in 8).
+        let sends = cache.joinedSends()
+        #expect(sends * 4 >= refreshes * 20 * 3, "joined runs sent \(sends) times in \(refreshes) refreshes of 20 series")
+        // A late sample inside the joined runs of host-7: its steps are computed again, its
+        // joined runs dropped, and the next refresh is still the uncached answer.
+        let host7 = Labels(sortedPairs: [("__name__", "joined"), ("instance", "host-7")])
+        let late = try #require(cache.joinedRuns()[host7])
+        #expect(late.contains(2_655_000))
+        _ = try server.receiver.head.commit { b in _ = b.append(host7, Sample(timestamp: 2_650_000, value: 4242.25)) }
+        for start in [615, 630] {
+            let (_, _, inflated, uncached) = try await Self.refresh(server, "query=joined&start=\(start)&end=\(start + 2400)&step=15")
+            let same = inflated == uncached
+            #expect(same, "window from \(start), after a late sample")
+            #expect(Self.contains(inflated, Array("\"4242.25\"".utf8)), "window from \(start): the late sample is in the answer")
+        }
         await server.stop()
     }
 

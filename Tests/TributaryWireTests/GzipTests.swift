@@ -52,6 +52,27 @@ import TributaryWire
         #expect(fragment.bytes.count < bytes.count / 2, "it is compressed")
     }
 
+    /// Fragments joined into one inflate, inside a stream, to their texts in order, and the
+    /// joined one carries their CRC and length; an empty list joins to nothing.
+    @Test func joinedFragmentsAreTheirTextsInOrder() throws {
+        let texts = [Self.text(60, 3000), Self.text(61, 40), Self.text(62, 900), Self.text(63, 1)]
+        var fragments: [DeflateFragment] = []
+        for text in texts { fragments.append(try #require(DeflateFragment(text[...]))) }
+        let joined = try #require(DeflateFragment.joined(fragments))
+        let plain = texts.reduce([], +)
+        #expect(joined.length == plain.count)
+        #expect(joined.crc == plain.withUnsafeBufferPointer { UInt32(crc32(0, $0.baseAddress, UInt32($0.count))) })
+        let stream = GzipStream()
+        var gz: [UInt8] = []
+        let before = Self.text(64, 500)
+        #expect(stream.append(before, to: &gz))
+        #expect(stream.append(joined, to: &gz))
+        #expect(stream.append(joined, to: &gz))
+        #expect(stream.finish(to: &gz))
+        #expect(try Gunzip.inflate(gz, limit: 10_000_000) == before + plain + plain)
+        #expect(DeflateFragment.joined([]) == nil)
+    }
+
     /// A part put together from plain bytes and fragments is one fragment: inside a stream it
     /// inflates to its pieces in order, and it carries their CRC and length.
     @Test func aBuiltFragmentIsItsPiecesInOrder() throws {

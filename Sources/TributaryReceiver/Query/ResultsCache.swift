@@ -59,14 +59,16 @@ public final class ResultsCache: Sendable {
     /// Bytes a cached point takes in all (its JSON, its share of the compressed runs and of
     /// the storage's room to grow): what sizes the default below. Measured as the process's
     /// own memory grew per point stored: 49 for a 6 h panel of 4,704 filesystem ratios, 57
-    /// after two refreshes (both in gzip).
-    static let bytesPerPoint = 60
+    /// after two refreshes (both in gzip); the runs a series keeps joined
+    /// (``CachedFragments/Joined``) hold its compressed steps a second time, ~13 bytes a
+    /// point for those ratios (3.2 MB compressed for 226k points), so 72.
+    static let bytesPerPoint = 72
 
     /// The size when the configuration leaves it to the machine (`results_cache_max_points`
     /// 0): a 32nd of the memory the process may use (``MachineMemory``), in points. About
     /// what VictoriaMetrics gives its rollup cache (a 16th of the 60 % of memory it allows
-    /// itself), so that a machine sized for a larger TSDB keeps larger dashboards: 13M points
-    /// with 24 GiB, enough for a 6 h panel of 4,700 series at 30 s; 1.1M with 2 GiB. 2M when
+    /// itself), so that a machine sized for a larger TSDB keeps larger dashboards: 11M points
+    /// with 24 GiB, enough for a 6 h panel of 4,700 series at 30 s; 930k with 2 GiB. 2M when
     /// the memory is not known; never under 100k.
     static func defaultMaxPoints(memory: Int?) -> Int {
         guard let memory else { return 2_000_000 }
@@ -178,6 +180,23 @@ public final class ResultsCache: Sendable {
     /// that do not (for tests).
     func shortEdgeRuns(inRuns: Bool = true) -> [[UInt8]] {
         state.withLock { $0.entries.values.flatMap { e in e.series.flatMap { $0.fragments.shortEdgeRuns(inRuns: inRuns) } } }
+    }
+
+    /// The steps each cached series holds joined (``CachedFragments/Joined``), by the series'
+    /// labels (for tests).
+    func joinedRuns() -> [Labels: ClosedRange<Int64>] {
+        state.withLock { state in
+            var out: [Labels: ClosedRange<Int64>] = [:]
+            for e in state.entries.values {
+                for s in e.series { if let joined = s.fragments.joined { out[s.labels] = joined.first...joined.last } }
+            }
+            return out
+        }
+    }
+
+    /// Times the cached series sent their joined runs, over all entries (for tests).
+    func joinedSends() -> Int {
+        state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.joinedSends } } }
     }
 
     /// Cached series holding their opening compressed (for tests).

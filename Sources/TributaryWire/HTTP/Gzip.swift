@@ -216,6 +216,23 @@ public struct DeflateFragment: Sendable, SplicedDeflate {
         self.length = length
         crcShift = crc32_combine_gen(length)
     }
+
+    /// `fragments` one after another as one fragment: their bytes joined (each ends on a byte
+    /// boundary and refers to nothing before it, so the join is deflate as it stands) and their
+    /// CRCs combined. Nil when there are none.
+    public static func joined(_ fragments: [DeflateFragment]) -> DeflateFragment? {
+        guard let first = fragments.first else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(fragments.reduce(0) { $0 + $1.bytes.count })
+        var crc = first.crc
+        var length = first.length
+        bytes.append(contentsOf: first.bytes)
+        for fragment in fragments.dropFirst() {
+            bytes.append(contentsOf: fragment.bytes)
+            fragment.follow(&crc, &length)
+        }
+        return DeflateFragment(bytes: bytes, crc: crc, length: length)
+    }
 }
 
 /// Deflate bytes in pieces, as ``FragmentBuilder`` put them together: what it compressed or
