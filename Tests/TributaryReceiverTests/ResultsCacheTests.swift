@@ -188,6 +188,46 @@ import TributaryTSDB
         #expect(identities(cache.settledStorages()) == identities(settled), "the settled steps were copied")
     }
 
+    /// The window's last step lies after the newest sample at every refresh (as Grafana's end,
+    /// rounded up to the step, puts it) and each refresh follows a scrape: the new last step is
+    /// written after the recent steps in place, so their storage stays the same until its room
+    /// is used (16 steps), and every answer is the uncached one.
+    @Test func recentStepsAreWrittenInPlaceAsTheWindowMoves() throws {
+        let dir = NSTemporaryDirectory() + "tributary-cache-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try receiver(dir)
+        let cache = try #require(r.resultsCache)
+        let now = Int64(Date().timeIntervalSince1970) * 1000 / 15_000 * 15_000 - 3600 * 1000
+        func x(_ i: Int) -> Labels { ["__name__": "x", "i": "\(i)"] }
+        _ = try r.head.commit { b in
+            for i in 0..<4 {
+                for t in stride(from: now - 3600 * 1000, through: now, by: 15_000) { _ = b.append(x(i), Sample(timestamp: t, value: Double(i))) }
+            }
+        }
+        func identities(_ storages: [CachedSteps]) -> Set<ObjectIdentifier> { Set(storages.map(ObjectIdentifier.init)) }
+        var first: [CachedSteps] = []
+        var kept = 0
+        for k in Int64(0)..<12 {
+            if k > 0 {
+                _ = try r.head.commit { b in
+                    for i in 0..<4 { _ = b.append(x(i), Sample(timestamp: now + k * 15_000, value: Double(i) + Double(k))) }
+                }
+            }
+            // Steps half a step after the samples: the last one is after the newest.
+            let end = now + k * 15_000 + 7_500
+            let (cached, uncached) = answers(r, "x", start: end - 1800_000, end: end)
+            #expect(cached == uncached, "refresh \(k)")
+            let recent = cache.recentStorages()
+            #expect(recent.count == 4, "refresh \(k): each series has its last step recent")
+            if k == 0 {
+                first = recent  // held here, so no new storage can take their addresses
+            } else if identities(recent) == identities(first) {
+                kept += 1
+            }
+        }
+        #expect(kept == 11, "\(kept) of 11 refreshes wrote their recent steps in place")
+    }
+
     /// A refresh pairs each newly computed series with the cached one it continues by its
     /// place (``SeriesPositions``), kept from refresh to refresh: series that leave the window
     /// (their places move) and series that appear between others must still land right.

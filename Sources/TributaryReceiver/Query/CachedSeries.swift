@@ -21,7 +21,8 @@ struct CachedSeries: Sendable {
     private(set) var steps: CachedSteps?
     private(set) var range: Range<Int> = 0..<0
     /// The recent steps, at `recentRange` in `recent`, all after the settled ones: a few, in
-    /// storage of their own that no refresh extends.
+    /// storage of their own (with room for ``mostRecent`` more, which refreshes fill in place
+    /// as they do the settled steps' storage).
     private(set) var recent: CachedSteps?
     private(set) var recentRange: Range<Int> = 0..<0
     var fragments: CachedFragments
@@ -76,8 +77,9 @@ struct CachedSeries: Sendable {
 
     /// This series' steps followed by `samples`. Those up to `settled` join the settled steps:
     /// written after them in place when this series ends where its storage does, else into new
-    /// storage with room for an eighth more steps (at least 16). The rest are recent steps, in
-    /// new storage.
+    /// storage with room for an eighth more steps (at least 16). The rest are recent steps:
+    /// written after this series' recent steps in place when they end where their storage
+    /// does, else into new storage.
     func appending(_ samples: ArraySlice<Sample>, settledThrough settled: Int64 = .max) -> CachedSeries {
         var out = self
         guard !samples.isEmpty else { return out }
@@ -111,9 +113,18 @@ struct CachedSeries: Sendable {
         if stillRecent.isEmpty && laterSamples.isEmpty {
             out.recent = nil
             out.recentRange = 0..<0
-        } else if !laterSamples.isEmpty || stillRecent != recentRange {
+        } else if laterSamples.isEmpty {
+            // The recent steps left, where they are.
+            out.recentRange = stillRecent
+        } else if let recent, recent.append(then: laterSamples, at: recentRange.upperBound) {
+            // Written after the recent steps in place (those settled now stay in the storage,
+            // unread), as the settled steps are: a refresh made new storage for the last step
+            // of every series of its panel (two allocations each, a fifth of the cache's
+            // share of a refresh of 940 series).
+            out.recentRange = stillRecent.lowerBound..<(recentRange.upperBound + laterSamples.count)
+        } else {
             let kept = stillRecent.isEmpty ? nil : recent
-            out.recent = CachedSteps(copying: kept.map { [($0, stillRecent)] } ?? [], then: laterSamples, room: 0)
+            out.recent = CachedSteps(copying: kept.map { [($0, stillRecent)] } ?? [], then: laterSamples, room: Self.mostRecent)
             out.recentRange = 0..<(stillRecent.count + laterSamples.count)
         }
         return out

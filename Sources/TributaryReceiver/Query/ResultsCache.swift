@@ -194,6 +194,12 @@ public final class ResultsCache: Sendable {
         }
     }
 
+    /// The storage of every cached series' recent steps (for tests: a refresh that writes its
+    /// new recent steps in place keeps it).
+    func recentStorages() -> [CachedSteps] {
+        state.withLock { $0.entries.values.flatMap { e in e.series.compactMap(\.recent) } }
+    }
+
     /// Times the cached series sent their joined runs, over all entries (for tests).
     func joinedSends() -> Int {
         state.withLock { $0.entries.values.reduce(0) { n, e in e.series.reduce(n) { $0 + $1.fragments.joinedSends } } }
