@@ -190,23 +190,23 @@ struct CachedSeries: Sendable {
                 case .plain: return nil
                 }
             }
-            // The first row of runs the series sends (up to the next steps sent as JSON),
-            // joined when it holds more than one (``CachedFragments/Joined``), where runs are
-            // made (a refresh). Its first fragment is held apart: a row of one, most often the
-            // joined runs themselves, allocates nothing.
             /// Whether a short or long run not made yet begins among the joined runs and ends
             /// after them, in the window: the joined runs are not sent, so that the run is made
             /// and sent (and joined with the rest) as it would be without them; else a window
             /// moving forward would only ever add edge runs to them, and its series would hold
             /// those where it held short and long runs.
             func outgrown(_ joined: CachedFragments.Joined) -> Bool {
-                for steps in [CachedFragments.steps, CachedFragments.longSteps] {
+                func begins(_ steps: Int64) -> Bool {
                     let run = CachedFragments.run(of: joined.last + step, start: start, step: step, steps: steps)
-                    if run.first >= joined.first, run.first <= joined.last, run.last <= end, fragments[run] == nil { return true }
+                    return run.first >= joined.first && run.first <= joined.last && run.last <= end && fragments[run] == nil
                 }
-                return false
+                return begins(CachedFragments.steps) || begins(CachedFragments.longSteps)
             }
             let joined = makeFragments ? fragments.joined.flatMap { outgrown($0) ? nil : $0 } : nil
+            // The first row of runs the series sends (up to the next steps sent as JSON),
+            // joined when it holds more than one (``CachedFragments/Joined``), where runs are
+            // made (a refresh). Its first fragment is held apart: a row of one, most often the
+            // joined runs themselves, allocates nothing.
             var rowHead: DeflateFragment? = nil
             var rowRest: [DeflateFragment] = []
             var rowFirst: Int64 = 0
