@@ -84,6 +84,15 @@ import TributaryWire
         return (headers, body.count, try Gunzip.inflate(body, limit: 1 << 26), uncached)
     }
 
+    /// `window` refreshed as a dashboard does, expected to inflate to the uncached answer
+    /// (`what` names it in the failure); its JSON inflated.
+    static func refreshAsUncached(_ server: TestServer, _ window: String, _ what: String) async throws -> [UInt8] {
+        let (_, _, inflated, uncached) = try await refresh(server, window)
+        let same = inflated == uncached
+        #expect(same, "\(what): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+        return inflated
+    }
+
     @Test func streamedBytesEqualTheWholeAnswer() async throws {
         let server = try await Self.server()
         defer { server.removeData() }
@@ -281,15 +290,11 @@ import TributaryWire
         var made = 0
         for start in stride(from: Int64(0), through: 1_005, by: 15) {
             let window = "query=edge&start=\(start)&end=\(start + 2400)&step=15"
-            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
-            let same = inflated == uncached
-            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            _ = try await Self.refreshAsUncached(server, window, "window from \(start)")
             guard start > 0 else { continue }
             // Asked again: the runs that the last answer made beside a short run it kept are
             // dropped, and nothing is made.
-            let (_, _, again, _) = try await Self.refresh(server, window)
-            let againSame = again == uncached
-            #expect(againSame, "window from \(start), again")
+            _ = try await Self.refreshAsUncached(server, window, "window from \(start), again")
             let held = cache.compressedRuns(steps: CachedFragments.edgeSteps, plain: true)
             #expect(held <= 20 * edgeRuns(start), "window from \(start): \(held) edge runs held")
             kept += cache.compressedRuns(steps: CachedFragments.edgeSteps)
@@ -327,10 +332,7 @@ import TributaryWire
         var changes = 0
         var refreshes = 0
         for start in stride(from: Int64(0), through: 600, by: 15) {
-            let window = "query=joined&start=\(start)&end=\(start + 2400)&step=15"
-            let (_, _, inflated, uncached) = try await Self.refresh(server, window)
-            let same = inflated == uncached
-            #expect(same, "window from \(start): \(inflated.count) bytes inflated, \(uncached.count) uncached")
+            _ = try await Self.refreshAsUncached(server, "query=joined&start=\(start)&end=\(start + 2400)&step=15", "window from \(start)")
             let joined = cache.joinedRuns()
             guard start >= 30 else {
                 before = joined
@@ -358,9 +360,7 @@ import TributaryWire
         #expect(late.contains(2_655_000))
         _ = try server.receiver.head.commit { b in _ = b.append(host7, Sample(timestamp: 2_650_000, value: 4242.25)) }
         for start in [615, 630] {
-            let (_, _, inflated, uncached) = try await Self.refresh(server, "query=joined&start=\(start)&end=\(start + 2400)&step=15")
-            let same = inflated == uncached
-            #expect(same, "window from \(start), after a late sample")
+            let inflated = try await Self.refreshAsUncached(server, "query=joined&start=\(start)&end=\(start + 2400)&step=15", "window from \(start), after a late sample")
             #expect(Self.contains(inflated, Array("\"4242.25\"".utf8)), "window from \(start): the late sample is in the answer")
         }
         await server.stop()

@@ -212,7 +212,6 @@ struct CachedSeries: Sendable {
             var rowFirst: Int64 = 0
             var rowLast: Int64 = 0
             var rowDone = !makeFragments
-            var sentJoined = false
             /// Sends `fragment`, the steps from `first` to `last`, as the row's next.
             func send(_ fragment: DeflateFragment, _ first: Int64, _ last: Int64) -> Bool {
                 if !rowDone {
@@ -235,12 +234,11 @@ struct CachedSeries: Sendable {
             }
             while i < range.upperBound {
                 let t = stored.time(i)
-                // The joined runs where they are placed.
-                if let joined, !sentJoined, t == joined.first, i > range.lowerBound, joined.first >= start, joined.last <= end {
+                // The joined runs where they are placed (at most once: the steps only go forward).
+                if let joined, t == joined.first, i > range.lowerBound, joined.first >= start, joined.last <= end {
                     let upper = (i + 1..<range.upperBound).partitioningIndex { stored.time($0) > joined.last }
                     guard send(joined.fragment, joined.first, joined.last) else { return false }
                     fragments.noteJoinedSent()
-                    sentJoined = true
                     i = upper
                     continue
                 }

@@ -219,15 +219,15 @@ public struct DeflateFragment: Sendable, SplicedDeflate {
 
     /// `fragments` one after another as one fragment: their bytes joined (each ends on a byte
     /// boundary and refers to nothing before it, so the join is deflate as it stands) and their
-    /// CRCs combined. Nil when there are none.
+    /// CRCs combined (from the empty text's, as ``FragmentBuilder`` does). Nil when there are
+    /// none.
     public static func joined(_ fragments: [DeflateFragment]) -> DeflateFragment? {
-        guard let first = fragments.first else { return nil }
+        guard !fragments.isEmpty else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(fragments.reduce(0) { $0 + $1.bytes.count })
-        var crc = first.crc
-        var length = first.length
-        bytes.append(contentsOf: first.bytes)
-        for fragment in fragments.dropFirst() {
+        var crc: UInt32 = 0
+        var length = 0
+        for fragment in fragments {
             bytes.append(contentsOf: fragment.bytes)
             fragment.follow(&crc, &length)
         }
