@@ -63,6 +63,7 @@ struct AgentCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Allocator.configure()
         let settings = try settings()
         log.bootstrap()
         let metrics = AgentMetrics()

@@ -107,6 +107,7 @@ struct Receive: AsyncParsableCommand {
     }
 
     func run() async throws {
+        Allocator.configure()
         let settings = try settings()
         log.bootstrap()
         // One registry for our metrics and anything the libraries record through swift-metrics.

@@ -25,6 +25,8 @@ import TributaryTestSupport
             check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("\"level\":\"info\"") }, "\(lines)")
             // mimalloc serves malloc (it is linked before the C library; Allocator.swift).
             check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("\"allocator\":\"mimalloc 2.") }, "\(lines)")
+            // It keeps freed pages a second before it returns them (Allocator.configure).
+            check(lines.contains { $0.contains("\"msg\":\"listening\"") && $0.contains("decommit delay 1000 ms") }, "\(lines)")
             check(!receiver.output.contains("\nts="), "no logfmt lines in JSON mode")
         }
     }
