@@ -55,6 +55,7 @@ import TributaryTestSupport
                 if level == "info" {
                     check(lines.contains { $0.contains("level=info") && $0.contains("msg=listening") }, "\(output.suffix(800))")
                     check(lines.contains { $0.contains("msg=listening") && $0.contains("allocator=\"mimalloc 2.") }, "\(output.suffix(800))")
+                    check(lines.contains { $0.contains("msg=listening") && $0.contains("decommit delay 1000 ms") }, "\(output.suffix(800))")
                 } else {
                     check(!lines.contains { $0.contains("level=info") || $0.contains("level=debug") }, "warn and above only: \(output.suffix(800))")
                 }
