@@ -199,6 +199,19 @@ enum IngestBenchmark {
             return (u + s) / Double(sysconf(Int32(_SC_CLK_TCK)))
         }
 
+        /// CPU time of all the server's threads so far, in nanoseconds (each thread's
+        /// `schedstat`): precise where ``cpuSeconds()`` counts clock ticks of 10 ms.
+        func cpuNanoseconds() -> UInt64 {
+            let tasks = "/proc/\(process.processIdentifier)/task"
+            guard let threads = try? FileManager.default.contentsOfDirectory(atPath: tasks) else { return 0 }
+            return threads.reduce(0) { total, thread in
+                guard let stat = try? String(contentsOfFile: "\(tasks)/\(thread)/schedstat", encoding: .utf8),
+                    let first = stat.split(separator: " ").first, let ns = UInt64(first)
+                else { return total }
+                return total + ns
+            }
+        }
+
         /// Sends one round's requests over `connections` workers; returns the failures.
         static func send(_ bodies: [[UInt8]], port: Int, connections: Int) -> Int {
             let lock = NSLock()

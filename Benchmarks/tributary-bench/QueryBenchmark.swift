@@ -18,7 +18,8 @@ import TributaryModel
 /// Also each server's resident memory after loading and its peak, the number of series each
 /// answer holds (the same for all, or the comparison is void), each server's round trip for a
 /// query that reads nothing, and our warm/cold ratio both per panel (geometric mean) and for
-/// the range panels' times summed (a whole dashboard's refresh).
+/// the range panels' times summed (a whole dashboard's refresh). Beside the wall times, each
+/// server's CPU time (all its threads) while it answered each warm refresh.
 enum QueryBenchmark {
     struct Query {
         let expr: String
@@ -110,6 +111,9 @@ enum QueryBenchmark {
             Thread.sleep(forTimeInterval: hold)
         }
         var rows = [[(cold: Double, warm: Double, series: Int)]](repeating: [], count: servers.count)
+        // The server's CPU time (all its threads) while it answered each warm refresh, median:
+        // steadier than the wall time on a shared machine, for comparing two builds.
+        var refreshCPU = [[Double]](repeating: [], count: servers.count)
         var failures = 0
         var written = 0  // scrapes written after the loaded data, while dashboards refresh
         // The servers in a different order each round (rotated), so none is always first.
@@ -151,18 +155,29 @@ enum QueryBenchmark {
             // which each server is sent just before its refresh.
             for server in servers { _ = time(server, url(60 - Double(written) * 15, cache: true)) }
             var warms = [[Double]](repeating: [], count: servers.count)
+            var warmCPU = [[Double]](repeating: [], count: servers.count)
             for round in 0..<warmRounds {
                 let scrape = NodeExporterLoad.round(series: labels, perRequest: 2000, round: rounds + written, startMs: start)
                 written += 1
                 inTurn(round) { i, server in
                     failures += IngestBenchmark.Server.send(scrape, port: server.port, connections: 4)
+                    let cpu = server.cpuNanoseconds()
                     warms[i].append(time(server, url(-Double(written) * 15, cache: true)).0)
+                    warmCPU[i].append(Double(server.cpuNanoseconds() &- cpu) / 1e6)
+                }
+            }
+            // TRIBUTARY_BENCH_SHOW_REFRESHES=1: each refresh's time in order, not only the
+            // median (the first refreshes after a dashboard opens may differ from the rest).
+            if env["TRIBUTARY_BENCH_SHOW_REFRESHES"] == "1" {
+                for (i, server) in servers.enumerated() {
+                    print("    \(server.target.name) refreshes of \(q.expr): " + warms[i].map { String(format: "%.1f", $0) }.joined(separator: " ") + " ms")
                 }
             }
             for i in servers.indices {
                 let cold = colds[i].sorted()[colds[i].count / 2]
                 let warm = warms[i].sorted()[warms[i].count / 2]
                 rows[i].append((cold, warm, counts[i]))
+                refreshCPU[i].append(warmCPU[i].sorted()[warmCPU[i].count / 2])
             }
         }
         if failures > 0 { print("  \(failures) writes failed while dashboards refreshed") }
@@ -197,6 +212,11 @@ enum QueryBenchmark {
             }
             print("  " + line)
         }
+        let cpuByServer = servers.indices.map { i in
+            let each = refreshCPU[i].map { String(format: "%.1f", $0) }.joined(separator: " / ")
+            return "\(servers[i].target.name) \(each) (summed " + String(format: "%.1f", refreshCPU[i].reduce(0, +)) + ")"
+        }
+        print("  server CPU per warm refresh, median (ms, all the server's threads, panels in order): " + cpuByServer.joined(separator: "; "))
         for (name, ms) in floors {
             print("  \(name): a query that reads nothing (vector(1)) " + (ms.map { String(format: "answers in %.2f ms", $0) } ?? "failed every time"))
         }

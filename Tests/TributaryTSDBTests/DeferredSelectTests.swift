@@ -217,7 +217,7 @@ import TributaryModel
         #expect(kept == ["__name__": "kept"], "read from the box, not built again")
     }
 
-    /// The read-ahead hints (``Head/prefetchStates(ids:)``, ``Head/series(id:prefetchingFor:)``)
+    /// The read-ahead hints (``Head/takeSeries(ids:into:)``, ``Head/series(id:prefetchingFor:)``)
     /// find the words they read where the series keeps them, and are safe on any ID: past the
     /// end, and of a series removed from the head.
     @Test func prefetchHintsReadTheRightWordsAndAnyID() throws {
@@ -247,12 +247,59 @@ import TributaryModel
         #expect(head.truncate(head.cut(before: 1)) == 1, "the series with nothing after the cut is removed")
         #expect(head.series(id: removed.id) == nil)
         let ids: [UInt32] = [s.id, removed.id, 7, 1 << 30]
-        head.prefetchStates(ids: ids[...])
+        var words = [UInt](repeating: 0, count: ids.count)
+        ids.withUnsafeBufferPointer { ids in words.withUnsafeMutableBufferPointer { head.takeSeries(ids: ids, into: $0.baseAddress!) } }
+        #expect(words[0] == UInt(bitPattern: Unmanaged.passUnretained(s).toOpaque()), "the series, taken")
+        #expect(words[1...] == [1, 1, 1], "none for a removed series or an ID past the end")
+        Unmanaged<MemSeries>.fromOpaque(UnsafeRawPointer(bitPattern: words[0])!).release()
         for id in ids {
             for ahead in ids + [nil] {
                 #expect(head.series(id: id, prefetchingFor: ahead) === head.series(id: id), "\(id) with \(String(describing: ahead)) ahead")
             }
         }
+    }
+
+    /// Series taken ahead for a thread (``DeferredHeadSeries/prepare(_:)``, ranges running past
+    /// the end) read as those taken one at a time, in any order, a removed one as none; a
+    /// selection dropped with series taken and not read gives their references back.
+    @Test func seriesTakenAheadReadAsOnesTakenAlone() throws {
+        let head = Head()
+        var expected: [Labels: [Sample]] = [:]
+        try DBTests.write(head, series: DBTests.series(40), from: 0, to: 50, into: &expected)
+        let up = [m("__name__", .equal, "up")]
+        func readAll(_ selected: any SelectedSeries, order: [Int]) throws -> [Labels: [Sample]] {
+            var out: [Labels: [Sample]] = [:]
+            for i in order {
+                var samples: [Sample] = []
+                guard let labels = try selected.read(i, appendingTo: &samples) else { continue }
+                out[labels] = samples
+            }
+            return out
+        }
+        let alone = try head.querier().selectDeferred(up, start: 20_000, end: .max, on: nil)
+        #expect(try readAll(alone, order: Array(0..<alone.count)) == expected.mapValues { $0.filter { $0.timestamp >= 20_000 } })
+        let ahead = try head.querier().selectDeferred(up, start: 20_000, end: .max, on: nil)
+        ahead.prepare(0..<16)
+        ahead.prepare(16..<(ahead.count + 5))
+        #expect(try readAll(ahead, order: (0..<ahead.count).reversed()) == expected.mapValues { $0.filter { $0.timestamp >= 20_000 } })
+        // A series gone from the head (its slot emptied, as a truncation leaves it) after it was
+        // selected: none, taken ahead or not.
+        let gone = DBTests.series(40)[3]
+        let s = try #require(head.lookup(gone.withView { $0 }, hash: gone.stableHash))
+        let before = _getRetainCount(s)
+        do {
+            let selected = try head.querier().selectDeferred(up, start: 0, end: .max, on: nil)
+            selected.prepare(0..<selected.count)
+            #expect(_getRetainCount(s) == before + 1, "taken ahead")
+        }
+        #expect(_getRetainCount(s) == before, "given back with the selection")
+        let selected = try head.querier().selectDeferred(up, start: 0, end: .max, on: nil)
+        let unprepared = try head.querier().selectDeferred(up, start: 0, end: .max, on: nil)
+        head.byID.withLock { $0[Int(s.id)] = nil }
+        selected.prepare(0..<selected.count)
+        let read = try readAll(selected, order: Array(0..<selected.count))
+        #expect(read.count == 39 && read[gone] == nil, "the emptied slot read as none")
+        #expect(try readAll(unprepared, order: Array(0..<unprepared.count)) == read)
     }
 
     @Test func theListTakesEachSeriesOnce() throws {

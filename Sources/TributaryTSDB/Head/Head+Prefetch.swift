@@ -1,19 +1,30 @@
 import CTributaryPrefetch
 
 extension Head {
-    /// Asks the CPU to load the states of the series `ids` (the first of a one-step read's
-    /// cache misses, one after another: the state, then the chunk and the box it points to).
-    /// Asked for a few series at once, they overlap. The second level is asked for by
-    /// ``series(id:prefetchingFor:)``, once a state has had time to arrive.
-    ///
-    /// Only hints: the slots are read under the byID lock, and nothing is dereferenced but
-    /// through a prefetch, which never faults.
-    func prefetchStates(ids: ArraySlice<UInt32>) {
+    /// The series `ids` (as ``series(id:)``) written to `words` as ``DeferredHeadSeries``
+    /// keeps them (1 for none, else the series with a reference taken), under one lock: their
+    /// states asked for first, then, once each is taken, its open chunk's bytes and its resume
+    /// box (as ``series(id:prefetchingFor:)`` asks for the series ahead).
+    func takeSeries(ids: UnsafeBufferPointer<UInt32>, into words: UnsafeMutablePointer<UInt>) {
         byID.withLock { all in
             all.withUnsafeBufferPointer { slots in
                 for id in ids {
                     guard let state = Self.state(of: id, in: slots) else { continue }
                     tributary_prefetch_lines(state, Int32(Self.stateLines))
+                }
+                for (k, id) in ids.enumerated() {
+                    // The slot's word: under the lock, the reference in it stays.
+                    guard let base = slots.baseAddress, Int(id) < slots.count,
+                        let object = UnsafeRawPointer(bitPattern: tributary_load_word_relaxed(UnsafeRawPointer(base) + Int(id) * MemoryLayout<UInt>.stride))
+                    else {
+                        words[k] = 1
+                        continue
+                    }
+                    _ = Unmanaged<MemSeries>.fromOpaque(object).retain()
+                    words[k] = UInt(bitPattern: object)
+                    let state = object + Self.stateOffset
+                    if let chunk = UnsafeRawPointer(bitPattern: tributary_load_word_relaxed(state + Self.openBytesOffset)) { tributary_prefetch_lines(chunk, 4) }
+                    if let box = UnsafeRawPointer(bitPattern: tributary_load_word_relaxed(state + Self.boxOffset)) { tributary_prefetch_lines(box, 3) }
                 }
             }
         }

@@ -124,12 +124,27 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
     /// ``Head/truncations`` when selected, read before the postings.
     let truncations: Int
 
+    /// The series at each index that ``prepare(_:)`` took for the thread that reads it, as
+    /// words: 0 not taken, 1 taken and absent, else the series (a reference held). Each word
+    /// is written and read by the one thread that prepared and reads its index.
+    private let taken: UnsafeMutableBufferPointer<UInt>
+
     init(head: Head, matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) {
         self.head = head
         truncations = head.truncations.load(ordering: .sequentiallyConsistent)
         ids = try head.postings.select(matchers)
         self.start = start
         self.end = end
+        taken = .allocate(capacity: ids.count)
+        taken.initialize(repeating: 0)
+    }
+
+    deinit {
+        // Series prepared and never read (a query that failed or stopped early).
+        for word in taken where word > 1 {
+            if let p = UnsafeRawPointer(bitPattern: word) { Unmanaged<MemSeries>.fromOpaque(p).release() }
+        }
+        taken.deallocate()
     }
 
     var count: Int { ids.count }
@@ -141,10 +156,17 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
         return QueriedSeries(labels: labels, samples: snapshot)
     }
 
-    /// Asks for the states of the series at `range` and of the few after it; a read of one asks
-    /// for the chunk and box of the one ``prefetchDistance`` after it (its state asked for here).
+    /// Takes the series at `range` for this thread under one lock of the head's series list
+    /// (``Head/takeSeries(ids:into:)``), asking for their states, chunks and boxes as it goes.
+    /// Taken a series per read, a one-step read of 12k series took that lock (one for the whole
+    /// head) once per series on each of the query's threads: its cache line went back and forth
+    /// between them.
     func prepare(_ range: Range<Int>) {
-        head.prefetchStates(ids: ids[range.lowerBound..<min(ids.count, range.upperBound + Self.prefetchDistance)])
+        let range = range.clamped(to: 0..<ids.count)
+        guard !range.isEmpty, let words = taken.baseAddress else { return }
+        ids.withUnsafeBufferPointer { ids in
+            head.takeSeries(ids: UnsafeBufferPointer(rebasing: ids[range]), into: words + range.lowerBound)
+        }
     }
 
     static let prefetchDistance = 3
@@ -157,9 +179,20 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
         try read(i, newestOnly: true, appendingTo: &out)
     }
 
+    /// Series `i`: the one ``prepare(_:)`` took (given up here), else from the head.
+    private func series(_ i: Int) -> MemSeries? {
+        let word = taken[i]
+        guard word != 0 else {
+            let ahead = i + Self.prefetchDistance
+            return head.series(id: ids[i], prefetchingFor: ahead < ids.count ? ids[ahead] : nil)
+        }
+        taken[i] = 0
+        guard word > 1, let p = UnsafeRawPointer(bitPattern: word) else { return nil }
+        return Unmanaged<MemSeries>.fromOpaque(p).takeRetainedValue()
+    }
+
     private func read(_ i: Int, newestOnly: Bool, appendingTo out: inout [Sample]) throws(QueryError) -> Labels? {
-        let ahead = i + Self.prefetchDistance
-        guard let s = head.series(id: ids[i], prefetchingFor: ahead < ids.count ? ids[ahead] : nil) else {
+        guard let s = series(i) else {
             try checkNotTruncated()
             return nil
         }
