@@ -112,7 +112,8 @@ enum QueryBenchmark {
         }
         var rows = [[(cold: Double, warm: Double, series: Int)]](repeating: [], count: servers.count)
         // The server's CPU time (all its threads) while it answered each warm refresh, median:
-        // steadier than the wall time on a shared machine, for comparing two builds.
+        // for comparing two builds, free of the waits a wall time includes (run to run on a
+        // shared machine it still moved up to ~10 %).
         var refreshCPU = [[Double]](repeating: [], count: servers.count)
         var failures = 0
         var written = 0  // scrapes written after the loaded data, while dashboards refresh
