@@ -260,7 +260,8 @@ import TributaryModel
     }
 
     /// Series taken ahead for a thread (``DeferredHeadSeries/prepare(_:)``, ranges running past
-    /// the end) read as those taken one at a time, in any order, a removed one as none; a
+    /// the end) read (or are taken as snapshots) as those taken one at a time, in any order, a
+    /// removed one as none; a
     /// selection dropped with series taken and not read gives their references back.
     @Test func seriesTakenAheadReadAsOnesTakenAlone() throws {
         let head = Head()
@@ -282,6 +283,9 @@ import TributaryModel
         ahead.prepare(0..<16)
         ahead.prepare(16..<(ahead.count + 5))
         #expect(try readAll(ahead, order: (0..<ahead.count).reversed()) == expected.mapValues { $0.filter { $0.timestamp >= 20_000 } })
+        let snapshots = try head.querier().selectDeferred(up, start: 20_000, end: .max, on: nil)
+        snapshots.prepare(0..<snapshots.count)
+        #expect(try Self.takeAll(snapshots) == expected.mapValues { $0.filter { $0.timestamp >= 20_000 } }, "taken ahead, then as snapshots")
         // A series gone from the head (its slot emptied, as a truncation leaves it) after it was
         // selected: none, taken ahead or not.
         let gone = DBTests.series(40)[3]

@@ -140,7 +140,8 @@ public protocol SelectedSeries: AnyObject {
     func readNewest(_ i: Int, appendingTo out: inout [Sample]) throws(QueryError) -> Labels?
     /// A hint that the series at `range` are read next, on this thread: a storage may start
     /// loading what it will touch, so that their cache misses overlap instead of following one
-    /// another. Nothing is read or checked.
+    /// another, and take the series ahead (then given up by their reads, or when the selection
+    /// goes). No sample is read and nothing is checked: errors come with the reads.
     func prepare(_ range: Range<Int>)
 }
 

@@ -150,7 +150,7 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
     var count: Int { ids.count }
 
     func take(_ i: Int) throws(QueryError) -> QueriedSeries? {
-        let read = head.series(id: ids[i]).flatMap { head.labelledSnapshot($0, start: start, end: end) }
+        let read = series(i).flatMap { head.labelledSnapshot($0, start: start, end: end) }
         try checkNotTruncated()
         guard let (labels, snapshot) = read else { return nil }
         return QueriedSeries(labels: labels, samples: snapshot)
