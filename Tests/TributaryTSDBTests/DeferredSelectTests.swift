@@ -250,7 +250,7 @@ import TributaryModel
         var words = [UInt](repeating: 0, count: ids.count)
         ids.withUnsafeBufferPointer { ids in words.withUnsafeMutableBufferPointer { head.takeSeries(ids: ids, into: $0.baseAddress!) } }
         #expect(words[0] == UInt(bitPattern: Unmanaged.passUnretained(s).toOpaque()), "the series, taken")
-        #expect(words[1...] == [1, 1, 1], "none for a removed series or an ID past the end")
+        #expect(words[1...] == [Head.noSeries, Head.noSeries, Head.noSeries], "none for a removed series or an ID past the end")
         Unmanaged<MemSeries>.fromOpaque(UnsafeRawPointer(bitPattern: words[0])!).release()
         for id in ids {
             for ahead in ids + [nil] {
@@ -261,8 +261,8 @@ import TributaryModel
 
     /// Series taken ahead for a thread (``DeferredHeadSeries/prepare(_:)``, ranges running past
     /// the end) read (or are taken as snapshots) as those taken one at a time, in any order, a
-    /// removed one as none; a
-    /// selection dropped with series taken and not read gives their references back.
+    /// removed one as none; a selection dropped with series taken and not read gives their
+    /// references back.
     @Test func seriesTakenAheadReadAsOnesTakenAlone() throws {
         let head = Head()
         var expected: [Labels: [Sample]] = [:]

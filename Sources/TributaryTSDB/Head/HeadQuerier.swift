@@ -125,8 +125,8 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
     let truncations: Int
 
     /// The series at each index that ``prepare(_:)`` took for the thread that reads it, as
-    /// words: 0 not taken, 1 taken and absent, else the series (a reference held). Each word
-    /// is written and read by the one thread that prepared and reads its index.
+    /// words: 0 not taken, ``Head/noSeries`` taken and absent, else the series (a reference
+    /// held). Each word is written and read by the one thread that prepared and reads its index.
     private let taken: UnsafeMutableBufferPointer<UInt>
 
     init(head: Head, matchers: [Matcher], start: Int64, end: Int64) throws(QueryError) {
@@ -141,7 +141,7 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
 
     deinit {
         // Series prepared and never read (a query that failed or stopped early).
-        for word in taken where word > 1 {
+        for word in taken where word > Head.noSeries {
             if let p = UnsafeRawPointer(bitPattern: word) { Unmanaged<MemSeries>.fromOpaque(p).release() }
         }
         taken.deallocate()
@@ -187,7 +187,7 @@ final class DeferredHeadSeries: SelectedSeries, @unchecked Sendable {
             return head.series(id: ids[i], prefetchingFor: ahead < ids.count ? ids[ahead] : nil)
         }
         taken[i] = 0
-        guard word > 1, let p = UnsafeRawPointer(bitPattern: word) else { return nil }
+        guard word > Head.noSeries, let p = UnsafeRawPointer(bitPattern: word) else { return nil }
         return Unmanaged<MemSeries>.fromOpaque(p).takeRetainedValue()
     }
 
